@@ -1,0 +1,157 @@
+// The shared vocabulary of the pipeline: what a source yields (Entry), what classification
+// produces (Candidate) and what the store keeps (Event). Every stage speaks these types.
+
+export const TIERS = ["T1", "T2", "T3", "T4", "T5"] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const TIER_NAMES: Record<Tier, string> = {
+  T1: "OOM kill",
+  T2: "process crash",
+  T3: "service failure",
+  T4: "kernel/hardware error",
+  T5: "memory pressure",
+};
+
+export const SEVERITIES = ["critical", "high", "medium", "warning"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Where an entry was read from; decides what its cursor means. */
+export type EntryOrigin = "journal" | "kmsg" | "dmesg";
+
+/**
+ * One normalized log record, whatever its source. Journal JSON quirks (byte-array values,
+ * repeated fields, nulls) are resolved once, in parse/journal-json.ts; nothing downstream
+ * looks at raw JSON.
+ */
+export interface Entry {
+  origin: EntryOrigin;
+  /** Wall-clock time in microseconds since the epoch, when the source knows it. */
+  realtimeUs: number | null;
+  /** Microseconds since boot (journal __MONOTONIC_TIMESTAMP, kmsg usec, dmesg [sec.usec]). */
+  monotonicUs: number | null;
+  /** Journal __CURSOR, or `kmsg:<boot id>:<seq>` for kernel records; null for plain text. */
+  cursor: string | null;
+  bootId: string | null;
+  /** journald _TRANSPORT: "kernel", "journal", "syslog", "stdout", "audit", "driver". */
+  transport: string | null;
+  /** syslog priority 0 (emerg) .. 7 (debug). */
+  priority: number | null;
+  /** SYSLOG_IDENTIFIER, or "kernel" for kernel records. */
+  identifier: string | null;
+  /**
+   * The unit the entry is *about*: UNIT= (system manager) or USER_UNIT= (user manager) when
+   * systemd writes about a unit, else the sender's own _SYSTEMD_UNIT / _SYSTEMD_USER_UNIT.
+   */
+  unit: string | null;
+  pid: number | null;
+  comm: string | null;
+  message: string;
+  messageId: string | null;
+  /** All fields as strings (multi-valued fields joined with "\n"); the raw record for `show`. */
+  fields: Record<string, string>;
+}
+
+/** What the kernel OOM report says, parsed (see parse/oom-report.ts). */
+export interface OomTask {
+  pid: number;
+  uid: number | null;
+  name: string;
+  rssKb: number;
+  totalVmKb: number | null;
+  oomScoreAdj: number | null;
+}
+
+export interface OomVictim {
+  name: string;
+  pid: number;
+  uid: number | null;
+  totalVmKb: number | null;
+  anonRssKb: number | null;
+  fileRssKb: number | null;
+  shmemRssKb: number | null;
+  oomScoreAdj: number | null;
+}
+
+export interface OomReport {
+  trigger: { name: string; pid: number | null; gfpMask: string | null; order: number | null; oomScoreAdj: number | null } | null;
+  victim: OomVictim | null;
+  /** CONSTRAINT_NONE, CONSTRAINT_MEMCG, CONSTRAINT_CPUSET, CONSTRAINT_MEMORY_POLICY; null on kernels without the oom-kill: line and no other clue. */
+  constraint: string | null;
+  /** The cgroup whose limit was hit (oom_memcg=, or "Task in X killed as a result of limit of Y"). */
+  memcg: string | null;
+  /** The victim's own cgroup (task_memcg=). */
+  taskMemcg: string | null;
+  /** Global reports: RAM from "N pages RAM"; memcg reports: the cgroup limit. */
+  memTotalKb: number | null;
+  memFreeKb: number | null;
+  /** memcg reports: "memory: usage X kB, limit Y kB". */
+  memcgUsageKb: number | null;
+  memcgLimitKb: number | null;
+  /** Largest tasks by RSS from the `Tasks state` table, biggest first. */
+  topTasks: OomTask[];
+  /** False when the report was cut off before its `Killed process` line. */
+  complete: boolean;
+}
+
+export interface CrashInfo {
+  process: string;
+  pid: number | null;
+  /** "segfault", "trap", "general protection fault", a signal name from a coredump... */
+  fault: string;
+  /** Faulting binary or library, e.g. "libc.so.6". */
+  object: string | null;
+  address: string | null;
+  ip: string | null;
+  code: string | null;
+}
+
+/** Structured facts a rule or report found; a union so consumers switch exhaustively. */
+export type Facts =
+  | { kind: "oom-kill"; oom: OomReport }
+  | { kind: "userspace-oom-kill"; killer: string; victim: string | null; pid: number | null; cgroup: string | null }
+  | { kind: "crash"; crash: CrashInfo }
+  | { kind: "unit"; unit: string; result: string | null; exitCode: string | null; exitStatus: string | null; restartCount: number | null }
+  | { kind: "kernel"; device: string | null; lines: string[] }
+  | { kind: "plain" };
+
+/** A classified, not yet stored, happening. */
+export interface Candidate {
+  tier: Tier;
+  severity: Severity;
+  /** Name of the rule (built-in or user) that matched. */
+  rule: string;
+  summary: string;
+  process: string | null;
+  pid: number | null;
+  unit: string | null;
+  /** Microseconds since the epoch; the first entry's time (or the read time for plain text). */
+  timestampUs: number;
+  facts: Facts;
+  /** The entries it came from, in order (one, or a whole kernel report). */
+  entries: Entry[];
+}
+
+/** A stored event, as the CLI reads it back. */
+export interface StoredEvent {
+  id: string;
+  instanceId: string;
+  timestampUs: number;
+  lastSeenUs: number;
+  tier: Tier;
+  severity: Severity;
+  rule: string;
+  summary: string;
+  process: string | null;
+  pid: number | null;
+  unit: string | null;
+  detail: string;
+  facts: Facts;
+  occurrences: number;
+  cursors: string[];
+  raw: Record<string, string>[];
+  notified: boolean;
+}
+
+export function isTier(value: string): value is Tier {
+  return (TIERS as readonly string[]).includes(value);
+}
