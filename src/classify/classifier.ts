@@ -1,0 +1,253 @@
+import type { Candidate, Entry, Severity, Tier } from "../event.ts";
+import type { Assembled } from "./assemble.ts";
+import { BUILTIN_RULES, type Match, type RuleGroup, type RuleSpec } from "./rules.ts";
+import { MESSAGE_ID } from "./systemd-ids.ts";
+
+/** A rule as the classifier runs it (ARCHITECTURE.md's Rule interface). */
+export interface Rule {
+  readonly name: string;
+  readonly tier: Tier | null;
+  readonly severity: Severity;
+  match(entry: Entry, group: Assembled): Match | null;
+}
+
+/** A user rule from `[[rules.custom]]` in config. */
+export interface CustomRule {
+  name: string;
+  tier: Tier;
+  severity: Severity;
+  pattern: string;
+  identifier?: string | undefined;
+  transport?: string | undefined;
+  unit?: string | undefined;
+  summary?: string | undefined;
+}
+
+export interface ClassifierOptions {
+  enabledGroups: ReadonlySet<RuleGroup>;
+  disabled?: readonly string[];
+  custom?: readonly CustomRule[];
+}
+
+interface CompiledRule extends Rule {
+  readonly messageId: string | null;
+  readonly literals: readonly string[] | null;
+  /** Literals that appear verbatim in a raw `journalctl -o json` line when this rule can match. */
+  readonly rawLiterals: readonly string[] | null;
+}
+
+const REGEX_META = /[\\^$.*+?()[\]{}|]/;
+const UNIT_EXIT_MEMORY = 1024;
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+}
+
+function compileBuiltin(spec: RuleSpec): CompiledRule {
+  const identifiers = spec.identifiers ? new Set(spec.identifiers) : null;
+  return {
+    name: spec.name,
+    tier: spec.tier,
+    severity: spec.severity,
+    messageId: spec.messageId ?? null,
+    literals: spec.literals ?? null,
+    rawLiterals: spec.messageId ? [spec.messageId] : (spec.literals ?? null),
+    match(entry, group) {
+      if (spec.assembled) {
+        if (group.kind !== spec.assembled) return null;
+        return spec.describe({ entry, group, m: null });
+      }
+      if (group.kind === "oom-report" || group.kind === "crash") return null;
+      if (spec.messageId && entry.messageId !== spec.messageId) return null;
+      if (spec.kernel && entry.transport !== "kernel") return null;
+      if (identifiers && !identifiers.has(entry.identifier ?? "")) return null;
+      let m: RegExpExecArray | null = null;
+      if (spec.pattern) {
+        m = spec.pattern.exec(entry.message);
+        if (!m) return null;
+      }
+      if (spec.unless?.test(entry.message)) return null;
+      return spec.describe({ entry, group, m });
+    },
+  };
+}
+
+function fillTemplate(template: string, entry: Entry, m: RegExpExecArray): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    const named = m.groups?.[key];
+    if (named !== undefined) return named;
+    switch (key) {
+      case "message":
+        return entry.message;
+      case "identifier":
+        return entry.identifier ?? "";
+      case "unit":
+        return entry.unit ?? "";
+      case "pid":
+        return entry.pid === null ? "" : String(entry.pid);
+      default:
+        return whole;
+    }
+  });
+}
+
+function compileCustom(rule: CustomRule): CompiledRule {
+  const pattern = new RegExp(rule.pattern);
+  // A pattern that is a plain string can prefilter raw lines; so can a fixed identifier.
+  const rawLiterals = rule.identifier
+    ? [`"SYSLOG_IDENTIFIER":"${rule.identifier}"`]
+    : REGEX_META.test(rule.pattern) || rule.pattern.includes('"')
+      ? null
+      : [rule.pattern];
+  return {
+    name: rule.name,
+    tier: rule.tier,
+    severity: rule.severity,
+    messageId: null,
+    literals: null,
+    rawLiterals,
+    match(entry) {
+      if (rule.identifier !== undefined && entry.identifier !== rule.identifier) return null;
+      if (rule.transport !== undefined && entry.transport !== rule.transport) return null;
+      if (rule.unit !== undefined && entry.unit !== rule.unit) return null;
+      const m = pattern.exec(entry.message);
+      if (!m) return null;
+      return {
+        summary: rule.summary ? fillTemplate(rule.summary, entry, m) : `${rule.name}: ${entry.message}`,
+        process: m.groups?.["process"] ?? entry.comm ?? entry.identifier,
+        pid: entry.pid,
+        unit: entry.unit,
+        facts: { kind: "plain" },
+      };
+    },
+  };
+}
+
+export interface ClassifierInfo {
+  /** Names in `rules.disable` that no rule has: likely typos, worth a warning. */
+  unknownDisabled: string[];
+  ruleNames: string[];
+}
+
+/**
+ * The classifier: user rules first (they know their machine), then the built-in table.
+ * MESSAGE_ID rules are looked up directly; pattern rules run only when the message holds
+ * one of their literals. Keeps one small piece of state: the last exit status per unit, so
+ * "Failed with result 'exit-code'" can say which status it exited with.
+ */
+export class Classifier {
+  private readonly byMessageId = new Map<string, CompiledRule[]>();
+  private readonly literalRules: CompiledRule[] = [];
+  private readonly alwaysRules: CompiledRule[] = [];
+  private readonly assembledRules: CompiledRule[] = [];
+  private readonly literalScan: RegExp | null;
+  private readonly lastExit = new Map<string, { code: string | null; status: string | null }>();
+  readonly info: ClassifierInfo;
+  /** Literals of which a raw journal JSON line must hold one to match any rule; null when some rule needs every line. */
+  readonly rawLiterals: readonly string[] | null;
+
+  constructor(options: ClassifierOptions) {
+    const disabled = new Set(options.disabled ?? []);
+    const custom = (options.custom ?? []).map(compileCustom);
+    const builtin = BUILTIN_RULES.filter((r) => options.enabledGroups.has(r.group) || r.group === "core");
+    const allNames = new Set([...BUILTIN_RULES.map((r) => r.name), ...custom.map((r) => r.name)]);
+    const rules = [...custom.filter((r) => !disabled.has(r.name))];
+    for (const spec of builtin) {
+      if (disabled.has(spec.name)) continue;
+      const compiled = compileBuiltin(spec);
+      rules.push(compiled);
+      if (spec.assembled) this.assembledRules.push(compiled);
+    }
+    const literals = new Set<string>();
+    const rawLiterals = new Set<string>([MESSAGE_ID.unitProcessExit]);
+    let everyLineMatters = false;
+    for (const rule of rules) {
+      if (this.assembledRules.includes(rule)) continue;
+      if (rule.messageId) {
+        const list = this.byMessageId.get(rule.messageId) ?? [];
+        list.push(rule);
+        this.byMessageId.set(rule.messageId, list);
+      } else if (rule.literals) {
+        this.literalRules.push(rule);
+        for (const l of rule.literals) literals.add(l);
+      } else {
+        this.alwaysRules.push(rule);
+      }
+      if (rule.rawLiterals) for (const l of rule.rawLiterals) rawLiterals.add(l);
+      else everyLineMatters = true;
+    }
+    this.literalScan = literals.size ? new RegExp([...literals].map(escapeRegExp).join("|")) : null;
+    this.rawLiterals = everyLineMatters ? null : [...rawLiterals];
+    this.info = {
+      unknownDisabled: [...disabled].filter((n) => !allNames.has(n)),
+      ruleNames: rules.map((r) => r.name),
+    };
+  }
+
+  /** Classify one assembled unit; null when nothing in it is worth an event. */
+  classify(group: Assembled, fallbackTimeUs: number): Candidate | null {
+    const entry = headline(group);
+    if (entry.messageId === MESSAGE_ID.unitProcessExit) this.rememberExit(entry);
+    const found = this.firstMatch(entry, group);
+    if (!found) return null;
+    const { rule, match } = found;
+    const tier = rule.tier;
+    if (tier === null) return null;
+    const entries = group.kind === "entry" ? [group.entry] : group.entries;
+    let facts = match.facts ?? { kind: "plain" as const };
+    if (facts.kind === "unit" && facts.exitStatus === null) {
+      const exit = this.lastExit.get(facts.unit);
+      if (exit) facts = { ...facts, exitCode: exit.code, exitStatus: exit.status };
+    }
+    return {
+      tier,
+      severity: match.severity ?? rule.severity,
+      rule: rule.name,
+      summary: match.summary,
+      process: match.process ?? null,
+      pid: match.pid ?? null,
+      unit: match.unit ?? null,
+      timestampUs: entries.find((e) => e.realtimeUs !== null)?.realtimeUs ?? fallbackTimeUs,
+      facts,
+      entries,
+    };
+  }
+
+  private firstMatch(entry: Entry, group: Assembled): { rule: CompiledRule; match: Match } | null {
+    const candidates: CompiledRule[] = [];
+    if (group.kind === "oom-report" || group.kind === "crash") candidates.push(...this.assembledRules);
+    else {
+      candidates.push(...this.alwaysRules);
+      if (entry.messageId) candidates.push(...(this.byMessageId.get(entry.messageId) ?? []));
+      if (this.literalScan?.test(entry.message)) candidates.push(...this.literalRules);
+    }
+    for (const rule of candidates) {
+      const match = rule.match(entry, group);
+      if (match) return { rule, match };
+    }
+    return null;
+  }
+
+  private rememberExit(entry: Entry): void {
+    const unit = entry.fields["UNIT"] ?? entry.fields["USER_UNIT"] ?? entry.unit;
+    if (!unit) return;
+    this.lastExit.delete(unit);
+    this.lastExit.set(unit, { code: entry.fields["EXIT_CODE"] ?? null, status: entry.fields["EXIT_STATUS"] ?? null });
+    if (this.lastExit.size > UNIT_EXIT_MEMORY) {
+      const oldest = this.lastExit.keys().next().value;
+      if (oldest !== undefined) this.lastExit.delete(oldest);
+    }
+  }
+}
+
+function headline(group: Assembled): Entry {
+  switch (group.kind) {
+    case "entry":
+      return group.entry;
+    case "kernel-trace":
+      return group.headline;
+    case "oom-report":
+    case "crash":
+      return group.entries[0] as Entry;
+  }
+}

@@ -1,0 +1,873 @@
+import type { Entry, Facts, OomReport, Severity, Tier } from "../event.ts";
+import type { Assembled } from "./assemble.ts";
+import { appNameFromCgroup, cgroupLeaf } from "./cgroup-name.ts";
+import { xidMeaning } from "./gpu-xid.ts";
+import { formatKb } from "../size.ts";
+import { MESSAGE_ID } from "./systemd-ids.ts";
+import { OOM_KILLED, parseKilledProcess } from "../parse/oom-report.ts";
+
+// The built-in rule table. Rules are data: each names what it matches (MESSAGE_ID first,
+// then transport / identifier, then message patterns) and how to describe a match. The
+// classifier (classifier.ts) is a loop over this table with a literal prefilter.
+//
+// `literals` is the prefilter: a rule with a pattern runs only on messages containing one
+// of its literals, so benign lines cost one combined scan. Literals are plain ASCII with
+// no quote or backslash, so they also appear verbatim in a raw journal JSON line.
+//
+// `tier: null` marks lines we know and deliberately do not tier (look-alikes, context that
+// another event already covers): they stop the search so no later rule mis-tiers them.
+
+/** Detector groups the role table (and [detectors] in config) turn on and off. */
+export type RuleGroup = "core" | "gpu" | "raid" | "file_sharing" | "containers" | "coredumps" | "memory_pressure";
+
+export interface RuleInput {
+  /** The entry the rule looks at: the entry itself, or a report's headline. */
+  entry: Entry;
+  group: Assembled;
+  /** The rule's pattern match against the message, when it has a pattern. */
+  m: RegExpExecArray | null;
+}
+
+export interface Match {
+  summary: string;
+  process?: string | null;
+  pid?: number | null;
+  unit?: string | null;
+  facts?: Facts;
+  severity?: Severity;
+}
+
+export interface RuleSpec {
+  name: string;
+  tier: Tier | null;
+  severity: Severity;
+  group: RuleGroup;
+  /** One line for `--help`-style listings and the README. */
+  doc: string;
+  messageId?: string;
+  kernel?: boolean;
+  identifiers?: readonly string[];
+  /** Only for this kind of assembled group (whole OOM report, segfault + Code line…). */
+  assembled?: Exclude<Assembled["kind"], "entry">;
+  literals?: readonly string[];
+  pattern?: RegExp;
+  unless?: RegExp;
+  /** Return null to decline (the search goes on to the next rule). */
+  describe(input: RuleInput): Match | null;
+}
+
+const CRASH_SIGNALS = new Set(["SEGV", "ABRT", "BUS", "FPE", "ILL", "TRAP", "SYS", "11", "6", "7", "8", "4", "5", "31"]);
+const SIGNAL_NAMES: Record<string, string> = { "4": "SIGILL", "5": "SIGTRAP", "6": "SIGABRT", "7": "SIGBUS", "8": "SIGFPE", "11": "SIGSEGV", "31": "SIGSYS" };
+
+function field(e: Entry, name: string): string | null {
+  return e.fields[name] ?? null;
+}
+
+function unitOf(e: Entry): string | null {
+  return field(e, "UNIT") ?? field(e, "USER_UNIT") ?? e.unit;
+}
+
+function kernelLines(group: Assembled, max = 80): string[] {
+  const entries = group.kind === "entry" ? [group.entry] : group.entries;
+  return entries.slice(0, max).map((e) => e.message);
+}
+
+function kernelFacts(group: Assembled, device: string | null = null): Facts {
+  return { kind: "kernel", device, lines: kernelLines(group) };
+}
+
+function oomSummary(report: OomReport): Match {
+  const v = report.victim;
+  const memcg = report.constraint === "CONSTRAINT_MEMCG";
+  if (!v) {
+    const who = report.trigger ? `${report.trigger.name}${report.trigger.pid === null ? "" : ` (pid ${report.trigger.pid})`}` : "unknown task";
+    return { summary: `OOM killer invoked by ${who}; report cut off before the kill`, process: report.trigger?.name ?? null, pid: report.trigger?.pid ?? null };
+  }
+  const rss = (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
+  const where = memcg ? `, cgroup ${report.memcg ?? "?"} hit its limit${report.memcgLimitKb === null ? "" : ` of ${formatKb(report.memcgLimitKb)}`}` : "";
+  return {
+    summary: `OOM kill: ${v.name} (pid ${v.pid}, ${formatKb(rss)} RSS)${where}`,
+    process: v.name,
+    pid: v.pid,
+    unit: report.taskMemcg ? cgroupLeaf(report.taskMemcg) : null,
+  };
+}
+
+function loneOomReport(victim: NonNullable<ReturnType<typeof parseKilledProcess>>): OomReport {
+  const { memcgKill, ...v } = victim;
+  return {
+    trigger: null,
+    victim: v,
+    constraint: memcgKill ? "CONSTRAINT_MEMCG" : null,
+    memcg: null,
+    taskMemcg: null,
+    memTotalKb: null,
+    memFreeKb: null,
+    memcgUsageKb: null,
+    memcgLimitKb: null,
+    topTasks: [],
+    complete: false,
+  };
+}
+
+export const BUILTIN_RULES: readonly RuleSpec[] = [
+  // ── look-alikes and context: known, deliberately not events ────────────────────────
+  {
+    name: "unit-deactivated",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd: 'Deactivated successfully' — a clean stop",
+    messageId: MESSAGE_ID.unitSuccess,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "unit-restart-scheduled",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd: 'Scheduled restart job' — context; the failure before it is the event",
+    messageId: MESSAGE_ID.unitRestartScheduled,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "unit-oom-notice",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd: 'A process of this unit has been killed by the OOM killer' — the kernel report is the event",
+    messageId: MESSAGE_ID.unitOutOfMemory,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "oom-reaper",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "kernel: 'oom_reaper: reaped process' — follows a kill already reported",
+    kernel: true,
+    literals: ["oom_reaper: "],
+    pattern: /^oom_reaper: reaped process/,
+    describe: () => ({ summary: "" }),
+  },
+
+  // ── T1: OOM kills ───────────────────────────────────────────────────────────────────
+  {
+    name: "kernel-memcg-oom-kill",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: OOM report of a memory cgroup that hit its own limit",
+    assembled: "oom-report",
+    describe: ({ group }) => {
+      if (group.kind !== "oom-report" || group.report.constraint !== "CONSTRAINT_MEMCG") return null;
+      return { ...oomSummary(group.report), facts: { kind: "oom-kill", oom: group.report } };
+    },
+  },
+  {
+    name: "kernel-oom-kill",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: OOM report (system-wide, cpuset or mempolicy constraint)",
+    assembled: "oom-report",
+    describe: ({ group }) => {
+      if (group.kind !== "oom-report") return null;
+      return { ...oomSummary(group.report), facts: { kind: "oom-kill", oom: group.report } };
+    },
+  },
+  {
+    name: "kernel-oom-kill-line",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: a 'Killed process' line whose report was not seen (started before reading)",
+    kernel: true,
+    literals: ["Killed process"],
+    pattern: OOM_KILLED,
+    describe: ({ entry }) => {
+      const victim = parseKilledProcess(entry.message);
+      if (!victim) return null;
+      const report = loneOomReport(victim);
+      return { ...oomSummary(report), facts: { kind: "oom-kill", oom: report } };
+    },
+  },
+  {
+    name: "systemd-oomd-kill",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd-oomd killed a cgroup under memory pressure or swap use",
+    identifiers: ["systemd-oomd"],
+    literals: ["Killed "],
+    // systemd 247+: "Killed /user.slice/…/app-gnome-firefox-4521.scope due to memory pressure for /user.slice/… being 92.33% > 50.00% for > 20s with reclaim activity"
+    pattern: /^Killed (\/\S*) due to (.+)$/,
+    describe: ({ m }) => {
+      const cgroup = m?.[1] as string;
+      const app = appNameFromCgroup(cgroup);
+      return {
+        summary: `OOM kill (systemd-oomd): ${app} — ${m?.[2] as string}`,
+        process: app,
+        unit: cgroupLeaf(cgroup),
+        facts: { kind: "userspace-oom-kill", killer: "systemd-oomd", victim: app, pid: null, cgroup },
+      };
+    },
+  },
+  {
+    name: "systemd-oomd-unit-kill",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd: 'systemd-oomd killed N process(es) in this unit'",
+    messageId: MESSAGE_ID.unitOomdKill,
+    describe: ({ entry }) => {
+      const unit = unitOf(entry);
+      const app = unit ? appNameFromCgroup(unit) : null;
+      return {
+        summary: `OOM kill (systemd-oomd): ${app ?? "unknown unit"} — ${entry.message}`,
+        process: app,
+        unit,
+        facts: { kind: "userspace-oom-kill", killer: "systemd-oomd", victim: app, pid: null, cgroup: unit },
+      };
+    },
+  },
+  {
+    name: "earlyoom-kill",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "earlyoom sent SIGTERM/SIGKILL to a process",
+    identifiers: ["earlyoom"],
+    literals: ["sending SIG"],
+    // earlyoom 1.6+: sending SIGTERM to process 1234 uid 1000 "firefox": oom_score 800, VmRSS 3100 MiB, cmdline "…"
+    // earlyoom 1.2:  sending SIGTERM to process 1234 "firefox": badness 800, VmRSS 3100 MiB
+    pattern: /sending (SIGTERM|SIGKILL) to process (\d+)(?: uid (\d+))? "(.*?)": (?:badness|oom_score) (-?\d+), VmRSS (\d+) MiB/,
+    describe: ({ m }) => {
+      const name = m?.[4] as string;
+      const pid = Number(m?.[2]);
+      return {
+        summary: `OOM kill (earlyoom): ${name} (pid ${pid}, ${m?.[6] as string} MiB RSS, ${m?.[1] as string})`,
+        process: name,
+        pid,
+        facts: { kind: "userspace-oom-kill", killer: "earlyoom", victim: name, pid, cgroup: null },
+      };
+    },
+  },
+  {
+    name: "nohang-kill",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "nohang / nohang-desktop sent a signal to a process",
+    identifiers: ["nohang", "nohang-desktop"],
+    literals: ["SIGTERM", "SIGKILL"],
+    // nohang 0.2: "Sending SIGTERM to firefox-esr, Pid: 1234, ..." ; older: "send SIGTERM to pid 1234 (firefox)"
+    pattern: /(?:Send(?:ing)?|send) (SIGTERM|SIGKILL) to (?:(?:pid (\d+) \(([^)]+)\))|([^,\s]+)(?:, Pid: (\d+))?)/,
+    describe: ({ m }) => {
+      const name = (m?.[3] ?? m?.[4]) as string;
+      const pidText = m?.[2] ?? m?.[5];
+      const pid = pidText === undefined ? null : Number(pidText);
+      return {
+        summary: `OOM kill (nohang): ${name}${pid === null ? "" : ` (pid ${pid})`} ${m?.[1] as string}`,
+        process: name,
+        pid,
+        facts: { kind: "userspace-oom-kill", killer: "nohang", victim: name, pid, cgroup: null },
+      };
+    },
+  },
+
+  // ── T2: process crashes ─────────────────────────────────────────────────────────────
+  {
+    name: "kernel-segfault",
+    tier: "T2",
+    severity: "high",
+    group: "core",
+    doc: "kernel: 'comm[pid]: segfault at …' (with its Code: line)",
+    assembled: "crash",
+    describe: ({ group }) => {
+      if (group.kind !== "crash" || group.crash.fault !== "segfault") return null;
+      const c = group.crash;
+      return {
+        summary: `Crash: ${c.process} (SIGSEGV)${c.object ? ` in ${c.object}` : ""}`,
+        process: c.process,
+        pid: c.pid,
+        facts: { kind: "crash", crash: c },
+      };
+    },
+  },
+  {
+    name: "kernel-trap",
+    tier: "T2",
+    severity: "high",
+    group: "core",
+    doc: "kernel: 'traps: comm[pid] trap …' (divide error, invalid opcode, int3, general protection fault)",
+    assembled: "crash",
+    describe: ({ group }) => {
+      if (group.kind !== "crash") return null;
+      const c = group.crash;
+      return {
+        summary: `Crash: ${c.process} (${c.fault})${c.object ? ` in ${c.object}` : ""}`,
+        process: c.process,
+        pid: c.pid,
+        facts: { kind: "crash", crash: c },
+      };
+    },
+  },
+  {
+    name: "coredump",
+    tier: "T2",
+    severity: "high",
+    group: "coredumps",
+    doc: "systemd-coredump: 'Process N (x) of user U dumped core'",
+    messageId: MESSAGE_ID.coredump,
+    describe: ({ entry }) => {
+      const name = field(entry, "COREDUMP_COMM") ?? /\((.*)\)/.exec(entry.message)?.[1] ?? "unknown";
+      const pidText = field(entry, "COREDUMP_PID");
+      const pid = pidText === null ? null : Number(pidText);
+      const signal = field(entry, "COREDUMP_SIGNAL_NAME") ?? (field(entry, "COREDUMP_SIGNAL") ? `signal ${field(entry, "COREDUMP_SIGNAL")}` : "signal");
+      const exe = field(entry, "COREDUMP_EXE");
+      return {
+        summary: `Crash: ${name} (${signal}), core dumped`,
+        process: name,
+        pid,
+        unit: field(entry, "COREDUMP_UNIT") ?? field(entry, "COREDUMP_USER_UNIT"),
+        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: exe, address: null, ip: null, code: null } },
+      };
+    },
+  },
+  {
+    name: "unit-abnormal-exit",
+    tier: "T2",
+    severity: "high",
+    group: "core",
+    doc: "systemd: a unit's main process was killed by a crash signal (SEGV, ABRT, BUS, FPE, ILL…)",
+    messageId: MESSAGE_ID.unitProcessExit,
+    describe: ({ entry }) => {
+      const code = field(entry, "EXIT_CODE");
+      const status = field(entry, "EXIT_STATUS");
+      if ((code !== "killed" && code !== "dumped") || status === null || !CRASH_SIGNALS.has(status)) return null;
+      const unit = unitOf(entry);
+      const signal = SIGNAL_NAMES[status] ?? `SIG${status}`;
+      return {
+        summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
+        unit,
+        process: entry.comm,
+        facts: { kind: "crash", crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null } },
+      };
+    },
+  },
+  {
+    name: "kernel-fatal-signal",
+    tier: "T2",
+    severity: "high",
+    group: "core",
+    doc: "kernel: 'potentially unexpected fatal signal N' (show_unhandled_signals)",
+    kernel: true,
+    literals: ["potentially unexpected fatal signal"],
+    pattern: /^potentially unexpected fatal signal (\d+)\./,
+    describe: ({ m }) => {
+      const signal = SIGNAL_NAMES[m?.[1] as string] ?? `signal ${m?.[1] as string}`;
+      return { summary: `Crash: process killed by ${signal}`, facts: { kind: "plain" } };
+    },
+  },
+
+  // ── T3: service failures ────────────────────────────────────────────────────────────
+  {
+    name: "unit-failed",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: 'X.service: Failed with result …'",
+    messageId: MESSAGE_ID.unitFailureResult,
+    describe: ({ entry }) => {
+      const unit = unitOf(entry) ?? "unknown unit";
+      const result = field(entry, "UNIT_RESULT") ?? /result '([^']+)'/.exec(entry.message)?.[1] ?? null;
+      return {
+        summary: `Service failed: ${unit} (${result ?? "failed"})`,
+        unit,
+        facts: { kind: "unit", unit, result, exitCode: null, exitStatus: null, restartCount: null },
+      };
+    },
+  },
+  {
+    name: "unit-start-failed",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: 'Failed to start X' (a start job failed)",
+    messageId: MESSAGE_ID.unitStartFailed,
+    describe: ({ entry }) => {
+      const unit = unitOf(entry) ?? "unknown unit";
+      return {
+        summary: `Service failed to start: ${unit}`,
+        unit,
+        facts: { kind: "unit", unit, result: field(entry, "JOB_RESULT"), exitCode: null, exitStatus: null, restartCount: null },
+      };
+    },
+  },
+  {
+    name: "unit-spawn-failed",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: could not spawn a unit's process (executable missing, bad user, …)",
+    messageId: MESSAGE_ID.spawnFailed,
+    describe: ({ entry }) => {
+      const unit = unitOf(entry) ?? "unknown unit";
+      return {
+        summary: `Service could not start: ${entry.message}`,
+        unit,
+        facts: { kind: "unit", unit, result: "spawn", exitCode: null, exitStatus: null, restartCount: null },
+      };
+    },
+  },
+  {
+    name: "unit-start-limit-hit",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: 'Start request repeated too quickly' — the unit gave up restarting",
+    identifiers: ["systemd"],
+    literals: ["Start request repeated too quickly"],
+    pattern: /^(\S+): Start request repeated too quickly/,
+    describe: ({ entry, m }) => {
+      const unit = unitOf(entry) ?? (m?.[1] as string);
+      return {
+        summary: `Service gave up restarting: ${unit} (start limit hit)`,
+        unit,
+        facts: { kind: "unit", unit, result: "start-limit-hit", exitCode: null, exitStatus: null, restartCount: null },
+      };
+    },
+  },
+  {
+    name: "container-runtime-fatal",
+    tier: "T3",
+    severity: "medium",
+    group: "containers",
+    doc: "dockerd / containerd / podman logged a fatal error",
+    identifiers: ["dockerd", "containerd", "podman", "crio"],
+    literals: ["level=fatal", "level=panic"],
+    pattern: /level=(?:fatal|panic) msg="([^"]*)"/,
+    describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.[1] as string}`, process: entry.identifier, unit: unitOf(entry) }),
+  },
+  {
+    name: "samba-panic",
+    tier: "T3",
+    severity: "medium",
+    group: "file_sharing",
+    doc: "smbd / nmbd / winbindd PANIC",
+    identifiers: ["smbd", "nmbd", "winbindd", "samba"],
+    literals: ["PANIC"],
+    pattern: /PANIC(?: \(pid (\d+)\))?: ?(.*)/,
+    describe: ({ entry, m }) => ({ summary: `Samba ${entry.identifier ?? ""} panic: ${m?.[2] as string}`, process: entry.identifier, unit: unitOf(entry) }),
+  },
+
+  // ── T4: kernel and hardware ─────────────────────────────────────────────────────────
+  {
+    name: "block-io-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: block layer I/O error on a device",
+    kernel: true,
+    literals: ["I/O error, dev", "Buffer I/O error"],
+    // 4.x: "blk_update_request: I/O error, dev sda, sector 1234"; 5.x+: "I/O error, dev sda, sector 1234 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0"
+    pattern: /I\/O error, dev (\w+), sector (\d+)|Buffer I\/O error on dev(?:ice)? (\w+)/,
+    describe: ({ group, m }) => {
+      const dev = (m?.[1] ?? m?.[3]) as string;
+      return { summary: `Disk I/O error on /dev/${dev}${m?.[2] ? ` (sector ${m[2]})` : ""}`, facts: kernelFacts(group, dev) };
+    },
+  },
+  {
+    name: "ata-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: libata command errors and link resets",
+    kernel: true,
+    literals: ["Emask", "failed command", "error: {", "status: {", "resetting link", "COMRESET", "SError"],
+    pattern: /^(ata\d+(?:\.\d+)?): (exception Emask|failed command|error: \{|status: \{[^}]*ERR|hard resetting link|COMRESET failed|SError: \{)/,
+    describe: ({ group, m }) => ({ summary: `Disk controller error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
+  },
+  {
+    name: "nvme-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: NVMe timeouts, resets and command errors",
+    kernel: true,
+    literals: ["nvme"],
+    pattern: /^nvme (nvme\d+): (I\/O \d+ (?:\(\w+\) )?QID \d+ timeout.*|controller is down.*|Device not ready.*|Removing after probe failure.*|Abort status.*|.*[Ff]ailed.*)$|^(nvme\d+n\d+): (I\/O Cmd.*status: .*)$/,
+    unless: /failed to (?:get|find) .*(?:firmware|power state)/i,
+    describe: ({ group, m }) => {
+      const dev = (m?.[1] ?? m?.[3]) as string;
+      return { summary: `NVMe error on ${dev}: ${(m?.[2] ?? m?.[4]) as string}`, facts: kernelFacts(group, dev) };
+    },
+  },
+  {
+    name: "scsi-medium-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: SCSI sense 'Medium Error' / 'Hardware Error'",
+    kernel: true,
+    literals: ["Sense Key"],
+    pattern: /\[(\w+)\].*Sense Key : (Medium Error|Hardware Error)/,
+    describe: ({ group, m }) => ({ summary: `Disk ${m?.[2] as string} on /dev/${m?.[1] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
+  },
+  {
+    name: "ext4-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: EXT4-fs errors and read-only remounts",
+    kernel: true,
+    literals: ["EXT4-fs"],
+    pattern: /^EXT4-fs error \(device ([^)]+)\): (.*)|^EXT4-fs \(([^)]+)\): (Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*)$/,
+    describe: ({ group, m }) => {
+      const dev = (m?.[1] ?? m?.[3]) as string;
+      return { summary: `EXT4 error on ${dev}: ${(m?.[2] ?? m?.[4]) as string}`, facts: kernelFacts(group, dev) };
+    },
+  },
+  {
+    name: "btrfs-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: BTRFS errors, checksum failures, device error counters",
+    kernel: true,
+    literals: ["BTRFS"],
+    pattern: /^BTRFS(?:: error| error| critical| warning)? \(device ([^):]+)[^)]*\):? (.*(?:error|errs:|csum failed|checksum|corrupt|read-only|fail).*)$/i,
+    unless: /^BTRFS info/,
+    describe: ({ group, m }) => ({ summary: `BTRFS error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
+  },
+  {
+    name: "xfs-error",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: XFS corruption, metadata I/O errors, shutdowns",
+    kernel: true,
+    literals: ["XFS ("],
+    pattern: /^XFS \(([^)]+)\): (.*(?:[Cc]orrupt|I\/O [Ee]rror|[Ss]hut(?:ting)? down|xfs_repair|Internal error).*)$/,
+    describe: ({ group, m }) => ({ summary: `XFS error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
+  },
+  {
+    name: "zfs-error",
+    tier: "T4",
+    severity: "high",
+    group: "raid",
+    doc: "ZFS: I/O and checksum errors, faulted or degraded vdevs, suspended pools",
+    literals: ["zio pool=", "pool=", "Pool '"],
+    pattern: /zio pool=(\S+) vdev=(\S+) error=(\d+)|class=(checksum|io|data|deadman)\b.*pool=['"]?([^'" ]+)|class=statechange\b.*pool=['"]?([^'" ]+)['"]?.*vdev_state=(FAULTED|DEGRADED|REMOVED|UNAVAIL)|Pool '([^']+)' has encountered an uncorrectable I\/O failure/,
+    describe: ({ group, m }) => {
+      const pool = (m?.[1] ?? m?.[5] ?? m?.[6] ?? m?.[8]) as string;
+      const what = m?.[3] ? `I/O error ${m[3]} on ${m[2] as string}` : m?.[4] ? `${m[4]} error` : m?.[7] ? `vdev ${m[7]}` : "pool suspended (uncorrectable I/O failure)";
+      return { summary: `ZFS pool ${pool}: ${what}`, facts: kernelFacts(group, pool) };
+    },
+  },
+  {
+    name: "thermal-critical",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: critical temperature reached / thermal shutdown",
+    kernel: true,
+    literals: ["critical temperature", "Critical temperature"],
+    pattern: /(.*[Cc]ritical temperature reached.*)/,
+    describe: ({ group, m }) => ({ summary: `Thermal: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "thermal-throttle",
+    tier: "T4",
+    severity: "warning",
+    group: "core",
+    doc: "kernel: CPU core/package temperature above threshold, clock throttled",
+    kernel: true,
+    literals: ["temperature above threshold"],
+    pattern: /(?:mce: )?(CPU\d+): (Core|Package) temperature above threshold, cpu clock throttled/,
+    describe: ({ group, m }) => ({ summary: `Thermal throttling on ${m?.[1] as string} (${(m?.[2] as string).toLowerCase()} temperature)`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "mce",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: machine check exception (CPU, cache, memory bus)",
+    kernel: true,
+    literals: ["Hardware Error", "Machine check", "Machine Check"],
+    pattern: /mce: \[Hardware Error\]: (.*)|(Machine check events logged)|(Machine Check Exception.*)/,
+    describe: ({ group, m }) => ({ summary: `Machine check: ${(m?.[1] ?? m?.[2] ?? m?.[3]) as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "edac-uncorrectable",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "EDAC: uncorrectable memory error (UE)",
+    kernel: true,
+    literals: ["EDAC"],
+    pattern: /EDAC (\S+): (\d+) UE (.*)/,
+    describe: ({ group, m }) => ({ summary: `Uncorrectable memory error (${m?.[1] as string}): ${m?.[3] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "edac-correctable",
+    tier: "T4",
+    severity: "warning",
+    group: "core",
+    doc: "EDAC: corrected memory error (CE) — a DIMM may be failing",
+    kernel: true,
+    literals: ["EDAC"],
+    pattern: /EDAC (\S+): (\d+) CE (.*)/,
+    describe: ({ group, m }) => ({ summary: `Corrected memory error (${m?.[1] as string}, ${m?.[2] as string}×): ${m?.[3] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "nmi",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: unknown NMI, PCI SERR / IOCHK NMI",
+    kernel: true,
+    literals: ["NMI"],
+    pattern: /(Uhhuh\. NMI received for unknown reason .*|NMI: PCI system error.*|NMI: IOCK error.*)/,
+    describe: ({ group, m }) => ({ summary: `NMI: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "hard-lockup",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: NMI watchdog detected a hard lockup",
+    kernel: true,
+    literals: ["hard LOCKUP"],
+    pattern: /Watchdog detected hard LOCKUP on cpu (\d+)/,
+    describe: ({ group, m }) => ({ summary: `Hard lockup on CPU ${m?.[1] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "soft-lockup",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: soft lockup (a CPU stuck in kernel mode)",
+    kernel: true,
+    literals: ["soft lockup"],
+    pattern: /BUG: soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]/,
+    describe: ({ group, m }) => ({
+      summary: `Soft lockup: CPU ${m?.[1] as string} stuck for ${m?.[2] as string}s in ${m?.[3] as string}`,
+      process: m?.[3] ?? null,
+      pid: Number(m?.[4]),
+      facts: kernelFacts(group),
+    }),
+  },
+  {
+    name: "hung-task",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: a task blocked in uninterruptible sleep (hung_task_timeout_secs)",
+    kernel: true,
+    literals: ["blocked for more than"],
+    pattern: /INFO: task (.+):(\d+) blocked for more than (\d+) seconds/,
+    describe: ({ group, m }) => ({
+      summary: `Hung task: ${m?.[1] as string} (pid ${m?.[2] as string}) blocked for more than ${m?.[3] as string}s`,
+      process: m?.[1] ?? null,
+      pid: Number(m?.[2]),
+      facts: kernelFacts(group),
+    }),
+  },
+  {
+    name: "rcu-stall",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: RCU stall detected",
+    kernel: true,
+    literals: ["detected stall"],
+    pattern: /INFO: (rcu_\w+) (?:self-)?detected stall/,
+    describe: ({ group, m }) => ({ summary: `RCU stall (${m?.[1] as string})`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "kernel-panic",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: panic",
+    kernel: true,
+    literals: ["Kernel panic"],
+    pattern: /Kernel panic - not syncing: ?(.*)/,
+    describe: ({ group, m }) => ({ summary: `Kernel panic: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "kernel-oops",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: BUG / Oops / kernel-mode general protection fault",
+    kernel: true,
+    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel"],
+    pattern: /^(BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|Unable to handle kernel .*)$/,
+    describe: ({ group, m }) => ({ summary: `Kernel ${m?.[1] as string}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "kernel-warning",
+    tier: "T4",
+    severity: "warning",
+    group: "core",
+    doc: "kernel: WARNING with a stack trace (a kernel bug that did not crash)",
+    kernel: true,
+    literals: ["WARNING: CPU:"],
+    pattern: /^WARNING: CPU: \d+ PID: (\d+) at (\S+)(?: (\S+))?/,
+    describe: ({ group, m }) => ({ summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "md-raid-degraded",
+    tier: "T4",
+    severity: "critical",
+    group: "raid",
+    doc: "md RAID: disk failure, degraded array, interrupted recovery",
+    kernel: true,
+    literals: ["md/raid", "md: ", "kicking non-fresh"],
+    pattern: /md\/raid\w*:(md\w+): (Disk failure on \w+.*|Operation continuing on \d+ devices.*|not clean.*|cannot start.*)|md: (md\w+): ((?:recovery|resync|data-check) interrupted.*)|md: (kicking non-fresh \w+ from array.*)/,
+    describe: ({ group, m }) => {
+      const md = (m?.[1] ?? m?.[3] ?? "md") as string;
+      return { summary: `RAID ${md}: ${(m?.[2] ?? m?.[4] ?? m?.[5]) as string}`, facts: kernelFacts(group, md) };
+    },
+  },
+  {
+    name: "mdadm-event",
+    tier: "T4",
+    severity: "critical",
+    group: "raid",
+    doc: "mdadm --monitor: DegradedArray / Fail / DeviceDisappeared events",
+    identifiers: ["mdadm"],
+    literals: ["event detected"],
+    pattern: /(DegradedArray|Fail|FailSpare|DeviceDisappeared|SparesMissing) event detected on md device (\S+)/,
+    describe: ({ group, m }) => ({ summary: `RAID ${m?.[2] as string}: ${m?.[1] as string}`, facts: kernelFacts(group, m?.[2] ?? null) }),
+  },
+  {
+    name: "nfs-not-responding",
+    tier: "T4",
+    severity: "warning",
+    group: "file_sharing",
+    doc: "kernel: NFS server not responding",
+    kernel: true,
+    literals: ["not responding"],
+    pattern: /^nfs: server (\S+) not responding/,
+    describe: ({ group, m }) => ({ summary: `NFS server ${m?.[1] as string} not responding`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "cifs-error",
+    tier: "T4",
+    severity: "warning",
+    group: "file_sharing",
+    doc: "kernel: CIFS/SMB client errors",
+    kernel: true,
+    literals: ["CIFS"],
+    pattern: /^CIFS: (?:VFS: )?(.*(?:error|[Ff]ailed|reconnect|not responding).*)$/,
+    describe: ({ group, m }) => ({ summary: `CIFS: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+  },
+
+  // ── T4: GPU ─────────────────────────────────────────────────────────────────────────
+  {
+    name: "nvidia-xid",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "NVIDIA driver Xid error (meaning of common codes included)",
+    kernel: true,
+    literals: ["NVRM: Xid"],
+    pattern: /NVRM: Xid \((?:PCI:)?([^)]*)\): (\d+)(?:, pid=(\d+|'<unknown>'))?(?:, name=([^,]+))?/,
+    describe: ({ group, m }) => {
+      const code = Number(m?.[2]);
+      const meaning = xidMeaning(code);
+      const pid = m?.[3] && /^\d+$/.test(m[3]) ? Number(m[3]) : null;
+      return {
+        summary: `GPU error (NVIDIA Xid ${code}): ${meaning.meaning}${m?.[4] ? ` [${m[4]}]` : ""}`,
+        severity: meaning.severity,
+        process: m?.[4] ?? null,
+        pid,
+        facts: kernelFacts(group, m?.[1] ?? null),
+      };
+    },
+  },
+  {
+    name: "gpu-vram-exhausted",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "GPU driver could not allocate video memory (VRAM, not system RAM)",
+    kernel: true,
+    literals: ["amdgpu", "radeon", "nouveau", "i915", "NVRM", "TTM"],
+    pattern: /(amdgpu|radeon|nouveau|i915|NVRM|TTM)\b.*(?:[Ff]ailed to allocate|[Oo]ut of memory|fail ttm_validate|-ENOMEM|VRAM (?:is )?full)/,
+    describe: ({ group, m }) => ({ summary: `GPU memory (VRAM) exhausted (${m?.[1] as string})`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "amdgpu-fault",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "amdgpu: page faults, ring timeouts, GPU resets, VRAM lost",
+    kernel: true,
+    literals: ["amdgpu"],
+    pattern: /\*ERROR\* ring (\S+) timeout|amdgpu: \[\w+\] (?:no-)?retry page fault|amdgpu: (GPU reset begin|GPU recovery failed|GPU fault detected.*|VRAM is lost.*)|(VRAM is lost due to GPU reset)/,
+    describe: ({ group, m }) => {
+      const what = m?.[1] ? `ring ${m[1]} timeout (GPU hang)` : (m?.[2] ?? m?.[3] ?? "GPU page fault");
+      return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "i915-gpu-hang",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "i915: GPU HANG / engine reset",
+    kernel: true,
+    literals: ["GPU HANG", "Resetting"],
+    pattern: /GPU HANG: ecode ([^,]+), in (.+?) \[(\d+)\]|GPU HANG: ecode ([^,]+)|Resetting (\w+) for (.*)/,
+    unless: /Resetting (?:chip|link|the PHY|xHCI|device)/,
+    describe: ({ group, m }) => {
+      if (m?.[5] && !/^(?:rcs|bcs|vcs|vecs|ccs)\d/.test(m[5])) return null;
+      return {
+        summary: m?.[5] ? `GPU error (i915): resetting ${m[5]} for ${m[6] as string}` : `GPU hang (i915)${m?.[2] ? ` in ${m[2]}` : ""}`,
+        process: m?.[2] ?? null,
+        pid: m?.[3] ? Number(m[3]) : null,
+        facts: kernelFacts(group),
+      };
+    },
+  },
+  {
+    name: "nouveau-fault",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "nouveau: FIFO/MMU faults, graphics TRAPs, timeouts",
+    kernel: true,
+    literals: ["nouveau"],
+    pattern: /^nouveau \S+: (\w+): (.*(?:fault|TRAP|DATA_ERROR|ILLEGAL|timeout|SCHED_ERROR|PBDMA).*)$/,
+    describe: ({ group, m }) => ({ summary: `GPU error (nouveau ${m?.[1] as string}): ${m?.[2] as string}`, facts: kernelFacts(group) }),
+  },
+
+  // ── T5: memory pressure seen in the logs (the PSI monitor adds its own) ─────────────
+  {
+    name: "page-allocation-failure",
+    tier: "T5",
+    severity: "warning",
+    group: "memory_pressure",
+    doc: "kernel: page allocation failure (memory too fragmented or exhausted)",
+    kernel: true,
+    literals: ["page allocation failure"],
+    pattern: /^(.+?): page allocation failure: order:(\d+)/,
+    describe: ({ m }) => ({ summary: `Memory pressure: page allocation failure in ${m?.[1] as string} (order ${m?.[2] as string})`, process: m?.[1] ?? null }),
+  },
+  {
+    name: "journald-memory-pressure",
+    tier: "T5",
+    severity: "warning",
+    group: "memory_pressure",
+    doc: "systemd-journald: 'Under memory pressure, flushing caches'",
+    identifiers: ["systemd-journald"],
+    literals: ["Under memory pressure"],
+    pattern: /Under memory pressure/,
+    describe: () => ({ summary: "Memory pressure: journald flushing caches" }),
+  },
+];
