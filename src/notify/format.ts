@@ -1,0 +1,80 @@
+import type { Candidate, Facts, OomReport } from "../event.ts";
+import { formatKb } from "../size.ts";
+
+// Event → human text. The same words go to `logtriage show`, the DB's detail column and
+// (with the daemon) the ntfy body, so a phone alert and the terminal never disagree.
+
+function constraintWords(c: string | null): string {
+  switch (c) {
+    case "CONSTRAINT_MEMCG":
+      return "memory cgroup limit";
+    case "CONSTRAINT_NONE":
+      return "system-wide (all RAM in use)";
+    case "CONSTRAINT_CPUSET":
+      return "cpuset's memory nodes";
+    case "CONSTRAINT_MEMORY_POLICY":
+      return "memory policy (mbind/NUMA)";
+    default:
+      return "unknown";
+  }
+}
+
+function describeOom(oom: OomReport): string[] {
+  const lines: string[] = [];
+  const v = oom.victim;
+  if (v) {
+    const rss = (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
+    lines.push(`${v.name} (pid ${v.pid}${v.uid === null ? "" : `, uid ${v.uid}`}) was killed by the kernel OOM killer.`);
+    lines.push(`RSS at kill: ${formatKb(rss)} (anon ${formatKb(v.anonRssKb)}, file ${formatKb(v.fileRssKb)}, shmem ${formatKb(v.shmemRssKb)})${v.oomScoreAdj === null ? "" : `, oom_score_adj ${v.oomScoreAdj}`}`);
+  } else {
+    lines.push("The OOM killer was invoked but the report was cut off before it named a victim.");
+  }
+  if (oom.trigger) {
+    lines.push(`Triggered by: ${oom.trigger.name}${oom.trigger.pid === null ? "" : ` (pid ${oom.trigger.pid})`} allocating${oom.trigger.gfpMask ? ` ${oom.trigger.gfpMask}` : ""}${oom.trigger.order === null ? "" : ` order ${oom.trigger.order}`}`);
+  }
+  lines.push(`Constraint: ${constraintWords(oom.constraint)}`);
+  if (oom.constraint === "CONSTRAINT_MEMCG") {
+    lines.push(`cgroup ${oom.memcg ?? "?"} hit its own limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)} (usage ${formatKb(oom.memcgUsageKb)})`} — not a system-wide shortage.`);
+  }
+  if (oom.taskMemcg && oom.taskMemcg !== oom.memcg) lines.push(`Victim's cgroup: ${oom.taskMemcg}`);
+  if (oom.memTotalKb !== null) lines.push(`Memory: ${formatKb(oom.memTotalKb)} total, ${formatKb(oom.memFreeKb)} free at the time`);
+  if (oom.topTasks.length) {
+    lines.push("", "Top tasks by RSS at the time of the kill:");
+    oom.topTasks.forEach((t, i) => {
+      const killed = v && t.pid === v.pid ? " (killed)" : "";
+      lines.push(`  ${i + 1}. ${t.name.padEnd(16)} ${formatKb(t.rssKb).padStart(9)}  pid ${t.pid}${killed}`);
+    });
+  }
+  return lines;
+}
+
+function describeFacts(facts: Facts): string[] {
+  switch (facts.kind) {
+    case "oom-kill":
+      return describeOom(facts.oom);
+    case "userspace-oom-kill":
+      return [`${facts.killer} killed ${facts.victim ?? "a process"}${facts.pid === null ? "" : ` (pid ${facts.pid})`}${facts.cgroup ? ` in ${facts.cgroup}` : ""}.`];
+    case "crash": {
+      const c = facts.crash;
+      const lines = [`${c.process}${c.pid === null ? "" : ` (pid ${c.pid})`} crashed: ${c.fault}${c.object ? ` in ${c.object}` : ""}.`];
+      if (c.address) lines.push(`Faulting address: 0x${c.address}`);
+      if (c.ip) lines.push(`Instruction pointer: 0x${c.ip}`);
+      if (c.code) lines.push(`Code: ${c.code}`);
+      return lines;
+    }
+    case "unit": {
+      const lines = [`${facts.unit} failed${facts.result ? ` with result '${facts.result}'` : ""}.`];
+      if (facts.exitCode || facts.exitStatus) lines.push(`Main process: code=${facts.exitCode ?? "?"}, status=${facts.exitStatus ?? "?"}`);
+      return lines;
+    }
+    case "kernel":
+      return facts.device ? [`Device: ${facts.device}`] : [];
+    case "plain":
+      return [];
+  }
+}
+
+/** The multi-line detail stored with an event. */
+export function describeCandidate(c: Candidate): string {
+  return describeFacts(c.facts).join("\n");
+}

@@ -1,0 +1,145 @@
+import { Database } from "bun:sqlite";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+
+// One SQLite file per instance (WAL mode, so the CLI can read while the daemon writes).
+// Schema changes are numbered migrations tracked in PRAGMA user_version; a database from a
+// newer logtriage is refused rather than "upgraded" into something it cannot read.
+
+export class StoreError extends Error {
+  readonly exitCode = 1;
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}
+
+const MIGRATIONS: readonly string[] = [
+  // 1: the design's events table, with integer microsecond timestamps (range scans on an
+  // index are what `query --last 7d` does) and what cooldown and `show` need.
+  `CREATE TABLE events (
+     id           TEXT PRIMARY KEY,
+     instance_id  TEXT NOT NULL,
+     timestamp    INTEGER NOT NULL,
+     last_seen    INTEGER NOT NULL,
+     tier         TEXT NOT NULL,
+     severity     TEXT NOT NULL,
+     rule         TEXT NOT NULL,
+     summary      TEXT NOT NULL,
+     process      TEXT,
+     pid          INTEGER,
+     unit         TEXT,
+     detail       TEXT NOT NULL DEFAULT '',
+     facts_json   TEXT NOT NULL,
+     raw_json     TEXT NOT NULL,
+     lines_json   TEXT NOT NULL,
+     cursors_json TEXT NOT NULL,
+     dedup_key    TEXT NOT NULL,
+     occurrences  INTEGER NOT NULL DEFAULT 1,
+     aggregated   INTEGER NOT NULL DEFAULT 0,
+     notified     INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX idx_events_instance_ts ON events(instance_id, timestamp);
+   CREATE INDEX idx_events_tier ON events(tier, timestamp);
+   CREATE INDEX idx_events_dedup ON events(instance_id, tier, process, unit);
+   CREATE INDEX idx_events_cooldown ON events(instance_id, dedup_key, last_seen);
+   CREATE INDEX idx_events_ts ON events(timestamp);
+   CREATE TABLE source_cursors (
+     source     TEXT PRIMARY KEY,
+     cursor     TEXT NOT NULL,
+     updated_us INTEGER NOT NULL
+   );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface SqliteError {
+  code?: string;
+  message?: string;
+}
+
+function explain(path: string, error: unknown): StoreError {
+  const e = error as SqliteError;
+  const code = e.code ?? "";
+  const detail = e.message ?? String(error);
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || /not a database|malformed/i.test(detail)) {
+    return new StoreError(
+      `${path} is not a readable logtriage database (${detail}). It was left untouched; move it aside (mv '${path}' '${path}.bad') to start a new one, or pass --db PATH.`,
+      path,
+      { cause: error },
+    );
+  }
+  if (code === "SQLITE_READONLY" || code === "SQLITE_PERM" || code === "SQLITE_CANTOPEN" || code === "EACCES") {
+    return new StoreError(
+      `cannot write the event database ${path} (${detail}). Check that its directory exists and is writable by this user, or pass --db PATH.`,
+      path,
+      { cause: error },
+    );
+  }
+  return new StoreError(`event database ${path}: ${detail}`, path, { cause: error });
+}
+
+/** Create the file 0600 (and its directory 0700) before SQLite does, so events are never world-readable. */
+function ensureFile(path: string): void {
+  if (path === ":memory:" || existsSync(path)) return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  chmodSync(path, 0o600);
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+}
+
+/** Open (creating and migrating when needed) the event database; StoreError on failure. */
+export function openStore(path: string, options: OpenOptions = {}): Database {
+  if (path !== ":memory:" && existsSync(path) && statSync(path).isDirectory()) {
+    throw new StoreError(`${path} is a directory, not a database file; pass --db with a file path.`, path);
+  }
+  if (options.readonly && path !== ":memory:" && !existsSync(path)) {
+    throw new StoreError(`no event database at ${path} yet: the daemon (or 'logtriage replay --store') creates it.`, path);
+  }
+  let db: Database;
+  try {
+    if (!options.readonly) ensureFile(path);
+    db = options.readonly ? new Database(path, { readonly: true, strict: true }) : new Database(path, { create: true, strict: true });
+  } catch (error) {
+    throw explain(path, error);
+  }
+  try {
+    db.run("PRAGMA busy_timeout = 5000");
+    const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        `${path} has schema version ${version}, newer than this logtriage understands (${SCHEMA_VERSION}); upgrade logtriage.`,
+        path,
+      );
+    }
+    if (!options.readonly) {
+      if (version === 0) db.run("PRAGMA auto_vacuum = INCREMENTAL");
+      db.run("PRAGMA journal_mode = WAL");
+      // NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the
+      // last commits. The daemon's cursor is committed with its events, so those are re-read.
+      db.run("PRAGMA synchronous = NORMAL");
+      migrate(db, version);
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof StoreError) throw error;
+    throw explain(path, error);
+  }
+}
+
+function migrate(db: Database, from: number): void {
+  for (let v = from; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.run(MIGRATIONS[v] as string);
+      db.run(`PRAGMA user_version = ${v + 1}`);
+    })();
+  }
+}

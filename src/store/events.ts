@@ -1,0 +1,231 @@
+import type { Database } from "bun:sqlite";
+import type { Candidate, Facts, StoredEvent, Tier } from "../event.ts";
+import { TIER_NAMES } from "../event.ts";
+import { describeCandidate } from "../notify/format.ts";
+
+// Events, cooldown and aggregation. The same (instance, tier, unit-or-process) inside the
+// cooldown window adds an occurrence to the open event instead of a new one; when the
+// occurrences reach `aggregateThreshold` the event becomes one "crash loop" event. The
+// window slides: it is measured from the last occurrence, so a loop that keeps going stays
+// one event.
+
+export interface CommitPolicy {
+  instanceId: string;
+  cooldownMs: number;
+  aggregateThreshold: number;
+}
+
+/** "new": a new event; "occurrence": folded into an open one; "aggregated": that fold made it a crash loop. */
+export type CommitOutcome = { id: string; outcome: "new" | "occurrence" | "aggregated" };
+
+const MAX_CURSORS_PER_EVENT = 200;
+const MAX_LINES_PER_EVENT = 1000;
+
+/** What makes two candidates "the same thing happening again". */
+export function dedupKey(c: Candidate): string {
+  if (c.unit) return `unit:${c.unit}`;
+  if (c.process) return `process:${c.process}`;
+  if (c.facts.kind === "kernel" && c.facts.device) return `rule:${c.rule}:${c.facts.device}`;
+  return `rule:${c.rule}:${c.summary}`;
+}
+
+export function newEventId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function cursorsOf(c: Candidate): string[] {
+  return c.entries.map((e) => e.cursor).filter((x): x is string => x !== null);
+}
+
+function aggregateSummary(c: Candidate, occurrences: number, windowMs: number): string {
+  const who = c.unit ?? c.process ?? c.rule;
+  const minutes = Math.max(1, Math.round(windowMs / 60_000));
+  return `Crash loop: ${who} — ${occurrences}× ${TIER_NAMES[c.tier]} within ${minutes} min of each other (latest: ${c.summary})`;
+}
+
+interface OpenEventRow {
+  id: string;
+  occurrences: number;
+  aggregated: number;
+  cursors_json: string;
+}
+
+/** Store a candidate under the cooldown policy. Call inside the caller's transaction when batching. */
+export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): CommitOutcome {
+  const key = dedupKey(c);
+  const windowUs = policy.cooldownMs * 1000;
+  const open = db
+    .query(
+      `SELECT id, occurrences, aggregated, cursors_json FROM events
+        WHERE instance_id = ?1 AND dedup_key = ?2 AND tier = ?3 AND last_seen >= ?4
+        ORDER BY last_seen DESC LIMIT 1`,
+    )
+    .get(policy.instanceId, key, c.tier, c.timestampUs - windowUs) as OpenEventRow | null;
+  if (open) {
+    const occurrences = open.occurrences + 1;
+    const cursors = [...(JSON.parse(open.cursors_json) as string[]), ...cursorsOf(c)].slice(-MAX_CURSORS_PER_EVENT);
+    const becomesLoop = open.aggregated === 0 && occurrences >= policy.aggregateThreshold;
+    if (becomesLoop) {
+      db.query(
+        `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4, aggregated = 1, summary = ?5 WHERE id = ?1`,
+      ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), aggregateSummary(c, occurrences, policy.cooldownMs));
+      return { id: open.id, outcome: "aggregated" };
+    }
+    if (open.aggregated) {
+      db.query(
+        `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4, summary = ?5 WHERE id = ?1`,
+      ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), aggregateSummary(c, occurrences, policy.cooldownMs));
+    } else {
+      db.query(`UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4 WHERE id = ?1`).run(
+        open.id,
+        occurrences,
+        c.timestampUs,
+        JSON.stringify(cursors),
+      );
+    }
+    return { id: open.id, outcome: "occurrence" };
+  }
+  const id = newEventId();
+  const headline = c.entries[0];
+  db.query(
+    `INSERT INTO events (id, instance_id, timestamp, last_seen, tier, severity, rule, summary, process, pid, unit,
+                         detail, facts_json, raw_json, lines_json, cursors_json, dedup_key)
+     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`,
+  ).run(
+    id,
+    policy.instanceId,
+    c.timestampUs,
+    c.tier,
+    c.severity,
+    c.rule,
+    c.summary,
+    c.process,
+    c.pid,
+    c.unit,
+    describeCandidate(c),
+    JSON.stringify(c.facts),
+    JSON.stringify(headline ? headline.fields : {}),
+    JSON.stringify(c.entries.slice(0, MAX_LINES_PER_EVENT).map((e) => e.message)),
+    JSON.stringify(cursorsOf(c).slice(0, MAX_CURSORS_PER_EVENT)),
+    dedupKey(c),
+  );
+  return { id, outcome: "new" };
+}
+
+export interface EventQuery {
+  sinceUs: number;
+  untilUs?: number | undefined;
+  tiers?: readonly Tier[] | undefined;
+  instance?: string | undefined;
+  process?: string | undefined;
+  unit?: string | undefined;
+  limit: number;
+}
+
+interface EventRow {
+  id: string;
+  instance_id: string;
+  timestamp: number;
+  last_seen: number;
+  tier: Tier;
+  severity: StoredEvent["severity"];
+  rule: string;
+  summary: string;
+  process: string | null;
+  pid: number | null;
+  unit: string | null;
+  detail: string;
+  facts_json: string;
+  raw_json: string;
+  lines_json: string;
+  cursors_json: string;
+  occurrences: number;
+  notified: number;
+}
+
+export interface StoredEventWithLines extends StoredEvent {
+  lines: string[];
+}
+
+function rowToEvent(row: EventRow): StoredEventWithLines {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    timestampUs: row.timestamp,
+    lastSeenUs: row.last_seen,
+    tier: row.tier,
+    severity: row.severity,
+    rule: row.rule,
+    summary: row.summary,
+    process: row.process,
+    pid: row.pid,
+    unit: row.unit,
+    detail: row.detail,
+    facts: JSON.parse(row.facts_json) as Facts,
+    occurrences: row.occurrences,
+    cursors: JSON.parse(row.cursors_json) as string[],
+    raw: [JSON.parse(row.raw_json) as Record<string, string>],
+    lines: JSON.parse(row.lines_json) as string[],
+    notified: row.notified !== 0,
+  };
+}
+
+const LIST_COLUMNS = "id, instance_id, timestamp, last_seen, tier, severity, rule, summary, process, pid, unit, detail, facts_json, '{}' AS raw_json, '[]' AS lines_json, cursors_json, occurrences, notified";
+
+function whereClause(q: EventQuery): { sql: string; params: (string | number)[] } {
+  const parts = ["timestamp >= ?"];
+  const params: (string | number)[] = [q.sinceUs];
+  if (q.untilUs !== undefined) {
+    parts.push("timestamp < ?");
+    params.push(q.untilUs);
+  }
+  if (q.tiers?.length) {
+    parts.push(`tier IN (${q.tiers.map(() => "?").join(", ")})`);
+    params.push(...q.tiers);
+  }
+  if (q.instance !== undefined) {
+    parts.push("instance_id = ?");
+    params.push(q.instance);
+  }
+  if (q.process !== undefined) {
+    parts.push("process = ?");
+    params.push(q.process);
+  }
+  if (q.unit !== undefined) {
+    parts.push("unit = ?");
+    params.push(q.unit);
+  }
+  return { sql: parts.join(" AND "), params };
+}
+
+/** Newest first; the list view leaves out the raw fields and report lines (see `getEvent`). */
+export function queryEvents(db: Database, q: EventQuery): StoredEvent[] {
+  const where = whereClause(q);
+  const rows = db.query(`SELECT ${LIST_COLUMNS} FROM events WHERE ${where.sql} ORDER BY timestamp DESC LIMIT ?`).all(...where.params, q.limit) as EventRow[];
+  return rows.map(rowToEvent);
+}
+
+export function countEvents(db: Database, q: Omit<EventQuery, "limit">): number {
+  const where = whereClause({ ...q, limit: 0 });
+  return (db.query(`SELECT count(*) AS n FROM events WHERE ${where.sql}`).get(...where.params) as { n: number }).n;
+}
+
+export type EventLookup = { kind: "found"; event: StoredEventWithLines } | { kind: "none" } | { kind: "ambiguous"; ids: string[] };
+
+/** Find an event by id or unique id prefix (like git's short hashes). */
+export function getEvent(db: Database, idOrPrefix: string): EventLookup {
+  const prefix = idOrPrefix.toLowerCase();
+  if (!/^[0-9a-f]{1,32}$/.test(prefix)) return { kind: "none" };
+  const rows = db.query(`SELECT * FROM events WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 5`).all(prefix) as EventRow[];
+  if (rows.length === 0) return { kind: "none" };
+  const exact = rows.find((r) => r.id === prefix);
+  if (exact) return { kind: "found", event: rowToEvent(exact) };
+  if (rows.length > 1) return { kind: "ambiguous", ids: rows.map((r) => r.id) };
+  return { kind: "found", event: rowToEvent(rows[0] as EventRow) };
+}
+
+/** Delete events older than the retention window; returns how many went. */
+export function deleteEventsBefore(db: Database, beforeUs: number): number {
+  return db.query("DELETE FROM events WHERE last_seen < ?").run(beforeUs).changes;
+}
