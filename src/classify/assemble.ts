@@ -34,7 +34,10 @@ const TRACE_CONTINUATION = new RegExp(
     String.raw`^Oops`,
     String.raw`^CPU: \d+`,
     String.raw`^Hardware name: `,
-    String.raw`^(?:RIP|RSP|RAX|RDX|RBP|RSI|RDI|R\d+|FS|CS|CR2|DR\d|PKRU): `,
+    String.raw`^(?:RIP|RSP|RAX|RDX|RBP|RSI|RDI|R\d+|FS|CS|CR2|DR\d|PKRU|IP): `,
+    String.raw`^RIP\s+\[`,
+    String.raw`^Stack:`,
+    String.raw`^task: [0-9a-f]+ `,
     String.raw`^Code: `,
     String.raw`^Call [Tt]race:`,
     String.raw`^Modules linked in:`,
@@ -83,6 +86,7 @@ const OOM_REPORT_LINE = new RegExp(
     String.raw`^[\w.-]+ \d+$`,
     String.raw`^mems_allowed=`,
     String.raw`^cpuset=`,
+    String.raw`^\S+ cpuset=\S* mems_allowed=`,
     String.raw`^(?:DMA|DMA32|Normal|HighMem|Movable) `,
   ].join("|"),
 );
@@ -90,8 +94,10 @@ const OOM_REPORT_LINE = new RegExp(
 // Openers of a kernel block worth keeping whole: the classifier reads its headline, the
 // event keeps the trace.
 const TRACE_OPENER =
-  /^(?:------------\[ cut here \]------------|BUG: |Oops|WARNING: CPU: |kernel BUG at |general protection fault|Kernel panic - not syncing|(?:watchdog: )?BUG: soft lockup|(?:NMI watchdog: )?Watchdog detected hard LOCKUP|INFO: task .+ blocked for more than|(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected stall|Unable to handle kernel )/;
+  /^(?:------------\[ cut here \]------------|BUG: |Oops|WARNING: CPU: |kernel BUG at |general protection fault|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\]|WARNING: at |Kernel panic - not syncing|(?:(?:NMI )?watchdog: )?BUG: soft lockup|(?:NMI watchdog: )?Watchdog detected hard LOCKUP|INFO: task .+ blocked for more than|(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected stall|Unable to handle kernel )/;
 const CUT_HERE = "------------[ cut here ]------------";
+// Landmarks inside an OOM report, for when its opener was not seen.
+const OOM_MIDWAY = /^(?:Mem-Info:|Tasks state \(memory values in pages\):|memory: usage \d+kB, limit \d+kB)/;
 const END_TRACE = /^---\[ end /;
 
 const DEFAULT_STALE_US = 30_000_000;
@@ -100,7 +106,7 @@ const MAX_TRACE_LINES = 400;
 
 type State =
   | { kind: "idle" }
-  | { kind: "oom"; entries: Entry[]; lines: string[]; lastUs: number | null }
+  | { kind: "oom"; entries: Entry[]; lines: string[]; lastUs: number | null; tentative: boolean }
   | { kind: "crash"; entry: Entry; crash: CrashInfo }
   | { kind: "trace"; entries: Entry[]; lastUs: number | null };
 
@@ -175,9 +181,14 @@ export class KernelReportAssembler {
     switch (s.kind) {
       case "idle":
         return;
-      case "oom":
-        out.push({ kind: "oom-report", entries: s.entries, report: parseOomReport(s.lines, this.pageSizeKb) });
+      case "oom": {
+        const report = parseOomReport(s.lines, this.pageSizeKb);
+        // A report we joined midway that never reached a kill was not an OOM kill (sysrq-m
+        // and page allocation failures print Mem-Info too): hand its lines on one by one.
+        if (s.tentative && !report.victim) for (const entry of s.entries) out.push({ kind: "entry", entry });
+        else out.push({ kind: "oom-report", entries: s.entries, report });
         return;
+      }
       case "crash":
         out.push({ kind: "crash", entries: [s.entry], crash: s.crash });
         return;
@@ -240,8 +251,8 @@ export class KernelReportAssembler {
     }
   }
 
-  private startOom(entry: Entry): void {
-    this.state = { kind: "oom", entries: [entry], lines: messageLines(entry), lastUs: entryTimeUs(entry) };
+  private startOom(entry: Entry, tentative = false): void {
+    this.state = { kind: "oom", entries: [entry], lines: messageLines(entry), lastUs: entryTimeUs(entry), tentative };
   }
 
   private idleStep(entry: Entry, out: Assembled[]): void {
@@ -249,6 +260,12 @@ export class KernelReportAssembler {
     if (OOM_OPENER.test(message)) {
       if (this.state.kind !== "idle") this.closeOpen(out);
       this.startOom(entry);
+      return;
+    }
+    if (OOM_MIDWAY.test(message)) {
+      // Reading began inside a report (daemon start, a pasted excerpt): keep the rest of it.
+      if (this.state.kind !== "idle") this.closeOpen(out);
+      this.startOom(entry, true);
       return;
     }
     const crash = parseCrashLine(message);

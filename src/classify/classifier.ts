@@ -32,8 +32,19 @@ export interface ClassifierOptions {
 interface CompiledRule extends Rule {
   readonly messageId: string | null;
   readonly literals: readonly string[] | null;
-  /** Literals that appear verbatim in a raw `journalctl -o json` line when this rule can match. */
-  readonly rawLiterals: readonly string[] | null;
+  /** What a raw `journalctl -o json` line must show for this rule to match it; null: no cheap test. */
+  readonly raw: { messageLiterals: readonly string[]; fieldLiterals: readonly string[] } | null;
+}
+
+/**
+ * What a raw journal JSON line must contain for any rule to match it: one of
+ * `messageIds` as its MESSAGE_ID, one of `messageLiterals` inside its MESSAGE, or one of
+ * `fieldLiterals` anywhere (`"SYSLOG_IDENTIFIER":"x"` for identifier-bound user rules).
+ */
+export interface RawPrefilter {
+  messageIds: ReadonlySet<string>;
+  messageLiterals: readonly string[];
+  fieldLiterals: readonly string[];
 }
 
 const REGEX_META = /[\\^$.*+?()[\]{}|]/;
@@ -51,7 +62,7 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
     severity: spec.severity,
     messageId: spec.messageId ?? null,
     literals: spec.literals ?? null,
-    rawLiterals: spec.messageId ? [spec.messageId] : (spec.literals ?? null),
+    raw: spec.messageId ? { messageLiterals: [], fieldLiterals: [] } : spec.literals ? { messageLiterals: spec.literals, fieldLiterals: [] } : null,
     match(entry, group) {
       if (spec.assembled) {
         if (group.kind !== spec.assembled) return null;
@@ -93,19 +104,19 @@ function fillTemplate(template: string, entry: Entry, m: RegExpExecArray): strin
 
 function compileCustom(rule: CustomRule): CompiledRule {
   const pattern = new RegExp(rule.pattern);
-  // A pattern that is a plain string can prefilter raw lines; so can a fixed identifier.
-  const rawLiterals = rule.identifier
-    ? [`"SYSLOG_IDENTIFIER":"${rule.identifier}"`]
-    : REGEX_META.test(rule.pattern) || rule.pattern.includes('"')
+  // A fixed identifier can prefilter raw lines; so can a pattern that is a plain string.
+  const raw = rule.identifier
+    ? { messageLiterals: [], fieldLiterals: [`"SYSLOG_IDENTIFIER":${JSON.stringify(rule.identifier)}`] }
+    : REGEX_META.test(rule.pattern) || /["\\]|[^\x20-\x7e]/.test(rule.pattern)
       ? null
-      : [rule.pattern];
+      : { messageLiterals: [rule.pattern], fieldLiterals: [] };
   return {
     name: rule.name,
     tier: rule.tier,
     severity: rule.severity,
     messageId: null,
     literals: null,
-    rawLiterals,
+    raw,
     match(entry) {
       if (rule.identifier !== undefined && entry.identifier !== rule.identifier) return null;
       if (rule.transport !== undefined && entry.transport !== rule.transport) return null;
@@ -143,8 +154,8 @@ export class Classifier {
   private readonly literalScan: RegExp | null;
   private readonly lastExit = new Map<string, { code: string | null; status: string | null }>();
   readonly info: ClassifierInfo;
-  /** Literals of which a raw journal JSON line must hold one to match any rule; null when some rule needs every line. */
-  readonly rawLiterals: readonly string[] | null;
+  /** The cheap raw-line test every rule passes; null when some rule needs every line. */
+  readonly rawPrefilter: RawPrefilter | null;
 
   constructor(options: ClassifierOptions) {
     const disabled = new Set(options.disabled ?? []);
@@ -159,7 +170,10 @@ export class Classifier {
       if (spec.assembled) this.assembledRules.push(compiled);
     }
     const literals = new Set<string>();
-    const rawLiterals = new Set<string>([MESSAGE_ID.unitProcessExit]);
+    // Process exits are remembered for the unit failure that follows, so they are wanted too.
+    const messageIds = new Set<string>([MESSAGE_ID.unitProcessExit]);
+    const messageLiterals = new Set<string>();
+    const fieldLiterals = new Set<string>();
     let everyLineMatters = false;
     for (const rule of rules) {
       if (this.assembledRules.includes(rule)) continue;
@@ -173,11 +187,14 @@ export class Classifier {
       } else {
         this.alwaysRules.push(rule);
       }
-      if (rule.rawLiterals) for (const l of rule.rawLiterals) rawLiterals.add(l);
-      else everyLineMatters = true;
+      if (rule.messageId) messageIds.add(rule.messageId);
+      else if (rule.raw) {
+        for (const l of rule.raw.messageLiterals) messageLiterals.add(l);
+        for (const l of rule.raw.fieldLiterals) fieldLiterals.add(l);
+      } else everyLineMatters = true;
     }
     this.literalScan = literals.size ? new RegExp([...literals].map(escapeRegExp).join("|")) : null;
-    this.rawLiterals = everyLineMatters ? null : [...rawLiterals];
+    this.rawPrefilter = everyLineMatters ? null : { messageIds, messageLiterals: [...messageLiterals], fieldLiterals: [...fieldLiterals] };
     this.info = {
       unknownDisabled: [...disabled].filter((n) => !allNames.has(n)),
       ruleNames: rules.map((r) => r.name),

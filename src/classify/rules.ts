@@ -199,9 +199,10 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "systemd-oomd killed a cgroup under memory pressure or swap use",
     identifiers: ["systemd-oomd"],
-    literals: ["Killed "],
+    literals: ["Killed ", "Marked "],
     // systemd 247+: "Killed /user.slice/…/app-gnome-firefox-4521.scope due to memory pressure for /user.slice/… being 92.33% > 50.00% for > 20s with reclaim activity"
-    pattern: /^Killed (\/\S*) due to (.+)$/,
+    // newer systemd also logs "Marked /… for killing due to memory pressure for …"
+    pattern: /^(?:Killed|Marked) (\/\S*) (?:for killing )?due to (.+)$/,
     describe: ({ m }) => {
       const cgroup = m?.[1] as string;
       const app = appNameFromCgroup(cgroup);
@@ -238,15 +239,19 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "earlyoom sent SIGTERM/SIGKILL to a process",
     identifiers: ["earlyoom"],
-    literals: ["sending SIG"],
-    // earlyoom 1.6+: sending SIGTERM to process 1234 uid 1000 "firefox": oom_score 800, VmRSS 3100 MiB, cmdline "…"
-    // earlyoom 1.2:  sending SIGTERM to process 1234 "firefox": badness 800, VmRSS 3100 MiB
-    pattern: /sending (SIGTERM|SIGKILL) to process (\d+)(?: uid (\d+))? "(.*?)": (?:badness|oom_score) (-?\d+), VmRSS (\d+) MiB/,
+    literals: ["sending SIG", "illing process"],
+    // 1.7+: sending SIGTERM to process 906175 uid 1000 "java": oom_score 1170, VmRSS 43912 MiB, cmdline "…"
+    // 1.3:  sending SIGTERM to process 12006 "python3": badness 209, VmRSS 2891 MiB
+    // 2019: killing process 27541 "bash" with signal 15: badness 550, VmRSS 7609 MiB
+    // 2018: Killing process 'bash' with signal 15, pid: 5874, badness: 538, VmRSS: 3160 MiB
+    pattern: /sending (SIGTERM|SIGKILL) to process (\d+)(?: uid \d+)? "(.*?)": (?:badness|oom_score) -?\d+, VmRSS (\d+) MiB|[Kk]illing process (\d+) "(.*?)" with signal (\d+): badness -?\d+, VmRSS (\d+) MiB|[Kk]illing process '(.*?)' with signal (\d+), pid: (\d+), badness: -?\d+, VmRSS: (\d+) MiB/,
     describe: ({ m }) => {
-      const name = m?.[4] as string;
-      const pid = Number(m?.[2]);
+      const name = (m?.[3] ?? m?.[6] ?? m?.[9]) as string;
+      const pid = Number(m?.[2] ?? m?.[5] ?? m?.[11]);
+      const rss = (m?.[4] ?? m?.[8] ?? m?.[12]) as string;
+      const signal = m?.[1] ?? (m?.[7] ?? m?.[10]) === "9" ? "SIGKILL" : "SIGTERM";
       return {
-        summary: `OOM kill (earlyoom): ${name} (pid ${pid}, ${m?.[6] as string} MiB RSS, ${m?.[1] as string})`,
+        summary: `OOM kill (earlyoom): ${name} (pid ${pid}, ${rss} MiB RSS, ${m?.[1] ?? signal})`,
         process: name,
         pid,
         facts: { kind: "userspace-oom-kill", killer: "earlyoom", victim: name, pid, cgroup: null },
@@ -258,17 +263,18 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     tier: "T1",
     severity: "critical",
     group: "core",
-    doc: "nohang / nohang-desktop sent a signal to a process",
+    doc: "nohang / nohang-desktop acted on a victim (the victim's name is on an earlier line of nohang's report)",
     identifiers: ["nohang", "nohang-desktop"],
-    literals: ["SIGTERM", "SIGKILL"],
-    // nohang 0.2: "Sending SIGTERM to firefox-esr, Pid: 1234, ..." ; older: "send SIGTERM to pid 1234 (firefox)"
-    pattern: /(?:Send(?:ing)?|send) (SIGTERM|SIGKILL) to (?:(?:pid (\d+) \(([^)]+)\))|([^,\s]+)(?:, Pid: (\d+))?)/,
+    literals: ["kill -", "SIGTERM", "SIGKILL"],
+    // v0.1: "  Run the command: kill -TERM 12297"; v0.2: "  Send SIGTERM to the victim" / "Sending SIGKILL to <name>"
+    pattern: /Run the command: kill -(TERM|KILL|15|9) (\d+)|Send(?:ing)? (SIGTERM|SIGKILL) to (?:the victim|(\S+?),?(?: Pid: (\d+))?(?:$|[ ;,]))/,
     describe: ({ m }) => {
-      const name = (m?.[3] ?? m?.[4]) as string;
       const pidText = m?.[2] ?? m?.[5];
       const pid = pidText === undefined ? null : Number(pidText);
+      const name = m?.[4] ?? null;
+      const signal = m?.[3] ?? (m?.[1] === "KILL" || m?.[1] === "9" ? "SIGKILL" : "SIGTERM");
       return {
-        summary: `OOM kill (nohang): ${name}${pid === null ? "" : ` (pid ${pid})`} ${m?.[1] as string}`,
+        summary: `OOM kill (nohang): ${name ?? (pid === null ? "victim" : `pid ${pid}`)} ${signal}`,
         process: name,
         pid,
         facts: { kind: "userspace-oom-kill", killer: "nohang", victim: name, pid, cgroup: null },
@@ -422,6 +428,44 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     },
   },
   {
+    name: "unit-failed-text",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd, as text (syslog files without MESSAGE_ID): 'X: Failed with result …'",
+    identifiers: ["systemd"],
+    literals: ["Failed with result"],
+    pattern: /^(\S+): Failed with result '([^']+)'/,
+    describe: ({ entry, m }) => {
+      const unit = unitOf(entry) ?? (m?.[1] as string);
+      return {
+        summary: `Service failed: ${unit} (${m?.[2] as string})`,
+        unit,
+        facts: { kind: "unit", unit, result: m?.[2] ?? null, exitCode: null, exitStatus: null, restartCount: null },
+      };
+    },
+  },
+  {
+    name: "systemd-oomd-unit-kill-text",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd, as text: 'X.scope: systemd-oomd killed N process(es) in this unit'",
+    identifiers: ["systemd"],
+    literals: ["systemd-oomd killed"],
+    pattern: /^(\S+): systemd-oomd killed (\d+) process/,
+    describe: ({ m }) => {
+      const unit = m?.[1] as string;
+      const app = appNameFromCgroup(unit);
+      return {
+        summary: `OOM kill (systemd-oomd): ${app} — ${m?.[2] as string} process(es) killed`,
+        process: app,
+        unit,
+        facts: { kind: "userspace-oom-kill", killer: "systemd-oomd", victim: app, pid: null, cgroup: unit },
+      };
+    },
+  },
+  {
     name: "unit-start-limit-hit",
     tier: "T3",
     severity: "medium",
@@ -512,8 +556,12 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "kernel: SCSI sense 'Medium Error' / 'Hardware Error'",
     kernel: true,
     literals: ["Sense Key"],
-    pattern: /\[(\w+)\].*Sense Key : (Medium Error|Hardware Error)/,
-    describe: ({ group, m }) => ({ summary: `Disk ${m?.[2] as string} on /dev/${m?.[1] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
+    // newer kernels print the key as a number: 0x3 medium error, 0x4 hardware error
+    pattern: /\[(\w+)\].*Sense Key : (Medium Error|Hardware Error|0x3|0x4)\b/,
+    describe: ({ group, m }) => {
+      const key = m?.[2] === "0x3" ? "Medium Error" : m?.[2] === "0x4" ? "Hardware Error" : (m?.[2] as string);
+      return { summary: `Disk ${key} on /dev/${m?.[1] as string}`, facts: kernelFacts(group, m?.[1] ?? null) };
+    },
   },
   {
     name: "ext4-error",
@@ -523,10 +571,10 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "kernel: EXT4-fs errors and read-only remounts",
     kernel: true,
     literals: ["EXT4-fs"],
-    pattern: /^EXT4-fs error \(device ([^)]+)\): (.*)|^EXT4-fs \(([^)]+)\): (Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*)$/,
+    pattern: /^EXT4-fs error \(device ([^)]+)\): (.*)|^EXT4-fs \(([^)]+)\): (Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*)$|^EXT4-fs warning \(device ([^)]+)\): (.*I\/O error.*)$/,
     describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3]) as string;
-      return { summary: `EXT4 error on ${dev}: ${(m?.[2] ?? m?.[4]) as string}`, facts: kernelFacts(group, dev) };
+      const dev = (m?.[1] ?? m?.[3] ?? m?.[5]) as string;
+      return { summary: `EXT4 error on ${dev}: ${(m?.[2] ?? m?.[4] ?? m?.[6]) as string}`, facts: kernelFacts(group, dev) };
     },
   },
   {
@@ -704,8 +752,8 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: BUG / Oops / kernel-mode general protection fault",
     kernel: true,
-    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel"],
-    pattern: /^(BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|Unable to handle kernel .*)$/,
+    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel", "divide error", "invalid opcode", "stack segment", "double fault"],
+    pattern: /^(BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\].*|Unable to handle kernel .*)$/,
     describe: ({ group, m }) => ({ summary: `Kernel ${m?.[1] as string}`, facts: kernelFacts(group) }),
   },
   {
@@ -715,8 +763,9 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: WARNING with a stack trace (a kernel bug that did not crash)",
     kernel: true,
-    literals: ["WARNING: CPU:"],
-    pattern: /^WARNING: CPU: \d+ PID: (\d+) at (\S+)(?: (\S+))?/,
+    literals: ["WARNING: "],
+    // 3.10 and some vendor 4.4 kernels: "WARNING: at kernel/smp.c:382 smp_call_function_many+0x2d4/0x2e0()"
+    pattern: /^WARNING: (?:CPU: \d+ PID: (\d+) )?at (\S+)(?: (\S+))?/,
     describe: ({ group, m }) => ({ summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`, facts: kernelFacts(group) }),
   },
   {
@@ -726,8 +775,9 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     group: "raid",
     doc: "md RAID: disk failure, degraded array, interrupted recovery",
     kernel: true,
-    literals: ["md/raid", "md: ", "kicking non-fresh"],
-    pattern: /md\/raid\w*:(md\w+): (Disk failure on \w+.*|Operation continuing on \d+ devices.*|not clean.*|cannot start.*)|md: (md\w+): ((?:recovery|resync|data-check) interrupted.*)|md: (kicking non-fresh \w+ from array.*)/,
+    literals: ["md/raid", "md: md", "kicking non-fresh"],
+    // "not clean -- starting background reconstruction" after an unclean shutdown is routine: not matched.
+    pattern: /md\/raid\w*:(md\w+): (Disk failure on \w+.*|Operation continuing on \d+ devices.*|cannot start.*)|md: (md\w+): ((?:recovery|resync|data-check) interrupted.*)|md: (kicking non-fresh \w+ from array.*)/,
     describe: ({ group, m }) => {
       const md = (m?.[1] ?? m?.[3] ?? "md") as string;
       return { summary: `RAID ${md}: ${(m?.[2] ?? m?.[4] ?? m?.[5]) as string}`, facts: kernelFacts(group, md) };
@@ -809,7 +859,8 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "amdgpu: page faults, ring timeouts, GPU resets, VRAM lost",
     kernel: true,
     literals: ["amdgpu"],
-    pattern: /\*ERROR\* ring (\S+) timeout|amdgpu: \[\w+\] (?:no-)?retry page fault|amdgpu: (GPU reset begin|GPU recovery failed|GPU fault detected.*|VRAM is lost.*)|(VRAM is lost due to GPU reset)/,
+    // 6.x: "[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout"; 7.x: "amdgpu 0000:28:00.0: ring gfx_0.0.0 timeout"
+    pattern: /(?:\*ERROR\* |amdgpu \S+: )ring (\S+) timeout|amdgpu: \[\w+\] (?:no-)?retry page fault|amdgpu: (GPU reset begin|GPU recovery failed|GPU fault detected.*|VRAM is lost.*)|(VRAM is lost due to GPU reset)/,
     describe: ({ group, m }) => {
       const what = m?.[1] ? `ring ${m[1]} timeout (GPU hang)` : (m?.[2] ?? m?.[3] ?? "GPU page fault");
       return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };

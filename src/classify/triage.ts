@@ -1,6 +1,7 @@
 import type { Candidate, Entry } from "../event.ts";
 import { KernelReportAssembler } from "./assemble.ts";
-import { Classifier, type ClassifierOptions, escapeRegExp } from "./classifier.ts";
+import { rawMessageId, rawMessageSlice } from "../parse/journal-json.ts";
+import { Classifier, type ClassifierOptions, escapeRegExp, type RawPrefilter } from "./classifier.ts";
 
 // assemble → classify, as one stage: entries in, candidates out. Shared by `replay` and the
 // daemon so both see exactly the same events for the same input.
@@ -23,9 +24,6 @@ const REPORT_OPENER_LITERALS = [
   "blocked for more than",
   "detected stall",
   "Unable to handle kernel",
-  // journalctl prints a MESSAGE that is not valid UTF-8 as an array of bytes: no literal
-  // can be seen in it, so such lines are always parsed.
-  '"MESSAGE":[',
 ];
 const KERNEL_TRANSPORT = '"_TRANSPORT":"kernel"';
 
@@ -36,13 +34,13 @@ export interface TriageOptions extends ClassifierOptions {
 export class Triage {
   readonly classifier: Classifier;
   readonly assembler: KernelReportAssembler;
-  private readonly rawScan: RegExp | null;
+  private readonly raw: (RawPrefilter & { messageScan: RegExp }) | null;
 
   constructor(options: TriageOptions) {
     this.classifier = new Classifier(options);
     this.assembler = new KernelReportAssembler({ pageSizeKb: options.pageSizeKb });
-    const raw = this.classifier.rawLiterals;
-    this.rawScan = raw === null ? null : new RegExp([...raw, ...REPORT_OPENER_LITERALS].map(escapeRegExp).join("|"));
+    const raw = this.classifier.rawPrefilter;
+    this.raw = raw && { ...raw, messageScan: new RegExp([...raw.messageLiterals, ...REPORT_OPENER_LITERALS].map(escapeRegExp).join("|")) };
   }
 
   /**
@@ -51,9 +49,16 @@ export class Triage {
    * its match needs; while a kernel report is open every kernel line may belong to it.
    */
   wantsRawLine(line: string): boolean {
-    if (this.rawScan === null) return true;
+    const raw = this.raw;
+    if (raw === null) return true;
     if (this.assembler.isOpen && line.includes(KERNEL_TRANSPORT)) return true;
-    return this.rawScan.test(line);
+    const id = rawMessageId(line);
+    if (id !== null && raw.messageIds.has(id)) return true;
+    for (const literal of raw.fieldLiterals) if (line.includes(literal)) return true;
+    // Scan only the MESSAGE value: a tenth of the line. A MESSAGE journalctl printed as a
+    // byte array (not valid UTF-8) hides its text, so such lines are always parsed.
+    const message = rawMessageSlice(line);
+    return message === null || raw.messageScan.test(message);
   }
 
   push(entry: Entry, fallbackTimeUs: number): Candidate[] {

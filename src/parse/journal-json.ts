@@ -86,3 +86,35 @@ export function parseJournalLine(line: string): Entry | null {
   }
   return journalRecordToEntry(record);
 }
+
+const MESSAGE_KEY = '"MESSAGE":';
+const MESSAGE_ID_KEY = '"MESSAGE_ID":"';
+
+/**
+ * The MESSAGE value of a raw journal JSON line, still JSON-escaped, found without parsing
+ * the line: "" when there is no MESSAGE, null when it is not a plain string (a byte array
+ * or null) or the line is cut off — callers must then parse the line to know.
+ */
+export function rawMessageSlice(line: string): string | null {
+  const at = line.indexOf(MESSAGE_KEY);
+  if (at < 0) return "";
+  const start = at + MESSAGE_KEY.length;
+  if (line.charCodeAt(start) !== 34 /* " */) return null;
+  let from = start + 1;
+  for (;;) {
+    const quote = line.indexOf('"', from);
+    if (quote < 0) return null;
+    let backslashes = 0;
+    while (line.charCodeAt(quote - 1 - backslashes) === 92 /* \ */) backslashes++;
+    if (backslashes % 2 === 0) return line.slice(start + 1, quote);
+    from = quote + 1;
+  }
+}
+
+/** The MESSAGE_ID of a raw journal JSON line (32 hex digits), or null. */
+export function rawMessageId(line: string): string | null {
+  const at = line.indexOf(MESSAGE_ID_KEY);
+  if (at < 0) return null;
+  const start = at + MESSAGE_ID_KEY.length;
+  return line.slice(start, start + 32);
+}

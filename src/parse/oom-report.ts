@@ -23,7 +23,8 @@ import type { OomReport, OomTask, OomVictim } from "../event.ts";
 //   after: "oom_reaper: reaped process 4215 (python3), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
 
 export const OOM_OPENER = /^(.+?) invoked oom-killer: (.*)$/;
-export const OOM_KILLED = /^(?:([^:]*out of memory(?: \([^)]*\))?): )?Killed process (\d+) \((.*)\) total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB, shmem-rss:(\d+)kB(.*)$/i;
+// 4.4 and older print no shmem-rss; CentOS 7's 3.10 puts ", UID N," before total-vm.
+export const OOM_KILLED = /^(?:([^:]*out of memory(?: \([^)]*\))?): )?Killed process (\d+) \((.*)\)(?:, UID (\d+),)? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(.*)$/i;
 export const OOM_REAPER = /^oom_reaper: reaped process (\d+) \((.*)\)/;
 
 const CPU_LINE = /^CPU: \d+ (?:UID: \d+ )?PID: (\d+) Comm: (.*?)(?: (?:Not tainted|Tainted: )|$)/;
@@ -67,17 +68,17 @@ export function parseOomKillPairs(text: string): Record<string, string> {
 export function parseKilledProcess(line: string): (OomVictim & { memcgKill: boolean }) | null {
   const m = OOM_KILLED.exec(line);
   if (!m) return null;
-  const tail = m[8] as string;
-  const uid = /UID:(\d+)/.exec(tail);
+  const tail = m[9] as string;
+  const uid = m[4] ?? /UID:(\d+)/.exec(tail)?.[1];
   const adj = /oom_score_adj:(-?\d+)/.exec(tail);
   return {
     name: m[3] as string,
     pid: Number(m[2]),
-    uid: uid ? Number(uid[1]) : null,
-    totalVmKb: Number(m[4]),
-    anonRssKb: Number(m[5]),
-    fileRssKb: Number(m[6]),
-    shmemRssKb: Number(m[7]),
+    uid: uid === undefined ? null : Number(uid),
+    totalVmKb: Number(m[5]),
+    anonRssKb: Number(m[6]),
+    fileRssKb: Number(m[7]),
+    shmemRssKb: m[8] === undefined ? null : Number(m[8]),
     oomScoreAdj: adj ? Number(adj[1]) : null,
     memcgKill: /memory cgroup/i.test(m[1] ?? ""),
   };

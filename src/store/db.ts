@@ -73,7 +73,7 @@ function explain(path: string, error: unknown): StoreError {
       { cause: error },
     );
   }
-  if (code === "SQLITE_READONLY" || code === "SQLITE_PERM" || code === "SQLITE_CANTOPEN" || code === "EACCES") {
+  if (code === "SQLITE_READONLY" || code === "SQLITE_PERM" || code === "SQLITE_CANTOPEN" || code === "EACCES" || code === "ENOTDIR" || code === "ENOENT" || code === "EROFS" || code === "EEXIST") {
     return new StoreError(
       `cannot write the event database ${path} (${detail}). Check that its directory exists and is writable by this user, or pass --db PATH.`,
       path,

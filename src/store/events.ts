@@ -26,7 +26,8 @@ export function dedupKey(c: Candidate): string {
   if (c.unit) return `unit:${c.unit}`;
   if (c.process) return `process:${c.process}`;
   if (c.facts.kind === "kernel" && c.facts.device) return `rule:${c.rule}:${c.facts.device}`;
-  return `rule:${c.rule}:${c.summary}`;
+  // No subject to tell occurrences apart (an MCE burst logs several lines): the rule is it.
+  return `rule:${c.rule}`;
 }
 
 export function newEventId(): string {
