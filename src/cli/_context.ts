@@ -1,0 +1,80 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { consola, type ConsolaInstance } from "consola";
+import type { ArgsDef } from "citty";
+import type { RuleGroup } from "../classify/rules.ts";
+import type { TriageOptions } from "../classify/triage.ts";
+import { loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { readPageSizeKb } from "../sources/proc-files.ts";
+
+// What every command shares: the options --config / --db / --debug, and turning them into
+// a loaded config and paths. Commands get their environment through this module, so tests
+// can run them with a temporary HOME and XDG dirs.
+
+export const commonArgs = {
+  config: { type: "string", description: "Config file (default: $XDG_CONFIG_HOME/logtriage/config.toml)", valueHint: "PATH" },
+  db: { type: "string", description: "Event database (default: [db] path, ~/.local/share/logtriage/events.db)", valueHint: "PATH" },
+  debug: { type: "boolean", description: "Show stack traces for internal errors" },
+} as const satisfies ArgsDef;
+
+/** A mistake in how the command was called: exit code 2, one line, no stack trace. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export interface CommandEnv {
+  config: Config;
+  /** The config file that was read, or null for built-in defaults. */
+  configPath: string | null;
+  dbPath: string;
+  log: ConsolaInstance;
+}
+
+export function loadCommandEnv(args: { config?: string | undefined; db?: string | undefined }): CommandEnv {
+  const env = process.env;
+  const loaded = loadConfig(args.config, { env, hostname: hostname() });
+  return {
+    config: loaded.config,
+    configPath: loaded.path,
+    dbPath: args.db ? resolve(args.db) : loaded.config.db.path,
+    log: consola.withTag("logtriage"),
+  };
+}
+
+/** The rule groups the config's detectors (and role) switch on. */
+export function enabledGroups(config: Config): Set<RuleGroup> {
+  const d = config.detectors;
+  const groups = new Set<RuleGroup>(["core"]);
+  if (d.gpu) groups.add("gpu");
+  if (d.raid) groups.add("raid");
+  if (d.fileSharing) groups.add("file_sharing");
+  if (d.containers) groups.add("containers");
+  if (d.coredumps) groups.add("coredumps");
+  if (d.memoryPressure) groups.add("memory_pressure");
+  return groups;
+}
+
+export function triageOptions(config: Config, pageSizeKb = readPageSizeKb()): TriageOptions {
+  return {
+    pageSizeKb,
+    enabledGroups: enabledGroups(config),
+    disabled: config.rules.disable,
+    custom: config.rules.custom,
+  };
+}
+
+/** All values of a repeatable option: `--tier T1 --tier T2`, `--tier=T1,T2`. citty keeps only the last. */
+export function repeatedOption(rawArgs: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === `--${name}` && i + 1 < rawArgs.length) values.push(rawArgs[++i] as string);
+    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
+  }
+  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+}

@@ -1,0 +1,151 @@
+import { existsSync, statSync } from "node:fs";
+import type { Database } from "bun:sqlite";
+import { defineCommand } from "citty";
+import type { Candidate, Tier } from "../event.ts";
+import { Triage } from "../classify/triage.ts";
+import { readLogStream, newStats, type BadLineKind, type FileReadStats } from "../sources/file.ts";
+import { openStore } from "../store/db.ts";
+import { commitEvent, type CommitPolicy } from "../store/events.ts";
+import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
+import { candidateJson, candidateLine, dim } from "./_render.ts";
+
+const SHOWN_BAD_LINES = 5;
+const STORE_BATCH = 500;
+const PROGRESS_EVERY_MS = 1000;
+
+const BAD_WORDS: Record<BadLineKind, string> = {
+  "malformed-json": "malformed JSON",
+  oversized: "over the line size limit",
+  "bad-kmsg-record": "not a kmsg record",
+};
+
+interface ReplayTotals {
+  events: number;
+  byTier: Record<Tier, number>;
+  stored: { new: number; folded: number };
+  badShown: number;
+}
+
+function describeStats(label: string, s: FileReadStats): string {
+  const bad = Object.entries(s.bad).filter(([, n]) => n > 0);
+  const badText = bad.length ? `; skipped ${bad.map(([k, n]) => `${n} ${BAD_WORDS[k as BadLineKind]}`).join(", ")}` : "";
+  return `${label}: ${s.lines} lines${s.format ? ` (${s.format})` : ""}, ${s.entries} entries parsed${s.skipped ? `, ${s.skipped} ruled out by the prefilter` : ""}${badText}`;
+}
+
+class EventSink {
+  private pending: Candidate[] = [];
+  constructor(
+    private readonly env: CommandEnv,
+    private readonly totals: ReplayTotals,
+    private readonly json: boolean,
+    private readonly db: Database | null,
+    private readonly policy: CommitPolicy,
+  ) {}
+
+  add(c: Candidate): void {
+    this.totals.events++;
+    this.totals.byTier[c.tier]++;
+    process.stdout.write(`${this.json ? JSON.stringify(candidateJson(c)) : candidateLine(c, this.env.config.instance.id)}\n`);
+    if (this.db) {
+      this.pending.push(c);
+      if (this.pending.length >= STORE_BATCH) this.commit();
+    }
+  }
+
+  commit(): void {
+    if (!this.db || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const db = this.db;
+    db.transaction(() => {
+      for (const c of batch) {
+        const { outcome } = commitEvent(db, c, this.policy);
+        if (outcome === "new") this.totals.stored.new++;
+        else this.totals.stored.folded++;
+      }
+    })();
+  }
+}
+
+function openInput(path: string): ReadableStream<Uint8Array> | string {
+  if (path === "-") return Bun.stdin.stream();
+  if (!existsSync(path)) return `${path}: no such file`;
+  const st = statSync(path);
+  if (st.isDirectory()) return `${path} is a directory; give a file (e.g. journalctl -b -1 -o json > boot.jsonl)`;
+  return Bun.file(path).stream();
+}
+
+export const replayCommand = defineCommand({
+  meta: { name: "replay", description: "Run recorded entries (journalctl -o json, dmesg text or /dev/kmsg records) through triage; never notifies" },
+  args: {
+    ...commonArgs,
+    file: { type: "positional", description: "Input file(s), or - for standard input", required: true, valueHint: "FILE|-" },
+    json: { type: "boolean", description: "One JSON object per event" },
+    store: { type: "boolean", description: "Also write the events to the database (with cooldown)" },
+    "page-size": { type: "string", description: "Page size in kB of the machine the log came from (default: this machine's)", valueHint: "KB" },
+  },
+  async run({ args }) {
+    const inputs = args._.length ? args._ : [args.file];
+    let pageSizeKb: number | undefined;
+    if (args["page-size"] !== undefined) {
+      pageSizeKb = Number(args["page-size"]);
+      if (![4, 8, 16, 64].includes(pageSizeKb)) throw new UsageError(`--page-size: expected 4, 8, 16 or 64 (kB), got "${args["page-size"]}"`);
+    }
+    const env = loadCommandEnv(args);
+    const triage = new Triage(triageOptions(env.config, pageSizeKb));
+    for (const name of triage.classifier.info.unknownDisabled) env.log.warn(`rules.disable: no rule named "${name}" (see 'logtriage replay --help' and the README's rule list)`);
+
+    const db = args.store ? openStore(env.dbPath) : null;
+    const totals: ReplayTotals = { events: 0, byTier: { T1: 0, T2: 0, T3: 0, T4: 0, T5: 0 }, stored: { new: 0, folded: 0 }, badShown: 0 };
+    const policy: CommitPolicy = {
+      instanceId: env.config.instance.id,
+      cooldownMs: env.config.cooldown.windowMs,
+      aggregateThreshold: env.config.cooldown.aggregateThreshold,
+    };
+    const sink = new EventSink(env, totals, Boolean(args.json), db, policy);
+    const showProgress = Boolean(process.stderr.isTTY);
+    const nowUs = Date.now() * 1000;
+    let readAny = false;
+    try {
+      for (const input of inputs) {
+        const stream = openInput(input);
+        if (typeof stream === "string") {
+          env.log.warn(`skipped ${stream}`);
+          continue;
+        }
+        readAny = true;
+        const stats = newStats();
+        let lastProgress = Date.now();
+        const entries = readLogStream(
+          stream,
+          {
+            year: new Date().getFullYear(),
+            wantsRawLine: (line) => triage.wantsRawLine(line),
+            onBadLine: (kind, lineNumber, sample) => {
+              if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${sample}`);
+            },
+          },
+          stats,
+        );
+        for await (const entry of entries) {
+          for (const c of triage.push(entry, nowUs)) sink.add(c);
+          if (showProgress && stats.lines % 4096 === 0 && Date.now() - lastProgress > PROGRESS_EVERY_MS) {
+            lastProgress = Date.now();
+            process.stderr.write(`\r${dim(`replaying ${input}: ${stats.lines.toLocaleString()} lines, ${totals.events} events`)}\x1b[K`);
+          }
+        }
+        for (const c of triage.flush(nowUs)) sink.add(c);
+        if (showProgress) process.stderr.write("\r\x1b[K");
+        if (stats.format === null) env.log.warn(`${input}: empty input, nothing to replay`);
+        process.stderr.write(`${dim(describeStats(input, stats))}\n`);
+      }
+      sink.commit();
+    } finally {
+      db?.close();
+    }
+    if (!readAny) throw new UsageError(`nothing to replay: ${inputs.join(", ")} could not be read`);
+    const tiers = (Object.entries(totals.byTier) as [Tier, number][]).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`);
+    const stored = db ? `; stored ${totals.stored.new} new, ${totals.stored.folded} folded into existing events (cooldown) in ${env.dbPath}` : "";
+    process.stderr.write(`${dim(`${totals.events} events${tiers.length ? ` (${tiers.join(", ")})` : ""}${stored}`)}\n`);
+  },
+});

@@ -1,0 +1,108 @@
+#!/usr/bin/env bun
+import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from "citty";
+import { UsageError } from "./cli/_context.ts";
+import { queryCommand } from "./cli/query.ts";
+import { replayCommand } from "./cli/replay.ts";
+import { showCommand } from "./cli/show.ts";
+import { statusCommand } from "./cli/status.ts";
+import { ConfigError } from "./config/errors.ts";
+import { closestName } from "./config/suggest.ts";
+import { StoreError } from "./store/db.ts";
+import { VERSION, versionLine } from "./version.ts";
+
+// Entry point. citty parses each command's options; this file owns what happens around
+// that: --version, --help, unknown commands and options, and turning errors into one clear
+// line and an exit code (0 ok, 1 runtime failure, 2 usage or config error).
+
+// The one list of commands. Each is typed by its own options; here they are only looked up
+// and run, so they are widened to the common CommandDef.
+const subCommands = {
+  query: queryCommand,
+  show: showCommand,
+  replay: replayCommand,
+  status: statusCommand,
+} as unknown as Record<string, CommandDef<ArgsDef>>;
+
+const root = defineCommand({
+  meta: { name: "logtriage", version: VERSION, description: "Linux crash & OOM root-cause reporter" },
+  subCommands,
+});
+
+function knownOptions(def: ArgsDef): Set<string> {
+  const names = new Set(["help", "h", "version", "v"]);
+  for (const [name, arg] of Object.entries(def)) {
+    if (arg.type === "positional") continue;
+    names.add(name);
+    if (arg.type === "boolean") names.add(`no-${name}`);
+    const aliases = "alias" in arg ? arg.alias : undefined;
+    for (const a of Array.isArray(aliases) ? aliases : aliases ? [aliases] : []) names.add(a);
+  }
+  return names;
+}
+
+function checkOptions(command: string, def: ArgsDef, args: readonly string[]): void {
+  const known = knownOptions(def);
+  for (const arg of args) {
+    if (arg === "--") break;
+    if (!arg.startsWith("-") || arg === "-") continue;
+    const name = arg.replace(/^--?/, "").split("=")[0] as string;
+    if (known.has(name)) continue;
+    const suggestion = closestName(name, [...known].filter((n) => n.length > 1));
+    throw new UsageError(`unknown option ${arg} for '${command}'${suggestion ? ` — did you mean --${suggestion}?` : ""} (see 'logtriage ${command} --help')`);
+  }
+}
+
+export async function main(rawArgs: string[]): Promise<number> {
+  const debug = rawArgs.includes("--debug");
+  try {
+    const first = rawArgs.find((a) => !a.startsWith("-"));
+    if (rawArgs[0] === "--version" || rawArgs[0] === "-v") {
+      console.log(versionLine());
+      return 0;
+    }
+    if (first === undefined) {
+      await showUsage(root);
+      return rawArgs.some((a) => a === "--help" || a === "-h") ? 0 : 2;
+    }
+    const sub = subCommands[first];
+    if (!sub) {
+      const suggestion = closestName(first, Object.keys(subCommands));
+      throw new UsageError(`unknown command '${first}'${suggestion ? ` — did you mean '${suggestion}'?` : ""} (see 'logtriage --help')`);
+    }
+    const rest = rawArgs.slice(rawArgs.indexOf(first) + 1);
+    if (rest.includes("--help") || rest.includes("-h")) {
+      await showUsage(sub, root);
+      return 0;
+    }
+    checkOptions(first, (sub.args ?? {}) as ArgsDef, rest);
+    await runCommand(sub, { rawArgs: rest });
+    return 0;
+  } catch (error) {
+    return reportError(error, debug);
+  }
+}
+
+function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    console.error(`logtriage: ${error.message}`);
+    return 2;
+  }
+  if (error instanceof StoreError) {
+    console.error(`logtriage: ${error.message}`);
+    if (debug && error.cause) console.error(error.cause);
+    return 1;
+  }
+  const e = error as { code?: string; message?: string; name?: string };
+  if (e.name === "CLIError" || e.code?.startsWith("E_")) {
+    console.error(`logtriage: ${e.message ?? String(error)}`);
+    return 2;
+  }
+  if (e.code === "EPIPE") return 0; // `logtriage query | head`: the reader left; not our failure.
+  console.error(`logtriage: internal error: ${e.message ?? String(error)}${debug ? "" : " (run again with --debug for details, and please report it)"}`);
+  if (debug) console.error(error);
+  return 1;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,144 @@
+import type { Entry } from "../event.ts";
+import { parseDmesgLine } from "../parse/dmesg.ts";
+import { journalRecordToEntry } from "../parse/journal-json.ts";
+import { isKmsgHeader, parseKmsgRecord } from "../parse/kmsg.ts";
+import { splitLines } from "./lines.ts";
+
+// A recorded log read back: `journalctl -o json` lines, /dev/kmsg records or kernel log
+// text, told apart by the first non-empty line. Used by `logtriage replay`. Bad lines are
+// counted and reported through `onBadLine`, never thrown: one broken line must not cost
+// the valid entries around it.
+
+export type InputFormat = "journal-json" | "kmsg" | "dmesg";
+
+export type BadLineKind = "malformed-json" | "oversized" | "bad-kmsg-record";
+
+export interface FileReadStats {
+  format: InputFormat | null;
+  lines: number;
+  entries: number;
+  /** Lines the raw prefilter proved irrelevant, so they were never parsed. */
+  skipped: number;
+  bad: Record<BadLineKind, number>;
+  bytes: number;
+}
+
+export interface FileReadOptions {
+  /** Lines above this many characters are skipped as oversized (default 1,000,000). */
+  maxLineChars?: number;
+  /** Raw journal-JSON prefilter: return false for a line that cannot matter. */
+  wantsRawLine?: (line: string) => boolean;
+  onBadLine?: (kind: BadLineKind, lineNumber: number, sample: string) => void;
+  /** Year for syslog stamps without one. */
+  year: number;
+  bootId?: string | null;
+}
+
+export const DEFAULT_MAX_LINE_CHARS = 1_000_000;
+
+export function detectFormat(line: string): InputFormat {
+  const t = line.trimStart();
+  if (t.startsWith("{")) return "journal-json";
+  if (isKmsgHeader(t)) return "kmsg";
+  return "dmesg";
+}
+
+function looksLikeJsonObject(line: string): boolean {
+  const first = line.charCodeAt(0) === 123 /* { */ ? 0 : line.length - line.trimStart().length;
+  let last = line.length - 1;
+  while (last > first && line.charCodeAt(last) <= 32) last--;
+  return line.charCodeAt(first) === 123 && line.charCodeAt(last) === 125 /* } */;
+}
+
+export function newStats(): FileReadStats {
+  return { format: null, lines: 0, entries: 0, skipped: 0, bad: { "malformed-json": 0, oversized: 0, "bad-kmsg-record": 0 }, bytes: 0 };
+}
+
+export async function* readLogStream(stream: ReadableStream<Uint8Array>, options: FileReadOptions, stats: FileReadStats = newStats()): AsyncGenerator<Entry> {
+  const maxChars = options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS;
+  const bad = (kind: BadLineKind, sample: string) => {
+    stats.bad[kind]++;
+    options.onBadLine?.(kind, stats.lines, sample.slice(0, 120));
+  };
+  let kmsgRecord: string | null = null;
+  const bootId = options.bootId ?? null;
+  const flushKmsg = (): Entry | null => {
+    if (kmsgRecord === null) return null;
+    const entry = parseKmsgRecord(kmsgRecord, bootId);
+    if (!entry) bad("bad-kmsg-record", kmsgRecord);
+    kmsgRecord = null;
+    return entry;
+  };
+
+  for await (const item of splitLines(stream, maxChars)) {
+    stats.lines++;
+    if (item.kind === "oversized") {
+      stats.bytes += item.chars + 1;
+      bad("oversized", `${item.chars} characters`);
+      continue;
+    }
+    const line = item.text;
+    stats.bytes += line.length + 1;
+    if (stats.format === null) {
+      if (line.trim() === "") continue;
+      stats.format = detectFormat(line);
+    }
+    switch (stats.format) {
+      case "journal-json": {
+        if (line.trim() === "") continue;
+        // A shape check every line gets, so broken lines are counted even when the
+        // prefilter below rules them out without parsing.
+        if (!looksLikeJsonObject(line)) {
+          bad("malformed-json", line);
+          continue;
+        }
+        if (options.wantsRawLine && !options.wantsRawLine(line)) {
+          stats.skipped++;
+          continue;
+        }
+        let record: unknown;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          bad("malformed-json", line);
+          continue;
+        }
+        const entry = journalRecordToEntry(record);
+        if (!entry) {
+          bad("malformed-json", line);
+          continue;
+        }
+        stats.entries++;
+        yield entry;
+        break;
+      }
+      case "kmsg": {
+        if (line.startsWith(" ") && kmsgRecord !== null) {
+          kmsgRecord += `\n${line}`;
+          continue;
+        }
+        const done = flushKmsg();
+        if (done) {
+          stats.entries++;
+          yield done;
+        }
+        if (isKmsgHeader(line)) kmsgRecord = line;
+        else if (line.trim() !== "") bad("bad-kmsg-record", line);
+        break;
+      }
+      case "dmesg": {
+        const entry = parseDmesgLine(line, { year: options.year });
+        if (entry) {
+          stats.entries++;
+          yield entry;
+        }
+        break;
+      }
+    }
+  }
+  const last = flushKmsg();
+  if (last) {
+    stats.entries++;
+    yield last;
+  }
+}

@@ -1,0 +1,45 @@
+// Split a byte stream into text lines without holding more than one line in memory.
+// A line longer than `maxChars` is not kept: the reader reports its size and skips to the
+// next newline, so one runaway line (a 1 MB blob, a binary file) cannot grow memory or stop
+// the lines after it.
+
+export type LineItem = { kind: "line"; text: string } | { kind: "oversized"; chars: number };
+
+export async function* splitLines(stream: ReadableStream<Uint8Array>, maxChars: number): AsyncGenerator<LineItem> {
+  const decoder = new TextDecoder("utf-8", { fatal: false });
+  let carry = "";
+  let dropping = 0; // > 0 while skipping the rest of an oversized line: chars seen so far
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      const chunk = done ? decoder.decode() : decoder.decode(value, { stream: true });
+      let start = 0;
+      for (;;) {
+        const nl = chunk.indexOf("\n", start);
+        if (nl < 0) break;
+        if (dropping > 0) {
+          yield { kind: "oversized", chars: dropping + nl - start };
+          dropping = 0;
+        } else {
+          const text = carry.length ? carry + chunk.slice(start, nl) : chunk.slice(start, nl);
+          carry = "";
+          if (text.length > maxChars) yield { kind: "oversized", chars: text.length };
+          else yield { kind: "line", text };
+        }
+        start = nl + 1;
+      }
+      const rest = chunk.length - start;
+      if (dropping > 0) dropping += rest;
+      else if (carry.length + rest > maxChars) {
+        dropping = carry.length + rest;
+        carry = "";
+      } else if (rest > 0) carry += chunk.slice(start);
+      if (done) break;
+    }
+    if (dropping > 0) yield { kind: "oversized", chars: dropping };
+    else if (carry.length) yield { kind: "line", text: carry };
+  } finally {
+    reader.releaseLock();
+  }
+}
