@@ -84,7 +84,8 @@ function oomSummary(report: OomReport): Match {
     return { summary: `OOM killer invoked by ${who}; report cut off before the kill`, process: report.trigger?.name ?? null, pid: report.trigger?.pid ?? null };
   }
   const rss = (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
-  const where = memcg ? `, cgroup ${report.memcg ?? "?"} hit its limit${report.memcgLimitKb === null ? "" : ` of ${formatKb(report.memcgLimitKb)}`}` : "";
+  const limit = report.memcgLimitKb === null ? "" : ` of ${formatKb(report.memcgLimitKb)}`;
+  const where = !memcg ? "" : report.memcg ? `, cgroup ${report.memcg} hit its limit${limit}` : ", a memory cgroup hit its limit";
   return {
     summary: `OOM kill: ${v.name} (pid ${v.pid}, ${formatKb(rss)} RSS)${where}`,
     process: v.name,

@@ -102,7 +102,7 @@ describe("GPU (T4)", () => {
   ])("%s", async (title, summary, severity) => {
     const [c] = triageSection(await sectionNamed("public/gpu-errors.txt", title));
     expect(c?.summary).toStartWith(summary);
-    expect(c?.severity).toBe(severity);
+    expect(c?.severity as string).toBe(severity);
   });
 
   test.each([

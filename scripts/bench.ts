@@ -1,0 +1,168 @@
+// `bun run bench` (after `npm run build`): the figures issue #2 asks for, measured in one
+// run, medians of several runs each, on the compiled binary.
+//   1. replay throughput over a generated 1,000,000-entry journal vs `grep -E -c` with the
+//      same literal pattern set, and the ratio;
+//   2. peak RSS of that replay, and of a replay of a tenth of the input (it streams: the two
+//      should be about equal);
+//   3. `query --tier T1 --last 7d` over a database of 1,000,000 events: median wall time of
+//      the compiled CLI, and of the query itself in-process.
+// Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR.
+
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Triage } from "../src/classify/triage.ts";
+import { openStore } from "../src/store/db.ts";
+import { commitEvent, queryEvents } from "../src/store/events.ts";
+import type { Candidate, Tier } from "../src/event.ts";
+import { generateJournal } from "./gen-journal.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const BIN = join(ROOT, "dist", "logtriage");
+const ENTRIES = Number(process.env["BENCH_ENTRIES"] ?? 1_000_000);
+const RUNS = Number(process.env["BENCH_RUNS"] ?? 5);
+const DIR = process.env["BENCH_DIR"] ?? join(ROOT, "bench-data");
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+interface Timed {
+  ms: number;
+  maxRssKb: number;
+  stdout: string;
+}
+
+function timed(argv: string[], env: Record<string, string> = {}): Timed {
+  const t0 = performance.now();
+  const proc = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const ms = performance.now() - t0;
+  if (proc.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${proc.exitCode}: ${proc.stderr.toString().slice(0, 500)}`);
+  // resourceUsage().maxRSS is in kilobytes on Linux (getrusage ru_maxrss).
+  return { ms, maxRssKb: Number(proc.resourceUsage.maxRSS), stdout: proc.stdout.toString() };
+}
+
+function ereEscape(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+}
+
+/** The pattern set the engine's prefilter uses, as one grep -E alternation. */
+function grepPattern(): string {
+  const triage = new Triage({ pageSizeKb: 4, enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]) });
+  const raw = triage.classifier.rawPrefilter;
+  if (!raw) throw new Error("the built-in rules always have a prefilter");
+  const openers = ["invoked oom-killer", "segfault at", "traps: ", "cut here", "BUG: ", "Oops", "WARNING: CPU", "Kernel panic", "soft lockup", "hard LOCKUP", "blocked for more than"];
+  return [...raw.messageIds, ...raw.messageLiterals, ...openers].map(ereEscape).join("|");
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+async function ensureJournal(path: string, entries: number): Promise<void> {
+  if (existsSync(path)) return;
+  const r = await generateJournal(path, entries);
+  console.log(`generated ${path}: ${fmt(r.entries)} entries, ${fmt(r.tiered)} tiered scenarios, ${r.oomReports} OOM reports`);
+}
+
+async function benchReplay(home: string): Promise<void> {
+  const big = join(DIR, `journal-${ENTRIES}.jsonl`);
+  const small = join(DIR, `journal-${ENTRIES / 10}.jsonl`);
+  await ensureJournal(big, ENTRIES);
+  await ensureJournal(small, ENTRIES / 10);
+  const env = { HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_DATA_HOME: join(home, ".local/share"), NO_COLOR: "1" };
+  const pattern = grepPattern();
+  const replayMs: number[] = [];
+  const grepMs: number[] = [];
+  const rss: number[] = [];
+  let events = 0;
+  let grepCount = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const r = timed([BIN, "replay", big, "--json"], env);
+    replayMs.push(r.ms);
+    rss.push(r.maxRssKb);
+    events = r.stdout.split("\n").filter(Boolean).length;
+    const g = timed(["grep", "-E", "-c", pattern, big]);
+    grepMs.push(g.ms);
+    grepCount = Number(g.stdout.trim());
+  }
+  const smallRss = median(Array.from({ length: RUNS }, () => timed([BIN, "replay", small, "--json"], env).maxRssKb));
+  const replayRate = ENTRIES / (median(replayMs) / 1000);
+  const grepRate = ENTRIES / (median(grepMs) / 1000);
+  console.log(`\n## Replay throughput (${fmt(ENTRIES)} journal-JSON entries, ${RUNS} runs each, medians)`);
+  console.log(`logtriage replay --json : ${fmt(median(replayMs))} ms  ${fmt(replayRate)} entries/s  (${fmt(events)} events)`);
+  console.log(`grep -E -c (same literals): ${fmt(median(grepMs))} ms  ${fmt(grepRate)} entries/s  (${fmt(grepCount)} matching lines)`);
+  console.log(`ratio logtriage/grep     : ${fmt(replayRate / grepRate, 2)}  (aim ≥ 0.50)`);
+  console.log(`\n## Peak RSS of replay (median of ${RUNS})`);
+  console.log(`${fmt(ENTRIES)} entries: ${fmt(median(rss) / 1024, 1)} MB   ${fmt(ENTRIES / 10)} entries: ${fmt(smallRss / 1024, 1)} MB   (streaming: should not grow with input)`);
+}
+
+function seedEvents(dbPath: string, count: number): void {
+  const db = openStore(dbPath);
+  const nowUs = Date.now() * 1000;
+  const spanUs = 90 * 86_400_000_000;
+  const tiers: Tier[] = ["T1", "T2", "T2", "T3", "T3", "T3", "T4", "T4", "T5", "T5"];
+  const policy = { instanceId: "workstation", cooldownMs: 0, aggregateThreshold: 3 };
+  const batch = 10_000;
+  for (let start = 0; start < count; start += batch) {
+    db.transaction(() => {
+      for (let i = start; i < Math.min(count, start + batch); i++) {
+        const tier = tiers[i % tiers.length] as Tier;
+        const c: Candidate = {
+          tier,
+          severity: "high",
+          rule: "bench",
+          summary: `bench event ${i}`,
+          process: `proc${i % 97}`,
+          pid: i,
+          unit: null,
+          timestampUs: nowUs - Math.floor((i / count) * spanUs),
+          facts: { kind: "plain" },
+          entries: [],
+        };
+        commitEvent(db, c, policy);
+      }
+    })();
+  }
+  db.close();
+}
+
+function benchQuery(home: string): void {
+  const dbPath = join(DIR, `events-${ENTRIES}.db`);
+  if (!existsSync(dbPath)) {
+    const t0 = performance.now();
+    seedEvents(dbPath, ENTRIES);
+    console.log(`\nseeded ${dbPath} with ${fmt(ENTRIES)} events over 90 days in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+  }
+  const env = { HOME: home, XDG_CONFIG_HOME: join(home, ".config"), NO_COLOR: "1" };
+  const cli = Array.from({ length: RUNS * 2 }, () => timed([BIN, "query", "--tier", "T1", "--last", "7d", "--db", dbPath], env).ms);
+  const version = Array.from({ length: RUNS * 2 }, () => timed([BIN, "--version"], env).ms);
+  const db = openStore(dbPath, { readonly: true });
+  const sinceUs = (Date.now() - 7 * 86_400_000) * 1000;
+  const inProcess: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    queryEvents(db, { sinceUs, tiers: ["T1"], limit: 50 });
+    inProcess.push(performance.now() - t0);
+  }
+  db.close();
+  console.log(`\n## query --tier T1 --last 7d over ${fmt(ENTRIES)} events (medians)`);
+  console.log(`compiled CLI, wall time incl. start-up: ${fmt(median(cli), 1)} ms  (aim < 50 ms; --version alone: ${fmt(median(version), 1)} ms)`);
+  console.log(`the query itself, in-process          : ${fmt(median(inProcess), 2)} ms`);
+}
+
+if (!existsSync(BIN)) {
+  console.error(`${BIN} is missing: run 'npm run build' first (bun run bench does).`);
+  process.exit(2);
+}
+mkdirSync(DIR, { recursive: true });
+const home = mkdtempSync(join(tmpdir(), "logtriage-bench-"));
+try {
+  console.log(`logtriage bench: ${new Date().toISOString()}, ${process.arch}, bun ${Bun.version}`);
+  await benchReplay(home);
+  benchQuery(home);
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}
