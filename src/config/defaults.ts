@@ -1,0 +1,123 @@
+import { join } from "node:path";
+import type { Severity, Tier } from "../event.ts";
+import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
+import type { Config, ConfigFile, CustomRuleConfig, Detectors, NtfyPriority, Role } from "./schema.ts";
+
+// Defaults, and the role table that picks detectors (design: "Role-Based Defaults"). An
+// explicit value in the file always wins; the role only sets starting points.
+
+export interface RoleDefaults {
+  detectors: Detectors;
+  smartEnabled: boolean;
+}
+
+export const ROLE_DEFAULTS: Readonly<Record<Role, RoleDefaults>> = {
+  desktop: {
+    detectors: { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
+    smartEnabled: false,
+  },
+  // A NAS gets SMART, RAID and Samba/NFS monitoring without any config.
+  nas: {
+    detectors: { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true },
+    smartEnabled: true,
+  },
+  server: {
+    detectors: { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
+    smartEnabled: false,
+  },
+};
+
+/** A custom rule's severity when it names none. */
+export const DEFAULT_SEVERITY: Readonly<Record<Tier, Severity>> = {
+  T1: "critical",
+  T2: "high",
+  T3: "medium",
+  T4: "high",
+  T5: "warning",
+};
+
+export const DEFAULT_PRIORITY_MAP: Readonly<Record<Severity, NtfyPriority>> = {
+  critical: 5,
+  high: 4,
+  medium: 3,
+  warning: 2,
+};
+
+export interface ResolveContext {
+  env: EnvVars;
+  hostname: string;
+  /** The config file's name, for `~/` and relative paths and for messages. */
+  file: string;
+}
+
+/** `$XDG_DATA_HOME/logtriage/events.db`, XDG_DATA_HOME defaulting to `~/.local/share`. */
+export function defaultDbPath(env: EnvVars): string {
+  return join(dataHome(env), "logtriage", "events.db");
+}
+
+/** The complete config: file values where given, else role defaults, else built-in ones. */
+export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
+  const role = file.instance?.role ?? "desktop";
+  const roleDefaults = ROLE_DEFAULTS[role];
+  const ntfy = file.ntfy ?? {};
+  const detectors = file.detectors ?? {};
+  const rules = file.rules ?? {};
+  return {
+    instance: { id: file.instance?.id ?? ctx.hostname, role },
+    ntfy: {
+      url: ntfy.url ?? "",
+      priorityMap: { ...DEFAULT_PRIORITY_MAP, ...definedOnly(ntfy.priority_map ?? {}) },
+      alertTiers: ntfy.alert_tiers ?? ["T1", "T2"],
+      token: ntfy.token ?? null,
+      tokenFile: ntfy.token_file === undefined ? null : resolveConfigPath(ntfy.token_file, ctx.file, ctx.env, "ntfy.token_file"),
+      user: ntfy.user ?? null,
+      password: ntfy.password ?? null,
+      click: ntfy.click ?? null,
+      timeoutMs: ntfy.timeout ?? 10_000,
+    },
+    digest: {
+      enabled: file.digest?.enabled ?? true,
+      schedule: file.digest?.schedule ?? "Sun 09:00",
+      topic: file.digest?.topic ?? "",
+    },
+    cooldown: {
+      windowMs: file.cooldown?.window ?? 5 * 60_000,
+      aggregateThreshold: file.cooldown?.aggregate_threshold ?? 3,
+    },
+    psi: {
+      enabled: file.psi?.enabled ?? true,
+      pollIntervalMs: file.psi?.poll_interval ?? 5_000,
+      warnSomeAvg10: file.psi?.warn_some_avg10 ?? 50,
+      warnFullAvg10: file.psi?.warn_full_avg10 ?? 10,
+    },
+    smart: {
+      enabled: file.smart?.enabled ?? roleDefaults.smartEnabled,
+      pollIntervalMs: file.smart?.poll_interval ?? 3_600_000,
+    },
+    db: {
+      path: file.db?.path === undefined ? defaultDbPath(ctx.env) : resolveConfigPath(file.db.path, ctx.file, ctx.env, "db.path"),
+      retentionMs: file.db?.retention ?? 90 * 86_400_000,
+    },
+    log: { level: file.log?.level ?? "info" },
+    detectors: {
+      gpu: detectors.gpu ?? roleDefaults.detectors.gpu,
+      raid: detectors.raid ?? roleDefaults.detectors.raid,
+      fileSharing: detectors.file_sharing ?? roleDefaults.detectors.fileSharing,
+      containers: detectors.containers ?? roleDefaults.detectors.containers,
+      coredumps: detectors.coredumps ?? roleDefaults.detectors.coredumps,
+      memoryPressure: detectors.memory_pressure ?? roleDefaults.detectors.memoryPressure,
+    },
+    rules: {
+      disable: rules.disable ?? [],
+      custom: (rules.custom ?? []).map(
+        (rule): CustomRuleConfig => ({ ...rule, severity: rule.severity ?? DEFAULT_SEVERITY[rule.tier] }),
+      ),
+    },
+  };
+}
+
+// valibot's output types optional keys as `key?: T | undefined`; drop the undefined ones
+// so they do not overwrite defaults in a spread.
+function definedOnly<T extends object>(table: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(table).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

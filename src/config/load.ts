@@ -1,0 +1,155 @@
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseToml } from "@iarna/toml";
+import * as v from "valibot";
+import { findKeyLine, formatKeyPath, keyLines } from "./_key-lines.ts";
+import { findKeyProblems, type KeyProblem } from "./_unknown-keys.ts";
+import { resolveConfig } from "./defaults.ts";
+import { ConfigError, formatLocation } from "./errors.ts";
+import { configHome, type EnvVars } from "./paths.ts";
+import { ConfigFileSchema, type Config, type ConfigFile } from "./schema.ts";
+
+// Reading the config: find the file (XDG), read it (the only I/O here), then parseConfig,
+// which is pure: TOML → unknown-key check → valibot → defaults and role table.
+
+export interface ConfigEnv {
+  env: Record<string, string | undefined>;
+  hostname: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file that was read, or null when there was none and built-in defaults apply. */
+  path: string | null;
+}
+
+/** Problems shown in one error; the rest are counted, as a compiler does. */
+const MAX_PROBLEMS = 5;
+
+/** A config file bigger than this is a wrong --config (a log, a database), not a config. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** `$XDG_CONFIG_HOME/logtriage/config.toml`, XDG_CONFIG_HOME defaulting to `$HOME/.config`. */
+export function defaultConfigPath(env: EnvVars): string {
+  return join(configHome(env), "logtriage", "config.toml");
+}
+
+// @iarna/toml's errors: `message` is "<reason> at row R, col C, pos P:\n<excerpt>", and
+// `line`/`col` are 0-based (checked against 3.0.0).
+interface TomlSyntaxError {
+  message: string;
+  line?: unknown;
+  col?: unknown;
+  fromTOML?: unknown;
+}
+
+function tomlSyntaxError(error: unknown, file: string): ConfigError {
+  const e = error as TomlSyntaxError;
+  if (!e || typeof e !== "object" || e.fromTOML !== true) throw error;
+  const line = typeof e.line === "number" ? e.line + 1 : null;
+  const column = typeof e.col === "number" ? e.col + 1 : null;
+  const reason = (e.message.split("\n")[0] ?? "").replace(/ at row \d+, col \d+, pos \d+:?$/, "").trim();
+  return new ConfigError(`${formatLocation(file, line, column)}: invalid TOML: ${reason}`, { file, line, column, cause: error });
+}
+
+/** Keys whose values are fine alone but not together. */
+function crossCheck(file: ConfigFile): KeyProblem[] {
+  const ntfy = file.ntfy ?? {};
+  const problems: KeyProblem[] = [];
+  if (ntfy.token !== undefined && ntfy.token_file !== undefined) {
+    problems.push({ path: ["ntfy", "token_file"], message: "ntfy.token_file: set token or token_file, not both" });
+  }
+  if ((ntfy.user === undefined) !== (ntfy.password === undefined)) {
+    const [given, missing] = ntfy.user === undefined ? ["password", "user"] : ["user", "password"];
+    problems.push({ path: ["ntfy", given], message: `ntfy.${given}: ${missing} is needed too (or use token)` });
+  }
+  return problems;
+}
+
+function issueProblem(issue: v.BaseIssue<unknown>): KeyProblem {
+  const path = (issue.path ?? []).map((item) => (typeof item.key === "number" ? item.key : String(item.key)));
+  // valibot reports a missing required key as an issue of its table, with the key's name,
+  // quoted, as what it expected.
+  const missing = issue.kind === "schema" && issue.input === undefined && issue.expected?.startsWith('"') === true;
+  return { path, message: `${formatKeyPath(path)}: ${missing ? "required key is missing" : issue.message}` };
+}
+
+function problemsError(problems: readonly KeyProblem[], text: string, file: string): ConfigError {
+  const lines = keyLines(text);
+  const located = problems.map((p) => ({ ...p, line: findKeyLine(lines, p.path) }));
+  const shown = located.slice(0, MAX_PROBLEMS).map((p) => `${formatLocation(file, p.line, null)}: ${p.message}`);
+  if (located.length > MAX_PROBLEMS) shown.push(`${file}: (and ${located.length - MAX_PROBLEMS} more problems)`);
+  const first = located[0];
+  return new ConfigError(shown.join("\n"), {
+    file,
+    line: first?.line ?? null,
+    keyPath: first ? formatKeyPath(first.path) : null,
+  });
+}
+
+/** The config in `text` (the contents of `file`, which names it in messages); no I/O. */
+export function parseConfig(text: string, file: string, ctx: ConfigEnv): Config {
+  let raw: unknown;
+  try {
+    // @iarna/toml types its result as JsonMap; it is outside data, so it is treated as unknown.
+    // Editors on some systems save UTF-8 with a byte order mark, which TOML does not allow.
+    raw = parseToml(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    throw tomlSyntaxError(error, file);
+  }
+  const keyProblems = findKeyProblems(raw, ConfigFileSchema);
+  if (keyProblems.length > 0) throw problemsError(keyProblems, text, file);
+  const result = v.safeParse(ConfigFileSchema, raw, { abortPipeEarly: true });
+  if (!result.success) throw problemsError(result.issues.map(issueProblem), text, file);
+  const crossProblems = crossCheck(result.output);
+  if (crossProblems.length > 0) throw problemsError(crossProblems, text, file);
+  return resolveConfig(result.output, { env: ctx.env, hostname: ctx.hostname, file });
+}
+
+function errorCode(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : null;
+}
+
+function readError(error: unknown, file: string, explicit: boolean): ConfigError {
+  const code = errorCode(error);
+  const fix =
+    code === "ENOENT" || code === "ENOTDIR"
+      ? explicit
+        ? "config file not found (check the --config path, or leave --config out to use the default file or built-in defaults)"
+        : "config file not found"
+      : code === "EACCES" || code === "EPERM"
+        ? "cannot read config file: permission denied (check its owner and mode)"
+        : `cannot read config file: ${error instanceof Error ? error.message : String(error)}`;
+  return new ConfigError(`${file}: ${fix}`, { file, cause: error });
+}
+
+/** The file's text, or null when the default file does not exist (zero config). */
+function readConfigText(file: string, explicit: boolean): string | null {
+  try {
+    const stat = statSync(file);
+    if (stat.isDirectory()) {
+      throw new ConfigError(`${file}: is a directory, not a config file (${explicit ? "point --config at a TOML file" : "replace it with a TOML file"}, such as ${join(file, "config.toml")})`, { file });
+    }
+    if (!stat.isFile()) throw new ConfigError(`${file}: not a regular file (a config file is a TOML text file)`, { file });
+    if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: ${stat.size} bytes is too large for a config file (is this the right file?)`, { file });
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    if (!explicit && errorCode(error) === "ENOENT") return null;
+    throw readError(error, file, explicit);
+  }
+}
+
+/**
+ * The config from `path` (`--config`), or from the default file. A missing default file
+ * means built-in defaults, so logtriage works with no config at all; a missing explicit
+ * file is a mistake.
+ */
+export function loadConfig(path: string | undefined, ctx: ConfigEnv): LoadedConfig {
+  const explicit = path !== undefined;
+  const file = path ?? defaultConfigPath(ctx.env);
+  const text = readConfigText(file, explicit);
+  if (text === null) return { config: parseConfig("", file, ctx), path: null };
+  return { config: parseConfig(text, file, ctx), path: file };
+}

@@ -1,0 +1,285 @@
+import * as v from "valibot";
+import { SEVERITIES, TIERS, type Severity, type Tier } from "../event.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+
+// Two shapes. `ConfigFileSchema` is the TOML file as users write it: snake_case, every key
+// optional, values checked and durations already in milliseconds. `Config` is what the
+// program reads: camelCase, complete, with defaults and the role table applied
+// (defaults.ts). Messages use the file's words, since that is what the user has to fix.
+
+export const ROLES = ["desktop", "nas", "server"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** ntfy's priority names, in the order of its numbers 1..5 (docs.ntfy.sh/publish/#message-priority). */
+export const NTFY_PRIORITY_NAMES = ["min", "low", "default", "high", "urgent"] as const;
+/** What ntfy's `X-Priority` header takes; config names are turned into these once, here. */
+export type NtfyPriority = 1 | 2 | 3 | 4 | 5;
+
+export interface Detectors {
+  gpu: boolean;
+  raid: boolean;
+  fileSharing: boolean;
+  containers: boolean;
+  coredumps: boolean;
+  memoryPressure: boolean;
+}
+
+/** A user rule from `[[rules.custom]]`; the same shape as classify's CustomRule. */
+export interface CustomRuleConfig {
+  name: string;
+  tier: Tier;
+  severity: Severity;
+  /** JavaScript regular expression source, checked to compile. */
+  pattern: string;
+  identifier?: string | undefined;
+  transport?: string | undefined;
+  unit?: string | undefined;
+  summary?: string | undefined;
+}
+
+export interface Config {
+  instance: { id: string; role: Role };
+  ntfy: {
+    /** "" when notifications are off. */
+    url: string;
+    priorityMap: Record<Severity, NtfyPriority>;
+    alertTiers: Tier[];
+    token: string | null;
+    /** Absolute, `~/` expanded. */
+    tokenFile: string | null;
+    user: string | null;
+    password: string | null;
+    click: string | null;
+    timeoutMs: number;
+  };
+  digest: { enabled: boolean; schedule: string; topic: string };
+  cooldown: { windowMs: number; aggregateThreshold: number };
+  psi: { enabled: boolean; pollIntervalMs: number; warnSomeAvg10: number; warnFullAvg10: number };
+  smart: { enabled: boolean; pollIntervalMs: number };
+  /** `path` is absolute, `~/` expanded. */
+  db: { path: string; retentionMs: number };
+  log: { level: LogLevel };
+  detectors: Detectors;
+  rules: { disable: string[]; custom: CustomRuleConfig[] };
+}
+
+/** How a value is shown after "got": strings quoted as typed, tables and arrays by kind. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  if (value === undefined || value === null) return "nothing";
+  if (value instanceof Date) return "a date";
+  if (Array.isArray(value)) return "an array";
+  return "a table";
+}
+
+/** A valibot message: `expected <what>, got <value>`. */
+function expected(what: string): (issue: v.BaseIssue<unknown>) => string {
+  return (issue) => `expected ${what}, got ${describeValue(issue.input)}`;
+}
+
+function oneOf(values: readonly (string | number)[]): string {
+  return `one of ${values.join(", ")}`;
+}
+
+const TABLE = expected("a table");
+
+const text = (what = "a string") => v.string(expected(what));
+const flag = () => v.boolean(expected("true or false"));
+
+/** A duration string, turned into milliseconds. */
+function duration(minMs: number) {
+  const what = `a duration like "5m", "1h" or "90d"${minMs > 1 ? ` (at least ${formatDuration(minMs)})` : ""}`;
+  return v.pipe(
+    v.string(expected(what)),
+    v.rawTransform<string, number>(({ dataset, addIssue, NEVER }) => {
+      const ms = parseDuration(dataset.value);
+      if (ms === null || ms < minMs) {
+        addIssue({ message: expected(what) });
+        return NEVER;
+      }
+      return ms;
+    }),
+  );
+}
+
+function percent() {
+  const message = expected("a number between 0 and 100");
+  return v.pipe(v.number(message), v.minValue(0, message), v.maxValue(100, message));
+}
+
+function httpUrl(what: string) {
+  return v.pipe(text(what), v.check((s) => s === "" || isHttpUrl(s), expected(what)));
+}
+
+export function isHttpUrl(s: string): boolean {
+  return URL.canParse(s) && /^https?:\/\/[^/]/i.test(s);
+}
+
+const PRIORITY_EXPECTED = `${oneOf(NTFY_PRIORITY_NAMES)} or a number 1 to 5`;
+
+/** A priority name or number, as its ntfy number. */
+export function ntfyPriority(value: unknown): NtfyPriority | null {
+  if (typeof value === "number") return Number.isInteger(value) && value >= 1 && value <= 5 ? (value as NtfyPriority) : null;
+  if (typeof value !== "string") return null;
+  const index = (NTFY_PRIORITY_NAMES as readonly string[]).indexOf(value);
+  return index < 0 ? null : ((index + 1) as NtfyPriority);
+}
+
+const priority = () =>
+  v.pipe(
+    v.custom<string | number>((value) => ntfyPriority(value) !== null, expected(PRIORITY_EXPECTED)),
+    v.transform((value) => ntfyPriority(value) as NtfyPriority),
+  );
+
+const tier = () => v.picklist(TIERS, expected(oneOf(TIERS)));
+
+export const RULE_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** The error from compiling a custom rule's pattern, or null when it compiles. */
+export function regexError(pattern: string): string | null {
+  try {
+    new RegExp(pattern);
+    return null;
+  } catch (error) {
+    // Engines prefix their own "Invalid regular expression: /src/:"; the caller names both.
+    const message = error instanceof Error ? error.message : String(error);
+    return message.replace(/^Invalid regular expression:\s*(?:\/.*\/[a-z]*:\s*)?/, "");
+  }
+}
+
+const CustomRuleSchema = v.pipe(
+  v.strictObject(
+    {
+      name: v.pipe(text(), v.regex(RULE_NAME, expected(`a rule name of lowercase letters, digits and "-" like "my-rule"`))),
+      tier: tier(),
+      severity: v.optional(v.picklist(SEVERITIES, expected(oneOf(SEVERITIES)))),
+      pattern: text("a regular expression (string)"),
+      identifier: v.optional(text()),
+      transport: v.optional(text()),
+      unit: v.optional(text()),
+      summary: v.optional(text("a string template")),
+    },
+    TABLE,
+  ),
+  // Checked on the whole rule so the message can name it; a pattern that does not compile
+  // would otherwise only fail when the classifier starts.
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const rule = dataset.value;
+    const error = regexError(rule.pattern);
+    if (error === null) return;
+    addIssue({
+      message: `rule "${rule.name}": invalid regular expression ${JSON.stringify(rule.pattern)}: ${error}`,
+      path: [{ type: "object", origin: "value", input: rule, key: "pattern", value: rule.pattern }],
+    });
+  }),
+);
+
+/** The config file as written. Table schemas are strict: unknown keys are mistakes. */
+export const ConfigFileSchema = v.strictObject(
+  {
+    instance: v.optional(
+      v.strictObject(
+        {
+          id: v.optional(v.pipe(text("a non-empty string"), v.minLength(1, expected("a non-empty string")))),
+          role: v.optional(v.picklist(ROLES, expected(oneOf(ROLES)))),
+        },
+        TABLE,
+      ),
+    ),
+    ntfy: v.optional(
+      v.strictObject(
+        {
+          url: v.optional(httpUrl(`an http(s) URL like "https://ntfy.sh/my-topic", or "" for no notifications`)),
+          priority_map: v.optional(
+            v.strictObject(
+              {
+                critical: v.optional(priority()),
+                high: v.optional(priority()),
+                medium: v.optional(priority()),
+                warning: v.optional(priority()),
+              },
+              TABLE,
+            ),
+          ),
+          alert_tiers: v.optional(v.array(tier(), expected(`an array of tiers like ["T1", "T2"]`))),
+          token: v.optional(text()),
+          token_file: v.optional(text("a file path")),
+          user: v.optional(text()),
+          password: v.optional(text()),
+          click: v.optional(v.pipe(text("a URL"), v.check((s) => URL.canParse(s), expected("a URL")))),
+          timeout: v.optional(duration(1)),
+        },
+        TABLE,
+      ),
+    ),
+    digest: v.optional(
+      v.strictObject(
+        {
+          enabled: v.optional(flag()),
+          schedule: v.optional(v.pipe(text(`a schedule like "Sun 09:00"`), v.minLength(1, expected(`a schedule like "Sun 09:00"`)))),
+          topic: v.optional(text()),
+        },
+        TABLE,
+      ),
+    ),
+    cooldown: v.optional(
+      v.strictObject(
+        {
+          window: v.optional(duration(0)),
+          aggregate_threshold: v.optional(
+            v.pipe(
+              v.number(expected("a whole number of at least 1")),
+              v.integer(expected("a whole number of at least 1")),
+              v.minValue(1, expected("a whole number of at least 1")),
+            ),
+          ),
+        },
+        TABLE,
+      ),
+    ),
+    psi: v.optional(
+      v.strictObject(
+        {
+          enabled: v.optional(flag()),
+          poll_interval: v.optional(duration(100)),
+          warn_some_avg10: v.optional(percent()),
+          warn_full_avg10: v.optional(percent()),
+        },
+        TABLE,
+      ),
+    ),
+    smart: v.optional(v.strictObject({ enabled: v.optional(flag()), poll_interval: v.optional(duration(1_000)) }, TABLE)),
+    db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
+    log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),
+    detectors: v.optional(
+      v.strictObject(
+        {
+          gpu: v.optional(flag()),
+          raid: v.optional(flag()),
+          file_sharing: v.optional(flag()),
+          containers: v.optional(flag()),
+          coredumps: v.optional(flag()),
+          memory_pressure: v.optional(flag()),
+        },
+        TABLE,
+      ),
+    ),
+    rules: v.optional(
+      v.strictObject(
+        {
+          disable: v.optional(v.array(text("a rule name"), expected(`an array of rule names like ["gpu-xid"]`))),
+          custom: v.optional(v.array(CustomRuleSchema, expected("[[rules.custom]] tables"))),
+        },
+        TABLE,
+      ),
+    ),
+  },
+  TABLE,
+);
+
+export type ConfigFile = v.InferOutput<typeof ConfigFileSchema>;

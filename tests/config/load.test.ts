@@ -1,0 +1,367 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError } from "../../src/config/errors.ts";
+import { defaultConfigPath, loadConfig, parseConfig, type ConfigEnv } from "../../src/config/load.ts";
+import { FIXTURES } from "../_fixtures.ts";
+
+const HOME = "/home/alice";
+const ctx: ConfigEnv = { env: { HOME }, hostname: "box" };
+
+function parse(text: string, env: ConfigEnv = ctx) {
+  return parseConfig(text, "config.toml", env);
+}
+
+/** The ConfigError that parsing `text` throws; fails the test when it parses. */
+function configError(text: string): ConfigError {
+  try {
+    parse(text);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for:\n${text}`);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "logtriage-config-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("defaults", () => {
+  test("an empty file gives the built-in defaults, instance id = hostname", () => {
+    const config = parse("");
+    expect(config.instance).toEqual({ id: "box", role: "desktop" });
+    expect(config.ntfy.url).toBe("");
+    expect(config.ntfy.alertTiers).toEqual(["T1", "T2"]);
+    expect(config.ntfy.priorityMap).toEqual({ critical: 5, high: 4, medium: 3, warning: 2 });
+    expect(config.ntfy.timeoutMs).toBe(10_000);
+    expect(config.ntfy.token).toBeNull();
+    expect(config.digest).toEqual({ enabled: true, schedule: "Sun 09:00", topic: "" });
+    expect(config.cooldown).toEqual({ windowMs: 300_000, aggregateThreshold: 3 });
+    expect(config.psi).toEqual({ enabled: true, pollIntervalMs: 5_000, warnSomeAvg10: 50, warnFullAvg10: 10 });
+    expect(config.smart).toEqual({ enabled: false, pollIntervalMs: 3_600_000 });
+    expect(config.db).toEqual({ path: `${HOME}/.local/share/logtriage/events.db`, retentionMs: 90 * 86_400_000 });
+    expect(config.log.level).toBe("info");
+    expect(config.rules).toEqual({ disable: [], custom: [] });
+  });
+
+  test.each([
+    ["desktop", { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true }, false],
+    ["nas", { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true }, true],
+    ["server", { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true }, false],
+  ])("role %s sets detector defaults", (role, detectors, smart) => {
+    const config = parse(`[instance]\nrole = "${role}"\n`);
+    expect(config.detectors).toEqual(detectors);
+    expect(config.smart.enabled).toBe(smart);
+    expect(config.psi.enabled).toBe(true);
+  });
+
+  test("explicit values beat role defaults", () => {
+    const config = parse(`
+[instance]
+role = "nas"
+[smart]
+enabled = false
+[detectors]
+raid = false
+gpu = true
+`);
+    expect(config.smart.enabled).toBe(false);
+    expect(config.detectors.raid).toBe(false);
+    expect(config.detectors.gpu).toBe(true);
+    expect(config.detectors.fileSharing).toBe(true); // not given: still the nas default
+  });
+
+  test("custom rule severity defaults by tier", () => {
+    const rules = ["T1", "T2", "T3", "T4", "T5"]
+      .map((tier, i) => `[[rules.custom]]\nname = "r${i}"\ntier = "${tier}"\npattern = "x"\n`)
+      .join("");
+    const severities = parse(rules).rules.custom.map((r) => r.severity);
+    expect(severities).toEqual(["critical", "high", "medium", "high", "warning"]);
+    expect(parse(`[[rules.custom]]\nname = "a"\ntier = "T1"\nseverity = "warning"\npattern = "x"\n`).rules.custom[0]?.severity).toBe("warning");
+  });
+});
+
+describe("values", () => {
+  test("the design document's example config parses", () => {
+    const text = readFileSync(join(FIXTURES, "config", "design-example.toml"), "utf8");
+    const config = parseConfig(text, "design-example.toml", ctx);
+    expect(config.instance).toEqual({ id: "workstation", role: "desktop" });
+    expect(config.ntfy.url).toBe("https://ntfy.sh/my-logtriage-topic");
+    // warning is not in the example's priority_map: it keeps its default.
+    expect(config.ntfy.priorityMap).toEqual({ critical: 5, high: 4, medium: 3, warning: 2 });
+    expect(config.cooldown.windowMs).toBe(300_000);
+    expect(config.psi.warnFullAvg10).toBe(10);
+    expect(config.smart.enabled).toBe(false);
+    expect(config.db.path).toBe(`${HOME}/.local/share/logtriage/events.db`);
+    expect(config.db.retentionMs).toBe(7_776_000_000);
+  });
+
+  test("durations become milliseconds", () => {
+    const config = parse(`
+[ntfy]
+timeout = "1m30s"
+[cooldown]
+window = "0s"
+[psi]
+poll_interval = "500ms"
+[smart]
+poll_interval = "2w"
+[db]
+retention = "30d"
+`);
+    expect(config.ntfy.timeoutMs).toBe(90_000);
+    expect(config.cooldown.windowMs).toBe(0);
+    expect(config.psi.pollIntervalMs).toBe(500);
+    expect(config.smart.pollIntervalMs).toBe(14 * 86_400_000);
+    expect(config.db.retentionMs).toBe(30 * 86_400_000);
+  });
+
+  test("inline tables and dotted keys say the same thing", () => {
+    const inline = parse(`[ntfy]\npriority_map = { critical = "high", warning = 1 }\n`);
+    const dotted = parse(`ntfy.priority_map.critical = "high"\nntfy.priority_map.warning = 1\n`);
+    const section = parse(`[ntfy.priority_map]\ncritical = "high"\nwarning = 1\n`);
+    for (const config of [inline, dotted, section]) {
+      expect(config.ntfy.priorityMap).toEqual({ critical: 4, high: 4, medium: 3, warning: 1 });
+    }
+  });
+
+  test("ntfy options and custom rules come through with camelCase names", () => {
+    const config = parse(`
+[ntfy]
+url = "http://localhost:8080/alerts"
+token_file = "~/.config/logtriage/ntfy-token"
+click = "https://grafana.example/d/host"
+alert_tiers = ["T1", "T2", "T3"]
+[rules]
+disable = ["gpu-xid"]
+[[rules.custom]]
+name = "backup-failed"
+tier = "T3"
+pattern = "backup (?<job>\\\\S+) failed"
+identifier = "restic"
+summary = "backup {job} failed"
+`);
+    expect(config.ntfy.url).toBe("http://localhost:8080/alerts");
+    expect(config.ntfy.tokenFile).toBe(`${HOME}/.config/logtriage/ntfy-token`);
+    expect(config.ntfy.click).toBe("https://grafana.example/d/host");
+    expect(config.ntfy.alertTiers).toEqual(["T1", "T2", "T3"]);
+    expect(config.rules.disable).toEqual(["gpu-xid"]);
+    expect(config.rules.custom).toEqual([
+      { name: "backup-failed", tier: "T3", severity: "medium", pattern: "backup (?<job>\\S+) failed", identifier: "restic", summary: "backup {job} failed" },
+    ]);
+  });
+});
+
+describe("paths", () => {
+  test("default config path follows XDG_CONFIG_HOME, else HOME/.config", () => {
+    expect(defaultConfigPath({ HOME, XDG_CONFIG_HOME: "/xdg/config" })).toBe("/xdg/config/logtriage/config.toml");
+    expect(defaultConfigPath({ HOME })).toBe(`${HOME}/.config/logtriage/config.toml`);
+    expect(defaultConfigPath({ HOME, XDG_CONFIG_HOME: "" })).toBe(`${HOME}/.config/logtriage/config.toml`);
+    // The XDG spec: a relative value is invalid and ignored.
+    expect(defaultConfigPath({ HOME, XDG_CONFIG_HOME: "relative/dir" })).toBe(`${HOME}/.config/logtriage/config.toml`);
+  });
+
+  test("default db path follows XDG_DATA_HOME, else HOME/.local/share", () => {
+    expect(parse("", { env: { HOME, XDG_DATA_HOME: "/xdg/data" }, hostname: "h" }).db.path).toBe("/xdg/data/logtriage/events.db");
+    expect(parse("", { env: { HOME }, hostname: "h" }).db.path).toBe(`${HOME}/.local/share/logtriage/events.db`);
+  });
+
+  test("~/ expands to HOME; relative paths are taken from the config file's folder", () => {
+    expect(parse(`[db]\npath = "~/data/events.db"\n`).db.path).toBe(`${HOME}/data/events.db`);
+    expect(parse(`[db]\npath = "/var/lib/logtriage/events.db"\n`).db.path).toBe("/var/lib/logtriage/events.db");
+    expect(parseConfig(`[db]\npath = "events.db"\n`, "/etc/logtriage/config.toml", ctx).db.path).toBe("/etc/logtriage/events.db");
+  });
+
+  test("~/ without HOME is a config error naming the key", () => {
+    const error = (() => {
+      try {
+        parse(`[db]\npath = "~/events.db"\n`, { env: {}, hostname: "h" });
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain("db.path");
+    expect((error as ConfigError).message).toContain("HOME is not set");
+  });
+});
+
+describe("errors", () => {
+  test("a TOML syntax error names file:line:column (1-based) and the reason", () => {
+    const error = configError(`[ntfy]\nurl = "https://ntfy.sh/x"\nalert_tiers ["T1"]\n`);
+    expect(error.message).toBe(`config.toml:3:13: invalid TOML: Invalid character, expected "="`);
+    expect(error.line).toBe(3);
+    expect(error.column).toBe(13);
+    expect(error.file).toBe("config.toml");
+    expect(error.exitCode).toBe(2);
+    expect(error.message).not.toContain("\n");
+  });
+
+  test("an unterminated string", () => {
+    const error = configError(`[instance]\nid = "box\n`);
+    expect(error.message).toStartWith("config.toml:2:");
+    expect(error.message).toContain("invalid TOML: Unterminated string");
+  });
+
+  test("unknown key: nearest valid key of that table, with its line", () => {
+    const error = configError(`[ntfy]\nurl = "https://ntfy.sh/x"\n\npriorty_map = { critical = "urgent" }\n`);
+    expect(error.message).toBe(`config.toml:4: unknown key "ntfy.priorty_map" — did you mean "priority_map"?`);
+    expect(error.keyPath).toBe("ntfy.priorty_map");
+    expect(error.line).toBe(4);
+    expect(error.exitCode).toBe(2);
+  });
+
+  test("unknown section: nearest section", () => {
+    const error = configError(`[instance]\nid = "a"\n[ntfyy]\nurl = "https://ntfy.sh/x"\n`);
+    expect(error.message).toBe(`config.toml:3: unknown section [ntfyy] — did you mean [ntfy]?`);
+    expect(error.keyPath).toBe("ntfyy");
+  });
+
+  test("unknown key inside an inline table and a [[rules.custom]] entry", () => {
+    expect(configError(`[ntfy]\npriority_map = { critcal = "urgent" }\n`).message).toBe(
+      `config.toml:2: unknown key "ntfy.priority_map.critcal" — did you mean "critical"?`,
+    );
+    const rules = `[[rules.custom]]\nname = "a"\ntier = "T3"\npattern = "x"\n\n[[rules.custom]]\nname = "b"\ntier = "T3"\npatern = "y"\n`;
+    expect(configError(rules).message).toBe(`config.toml:9: unknown key "rules.custom[1].patern" — did you mean "pattern"?`);
+  });
+
+  test("no suggestion when nothing is close; a key in the wrong section says where it belongs", () => {
+    expect(configError(`[ntfy]\ncolour = "red"\n`).message).toBe(`config.toml:2: unknown key "ntfy.colour"`);
+    expect(configError(`[ntfy]\naggregate_threshold = 2\n`).message).toBe(
+      `config.toml:2: unknown key "ntfy.aggregate_threshold" — "aggregate_threshold" belongs in [cooldown]`,
+    );
+    expect(configError(`role = "nas"\n`).message).toBe(`config.toml:1: unknown key "role" — "role" belongs in [instance]`);
+  });
+
+  test.each([
+    ["alert_tiers", `[ntfy]\nalert_tiers = ["T1", "T9"]`, `config.toml:2: ntfy.alert_tiers[1]: expected one of T1, T2, T3, T4, T5, got "T9"`],
+    ["window", `[cooldown]\nwindow = "5 minutes"`, `config.toml:2: cooldown.window: expected a duration like "5m", "1h" or "90d", got "5 minutes"`],
+    ["window", `[cooldown]\nwindow = 300`, `config.toml:2: cooldown.window: expected a duration like "5m", "1h" or "90d", got 300`],
+    ["warn_some_avg10", `[psi]\nwarn_some_avg10 = "high"`, `config.toml:2: psi.warn_some_avg10: expected a number between 0 and 100, got "high"`],
+    ["warn_full_avg10", `[psi]\nwarn_full_avg10 = 101.5`, `config.toml:2: psi.warn_full_avg10: expected a number between 0 and 100, got 101.5`],
+    ["aggregate_threshold", `[cooldown]\naggregate_threshold = 0`, `config.toml:2: cooldown.aggregate_threshold: expected a whole number of at least 1, got 0`],
+    ["role", `[instance]\nrole = "laptop"`, `config.toml:2: instance.role: expected one of desktop, nas, server, got "laptop"`],
+    ["gpu", `[detectors]\ngpu = "yes"`, `config.toml:2: detectors.gpu: expected true or false, got "yes"`],
+    ["url", `[ntfy]\nurl = "ntfy.sh/topic"`, `config.toml:2: ntfy.url: expected an http(s) URL like "https://ntfy.sh/my-topic", or "" for no notifications, got "ntfy.sh/topic"`],
+    ["priority_map", `[ntfy]\npriority_map = { high = "loud" }`, `config.toml:2: ntfy.priority_map.high: expected one of min, low, default, high, urgent or a number 1 to 5, got "loud"`],
+    ["priority_map", `[ntfy]\npriority_map = "urgent"`, `config.toml:2: ntfy.priority_map: expected a table, got "urgent"`],
+    ["ntfy", `ntfy = ["x"]`, `config.toml:1: ntfy: expected a table, got an array`],
+    ["level", `[log]\nlevel = "verbose"`, `config.toml:2: log.level: expected one of debug, info, warn, error, got "verbose"`],
+  ])("wrong type: %s", (_key, text, message) => {
+    const error = configError(text);
+    expect(error.message).toBe(message);
+    expect(error.exitCode).toBe(2);
+  });
+
+  test("several wrong values: one line each, fields from the first", () => {
+    const error = configError(`[cooldown]\nwindow = "soon"\n[psi]\nwarn_some_avg10 = -1\n`);
+    expect(error.message.split("\n")).toEqual([
+      `config.toml:2: cooldown.window: expected a duration like "5m", "1h" or "90d", got "soon"`,
+      `config.toml:4: psi.warn_some_avg10: expected a number between 0 and 100, got -1`,
+    ]);
+    expect(error.keyPath).toBe("cooldown.window");
+    expect(error.line).toBe(2);
+  });
+
+  test("a custom rule whose regex does not compile names the rule and the regex error", () => {
+    const error = configError(`[[rules.custom]]\nname = "disk-full"\ntier = "T4"\npattern = "No space (left"\n`);
+    expect(error.message).toStartWith(`config.toml:4: rules.custom[0].pattern: rule "disk-full": invalid regular expression "No space (left": `);
+    expect(error.message).not.toContain("Invalid regular expression");
+    expect(error.keyPath).toBe("rules.custom[0].pattern");
+  });
+
+  test("custom rule: required keys and name format", () => {
+    expect(configError(`[[rules.custom]]\nname = "x"\ntier = "T2"\n`).message).toBe(`config.toml:1: rules.custom[0].pattern: required key is missing`);
+    expect(configError(`[[rules.custom]]\nname = "My Rule"\ntier = "T2"\npattern = "x"\n`).message).toBe(
+      `config.toml:2: rules.custom[0].name: expected a rule name of lowercase letters, digits and "-" like "my-rule", got "My Rule"`,
+    );
+  });
+
+  test("token and token_file together are refused", () => {
+    expect(configError(`[ntfy]\ntoken = "tk_x"\ntoken_file = "/run/secrets/ntfy"\n`).message).toBe(
+      `config.toml:3: ntfy.token_file: set token or token_file, not both`,
+    );
+  });
+});
+
+describe("loadConfig", () => {
+  const dir = (name: string): ConfigEnv => {
+    const home = join(tmp, name);
+    mkdirSync(home, { recursive: true });
+    return { env: { HOME: home }, hostname: "box" };
+  };
+
+  test("zero config: no --config and no default file gives defaults", () => {
+    const env = dir("zero");
+    const loaded = loadConfig(undefined, env);
+    expect(loaded.path).toBeNull();
+    expect(loaded.config.instance.id).toBe("box");
+    expect(loaded.config.db.path).toBe(join(tmp, "zero", ".local/share/logtriage/events.db"));
+  });
+
+  test("the default file under XDG_CONFIG_HOME is read", () => {
+    const env = dir("xdg");
+    const configDir = join(tmp, "xdg", "cfg", "logtriage");
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, "config.toml"), `[instance]\nid = "from-xdg"\n`);
+    const loaded = loadConfig(undefined, { ...env, env: { ...env.env, XDG_CONFIG_HOME: join(tmp, "xdg", "cfg") } });
+    expect(loaded.path).toBe(join(configDir, "config.toml"));
+    expect(loaded.config.instance.id).toBe("from-xdg");
+  });
+
+  test("an explicit file is read, and its errors name it", () => {
+    const env = dir("explicit");
+    const file = join(tmp, "explicit", "my.toml");
+    writeFileSync(file, `[instance]\nrole = "server"\n[cooldown]\nwindow = "forever"\n`);
+    expect(() => loadConfig(file, env)).toThrow(`${file}:4: cooldown.window: expected a duration`);
+    writeFileSync(file, `[instance]\nrole = "server"\n`);
+    expect(loadConfig(file, env).config.detectors.gpu).toBe(false);
+  });
+
+  test("a missing explicit path is an error naming the path and the fix", () => {
+    const env = dir("missing");
+    const file = join(tmp, "missing", "nope.toml");
+    let error: unknown = null;
+    try {
+      loadConfig(file, env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    expect(e.message).toBe(`${file}: config file not found (check the --config path, or leave --config out to use the default file or built-in defaults)`);
+    expect(e.file).toBe(file);
+    expect(e.exitCode).toBe(2);
+  });
+
+  test("a directory as config path is an error", () => {
+    const env = dir("isdir");
+    const path = join(tmp, "isdir", "conf.d");
+    mkdirSync(path);
+    expect(() => loadConfig(path, env)).toThrow(`${path}: is a directory, not a config file (point --config at a TOML file, such as ${path}/config.toml)`);
+  });
+
+  test("a directory where the default file should be is an error too, not zero config", () => {
+    const env = dir("defaultdir");
+    mkdirSync(join(tmp, "defaultdir", ".config", "logtriage", "config.toml"), { recursive: true });
+    expect(() => loadConfig(undefined, env)).toThrow("is a directory, not a config file");
+  });
+
+  // root reads any file whatever its mode, so the check runs the compiled binary as the
+  // unprivileged user "nobody" (setpriv, util-linux) when the tests run as root, as CI does.
+  test("an unreadable file is an error naming it", () => {
+    const base = mkdtempSync(join(tmpdir(), "logtriage-unreadable-"));
+    chmodSync(base, 0o755);
+    const file = join(base, "config.toml");
+    writeFileSync(file, "");
+    chmodSync(file, 0o000);
+    const bin = join(import.meta.dir, "..", "..", "dist", "logtriage");
+    const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
+    const proc = Bun.spawnSync([...asNobody, bin, "status", "--config", file], { env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stderr: "pipe", stdout: "pipe" });
+    rmSync(base, { recursive: true, force: true });
+    expect(proc.exitCode).toBe(2);
+    expect(proc.stderr.toString()).toBe(`logtriage: ${file}: cannot read config file: permission denied (check its owner and mode)\n`);
+  });
+});
