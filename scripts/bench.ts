@@ -40,8 +40,8 @@ function timed(argv: string[], env: Record<string, string> = {}): Timed {
   const proc = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   const ms = performance.now() - t0;
   if (proc.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${proc.exitCode}: ${proc.stderr.toString().slice(0, 500)}`);
-  // resourceUsage().maxRSS is in kilobytes on Linux (getrusage ru_maxrss).
-  return { ms, maxRssKb: Number(proc.resourceUsage.maxRSS), stdout: proc.stdout.toString() };
+  // Bun reports resourceUsage.maxRSS in bytes (checked against /usr/bin/time -f %M).
+  return { ms, maxRssKb: Number(proc.resourceUsage?.maxRSS ?? 0) / 1024, stdout: proc.stdout.toString() };
 }
 
 function ereEscape(s: string): string {
@@ -118,7 +118,8 @@ function seedEvents(dbPath: string, count: number): void {
           process: `proc${i % 97}`,
           pid: i,
           unit: null,
-          timestampUs: nowUs - Math.floor((i / count) * spanUs),
+          // oldest first, as a daemon writes them (cooldown 0 then never folds two rows)
+          timestampUs: nowUs - spanUs + Math.floor((i / count) * spanUs),
           facts: { kind: "plain" },
           entries: [],
         };

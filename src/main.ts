@@ -1,27 +1,25 @@
-#!/usr/bin/env bun
 import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from "citty";
-import { UsageError } from "./cli/_context.ts";
-import { queryCommand } from "./cli/query.ts";
-import { replayCommand } from "./cli/replay.ts";
-import { showCommand } from "./cli/show.ts";
-import { statusCommand } from "./cli/status.ts";
+import { UsageError } from "./cli/_usage-error.ts";
 import { ConfigError } from "./config/errors.ts";
 import { closestName } from "./config/suggest.ts";
-import { StoreError } from "./store/db.ts";
+import { StoreError } from "./store/errors.ts";
 import { VERSION, versionLine } from "./version.ts";
 
 // Entry point. citty parses each command's options; this file owns what happens around
 // that: --version, --help, unknown commands and options, and turning errors into one clear
 // line and an exit code (0 ok, 1 runtime failure, 2 usage or config error).
 
-// The one list of commands. Each is typed by its own options; here they are only looked up
-// and run, so they are widened to the common CommandDef.
-const subCommands = {
-  query: queryCommand,
-  show: showCommand,
-  replay: replayCommand,
-  status: statusCommand,
-} as unknown as Record<string, CommandDef<ArgsDef>>;
+type Loader = () => Promise<CommandDef<ArgsDef>>;
+
+// The one list of commands, each loaded only when it runs: start-up time is most of a
+// `query`'s wall time, and a command should not pay for the others' modules. Each is typed
+// by its own options; here they are only looked up and run, so they are widened.
+const subCommands: Record<string, Loader> = {
+  query: async () => (await import("./cli/query.ts")).queryCommand as unknown as CommandDef<ArgsDef>,
+  show: async () => (await import("./cli/show.ts")).showCommand as unknown as CommandDef<ArgsDef>,
+  replay: async () => (await import("./cli/replay.ts")).replayCommand as unknown as CommandDef<ArgsDef>,
+  status: async () => (await import("./cli/status.ts")).statusCommand as unknown as CommandDef<ArgsDef>,
+};
 
 const root = defineCommand({
   meta: { name: "logtriage", version: VERSION, description: "Linux crash & OOM root-cause reporter" },
@@ -64,11 +62,12 @@ export async function main(rawArgs: string[]): Promise<number> {
       await showUsage(root);
       return rawArgs.some((a) => a === "--help" || a === "-h") ? 0 : 2;
     }
-    const sub = subCommands[first];
-    if (!sub) {
+    const load = subCommands[first];
+    if (!load) {
       const suggestion = closestName(first, Object.keys(subCommands));
       throw new UsageError(`unknown command '${first}'${suggestion ? ` — did you mean '${suggestion}'?` : ""} (see 'logtriage --help')`);
     }
+    const sub = await load();
     const rest = rawArgs.slice(rawArgs.indexOf(first) + 1);
     if (rest.includes("--help") || rest.includes("-h")) {
       await showUsage(sub, root);
@@ -101,8 +100,4 @@ function reportError(error: unknown, debug: boolean): number {
   console.error(`logtriage: internal error: ${e.message ?? String(error)}${debug ? "" : " (run again with --debug for details, and please report it)"}`);
   if (debug) console.error(error);
   return 1;
-}
-
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
 }

@@ -18,14 +18,7 @@ export const commonArgs = {
   debug: { type: "boolean", description: "Show stack traces for internal errors" },
 } as const satisfies ArgsDef;
 
-/** A mistake in how the command was called: exit code 2, one line, no stack trace. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError } from "./_usage-error.ts";
 
 export interface CommandEnv {
   config: Config;

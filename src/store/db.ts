@@ -1,22 +1,14 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { StoreError } from "./errors.ts";
+
+export { StoreError };
 
 // One SQLite file per instance (WAL mode, so the CLI can read while the daemon writes).
 // Schema changes are numbered migrations tracked in PRAGMA user_version; a database from a
 // newer logtriage is refused rather than "upgraded" into something it cannot read.
 
-export class StoreError extends Error {
-  readonly exitCode = 1;
-  constructor(
-    message: string,
-    readonly path: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "StoreError";
-  }
-}
 
 const MIGRATIONS: readonly string[] = [
   // 1: the design's events table, with integer microsecond timestamps (range scans on an
