@@ -4,7 +4,7 @@ import { appNameFromCgroup, cgroupLeaf } from "./cgroup-name.ts";
 import { xidMeaning } from "./gpu-xid.ts";
 import { formatKb } from "../size.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
-import { OOM_KILLED, parseKilledProcess } from "../parse/oom-report.ts";
+import { OOM_KILLED, parseOomReport } from "../parse/oom-report.ts";
 
 // The built-in rule table. Rules are data: each names what it matches (MESSAGE_ID first,
 // then transport / identifier, then message patterns) and how to describe a match. The
@@ -94,23 +94,6 @@ function oomSummary(report: OomReport): Match {
   };
 }
 
-function loneOomReport(victim: NonNullable<ReturnType<typeof parseKilledProcess>>): OomReport {
-  const { memcgKill, ...v } = victim;
-  return {
-    trigger: null,
-    victim: v,
-    constraint: memcgKill ? "CONSTRAINT_MEMCG" : null,
-    memcg: null,
-    taskMemcg: null,
-    memTotalKb: null,
-    memFreeKb: null,
-    memcgUsageKb: null,
-    memcgLimitKb: null,
-    topTasks: [],
-    complete: false,
-  };
-}
-
 export const BUILTIN_RULES: readonly RuleSpec[] = [
   // ── look-alikes and context: known, deliberately not events ────────────────────────
   {
@@ -187,10 +170,9 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     literals: ["Killed process"],
     pattern: OOM_KILLED,
     describe: ({ entry }) => {
-      const victim = parseKilledProcess(entry.message);
-      if (!victim) return null;
-      const report = loneOomReport(victim);
-      return { ...oomSummary(report), facts: { kind: "oom-kill", oom: report } };
+      // The report parser reads the one line it has; with no task table, page size is moot.
+      const report = parseOomReport([entry.message], 4);
+      return report.victim ? { ...oomSummary(report), facts: { kind: "oom-kill", oom: report } } : null;
     },
   },
   {

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { SEVERITIES, TIERS, type Severity, type Tier } from "../event.ts";
+import type { CustomRule } from "../classify/classifier.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 // Two shapes. `ConfigFileSchema` is the TOML file as users write it: snake_case, every key
@@ -27,18 +28,8 @@ export interface Detectors {
   memoryPressure: boolean;
 }
 
-/** A user rule from `[[rules.custom]]`; the same shape as classify's CustomRule. */
-export interface CustomRuleConfig {
-  name: string;
-  tier: Tier;
-  severity: Severity;
-  /** JavaScript regular expression source, checked to compile. */
-  pattern: string;
-  identifier?: string | undefined;
-  transport?: string | undefined;
-  unit?: string | undefined;
-  summary?: string | undefined;
-}
+/** A user rule from `[[rules.custom]]`: exactly what the classifier runs. */
+export type CustomRuleConfig = CustomRule;
 
 export interface Config {
   instance: { id: string; role: Role };
