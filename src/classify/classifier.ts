@@ -232,9 +232,10 @@ export class Classifier {
 
   private firstMatch(entry: Entry, group: Assembled): { rule: CompiledRule; match: Match } | null {
     const candidates: CompiledRule[] = [];
+    // User rules come first everywhere, whole reports included (they see the headline).
+    candidates.push(...this.alwaysRules);
     if (group.kind === "oom-report" || group.kind === "crash") candidates.push(...this.assembledRules);
     else {
-      candidates.push(...this.alwaysRules);
       if (entry.messageId) candidates.push(...(this.byMessageId.get(entry.messageId) ?? []));
       if (this.literalScan?.test(entry.message)) candidates.push(...this.literalRules);
     }

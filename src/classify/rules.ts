@@ -292,7 +292,8 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "kernel: 'traps: comm[pid] trap …' (divide error, invalid opcode, int3, general protection fault)",
     assembled: "crash",
     describe: ({ group }) => {
-      if (group.kind !== "crash") return null;
+      // Segfaults are kernel-segfault's alone, so disabling that rule silences them.
+      if (group.kind !== "crash" || group.crash.fault === "segfault") return null;
       const c = group.crash;
       return {
         summary: `Crash: ${c.process} (${c.fault})${c.object ? ` in ${c.object}` : ""}`,
