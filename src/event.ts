@@ -131,21 +131,12 @@ export interface Candidate {
   entries: Entry[];
 }
 
-/** A stored event, as the CLI reads it back. */
-export interface StoredEvent {
+/** A stored event, as the CLI reads it back: the candidate's facts, minus its entries. */
+export interface StoredEvent extends Omit<Candidate, "entries"> {
   id: string;
   instanceId: string;
-  timestampUs: number;
   lastSeenUs: number;
-  tier: Tier;
-  severity: Severity;
-  rule: string;
-  summary: string;
-  process: string | null;
-  pid: number | null;
-  unit: string | null;
   detail: string;
-  facts: Facts;
   occurrences: number;
   cursors: string[];
   raw: Record<string, string>[];
