@@ -137,7 +137,6 @@ function compileCustom(rule: CustomRule): CompiledRule {
 export interface ClassifierInfo {
   /** Names in `rules.disable` that no rule has: likely typos, worth a warning. */
   unknownDisabled: string[];
-  ruleNames: string[];
 }
 
 /**
@@ -197,7 +196,6 @@ export class Classifier {
     this.rawPrefilter = everyLineMatters ? null : { messageIds, messageLiterals: [...messageLiterals], fieldLiterals: [...fieldLiterals] };
     this.info = {
       unknownDisabled: [...disabled].filter((n) => !allNames.has(n)),
-      ruleNames: rules.map((r) => r.name),
     };
   }
 

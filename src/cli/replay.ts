@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import type { Database } from "bun:sqlite";
 import { defineCommand } from "citty";
 import type { Candidate, Tier } from "../event.ts";
@@ -72,6 +72,12 @@ function openInput(path: string): ReadableStream<Uint8Array> | string {
   if (!existsSync(path)) return `${path}: no such file`;
   const st = statSync(path);
   if (st.isDirectory()) return `${path} is a directory; give a file (e.g. journalctl -b -1 -o json > boot.jsonl)`;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    // The reason is always the same here: the file exists but this user may not read it.
+    return `${path}: permission denied (run as its owner, or copy it somewhere readable)`;
+  }
   return Bun.file(path).stream();
 }
 

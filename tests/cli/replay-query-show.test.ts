@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixturePath } from "../_fixtures.ts";
-import { cli, jsonLines, sandbox } from "./_run.ts";
+import { BIN, cli, jsonLines, sandbox } from "./_run.ts";
 
 const box = sandbox();
 afterAll(() => rmSync(box.home, { recursive: true, force: true }));
@@ -71,6 +71,19 @@ describe("logtriage replay", () => {
     expect(missing.stderr).toContain("no such file");
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
+});
+
+test("replay: an unreadable file is skipped with the reason, exit 2 (run as nobody: root reads anything)", () => {
+  const dir = join(box.home, "locked");
+  mkdirSync(dir, { mode: 0o755 });
+  const file = join(dir, "boot.jsonl");
+  writeFileSync(file, "{}\n");
+  chmodSync(file, 0o000);
+  chmodSync(box.home, 0o755);
+  const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
+  const proc = Bun.spawnSync([...asNobody, BIN, "replay", file], { env: box.env, stdout: "pipe", stderr: "pipe" });
+  expect(proc.exitCode).toBe(2);
+  expect(proc.stderr.toString()).toContain(`${file}: permission denied`);
 });
 
 describe("replay --store, then query and show", () => {
