@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { REPORT_OPENER_LITERALS } from "../src/classify/assemble.ts";
 import { Triage } from "../src/classify/triage.ts";
 import { openStore } from "../src/store/db.ts";
 import { commitEvent, queryEvents } from "../src/store/events.ts";
@@ -53,8 +54,7 @@ function grepPattern(): string {
   const triage = new Triage({ pageSizeKb: 4, enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]) });
   const raw = triage.classifier.rawPrefilter;
   if (!raw) throw new Error("the built-in rules always have a prefilter");
-  const openers = ["invoked oom-killer", "segfault at", "traps: ", "cut here", "BUG: ", "Oops", "WARNING: CPU", "Kernel panic", "soft lockup", "hard LOCKUP", "blocked for more than"];
-  return [...raw.messageIds, ...raw.messageLiterals, ...openers].map(ereEscape).join("|");
+  return [...raw.messageIds, ...raw.messageLiterals, ...REPORT_OPENER_LITERALS].map(ereEscape).join("|");
 }
 
 function fmt(n: number, digits = 0): string {

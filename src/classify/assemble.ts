@@ -95,6 +95,37 @@ const OOM_REPORT_LINE = new RegExp(
 // event keeps the trace.
 const TRACE_OPENER =
   /^(?:------------\[ cut here \]------------|BUG: |Oops|WARNING: CPU: |kernel BUG at |general protection fault|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\]|WARNING: at |Kernel panic - not syncing|(?:(?:NMI )?watchdog: )?BUG: soft lockup|(?:NMI watchdog: )?Watchdog detected hard LOCKUP|INFO: task .+ blocked for more than|(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected stall|Unable to handle kernel )/;
+/**
+ * Every opener above (OOM_OPENER, OOM_MIDWAY, crash lines, TRACE_OPENER) contains one of
+ * these. While no report is open, a raw journal line holding none of them (and no rule
+ * literal) cannot start one, so the raw prefilter may skip it. Keep in step with the patterns;
+ * tests/classify/classifier-public.test.ts checks the outcome is the same without the prefilter.
+ */
+export const REPORT_OPENER_LITERALS = [
+  "invoked oom-killer",
+  "Mem-Info:",
+  "Tasks state",
+  "memory: usage",
+  "segfault at",
+  "traps: ",
+  "cut here",
+  "BUG: ",
+  "Oops",
+  "WARNING: ",
+  "kernel BUG at",
+  "general protection fault",
+  "divide error",
+  "invalid opcode",
+  "stack segment",
+  "double fault",
+  "Kernel panic",
+  "soft lockup",
+  "hard LOCKUP",
+  "blocked for more than",
+  "detected stall",
+  "Unable to handle kernel",
+] as const;
+
 const CUT_HERE = "------------[ cut here ]------------";
 // Landmarks inside an OOM report, for when its opener was not seen.
 const OOM_MIDWAY = /^(?:Mem-Info:|Tasks state \(memory values in pages\):|memory: usage \d+kB, limit \d+kB)/;

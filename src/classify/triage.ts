@@ -1,30 +1,11 @@
 import type { Candidate, Entry } from "../event.ts";
-import { KernelReportAssembler } from "./assemble.ts";
+import { KernelReportAssembler, REPORT_OPENER_LITERALS } from "./assemble.ts";
 import { rawMessageId, rawMessageSlice } from "../parse/journal-json.ts";
 import { Classifier, type ClassifierOptions, escapeRegExp, type RawPrefilter } from "./classifier.ts";
 
 // assemble → classify, as one stage: entries in, candidates out. Shared by `replay` and the
 // daemon so both see exactly the same events for the same input.
 
-// Literals that open an assembled kernel report. A raw journal line holding none of these
-// (and no rule literal) cannot start a report or an event while no report is open.
-const REPORT_OPENER_LITERALS = [
-  "invoked oom-killer",
-  "segfault at",
-  "traps: ",
-  "cut here",
-  "BUG: ",
-  "Oops",
-  "WARNING: CPU",
-  "kernel BUG",
-  "general protection fault",
-  "Kernel panic",
-  "soft lockup",
-  "hard LOCKUP",
-  "blocked for more than",
-  "detected stall",
-  "Unable to handle kernel",
-];
 const KERNEL_TRANSPORT = '"_TRANSPORT":"kernel"';
 
 export interface TriageOptions extends ClassifierOptions {
