@@ -54,7 +54,9 @@ function grepPattern(): string {
   const triage = new Triage({ pageSizeKb: 4, enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]) });
   const raw = triage.classifier.rawPrefilter;
   if (!raw) throw new Error("the built-in rules always have a prefilter");
-  return [...raw.messageIds, ...raw.messageLiterals, ...REPORT_OPENER_LITERALS].map(ereEscape).join("|");
+  // grep cannot tie a literal to an identifier or a transport: every literal, anywhere in the line.
+  const identifierLiterals = [...raw.identifiers.values()].flatMap((lits) => lits ?? []);
+  return [...raw.messageIds, ...identifierLiterals, ...raw.anyLiterals, ...raw.kernelLiterals, ...REPORT_OPENER_LITERALS].map(ereEscape).join("|");
 }
 
 function fmt(n: number, digits = 0): string {

@@ -33,18 +33,34 @@ interface CompiledRule extends Rule {
   readonly messageId: string | null;
   readonly literals: readonly string[] | null;
   /** What a raw `journalctl -o json` line must show for this rule to match it; null: no cheap test. */
-  readonly raw: { messageLiterals: readonly string[]; fieldLiterals: readonly string[] } | null;
+  readonly raw: RawNeed | null;
+}
+
+/** One rule's cheap raw-line test: one of these must hold (empty lists hold nothing). */
+interface RawNeed {
+  messageId?: string;
+  /** SYSLOG_IDENTIFIER is one of these — and, when `identifierLiterals` is given, MESSAGE holds one of those. */
+  identifiers?: readonly string[];
+  identifierLiterals?: readonly string[];
+  /** Inside MESSAGE, on any entry. */
+  anyLiterals?: readonly string[];
+  /** Inside MESSAGE, on kernel-transport entries only. */
+  kernelLiterals?: readonly string[];
 }
 
 /**
- * What a raw journal JSON line must contain for any rule to match it: one of
- * `messageIds` as its MESSAGE_ID, one of `messageLiterals` inside its MESSAGE, or one of
- * `fieldLiterals` anywhere (`"SYSLOG_IDENTIFIER":"x"` for identifier-bound user rules).
+ * What a raw journal JSON line must show for any rule to match it: one of `messageIds` as
+ * its MESSAGE_ID, a SYSLOG_IDENTIFIER in `identifiers` whose literals (null: any message) its
+ * MESSAGE holds, one of `anyLiterals` inside
+ * its MESSAGE, or — kernel-transport lines only — one of `kernelLiterals` inside its MESSAGE.
+ * Most lines are not kernel lines and most rules are kernel rules, so most lines are tested
+ * against few literals.
  */
 export interface RawPrefilter {
   messageIds: ReadonlySet<string>;
-  messageLiterals: readonly string[];
-  fieldLiterals: readonly string[];
+  identifiers: ReadonlyMap<string, readonly string[] | null>;
+  anyLiterals: readonly string[];
+  kernelLiterals: readonly string[];
 }
 
 const REGEX_META = /[\\^$.*+?()[\]{}|]/;
@@ -62,7 +78,15 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
     severity: spec.severity,
     messageId: spec.messageId ?? null,
     literals: spec.literals ?? null,
-    raw: spec.messageId ? { messageLiterals: [], fieldLiterals: [] } : spec.literals ? { messageLiterals: spec.literals, fieldLiterals: [] } : null,
+    raw: spec.messageId
+      ? { messageId: spec.messageId }
+      : spec.identifiers
+        ? { identifiers: spec.identifiers, ...(spec.literals ? { identifierLiterals: spec.literals } : {}) }
+        : spec.literals
+          ? spec.kernel
+            ? { kernelLiterals: spec.literals }
+            : { anyLiterals: spec.literals }
+          : null,
     match(entry, group) {
       if (spec.assembled) {
         if (group.kind !== spec.assembled) return null;
@@ -105,11 +129,14 @@ function fillTemplate(template: string, entry: Entry, m: RegExpExecArray): strin
 function compileCustom(rule: CustomRule): CompiledRule {
   const pattern = new RegExp(rule.pattern);
   // A fixed identifier can prefilter raw lines; so can a pattern that is a plain string.
-  const raw = rule.identifier
-    ? { messageLiterals: [], fieldLiterals: [`"SYSLOG_IDENTIFIER":${JSON.stringify(rule.identifier)}`] }
-    : REGEX_META.test(rule.pattern) || /["\\]|[^\x20-\x7e]/.test(rule.pattern)
+  const plain = !REGEX_META.test(rule.pattern) && !/["\\]|[^\x20-\x7e]/.test(rule.pattern);
+  const raw: RawNeed | null = rule.identifier
+    ? { identifiers: [rule.identifier] }
+    : !plain
       ? null
-      : { messageLiterals: [rule.pattern], fieldLiterals: [] };
+      : rule.transport === "kernel"
+        ? { kernelLiterals: [rule.pattern] }
+        : { anyLiterals: [rule.pattern] };
   return {
     name: rule.name,
     tier: rule.tier,
@@ -171,8 +198,10 @@ export class Classifier {
     const literals = new Set<string>();
     // Process exits are remembered for the unit failure that follows, so they are wanted too.
     const messageIds = new Set<string>([MESSAGE_ID.unitProcessExit]);
-    const messageLiterals = new Set<string>();
-    const fieldLiterals = new Set<string>();
+    // identifier → the literals its rules need in MESSAGE; null once a rule needs none
+    const identifiers = new Map<string, Set<string> | null>();
+    const anyLiterals = new Set<string>();
+    const kernelLiterals = new Set<string>();
     let everyLineMatters = false;
     for (const rule of rules) {
       if (this.assembledRules.includes(rule)) continue;
@@ -186,14 +215,22 @@ export class Classifier {
       } else {
         this.alwaysRules.push(rule);
       }
-      if (rule.messageId) messageIds.add(rule.messageId);
-      else if (rule.raw) {
-        for (const l of rule.raw.messageLiterals) messageLiterals.add(l);
-        for (const l of rule.raw.fieldLiterals) fieldLiterals.add(l);
-      } else everyLineMatters = true;
+      const need = rule.raw;
+      if (need === null) everyLineMatters = true;
+      else {
+        if (need.messageId) messageIds.add(need.messageId);
+        for (const i of need.identifiers ?? []) {
+          const known = identifiers.get(i);
+          if (!need.identifierLiterals || known === null) identifiers.set(i, null);
+          else identifiers.set(i, new Set([...(known ?? []), ...need.identifierLiterals]));
+        }
+        for (const l of need.anyLiterals ?? []) anyLiterals.add(l);
+        for (const l of need.kernelLiterals ?? []) kernelLiterals.add(l);
+      }
     }
     this.literalScan = literals.size ? new RegExp([...literals].map(escapeRegExp).join("|")) : null;
-    this.rawPrefilter = everyLineMatters ? null : { messageIds, messageLiterals: [...messageLiterals], fieldLiterals: [...fieldLiterals] };
+    const identifierNeeds = new Map([...identifiers].map(([i, lits]) => [i, lits === null ? null : [...lits]] as const));
+    this.rawPrefilter = everyLineMatters ? null : { messageIds, identifiers: identifierNeeds, anyLiterals: [...anyLiterals], kernelLiterals: [...kernelLiterals] };
     this.info = {
       unknownDisabled: [...disabled].filter((n) => !allNames.has(n)),
     };

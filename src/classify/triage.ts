@@ -1,12 +1,15 @@
 import type { Candidate, Entry } from "../event.ts";
 import { KernelReportAssembler, REPORT_OPENER_LITERALS } from "./assemble.ts";
-import { rawMessageId, rawMessageSlice } from "../parse/journal-json.ts";
-import { Classifier, type ClassifierOptions, escapeRegExp, type RawPrefilter } from "./classifier.ts";
+import { rawStringField } from "../parse/journal-json.ts";
+import { Classifier, type ClassifierOptions, escapeRegExp } from "./classifier.ts";
+
+function literalScan(literals: readonly string[]): RegExp {
+  return new RegExp(literals.map(escapeRegExp).join("|"));
+}
 
 // assemble → classify, as one stage: entries in, candidates out. Shared by `replay` and the
 // daemon so both see exactly the same events for the same input.
 
-const KERNEL_TRANSPORT = '"_TRANSPORT":"kernel"';
 
 export interface TriageOptions extends ClassifierOptions {
   pageSizeKb: number;
@@ -15,13 +18,19 @@ export interface TriageOptions extends ClassifierOptions {
 export class Triage {
   readonly classifier: Classifier;
   readonly assembler: KernelReportAssembler;
-  private readonly raw: (RawPrefilter & { messageScan: RegExp }) | null;
+  private readonly raw: { ids: ReadonlySet<string>; identifiers: ReadonlyMap<string, RegExp | null>; anyScan: RegExp | null; kernelScan: RegExp } | null;
 
   constructor(options: TriageOptions) {
     this.classifier = new Classifier(options);
     this.assembler = new KernelReportAssembler({ pageSizeKb: options.pageSizeKb });
     const raw = this.classifier.rawPrefilter;
-    this.raw = raw && { ...raw, messageScan: new RegExp([...raw.messageLiterals, ...REPORT_OPENER_LITERALS].map(escapeRegExp).join("|")) };
+    this.raw = raw && {
+      ids: raw.messageIds,
+      identifiers: new Map([...raw.identifiers].map(([i, lits]) => [i, lits === null ? null : literalScan(lits)] as const)),
+      anyScan: raw.anyLiterals.length ? literalScan(raw.anyLiterals) : null,
+      // Report openers are kernel lines too.
+      kernelScan: literalScan([...raw.kernelLiterals, ...REPORT_OPENER_LITERALS]),
+    };
   }
 
   /**
@@ -32,14 +41,24 @@ export class Triage {
   wantsRawLine(line: string): boolean {
     const raw = this.raw;
     if (raw === null) return true;
-    if (this.assembler.isOpen && line.includes(KERNEL_TRANSPORT)) return true;
-    const id = rawMessageId(line);
-    if (id !== null && raw.messageIds.has(id)) return true;
-    for (const literal of raw.fieldLiterals) if (line.includes(literal)) return true;
-    // Scan only the MESSAGE value: a tenth of the line. A MESSAGE journalctl printed as a
-    // byte array (not valid UTF-8) hides its text, so such lines are always parsed.
-    const message = rawMessageSlice(line);
-    return message === null || raw.messageScan.test(message);
+    const transport = rawStringField(line, "_TRANSPORT");
+    const kernel = transport === "kernel" || transport === null;
+    if (kernel && this.assembler.isOpen) return true;
+    const id = rawStringField(line, "MESSAGE_ID");
+    if (id === null || raw.ids.has(id)) return true;
+    // Only the MESSAGE value is scanned: a tenth of the line. A MESSAGE journalctl printed as
+    // a byte array (not valid UTF-8) hides its text, so such lines are always parsed.
+    const message = rawStringField(line, "MESSAGE");
+    if (message === null) return true;
+    if (raw.identifiers.size > 0) {
+      const identifier = rawStringField(line, "SYSLOG_IDENTIFIER");
+      // An escaped or multi-valued identifier cannot be compared raw: parse to be sure.
+      if (identifier === null || identifier.includes("\\")) return true;
+      const need = raw.identifiers.get(identifier);
+      if (need === null || need?.test(message)) return true;
+    }
+    if (raw.anyScan?.test(message)) return true;
+    return kernel && raw.kernelScan.test(message);
   }
 
   push(entry: Entry, fallbackTimeUs: number): Candidate[] {

@@ -87,18 +87,18 @@ export function parseJournalLine(line: string): Entry | null {
   return journalRecordToEntry(record);
 }
 
-const MESSAGE_KEY = '"MESSAGE":';
-const MESSAGE_ID_KEY = '"MESSAGE_ID":"';
-
 /**
- * The MESSAGE value of a raw journal JSON line, still JSON-escaped, found without parsing
- * the line: "" when there is no MESSAGE, null when it is not a plain string (a byte array
- * or null) or the line is cut off — callers must then parse the line to know.
+ * The value of a string field in a raw journal JSON line, still JSON-escaped, found without
+ * parsing the line: "" when the field is absent, null when it is not a plain string (a byte
+ * array, several values, null) or the line is cut off — callers must then parse the line.
+ * `"KEY":` cannot occur inside a JSON string value (its quotes would be escaped), so the
+ * first match is the field.
  */
-export function rawMessageSlice(line: string): string | null {
-  const at = line.indexOf(MESSAGE_KEY);
+export function rawStringField(line: string, key: string): string | null {
+  const marker = `"${key}":`;
+  const at = line.indexOf(marker);
   if (at < 0) return "";
-  const start = at + MESSAGE_KEY.length;
+  const start = at + marker.length;
   if (line.charCodeAt(start) !== 34 /* " */) return null;
   let from = start + 1;
   for (;;) {
@@ -109,12 +109,4 @@ export function rawMessageSlice(line: string): string | null {
     if (backslashes % 2 === 0) return line.slice(start + 1, quote);
     from = quote + 1;
   }
-}
-
-/** The MESSAGE_ID of a raw journal JSON line (32 hex digits), or null. */
-export function rawMessageId(line: string): string | null {
-  const at = line.indexOf(MESSAGE_ID_KEY);
-  if (at < 0) return null;
-  const start = at + MESSAGE_ID_KEY.length;
-  return line.slice(start, start + 32);
 }

@@ -70,69 +70,71 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
     return entry;
   };
 
-  for await (const item of splitLines(stream, maxChars)) {
-    stats.lines++;
-    if (item.kind === "oversized") {
-      stats.bytes += item.chars + 1;
-      bad("oversized", `${item.chars} characters`);
-      continue;
-    }
-    const line = item.text;
-    stats.bytes += line.length + 1;
-    if (stats.format === null) {
-      if (line.trim() === "") continue;
-      stats.format = detectFormat(line);
-    }
-    switch (stats.format) {
-      case "journal-json": {
+  for await (const batch of splitLines(stream, maxChars)) {
+    for (const item of batch) {
+      stats.lines++;
+      if (item.kind === "oversized") {
+        stats.bytes += item.chars + 1;
+        bad("oversized", `${item.chars} characters`);
+        continue;
+      }
+      const line = item.text;
+      stats.bytes += line.length + 1;
+      if (stats.format === null) {
         if (line.trim() === "") continue;
-        // A shape check every line gets, so broken lines are counted even when the
-        // prefilter below rules them out without parsing.
-        if (!looksLikeJsonObject(line)) {
-          bad("malformed-json", line);
-          continue;
-        }
-        if (options.wantsRawLine && !options.wantsRawLine(line)) {
-          stats.skipped++;
-          continue;
-        }
-        let record: unknown;
-        try {
-          record = JSON.parse(line);
-        } catch {
-          bad("malformed-json", line);
-          continue;
-        }
-        const entry = journalRecordToEntry(record);
-        if (!entry) {
-          bad("malformed-json", line);
-          continue;
-        }
-        stats.entries++;
-        yield entry;
-        break;
+        stats.format = detectFormat(line);
       }
-      case "kmsg": {
-        if (line.startsWith(" ") && kmsgRecord !== null) {
-          kmsgRecord += `\n${line}`;
-          continue;
-        }
-        const done = flushKmsg();
-        if (done) {
-          stats.entries++;
-          yield done;
-        }
-        if (isKmsgHeader(line)) kmsgRecord = line;
-        else if (line.trim() !== "") bad("bad-kmsg-record", line);
-        break;
-      }
-      case "dmesg": {
-        const entry = parseDmesgLine(line, { year: options.year });
-        if (entry) {
+      switch (stats.format) {
+        case "journal-json": {
+          if (line.trim() === "") continue;
+          // A shape check every line gets, so broken lines are counted even when the
+          // prefilter below rules them out without parsing.
+          if (!looksLikeJsonObject(line)) {
+            bad("malformed-json", line);
+            continue;
+          }
+          if (options.wantsRawLine && !options.wantsRawLine(line)) {
+            stats.skipped++;
+            continue;
+          }
+          let record: unknown;
+          try {
+            record = JSON.parse(line);
+          } catch {
+            bad("malformed-json", line);
+            continue;
+          }
+          const entry = journalRecordToEntry(record);
+          if (!entry) {
+            bad("malformed-json", line);
+            continue;
+          }
           stats.entries++;
           yield entry;
+          break;
         }
-        break;
+        case "kmsg": {
+          if (line.startsWith(" ") && kmsgRecord !== null) {
+            kmsgRecord += `\n${line}`;
+            continue;
+          }
+          const done = flushKmsg();
+          if (done) {
+            stats.entries++;
+            yield done;
+          }
+          if (isKmsgHeader(line)) kmsgRecord = line;
+          else if (line.trim() !== "") bad("bad-kmsg-record", line);
+          break;
+        }
+        case "dmesg": {
+          const entry = parseDmesgLine(line, { year: options.year });
+          if (entry) {
+            stats.entries++;
+            yield entry;
+          }
+          break;
+        }
       }
     }
   }

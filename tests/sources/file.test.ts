@@ -15,7 +15,7 @@ function chunked(parts: string[]): ReadableStream<Uint8Array> {
 
 async function lines(stream: ReadableStream<Uint8Array>, max = 100) {
   const out = [];
-  for await (const item of splitLines(stream, max)) out.push(item);
+  for await (const batch of splitLines(stream, max)) out.push(...batch);
   return out;
 }
 
