@@ -66,8 +66,13 @@ export interface RawPrefilter {
 const REGEX_META = /[\\^$.*+?()[\]{}|]/;
 const UNIT_EXIT_MEMORY = 1024;
 
-export function escapeRegExp(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+}
+
+/** One regex that finds any of `literals` (the prefilters' single scan). */
+export function literalScan(literals: readonly string[]): RegExp {
+  return new RegExp(literals.map(escapeRegExp).join("|"));
 }
 
 function compileBuiltin(spec: RuleSpec): CompiledRule {
@@ -228,7 +233,7 @@ export class Classifier {
         for (const l of need.kernelLiterals ?? []) kernelLiterals.add(l);
       }
     }
-    this.literalScan = literals.size ? new RegExp([...literals].map(escapeRegExp).join("|")) : null;
+    this.literalScan = literals.size ? literalScan([...literals]) : null;
     const identifierNeeds = new Map([...identifiers].map(([i, lits]) => [i, lits === null ? null : [...lits]] as const));
     this.rawPrefilter = everyLineMatters ? null : { messageIds, identifiers: identifierNeeds, anyLiterals: [...anyLiterals], kernelLiterals: [...kernelLiterals] };
     this.info = {
@@ -282,7 +287,7 @@ export class Classifier {
   }
 
   private rememberExit(entry: Entry): void {
-    const unit = entry.fields["UNIT"] ?? entry.fields["USER_UNIT"] ?? entry.unit;
+    const unit = entry.unit;
     if (!unit) return;
     this.lastExit.delete(unit);
     this.lastExit.set(unit, { code: entry.fields["EXIT_CODE"] ?? null, status: entry.fields["EXIT_STATUS"] ?? null });

@@ -63,10 +63,6 @@ function field(e: Entry, name: string): string | null {
   return e.fields[name] ?? null;
 }
 
-function unitOf(e: Entry): string | null {
-  return field(e, "UNIT") ?? field(e, "USER_UNIT") ?? e.unit;
-}
-
 function kernelLines(group: Assembled, max = 80): string[] {
   const entries = group.kind === "entry" ? [group.entry] : group.entries;
   return entries.slice(0, max).map((e) => e.message);
@@ -205,7 +201,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "systemd: 'systemd-oomd killed N process(es) in this unit'",
     messageId: MESSAGE_ID.unitOomdKill,
     describe: ({ entry }) => {
-      const unit = unitOf(entry);
+      const unit = entry.unit;
       const app = unit ? appNameFromCgroup(unit) : null;
       return {
         summary: `OOM kill (systemd-oomd): ${app ?? "unknown unit"} — ${entry.message}`,
@@ -336,7 +332,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
       const code = field(entry, "EXIT_CODE");
       const status = field(entry, "EXIT_STATUS");
       if ((code !== "killed" && code !== "dumped") || status === null || !CRASH_SIGNALS.has(status)) return null;
-      const unit = unitOf(entry);
+      const unit = entry.unit;
       const signal = SIGNAL_NAMES[status] ?? `SIG${status}`;
       return {
         summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
@@ -370,7 +366,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "systemd: 'X.service: Failed with result …'",
     messageId: MESSAGE_ID.unitFailureResult,
     describe: ({ entry }) => {
-      const unit = unitOf(entry) ?? "unknown unit";
+      const unit = entry.unit ?? "unknown unit";
       const result = field(entry, "UNIT_RESULT") ?? /result '([^']+)'/.exec(entry.message)?.[1] ?? null;
       return {
         summary: `Service failed: ${unit} (${result ?? "failed"})`,
@@ -387,7 +383,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "systemd: 'Failed to start X' (a start job failed)",
     messageId: MESSAGE_ID.unitStartFailed,
     describe: ({ entry }) => {
-      const unit = unitOf(entry) ?? "unknown unit";
+      const unit = entry.unit ?? "unknown unit";
       return {
         summary: `Service failed to start: ${unit}`,
         unit,
@@ -403,7 +399,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     doc: "systemd: could not spawn a unit's process (executable missing, bad user, …)",
     messageId: MESSAGE_ID.spawnFailed,
     describe: ({ entry }) => {
-      const unit = unitOf(entry) ?? "unknown unit";
+      const unit = entry.unit ?? "unknown unit";
       return {
         summary: `Service could not start: ${entry.message}`,
         unit,
@@ -421,7 +417,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     literals: ["Failed with result"],
     pattern: /^(\S+): Failed with result '([^']+)'/,
     describe: ({ entry, m }) => {
-      const unit = unitOf(entry) ?? (m?.[1] as string);
+      const unit = entry.unit ?? (m?.[1] as string);
       return {
         summary: `Service failed: ${unit} (${m?.[2] as string})`,
         unit,
@@ -459,7 +455,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     literals: ["Start request repeated too quickly"],
     pattern: /^(\S+): Start request repeated too quickly/,
     describe: ({ entry, m }) => {
-      const unit = unitOf(entry) ?? (m?.[1] as string);
+      const unit = entry.unit ?? (m?.[1] as string);
       return {
         summary: `Service gave up restarting: ${unit} (start limit hit)`,
         unit,
@@ -476,7 +472,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     identifiers: ["dockerd", "containerd", "podman", "crio"],
     literals: ["level=fatal", "level=panic"],
     pattern: /level=(?:fatal|panic) msg="([^"]*)"/,
-    describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.[1] as string}`, process: entry.identifier, unit: unitOf(entry) }),
+    describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.[1] as string}`, process: entry.identifier, unit: entry.unit }),
   },
   {
     name: "samba-panic",
@@ -487,7 +483,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     identifiers: ["smbd", "nmbd", "winbindd", "samba"],
     literals: ["PANIC"],
     pattern: /PANIC(?: \(pid (\d+)\))?: ?(.*)/,
-    describe: ({ entry, m }) => ({ summary: `Samba ${entry.identifier ?? ""} panic: ${m?.[2] as string}`, process: entry.identifier, unit: unitOf(entry) }),
+    describe: ({ entry, m }) => ({ summary: `Samba ${entry.identifier ?? ""} panic: ${m?.[2] as string}`, process: entry.identifier, unit: entry.unit }),
   },
 
   // ── T4: kernel and hardware ─────────────────────────────────────────────────────────

@@ -1,11 +1,7 @@
 import type { Candidate, Entry } from "../event.ts";
 import { KernelReportAssembler, REPORT_OPENER_LITERALS } from "./assemble.ts";
 import { rawStringField } from "../parse/journal-json.ts";
-import { Classifier, type ClassifierOptions, escapeRegExp } from "./classifier.ts";
-
-function literalScan(literals: readonly string[]): RegExp {
-  return new RegExp(literals.map(escapeRegExp).join("|"));
-}
+import { Classifier, type ClassifierOptions, literalScan } from "./classifier.ts";
 
 // assemble → classify, as one stage: entries in, candidates out. Shared by `replay` and the
 // daemon so both see exactly the same events for the same input.

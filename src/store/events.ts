@@ -67,25 +67,13 @@ export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): C
     const occurrences = open.occurrences + 1;
     const cursors = [...(JSON.parse(open.cursors_json) as string[]), ...cursorsOf(c)].slice(-MAX_CURSORS_PER_EVENT);
     const becomesLoop = open.aggregated === 0 && occurrences >= policy.aggregateThreshold;
-    if (becomesLoop) {
-      db.query(
-        `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4, aggregated = 1, summary = ?5 WHERE id = ?1`,
-      ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), aggregateSummary(c, occurrences, policy.cooldownMs));
-      return { id: open.id, outcome: "aggregated" };
-    }
-    if (open.aggregated) {
-      db.query(
-        `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4, summary = ?5 WHERE id = ?1`,
-      ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), aggregateSummary(c, occurrences, policy.cooldownMs));
-    } else {
-      db.query(`UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4 WHERE id = ?1`).run(
-        open.id,
-        occurrences,
-        c.timestampUs,
-        JSON.stringify(cursors),
-      );
-    }
-    return { id: open.id, outcome: "occurrence" };
+    const isLoop = becomesLoop || open.aggregated !== 0;
+    // A crash loop's summary tracks its count; a plain event keeps its first summary.
+    db.query(
+      `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4,
+                         aggregated = ?5, summary = coalesce(?6, summary) WHERE id = ?1`,
+    ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), isLoop ? 1 : 0, isLoop ? aggregateSummary(c, occurrences, policy.cooldownMs) : null);
+    return { id: open.id, outcome: becomesLoop ? "aggregated" : "occurrence" };
   }
   const id = newEventId();
   const headline = c.entries[0];
@@ -109,7 +97,7 @@ export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): C
     JSON.stringify(headline ? headline.fields : {}),
     JSON.stringify(c.entries.slice(0, MAX_LINES_PER_EVENT).map((e) => e.message)),
     JSON.stringify(cursorsOf(c).slice(0, MAX_CURSORS_PER_EVENT)),
-    dedupKey(c),
+    key,
   );
   return { id, outcome: "new" };
 }
