@@ -100,7 +100,7 @@ function parseTableRow(layout: TableLayout, pid: number, rest: string, pageSizeK
     if (!Number.isFinite(n)) return null;
     values[layout.columns[i] as string] = n;
   }
-  const name = rest.trim().split(/\s+/).slice(numericCount).join(" ");
+  const name = parts.slice(numericCount).join(" ");
   const rssPages = values["rss"];
   if (rssPages === undefined) return null;
   const totalVm = values["total_vm"];
