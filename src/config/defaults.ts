@@ -94,6 +94,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       enabled: file.smart?.enabled ?? roleDefaults.smartEnabled,
       pollIntervalMs: file.smart?.poll_interval ?? 3_600_000,
     },
+    sources: { use: file.sources?.use ?? "auto" },
     db: {
       path: file.db?.path === undefined ? defaultDbPath(ctx.env) : resolveConfigPath(file.db.path, ctx.file, ctx.env, "db.path"),
       retentionMs: file.db?.retention ?? 90 * 86_400_000,

@@ -11,6 +11,10 @@ import { formatDuration, parseDuration } from "./duration.ts";
 export const ROLES = ["desktop", "nas", "server"] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Which kernel/system log the daemon reads: "auto" picks the journal when journald runs and is readable, else /dev/kmsg. */
+export const SOURCE_CHOICES = ["auto", "journal", "kmsg"] as const;
+export type SourceChoice = (typeof SOURCE_CHOICES)[number];
+
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -50,6 +54,7 @@ export interface Config {
   cooldown: { windowMs: number; aggregateThreshold: number };
   psi: { enabled: boolean; pollIntervalMs: number; warnSomeAvg10: number; warnFullAvg10: number };
   smart: { enabled: boolean; pollIntervalMs: number };
+  sources: { use: SourceChoice };
   /** `path` is absolute, `~/` expanded. */
   db: { path: string; retentionMs: number };
   log: { level: LogLevel };
@@ -244,6 +249,7 @@ export const ConfigFileSchema = v.strictObject(
         TABLE,
       ),
     ),
+    sources: v.optional(v.strictObject({ use: v.optional(v.picklist(SOURCE_CHOICES, expected(oneOf(SOURCE_CHOICES)))) }, TABLE)),
     smart: v.optional(v.strictObject({ enabled: v.optional(flag()), poll_interval: v.optional(duration(1_000)) }, TABLE)),
     db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
     log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),

@@ -38,6 +38,7 @@ describe("defaults", () => {
     expect(config.ntfy.token).toBeNull();
     expect(config.digest).toEqual({ enabled: true, schedule: "Sun 09:00", topic: "" });
     expect(config.cooldown).toEqual({ windowMs: 300_000, aggregateThreshold: 3 });
+    expect(config.sources).toEqual({ use: "auto" });
     expect(config.psi).toEqual({ enabled: true, pollIntervalMs: 5_000, warnSomeAvg10: 50, warnFullAvg10: 10 });
     expect(config.smart).toEqual({ enabled: false, pollIntervalMs: 3_600_000 });
     expect(config.db).toEqual({ path: `${HOME}/.local/share/logtriage/events.db`, retentionMs: 90 * 86_400_000 });
@@ -248,6 +249,7 @@ describe("errors", () => {
     ["priority_map", `[ntfy]\npriority_map = { high = "loud" }`, `config.toml:2: ntfy.priority_map.high: expected one of min, low, default, high, urgent or a number 1 to 5, got "loud"`],
     ["priority_map", `[ntfy]\npriority_map = "urgent"`, `config.toml:2: ntfy.priority_map: expected a table, got "urgent"`],
     ["ntfy", `ntfy = ["x"]`, `config.toml:1: ntfy: expected a table, got an array`],
+    ["use", `[sources]\nuse = "syslog"`, `config.toml:2: sources.use: expected one of auto, journal, kmsg, got "syslog"`],
     ["level", `[log]\nlevel = "verbose"`, `config.toml:2: log.level: expected one of debug, info, warn, error, got "verbose"`],
   ])("wrong type: %s", (_key, text, message) => {
     const error = configError(text);
