@@ -33,13 +33,16 @@ export class Triage {
    * Cheap test on a raw `journalctl -o json` line, before JSON.parse: false only when the
    * line provably cannot produce or continue an event. Every rule contributes the literals
    * its match needs; while a kernel report is open every kernel line may belong to it.
+   * `reportOpen`: a reader that runs ahead of the assembler (the daemon's journal source
+   * filters a chunk before the pipeline has pushed the chunk's earlier lines) passes true,
+   * keeping every kernel line.
    */
-  wantsRawLine(line: string): boolean {
+  wantsRawLine(line: string, reportOpen = this.assembler.isOpen): boolean {
     const raw = this.raw;
     if (raw === null) return true;
     const transport = rawStringField(line, "_TRANSPORT");
     const kernel = transport === "kernel" || transport === null;
-    if (kernel && this.assembler.isOpen) return true;
+    if (kernel && reportOpen) return true;
     const id = rawStringField(line, "MESSAGE_ID");
     if (id === null || raw.ids.has(id)) return true;
     // Only the MESSAGE value is scanned: a tenth of the line. A MESSAGE journalctl printed as

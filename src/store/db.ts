@@ -45,6 +45,28 @@ const MIGRATIONS: readonly string[] = [
      cursor     TEXT NOT NULL,
      updated_us INTEGER NOT NULL
    );`,
+  // 2: the daemon. The ntfy outbox is written in the event's transaction and drained in id
+  // order by the sender; daemon_state is one row the daemon keeps fresh (heartbeat) so that
+  // `status` can tell a running daemon from a dead one and show its source's health.
+  `CREATE TABLE outbox (
+     id              INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id        TEXT NOT NULL,
+     created_us      INTEGER NOT NULL,
+     notification    TEXT NOT NULL,
+     state           TEXT NOT NULL DEFAULT 'pending',
+     attempts        INTEGER NOT NULL DEFAULT 0,
+     last_error      TEXT,
+     done_us         INTEGER
+   );
+   CREATE INDEX idx_outbox_state ON outbox(state, id);
+   CREATE TABLE daemon_state (
+     id           INTEGER PRIMARY KEY CHECK (id = 1),
+     pid          INTEGER NOT NULL,
+     started_us   INTEGER NOT NULL,
+     heartbeat_us INTEGER NOT NULL,
+     stopped_us   INTEGER,
+     state_json   TEXT NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,196 @@
+import type { Database } from "bun:sqlite";
+import type { Candidate, Tier } from "../event.ts";
+import type { Triage } from "../classify/triage.ts";
+import type { Notification } from "../notify/notifier.ts";
+import type { Source, SourceBatch } from "../sources/source.ts";
+import { saveCursor } from "../store/cursor.ts";
+import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
+import { enqueueAlert } from "../store/outbox.ts";
+
+// Source → assemble/classify (Triage) → store, with exactly-once delivery into the database:
+// events, their outbox rows and the source's resume position commit in one transaction, and
+// only at a quiet point — when no kernel report is half read. While one is open, candidates
+// from other entries wait in memory with it; a crash then loses only uncommitted work, which
+// the source reads again from the committed position. Nothing is lost, nothing is doubled.
+
+export interface AlertPolicy {
+  tiers: ReadonlySet<Tier>;
+  /** The notification for a stored event (title/body from notify/alert.ts). */
+  toNotification(event: StoredEventWithLines): Notification;
+}
+
+export interface PipelineLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface PipelineOptions {
+  db: Database;
+  source: Source;
+  triage: Triage;
+  policy: CommitPolicy;
+  /** Null when notifications are off: no outbox rows are written. */
+  alerts: AlertPolicy | null;
+  log: PipelineLog;
+  /** Called after a commit that queued alerts (wakes the sender). */
+  onAlertsQueued?: () => void;
+  /** A report still open after this long with no new entries is closed as it is. Default 500 ms. */
+  quietFlushMs?: number;
+}
+
+export interface PipelineCounters {
+  entries: number;
+  candidates: number;
+  eventsNew: number;
+  occurrences: number;
+  alertsQueued: number;
+  commits: number;
+  commitFailures: number;
+  /** Journal/kernel time of the last entry processed, µs. */
+  lastEntryUs: number | null;
+  /** Processing time minus entry time for that entry, µs. */
+  lagUs: number | null;
+  committedPosition: string | null;
+}
+
+const TIMEOUT = Symbol("timeout");
+const COMMIT_RETRY_MAX_MS = 30_000;
+
+function wait(ms: number, signal?: AbortSignal): Promise<typeof TIMEOUT> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", done);
+      resolve(TIMEOUT);
+    }, ms);
+    function done() {
+      clearTimeout(timer);
+      resolve(TIMEOUT);
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+export class Pipeline {
+  readonly counters: PipelineCounters = {
+    entries: 0,
+    candidates: 0,
+    eventsNew: 0,
+    occurrences: 0,
+    alertsQueued: 0,
+    commits: 0,
+    commitFailures: 0,
+    lastEntryUs: null,
+    lagUs: null,
+    committedPosition: null,
+  };
+  private readonly o: PipelineOptions;
+  /** Candidates classified but not committed: a kernel report is open. */
+  private held: Candidate[] = [];
+  /** The source position as of the last entry handed to the triage. */
+  private readPosition: string | null = null;
+
+  constructor(options: PipelineOptions) {
+    this.o = options;
+  }
+
+  get heldCandidates(): number {
+    return this.held.length;
+  }
+
+  /** Runs until `signal` aborts and the source ends; commits what is complete before returning. */
+  async run(signal: AbortSignal): Promise<void> {
+    const quietMs = this.o.quietFlushMs ?? 500;
+    const batches = this.o.source.batches(signal)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = batches.next();
+        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.o.triage.assembler.isOpen ? await Promise.race([next, wait(quietMs)]) : await next;
+        while (result === TIMEOUT) {
+          // A quiet stream with a report open (a segfault line whose `Code:` line never
+          // came): close it as it is, rather than wait for the next kernel line.
+          this.take(this.o.triage.flush(Date.now() * 1000));
+          await this.commitIfQuiet(signal);
+          result = await next;
+        }
+        if (result.done) break;
+        this.handle(result.value);
+        await this.commitIfQuiet(signal);
+      }
+    } finally {
+      // Stopping: what is complete was committed; a report still open is not, and is read
+      // again from the committed position on the next start.
+      if (this.held.length) this.o.log.info(`stopping with a kernel report half read: ${this.held.length} event(s) held back will be read again on the next start`);
+    }
+  }
+
+  private handle(batch: SourceBatch): void {
+    const nowUs = Date.now() * 1000;
+    for (const entry of batch.entries) {
+      this.counters.entries++;
+      this.take(this.o.triage.push(entry, nowUs));
+      if (entry.realtimeUs !== null) {
+        this.counters.lastEntryUs = entry.realtimeUs;
+        this.counters.lagUs = Math.max(0, nowUs - entry.realtimeUs);
+      }
+    }
+    this.readPosition = batch.position;
+  }
+
+  private take(candidates: Candidate[]): void {
+    this.counters.candidates += candidates.length;
+    for (const c of candidates) this.held.push(c);
+  }
+
+  private async commitIfQuiet(signal: AbortSignal): Promise<void> {
+    if (this.o.triage.assembler.isOpen) return;
+    const position = this.readPosition;
+    if (this.held.length === 0 && (position === null || position === this.counters.committedPosition)) return;
+    // A failing commit (disk full, database locked) is retried, and reading waits meanwhile:
+    // the journal keeps what we have not read, so back-pressure loses nothing.
+    let delayMs = 500;
+    for (;;) {
+      try {
+        this.commit(this.held, position);
+        this.held = [];
+        return;
+      } catch (error) {
+        this.counters.commitFailures++;
+        this.o.log.error(`cannot store events (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
+        if ((await wait(delayMs, signal)) === TIMEOUT && signal.aborted) return;
+        delayMs = Math.min(delayMs * 2, COMMIT_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private commit(candidates: Candidate[], position: string | null): void {
+    const { db, policy, alerts } = this.o;
+    const nowUs = Date.now() * 1000;
+    let queued = 0;
+    let created = 0;
+    let folded = 0;
+    db.transaction(() => {
+      for (const c of candidates) {
+        const outcome = commitEvent(db, c, policy);
+        if (outcome.outcome === "new") created++;
+        else folded++;
+        // A new event alerts; so does the fold that turns one into a crash loop. Other folds
+        // are the cooldown doing its job: one alert per incident.
+        if (alerts && outcome.outcome !== "occurrence" && alerts.tiers.has(c.tier)) {
+          const lookup = getEvent(db, outcome.id);
+          if (lookup.kind === "found") {
+            enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs);
+            queued++;
+          }
+        }
+      }
+      if (position !== null) saveCursor(db, this.o.source.name, position, nowUs);
+    })();
+    this.counters.commits++;
+    this.counters.eventsNew += created;
+    this.counters.occurrences += folded;
+    this.counters.alertsQueued += queued;
+    this.counters.committedPosition = position ?? this.counters.committedPosition;
+    if (queued > 0) this.o.onAlertsQueued?.();
+  }
+}

@@ -1,0 +1,67 @@
+import type { Database } from "bun:sqlite";
+import type { SourceName, SourceStats } from "../sources/source.ts";
+
+// The daemon's heartbeat row. `status` runs in another process and can only see the
+// database, so the daemon writes what it knows about itself here every few seconds.
+
+export interface DaemonSourceState {
+  name: SourceName | null;
+  /** Why this source was chosen (or why none could start), in words. */
+  reason: string;
+  stats: SourceStats;
+  /** Journal/kernel time (µs) of the last entry the pipeline processed. */
+  lastEntryUs: number | null;
+  /** How long after it was written the last entry was processed, µs. */
+  lagUs: number | null;
+  /** Resume point committed with the events. */
+  committed: string | null;
+}
+
+export interface DaemonState {
+  version: string;
+  instance: string;
+  source: DaemonSourceState;
+  psi: { someAvg10: number; fullAvg10: number | null } | null;
+  /** "off" or the ntfy server/topic alerts go to. */
+  notifications: string;
+  /** Candidates held in memory while a kernel report is still open. */
+  heldCandidates: number;
+}
+
+export interface DaemonRow {
+  pid: number;
+  startedUs: number;
+  heartbeatUs: number;
+  stoppedUs: number | null;
+  state: DaemonState;
+}
+
+export function writeHeartbeat(db: Database, pid: number, startedUs: number, nowUs: number, state: DaemonState): void {
+  db.query(
+    `INSERT INTO daemon_state (id, pid, started_us, heartbeat_us, stopped_us, state_json) VALUES (1, ?1, ?2, ?3, NULL, ?4)
+     ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, started_us = excluded.started_us, heartbeat_us = excluded.heartbeat_us,
+                                   stopped_us = NULL, state_json = excluded.state_json`,
+  ).run(pid, startedUs, nowUs, JSON.stringify(state));
+}
+
+export function markStopped(db: Database, nowUs: number): void {
+  db.query("UPDATE daemon_state SET stopped_us = ?1, heartbeat_us = ?1 WHERE id = 1").run(nowUs);
+}
+
+/** True when the database has `table` (a read-only open of an older schema may lack it). */
+export function hasTable(db: Database, table: string): boolean {
+  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+}
+
+export function readDaemonRow(db: Database): DaemonRow | null {
+  if (!hasTable(db, "daemon_state")) return null;
+  const row = db.query("SELECT pid, started_us, heartbeat_us, stopped_us, state_json FROM daemon_state WHERE id = 1").get() as {
+    pid: number;
+    started_us: number;
+    heartbeat_us: number;
+    stopped_us: number | null;
+    state_json: string;
+  } | null;
+  if (!row) return null;
+  return { pid: row.pid, startedUs: row.started_us, heartbeatUs: row.heartbeat_us, stoppedUs: row.stopped_us, state: JSON.parse(row.state_json) as DaemonState };
+}
