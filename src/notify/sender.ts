@@ -1,0 +1,109 @@
+import type { Database } from "bun:sqlite";
+import { markFailed, markSent, nextPending, recordAttempt } from "../store/outbox.ts";
+import { NotifyError, type Notifier } from "./notifier.ts";
+
+// Drains the outbox in id order. The oldest pending alert is retried (capped exponential
+// backoff) until ntfy takes it, and nothing behind it goes first: alerts arrive in the order
+// things happened. A refusal that retrying cannot fix (401, 404, 400) is a configuration
+// problem: that row is marked failed with the reason, logged once, and the queue moves on.
+
+export interface SenderLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface SenderOptions {
+  db: Database;
+  notifier: Notifier;
+  log: SenderLog;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Look at the outbox this often even without a wake-up (rows written by another process). */
+  idlePollMs?: number;
+}
+
+export interface SenderCounters {
+  sent: number;
+  failed: number;
+  retries: number;
+  /** The current outage's first error, null while ntfy answers. */
+  failingSince: number | null;
+  lastError: string | null;
+}
+
+export class OutboxSender {
+  readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null };
+  private readonly o: SenderOptions;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+
+  constructor(options: SenderOptions) {
+    this.o = options;
+  }
+
+  /** New rows are waiting: stop idling (does not cut a retry backoff short). */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private idle(ms: number, signal: AbortSignal, wakeable: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || (wakeable && this.woken)) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        if (wakeable) this.wakeUp = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      if (wakeable) this.wakeUp = done;
+    });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const initialMs = this.o.backoffInitialMs ?? 1000;
+    let backoffMs = initialMs;
+    while (!signal.aborted) {
+      this.woken = false;
+      const row = nextPending(this.o.db);
+      if (!row) {
+        await this.idle(this.o.idlePollMs ?? 30_000, signal, true);
+        continue;
+      }
+      try {
+        await this.o.notifier.send(row.notification, signal);
+        markSent(this.o.db, row, Date.now() * 1000);
+        this.counters.sent++;
+        if (this.counters.failingSince !== null) {
+          this.o.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
+        }
+        this.counters.failingSince = null;
+        this.counters.lastError = null;
+        backoffMs = initialMs;
+      } catch (error) {
+        if (signal.aborted) break;
+        const reason = error instanceof Error ? error.message : String(error);
+        const retryable = !(error instanceof NotifyError) || error.retryable;
+        this.counters.lastError = reason;
+        if (!retryable) {
+          markFailed(this.o.db, row, reason, Date.now() * 1000);
+          this.counters.failed++;
+          this.o.log.error(`ntfy refused alert ${row.eventId} and retrying will not help: ${reason}`);
+          continue;
+        }
+        recordAttempt(this.o.db, row, reason);
+        this.counters.retries++;
+        // One line when an outage starts, not one per retry.
+        if (this.counters.failingSince === null) {
+          this.counters.failingSince = Date.now();
+          this.o.log.warn(`ntfy: ${reason}; alerts wait in the outbox and are retried (backoff up to ${Math.round((this.o.backoffMaxMs ?? 60_000) / 1000)}s)`);
+        }
+        await this.idle(backoffMs, signal, false);
+        backoffMs = Math.min(backoffMs * 2, this.o.backoffMaxMs ?? 60_000);
+      }
+    }
+  }
+}
