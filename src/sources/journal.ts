@@ -1,0 +1,237 @@
+import { parseJournalLine, rawStringField } from "../parse/journal-json.ts";
+import type { Entry } from "../event.ts";
+import { processRunner, type Runner } from "../run.ts";
+import { splitLines } from "./lines.ts";
+import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
+
+// The journal, read by one long-lived `journalctl --follow -o json --all` child (peers that
+// last do the same; FIELD-NOTES "Reading the journal"). The child is supervised: when it exits,
+// or goes quiet while the journal holds newer entries it should have printed, it is restarted
+// with capped exponential backoff from the cursor of the last line read, so nothing is skipped
+// or read twice.
+
+export interface SourceLog {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface JournalSourceOptions {
+  /** Resume after this cursor (the committed one); null: start at the journal's current end. */
+  after: string | null;
+  /** With no cursor: read back from this wall-clock time (µs) instead (`daemon --backfill`). */
+  sinceUs?: number | null;
+  /** journalctl matches (see journalMatches), or null for every entry. */
+  matches: string[] | null;
+  /**
+   * A cheap test on the raw JSON line; lines it rejects are counted and skipped before
+   * JSON.parse. It must not depend on pipeline state, since the source reads ahead.
+   */
+  keepLine?: (line: string) => boolean;
+  /** Extra journalctl arguments, e.g. ["--directory", dir] (tests) or ["--merge"]. */
+  journalctlArgs?: string[];
+  journalctl?: string;
+  runner?: Runner;
+  log: SourceLog;
+  /** Silence after which the journal is asked whether we missed something. Default 10 min. */
+  stallCheckMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+/** A journal line bigger than this is not an event anyone reads; it is skipped (and counted). */
+const MAX_LINE_CHARS = 1 << 20;
+const HEALTHY_RUN_MS = 60_000;
+const PROBE_TIMEOUT_MS = 10_000;
+const STDERR_TAIL_CHARS = 2000;
+
+/**
+ * Server-side matches: what journalctl hands us at all. Same-field matches are OR-ed and `+`
+ * separates alternatives: kernel lines, priority ≤ err, the MESSAGE_IDs and identifiers the
+ * rules look at. A priority filter alone would miss segfaults (kernel, priority 6) and unit
+ * results (priority 4 with a MESSAGE_ID). Null when some rule may match any entry.
+ */
+export function journalMatches(prefilter: { messageIds: ReadonlySet<string>; identifiers: ReadonlyMap<string, unknown>; anyLiterals: readonly string[] } | null): string[] | null {
+  if (prefilter === null || prefilter.anyLiterals.length > 0) return null;
+  const groups: string[][] = [["_TRANSPORT=kernel"], ["PRIORITY=0", "PRIORITY=1", "PRIORITY=2", "PRIORITY=3"]];
+  if (prefilter.messageIds.size) groups.push([...prefilter.messageIds].sort().map((id) => `MESSAGE_ID=${id}`));
+  if (prefilter.identifiers.size) groups.push([...prefilter.identifiers.keys()].sort().map((i) => `SYSLOG_IDENTIFIER=${i}`));
+  return groups.flatMap((g, i) => (i === 0 ? g : ["+", ...g]));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function tail(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) text = (text + decoder.decode(chunk, { stream: true })).slice(-STDERR_TAIL_CHARS);
+  return text.trim();
+}
+
+export class JournalSource implements Source {
+  readonly name = "journal" as const;
+  readonly stats: SourceStats = newSourceStats();
+  private position: string | null;
+  private readonly options: JournalSourceOptions;
+  private readonly runner: Runner;
+  private readonly journalctl: string;
+  private child: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> | null = null;
+  /** Wall clock (ms) of the last line read or the last stall probe that found nothing missing. */
+  private quietSinceMs = Date.now();
+
+  constructor(options: JournalSourceOptions) {
+    this.options = options;
+    this.position = options.after;
+    this.runner = options.runner ?? processRunner;
+    this.journalctl = options.journalctl ?? "journalctl";
+  }
+
+  /** The journal's current end as a cursor, so a first start begins exactly there. */
+  async tailCursor(): Promise<string | null> {
+    const r = await this.runner.run([this.journalctl, ...(this.options.journalctlArgs ?? []), "--lines=0", "--show-cursor", "--no-pager"], { timeoutMs: PROBE_TIMEOUT_MS });
+    return /^-- cursor: (.+)$/m.exec(r.stdout)?.[1]?.trim() ?? null;
+  }
+
+  private argv(): string[] {
+    const args = [this.journalctl, ...(this.options.journalctlArgs ?? []), "--follow", "--output=json", "--all", "--no-pager", "--quiet"];
+    if (this.position !== null) args.push(`--after-cursor=${this.position}`);
+    else if (this.options.sinceUs != null) args.push(`--since=@${(this.options.sinceUs / 1e6).toFixed(6)}`);
+    else args.push("--lines=0");
+    if (this.options.matches) args.push(...this.options.matches);
+    return args;
+  }
+
+  async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    if (this.position === null && this.options.sinceUs == null && !signal.aborted) {
+      // Pin "now" to a cursor before following: a restart before the first line arrives then
+      // resumes here instead of at a later "now".
+      try {
+        this.position = await this.tailCursor();
+        if (this.position !== null) yield { entries: [], position: this.position };
+      } catch (error) {
+        this.options.log.warn(`journal: could not read the journal's end (${error instanceof Error ? error.message : String(error)}); following from now`);
+      }
+    }
+    let backoffMs = this.options.backoffInitialMs ?? 1000;
+    let first = true;
+    while (!signal.aborted) {
+      if (!first) this.stats.restarts++;
+      first = false;
+      const startedAt = Date.now();
+      yield* this.follow(signal);
+      if (signal.aborted) break;
+      if (Date.now() - startedAt > HEALTHY_RUN_MS) backoffMs = this.options.backoffInitialMs ?? 1000;
+      this.options.log.warn(`journal: ${this.stats.lastError ?? "journalctl stopped"}; restarting it in ${(backoffMs / 1000).toFixed(1)}s from ${this.position === null ? "now" : "the last entry read"}`);
+      await sleep(backoffMs, signal);
+      backoffMs = Math.min(backoffMs * 2, this.options.backoffMaxMs ?? 30_000);
+    }
+  }
+
+  /** One journalctl child, from spawn to exit (or abort, or a detected stall). */
+  private async *follow(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const argv = this.argv();
+    this.options.log.debug(`journal: ${argv.join(" ")}`);
+    let child: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
+    try {
+      child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }) as ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
+    } catch (error) {
+      this.stats.lastError = `cannot run ${this.journalctl}: ${error instanceof Error ? error.message : String(error)}`;
+      return;
+    }
+    this.child = child;
+    const stderr = tail(child.stderr);
+    const kill = () => child.kill("SIGTERM");
+    signal.addEventListener("abort", kill, { once: true });
+    let stalled = false;
+    const watchdog = this.watchStall(child, signal, () => (stalled = true));
+    try {
+      for await (const items of splitLines(child.stdout, MAX_LINE_CHARS)) {
+        const entries: Entry[] = [];
+        const now = Date.now() * 1000;
+        for (const item of items) {
+          this.stats.recordsRead++;
+          this.stats.lastReadUs = now;
+          this.quietSinceMs = now / 1000;
+          if (item.kind === "oversized") {
+            // Its cursor is lost with it; the next line's cursor covers it.
+            this.stats.malformed++;
+            continue;
+          }
+          const cursor = rawStringField(item.text, "__CURSOR");
+          if (cursor !== null) this.position = cursor;
+          if (this.options.keepLine && !this.options.keepLine(item.text)) continue;
+          const entry = parseJournalLine(item.text);
+          if (entry === null) this.stats.malformed++;
+          else entries.push(entry);
+        }
+        yield { entries, position: this.position };
+        if (signal.aborted) break;
+      }
+    } finally {
+      signal.removeEventListener("abort", kill);
+      clearInterval(watchdog);
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const code = await child.exited;
+      const why = await stderr;
+      this.child = null;
+      if (!signal.aborted) {
+        this.stats.lastError = stalled
+          ? "journalctl stopped delivering entries the journal holds (stalled)"
+          : `journalctl exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${code}`}${why ? `: ${why.split("\n").pop()}` : ""}`;
+      }
+    }
+  }
+
+  /**
+   * Blindness check: after `stallCheckMs` of silence, ask the journal for its newest matching
+   * entry. If that is not the last one we read and is older than a few seconds, the child has
+   * stopped delivering (FIELD-NOTES: followers go blind silently): kill it so it is restarted.
+   * One short probe per quiet period, not per entry.
+   */
+  private watchStall(child: Bun.Subprocess, signal: AbortSignal, onStall: () => void): ReturnType<typeof setInterval> {
+    // Ten minutes: a probe is a spawn, and spawns are what a long-lived Bun process should do
+    // least (FIELD-NOTES "Bun as a daemon"); at most 144 a day, only on a quiet journal.
+    const quietMs = this.options.stallCheckMs ?? 600_000;
+    let probing = false;
+    const timer = setInterval(async () => {
+      if (probing || signal.aborted || child.exitCode !== null) return;
+      if (Date.now() - this.quietSinceMs < quietMs) return;
+      probing = true;
+      try {
+        const argv = [this.journalctl, ...(this.options.journalctlArgs ?? []), "--lines=1", "--output=json", "--all", "--no-pager", "--quiet", ...(this.options.matches ?? [])];
+        const r = await this.runner.run(argv, { timeoutMs: PROBE_TIMEOUT_MS });
+        const line = r.stdout.trim().split("\n").pop() ?? "";
+        const newest = rawStringField(line, "__CURSOR");
+        const newestUs = Number(rawStringField(line, "__REALTIME_TIMESTAMP") ?? NaN);
+        // Older than 5 s: journalctl has had ample time to print it.
+        if (newest !== null && newest !== this.position && Date.now() * 1000 - newestUs > 5_000_000) {
+          onStall();
+          child.kill("SIGTERM");
+        }
+        // Quiet and caught up: look again after another quiet period.
+        this.quietSinceMs = Date.now();
+      } catch (error) {
+        this.options.log.debug(`journal: stall probe failed: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        probing = false;
+      }
+    }, Math.max(100, Math.min(quietMs / 4, 60_000)));
+    return timer;
+  }
+
+  /** The running journalctl's pid (tests kill it to check the supervisor). */
+  get childPid(): number | null {
+    return this.child?.pid ?? null;
+  }
+}

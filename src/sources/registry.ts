@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SourceChoice } from "../config/schema.ts";
+import { processRunner, type Runner } from "../run.ts";
+import type { SourceName } from "./source.ts";
+
+// The one list of log sources and how the daemon picks one. `auto` takes the journal when a
+// journald runs and this user can read the system journal, and /dev/kmsg otherwise
+// (containers, minimal VMs, machines without systemd). A forced choice that cannot work is
+// still reported with the reason, so the user sees why nothing arrives.
+
+export interface SourceProbe {
+  usable: boolean;
+  /** Why it can or cannot be used, in words (shown by the start summary and `status`). */
+  reason: string;
+}
+
+export interface SourceSelection {
+  name: SourceName | null;
+  reason: string;
+}
+
+/** True when a process named systemd-journal(d) runs (comm is cut to 15 characters). */
+export function isJournaldRunning(procRoot = "/proc"): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync(procRoot).filter((name) => /^\d+$/.test(name));
+  } catch {
+    // No /proc (not Linux): no journald to talk to.
+    return false;
+  }
+  for (const pid of pids) {
+    try {
+      if (readFileSync(join(procRoot, pid, "comm"), "utf8").trim() === "systemd-journal") return true;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return false;
+}
+
+const PARTIAL_ACCESS = /not seeing messages from other users and the system/i;
+
+export async function probeJournal(options: { journalctl?: string; journalctlArgs?: string[]; runner?: Runner; procRoot?: string } = {}): Promise<SourceProbe> {
+  const journalctl = options.journalctl ?? "journalctl";
+  if (!options.journalctlArgs?.length && !isJournaldRunning(options.procRoot)) return { usable: false, reason: "journald is not running" };
+  if (Bun.which(journalctl) === null) return { usable: false, reason: `${journalctl} is not installed (apt install systemd)` };
+  try {
+    const r = await (options.runner ?? processRunner).run([journalctl, ...(options.journalctlArgs ?? []), "--lines=1", "--output=json", "--no-pager"], { timeoutMs: 10_000, maxOutputBytes: 64 * 1024 });
+    if (r.timedOut) return { usable: false, reason: `${journalctl} did not answer within 10 s` };
+    if (PARTIAL_ACCESS.test(r.stderr)) {
+      return { usable: false, reason: "this user sees only its own journal, not the system's: add it to the systemd-journal group (sudo usermod -aG systemd-journal $USER, then log in again)" };
+    }
+    if (r.exitCode !== 0) return { usable: false, reason: `${journalctl} failed: ${r.stderr.trim().split("\n").pop() ?? `exit code ${r.exitCode}`}` };
+    return { usable: true, reason: "journald is running and the system journal is readable" };
+  } catch (error) {
+    return { usable: false, reason: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Pick the source for `[sources] use`. Pure: the probes are done by the caller. */
+export function selectSource(use: SourceChoice, journal: SourceProbe, kmsg: SourceProbe): SourceSelection {
+  switch (use) {
+    case "journal":
+      return journal.usable ? { name: "journal", reason: `forced by [sources] use; ${journal.reason}` } : { name: null, reason: `[sources] use = "journal" but ${journal.reason}` };
+    case "kmsg":
+      return kmsg.usable ? { name: "kmsg", reason: `forced by [sources] use; ${kmsg.reason}` } : { name: null, reason: `[sources] use = "kmsg" but ${kmsg.reason}` };
+    case "auto":
+      if (journal.usable) return { name: "journal", reason: journal.reason };
+      if (kmsg.usable) return { name: "kmsg", reason: `journal unusable (${journal.reason}); reading the kernel log directly` };
+      return { name: null, reason: `no usable source: journal: ${journal.reason}; /dev/kmsg: ${kmsg.reason}` };
+  }
+}
