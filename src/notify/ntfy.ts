@@ -1,0 +1,269 @@
+import type { Config } from "../config/schema.ts";
+import { VERSION } from "../version.ts";
+import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
+
+// The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
+// rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
+// in a header reaches some servers and proxies mangled; in a JSON body it arrives intact.
+//
+// Failures become a NotifyError whose reason names the server and says what to do. How Bun's
+// fetch (1.4.5) reports them was tried here, not assumed:
+//   closed port on 127.0.0.1           TypeError code "ECONNREFUSED"
+//   http://nonexistent.invalid/        TypeError code "ENOTFOUND", syscall "getaddrinfo"
+//   self-signed certificate            TypeError code "DEPTH_ZERO_SELF_SIGNED_CERT"
+//   leaf signed by an unknown CA       TypeError code "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+//   expired certificate                TypeError code "CERT_HAS_EXPIRED"
+//   certificate for another name       TypeError code "ERR_TLS_CERT_ALTNAME_INVALID"
+//   https:// to a plain-HTTP port      TypeError code "EPROTO"
+//   peer closes / answers garbage      TypeError code "ECONNRESET"
+//   AbortSignal.timeout fired          DOMException name "TimeoutError"
+//   caller's AbortController           DOMException name "AbortError"
+
+type NtfyConfig = Config["ntfy"];
+
+/** ntfy's topic rule (server/server.go topicRegex): letters, digits, "_" and "-", 1 to 64. */
+export const NTFY_TOPIC = /^[-_A-Za-z0-9]{1,64}$/;
+
+/** As ntfy's own Go client (maxResponseBytes): the most of any reply we read. */
+export const MAX_RESPONSE_BYTES = 4096;
+
+export interface NtfyTarget {
+  /** Scheme, host, port and any path prefix the server sits behind; no trailing "/". */
+  serverUrl: string;
+  topic: string;
+}
+
+/**
+ * "https://ntfy.sh/my-topic" → { serverUrl: "https://ntfy.sh", topic: "my-topic" }; the topic is
+ * the last path segment, whatever comes before it is the server's prefix behind a proxy. Null
+ * when it is not http(s) or has no valid topic. User info, query and fragment are dropped:
+ * credentials belong in [ntfy] token / token_file / user+password, where they stay out of
+ * messages.
+ */
+export function parseNtfyUrl(url: string): NtfyTarget | null {
+  if (!URL.canParse(url)) return null;
+  const u = new URL(url);
+  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+  const segments = u.pathname.split("/").filter((s) => s !== "");
+  const topic = segments.pop();
+  if (topic === undefined || !NTFY_TOPIC.test(topic)) return null;
+  const prefix = segments.length > 0 ? `/${segments.join("/")}` : "";
+  return { serverUrl: `${u.protocol}//${u.host}${prefix}`, topic };
+}
+
+/** The JSON ntfy takes at its root: `click` only when there is one. */
+export function publishBody(topic: string, n: Notification): Record<string, unknown> {
+  const body: Record<string, unknown> = { topic, title: n.title, message: n.message, priority: n.priority, tags: n.tags };
+  if (n.click !== null) body["click"] = n.click;
+  return body;
+}
+
+export class NtfyNotifier implements Notifier {
+  readonly target: NtfyTarget;
+  readonly #config: NtfyConfig;
+
+  constructor(config: NtfyConfig) {
+    const target = parseNtfyUrl(config.url);
+    if (target === null) {
+      throw new NotifyError(`[ntfy] url ${JSON.stringify(config.url)} is not an ntfy topic URL like "https://ntfy.sh/my-topic" (topic: 1 to 64 letters, digits, "_" or "-")`, { status: null, retryable: false });
+    }
+    this.target = target;
+    this.#config = config;
+  }
+
+  async send(n: Notification, signal: AbortSignal): Promise<void> {
+    const server = this.target.serverUrl;
+    const headers: Record<string, string> = { "Content-Type": "application/json", "User-Agent": `logtriage/${VERSION}` };
+    const authorization = await this.#authorization();
+    if (authorization !== null) headers["Authorization"] = authorization;
+    const timeout = AbortSignal.timeout(this.#config.timeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      // Redirects are not followed: fetch would turn the POST into a GET, and ntfy answers a
+      // GET of its root with the web app and 200, so the alert would vanish as a "success".
+      response = await fetch(`${server}/`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(publishBody(this.target.topic, n)),
+        signal: AbortSignal.any([signal, timeout]),
+        redirect: "manual",
+      });
+      text = await readCapped(response, MAX_RESPONSE_BYTES);
+    } catch (error) {
+      throw fetchFailure(error, {
+        server,
+        host: new URL(server).hostname,
+        timeoutMs: this.#config.timeoutMs,
+        cancelled: signal.aborted,
+        timedOut: timeout.aborted,
+      });
+    }
+    if (response.ok) return;
+    throw statusFailure(response.status, text, {
+      server,
+      topic: this.target.topic,
+      location: response.headers.get("location"),
+      hasCredentials: authorization !== null,
+    });
+  }
+
+  /** The Authorization header value, or null; the token file is read at each send, so a rotated token applies at once. */
+  async #authorization(): Promise<string | null> {
+    const c = this.#config;
+    if (c.token !== null) return bearer(c.token, "[ntfy] token");
+    if (c.tokenFile !== null) return bearer(await readTokenFile(c.tokenFile), `[ntfy] token_file ${c.tokenFile}`);
+    if (c.user !== null && c.password !== null) return `Basic ${Buffer.from(`${c.user}:${c.password}`, "utf8").toString("base64")}`;
+    return null;
+  }
+}
+
+function bearer(token: string, source: string): string {
+  // fetch refuses header values outside visible ASCII with a TypeError that would read as a
+  // network failure; say what is wrong instead (and never echo the token).
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new NotifyError(`${source} holds characters an HTTP header cannot carry (an ntfy token looks like "tk_…")`, { status: null, retryable: false });
+  }
+  return `Bearer ${token}`;
+}
+
+async function readTokenFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    // A token is ~32 characters; 4 KB is plenty and bounds a wrong path to a big file.
+    text = await Bun.file(path).slice(0, 4096).text();
+  } catch (error) {
+    throw new NotifyError(`cannot read [ntfy] token_file ${path}: ${fileReason(error)}`, { status: null, retryable: false, cause: error });
+  }
+  const token = text.trim();
+  if (token === "") throw new NotifyError(`[ntfy] token_file ${path} is empty`, { status: null, retryable: false });
+  return token;
+}
+
+function fileReason(error: unknown): string {
+  switch (errorCode(error)) {
+    case "ENOENT":
+      return "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a directory";
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Up to maxBytes of the body as text; the rest is left unread and the stream cancelled. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const part = value.subarray(0, maxBytes - total);
+      chunks.push(part);
+      total += part.length;
+    }
+  } finally {
+    // Cancelling only tells the server we stopped reading; a failure to do so changes nothing
+    // about the answer we already have.
+    reader.cancel().catch((error: unknown) => void error);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+function errorCode(error: unknown): string {
+  if (typeof error !== "object" || error === null) return "";
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : "";
+}
+
+const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "ENODATA"]);
+
+/** Words for the TLS failures seen from Bun's fetch; other certificate codes are shown as they are. */
+const TLS_WORDS: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its certificate is self-signed",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not signed by an authority this machine trusts",
+  CERT_HAS_EXPIRED: "its certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "its certificate is for another host name",
+  EPROTO: "the TLS handshake failed (does it speak HTTPS on that port?)",
+};
+
+function isTlsCode(code: string): boolean {
+  return code in TLS_WORDS || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^ERR_TLS|^ERR_SSL/.test(code);
+}
+
+interface FetchContext {
+  server: string;
+  host: string;
+  timeoutMs: number;
+  /** The caller's signal fired (shutdown), as opposed to our own timeout. */
+  cancelled: boolean;
+  timedOut: boolean;
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+/** A fetch that threw: no HTTP answer at all. All of these may pass, so all are retryable. */
+function fetchFailure(error: unknown, ctx: FetchContext): NotifyError {
+  const retry = { status: null, retryable: true, cause: error };
+  if (ctx.cancelled) return new NotifyError(`sending to ${ctx.server} was cancelled`, retry);
+  if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${seconds(ctx.timeoutMs)}`, retry);
+  const code = errorCode(error);
+  if (DNS_CODES.has(code)) return new NotifyError(`cannot resolve host ${ctx.host} (${code}): check [ntfy] url and this machine's DNS`, retry);
+  if (code === "ECONNREFUSED") return new NotifyError(`${ctx.server} refused the connection: is ntfy running and listening there?`, retry);
+  if (isTlsCode(code)) {
+    // Retryable: we have no TLS settings of our own, so the fix (a renewed or proper
+    // certificate) happens on the server, and queued alerts should go out once it does.
+    return new NotifyError(`TLS error with ${ctx.server}: ${TLS_WORDS[code] ?? "certificate not accepted"} (${code})`, retry);
+  }
+  if (code === "ECONNRESET") return new NotifyError(`${ctx.server} closed the connection without an HTTP answer (ECONNRESET)`, retry);
+  const message = error instanceof Error ? error.message : String(error);
+  return new NotifyError(`cannot reach ${ctx.server}: ${message}${code && !message.includes(code) ? ` (${code})` : ""}`, retry);
+}
+
+interface StatusContext {
+  server: string;
+  topic: string;
+  location: string | null;
+  hasCredentials: boolean;
+}
+
+/** ntfy's error body, `{"code":40101,"http":401,"error":"unauthorized","link":"…"}`, in a few words. */
+function ntfyErrorText(body: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null; // not ntfy's JSON (a proxy's HTML page, say): the status alone says enough
+  }
+  if (typeof parsed !== "object" || parsed === null) return null;
+  const { code, error } = parsed as { code?: unknown; error?: unknown };
+  if (typeof error !== "string" || error === "") return null;
+  return typeof code === "number" ? `${error}, ntfy code ${code}` : error;
+}
+
+/** An HTTP answer other than 2xx. */
+function statusFailure(status: number, body: string, ctx: StatusContext): NotifyError {
+  const ntfy = ntfyErrorText(body);
+  const http = `HTTP ${status}${ntfy === null ? "" : `: ${ntfy}`}`;
+  const fail = (reason: string, retryable: boolean) => new NotifyError(reason, { status, retryable });
+  if (status >= 300 && status < 400) {
+    return fail(`${ctx.server} redirects (${http}) to ${ctx.location ?? "another address"}: put the address it names, with the topic, in [ntfy] url`, false);
+  }
+  if (status === 401 || status === 403) {
+    const none = ctx.hasCredentials ? "" : " (none are set)";
+    return fail(`${ctx.server} rejected the credentials for topic "${ctx.topic}" (${http}): check [ntfy] token / token_file / user+password${none}`, false);
+  }
+  if (status === 404) return fail(`${ctx.server} has no ntfy publish endpoint there (${http}): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`, false);
+  if (status === 413) return fail(`${ctx.server} refused the message as too large (${http})`, false);
+  if (status === 429) return fail(`${ctx.server} is rate limiting this host (${http})`, true);
+  if (status >= 500) return fail(`${ctx.server} failed to take the message (${http})`, true);
+  return fail(`${ctx.server} rejected the message (${http})`, false);
+}
