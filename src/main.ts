@@ -2,6 +2,7 @@ import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } f
 import { UsageError } from "./cli/_usage-error.ts";
 import { ConfigError } from "./config/errors.ts";
 import { closestName } from "./config/suggest.ts";
+import { NotifyError } from "./notify/notifier.ts";
 import { StoreError } from "./store/errors.ts";
 import { VERSION, versionLine } from "./version.ts";
 
@@ -19,6 +20,7 @@ const subCommands: Record<string, Loader> = {
   show: async () => (await import("./cli/show.ts")).showCommand as unknown as CommandDef<ArgsDef>,
   replay: async () => (await import("./cli/replay.ts")).replayCommand as unknown as CommandDef<ArgsDef>,
   status: async () => (await import("./cli/status.ts")).statusCommand as unknown as CommandDef<ArgsDef>,
+  "test-ntfy": async () => (await import("./cli/test-ntfy.ts")).testNtfyCommand as unknown as CommandDef<ArgsDef>,
 };
 
 const root = defineCommand({
@@ -87,6 +89,12 @@ function reportError(error: unknown, debug: boolean): number {
     return 2;
   }
   if (error instanceof StoreError) {
+    console.error(`logtriage: ${error.message}`);
+    if (debug && error.cause) console.error(error.cause);
+    return 1;
+  }
+  if (error instanceof NotifyError) {
+    // The reason already names the server and the fix; the HTTP status or network error is in it.
     console.error(`logtriage: ${error.message}`);
     if (debug && error.cause) console.error(error.cause);
     return 1;
