@@ -89,6 +89,8 @@ export class Pipeline {
   private held: Candidate[] = [];
   /** The source position as of the last entry handed to the triage. */
   private readPosition: string | null = null;
+  /** Wall clock (ms) of the last kernel entry: a report only grows by kernel lines. */
+  private lastKernelEntryMs = 0;
 
   constructor(options: PipelineOptions) {
     this.o = options;
@@ -115,6 +117,9 @@ export class Pipeline {
         }
         if (result.done) break;
         this.handle(result.value);
+        // A report open while other entries keep coming (a storm of userspace lines never
+        // lets the stream go quiet): close it once no kernel line has come for the quiet time.
+        if (this.o.triage.assembler.isOpen && Date.now() - this.lastKernelEntryMs > quietMs) this.take(this.o.triage.flush(Date.now() * 1000));
         await this.commitIfQuiet(signal);
       }
     } finally {
@@ -128,6 +133,7 @@ export class Pipeline {
     const nowUs = Date.now() * 1000;
     for (const entry of batch.entries) {
       this.counters.entries++;
+      if (entry.transport === "kernel") this.lastKernelEntryMs = nowUs / 1000;
       this.take(this.o.triage.push(entry, nowUs));
       if (entry.realtimeUs !== null) {
         this.counters.lastEntryUs = entry.realtimeUs;

@@ -140,6 +140,26 @@ describe("commit points", () => {
   });
 });
 
+test("a storm of userspace lines does not hold an open kernel report (and its commit) forever", async () => {
+  const segv = (await fixtureEntries("real/segfault-python.jsonl")).filter((e) => /segfault at/.test(e.message));
+  const noise = (await fixtureEntries("real/benign-noise.jsonl")).filter((e) => e.transport !== "kernel");
+  expect(noise.length).toBeGreaterThan(5);
+  // Batches keep coming every 100 ms, so the stream never goes quiet.
+  const batches = [segv, ...Array.from({ length: 20 }, (_, i) => [noise[i % noise.length] as Entry])];
+  const committedAt: number[] = [];
+  const source = new ScriptedSource(batches, { pauseMs: 100 });
+  const pipeline = new Pipeline({ db, source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), policy, alerts: null, log: silentLog, quietFlushMs: 300 });
+  const started = Date.now();
+  const poll = setInterval(() => {
+    if (committedAt.length === 0 && storedLines().some((l) => l.startsWith("T2 "))) committedAt.push(Date.now() - started);
+  }, 20);
+  await pipeline.run(new AbortController().signal);
+  clearInterval(poll);
+  expect(committedAt.length).toBe(1);
+  // Stored well before the 2 s stream ended: within the quiet time plus a batch or two.
+  expect(committedAt[0] as number).toBeLessThan(1_000);
+});
+
 describe("alerts", () => {
   test("T1/T2 alert, T3 does not; a fold inside the cooldown does not alert again", async () => {
     const oom = await fixtureEntries("real/oom-memcg-two-kills.jsonl");
