@@ -16,6 +16,7 @@ type Loader = () => Promise<CommandDef<ArgsDef>>;
 // `query`'s wall time, and a command should not pay for the others' modules. Each is typed
 // by its own options; here they are only looked up and run, so they are widened.
 const subCommands: Record<string, Loader> = {
+  daemon: async () => (await import("./cli/daemon.ts")).daemonCommand as unknown as CommandDef<ArgsDef>,
   query: async () => (await import("./cli/query.ts")).queryCommand as unknown as CommandDef<ArgsDef>,
   show: async () => (await import("./cli/show.ts")).showCommand as unknown as CommandDef<ArgsDef>,
   replay: async () => (await import("./cli/replay.ts")).replayCommand as unknown as CommandDef<ArgsDef>,
@@ -55,27 +56,29 @@ function checkOptions(command: string, def: ArgsDef, args: readonly string[]): v
 export async function main(rawArgs: string[]): Promise<number> {
   const debug = rawArgs.includes("--debug");
   try {
-    const first = rawArgs.find((a) => !a.startsWith("-"));
     if (rawArgs[0] === "--version" || rawArgs[0] === "-v") {
       console.log(versionLine());
       return 0;
     }
-    if (first === undefined) {
+    const named = rawArgs[0] !== undefined && !rawArgs[0].startsWith("-");
+    if (!named && rawArgs.some((a) => a === "--help" || a === "-h")) {
       await showUsage(root);
-      return rawArgs.some((a) => a === "--help" || a === "-h") ? 0 : 2;
+      return 0;
     }
-    const load = subCommands[first];
+    // Bare `logtriage` (nothing, or options only) runs the daemon, as the design's unit does.
+    const command = named ? (rawArgs[0] as string) : "daemon";
+    const load = subCommands[command];
     if (!load) {
-      const suggestion = closestName(first, Object.keys(subCommands));
-      throw new UsageError(`unknown command '${first}'${suggestion ? ` — did you mean '${suggestion}'?` : ""} (see 'logtriage --help')`);
+      const suggestion = closestName(command, Object.keys(subCommands));
+      throw new UsageError(`unknown command '${command}'${suggestion ? ` — did you mean '${suggestion}'?` : ""} (see 'logtriage --help')`);
     }
     const sub = await load();
-    const rest = rawArgs.slice(rawArgs.indexOf(first) + 1);
+    const rest = named ? rawArgs.slice(1) : rawArgs;
     if (rest.includes("--help") || rest.includes("-h")) {
       await showUsage(sub, root);
       return 0;
     }
-    checkOptions(first, (sub.args ?? {}) as ArgsDef, rest);
+    checkOptions(command, (sub.args ?? {}) as ArgsDef, rest);
     await runCommand(sub, { rawArgs: rest });
     return 0;
   } catch (error) {

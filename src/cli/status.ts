@@ -4,6 +4,8 @@ import { TIERS, TIER_NAMES, type Tier } from "../event.ts";
 import { readMemoryPsi } from "../sources/proc-files.ts";
 import { openStore } from "../store/db.ts";
 import { countEvents, queryEvents } from "../store/events.ts";
+import { readDaemonRow, type DaemonRow } from "../store/daemon-state.ts";
+import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../size.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
 import { formatLocalTime, isoTime } from "./_render.ts";
@@ -18,8 +20,76 @@ function ago(us: number, nowUs: number): string {
   return `${Math.round(s / 86400)}d ago`;
 }
 
+/** A heartbeat older than this means the daemon is gone or wedged (it beats every 5 s). */
+const STALE_HEARTBEAT_US = 30_000_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+type DaemonStatus = "running" | "stopped" | "dead" | "not responding" | "never started";
+
+function daemonStatus(row: DaemonRow | null, nowUs: number): DaemonStatus {
+  if (!row) return "never started";
+  if (row.stoppedUs !== null) return "stopped";
+  const fresh = nowUs - row.heartbeatUs < STALE_HEARTBEAT_US;
+  const alive = pidAlive(row.pid);
+  if (fresh && alive) return "running";
+  return alive ? "not responding" : "dead";
+}
+
+function duration(us: number): string {
+  const s = Math.max(0, Math.round(us / 1_000_000));
+  if (s < 90) return `${s}s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+function daemonLine(status: DaemonStatus, row: DaemonRow | null, nowUs: number): string {
+  switch (status) {
+    case "never started":
+      return "not running (never started with this database; run 'logtriage daemon')";
+    case "running":
+      return `running (pid ${row?.pid}, up ${duration(nowUs - (row?.startedUs ?? nowUs))}, heartbeat ${ago(row?.heartbeatUs ?? nowUs, nowUs)})`;
+    case "stopped":
+      return `not running (stopped ${ago(row?.stoppedUs ?? nowUs, nowUs)})`;
+    case "dead":
+      return `not running (pid ${row?.pid} is gone; last heartbeat ${ago(row?.heartbeatUs ?? nowUs, nowUs)} — it crashed or was killed)`;
+    case "not responding":
+      return `not responding (pid ${row?.pid} exists but its last heartbeat was ${ago(row?.heartbeatUs ?? nowUs, nowUs)})`;
+  }
+}
+
+function sourceLine(row: DaemonRow | null, nowUs: number): string {
+  if (!row) return "—";
+  const src = row.state.source;
+  if (!src.name) return `none — ${src.reason}`;
+  const parts = [`${src.name} (${src.reason})`];
+  if (src.stats.lastReadUs !== null) parts.push(`last read ${ago(src.stats.lastReadUs, nowUs)}`);
+  if (src.lagUs !== null) parts.push(`${(src.lagUs / 1e6).toFixed(1)}s behind at its last entry`);
+  if (src.stats.restarts) parts.push(`${src.stats.restarts} restart(s)`);
+  if (src.stats.lost) parts.push(`${src.stats.lost} record(s) lost`);
+  if (src.stats.malformed) parts.push(`${src.stats.malformed} malformed`);
+  if (src.stats.lastError) parts.push(`last problem: ${src.stats.lastError}`);
+  return parts.join("; ");
+}
+
+function outboxText(o: OutboxCounts): string {
+  const parts = [`${o.pending} waiting`];
+  if (o.failed) parts.push(`${o.failed} refused`);
+  if (o.lastError) parts.push(`last error: ${o.lastError}`);
+  return parts.join(", ");
+}
+
 export const statusCommand = defineCommand({
-  meta: { name: "status", description: "Instance, configuration, event database, last event, 24h counts per tier, PSI memory" },
+  meta: { name: "status", description: "Instance, daemon state and source, event database, last event, 24h counts per tier, PSI memory, alert outbox" },
   args: {
     ...commonArgs,
     json: { type: "boolean", description: "As one JSON object" },
@@ -31,22 +101,47 @@ export const statusCommand = defineCommand({
     const psi = readMemoryPsi();
     const counts: Record<Tier, number> = { T1: 0, T2: 0, T3: 0, T4: 0, T5: 0 };
     let last: ReturnType<typeof queryEvents>[number] | null = null;
+    let daemon: DaemonRow | null = null;
+    let outbox: OutboxCounts | null = null;
     const dbExists = existsSync(env.dbPath);
     if (dbExists) {
       const db = openStore(env.dbPath, { readonly: true });
       try {
         for (const tier of TIERS) counts[tier] = countEvents(db, { sinceUs: nowUs - DAY_US, tiers: [tier] });
         last = queryEvents(db, { sinceUs: 0, limit: 1 })[0] ?? null;
+        daemon = readDaemonRow(db);
+        outbox = outboxCounts(db);
       } finally {
         db.close();
       }
     }
+    const state = daemonStatus(daemon, nowUs);
     const dbSizeKb = dbExists ? Math.round(statSync(env.dbPath).size / 1024) : null;
     if (args.json) {
       const out = {
         instance: config.instance.id,
         role: config.instance.role,
         config: env.configPath,
+        daemon: {
+          state,
+          pid: daemon?.pid ?? null,
+          started: daemon ? isoTime(daemon.startedUs) : null,
+          heartbeat: daemon ? isoTime(daemon.heartbeatUs) : null,
+          uptime_s: state === "running" && daemon ? Math.round((nowUs - daemon.startedUs) / 1e6) : null,
+          version: daemon?.state.version ?? null,
+        },
+        source: daemon && {
+          name: daemon.state.source.name,
+          reason: daemon.state.source.reason,
+          last_read: daemon.state.source.stats.lastReadUs === null ? null : isoTime(daemon.state.source.stats.lastReadUs),
+          lag_s: daemon.state.source.lagUs === null ? null : daemon.state.source.lagUs / 1e6,
+          records_read: daemon.state.source.stats.recordsRead,
+          restarts: daemon.state.source.stats.restarts,
+          lost: daemon.state.source.stats.lost,
+          malformed: daemon.state.source.stats.malformed,
+          last_error: daemon.state.source.stats.lastError,
+        },
+        outbox: outbox && { pending: outbox.pending, sent: outbox.sent, refused: outbox.failed, last_error: outbox.lastError },
         db: { path: env.dbPath, exists: dbExists, size_kb: dbSizeKb },
         last_event: last && { id: last.id, tier: last.tier, summary: last.summary, timestamp: isoTime(last.timestampUs) },
         events_24h: counts,
@@ -62,12 +157,14 @@ export const statusCommand = defineCommand({
     const lines = [
       `Instance:     ${config.instance.id}`,
       `Role:         ${config.instance.role}`,
+      `Daemon:       ${daemonLine(state, daemon, nowUs)}`,
+      `Source:       ${sourceLine(daemon, nowUs)}`,
       `Config:       ${env.configPath ?? "built-in defaults (no config file)"}`,
       `Database:     ${env.dbPath}${dbExists ? ` (${formatKb(dbSizeKb)})` : " (not created yet)"}`,
       `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${ago(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,
       `Events (24h): ${TIERS.map((t) => `${counts[t]} ${TIER_NAMES[t]}`).join(", ")}`,
       `PSI memory:   ${psiText}`,
-      `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}`,
+      `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox)}` : ""}`,
     ];
     console.log(lines.join("\n"));
   },

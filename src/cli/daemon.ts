@@ -1,0 +1,51 @@
+import { defineCommand } from "citty";
+import { consola, LogLevels } from "consola";
+import { Triage } from "../classify/triage.ts";
+import { parseDuration } from "../config/duration.ts";
+import { runDaemon } from "../daemon/daemon.ts";
+import { openStore } from "../store/db.ts";
+import { commonArgs, loadCommandEnv, triageOptions, UsageError } from "./_context.ts";
+
+// `logtriage daemon` (also bare `logtriage`): the foreground service systemd runs. SIGTERM or
+// SIGINT stops it: the entry in hand is finished and committed, journalctl is stopped, and it
+// exits 0 well within systemd's stop timeout.
+
+export const daemonCommand = defineCommand({
+  meta: { name: "daemon", description: "Watch the journal (or /dev/kmsg), store events, send alerts (the systemd service runs this)" },
+  args: {
+    ...commonArgs,
+    backfill: { type: "string", description: "On the very first start, read the journal back this far (e.g. 1h) instead of starting at now", valueHint: "DURATION" },
+  },
+  async run({ args }) {
+    const env = loadCommandEnv(args);
+    const backfillMs = args.backfill === undefined ? null : parseDuration(args.backfill);
+    if (backfillMs === null && args.backfill !== undefined) throw new UsageError(`--backfill: expected a duration like "30m", "1h" or "2d", got ${JSON.stringify(args.backfill)}`);
+    consola.level = LogLevels[env.config.log.level];
+    const log = consola.withTag("logtriage");
+    const db = openStore(env.dbPath);
+    const controller = new AbortController();
+    let signals = 0;
+    const stop = (name: string) => {
+      signals++;
+      if (signals === 1) {
+        log.info(`${name}: stopping`);
+        controller.abort();
+      } else {
+        // A second signal while stopping: the user means it.
+        log.warn(`${name} again: exiting now`);
+        process.exit(1);
+      }
+    };
+    const onTerm = () => stop("SIGTERM");
+    const onInt = () => stop("SIGINT");
+    process.on("SIGTERM", onTerm);
+    process.on("SIGINT", onInt);
+    try {
+      await runDaemon({ config: env.config, db, log, triage: new Triage(triageOptions(env.config)), backfillMs }, controller.signal);
+    } finally {
+      process.off("SIGTERM", onTerm);
+      process.off("SIGINT", onInt);
+      db.close();
+    }
+  },
+});

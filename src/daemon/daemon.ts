@@ -1,0 +1,136 @@
+import type { Database } from "bun:sqlite";
+import type { ConsolaInstance } from "consola";
+import { Triage } from "../classify/triage.ts";
+import type { Config } from "../config/schema.ts";
+import type { Tier } from "../event.ts";
+import { alertFor } from "../notify/alert.ts";
+import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
+import { OutboxSender } from "../notify/sender.ts";
+import { JournalSource, journalMatches } from "../sources/journal.ts";
+import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
+import { readMemoryPsi } from "../sources/proc-files.ts";
+import { probeJournal, selectSource, type SourceSelection } from "../sources/registry.ts";
+import type { Source } from "../sources/source.ts";
+import { loadCursor } from "../store/cursor.ts";
+import { markStopped, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
+import { outboxCounts } from "../store/outbox.ts";
+import { VERSION } from "../version.ts";
+import { Pipeline } from "./pipeline.ts";
+
+// The daemon's wiring: pick a source, resume it from the committed position, run the
+// pipeline and the outbox sender side by side, keep the heartbeat row fresh, and stop cleanly
+// on abort. Reading never waits for ntfy: the pipeline only writes outbox rows; the sender
+// drains them on its own schedule.
+
+export interface DaemonOptions {
+  config: Config;
+  db: Database;
+  log: ConsolaInstance;
+  triage: Triage;
+  /** With no committed position: read the journal back this far instead of starting at now. */
+  backfillMs: number | null;
+  /** Test seams: extra journalctl arguments (e.g. --directory) and the heartbeat period. */
+  journalctlArgs?: string[];
+  heartbeatMs?: number;
+}
+
+const HEARTBEAT_MS = 5_000;
+
+export function notificationTarget(config: Config): string {
+  if (!config.ntfy.url) return "notifications off";
+  const target = parseNtfyUrl(config.ntfy.url);
+  return target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
+}
+
+export async function chooseSource(config: Config, journalctlArgs: string[] | undefined): Promise<SourceSelection> {
+  const kmsgProblem = config.sources.use === "journal" ? "not probed" : isKmsgReadable();
+  const journal = config.sources.use === "kmsg" ? { usable: false, reason: "not probed" } : await probeJournal(journalctlArgs ? { journalctlArgs } : {});
+  return selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
+}
+
+function createSource(selection: SourceSelection, o: DaemonOptions): Source | null {
+  const after = selection.name ? loadCursor(o.db, selection.name) : null;
+  const sourceLog = o.log.withTag(selection.name ?? "source");
+  switch (selection.name) {
+    case "journal":
+      return new JournalSource({
+        after,
+        sinceUs: after === null && o.backfillMs !== null ? Date.now() * 1000 - o.backfillMs * 1000 : null,
+        matches: journalMatches(o.triage.classifier.rawPrefilter),
+        keepLine: (line) => o.triage.wantsRawLine(line, true),
+        ...(o.journalctlArgs ? { journalctlArgs: o.journalctlArgs } : {}),
+        log: sourceLog,
+      });
+    case "kmsg":
+      return createKmsgSource({ after, log: sourceLog });
+    case null:
+      return null;
+  }
+}
+
+export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<void> {
+  const { config, db, log } = o;
+  const startedUs = Date.now() * 1000;
+  const selection = await chooseSource(config, o.journalctlArgs);
+  const source = createSource(selection, o);
+  const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
+  const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
+  const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
+  const pipeline = source
+    ? new Pipeline({
+        db,
+        source,
+        triage: o.triage,
+        policy: { instanceId: config.instance.id, cooldownMs: config.cooldown.windowMs, aggregateThreshold: config.cooldown.aggregateThreshold },
+        alerts: notifier ? { tiers: alertTiers, toNotification: (event) => alertFor(event, config.ntfy, config.instance.id) } : null,
+        log,
+        onAlertsQueued: () => sender?.wake(),
+      })
+    : null;
+
+  log.info(
+    `logtriage ${VERSION} daemon: instance ${config.instance.id} (${config.instance.role}), source ${selection.name ?? "none"} — ${selection.reason}; db ${db.filename}; ${notificationTarget(config)}`,
+  );
+  if (!source) log.error(`no log source can be read, so nothing will be detected: ${selection.reason}`);
+
+  const state = (): DaemonState => ({
+    version: VERSION,
+    instance: config.instance.id,
+    source: {
+      name: selection.name,
+      reason: selection.reason,
+      stats: source ? { ...source.stats } : { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: selection.reason, lastReadUs: null },
+      lastEntryUs: pipeline?.counters.lastEntryUs ?? null,
+      lagUs: pipeline?.counters.lagUs ?? null,
+      committed: pipeline?.counters.committedPosition ?? null,
+    },
+    psi: config.psi.enabled ? psiNow() : null,
+    notifications: notificationTarget(config),
+    heldCandidates: pipeline?.heldCandidates ?? 0,
+  });
+  const beat = () => {
+    try {
+      writeHeartbeat(db, process.pid, startedUs, Date.now() * 1000, state());
+    } catch (error) {
+      log.warn(`cannot write the heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  beat();
+  const heartbeat = setInterval(beat, o.heartbeatMs ?? HEARTBEAT_MS);
+  const pending = outboxCounts(db).pending;
+  if (pending > 0) log.info(`${pending} alert(s) from before wait in the outbox; sending them first`);
+
+  try {
+    await Promise.all([pipeline?.run(signal), sender?.run(signal), source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }))]);
+  } finally {
+    clearInterval(heartbeat);
+    beat();
+    markStopped(db, Date.now() * 1000);
+    log.info(`stopped: ${pipeline?.counters.entries ?? 0} entries read, ${pipeline?.counters.eventsNew ?? 0} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
+  }
+}
+
+function psiNow(): DaemonState["psi"] {
+  const psi = readMemoryPsi();
+  return psi && { someAvg10: psi.some.avg10, fullAvg10: psi.full?.avg10 ?? null };
+}
