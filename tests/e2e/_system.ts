@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 // The real system pieces the end-to-end tests use (../shared/REAL-SYSTEM.md): a journald
@@ -21,19 +21,61 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
 }
 
 export interface Journald {
-  /** The journald this harness started, or null when one was already running. */
-  started: ReturnType<typeof Bun.spawn> | null;
+  /** True when this harness started journald (and so may restart and must stop it). */
+  readonly ours: boolean;
+  /** Stop and start our journald again (a journald restart, as after an upgrade). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
+  mkdirSync("/run/systemd/journal", { recursive: true });
+  const proc = Bun.spawn(["/lib/systemd/systemd-journald"], { stdout: "ignore", stderr: "ignore" });
+  await until("journald to answer", () => existsSync("/run/systemd/journal/socket") && run(["journalctl", "-n", "0", "--no-pager"]).code === 0);
+  return proc;
 }
 
 export async function ensureJournald(): Promise<Journald> {
   const running = run(["pgrep", "-x", "systemd-journal"]).code === 0;
-  if (running) return { started: null, stop: async () => {} };
-  mkdirSync("/run/systemd/journal", { recursive: true });
-  const proc = Bun.spawn(["/lib/systemd/systemd-journald"], { stdout: "ignore", stderr: "ignore" });
-  await until("journald to answer", () => existsSync("/run/systemd/journal/socket") && run(["journalctl", "-n", "0", "--no-pager"]).code === 0);
+  if (running) return { ours: false, restart: async () => {}, stop: async () => {} };
+  let proc = await spawnJournald();
   return {
-    started: proc,
+    ours: true,
+    restart: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      proc = await spawnJournald();
+    },
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+export interface UserManager {
+  /** Environment for systemctl --user / systemd-run --user against this manager. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real `systemd --user` manager for root (REAL-SYSTEM.md), started only if none answers on
+ * /run/user/0. Units the tests create are transient (`systemd-run --user`) and are removed
+ * by the tests themselves.
+ */
+export async function ensureUserManager(): Promise<UserManager> {
+  const runtimeDir = "/run/user/0";
+  const env = { ...(process.env as Record<string, string>), XDG_RUNTIME_DIR: runtimeDir };
+  const answers = () => Bun.spawnSync(["systemctl", "--user", "is-system-running"], { env, stdout: "pipe", stderr: "pipe" }).stdout.toString().trim() !== "";
+  if (existsSync(join(runtimeDir, "systemd", "private")) && answers()) return { env, stop: async () => {} };
+  // /run/systemd/system tells systemd it "booted with systemd".
+  mkdirSync("/run/systemd/system", { recursive: true });
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  const proc = Bun.spawn(["/lib/systemd/systemd", "--user", "--log-target=journal"], { env, stdout: "ignore", stderr: "ignore" });
+  await until("the user manager to answer", answers);
+  return {
+    env,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -64,15 +106,17 @@ const MEMCG_ROOT = "/sys/fs/cgroup/memory";
 
 /**
  * A real memory-cgroup OOM kill: a python3 hog in its own cgroup v1 memory cgroup with a
- * 64 MiB limit. Returns the hog's pid and the cgroup path the kernel reports.
+ * 64 MiB limit. Returns the hog's pid and the cgroup path the kernel reports. `program` is
+ * python3 or a symlink to it: the kernel names a process after the path it was exec'd by, so
+ * a symlink gives the victim another name (two kills of one name would fold into one event).
  */
-export async function memcgOomKill(name: string): Promise<{ pid: number; memcg: string }> {
+export async function memcgOomKill(name: string, program = "python3"): Promise<{ pid: number; memcg: string }> {
   const dir = join(MEMCG_ROOT, name);
   mkdirSync(dir);
   try {
     writeFileSync(join(dir, "memory.limit_in_bytes"), String(64 * 1024 * 1024));
     const hog = Bun.spawn(
-      ["sh", "-c", `echo $$ > ${join(dir, "cgroup.procs")}; exec python3 -c "a=[]\nwhile True: a.append(bytearray(1<<20))"`],
+      ["sh", "-c", `echo $$ > ${join(dir, "cgroup.procs")}; exec ${program} -c "a=[]\nwhile True: a.append(bytearray(1<<20))"`],
       { stdout: "ignore", stderr: "ignore" },
     );
     const code = await hog.exited;
@@ -99,3 +143,13 @@ export async function segfault(cwd: string): Promise<number> {
   return p.pid;
 }
 
+
+/** A symlink to python3 named `name` in `dir`, for a victim called `name`. */
+export function pythonNamed(dir: string, name: string): string {
+  const path = join(dir, name);
+  // The interpreter binary itself: a wrapper (pyenv's shim) would look itself up by our name.
+  const python = Bun.which("python3", { PATH: "/usr/bin:/bin" });
+  if (!python) throw new Error("python3 is needed for the OOM tests (apt-get install python3)");
+  if (!existsSync(path)) symlinkSync(realpathSync(python), path);
+  return path;
+}

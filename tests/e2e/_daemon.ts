@@ -1,0 +1,142 @@
+import { Database } from "bun:sqlite";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BIN, sandbox, type Sandbox } from "../cli/_run.ts";
+
+// The compiled daemon as a child of the test (or the benchmark): its own temporary HOME and
+// config, its output collected, its database read directly.
+
+export interface DaemonUnderTest {
+  readonly box: Sandbox;
+  readonly dbPath: string;
+  proc: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
+  output(): string;
+  /** Resolves when the output matches; throws (with the output) after the timeout. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** The daemon's journalctl child, if it has one. */
+  journalctlPid(): number | null;
+  /** SIGTERM and wait; resolves with exit code and how long it took. */
+  stop(): Promise<{ code: number | null; ms: number }>;
+  /** kill -9 (and its journalctl, which a dead parent cannot reap), as a crash would. */
+  crash(): Promise<void>;
+  /** Start a new daemon process on the same HOME and database. */
+  restart(): Promise<void>;
+}
+
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // The process is gone: no children to report.
+  }
+  return out;
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+export async function startDaemon(configToml: string, args: string[] = []): Promise<DaemonUnderTest> {
+  const box = sandbox();
+  const configPath = join(box.configDir, "config.toml");
+  writeFileSync(configPath, configToml);
+  const dbPath = join(box.dataDir, "events.db");
+  let text = "";
+  const spawn = () => {
+    const proc = Bun.spawn([BIN, "daemon", ...args], { env: box.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const decoder = new TextDecoder();
+    for (const stream of [proc.stdout, proc.stderr]) {
+      void (async () => {
+        for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+      })();
+    }
+    return proc;
+  };
+  const d: DaemonUnderTest = {
+    box,
+    dbPath,
+    proc: spawn(),
+    output: () => text,
+    async waitForOutput(pattern, timeoutMs = 15_000) {
+      try {
+        await until(`daemon output ${pattern}`, () => pattern.test(text), timeoutMs);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; output so far:\n${text}`);
+      }
+    },
+    journalctlPid() {
+      return childrenOf(d.proc.pid).find((pid) => commOf(pid) === "journalctl") ?? null;
+    },
+    async stop() {
+      const started = Date.now();
+      d.proc.kill("SIGTERM");
+      const code = await d.proc.exited;
+      return { code, ms: Date.now() - started };
+    },
+    async crash() {
+      const child = d.journalctlPid();
+      d.proc.kill("SIGKILL");
+      await d.proc.exited;
+      if (child !== null) {
+        try {
+          process.kill(child, "SIGKILL");
+        } catch {
+          // It already died of SIGPIPE.
+        }
+      }
+    },
+    async restart() {
+      d.proc = spawn();
+    },
+  };
+  return d;
+}
+
+/** A read-only look at the daemon's database (WAL: readable while the daemon writes). */
+export function withDb<T>(dbPath: string, read: (db: Database) => T): T | null {
+  if (!existsSync(dbPath)) return null;
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    db.run("PRAGMA busy_timeout = 2000");
+    return read(db);
+  } catch (error) {
+    // The daemon may not have created its tables yet.
+    if (/no such table/.test(String(error))) return null;
+    throw error;
+  } finally {
+    db.close();
+  }
+}
+
+export interface EventRow {
+  id: string;
+  tier: string;
+  rule: string;
+  summary: string;
+  process: string | null;
+  pid: number | null;
+  unit: string | null;
+  occurrences: number;
+  detail: string;
+  facts_json: string;
+}
+
+export function events(dbPath: string): EventRow[] {
+  return withDb(dbPath, (db) => db.query("SELECT id, tier, rule, summary, process, pid, unit, occurrences, detail, facts_json FROM events ORDER BY timestamp").all() as EventRow[]) ?? [];
+}
