@@ -1,12 +1,12 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { consola, type ConsolaInstance } from "consola";
 import type { ArgsDef } from "citty";
 import type { RuleGroup } from "../classify/rules.ts";
 import type { TriageOptions } from "../classify/triage.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { readPageSizeKb } from "../sources/proc-files.ts";
+import { createLog, type Log } from "../log.ts";
 
 // What every command shares: the options --config / --db / --debug, and turning them into
 // a loaded config and paths. Commands get their environment through this module, so tests
@@ -25,7 +25,7 @@ export interface CommandEnv {
   /** The config file that was read, or null for built-in defaults. */
   configPath: string | null;
   dbPath: string;
-  log: ConsolaInstance;
+  log: Log;
 }
 
 export function loadCommandEnv(args: { config?: string | undefined; db?: string | undefined }): CommandEnv {
@@ -35,7 +35,7 @@ export function loadCommandEnv(args: { config?: string | undefined; db?: string 
     config: loaded.config,
     configPath: loaded.path,
     dbPath: args.db ? resolve(args.db) : loaded.config.db.path,
-    log: consola.withTag("logtriage"),
+    log: createLog(loaded.config.log.level),
   };
 }
 

@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import { consola, LogLevels } from "consola";
 import { Triage } from "../classify/triage.ts";
 import { parseDuration } from "../config/duration.ts";
 import { runDaemon } from "../daemon/daemon.ts";
@@ -20,8 +19,7 @@ export const daemonCommand = defineCommand({
     const env = loadCommandEnv(args);
     const backfillMs = args.backfill === undefined ? null : parseDuration(args.backfill);
     if (backfillMs === null && args.backfill !== undefined) throw new UsageError(`--backfill: expected a duration like "30m", "1h" or "2d", got ${JSON.stringify(args.backfill)}`);
-    consola.level = LogLevels[env.config.log.level];
-    const log = consola.withTag("logtriage");
+    const log = env.log;
     const db = openStore(env.dbPath);
     const controller = new AbortController();
     let signals = 0;
