@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { ConsolaInstance } from "consola";
+import type { Log } from "../log.ts";
 import { Triage } from "../classify/triage.ts";
 import type { Config } from "../config/schema.ts";
 import type { Tier } from "../event.ts";
@@ -16,6 +16,7 @@ import { markStopped, writeHeartbeat, type DaemonState } from "../store/daemon-s
 import { outboxCounts } from "../store/outbox.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
+import { trimStartupMemory } from "./trim.ts";
 
 // The daemon's wiring: pick a source, resume it from the committed position, run the
 // pipeline and the outbox sender side by side, keep the heartbeat row fresh, and stop cleanly
@@ -25,7 +26,7 @@ import { Pipeline } from "./pipeline.ts";
 export interface DaemonOptions {
   config: Config;
   db: Database;
-  log: ConsolaInstance;
+  log: Log;
   triage: Triage;
   /** With no committed position: read the journal back this far instead of starting at now. */
   backfillMs: number | null;
@@ -117,6 +118,11 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   };
   beat();
   const heartbeat = setInterval(beat, o.heartbeatMs ?? HEARTBEAT_MS);
+  // Once everything has started: the start-up code and garbage need not stay resident.
+  setTimeout(() => {
+    const trim = trimStartupMemory();
+    if (trim.error) log.debug(`start-up memory not trimmed: ${trim.error}`);
+  }, 2_000).unref();
   const pending = outboxCounts(db).pending;
   if (pending > 0) log.info(`${pending} alert(s) from before wait in the outbox; sending them first`);
 
