@@ -20,7 +20,7 @@ export interface SourceSelection {
   reason: string;
 }
 
-/** True when a process named systemd-journal(d) runs (comm is cut to 15 characters). */
+/** True when a live process named systemd-journal(d) runs (comm is cut to 15 characters; a zombie is not running). */
 export function isJournaldRunning(procRoot = "/proc"): boolean {
   let pids: string[];
   try {
@@ -31,7 +31,10 @@ export function isJournaldRunning(procRoot = "/proc"): boolean {
   }
   for (const pid of pids) {
     try {
-      if (readFileSync(join(procRoot, pid, "comm"), "utf8").trim() === "systemd-journal") return true;
+      if (readFileSync(join(procRoot, pid, "comm"), "utf8").trim() !== "systemd-journal") continue;
+      // /proc/PID/stat: "pid (comm) S ..."; the state follows the last ")".
+      const stat = readFileSync(join(procRoot, pid, "stat"), "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z") return true;
     } catch {
       // The process ended while we looked.
     }

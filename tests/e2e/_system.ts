@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, realpathSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isJournaldRunning } from "../../src/sources/registry.ts";
 
 // The real system pieces the end-to-end tests use (../shared/REAL-SYSTEM.md): a journald
 // (started here only if none runs, and then stopped again), real cgroup v1 OOM kills and
@@ -28,6 +29,10 @@ export interface Journald {
   stop(): Promise<void>;
 }
 
+/** A journald.conf drop-in the harness writes before starting its journald (and removes after). */
+const DROP_IN_DIR = "/run/systemd/journald.conf.d";
+const DROP_IN = join(DROP_IN_DIR, "90-logtriage-test.conf");
+
 async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
   mkdirSync("/run/systemd/journal", { recursive: true });
   const proc = Bun.spawn(["/lib/systemd/systemd-journald"], { stdout: "ignore", stderr: "ignore" });
@@ -35,9 +40,16 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
   return proc;
 }
 
-export async function ensureJournald(): Promise<Journald> {
-  const running = run(["pgrep", "-x", "systemd-journal"]).code === 0;
-  if (running) return { ours: false, restart: async () => {}, stop: async () => {} };
+/**
+ * `rateLimitOff`: journald drops a service's lines beyond 10,000 per 30 s by default
+ * (RateLimitBurst); a storm benchmark needs them all. Applies only to a journald started here.
+ */
+export async function ensureJournald(options: { rateLimitOff?: boolean } = {}): Promise<Journald> {
+  if (isJournaldRunning()) return { ours: false, restart: async () => {}, stop: async () => {} };
+  if (options.rateLimitOff) {
+    mkdirSync(DROP_IN_DIR, { recursive: true });
+    writeFileSync(DROP_IN, "[Journal]\nRateLimitBurst=0\n");
+  }
   let proc = await spawnJournald();
   return {
     ours: true,
@@ -49,6 +61,7 @@ export async function ensureJournald(): Promise<Journald> {
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
+      rmSync(DROP_IN, { force: true });
     },
   };
 }
