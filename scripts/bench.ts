@@ -1,4 +1,4 @@
-// `bun run bench` (after `npm run build`): the figures issue #2 asks for, measured in one
+// `bun run bench` (after `npm run build`): the figures issues #2 and #3 ask for, measured in one
 // run, medians of several runs each, on the compiled binary.
 //   1. replay throughput over a generated 1,000,000-entry journal vs `grep -E -c` with the
 //      same literal pattern set, and the ratio;
@@ -6,7 +6,10 @@
 //      should be about equal);
 //   3. `query --tier T1 --last 7d` over a database of 1,000,000 events: median wall time of
 //      the compiled CLI, and of the query itself in-process.
-// Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR.
+//   4. the live daemon (scripts/bench-daemon.ts, as root): OOM kill → ntfy latency, idle RSS,
+//      a log storm through journald.
+// Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
+// bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES.
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +19,7 @@ import { Triage } from "../src/classify/triage.ts";
 import { openStore } from "../src/store/db.ts";
 import { commitEvent, queryEvents } from "../src/store/events.ts";
 import type { Candidate, Tier } from "../src/event.ts";
+import { benchDaemon } from "./bench-daemon.ts";
 import { generateJournal } from "./gen-journal.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -166,6 +170,7 @@ try {
   console.log(`logtriage bench: ${new Date().toISOString()}, ${process.arch}, bun ${Bun.version}`);
   await benchReplay(home);
   benchQuery(home);
+  await benchDaemon();
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
