@@ -148,9 +148,9 @@ export async function memcgOomKill(name: string, program = "python3"): Promise<{
   }
 }
 
-/** A real segfault: python3 reading address 0 (no core file: ulimit -c 0). */
-export async function segfault(cwd: string): Promise<number> {
-  const p = Bun.spawn(["sh", "-c", 'ulimit -c 0; exec python3 -c "import ctypes; ctypes.string_at(0)"'], { cwd, stdout: "ignore", stderr: "ignore" });
+/** A real segfault: python3 (or a symlink to it, see pythonNamed) reading address 0 (no core file: ulimit -c 0). */
+export async function segfault(cwd: string, program = "python3"): Promise<number> {
+  const p = Bun.spawn(["sh", "-c", `ulimit -c 0; exec ${program} -c "import ctypes; ctypes.string_at(0)"`], { cwd, stdout: "ignore", stderr: "ignore" });
   await p.exited;
   if (p.signalCode !== "SIGSEGV") throw new Error(`python3 was expected to die of SIGSEGV, got ${p.exitCode} ${p.signalCode}`);
   return p.pid;

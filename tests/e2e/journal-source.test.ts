@@ -80,6 +80,14 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
     expect(run2.got).toEqual(["four", "five"]);
   });
 
+  test("with no position, --backfill's time reads back history instead of starting at the end", async () => {
+    const id = `lt-src-${process.pid}-c`;
+    logLines(id, ["from before the start"]);
+    const source = new JournalSource({ after: null, sinceUs: Date.now() * 1000 - 60_000_000, matches: null, log: quiet });
+    const run = await collect(source, id, (got) => got.length >= 1);
+    expect(run.got).toEqual(["from before the start"]);
+  });
+
   test("killing journalctl: the source restarts it and no entry is lost or repeated", async () => {
     const id = `lt-src-${process.pid}-b`;
     const warnings: string[] = [];
