@@ -6,6 +6,7 @@ import type { Source, SourceBatch } from "../sources/source.ts";
 import { saveCursor } from "../store/cursor.ts";
 import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
 import { enqueueAlert } from "../store/outbox.ts";
+import { sleep } from "../sleep.ts";
 
 // Source → assemble/classify (Triage) → store, with exactly-once delivery into the database:
 // events, their outbox rows and the source's resume position commit in one transaction, and
@@ -57,20 +58,6 @@ export interface PipelineCounters {
 const TIMEOUT = Symbol("timeout");
 const COMMIT_RETRY_MAX_MS = 30_000;
 
-function wait(ms: number, signal?: AbortSignal): Promise<typeof TIMEOUT> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", done);
-      resolve(TIMEOUT);
-    }, ms);
-    function done() {
-      clearTimeout(timer);
-      resolve(TIMEOUT);
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
 export class Pipeline {
   readonly counters: PipelineCounters = {
     entries: 0,
@@ -107,7 +94,7 @@ export class Pipeline {
     try {
       for (;;) {
         const next = batches.next();
-        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.o.triage.assembler.isOpen ? await Promise.race([next, wait(quietMs)]) : await next;
+        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.o.triage.assembler.isOpen ? await Promise.race([next, sleep(quietMs).then((): typeof TIMEOUT => TIMEOUT)]) : await next;
         while (result === TIMEOUT) {
           // A quiet stream with a report open (a segfault line whose `Code:` line never
           // came): close it as it is, rather than wait for the next kernel line.
@@ -163,7 +150,8 @@ export class Pipeline {
       } catch (error) {
         this.counters.commitFailures++;
         this.o.log.error(`cannot store events (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
-        if ((await wait(delayMs, signal)) === TIMEOUT && signal.aborted) return;
+        await sleep(delayMs, signal);
+        if (signal.aborted) return;
         delayMs = Math.min(delayMs * 2, COMMIT_RETRY_MAX_MS);
       }
     }

@@ -1,6 +1,7 @@
 import { parseJournalLine, rawStringField } from "../parse/journal-json.ts";
 import type { Entry } from "../event.ts";
 import { processRunner, type Runner } from "../run.ts";
+import { sleep } from "../sleep.ts";
 import { splitLines } from "./lines.ts";
 import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
 
@@ -28,8 +29,6 @@ export interface JournalSourceOptions {
    * JSON.parse. It must not depend on pipeline state, since the source reads ahead.
    */
   keepLine?: (line: string) => boolean;
-  /** Extra journalctl arguments, e.g. ["--directory", dir] (tests) or ["--merge"]. */
-  journalctlArgs?: string[];
   journalctl?: string;
   runner?: Runner;
   log: SourceLog;
@@ -59,19 +58,6 @@ export function journalMatches(prefilter: { messageIds: ReadonlySet<string>; ide
   return groups.flatMap((g, i) => (i === 0 ? g : ["+", ...g]));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 async function tail(stream: ReadableStream<Uint8Array>): Promise<string> {
   let text = "";
   const decoder = new TextDecoder();
@@ -99,12 +85,12 @@ export class JournalSource implements Source {
 
   /** The journal's current end as a cursor, so a first start begins exactly there. */
   async tailCursor(): Promise<string | null> {
-    const r = await this.runner.run([this.journalctl, ...(this.options.journalctlArgs ?? []), "--lines=0", "--show-cursor", "--no-pager"], { timeoutMs: PROBE_TIMEOUT_MS });
+    const r = await this.runner.run([this.journalctl, "--lines=0", "--show-cursor", "--no-pager"], { timeoutMs: PROBE_TIMEOUT_MS });
     return /^-- cursor: (.+)$/m.exec(r.stdout)?.[1]?.trim() ?? null;
   }
 
   private argv(): string[] {
-    const args = [this.journalctl, ...(this.options.journalctlArgs ?? []), "--follow", "--output=json", "--all", "--no-pager", "--quiet"];
+    const args = [this.journalctl, "--follow", "--output=json", "--all", "--no-pager", "--quiet"];
     if (this.position !== null) args.push(`--after-cursor=${this.position}`);
     else if (this.options.sinceUs != null) args.push(`--since=@${(this.options.sinceUs / 1e6).toFixed(6)}`);
     else args.push("--lines=0");
@@ -209,7 +195,7 @@ export class JournalSource implements Source {
       if (Date.now() - this.quietSinceMs < quietMs) return;
       probing = true;
       try {
-        const argv = [this.journalctl, ...(this.options.journalctlArgs ?? []), "--lines=1", "--output=json", "--all", "--no-pager", "--quiet", ...(this.options.matches ?? [])];
+        const argv = [this.journalctl, "--lines=1", "--output=json", "--all", "--no-pager", "--quiet", ...(this.options.matches ?? [])];
         const r = await this.runner.run(argv, { timeoutMs: PROBE_TIMEOUT_MS });
         const line = r.stdout.trim().split("\n").pop() ?? "";
         const newest = rawStringField(line, "__CURSOR");

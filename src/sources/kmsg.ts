@@ -3,6 +3,7 @@ import type { Entry } from "../event.ts";
 import { kmsgCursor, parseKmsgRecord } from "../parse/kmsg.ts";
 import type { SourceLog } from "./journal.ts";
 import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
+import { sleep } from "../sleep.ts";
 
 // The kernel log read straight from /dev/kmsg, for machines without journald (containers,
 // minimal VMs). Semantics from Documentation/ABI/testing/dev-kmsg:
@@ -161,19 +162,6 @@ function formatWait(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      resolve();
-    }
-    signal.addEventListener("abort", finish, { once: true });
-  });
-}
-
 type ReadResult = { kind: "record"; text: string } | { kind: "empty" } | { kind: "overrun" };
 
 function readRecord(fd: number, buffer: Buffer): ReadResult {
@@ -299,7 +287,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
       } catch (error) {
         stats.lastError = describeOpenError(devicePath, error);
         log.warn(`kmsg: ${stats.lastError}; retrying in ${formatWait(backoffMs)}`);
-        await pause(backoffMs, signal);
+        await sleep(backoffMs, signal);
         backoffMs = Math.min(backoffMs * 2, backoffMaxMs);
         continue;
       }
@@ -322,7 +310,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
           // The device answered: whatever failed before is over.
           backoffMs = backoffInitialMs;
           stats.lastError = null;
-          if (batch.end === "drained") await pause(pollIntervalMs, signal);
+          if (batch.end === "drained") await sleep(pollIntervalMs, signal);
         }
       } catch (error) {
         stats.lastError = `reading ${devicePath} failed: ${errorText(error)}`;
@@ -330,7 +318,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
       } finally {
         closeSync(fd);
       }
-      await pause(backoffMs, signal);
+      await sleep(backoffMs, signal);
       backoffMs = Math.min(backoffMs * 2, backoffMaxMs);
     }
   }
