@@ -30,9 +30,6 @@ export interface DaemonOptions {
   triage: Triage;
   /** With no committed position: read the journal back this far instead of starting at now. */
   backfillMs: number | null;
-  /** Test seams: extra journalctl arguments (e.g. --directory) and the heartbeat period. */
-  journalctlArgs?: string[];
-  heartbeatMs?: number;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -43,9 +40,9 @@ export function notificationTarget(config: Config): string {
   return target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
 }
 
-export async function chooseSource(config: Config, journalctlArgs: string[] | undefined): Promise<SourceSelection> {
+export async function chooseSource(config: Config): Promise<SourceSelection> {
   const kmsgProblem = config.sources.use === "journal" ? "not probed" : isKmsgReadable();
-  const journal = config.sources.use === "kmsg" ? { usable: false, reason: "not probed" } : await probeJournal(journalctlArgs ? { journalctlArgs } : {});
+  const journal = config.sources.use === "kmsg" ? { usable: false, reason: "not probed" } : await probeJournal();
   return selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
 }
 
@@ -59,7 +56,6 @@ function createSource(selection: SourceSelection, o: DaemonOptions): Source | nu
         sinceUs: after === null && o.backfillMs !== null ? Date.now() * 1000 - o.backfillMs * 1000 : null,
         matches: journalMatches(o.triage.classifier.rawPrefilter),
         keepLine: (line) => o.triage.wantsRawLine(line, true),
-        ...(o.journalctlArgs ? { journalctlArgs: o.journalctlArgs } : {}),
         log: sourceLog,
       });
     case "kmsg":
@@ -72,7 +68,7 @@ function createSource(selection: SourceSelection, o: DaemonOptions): Source | nu
 export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<void> {
   const { config, db, log } = o;
   const startedUs = Date.now() * 1000;
-  const selection = await chooseSource(config, o.journalctlArgs);
+  const selection = await chooseSource(config);
   const source = createSource(selection, o);
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
   const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
@@ -117,7 +113,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     }
   };
   beat();
-  const heartbeat = setInterval(beat, o.heartbeatMs ?? HEARTBEAT_MS);
+  const heartbeat = setInterval(beat, HEARTBEAT_MS);
   // Once everything has started: the start-up code and garbage need not stay resident.
   setTimeout(() => {
     const trim = trimStartupMemory();

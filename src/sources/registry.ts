@@ -42,16 +42,19 @@ export function isJournaldRunning(procRoot = "/proc"): boolean {
   return false;
 }
 
-const PARTIAL_ACCESS = /not seeing messages from other users and the system/i;
+// journalctl 252 as a user outside systemd-journal: with a user journal of its own, a hint
+// "You are currently not seeing messages from other users and the system."; without one,
+// "No journal files were opened due to insufficient permissions." and exit 1.
+const NO_SYSTEM_ACCESS = /not seeing messages from other users and the system|insufficient permissions/i;
 
-export async function probeJournal(options: { journalctl?: string; journalctlArgs?: string[]; runner?: Runner; procRoot?: string } = {}): Promise<SourceProbe> {
+export async function probeJournal(options: { journalctl?: string; runner?: Runner; procRoot?: string } = {}): Promise<SourceProbe> {
   const journalctl = options.journalctl ?? "journalctl";
-  if (!options.journalctlArgs?.length && !isJournaldRunning(options.procRoot)) return { usable: false, reason: "journald is not running" };
+  if (!isJournaldRunning(options.procRoot)) return { usable: false, reason: "journald is not running" };
   if (Bun.which(journalctl) === null) return { usable: false, reason: `${journalctl} is not installed (apt install systemd)` };
   try {
-    const r = await (options.runner ?? processRunner).run([journalctl, ...(options.journalctlArgs ?? []), "--lines=1", "--output=json", "--no-pager"], { timeoutMs: 10_000, maxOutputBytes: 64 * 1024 });
+    const r = await (options.runner ?? processRunner).run([journalctl, "--lines=1", "--output=json", "--no-pager"], { timeoutMs: 10_000, maxOutputBytes: 64 * 1024 });
     if (r.timedOut) return { usable: false, reason: `${journalctl} did not answer within 10 s` };
-    if (PARTIAL_ACCESS.test(r.stderr)) {
+    if (NO_SYSTEM_ACCESS.test(r.stderr)) {
       return { usable: false, reason: "this user sees only its own journal, not the system's: add it to the systemd-journal group (sudo usermod -aG systemd-journal $USER, then log in again)" };
     }
     if (r.exitCode !== 0) return { usable: false, reason: `${journalctl} failed: ${r.stderr.trim().split("\n").pop() ?? `exit code ${r.exitCode}`}` };

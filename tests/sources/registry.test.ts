@@ -37,3 +37,30 @@ test("isJournaldRunning looks for a live systemd-journal process, not a zombie",
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test.skipIf(process.getuid?.() !== 0)("probeJournal as a user outside systemd-journal names the group to join", async () => {
+  const { probeJournal } = await import("../../src/sources/registry.ts");
+  // A Runner that runs journalctl as nobody (root reads everything).
+  const asNobody = {
+    async run(argv: string[]) {
+      const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv], { stdout: "pipe", stderr: "pipe" });
+      return { exitCode: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString(), timedOut: false };
+    },
+  };
+  const procRoot = fakeProcWithJournald();
+  try {
+    const probe = await probeJournal({ runner: asNobody, procRoot });
+    expect(probe.usable).toBe(false);
+    expect(probe.reason).toContain("systemd-journal group");
+  } finally {
+    rmSync(procRoot, { recursive: true, force: true });
+  }
+});
+
+function fakeProcWithJournald(): string {
+  const root = mkdtempSync(join(tmpdir(), "logtriage-proc-"));
+  mkdirSync(join(root, "77"));
+  writeFileSync(join(root, "77", "comm"), "systemd-journal\n");
+  writeFileSync(join(root, "77", "stat"), "77 (systemd-journal) S 1 77 77 0 -1\n");
+  return root;
+}
