@@ -4,7 +4,7 @@ import { TIERS, TIER_NAMES, type Tier } from "../event.ts";
 import { readMemoryPsi } from "../sources/proc-files.ts";
 import { openStore } from "../store/db.ts";
 import { countEvents, queryEvents } from "../store/events.ts";
-import { readDaemonRow, type DaemonRow } from "../store/daemon-state.ts";
+import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonStatus } from "../store/daemon-state.ts";
 import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../size.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
@@ -18,30 +18,6 @@ function ago(us: number, nowUs: number): string {
   if (s < 90 * 60) return `${Math.round(s / 60)}m ago`;
   if (s < 36 * 3600) return `${Math.round(s / 3600)}h ago`;
   return `${Math.round(s / 86400)}d ago`;
-}
-
-/** A heartbeat older than this means the daemon is gone or wedged (it beats every 5 s). */
-const STALE_HEARTBEAT_US = 30_000_000;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as { code?: string }).code === "EPERM";
-  }
-}
-
-type DaemonStatus = "running" | "stopped" | "dead" | "not responding" | "never started";
-
-function daemonStatus(row: DaemonRow | null, nowUs: number): DaemonStatus {
-  if (!row) return "never started";
-  if (row.stoppedUs !== null) return "stopped";
-  const fresh = nowUs - row.heartbeatUs < STALE_HEARTBEAT_US;
-  const alive = pidAlive(row.pid);
-  if (fresh && alive) return "running";
-  return alive ? "not responding" : "dead";
 }
 
 function duration(us: number): string {

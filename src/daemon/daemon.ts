@@ -12,7 +12,8 @@ import { readMemoryPsi } from "../sources/proc-files.ts";
 import { probeJournal, selectSource, type SourceSelection } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
 import { loadCursor } from "../store/cursor.ts";
-import { markStopped, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
+import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
+import { StoreError } from "../store/errors.ts";
 import { outboxCounts } from "../store/outbox.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -68,6 +69,14 @@ function createSource(selection: SourceSelection, o: DaemonOptions): Source | nu
 export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<void> {
   const { config, db, log } = o;
   const startedUs = Date.now() * 1000;
+  // Two daemons on one database would each read and store the same entries.
+  const previous = readDaemonRow(db);
+  if (previous && previous.pid !== process.pid && daemonStatus(previous, startedUs) === "running") {
+    throw new StoreError(
+      `another logtriage daemon (pid ${previous.pid}) is running with ${db.filename}: stop it first (systemctl --user stop logtriage, or kill ${previous.pid}), or give this one another --db`,
+      db.filename,
+    );
+  }
   const selection = await chooseSource(config);
   const source = createSource(selection, o);
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;

@@ -48,6 +48,8 @@ export interface PipelineCounters {
   alertsQueued: number;
   commits: number;
   commitFailures: number;
+  /** Entries the triage threw on (a bug), skipped. */
+  triageErrors: number;
   /** Journal/kernel time of the last entry processed, µs. */
   lastEntryUs: number | null;
   /** Processing time minus entry time for that entry, µs. */
@@ -67,6 +69,7 @@ export class Pipeline {
     alertsQueued: 0,
     commits: 0,
     commitFailures: 0,
+    triageErrors: 0,
     lastEntryUs: null,
     lagUs: null,
     committedPosition: null,
@@ -121,7 +124,16 @@ export class Pipeline {
     for (const entry of batch.entries) {
       this.counters.entries++;
       if (entry.transport === "kernel") this.lastKernelEntryMs = nowUs / 1000;
-      this.take(this.o.triage.push(entry, nowUs));
+      let candidates: Candidate[];
+      try {
+        candidates = this.o.triage.push(entry, nowUs);
+      } catch (error) {
+        // A bug of ours met an entry it did not expect: skip that entry, keep the daemon.
+        this.counters.triageErrors++;
+        if (this.counters.triageErrors <= 10) this.o.log.error(`could not classify entry ${entry.cursor ?? "(no cursor)"}, skipped: ${error instanceof Error ? error.message : String(error)} — please report it`);
+        continue;
+      }
+      this.take(candidates);
       if (entry.realtimeUs !== null) {
         this.counters.lastEntryUs = entry.realtimeUs;
         this.counters.lagUs = Math.max(0, nowUs - entry.realtimeUs);

@@ -67,43 +67,60 @@ export class OutboxSender {
     const initialMs = this.o.backoffInitialMs ?? 1000;
     let backoffMs = initialMs;
     while (!signal.aborted) {
-      this.woken = false;
-      const row = nextPending(this.o.db);
-      if (!row) {
-        await this.idle(this.o.idlePollMs ?? 30_000, signal, true);
-        continue;
-      }
       try {
-        await this.o.notifier.send(row.notification, signal);
-        markSent(this.o.db, row, Date.now() * 1000);
-        this.counters.sent++;
-        if (this.counters.failingSince !== null) {
-          this.o.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
-        }
-        this.counters.failingSince = null;
-        this.counters.lastError = null;
-        backoffMs = initialMs;
+        backoffMs = await this.step(signal, backoffMs, initialMs);
       } catch (error) {
-        if (signal.aborted) break;
-        const reason = error instanceof Error ? error.message : String(error);
-        const retryable = !(error instanceof NotifyError) || error.retryable;
-        this.counters.lastError = reason;
-        if (!retryable) {
-          markFailed(this.o.db, row, reason, Date.now() * 1000);
-          this.counters.failed++;
-          this.o.log.error(`ntfy refused alert ${row.eventId} and retrying will not help: ${reason}`);
-          continue;
-        }
-        recordAttempt(this.o.db, row, reason);
-        this.counters.retries++;
-        // One line when an outage starts, not one per retry.
-        if (this.counters.failingSince === null) {
-          this.counters.failingSince = Date.now();
-          this.o.log.warn(`ntfy: ${reason}; alerts wait in the outbox and are retried (backoff up to ${Math.round((this.o.backoffMaxMs ?? 60_000) / 1000)}s)`);
-        }
-        await this.idle(backoffMs, signal, false);
-        backoffMs = Math.min(backoffMs * 2, this.o.backoffMaxMs ?? 60_000);
+        // The database, not ntfy (locked past busy_timeout, disk trouble): the rows are safe
+        // where they are; look again shortly.
+        this.o.log.error(`outbox: ${error instanceof Error ? error.message : String(error)}; trying again in 5s`);
+        await this.idle(5_000, signal, false);
       }
     }
+  }
+
+  /** One pass: send the oldest pending alert (or idle); returns the next backoff. */
+  private async step(signal: AbortSignal, backoffMs: number, initialMs: number): Promise<number> {
+    const maxMs = this.o.backoffMaxMs ?? 60_000;
+    this.woken = false;
+    const row = nextPending(this.o.db);
+    if (!row) {
+      await this.idle(this.o.idlePollMs ?? 30_000, signal, true);
+      return backoffMs;
+    }
+    let failure: unknown = null;
+    try {
+      await this.o.notifier.send(row.notification, signal);
+    } catch (error) {
+      failure = error;
+    }
+    if (signal.aborted) return backoffMs;
+    if (failure === null) {
+      markSent(this.o.db, row, Date.now() * 1000);
+      this.counters.sent++;
+      if (this.counters.failingSince !== null) {
+        this.o.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
+      }
+      this.counters.failingSince = null;
+      this.counters.lastError = null;
+      return initialMs;
+    }
+    const reason = failure instanceof Error ? failure.message : String(failure);
+    const retryable = !(failure instanceof NotifyError) || failure.retryable;
+    this.counters.lastError = reason;
+    if (!retryable) {
+      markFailed(this.o.db, row, reason, Date.now() * 1000);
+      this.counters.failed++;
+      this.o.log.error(`ntfy refused alert ${row.eventId} and retrying will not help: ${reason}`);
+      return backoffMs;
+    }
+    recordAttempt(this.o.db, row, reason);
+    this.counters.retries++;
+    // One line when an outage starts, not one per retry.
+    if (this.counters.failingSince === null) {
+      this.counters.failingSince = Date.now();
+      this.o.log.warn(`ntfy: ${reason}; alerts wait in the outbox and are retried (backoff up to ${Math.round(maxMs / 1000)}s)`);
+    }
+    await this.idle(backoffMs, signal, false);
+    return Math.min(backoffMs * 2, maxMs);
   }
 }

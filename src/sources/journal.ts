@@ -140,6 +140,7 @@ export class JournalSource implements Source {
     const kill = () => child.kill("SIGTERM");
     signal.addEventListener("abort", kill, { once: true });
     let stalled = false;
+    let readError: string | null = null;
     const watchdog = this.watchStall(child, signal, () => (stalled = true));
     try {
       for await (const items of splitLines(child.stdout, MAX_LINE_CHARS)) {
@@ -164,6 +165,9 @@ export class JournalSource implements Source {
         yield { entries, position: this.position };
         if (signal.aborted) break;
       }
+    } catch (error) {
+      // The pipe broke under us: the supervisor restarts journalctl from the last position.
+      readError = `reading journalctl's output failed: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
       signal.removeEventListener("abort", kill);
       clearInterval(watchdog);
@@ -172,9 +176,8 @@ export class JournalSource implements Source {
       const why = await stderr;
       this.child = null;
       if (!signal.aborted) {
-        this.stats.lastError = stalled
-          ? "journalctl stopped delivering entries the journal holds (stalled)"
-          : `journalctl exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${code}`}${why ? `: ${why.split("\n").pop()}` : ""}`;
+        const exit = `journalctl exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${code}`}${why ? `: ${why.split("\n").pop()}` : ""}`;
+        this.stats.lastError = readError ?? (stalled ? "journalctl stopped delivering entries the journal holds (stalled)" : exit);
       }
     }
   }

@@ -65,3 +65,28 @@ export function readDaemonRow(db: Database): DaemonRow | null {
   if (!row) return null;
   return { pid: row.pid, startedUs: row.started_us, heartbeatUs: row.heartbeat_us, stoppedUs: row.stopped_us, state: JSON.parse(row.state_json) as DaemonState };
 }
+
+/** A heartbeat older than this means the daemon is gone or wedged (it beats every 5 s). */
+const STALE_HEARTBEAT_US = 30_000_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+export type DaemonStatus = "running" | "stopped" | "dead" | "not responding" | "never started";
+
+/** What the heartbeat row says about the daemon, checked against the process table. */
+export function daemonStatus(row: DaemonRow | null, nowUs: number): DaemonStatus {
+  if (!row) return "never started";
+  if (row.stoppedUs !== null) return "stopped";
+  const fresh = nowUs - row.heartbeatUs < STALE_HEARTBEAT_US;
+  const alive = pidAlive(row.pid);
+  if (fresh && alive) return "running";
+  return alive ? "not responding" : "dead";
+}

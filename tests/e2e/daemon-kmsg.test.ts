@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
-import { cli } from "../cli/_run.ts";
+import { BIN, cli } from "../cli/_run.ts";
 import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
 import { isRoot, memcgOomKill, pythonNamed, segfault } from "./_system.ts";
 
@@ -43,6 +43,13 @@ describe.skipIf(!isRoot)("daemon on /dev/kmsg (root: real kernel log)", () => {
     await until("the OOM alert", () => ntfy.messages.some((m) => m.title.includes(victim)), 5_000);
     expect(ntfy.messages.some((m) => m.title.includes("[kmsg-box]") && m.title.includes("python3"))).toBe(true);
     expect(events(daemon.dbPath).filter((e) => e.tier === "T1").length).toBe(1);
+  });
+
+  test("a second daemon on the same database refuses to start, naming the first", () => {
+    const second = Bun.spawnSync([BIN, "daemon"], { env: daemon.box.env, stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr.toString()).toContain(`another logtriage daemon (pid ${daemon.proc.pid}) is running with ${daemon.dbPath}`);
+    expect(second.stderr.toString()).not.toContain("    at ");
   });
 
   test("stopped, the kernel logs a crash, started again: the daemon resumes by sequence number and stores it once", async () => {
