@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { SEVERITIES, TIERS, type Severity, type Tier } from "../event.ts";
 import type { CustomRule } from "../classify/classifier.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
+import { parseNtfyUrl } from "../notify/ntfy.ts";
 
 // Two shapes. `ConfigFileSchema` is the TOML file as users write it: snake_case, every key
 // optional, values checked and durations already in milliseconds. `Config` is what the
@@ -107,13 +108,8 @@ function percent() {
   return v.pipe(v.number(message), v.minValue(0, message), v.maxValue(100, message));
 }
 
-function httpUrl(what: string) {
-  return v.pipe(text(what), v.check((s) => s === "" || isHttpUrl(s), expected(what)));
-}
-
-export function isHttpUrl(s: string): boolean {
-  return URL.canParse(s) && /^https?:\/\/[^/]/i.test(s);
-}
+/** The topic is the URL's last path segment (1–64 letters, digits, "_", "-"), as ntfy takes it. */
+const NTFY_URL_EXPECTED = `an ntfy topic URL like "https://ntfy.sh/my-topic", or "" for no notifications`;
 
 const PRIORITY_EXPECTED = `${oneOf(NTFY_PRIORITY_NAMES)} or a number 1 to 5`;
 
@@ -190,7 +186,12 @@ export const ConfigFileSchema = v.strictObject(
     ntfy: v.optional(
       v.strictObject(
         {
-          url: v.optional(httpUrl(`an http(s) URL like "https://ntfy.sh/my-topic", or "" for no notifications`)),
+          url: v.optional(
+            v.pipe(
+              text(NTFY_URL_EXPECTED),
+              v.check((s) => s === "" || parseNtfyUrl(s) !== null, expected(NTFY_URL_EXPECTED)),
+            ),
+          ),
           priority_map: v.optional(
             v.strictObject(
               {
