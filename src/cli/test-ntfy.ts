@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { defaultConfigPath } from "../config/load.ts";
 import { testNotification } from "../notify/alert.ts";
-import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
+import { NtfyNotifier } from "../notify/ntfy.ts";
 import { commonArgs, loadCommandEnv, UsageError } from "./_context.ts";
 
 // `logtriage test-ntfy`: one notification through the same client the daemon uses, so a
@@ -18,13 +18,11 @@ export const testNtfyCommand = defineCommand({
     if (ntfy.url === "") {
       throw new UsageError(`no ntfy topic configured: set [ntfy] url in ${configFile}, e.g. url = "https://ntfy.sh/my-topic"`);
     }
-    const target = parseNtfyUrl(ntfy.url);
-    if (target === null) {
-      throw new UsageError(`${configFile}: [ntfy] url ${JSON.stringify(ntfy.url)} names no topic: expected "https://ntfy.sh/my-topic" (topic: 1 to 64 letters, digits, "_" or "-")`);
-    }
+    // The config check has made sure the url names a topic.
+    const notifier = new NtfyNotifier(ntfy);
     const instanceId = env.config.instance.id;
     // The client's own [ntfy] timeout bounds the wait; Ctrl-C ends the process as usual.
-    await new NtfyNotifier(ntfy).send(testNotification(instanceId, Date.now() * 1000, ntfy), new AbortController().signal);
-    console.log(`sent to ${target.serverUrl}/${target.topic}`);
+    await notifier.send(testNotification(instanceId, Date.now() * 1000, ntfy), new AbortController().signal);
+    console.log(`sent to ${notifier.target.serverUrl}/${notifier.target.topic}`);
   },
 });
