@@ -18,6 +18,9 @@ import { outboxCounts } from "../store/outbox.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { trimStartupMemory } from "./trim.ts";
+import { lockMemory } from "./mlock.ts";
+import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
+import { sleep } from "../sleep.ts";
 
 // The daemon's wiring: pick a source, resume it from the committed position, run the
 // pipeline and the outbox sender side by side, keep the heartbeat row fresh, and stop cleanly
@@ -105,7 +108,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     source: {
       name: selection.name,
       reason: selection.reason,
-      stats: source ? { ...source.stats } : { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: selection.reason, lastReadUs: null },
+      stats: source ? { ...source.stats } : { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: selection.reason, lastReadUs: null, running: false },
       lastEntryUs: pipeline?.counters.lastEntryUs ?? null,
       lagUs: pipeline?.counters.lagUs ?? null,
       committed: pipeline?.counters.committedPosition ?? null,
@@ -114,31 +117,88 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     notifications: notificationTarget(config),
     heldCandidates: pipeline?.heldCandidates ?? 0,
   });
-  const beat = () => {
+  const systemd = openSystemdNotifier();
+  let heartbeatFailing = false;
+  /** Writes the heartbeat row (and systemd's STATUS=); false when the database refused it. */
+  const beat = (): boolean => {
     try {
-      writeHeartbeat(db, process.pid, startedUs, Date.now() * 1000, state());
+      const s = state();
+      writeHeartbeat(db, process.pid, startedUs, Date.now() * 1000, s);
+      systemd?.send(`STATUS=${statusLine(s, pipeline?.counters.eventsNew ?? 0)}`);
+      if (heartbeatFailing) log.info("the database takes writes again");
+      heartbeatFailing = false;
+      return true;
     } catch (error) {
-      log.warn(`cannot write the heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+      if (!heartbeatFailing) log.warn(`cannot write the heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+      heartbeatFailing = true;
+      return false;
     }
   };
   beat();
   const heartbeat = setInterval(beat, HEARTBEAT_MS);
-  // Once everything has started: the start-up code and garbage need not stay resident.
+  // Once everything has started: the start-up code and garbage need not stay resident, and
+  // what stays (the working set) is locked, so a thrashing machine does not page us out.
   setTimeout(() => {
     const trim = trimStartupMemory();
     if (trim.error) log.debug(`start-up memory not trimmed: ${trim.error}`);
+    const lock = lockMemory();
+    if (!lock.locked) log.info(lock.reason);
   }, 2_000).unref();
+  const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
+  void announceReady(systemd, source, signal);
   const pending = outboxCounts(db).pending;
   if (pending > 0) log.info(`${pending} alert(s) from before wait in the outbox; sending them first`);
 
   try {
     await Promise.all([pipeline?.run(signal), sender?.run(signal), source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }))]);
   } finally {
+    systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
+    if (watchdog) clearInterval(watchdog);
     beat();
+    systemd?.close();
     markStopped(db, Date.now() * 1000);
     log.info(`stopped: ${pipeline?.counters.entries ?? 0} entries read, ${pipeline?.counters.eventsNew ?? 0} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
   }
+}
+
+/** READY=1 once the source's reader is up (or at once when there is no source to wait for). */
+async function announceReady(systemd: SystemdNotifier | null, source: Source | null, signal: AbortSignal): Promise<void> {
+  if (!systemd) return;
+  while (source && !source.stats.running && !signal.aborted) await sleep(50, signal);
+  if (!signal.aborted) systemd.send("READY=1");
+}
+
+/**
+ * WATCHDOG=1 at half of WatchdogSec, and only while the pipeline is healthy: the heartbeat
+ * write goes through (the database is writable and the event loop turns) and the source's
+ * reader is up, or has been down for less than one ping period (a journalctl being restarted).
+ * A wedged database or a source that stays down lets systemd restart the daemon.
+ */
+function startWatchdog(systemd: SystemdNotifier, source: Source | null, beat: () => boolean, log: Log): ReturnType<typeof setInterval> | null {
+  const pingMs = watchdogPingMs(process.env, process.pid);
+  if (pingMs === null) return null;
+  let downSinceMs: number | null = null;
+  let withheld = false;
+  return setInterval(() => {
+    const now = Date.now();
+    if (source && !source.stats.running) downSinceMs ??= now;
+    else downSinceMs = null;
+    const sourceOk = downSinceMs === null || now - downSinceMs < pingMs;
+    const dbOk = beat();
+    if (sourceOk && dbOk) {
+      systemd.send("WATCHDOG=1");
+      withheld = false;
+    } else if (!withheld) {
+      withheld = true;
+      log.warn(`not answering systemd's watchdog: ${dbOk ? `the ${source?.name} source is down (${source?.stats.lastError ?? "no reader"})` : "the database takes no writes"}; systemd restarts the daemon if this lasts`);
+    }
+  }, pingMs);
+}
+
+function statusLine(s: DaemonState, newEvents: number): string {
+  const src = s.source.name ? `${s.source.name}${s.source.stats.running ? "" : " (down)"}: ${s.source.stats.recordsRead} records read` : "no source";
+  return `${src}, ${newEvents} new events this run`;
 }
 
 function psiNow(): DaemonState["psi"] {

@@ -136,6 +136,7 @@ export class JournalSource implements Source {
       return;
     }
     this.child = child;
+    this.stats.running = true;
     const stderr = tail(child.stderr);
     const kill = () => child.kill("SIGTERM");
     signal.addEventListener("abort", kill, { once: true });
@@ -175,6 +176,7 @@ export class JournalSource implements Source {
       const code = await child.exited;
       const why = await stderr;
       this.child = null;
+      this.stats.running = false;
       if (!signal.aborted) {
         const exit = `journalctl exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${code}`}${why ? `: ${why.split("\n").pop()}` : ""}`;
         this.stats.lastError = readError ?? (stalled ? "journalctl stopped delivering entries the journal holds (stalled)" : exit);

@@ -291,6 +291,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         backoffMs = Math.min(backoffMs * 2, backoffMaxMs);
         continue;
       }
+      stats.running = true;
       try {
         // Records carry time since boot; /proc/uptime and the clock now give the boot's wall
         // clock. Taken at every open, so a reopen picks up a clock step. (uptime counts time
@@ -316,6 +317,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         stats.lastError = `reading ${devicePath} failed: ${errorText(error)}`;
         log.warn(`kmsg: ${stats.lastError}; reopening in ${formatWait(backoffMs)}`);
       } finally {
+        stats.running = false;
         closeSync(fd);
       }
       await sleep(backoffMs, signal);

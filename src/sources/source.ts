@@ -30,6 +30,8 @@ export interface SourceStats {
   lastError: string | null;
   /** Wall clock (µs) of the last record read; null before the first. */
   lastReadUs: number | null;
+  /** True while the reader is up (journalctl running, /dev/kmsg open): readiness and watchdog health. */
+  running: boolean;
 }
 
 export interface Source {
@@ -44,5 +46,5 @@ export interface Source {
 }
 
 export function newSourceStats(): SourceStats {
-  return { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: null, lastReadUs: null };
+  return { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: null, lastReadUs: null, running: false };
 }
