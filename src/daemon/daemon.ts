@@ -15,6 +15,8 @@ import { loadCursor } from "../store/cursor.ts";
 import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
 import { StoreError } from "../store/errors.ts";
 import { outboxCounts } from "../store/outbox.ts";
+import { applyRetention } from "../store/retention.ts";
+import { formatDuration } from "../config/duration.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { trimStartupMemory } from "./trim.ts";
@@ -145,6 +147,17 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     if (!lock.locked) log.info(lock.reason);
   }, 2_000).unref();
   const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
+  // [db] retention, a minute after start and then daily.
+  const retain = () => {
+    try {
+      const r = applyRetention(db, Date.now() * 1000, config.db.retentionMs);
+      if (r.events || r.alerts) log.info(`retention: removed ${r.events} event(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
+    } catch (error) {
+      log.warn(`retention failed, tried again tomorrow: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  const firstRetention = setTimeout(retain, 60_000);
+  const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
   const pending = outboxCounts(db).pending;
   if (pending > 0) log.info(`${pending} alert(s) from before wait in the outbox; sending them first`);
@@ -155,6 +168,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
     if (watchdog) clearInterval(watchdog);
+    clearTimeout(firstRetention);
+    clearInterval(retention);
     beat();
     systemd?.close();
     markStopped(db, Date.now() * 1000);

@@ -213,8 +213,3 @@ export function getEvent(db: Database, idOrPrefix: string): EventLookup {
   if (rows.length > 1) return { kind: "ambiguous", ids: rows.map((r) => r.id) };
   return { kind: "found", event: rowToEvent(rows[0] as EventRow) };
 }
-
-/** Delete events older than the retention window; returns how many went. */
-export function deleteEventsBefore(db: Database, beforeUs: number): number {
-  return db.query("DELETE FROM events WHERE last_seen < ?").run(beforeUs).changes;
-}
