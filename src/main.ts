@@ -17,10 +17,12 @@ type Loader = () => Promise<CommandDef<ArgsDef>>;
 // by its own options; here they are only looked up and run, so they are widened.
 const subCommands: Record<string, Loader> = {
   daemon: async () => (await import("./cli/daemon.ts")).daemonCommand as unknown as CommandDef<ArgsDef>,
+  doctor: async () => (await import("./cli/doctor.ts")).doctorCommand as unknown as CommandDef<ArgsDef>,
   query: async () => (await import("./cli/query.ts")).queryCommand as unknown as CommandDef<ArgsDef>,
   show: async () => (await import("./cli/show.ts")).showCommand as unknown as CommandDef<ArgsDef>,
   replay: async () => (await import("./cli/replay.ts")).replayCommand as unknown as CommandDef<ArgsDef>,
   status: async () => (await import("./cli/status.ts")).statusCommand as unknown as CommandDef<ArgsDef>,
+  digest: async () => (await import("./cli/digest.ts")).digestCommand as unknown as CommandDef<ArgsDef>,
   "test-ntfy": async () => (await import("./cli/test-ntfy.ts")).testNtfyCommand as unknown as CommandDef<ArgsDef>,
 };
 
@@ -80,7 +82,8 @@ export async function main(rawArgs: string[]): Promise<number> {
     }
     checkOptions(command, (sub.args ?? {}) as ArgsDef, rest);
     await runCommand(sub, { rawArgs: rest });
-    return 0;
+    // A command that found problems but reported them itself (doctor) sets the exit code.
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     return reportError(error, debug);
   }
