@@ -11,7 +11,7 @@
 // Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
 // bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPORT_OPENER_LITERALS } from "../src/classify/assemble.ts";
@@ -157,6 +157,7 @@ function benchQuery(home: string): void {
   db.close();
   console.log(`\n## query --tier T1 --last 7d over ${fmt(ENTRIES)} events (medians)`);
   console.log(`compiled CLI, wall time incl. start-up: ${fmt(median(cli), 1)} ms  (aim < 50 ms; --version alone: ${fmt(median(version), 1)} ms)`);
+  console.log(`binary size: ${fmt(statSync(BIN).size / 1024 / 1024, 1)} MB (the Bun runtime included)`);
   console.log(`the query itself, in-process          : ${fmt(median(inProcess), 2)} ms`);
 }
 

@@ -147,7 +147,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     if (!lock.locked) log.info(lock.reason);
   }, 2_000).unref();
   const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
-  // [db] retention, a minute after start and then daily.
+  // [db] retention, ten minutes after start and then daily. Its code is not needed again until
+  // tomorrow, so its pages are given back after it (as the start-up ones were).
   const retain = () => {
     try {
       const r = applyRetention(db, Date.now() * 1000, config.db.retentionMs);
@@ -155,8 +156,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     } catch (error) {
       log.warn(`retention failed, tried again tomorrow: ${error instanceof Error ? error.message : String(error)}`);
     }
+    trimStartupMemory();
   };
-  const firstRetention = setTimeout(retain, 60_000);
+  const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
   const pending = outboxCounts(db).pending;

@@ -52,14 +52,15 @@ function commOf(pid: number): string {
   }
 }
 
-export async function startDaemon(configToml: string, args: string[] = []): Promise<DaemonUnderTest> {
+/** `wrap`: a command prefix for the daemon, e.g. setpriv to drop a capability. */
+export async function startDaemon(configToml: string, args: string[] = [], wrap: string[] = []): Promise<DaemonUnderTest> {
   const box = sandbox();
   const configPath = join(box.configDir, "config.toml");
   writeFileSync(configPath, configToml);
   const dbPath = join(box.dataDir, "events.db");
   let text = "";
   const spawn = () => {
-    const proc = Bun.spawn([BIN, "daemon", ...args], { env: box.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([...wrap, BIN, "daemon", ...args], { env: box.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const decoder = new TextDecoder();
     for (const stream of [proc.stdout, proc.stderr]) {
       void (async () => {
