@@ -82,6 +82,8 @@ else
   data_dir="${XDG_DATA_HOME:-$home_dir/.local/share}/logtriage"
   systemctl_scope="--user"
 fi
+# As the user should type it.
+systemctl_cmd="systemctl${systemctl_scope:+ $systemctl_scope}"
 bin="$bin_dir/logtriage"
 config="$config_dir/config.toml"
 units="logtriage.service logtriage-digest.service logtriage-digest.timer"
@@ -490,12 +492,12 @@ if manager_reachable; then
   # shellcheck disable=SC2086 # $enable_units is a list of unit names
   sctl enable --now $enable_units || started=0
   if [ "$started" -eq 1 ] && [ "$was_active" -eq 1 ]; then sctl restart logtriage.service || started=0; fi
-  [ "$started" -eq 1 ] || die "logtriage.service did not start: see 'systemctl $systemctl_scope status logtriage.service' and 'journalctl $systemctl_scope -u logtriage.service -n 20'"
+  [ "$started" -eq 1 ] || die "logtriage.service did not start: see '$systemctl_cmd status logtriage.service' and 'journalctl ${systemctl_scope:+$systemctl_scope }-u logtriage.service -n 20'"
   if [ "$was_active" -eq 1 ]; then say "Restarted logtriage.service on the new binary."; else say "Started logtriage.service."; fi
 else
   say "No systemd manager reachable from here; to start logtriage later run:"
-  say "  systemctl $systemctl_scope daemon-reload"
-  say "  systemctl $systemctl_scope enable --now $enable_units"
+  say "  $systemctl_cmd daemon-reload"
+  say "  $systemctl_cmd enable --now $enable_units"
 fi
 
 # ---- what is left to the user ----------------------------------------------------------------

@@ -250,6 +250,53 @@ describe("install.sh without a user manager", () => {
   });
 });
 
+describe.skipIf(!isRoot)("install.sh --system (root)", () => {
+  const rootHome = Bun.spawnSync(["getent", "passwd", "root"]).stdout.toString().trim().split(":")[5] || "/root";
+  const paths = {
+    bin: "/usr/local/bin/logtriage",
+    units: UNITS.map((u) => join("/etc/systemd/system", u)),
+    config: join(rootHome, ".config", "logtriage"),
+    data: join(rootHome, ".local", "share", "logtriage"),
+  };
+  // Never on top of a real system install or root's own logtriage files.
+  const occupied = [paths.bin, ...paths.units, paths.config, paths.data].filter((p) => existsSync(p));
+  if (occupied.length > 0) console.warn(`tests/install: --system not tested, these exist already: ${occupied.join(", ")}`);
+  const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: rootHome, NO_COLOR: "1" };
+
+  afterAll(() => {
+    if (occupied.length > 0) return;
+    // --uninstall keeps config and data by design; the test made them.
+    rmSync(paths.config, { recursive: true, force: true });
+    rmSync(paths.data, { recursive: true, force: true });
+    rmSync(paths.bin, { force: true });
+    for (const unit of paths.units) rmSync(unit, { force: true });
+  });
+
+  test.skipIf(occupied.length > 0)("installs system units that run as root with OOMScoreAdjust=-900, and uninstalls them", async () => {
+    const r = await run(["sh", INSTALL_SH, "--system"], { ...env, LOGTRIAGE_BINARY: BUILT });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(sha256(paths.bin)).toBe(sha256(BUILT));
+    const service = readFileSync("/etc/systemd/system/logtriage.service", "utf8");
+    expect(service).toContain("\nUser=root\nExecStart=/usr/local/bin/logtriage daemon\n");
+    expect(service).toContain("\nOOMScoreAdjust=-900\n");
+    expect(service).toContain("\nWantedBy=multi-user.target\n");
+    expect(readFileSync("/etc/systemd/system/logtriage-digest.service", "utf8")).toContain("\nExecStart=/usr/local/bin/logtriage digest --send\n");
+    expect(mode(join(paths.config, "config.toml"))).toBe(0o600);
+    const verify = await run(["systemd-analyze", "verify", ...paths.units], env);
+    expect(verify.stdout + verify.stderr).toBe("");
+    expect(verify.code).toBe(0);
+    // systemd is not PID 1 on the test machines: there is no system manager to enable them with.
+    if (!existsSync("/run/systemd/private")) expect(r.stdout).toContain("  systemctl daemon-reload\n  systemctl enable --now logtriage.service logtriage-digest.timer\n");
+
+    const u = await run(["sh", INSTALL_SH, "--system", "--uninstall"], env);
+    expect(u.code).toBe(0);
+    expect(existsSync(paths.bin)).toBe(false);
+    for (const unit of paths.units) expect(existsSync(unit)).toBe(false);
+    expect(existsSync(join(paths.config, "config.toml"))).toBe(true);
+  });
+});
+
 if (!isRoot) console.warn("tests/install: the live tests need root (to create a user and start its systemd --user manager): skipped");
 
 describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd --user", () => {
