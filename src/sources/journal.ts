@@ -148,6 +148,9 @@ export class JournalSource implements Source {
         const entries: Entry[] = [];
         const now = Date.now() * 1000;
         for (const item of items) {
+          // journalctl died in the middle of printing this record: its cursor may be there
+          // complete while the rest is cut off. Not read — the restart prints it again.
+          if (item.kind === "line" && item.unterminated) continue;
           this.stats.recordsRead++;
           this.stats.lastReadUs = now;
           this.quietSinceMs = now / 1000;
@@ -156,6 +159,7 @@ export class JournalSource implements Source {
             this.stats.malformed++;
             continue;
           }
+
           const cursor = rawStringField(item.text, "__CURSOR");
           if (cursor !== null) this.position = cursor;
           if (this.options.keepLine && !this.options.keepLine(item.text)) continue;

@@ -6,7 +6,11 @@
 
 const GC_EVERY_CHUNKS = 64;
 
-export type LineItem = { kind: "line"; text: string } | { kind: "oversized"; chars: number };
+/**
+ * `unterminated`: the input ended without a newline after this text. A file may end that way;
+ * a journalctl killed mid-write leaves a cut record there, which must not count as read.
+ */
+export type LineItem = { kind: "line"; text: string; unterminated?: true } | { kind: "oversized"; chars: number };
 
 /** Yields the lines of each chunk read, as one array per chunk. */
 export async function* splitLines(stream: ReadableStream<Uint8Array>, maxChars: number): AsyncGenerator<LineItem[]> {
@@ -49,7 +53,7 @@ export async function* splitLines(stream: ReadableStream<Uint8Array>, maxChars: 
       if (done) break;
     }
     if (dropping > 0) yield [{ kind: "oversized", chars: dropping }];
-    else if (carry.length) yield [{ kind: "line", text: carry }];
+    else if (carry.length) yield [{ kind: "line", text: carry, unterminated: true }];
   } finally {
     reader.releaseLock();
   }

@@ -32,7 +32,7 @@ describe("splitLines", () => {
     expect(await lines(stream)).toEqual([
       { kind: "line", text: "héllo" },
       { kind: "line", text: "wörld" },
-      { kind: "line", text: "last" },
+      { kind: "line", text: "last", unterminated: true },
     ]);
   });
 
