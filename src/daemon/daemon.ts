@@ -162,7 +162,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
   const pending = outboxCounts(db).pending;
-  if (pending > 0) log.info(`${pending} alert(s) from before wait in the outbox; sending them first`);
+  if (pending > 0) log.info(sender ? `${pending} alert(s) from before wait in the outbox; sending them first` : `${pending} alert(s) wait in the outbox, unsent while [ntfy] url is not set`);
 
   try {
     await Promise.all([pipeline?.run(signal), sender?.run(signal), source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }))]);
