@@ -1,5 +1,6 @@
 import type { Candidate, Facts, OomReport } from "../event.ts";
 import { formatKb } from "../size.ts";
+import { explainExit } from "./exit-status.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
 // (with the daemon) the ntfy body, so a phone alert and the terminal never disagree.
@@ -64,7 +65,10 @@ function describeFacts(facts: Facts): string[] {
     }
     case "unit": {
       const lines = [`${facts.unit} failed${facts.result ? ` with result '${facts.result}'` : ""}.`];
-      if (facts.exitCode || facts.exitStatus) lines.push(`Main process: code=${facts.exitCode ?? "?"}, status=${facts.exitStatus ?? "?"}`);
+      if (facts.exitCode || facts.exitStatus) {
+        const words = explainExit(facts.exitCode, facts.exitStatus);
+        lines.push(words ? `Main process ${facts.exitCode ?? "ended"}: ${words}` : `Main process: code=${facts.exitCode ?? "?"}, status=${facts.exitStatus ?? "?"}`);
+      }
       return lines;
     }
     case "kernel":
