@@ -1,6 +1,7 @@
 import type { Candidate, Entry, Severity, Tier } from "../event.ts";
 import type { Assembled } from "./assemble.ts";
-import { BUILTIN_RULES, type Match, type RuleGroup, type RuleSpec } from "./rules.ts";
+import { BUILTIN_RULES, type Match, type RuleGroup, type RuleSpec, type UnitHistory } from "./rules.ts";
+import { UnitHistoryMemory } from "./unit-history.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 
 /** A rule as the classifier runs it (ARCHITECTURE.md's Rule interface). */
@@ -8,7 +9,7 @@ export interface Rule {
   readonly name: string;
   readonly tier: Tier | null;
   readonly severity: Severity;
-  match(entry: Entry, group: Assembled): Match | null;
+  match(entry: Entry, group: Assembled, history: UnitHistory): Match | null;
 }
 
 /** A user rule from `[[rules.custom]]` in config. */
@@ -92,10 +93,10 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
             ? { kernelLiterals: spec.literals }
             : { anyLiterals: spec.literals }
           : null,
-    match(entry, group) {
+    match(entry, group, history) {
       if (spec.assembled) {
         if (group.kind !== spec.assembled) return null;
-        return spec.describe({ entry, group, m: null });
+        return spec.describe({ entry, group, m: null, history });
       }
       if (group.kind === "oom-report" || group.kind === "crash") return null;
       if (spec.messageId && entry.messageId !== spec.messageId) return null;
@@ -107,7 +108,7 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
         if (!m) return null;
       }
       if (spec.unless?.test(entry.message)) return null;
-      return spec.describe({ entry, group, m });
+      return spec.describe({ entry, group, m, history });
     },
   };
 }
@@ -184,6 +185,7 @@ export class Classifier {
   private readonly assembledRules: CompiledRule[] = [];
   private readonly literalScan: RegExp | null;
   private readonly lastExit = new Map<string, { code: string | null; status: string | null }>();
+  private readonly history = new UnitHistoryMemory();
   readonly info: ClassifierInfo;
   /** The cheap raw-line test every rule passes; null when some rule needs every line. */
   readonly rawPrefilter: RawPrefilter | null;
@@ -245,6 +247,7 @@ export class Classifier {
   classify(group: Assembled, fallbackTimeUs: number): Candidate | null {
     const entry = headline(group);
     if (entry.messageId === MESSAGE_ID.unitProcessExit) this.rememberExit(entry);
+    this.history.observe(entry, fallbackTimeUs);
     const found = this.firstMatch(entry, group);
     if (!found) return null;
     const { rule, match } = found;
@@ -280,7 +283,7 @@ export class Classifier {
       if (this.literalScan?.test(entry.message)) candidates.push(...this.literalRules);
     }
     for (const rule of candidates) {
-      const match = rule.match(entry, group);
+      const match = rule.match(entry, group, this.history);
       if (match) return { rule, match };
     }
     return null;

@@ -20,13 +20,26 @@ import { OOM_KILLED, parseOomReport } from "../parse/oom-report.ts";
 /** Detector groups the role table (and [detectors] in config) turn on and off. */
 export type RuleGroup = "core" | "gpu" | "raid" | "file_sharing" | "containers" | "coredumps" | "memory_pressure";
 
+/** What the classifier remembers about units across entries (a rule sees one entry at a time). */
+export interface UnitHistory {
+  /** "Scheduled restart job" entries for `unit` in the last `windowUs`, this entry included. */
+  restartsWithin(unit: string, windowUs: number): number;
+  /** Whether a "Failed with result" entry for `unit` came in the last `windowUs`. */
+  failedWithin(unit: string, windowUs: number): boolean;
+}
+
 export interface RuleInput {
   /** The entry the rule looks at: the entry itself, or a report's headline. */
   entry: Entry;
   group: Assembled;
   /** The rule's pattern match against the message, when it has a pattern. */
   m: RegExpExecArray | null;
+  history: UnitHistory;
 }
+
+/** A restart loop: more than this many scheduled restarts of a unit inside the window. */
+export const RESTART_LOOP_MAX = 3;
+export const RESTART_LOOP_WINDOW_US = 5 * 60 * 1_000_000;
 
 export interface Match {
   summary: string;
@@ -102,11 +115,34 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     describe: () => ({ summary: "" }),
   },
   {
+    // FIELD-NOTES: Restart=always hides breakage from `systemctl --failed`, and NRestarts misses
+    // loops driven from outside; the journal's restart entries see both. A unit that also logs
+    // failures is a crash loop already (cooldown aggregation of unit-failed), so not twice.
+    name: "unit-restart-loop",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: more than 3 'Scheduled restart job' entries for a unit within 5 min and no failure logged — a restart loop `systemctl --failed` does not show",
+    messageId: MESSAGE_ID.unitRestartScheduled,
+    describe: ({ entry, history }) => {
+      const unit = entry.unit;
+      if (!unit) return null;
+      const restarts = history.restartsWithin(unit, RESTART_LOOP_WINDOW_US);
+      if (restarts <= RESTART_LOOP_MAX || history.failedWithin(unit, RESTART_LOOP_WINDOW_US)) return null;
+      const counter = field(entry, "N_RESTARTS");
+      return {
+        summary: `Restart loop: ${unit} restarted ${restarts} times within 5 min${counter ? ` (restart counter at ${counter})` : ""}`,
+        unit,
+        facts: { kind: "unit", unit, result: "restart-loop", exitCode: null, exitStatus: null, restartCount: counter === null ? restarts : Number(counter) },
+      };
+    },
+  },
+  {
     name: "unit-restart-scheduled",
     tier: null,
     severity: "warning",
     group: "core",
-    doc: "systemd: 'Scheduled restart job' — context; the failure before it is the event",
+    doc: "systemd: 'Scheduled restart job' — context; the failure before it is the event (or a restart loop, above)",
     messageId: MESSAGE_ID.unitRestartScheduled,
     describe: () => ({ summary: "" }),
   },

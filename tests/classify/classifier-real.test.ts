@@ -54,6 +54,20 @@ describe("classification of real captures", () => {
     expect(failed?.facts).toMatchObject({ kind: "unit", result: "exit-code", exitCode: "exited", exitStatus: "3" });
   });
 
+  test("a unit restarted forever with clean exits: a restart loop once it passes 3 restarts in 5 min", async () => {
+    const run = await triageFixture("real/unit-restart-always-loop.jsonl");
+    expect(run.candidates.map((c) => `${c.tier} ${c.rule} ${c.summary}`)).toEqual([
+      "T3 unit-restart-loop Restart loop: lt-restart-always.service restarted 4 times within 5 min (restart counter at 4)",
+      "T3 unit-restart-loop Restart loop: lt-restart-always.service restarted 5 times within 5 min (restart counter at 5)",
+    ]);
+    expect(run.candidates[0]?.facts).toMatchObject({ kind: "unit", unit: "lt-restart-always.service", result: "restart-loop", restartCount: 4 });
+  });
+
+  test("a failing unit's restarts are its crash loop, not a second restart-loop event", async () => {
+    const run = await triageFixture("real/unit-fail-restart-limit.jsonl");
+    expect(rulesOf(run)).not.toContain("unit-restart-loop");
+  });
+
   test("a unit whose executable is missing: spawn failure and 203 exit status", async () => {
     const run = await triageFixture("real/unit-exec-missing.jsonl");
     const spawn = run.candidates.find((c) => c.rule === "unit-spawn-failed");
