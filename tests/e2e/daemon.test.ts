@@ -140,6 +140,21 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     expect(ntfy.messages.length).toBe(before);
   });
 
+  test("a real user unit restarted forever with clean exits: one restart-loop T3 event", async () => {
+    const unit = `lt-e2e-loop-${process.pid}.service`;
+    units.push(unit);
+    const run = Bun.spawnSync(
+      ["systemd-run", "--user", `--unit=${unit}`, "-p", "Restart=always", "-p", "RestartSec=200ms", "-p", "StartLimitIntervalSec=0", "/bin/sh", "-c", "exit 0"],
+      { env: manager.env, stdout: "pipe", stderr: "pipe" },
+    );
+    expect(run.exitCode).toBe(0);
+    await until("the restart-loop event", () => events(daemon.dbPath).some((e) => e.unit === unit && e.rule === "unit-restart-loop"), 15_000);
+    Bun.spawnSync(["systemctl", "--user", "stop", unit], { env: manager.env });
+    const mine = events(daemon.dbPath).filter((e) => e.unit === unit);
+    expect(mine.length).toBe(1);
+    expect(mine[0]?.tier).toBe("T3");
+  });
+
   test("ntfy down during two OOM kills: both alerts arrive after it is back, in order, once", async () => {
     const before = ntfy.messages.length;
     await ntfy.stop();
