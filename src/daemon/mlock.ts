@@ -1,5 +1,5 @@
-import { dlopen, FFIType } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import { memoryLibc } from "./libc.ts";
 
 // Lock the daemon's memory so that, when the machine is thrashing towards an OOM kill, the
 // reporter is not the process waiting on page-ins (design: "stays tiny and alive under memory
@@ -39,21 +39,13 @@ export function lockMemory(limitsText = readFileSync("/proc/self/limits", "utf8"
     const shown = limit === null ? "unknown" : `${Math.round(limit / 1024)} kB`;
     return { locked: false, reason: `RLIMIT_MEMLOCK is ${shown}; memory not locked (the systemd unit sets LimitMEMLOCK=infinity)` };
   }
-  let libc: ReturnType<typeof openLibc>;
+  let libc: ReturnType<typeof memoryLibc>;
   try {
-    libc = openLibc();
+    libc = memoryLibc();
   } catch (error) {
     return { locked: false, reason: `no libc mlockall: ${error instanceof Error ? error.message : String(error)}` };
   }
-  try {
-    if (libc.symbols.mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) === 0) return { locked: true };
-    // EINVAL before Linux 4.4 (no MCL_ONFAULT): without it MCL_CURRENT would pin the whole binary.
-    return { locked: false, reason: "mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT) failed (kernel before 4.4, or not permitted)" };
-  } finally {
-    libc.close();
-  }
-}
-
-function openLibc() {
-  return dlopen("libc.so.6", { mlockall: { args: [FFIType.i32], returns: FFIType.i32 } });
+  if (libc.mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) === 0) return { locked: true };
+  // EINVAL before Linux 4.4 (no MCL_ONFAULT): without it MCL_CURRENT would pin the whole binary.
+  return { locked: false, reason: "mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT) failed (kernel before 4.4, or not permitted)" };
 }

@@ -1,5 +1,5 @@
-import { dlopen, FFIType } from "bun:ffi";
 import { readFileSync, realpathSync } from "node:fs";
+import { memoryLibc } from "./libc.ts";
 
 // Give back start-up memory once the daemon runs. The compiled binary is ~110 MB of mapped
 // code and embedded modules; start-up (config parsing, citty, valibot, the rule compiler,
@@ -30,23 +30,15 @@ export interface TrimResult {
 
 export function trimStartupMemory(): TrimResult {
   Bun.gc(true);
-  let libc: ReturnType<typeof openLibc>;
+  let libc: ReturnType<typeof memoryLibc>;
   try {
-    libc = openLibc();
+    libc = memoryLibc();
   } catch (error) {
     return { ranges: null, error: `no libc madvise: ${error instanceof Error ? error.message : String(error)}` };
   }
-  try {
-    const exe = realpathSync(process.execPath);
-    const ranges = mappingsOf(readFileSync("/proc/self/maps", "utf8"), exe);
-    let failed = 0;
-    for (const [start, end] of ranges) if (libc.symbols.madvise(start, end - start, MADV_PAGEOUT) !== 0) failed++;
-    return { ranges: ranges.length - failed, error: failed ? `madvise failed on ${failed} of ${ranges.length} mappings (kernel before 5.4?)` : null };
-  } finally {
-    libc.close();
-  }
-}
-
-function openLibc() {
-  return dlopen("libc.so.6", { madvise: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 } });
+  const exe = realpathSync(process.execPath);
+  const ranges = mappingsOf(readFileSync("/proc/self/maps", "utf8"), exe);
+  let failed = 0;
+  for (const [start, end] of ranges) if (libc.madvise(start, end - start, MADV_PAGEOUT) !== 0) failed++;
+  return { ranges: ranges.length - failed, error: failed ? `madvise failed on ${failed} of ${ranges.length} mappings (kernel before 5.4?)` : null };
 }
