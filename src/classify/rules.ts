@@ -5,6 +5,7 @@ import { xidMeaning } from "./gpu-xid.ts";
 import { formatKb } from "../size.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 import { OOM_KILLED, parseOomReport } from "../parse/oom-report.ts";
+import { signalName } from "./exit-status.ts";
 
 // The built-in rule table. Rules are data: each names what it matches (MESSAGE_ID first,
 // then transport / identifier, then message patterns) and how to describe a match. The
@@ -70,7 +71,6 @@ export interface RuleSpec {
 }
 
 const CRASH_SIGNALS = new Set(["SEGV", "ABRT", "BUS", "FPE", "ILL", "TRAP", "SYS", "11", "6", "7", "8", "4", "5", "31"]);
-const SIGNAL_NAMES: Record<string, string> = { "4": "SIGILL", "5": "SIGTRAP", "6": "SIGABRT", "7": "SIGBUS", "8": "SIGFPE", "11": "SIGSEGV", "31": "SIGSYS" };
 
 function field(e: Entry, name: string): string | null {
   return e.fields[name] ?? null;
@@ -369,7 +369,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
       const status = field(entry, "EXIT_STATUS");
       if ((code !== "killed" && code !== "dumped") || status === null || !CRASH_SIGNALS.has(status)) return null;
       const unit = entry.unit;
-      const signal = SIGNAL_NAMES[status] ?? `SIG${status}`;
+      const signal = signalName(status) ?? `SIG${status}`;
       return {
         summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
         unit,
@@ -388,7 +388,9 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     literals: ["potentially unexpected fatal signal"],
     pattern: /^potentially unexpected fatal signal (\d+)\./,
     describe: ({ m }) => {
-      const signal = SIGNAL_NAMES[m?.[1] as string] ?? `signal ${m?.[1] as string}`;
+      const n = m?.[1] as string;
+      // Crash signals by name; any other number as it is (as before the shared table).
+      const signal = (CRASH_SIGNALS.has(n) ? signalName(n) : null) ?? `signal ${n}`;
       return { summary: `Crash: process killed by ${signal}`, facts: { kind: "plain" } };
     },
   },

@@ -1,6 +1,6 @@
 import type { Candidate, Facts, OomReport } from "../event.ts";
 import { formatKb } from "../size.ts";
-import { explainExit } from "./exit-status.ts";
+import { explainExit } from "../classify/exit-status.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
 // (with the daemon) the ntfy body, so a phone alert and the terminal never disagree.

@@ -64,6 +64,17 @@ const SIGNALS: Readonly<Record<number, [name: string, words: string]>> = {
   31: ["SYS", "a forbidden system call (seccomp)"],
 };
 
+function signalEntry(status: string): [name: string, words: string] | undefined {
+  const n = Number(status);
+  return Number.isInteger(n) ? SIGNALS[n] : Object.values(SIGNALS).find(([name]) => name === status.replace(/^SIG/, ""));
+}
+
+/** "SIGSEGV" for a signal given as its number ("11") or name ("SEGV", "SIGSEGV"); null when unknown. */
+export function signalName(status: string): string | null {
+  const entry = signalEntry(status);
+  return entry ? `SIG${entry[0]}` : null;
+}
+
 /**
  * "status=203/EXEC — the executable could not be run: …", "signal SEGV — a segmentation fault
  * (…), core dumped"; null when there is nothing to explain. Status may be a number or, on
@@ -73,7 +84,7 @@ export function explainExit(code: string | null, status: string | null): string 
   if (status === null) return null;
   const n = Number(status);
   if (code === "killed" || code === "dumped") {
-    const entry = Number.isInteger(n) ? SIGNALS[n] : Object.values(SIGNALS).find(([name]) => name === status.replace(/^SIG/, ""));
+    const entry = signalEntry(status);
     const name = entry ? `SIG${entry[0]}` : Number.isInteger(n) ? `signal ${n}` : status;
     const dumped = code === "dumped" ? ", core dumped" : "";
     return entry ? `${name} — ${entry[1]}${dumped}` : `${name}${dumped}`;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { explainExit } from "../../src/notify/exit-status.ts";
+import { explainExit, signalName } from "../../src/classify/exit-status.ts";
 import { describeCandidate } from "../../src/notify/format.ts";
 import { triageFixture } from "../_fixtures.ts";
 
@@ -28,4 +28,11 @@ test("real captures: a unit whose executable is missing, a unit killed by SIGSEG
   expect(missing && describeCandidate(missing)).toContain("Main process exited: status=203/EXEC — the executable could not be run");
   const segv = (await triageFixture("real/unit-sigsegv.jsonl")).candidates.find((c) => c.rule === "unit-failed" && c.unit === "lt-segv.service");
   expect(segv && describeCandidate(segv)).toContain("Main process killed: SIGSEGV — a segmentation fault");
+});
+
+test("signal names from numbers or names; unknown ones are null", () => {
+  expect(signalName("11")).toBe("SIGSEGV");
+  expect(signalName("SEGV")).toBe("SIGSEGV");
+  expect(signalName("SIGABRT")).toBe("SIGABRT");
+  expect(signalName("64")).toBeNull();
 });
