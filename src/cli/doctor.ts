@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { ConfigError } from "../config/errors.ts";
 import { defaultConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { parseNtfyUrl } from "../notify/ntfy.ts";
+import { fetchFailure, parseNtfyUrl } from "../notify/ntfy.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../sources/proc-files.ts";
@@ -96,15 +96,16 @@ async function ntfyCheck(config: Config): Promise<Check> {
   if (!config.ntfy.url) return { name: "ntfy", status: "warn", detail: "no [ntfy] url: events are stored but no alert is sent", fix: `set [ntfy] url = "https://ntfy.sh/<a-secret-topic>", then logtriage test-ntfy` };
   const target = parseNtfyUrl(config.ntfy.url);
   if (!target) return { name: "ntfy", status: "fail", detail: `[ntfy] url ${config.ntfy.url} names no topic` };
+  const timeout = AbortSignal.timeout(config.ntfy.timeoutMs);
   try {
-    const response = await fetch(`${target.serverUrl}/v1/health`, { signal: AbortSignal.timeout(config.ntfy.timeoutMs), redirect: "manual" });
+    const response = await fetch(`${target.serverUrl}/v1/health`, { signal: timeout, redirect: "manual" });
     await response.body?.cancel();
     if (response.status >= 500) return { name: "ntfy", status: "fail", detail: `${target.serverUrl} answers ${response.status}`, fix: "the server has a problem; alerts wait in the outbox meanwhile" };
     return { name: "ntfy", status: "ok", detail: `${target.serverUrl} answers (topic ${target.topic}); 'logtriage test-ntfy' sends a real one` };
   } catch (error) {
-    const code = (error as { code?: string; name?: string }).code ?? (error as { name?: string }).name ?? "";
-    const why = code === "TimeoutError" ? `no answer within ${config.ntfy.timeoutMs / 1000}s` : code === "ECONNREFUSED" ? "connection refused" : code === "ENOTFOUND" ? "host not found" : error instanceof Error ? error.message : String(error);
-    return { name: "ntfy", status: "fail", detail: `${target.serverUrl}: ${why}`, fix: "check [ntfy] url and the network; alerts wait in the outbox until it answers" };
+    // The same words the daemon's ntfy client and test-ntfy use for the same failure.
+    const reason = fetchFailure(error, { server: target.serverUrl, host: new URL(target.serverUrl).hostname, timeoutMs: config.ntfy.timeoutMs, cancelled: false, timedOut: timeout.aborted }).message;
+    return { name: "ntfy", status: "fail", detail: reason, fix: "check [ntfy] url and the network; alerts wait in the outbox until it answers" };
   }
 }
 

@@ -197,7 +197,7 @@ function isTlsCode(code: string): boolean {
   return code in TLS_WORDS || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^ERR_TLS|^ERR_SSL/.test(code);
 }
 
-interface FetchContext {
+export interface FetchContext {
   server: string;
   host: string;
   timeoutMs: number;
@@ -211,7 +211,8 @@ function seconds(ms: number): string {
 }
 
 /** A fetch that threw: no HTTP answer at all. All of these may pass, so all are retryable. */
-function fetchFailure(error: unknown, ctx: FetchContext): NotifyError {
+/** A fetch that got no HTTP answer, in words naming the server (also used by `doctor`). */
+export function fetchFailure(error: unknown, ctx: FetchContext): NotifyError {
   const retry = { status: null, retryable: true, cause: error };
   if (ctx.cancelled) return new NotifyError(`sending to ${ctx.server} was cancelled`, retry);
   if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${seconds(ctx.timeoutMs)}`, retry);

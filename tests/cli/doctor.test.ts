@@ -54,7 +54,7 @@ test("a broken config and an unreachable ntfy: both reported with a fix, the res
 
   const unreachable = await doctor(`[ntfy]\nurl = "${deadUrl}/doctor"\n`);
   const check = unreachable.checks.find((c) => c.name === "ntfy");
-  expect(check).toMatchObject({ status: "fail", detail: `${deadUrl}: connection refused` });
+  expect(check).toMatchObject({ status: "fail", detail: `${deadUrl} refused the connection: is ntfy running and listening there?` });
   expect(check?.fix).toContain("outbox");
   expect(unreachable.code).toBe(1);
 });
