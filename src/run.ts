@@ -16,6 +16,8 @@ export interface RunOptions {
   input?: string;
   /** Bytes kept of each of stdout and stderr (the rest is read and dropped). Default 1 MiB. */
   maxOutputBytes?: number;
+  /** Kills the tool when aborted (an enricher's time is up, the daemon stops); reported as timedOut. */
+  signal?: AbortSignal;
 }
 
 export interface Runner {
@@ -67,15 +69,19 @@ export const processRunner: Runner = {
       throw new RunError(`cannot run ${argv[0]}: ${error instanceof Error ? error.message : String(error)}`, argv, null, { cause: error });
     }
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const stop = () => {
       timedOut = true;
       proc.kill("SIGKILL");
-    }, opts.timeoutMs);
+    };
+    const timer = setTimeout(stop, opts.timeoutMs);
+    if (opts.signal?.aborted) stop();
+    opts.signal?.addEventListener("abort", stop, { once: true });
     try {
       const [stdout, stderr, exitCode] = await Promise.all([readCapped(proc.stdout, max), readCapped(proc.stderr, max), proc.exited]);
       return { exitCode: timedOut ? null : exitCode, stdout, stderr, timedOut };
     } finally {
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", stop);
     }
   },
 };

@@ -9,21 +9,26 @@ import type { Config, ConfigFile, CustomRuleConfig, Detectors, NtfyPriority, Rol
 export interface RoleDefaults {
   detectors: Detectors;
   smartEnabled: boolean;
+  /** Watch every timer: on a server or NAS, timers are the backups and the scrubs. */
+  allTimers: boolean;
 }
 
 export const ROLE_DEFAULTS: Readonly<Record<Role, RoleDefaults>> = {
   desktop: {
     detectors: { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
     smartEnabled: false,
+    allTimers: false,
   },
   // A NAS gets SMART, RAID and Samba/NFS monitoring without any config.
   nas: {
     detectors: { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true },
     smartEnabled: true,
+    allTimers: true,
   },
   server: {
     detectors: { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
     smartEnabled: false,
+    allTimers: true,
   },
 };
 
@@ -93,6 +98,12 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
     smart: {
       enabled: file.smart?.enabled ?? roleDefaults.smartEnabled,
       pollIntervalMs: file.smart?.poll_interval ?? 3_600_000,
+      devices: file.smart?.devices ?? [],
+    },
+    timers: {
+      watch: file.timers?.watch ?? [],
+      all: file.timers?.all ?? roleDefaults.allTimers,
+      pollIntervalMs: file.timers?.poll_interval ?? 300_000,
     },
     sources: { use: file.sources?.use ?? "auto" },
     db: {

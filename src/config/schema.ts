@@ -54,7 +54,10 @@ export interface Config {
   digest: { enabled: boolean; schedule: string; topic: string };
   cooldown: { windowMs: number; aggregateThreshold: number };
   psi: { enabled: boolean; pollIntervalMs: number; warnSomeAvg10: number; warnFullAvg10: number };
-  smart: { enabled: boolean; pollIntervalMs: number };
+  /** `devices` empty: every disk `smartctl --scan-open` finds. */
+  smart: { enabled: boolean; pollIntervalMs: number; devices: string[] };
+  /** Timers to watch (`watch`), or every timer on the system and user managers (`all`). */
+  timers: { watch: string[]; all: boolean; pollIntervalMs: number };
   sources: { use: SourceChoice };
   /** `path` is absolute, `~/` expanded. */
   db: { path: string; retentionMs: number };
@@ -251,7 +254,31 @@ export const ConfigFileSchema = v.strictObject(
       ),
     ),
     sources: v.optional(v.strictObject({ use: v.optional(v.picklist(SOURCE_CHOICES, expected(oneOf(SOURCE_CHOICES)))) }, TABLE)),
-    smart: v.optional(v.strictObject({ enabled: v.optional(flag()), poll_interval: v.optional(duration(1_000)) }, TABLE)),
+    smart: v.optional(
+      v.strictObject(
+        {
+          enabled: v.optional(flag()),
+          poll_interval: v.optional(duration(1_000)),
+          devices: v.optional(v.array(text("a device path"), expected(`an array of device paths like ["/dev/sda"]`))),
+        },
+        TABLE,
+      ),
+    ),
+    timers: v.optional(
+      v.strictObject(
+        {
+          watch: v.optional(
+            v.array(
+              v.pipe(text("a timer unit name"), v.regex(/^[\w@:.\\-]+\.timer$/, expected(`a timer unit name like "backup.timer"`))),
+              expected(`an array of timer names like ["backup.timer"]`),
+            ),
+          ),
+          all: v.optional(flag()),
+          poll_interval: v.optional(duration(1_000)),
+        },
+        TABLE,
+      ),
+    ),
     db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
     log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),
     detectors: v.optional(

@@ -12,13 +12,21 @@ import { readMemoryPsi } from "../sources/proc-files.ts";
 import { probeJournal, selectSource, type SourceSelection } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
 import { loadCursor } from "../store/cursor.ts";
+import type { StoredEventWithLines } from "../store/events.ts";
 import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
 import { StoreError } from "../store/errors.ts";
-import { outboxCounts } from "../store/outbox.ts";
+import { outboxCounts, releaseAllEnriching } from "../store/outbox.ts";
 import { applyRetention } from "../store/retention.ts";
 import { formatDuration } from "../config/duration.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
+import { EventWriter } from "./writer.ts";
+import { EnrichmentStage } from "../enrich/stage.ts";
+import { createEnrichers } from "../enrich/registry.ts";
+import { MemoryHistory } from "../sources/memory-history.ts";
+import { createMonitors } from "../sources/monitors.ts";
+import type { Monitor } from "../sources/monitor.ts";
+import { processRunner } from "../run.ts";
 import { trimStartupMemory } from "./trim.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
@@ -87,17 +95,30 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
   const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
-  const pipeline = source
-    ? new Pipeline({
-        db,
-        source,
-        triage: o.triage,
-        policy: { instanceId: config.instance.id, cooldownMs: config.cooldown.windowMs, aggregateThreshold: config.cooldown.aggregateThreshold },
-        alerts: notifier ? { tiers: alertTiers, toNotification: (event) => alertFor(event, config.ntfy, config.instance.id) } : null,
-        log,
-        onAlertsQueued: () => sender?.wake(),
-      })
-    : null;
+  const toNotification = notifier ? (event: StoredEventWithLines) => alertFor(event, config.ntfy, config.instance.id) : null;
+  // Alerts a previous run left waiting for enrichment go out as they are.
+  const released = releaseAllEnriching(db);
+  if (released > 0) log.info(`${released} alert(s) left waiting for context by the previous run are sent without it`);
+  const memory = config.psi.enabled ? new MemoryHistory() : null;
+  const enrichment = new EnrichmentStage({
+    db,
+    enrichers: createEnrichers(config),
+    runner: processRunner,
+    memory,
+    instanceId: config.instance.id,
+    log: log.withTag("enrich"),
+    toNotification,
+    onReleased: () => sender?.wake(),
+  });
+  const writer = new EventWriter({
+    db,
+    policy: { instanceId: config.instance.id, cooldownMs: config.cooldown.windowMs, aggregateThreshold: config.cooldown.aggregateThreshold },
+    alerts: toNotification ? { tiers: alertTiers, toNotification } : null,
+    enrichment,
+    onAlertsQueued: () => sender?.wake(),
+  });
+  const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
+  const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
 
   log.info(
     `logtriage ${VERSION} daemon: instance ${config.instance.id} (${config.instance.role}), source ${selection.name ?? "none"} — ${selection.reason}; db ${db.filename}; ${notificationTarget(config)}`,
@@ -165,8 +186,16 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   if (pending > 0) log.info(sender ? `${pending} alert(s) from before wait in the outbox; sending them first` : `${pending} alert(s) wait in the outbox, unsent while [ntfy] url is not set`);
 
   try {
-    await Promise.all([pipeline?.run(signal), sender?.run(signal), source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }))]);
+    await Promise.all([
+      pipeline?.run(signal),
+      sender?.run(signal),
+      ...monitors.map((m) => runMonitor(m, writer, log, signal)),
+      source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
+    ]);
   } finally {
+    await enrichment.close();
+    const unstored = writer.close();
+    if (unstored > 0) log.error(`stopping with ${unstored} monitor event(s) the database refused; they are lost`);
     systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
     if (watchdog) clearInterval(watchdog);
@@ -176,6 +205,16 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     systemd?.close();
     markStopped(db, Date.now() * 1000);
     log.info(`stopped: ${pipeline?.counters.entries ?? 0} entries read, ${pipeline?.counters.eventsNew ?? 0} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
+  }
+}
+
+/** A monitor runs beside the log; one that fails is logged and the rest go on. */
+async function runMonitor(monitor: Monitor, writer: EventWriter, log: Log, signal: AbortSignal): Promise<void> {
+  const monitorLog = log.withTag(monitor.name);
+  try {
+    await monitor.run(signal, (candidate) => writer.submit([candidate], monitorLog));
+  } catch (error) {
+    monitorLog.error(`the ${monitor.name} monitor stopped: ${error instanceof Error ? error.message : String(error)}; the rest of the daemon goes on`);
   }
 }
 

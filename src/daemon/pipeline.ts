@@ -1,24 +1,14 @@
-import type { Database } from "bun:sqlite";
-import type { Candidate, Tier } from "../event.ts";
+import type { Candidate } from "../event.ts";
 import type { Triage } from "../classify/triage.ts";
-import type { Notification } from "../notify/notifier.ts";
 import type { Source, SourceBatch } from "../sources/source.ts";
-import { saveCursor } from "../store/cursor.ts";
-import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
-import { enqueueAlert } from "../store/outbox.ts";
 import { sleep } from "../sleep.ts";
+import type { EventWriter } from "./writer.ts";
 
 // Source → assemble/classify (Triage) → store, with exactly-once delivery into the database:
 // events, their outbox rows and the source's resume position commit in one transaction, and
 // only at a quiet point — when no kernel report is half read. While one is open, candidates
 // from other entries wait in memory with it; a crash then loses only uncommitted work, which
 // the source reads again from the committed position. Nothing is lost, nothing is doubled.
-
-export interface AlertPolicy {
-  tiers: ReadonlySet<Tier>;
-  /** The notification for a stored event (title/body from notify/alert.ts). */
-  toNotification(event: StoredEventWithLines): Notification;
-}
 
 export interface PipelineLog {
   info(message: string): void;
@@ -27,15 +17,10 @@ export interface PipelineLog {
 }
 
 export interface PipelineOptions {
-  db: Database;
   source: Source;
   triage: Triage;
-  policy: CommitPolicy;
-  /** Null when notifications are off: no outbox rows are written. */
-  alerts: AlertPolicy | null;
+  writer: EventWriter;
   log: PipelineLog;
-  /** Called after a commit that queued alerts (wakes the sender). */
-  onAlertsQueued?: () => void;
   /** A report still open after this long with no new entries is closed as it is. Default 500 ms. */
   quietFlushMs?: number;
 }
@@ -170,33 +155,11 @@ export class Pipeline {
   }
 
   private commit(candidates: Candidate[], position: string | null): void {
-    const { db, policy, alerts } = this.o;
-    const nowUs = Date.now() * 1000;
-    let queued = 0;
-    let created = 0;
-    let folded = 0;
-    db.transaction(() => {
-      for (const c of candidates) {
-        const outcome = commitEvent(db, c, policy);
-        if (outcome.outcome === "new") created++;
-        else folded++;
-        // A new event alerts; so does the fold that turns one into a crash loop. Other folds
-        // are the cooldown doing its job: one alert per incident.
-        if (alerts && outcome.outcome !== "occurrence" && alerts.tiers.has(c.tier)) {
-          const lookup = getEvent(db, outcome.id);
-          if (lookup.kind === "found") {
-            enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs);
-            queued++;
-          }
-        }
-      }
-      if (position !== null) saveCursor(db, this.o.source.name, position, nowUs);
-    })();
+    const result = this.o.writer.commit(candidates, position === null ? null : { name: this.o.source.name, position });
     this.counters.commits++;
-    this.counters.eventsNew += created;
-    this.counters.occurrences += folded;
-    this.counters.alertsQueued += queued;
+    this.counters.eventsNew += result.created;
+    this.counters.occurrences += result.folded;
+    this.counters.alertsQueued += result.queued;
     this.counters.committedPosition = position ?? this.counters.committedPosition;
-    if (queued > 0) this.o.onAlertsQueued?.();
   }
 }

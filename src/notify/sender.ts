@@ -32,6 +32,8 @@ export interface SenderCounters {
   lastError: string | null;
 }
 
+const ENRICHING_POLL_MS = 250;
+
 export class OutboxSender {
   readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null };
   private readonly o: SenderOptions;
@@ -85,6 +87,12 @@ export class OutboxSender {
     const row = nextPending(this.o.db);
     if (!row) {
       await this.idle(this.o.idlePollMs ?? 30_000, signal, true);
+      return backoffMs;
+    }
+    if (row.state === "enriching") {
+      // The enrichment stage wakes us when it is done; its timeouts bound the wait. The poll
+      // covers a wake-up that came before we started waiting.
+      await this.idle(ENRICHING_POLL_MS, signal, true);
       return backoffMs;
     }
     let failure: unknown = null;

@@ -67,6 +67,15 @@ const MIGRATIONS: readonly string[] = [
      stopped_us   INTEGER,
      state_json   TEXT NOT NULL
    );`,
+  // 3: root causes. An event's enrichment (the OOM hog, a backtrace, a unit's last lines) is
+  // written after the event, by enrich/stage.ts, with the evidence behind it; monitors (SMART,
+  // timers) keep what they last saw, so a restart does not re-announce an unchanged state.
+  `ALTER TABLE events ADD COLUMN enrichment_json TEXT;
+   CREATE TABLE monitor_state (
+     key        TEXT PRIMARY KEY,
+     value_json TEXT NOT NULL,
+     updated_us INTEGER NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { Candidate, Facts, StoredEvent, Tier } from "../event.ts";
 import { TIER_NAMES } from "../event.ts";
 import { describeCandidate } from "../notify/format.ts";
+import type { EnrichmentRecord } from "./enrichment.ts";
 
 // Events, cooldown and aggregation. The same (instance, tier, unit-or-process) inside the
 // cooldown window adds an occurrence to the open event instead of a new one; when the
@@ -131,10 +132,13 @@ interface EventRow {
   cursors_json: string;
   occurrences: number;
   notified: number;
+  enrichment_json?: string | null;
 }
 
 export interface StoredEventWithLines extends StoredEvent {
   lines: string[];
+  /** What enrich/ found after the event was stored; null before (or without) enrichment. */
+  enrichment: EnrichmentRecord | null;
 }
 
 function rowToEvent(row: EventRow): StoredEventWithLines {
@@ -157,6 +161,7 @@ function rowToEvent(row: EventRow): StoredEventWithLines {
     raw: [JSON.parse(row.raw_json) as Record<string, string>],
     lines: JSON.parse(row.lines_json) as string[],
     notified: row.notified !== 0,
+    enrichment: row.enrichment_json ? (JSON.parse(row.enrichment_json) as EnrichmentRecord) : null,
   };
 }
 

@@ -4,9 +4,12 @@ import { hasTable } from "./daemon-state.ts";
 
 // The ntfy outbox: one row per alert, inserted in the transaction that stores its event and
 // drained strictly in id order by notify/sender.ts. A row is `pending` until ntfy accepts it
-// (`sent`) or refuses it for a reason retrying cannot fix (`failed`, e.g. 401 or 404).
+// (`sent`) or refuses it for a reason retrying cannot fix (`failed`, e.g. 401 or 404). A row
+// written `enriching` waits for its event's enrichment (enrich/stage.ts) to fill in the why;
+// the sender holds the queue for it, which the stage's timeouts bound. A daemon that stops
+// with such rows releases them, and one that crashed releases them when it starts again.
 
-export type OutboxState = "pending" | "sent" | "failed";
+export type OutboxState = "enriching" | "pending" | "sent" | "failed";
 
 export interface OutboxRow {
   id: number;
@@ -14,24 +17,42 @@ export interface OutboxRow {
   createdUs: number;
   notification: Notification;
   attempts: number;
+  /** "enriching": its event's context is still being gathered; not to be sent yet. */
+  state: "pending" | "enriching";
 }
 
-export function enqueueAlert(db: Database, eventId: string, notification: Notification, nowUs: number): number {
-  const result = db.query("INSERT INTO outbox (event_id, created_us, notification) VALUES (?, ?, ?)").run(eventId, nowUs, JSON.stringify(notification));
+export function enqueueAlert(db: Database, eventId: string, notification: Notification, nowUs: number, state: "pending" | "enriching" = "pending"): number {
+  const result = db.query("INSERT INTO outbox (event_id, created_us, notification, state) VALUES (?, ?, ?, ?)").run(eventId, nowUs, JSON.stringify(notification), state);
   return Number(result.lastInsertRowid);
 }
 
-/** The oldest pending alert: alerts go out in the order their events happened. */
+/**
+ * The oldest alert not yet sent: alerts go out in the order their events happened. When its
+ * state is "enriching", the head of the queue still waits for its event's context; so does
+ * the sender.
+ */
 export function nextPending(db: Database): OutboxRow | null {
-  const row = db.query("SELECT id, event_id, created_us, notification, attempts FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1").get() as {
+  const row = db.query("SELECT id, event_id, created_us, notification, attempts, state FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1").get() as {
     id: number;
     event_id: string;
     created_us: number;
     notification: string;
     attempts: number;
+    state: "pending" | "enriching";
   } | null;
   if (!row) return null;
-  return { id: row.id, eventId: row.event_id, createdUs: row.created_us, notification: JSON.parse(row.notification) as Notification, attempts: row.attempts };
+  return { id: row.id, eventId: row.event_id, createdUs: row.created_us, notification: JSON.parse(row.notification) as Notification, attempts: row.attempts, state: row.state };
+}
+
+/** The event's enrichment is done (or gave up): its alert, rewritten with the context, may go. */
+export function releaseEnrichedAlert(db: Database, eventId: string, notification: Notification | null): void {
+  if (notification) db.query("UPDATE outbox SET state = 'pending', notification = ? WHERE event_id = ? AND state = 'enriching'").run(JSON.stringify(notification), eventId);
+  else db.query("UPDATE outbox SET state = 'pending' WHERE event_id = ? AND state = 'enriching'").run(eventId);
+}
+
+/** Alerts left waiting for an enrichment that will never finish (a daemon stopped or crashed): send them as they are. */
+export function releaseAllEnriching(db: Database): number {
+  return db.query("UPDATE outbox SET state = 'pending' WHERE state = 'enriching'").run().changes;
 }
 
 export function markSent(db: Database, row: OutboxRow, nowUs: number): void {
@@ -50,6 +71,7 @@ export function recordAttempt(db: Database, row: OutboxRow, error: string): void
 }
 
 export interface OutboxCounts {
+  /** Waiting to be sent, including alerts still waiting for their event's enrichment. */
   pending: number;
   failed: number;
   sent: number;
@@ -60,9 +82,10 @@ export interface OutboxCounts {
 
 export function outboxCounts(db: Database): OutboxCounts {
   if (!hasTable(db, "outbox")) return { pending: 0, sent: 0, failed: 0, oldestPendingUs: null, lastError: null };
-  const counts: Record<OutboxState, number> = { pending: 0, sent: 0, failed: 0 };
+  const counts: Record<OutboxState, number> = { enriching: 0, pending: 0, sent: 0, failed: 0 };
   for (const row of db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state").all() as { state: OutboxState; n: number }[]) counts[row.state] = row.n;
-  const oldest = db.query("SELECT created_us, last_error FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1").get() as { created_us: number; last_error: string | null } | null;
+  const { enriching, ...rest } = counts;
+  const oldest = db.query("SELECT created_us, last_error FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1").get() as { created_us: number; last_error: string | null } | null;
   const lastFailed = oldest?.last_error ? null : (db.query("SELECT last_error FROM outbox WHERE state = 'failed' ORDER BY id DESC LIMIT 1").get() as { last_error: string | null } | null);
-  return { ...counts, oldestPendingUs: oldest?.created_us ?? null, lastError: oldest?.last_error ?? lastFailed?.last_error ?? null };
+  return { ...rest, pending: rest.pending + enriching, oldestPendingUs: oldest?.created_us ?? null, lastError: oldest?.last_error ?? lastFailed?.last_error ?? null };
 }

@@ -17,7 +17,7 @@ export function applyRetention(db: Database, nowUs: number, retentionMs: number)
   const pagesBefore = (db.query("PRAGMA page_count").get() as { page_count: number }).page_count;
   const removed = db.transaction(() => ({
     events: db.query("DELETE FROM events WHERE last_seen < ?").run(cutoffUs).changes,
-    alerts: db.query("DELETE FROM outbox WHERE state != 'pending' AND coalesce(done_us, created_us) < ?").run(cutoffUs).changes,
+    alerts: db.query("DELETE FROM outbox WHERE state IN ('sent', 'failed') AND coalesce(done_us, created_us) < ?").run(cutoffUs).changes,
   }))();
   db.run("PRAGMA incremental_vacuum");
   const pagesAfter = (db.query("PRAGMA page_count").get() as { page_count: number }).page_count;

@@ -40,7 +40,8 @@ describe("defaults", () => {
     expect(config.cooldown).toEqual({ windowMs: 300_000, aggregateThreshold: 3 });
     expect(config.sources).toEqual({ use: "auto" });
     expect(config.psi).toEqual({ enabled: true, pollIntervalMs: 5_000, warnSomeAvg10: 50, warnFullAvg10: 10 });
-    expect(config.smart).toEqual({ enabled: false, pollIntervalMs: 3_600_000 });
+    expect(config.smart).toEqual({ enabled: false, pollIntervalMs: 3_600_000, devices: [] });
+    expect(config.timers).toEqual({ watch: [], all: false, pollIntervalMs: 300_000 });
     expect(config.db).toEqual({ path: `${HOME}/.local/share/logtriage/events.db`, retentionMs: 90 * 86_400_000 });
     expect(config.log.level).toBe("info");
     expect(config.rules).toEqual({ disable: [], custom: [] });

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Triage } from "../../src/classify/triage.ts";
-import { Pipeline, type AlertPolicy } from "../../src/daemon/pipeline.ts";
+import { Pipeline } from "../../src/daemon/pipeline.ts";
+import { EventWriter, type AlertPolicy } from "../../src/daemon/writer.ts";
 import type { Entry } from "../../src/event.ts";
 import { newSourceStats, type Source, type SourceBatch } from "../../src/sources/source.ts";
 import { loadCursor } from "../../src/store/cursor.ts";
@@ -62,7 +63,7 @@ const alertT1T2: AlertPolicy = {
 };
 
 async function runOver(source: Source, alerts: AlertPolicy | null = null): Promise<Pipeline> {
-  const pipeline = new Pipeline({ db, source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), policy, alerts, log: silentLog, quietFlushMs: 50 });
+  const pipeline = new Pipeline({ source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), writer: new EventWriter({ db, policy, alerts }), log: silentLog, quietFlushMs: 50 });
   await pipeline.run(new AbortController().signal);
   return pipeline;
 }
@@ -148,7 +149,7 @@ test("a storm of userspace lines does not hold an open kernel report (and its co
   const batches = [segv, ...Array.from({ length: 20 }, (_, i) => [noise[i % noise.length] as Entry])];
   const committedAt: number[] = [];
   const source = new ScriptedSource(batches, { pauseMs: 100 });
-  const pipeline = new Pipeline({ db, source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), policy, alerts: null, log: silentLog, quietFlushMs: 300 });
+  const pipeline = new Pipeline({ source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), writer: new EventWriter({ db, policy, alerts: null }), log: silentLog, quietFlushMs: 300 });
   const started = Date.now();
   const poll = setInterval(() => {
     if (committedAt.length === 0 && storedLines().some((l) => l.startsWith("T2 "))) committedAt.push(Date.now() - started);
@@ -189,11 +190,9 @@ test("a failing commit is retried and nothing is lost", async () => {
   const errors: string[] = [];
   const entries = await fixtureEntries("real/segfault-python.jsonl");
   const pipeline = new Pipeline({
-    db,
     source: new ScriptedSource([entries]),
     triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }),
-    policy,
-    alerts: null,
+    writer: new EventWriter({ db, policy, alerts: null }),
     log: { ...silentLog, error: (m: string) => errors.push(m) },
   });
   setTimeout(() => db.run("DROP TRIGGER refuse"), 700);

@@ -1,0 +1,110 @@
+import type { Database } from "bun:sqlite";
+import type { Candidate, Tier } from "../event.ts";
+import type { EnrichmentStage } from "../enrich/stage.ts";
+import type { Notification } from "../notify/notifier.ts";
+import { saveCursor } from "../store/cursor.ts";
+import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
+import { enqueueAlert } from "../store/outbox.ts";
+
+// The store step of the pipeline, shared by the log pipeline (which commits at quiet points
+// with its source position) and the monitors (PSI, SMART, timers: no position, at once). One
+// transaction holds the events, their alerts and the position. A new event some enricher
+// wants is handed to the enrichment stage after the commit, with its alert held as
+// `enriching` until the stage has written the why.
+
+export interface AlertPolicy {
+  tiers: ReadonlySet<Tier>;
+  /** The notification for a stored event (title/body from notify/alert.ts). */
+  toNotification(event: StoredEventWithLines): Notification;
+}
+
+export interface WriterOptions {
+  db: Database;
+  policy: CommitPolicy;
+  /** Null when notifications are off: no outbox rows are written. */
+  alerts: AlertPolicy | null;
+  /** Null when nothing is enriched (replay, tests). */
+  enrichment?: EnrichmentStage | null;
+  /** Called after a commit that queued alerts (wakes the sender). */
+  onAlertsQueued?: () => void;
+}
+
+export interface CommitResult {
+  created: number;
+  folded: number;
+  queued: number;
+}
+
+export class EventWriter {
+  private readonly o: WriterOptions;
+  /** Monitor candidates whose commit failed, retried on the next submit or timer. */
+  private unsubmitted: Candidate[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(options: WriterOptions) {
+    this.o = options;
+  }
+
+  /**
+   * Stores candidates and, when given, the source position, in one transaction; throws when
+   * the database refuses (the caller retries: the log pipeline holds its reading meanwhile).
+   */
+  commit(candidates: readonly Candidate[], source: { name: string; position: string } | null): CommitResult {
+    const { db, policy, alerts, enrichment } = this.o;
+    const nowUs = Date.now() * 1000;
+    const result: CommitResult = { created: 0, folded: 0, queued: 0 };
+    const toEnrich: { id: string; candidate: Candidate }[] = [];
+    db.transaction(() => {
+      for (const c of candidates) {
+        const outcome = commitEvent(db, c, policy);
+        if (outcome.outcome === "new") result.created++;
+        else result.folded++;
+        const enrich = outcome.outcome === "new" && (enrichment?.wants(c) ?? false);
+        if (enrich) toEnrich.push({ id: outcome.id, candidate: c });
+        // A new event alerts; so does the fold that turns one into a crash loop. Other folds
+        // are the cooldown doing its job: one alert per incident.
+        if (alerts && outcome.outcome !== "occurrence" && alerts.tiers.has(c.tier)) {
+          const lookup = getEvent(db, outcome.id);
+          if (lookup.kind === "found") {
+            enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");
+            result.queued++;
+          }
+        }
+      }
+      if (source) saveCursor(db, source.name, source.position, nowUs);
+    })();
+    for (const job of toEnrich) enrichment?.enqueue(job.id, job.candidate);
+    if (result.queued > 0) this.o.onAlertsQueued?.();
+    return result;
+  }
+
+  /**
+   * A monitor's candidates: stored at once. When the database refuses, they wait in memory
+   * and are retried every few seconds, in order, before anything submitted later.
+   */
+  submit(candidates: readonly Candidate[], log: { error(message: string): void }): void {
+    this.unsubmitted.push(...candidates);
+    this.flushUnsubmitted(log);
+  }
+
+  private flushUnsubmitted(log: { error(message: string): void }): void {
+    if (this.unsubmitted.length === 0) return;
+    try {
+      this.commit(this.unsubmitted, null);
+      this.unsubmitted = [];
+    } catch (error) {
+      log.error(`cannot store ${this.unsubmitted.length} monitor event(s) (${error instanceof Error ? error.message : String(error)}); retrying in 5s`);
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = null;
+        this.flushUnsubmitted(log);
+      }, 5_000);
+    }
+  }
+
+  /** Stops retrying (daemon stop); what is still unstored is reported. */
+  close(): number {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    return this.unsubmitted.length;
+  }
+}

@@ -1,0 +1,197 @@
+import type { Database } from "bun:sqlite";
+import type { Candidate } from "../event.ts";
+import type { Notification } from "../notify/notifier.ts";
+import type { Runner } from "../run.ts";
+import type { MemoryHistory } from "../sources/memory-history.ts";
+import { saveEnrichment, type EnrichmentSection } from "../store/enrichment.ts";
+import { getEvent, type StoredEventWithLines } from "../store/events.ts";
+import { releaseAllEnriching, releaseEnrichedAlert } from "../store/outbox.ts";
+import type { Enricher, Enrichment } from "./enricher.ts";
+
+// The enrichment stage: after an event is committed (and its alert queued as `enriching`),
+// the enrichers that apply to it run side by side, each under its own timeout. Their lines are
+// written into the event and its alert is rewritten and released. Storage never waits for
+// this; the alert waits at most the slowest applicable enricher's timeout. A queue too long
+// (a burst of new events) skips enrichment for the overflow rather than grow without bound,
+// and says so in the event.
+
+export interface StageLog {
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export interface EnrichmentStageOptions {
+  db: Database;
+  enrichers: readonly Enricher[];
+  runner: Runner;
+  memory: MemoryHistory | null;
+  instanceId: string;
+  log: StageLog;
+  /** Rebuilds an event's alert after enrichment; null when notifications are off. */
+  toNotification: ((event: StoredEventWithLines) => Notification) | null;
+  /** An alert was released (wakes the sender). */
+  onReleased?: () => void;
+  /** Jobs waiting or running at most; the rest are stored unenriched. Default 64. */
+  maxQueued?: number;
+  /** Events enriched at once. Default 4. */
+  concurrency?: number;
+}
+
+interface Job {
+  eventId: string;
+  candidate: Candidate;
+  enrichers: Enricher[];
+}
+
+export interface StageCounters {
+  enriched: number;
+  timedOut: number;
+  failed: number;
+  skipped: number;
+}
+
+export class EnrichmentStage {
+  readonly counters: StageCounters = { enriched: 0, timedOut: 0, failed: 0, skipped: 0 };
+  private readonly o: EnrichmentStageOptions;
+  private readonly queue: Job[] = [];
+  private running = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stop = new AbortController();
+
+  constructor(options: EnrichmentStageOptions) {
+    this.o = options;
+  }
+
+  /** Whether any enricher wants this candidate (its alert is then queued as `enriching`). */
+  wants(candidate: Candidate): boolean {
+    return !this.stop.signal.aborted && this.o.enrichers.some((e) => e.applies(candidate));
+  }
+
+  get pending(): number {
+    return this.queue.length + this.running;
+  }
+
+  /** Call after the event's transaction committed. */
+  enqueue(eventId: string, candidate: Candidate): void {
+    const enrichers = this.o.enrichers.filter((e) => e.applies(candidate));
+    if (enrichers.length === 0) return;
+    if (this.stop.signal.aborted || this.pending >= (this.o.maxQueued ?? 64)) {
+      this.counters.skipped++;
+      this.finish(eventId, enrichers.map((e) => ({ enricher: e.name, lines: [], evidence: null, missing: [`${e.name}: skipped, too many new events at once`] })), null);
+      return;
+    }
+    this.queue.push({ eventId, candidate, enrichers });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < (this.o.concurrency ?? 4) && this.queue.length > 0) {
+      const job = this.queue.shift() as Job;
+      this.running++;
+      const work = this.process(job).finally(() => {
+        this.running--;
+        this.inFlight.delete(work);
+        this.pump();
+      });
+      this.inFlight.add(work);
+    }
+  }
+
+  /** Waits for the jobs in flight (tests, shutdown); jobs still queued are released unenriched. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    for (const job of this.queue.splice(0)) {
+      this.finish(job.eventId, job.enrichers.map((e) => ({ enricher: e.name, lines: [], evidence: null, missing: [`${e.name}: not run, the daemon was stopping`] })), null);
+    }
+    await Promise.all([...this.inFlight]);
+    // Anything a crash of ours left behind goes out as it is.
+    try {
+      releaseAllEnriching(this.o.db);
+    } catch {
+      // The database is gone or locked; the next start releases them.
+    }
+  }
+
+  /** Waits until nothing is queued or running (tests). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  private async process(job: Job): Promise<void> {
+    const nowUs = Date.now() * 1000;
+    const results = await Promise.all(job.enrichers.map((e) => this.runOne(e, job, nowUs)));
+    const summary = results.find((r) => r.summary)?.summary ?? null;
+    this.finish(
+      job.eventId,
+      results.map((r) => r.section),
+      summary,
+    );
+    this.counters.enriched++;
+  }
+
+  private async runOne(enricher: Enricher, job: Job, nowUs: number): Promise<{ section: EnrichmentSection; summary: string | null }> {
+    const controller = new AbortController();
+    const onStop = () => controller.abort();
+    this.stop.signal.addEventListener("abort", onStop, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve("timeout");
+      }, enricher.timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([
+        enricher.enrich(job.candidate, {
+          runner: this.o.runner,
+          db: this.o.db,
+          memory: this.o.memory,
+          instanceId: this.o.instanceId,
+          eventId: job.eventId,
+          nowUs,
+          signal: controller.signal,
+        }),
+        timeout,
+      ]);
+      if (outcome === "timeout") {
+        this.counters.timedOut++;
+        return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: no answer within ${enricher.timeoutMs / 1000}s`] }, summary: null };
+      }
+      return { section: sectionOf(enricher.name, outcome), summary: outcome.summary ?? null };
+    } catch (error) {
+      // A bug or an unexpected tool: the event keeps what the rule found and says what is missing.
+      this.counters.failed++;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.o.log.warn(`enricher ${enricher.name} failed for event ${job.eventId}: ${reason}`);
+      return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: ${reason}`] }, summary: null };
+    } finally {
+      clearTimeout(timer);
+      this.stop.signal.removeEventListener("abort", onStop);
+    }
+  }
+
+  /** Writes what was found (if anything) and releases the event's alert, rewritten. */
+  private finish(eventId: string, sections: EnrichmentSection[], summary: string | null): void {
+    const { db, toNotification } = this.o;
+    try {
+      db.transaction(() => {
+        saveEnrichment(db, eventId, { completedUs: Date.now() * 1000, sections }, summary);
+        const lookup = toNotification ? getEvent(db, eventId) : null;
+        releaseEnrichedAlert(db, eventId, lookup?.kind === "found" && toNotification ? toNotification(lookup.event) : null);
+      })();
+    } catch (error) {
+      // The event and its alert are stored already; a failure here only costs the context.
+      this.o.log.warn(`could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`);
+      try {
+        releaseEnrichedAlert(db, eventId, null);
+      } catch {
+        // Released on the next start.
+      }
+    }
+    this.o.onReleased?.();
+  }
+}
+
+function sectionOf(name: string, e: Enrichment): EnrichmentSection {
+  return { enricher: name, lines: e.lines, evidence: e.evidence ?? null, missing: e.missing ?? [] };
+}

@@ -1,0 +1,39 @@
+import type { Database } from "bun:sqlite";
+
+// An event's enrichment, written once, after the event: its lines join the event's detail (so
+// `show`, the alert and the digest all say the same), a found cause may replace the summary,
+// and the evidence and the gaps are kept as they are for `show --json`.
+
+export interface EnrichmentSection {
+  enricher: string;
+  lines: string[];
+  evidence: Record<string, unknown> | null;
+  /** What this enricher could not gather, in words. */
+  missing: string[];
+}
+
+export interface EnrichmentRecord {
+  completedUs: number;
+  sections: EnrichmentSection[];
+}
+
+/** The detail text: the rule's description, each enricher's lines, then what is unknown. */
+export function enrichedDetail(baseDetail: string, sections: readonly EnrichmentSection[]): string {
+  const parts = [baseDetail.trimEnd()];
+  for (const s of sections) if (s.lines.length) parts.push(s.lines.join("\n"));
+  const missing = sections.flatMap((s) => s.missing);
+  if (missing.length) parts.push(["Not gathered:", ...missing.map((m) => `  - ${m}`)].join("\n"));
+  return parts.filter((p) => p !== "").join("\n\n");
+}
+
+export function saveEnrichment(db: Database, eventId: string, record: EnrichmentRecord, summary: string | null): void {
+  const row = db.query("SELECT detail FROM events WHERE id = ?").get(eventId) as { detail: string } | null;
+  // Gone already (retention, or a test's fresh database): nothing to add to.
+  if (!row) return;
+  db.query("UPDATE events SET detail = ?2, enrichment_json = ?3, summary = coalesce(?4, summary) WHERE id = ?1").run(
+    eventId,
+    enrichedDetail(row.detail, record.sections),
+    JSON.stringify(record),
+    summary,
+  );
+}
