@@ -131,15 +131,16 @@ export class EnrichmentStage {
 
   private async runOne(enricher: Enricher, job: Job, nowUs: number): Promise<{ section: EnrichmentSection; summary: string | null }> {
     const controller = new AbortController();
-    const onStop = () => controller.abort();
+    let stopped = false;
+    const onStop = () => {
+      stopped = true;
+      controller.abort();
+    };
     this.stop.signal.addEventListener("abort", onStop, { once: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        resolve("timeout");
-      }, enricher.timeoutMs);
-    });
+    // Time up or daemon stopping: the enricher's promise is abandoned (its tools are killed
+    // through the signal) and its section says why.
+    const cutOff = new Promise<"cut-off">((resolve) => controller.signal.addEventListener("abort", () => resolve("cut-off"), { once: true }));
+    const timer = setTimeout(() => controller.abort(), enricher.timeoutMs);
     try {
       const outcome = await Promise.race([
         enricher.enrich(job.candidate, {
@@ -151,11 +152,12 @@ export class EnrichmentStage {
           nowUs,
           signal: controller.signal,
         }),
-        timeout,
+        cutOff,
       ]);
-      if (outcome === "timeout") {
-        this.counters.timedOut++;
-        return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: no answer within ${enricher.timeoutMs / 1000}s`] }, summary: null };
+      if (outcome === "cut-off") {
+        if (!stopped) this.counters.timedOut++;
+        const why = stopped ? "not finished, the daemon was stopping" : `no answer within ${enricher.timeoutMs / 1000}s`;
+        return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: ${why}`] }, summary: null };
       }
       return { section: sectionOf(enricher.name, outcome), summary: outcome.summary ?? null };
     } catch (error) {
