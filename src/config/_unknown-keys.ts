@@ -16,6 +16,8 @@ export interface SchemaNode {
   readonly entries?: Readonly<Record<string, SchemaNode>>;
   readonly wrapped?: SchemaNode;
   readonly item?: SchemaNode;
+  /** record: the schema of each value (`[services.NAME]` tables). */
+  readonly value?: SchemaNode;
 }
 
 export interface KeyProblem {
@@ -70,6 +72,9 @@ export function findKeyProblems(value: unknown, root: SchemaNode): KeyProblem[] 
         if (childSchema) walk(child, childSchema, [...path, key]);
         else problems.push({ path: [...path, key], message: unknownKeyMessage(root, node, path, key, child) });
       }
+    } else if (node.type === "record" && node.value && isTable(current)) {
+      const each = node.value;
+      for (const [key, child] of Object.entries(current)) walk(child, each, [...path, key]);
     } else if (node.type === "array" && node.item && Array.isArray(current)) {
       const item = node.item;
       current.forEach((element: unknown, index) => walk(element, item, [...path, index]));

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Severity, Tier } from "../event.ts";
 import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
-import type { Config, ConfigFile, CustomRuleConfig, Detectors, NtfyPriority, Role } from "./schema.ts";
+import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type NtfyPriority, type Role } from "./schema.ts";
 
 // Defaults, and the role table that picks detectors (design: "Role-Based Defaults"). An
 // explicit value in the file always wins; the role only sets starting points.
@@ -100,6 +100,24 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       pollIntervalMs: file.smart?.poll_interval ?? 3_600_000,
       devices: file.smart?.devices ?? [],
     },
+    services: Object.fromEntries(
+      Object.entries(file.services ?? {}).map(([name, s]) => [
+        name,
+        {
+          healthUrl: s.health_url,
+          unit: s.unit ?? null,
+          intervalMs: s.interval ?? 30_000,
+          timeoutMs: s.timeout ?? 5_000,
+          expectStatus: s.expect_status ?? 200,
+          failuresBeforeAlert: s.failures_before_alert ?? 2,
+        },
+      ]),
+    ),
+    http: {
+      listen: file.http?.listen ? parseListen(file.http.listen) : null,
+      token: file.http?.token || null,
+    },
+    metrics: { units: file.metrics?.units ?? [] },
     timers: {
       watch: file.timers?.watch ?? [],
       all: file.timers?.all ?? roleDefaults.allTimers,

@@ -33,6 +33,16 @@ export interface Detectors {
   memoryPressure: boolean;
 }
 
+export interface ServiceProbeConfig {
+  healthUrl: string;
+  /** The systemd unit behind it: its journal goes into the failure snapshot. */
+  unit: string | null;
+  intervalMs: number;
+  timeoutMs: number;
+  expectStatus: number;
+  failuresBeforeAlert: number;
+}
+
 /** A user rule from `[[rules.custom]]`: exactly what the classifier runs. */
 export type CustomRuleConfig = CustomRule;
 
@@ -56,6 +66,12 @@ export interface Config {
   psi: { enabled: boolean; pollIntervalMs: number; warnSomeAvg10: number; warnFullAvg10: number };
   /** `devices` empty: every disk `smartctl --scan-open` finds. */
   smart: { enabled: boolean; pollIntervalMs: number; devices: string[] };
+  /** `[services.NAME]`: HTTP health probes, by name. */
+  services: Record<string, ServiceProbeConfig>;
+  /** The local HTTP API and /metrics; `listen` null when off. */
+  http: { listen: { host: string; port: number } | null; token: string | null };
+  /** systemd units exported in /metrics (an allowlist: each costs a query per scrape). */
+  metrics: { units: string[] };
   /** Timers to watch (`watch`), or every timer on the system and user managers (`all`). */
   timers: { watch: string[]; all: boolean; pollIntervalMs: number };
   sources: { use: SourceChoice };
@@ -133,6 +149,23 @@ const priority = () =>
 const tier = () => v.picklist(TIERS, expected(oneOf(TIERS)));
 
 export const RULE_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+const SERVICE_NAME = /^[A-Za-z0-9_-]+$/;
+
+const LISTEN_EXPECTED = `an address like "127.0.0.1:9876" or "[::1]:9876", or "" for off`;
+
+/** "host:port" / "[v6]:port" → its parts; null when it is not one. */
+export function parseListen(value: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(value);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 /** The error from compiling a custom rule's pattern, or null when it compiles. */
 export function regexError(pattern: string): string | null {
@@ -260,6 +293,66 @@ export const ConfigFileSchema = v.strictObject(
           enabled: v.optional(flag()),
           poll_interval: v.optional(duration(1_000)),
           devices: v.optional(v.array(text("a device path"), expected(`an array of device paths like ["/dev/sda"]`))),
+        },
+        TABLE,
+      ),
+    ),
+    services: v.optional(
+      v.record(
+        v.pipe(text(), v.regex(SERVICE_NAME, expected(`a service name of letters, digits, "_" and "-" like "nextcloud"`))),
+        v.strictObject(
+          {
+            health_url: v.pipe(
+              text(`an http:// or https:// URL`),
+              v.check((s) => /^https?:\/\//.test(s) && URL.canParse(s), expected(`an http:// or https:// URL`)),
+            ),
+            unit: v.optional(v.pipe(text("a unit name"), v.regex(/^[\w@:.\\-]+\.[a-z]+$/, expected(`a unit name like "nextcloud.service"`)))),
+            interval: v.optional(duration(1_000)),
+            timeout: v.optional(duration(100)),
+            expect_status: v.optional(
+              v.pipe(v.number(expected("an HTTP status 100 to 599")), v.integer(expected("an HTTP status 100 to 599")), v.minValue(100, expected("an HTTP status 100 to 599")), v.maxValue(599, expected("an HTTP status 100 to 599"))),
+            ),
+            failures_before_alert: v.optional(
+              v.pipe(v.number(expected("a whole number of at least 1")), v.integer(expected("a whole number of at least 1")), v.minValue(1, expected("a whole number of at least 1"))),
+            ),
+          },
+          TABLE,
+        ),
+        TABLE,
+      ),
+    ),
+    http: v.optional(
+      v.pipe(
+        v.strictObject(
+          {
+            listen: v.optional(v.pipe(text(LISTEN_EXPECTED), v.check((s) => s === "" || parseListen(s) !== null, expected(LISTEN_EXPECTED)))),
+            token: v.optional(text()),
+          },
+          TABLE,
+        ),
+        // Events and failure snapshots name processes, units and paths: off the machine only
+        // with a token.
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const listen = dataset.value.listen ? parseListen(dataset.value.listen) : null;
+          if (listen && !isLoopback(listen.host) && !dataset.value.token) {
+            addIssue({
+              message: `listen = ${JSON.stringify(dataset.value.listen)} is reachable from other machines: set [http] token too (clients then send "Authorization: Bearer TOKEN"), or listen on 127.0.0.1`,
+              path: [{ type: "object", origin: "value", input: dataset.value, key: "listen", value: dataset.value.listen }],
+            });
+          }
+        }),
+      ),
+    ),
+    metrics: v.optional(
+      v.strictObject(
+        {
+          units: v.optional(
+            v.array(
+              v.pipe(text("a unit name"), v.regex(/^[\w@:.\\-]+\.[a-z]+$/, expected(`a unit name like "nginx.service"`))),
+              expected(`an array of unit names like ["nginx.service"]`),
+            ),
+          ),
         },
         TABLE,
       ),

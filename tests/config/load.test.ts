@@ -369,3 +369,52 @@ describe("loadConfig", () => {
     expect(proc.stderr.toString()).toBe(`logtriage: ${file}: cannot read config file: permission denied (check its owner and mode)\n`);
   });
 });
+
+describe("services, http and metrics (health probes and the local API)", () => {
+  test("a [services.NAME] table gets its defaults; http is off; metrics lists no units", () => {
+    const config = parse(`
+[services.nextcloud]
+health_url = "https://127.0.0.1:8443/status.php"
+unit = "nextcloud.service"
+
+[services.grafana]
+health_url = "http://localhost:3000/api/health"
+interval = "10s"
+timeout = "2s"
+expect_status = 204
+failures_before_alert = 3
+`);
+    expect(config.services).toEqual({
+      nextcloud: { healthUrl: "https://127.0.0.1:8443/status.php", unit: "nextcloud.service", intervalMs: 30_000, timeoutMs: 5_000, expectStatus: 200, failuresBeforeAlert: 2 },
+      grafana: { healthUrl: "http://localhost:3000/api/health", unit: null, intervalMs: 10_000, timeoutMs: 2_000, expectStatus: 204, failuresBeforeAlert: 3 },
+    });
+    expect(config.http).toEqual({ listen: null, token: null });
+    expect(config.metrics).toEqual({ units: [] });
+  });
+
+  test("a misspelt key inside a service names the service and suggests the key", () => {
+    const error = configError(`[services.web]\nhealth_url = "http://127.0.0.1/"\nintervall = "5s"\n`);
+    expect(error.message).toContain("config.toml:3");
+    expect(error.message).toContain(`unknown key "services.web.intervall" — did you mean "interval"?`);
+  });
+
+  test("a service without health_url, or with a non-HTTP one, is refused", () => {
+    expect(configError(`[services.web]\nunit = "web.service"\n`).message).toContain("services.web.health_url");
+    expect(configError(`[services.web]\nhealth_url = "ftp://x/"\n`).message).toContain("expected an http:// or https:// URL");
+  });
+
+  test("listen on loopback needs no token; anywhere else it does", () => {
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: null });
+    expect(parse(`[http]\nlisten = "[::1]:9876"\n`).http.listen).toEqual({ host: "::1", port: 9876 });
+    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "0.0.0.0", port: 9876 }, token: "s3cret" });
+    const error = configError(`[http]\nlisten = "0.0.0.0:9876"\n`);
+    expect(error.message).toContain("http.listen");
+    expect(error.message).toContain("set [http] token too");
+    expect(configError(`[http]\nlisten = "9876"\n`).message).toContain(`expected an address like "127.0.0.1:9876"`);
+  });
+
+  test("metrics units are unit names", () => {
+    expect(parse(`[metrics]\nunits = ["nginx.service", "backup.timer"]\n`).metrics.units).toEqual(["nginx.service", "backup.timer"]);
+    expect(configError(`[metrics]\nunits = ["nginx"]\n`).message).toContain(`expected a unit name like "nginx.service"`);
+  });
+});
