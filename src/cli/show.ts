@@ -21,7 +21,7 @@ export const showCommand = defineCommand({
       if (found.kind === "ambiguous") throw new UsageError(`"${args.id}" matches several events (${found.ids.join(", ")}); give more of the id`);
       const e = found.event;
       if (args.json) {
-        process.stdout.write(`${JSON.stringify({ ...eventJson(e), cursors: e.cursors, lines: e.lines, raw: e.raw[0] ?? {} })}\n`);
+        process.stdout.write(`${JSON.stringify({ ...eventJson(e), cursors: e.cursors, lines: e.lines, raw: e.raw[0] ?? {}, enrichment: e.enrichment })}\n`);
         return;
       }
       const out: string[] = [];
@@ -32,6 +32,13 @@ export const showCommand = defineCommand({
       if (e.unit) out.push(`Unit:     ${e.unit}`);
       out.push(`Rule:     ${e.rule}`);
       if (e.detail) out.push("", e.detail);
+      // The numbers behind the detail's conclusions (the detail says them in words).
+      for (const section of e.enrichment?.sections ?? []) {
+        const evidence = Object.entries(section.evidence ?? {});
+        if (evidence.length === 0) continue;
+        out.push("", bold(`Evidence (${section.enricher}):`));
+        for (const [key, value] of evidence) out.push(`  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+      }
       if (e.lines.length > 1) {
         out.push("", bold(`Log lines (${e.lines.length}):`));
         for (const line of e.lines) out.push(`  ${line}`);

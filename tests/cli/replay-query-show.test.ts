@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openStore } from "../../src/store/db.ts";
+import { saveEnrichment } from "../../src/store/enrichment.ts";
 import { fixturePath } from "../_fixtures.ts";
 import { BIN, cli, jsonLines, sandbox } from "./_run.ts";
 
@@ -132,6 +134,20 @@ describe("replay --store, then query and show", () => {
     const missing = cli(box, ["show", "ffffffffffff", "--db", db]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("no event with id");
+  });
+
+  test("show: an enriched event's evidence, in words and in --json", () => {
+    const [first] = jsonLines(cli(box, ["query", "--db", db, "--last", "3650d", "--tier", "T1", "--json", "--limit", "1"]).stdout);
+    const id = first?.["id"] as string;
+    const store = openStore(db);
+    saveEnrichment(store, id, { completedUs: 1, sections: [{ enricher: "oom", lines: ["Likely cause: lt_hog 412 MB"], evidence: { largestRssKb: 421_888 }, missing: ["memory history is off"] }] }, null);
+    store.close();
+    const text = cli(box, ["show", id, "--db", db]).stdout;
+    expect(text).toContain("Likely cause: lt_hog 412 MB");
+    expect(text).toContain("Not gathered:\n  - memory history is off");
+    expect(text).toContain("Evidence (oom):\n  largestRssKb: 421888");
+    const json = JSON.parse(cli(box, ["show", id, "--db", db, "--json"]).stdout) as { enrichment: { sections: { evidence: unknown }[] } };
+    expect(json.enrichment.sections[0]?.evidence).toEqual({ largestRssKb: 421_888 });
   });
 
   test("usage mistakes: exit 2 with the fix", () => {
