@@ -4,7 +4,7 @@ import { TIERS, TIER_NAMES, type Tier } from "../event.ts";
 import { readMemoryPsi } from "../sources/proc-files.ts";
 import { openStore } from "../store/db.ts";
 import { countEvents, queryEvents } from "../store/events.ts";
-import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonStatus } from "../store/daemon-state.ts";
+import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonState, type DaemonStatus } from "../store/daemon-state.ts";
 import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../size.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
@@ -64,6 +64,15 @@ function outboxText(o: OutboxCounts): string {
   return parts.join(", ");
 }
 
+function enrichmentText(e: NonNullable<DaemonState["enrichment"]>): string {
+  const parts = [`${e.enriched} event(s) enriched`];
+  if (e.waiting) parts.push(`${e.waiting} in progress`);
+  if (e.timedOut) parts.push(`${e.timedOut} enricher(s) timed out`);
+  if (e.failed) parts.push(`${e.failed} failed`);
+  if (e.skipped) parts.push(`${e.skipped} skipped (too many at once)`);
+  return parts.join(", ");
+}
+
 export const statusCommand = defineCommand({
   meta: { name: "status", description: "Instance, daemon state and source, event database, last event, 24h counts per tier, PSI memory, alert outbox" },
   args: {
@@ -117,6 +126,8 @@ export const statusCommand = defineCommand({
           malformed: daemon.state.source.stats.malformed,
           last_error: daemon.state.source.stats.lastError,
         },
+        monitors: daemon?.state.monitors ?? null,
+        enrichment: daemon?.state.enrichment ?? null,
         outbox: outbox && { pending: outbox.pending, sent: outbox.sent, refused: outbox.failed, last_error: outbox.lastError },
         db: { path: env.dbPath, exists: dbExists, size_kb: dbSizeKb },
         last_event: last && { id: last.id, tier: last.tier, summary: last.summary, timestamp: isoTime(last.timestampUs) },
@@ -140,6 +151,8 @@ export const statusCommand = defineCommand({
       `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${ago(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,
       `Events (24h): ${TIERS.map((t) => `${counts[t]} ${TIER_NAMES[t]}`).join(", ")}`,
       `PSI memory:   ${psiText}`,
+      ...(daemon?.state.monitors ? [`Monitors:     ${daemon.state.monitors.length ? daemon.state.monitors.join(", ") : "none"}`] : []),
+      ...(daemon?.state.enrichment ? [`Enrichment:   ${enrichmentText(daemon.state.enrichment)}`] : []),
       `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox)}` : ""}`,
     ];
     console.log(lines.join("\n"));

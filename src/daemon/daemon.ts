@@ -139,6 +139,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     psi: config.psi.enabled ? psiNow() : null,
     notifications: notificationTarget(config),
     heldCandidates: pipeline?.heldCandidates ?? 0,
+    monitors: monitors.map((m) => m.name),
+    enrichment: { ...enrichment.counters, waiting: enrichment.pending },
   });
   const systemd = openSystemdNotifier();
   let heartbeatFailing = false;

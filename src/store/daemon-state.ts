@@ -26,6 +26,10 @@ export interface DaemonState {
   notifications: string;
   /** Candidates held in memory while a kernel report is still open. */
   heldCandidates: number;
+  /** Monitors running beside the log source (psi, smart, timers, probes); absent from older daemons. */
+  monitors?: string[];
+  /** The enrichment stage since start; absent from older daemons. */
+  enrichment?: { enriched: number; timedOut: number; failed: number; skipped: number; waiting: number };
 }
 
 export interface DaemonRow {

@@ -235,8 +235,17 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
 
   test("status while running; SIGTERM stops within 2 s with exit 0; status then says stopped", async () => {
     const running = cli(daemon.box, ["status", "--json"]);
-    const state = JSON.parse(running.stdout) as { daemon: { state: string; pid: number }; source: { name: string; last_error: string | null }; outbox: { pending: number } };
+    const state = JSON.parse(running.stdout) as {
+      daemon: { state: string; pid: number };
+      source: { name: string; last_error: string | null };
+      outbox: { pending: number };
+      enrichment: { enriched: number; failed: number; waiting: number };
+    };
     expect(state.daemon.state).toBe("running");
+    // The crash and OOM events above went through the enrichment stage, none of it failing.
+    expect(state.enrichment.failed).toBe(0);
+    expect(state.enrichment.waiting).toBe(0);
+    expect(cli(daemon.box, ["status"]).stdout).toMatch(/Enrichment: +\d+ event\(s\) enriched/);
     expect(state.daemon.pid).toBe(daemon.proc.pid);
     expect(state.source.name).toBe("journal");
     expect(state.outbox.pending).toBe(0);
