@@ -18,6 +18,8 @@ const XID: Record<number, XidMeaning> = {
   32: { meaning: "invalid or corrupted push buffer stream", severity: "high" },
   38: { meaning: "driver firmware error", severity: "high" },
   43: { meaning: "GPU stopped processing (application fault)", severity: "medium" },
+  44: { meaning: "graphics engine fault during context switch", severity: "high" },
+  // Logged for every channel torn down after another error ("caused by previous Xid 149"): look for that one.
   45: { meaning: "preemptive cleanup after earlier errors", severity: "medium" },
   48: { meaning: "double-bit ECC error (uncorrectable memory error)", severity: "critical" },
   56: { meaning: "display engine error", severity: "high" },
@@ -25,7 +27,7 @@ const XID: Record<number, XidMeaning> = {
   62: { meaning: "internal micro-controller halt", severity: "critical" },
   63: { meaning: "ECC page retirement / row remapping event", severity: "high" },
   64: { meaning: "ECC page retirement / row remapping failure", severity: "critical" },
-  68: { meaning: "video processor exception", severity: "high" },
+  68: { meaning: "video processor (NVDEC) exception", severity: "high" },
   69: { meaning: "graphics engine class error", severity: "high" },
   74: { meaning: "NVLink error", severity: "high" },
   79: { meaning: "GPU has fallen off the bus", severity: "critical" },
@@ -35,6 +37,8 @@ const XID: Record<number, XidMeaning> = {
   109: { meaning: "context switch timeout", severity: "high" },
   119: { meaning: "GSP RPC timeout", severity: "critical" },
   120: { meaning: "GSP error", severity: "critical" },
+  // Seen after Xid 119 on resume (open-gpu-kernel-modules#1271): the driver gave up; a GPU reset or reboot is needed.
+  154: { meaning: "GPU recovery action changed (reset or reboot needed)", severity: "critical" },
 };
 
 export function xidMeaning(code: number): XidMeaning {
