@@ -889,31 +889,36 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => ({ summary: `GPU memory (VRAM) exhausted (${m?.[1] as string})`, facts: kernelFacts(group) }),
   },
   {
+    // The lines a driver logs after the hang it already reported: the reset's progress and
+    // outcome. Known, and not events of their own: one amdgpu reset logs five such lines, and
+    // five events of one rule inside the cooldown would read as a "crash loop" (store/events.ts
+    // aggregation) when it was one hang. The hang line before them is the event.
+    name: "gpu-reset-progress",
+    tier: null,
+    severity: "warning",
+    group: "gpu",
+    doc: "amdgpu `Ring … reset succeeded/failed`, `GPU reset succeeded`, `GPU reset(N) succeeded!`, `VRAM is lost due to GPU reset!`; xe `Kernel-submitted job timed out` — the progress of a reset whose hang is the event",
+    kernel: true,
+    literals: ["reset succeeded", "reset failed", "GPU reset(", "VRAM is lost", "Kernel-submitted job timed out"],
+    pattern: /^amdgpu \S+ (?:amdgpu: )?(?:Ring \S+ reset (?:succeeded|failed)|GPU reset(?:\(\d+\))? (?:succeeded|failed)|VRAM is lost due to GPU reset)|^\[drm\] VRAM is lost due to GPU reset|^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?Kernel-submitted job timed out/,
+    describe: () => ({ summary: "" }),
+  },
+  {
     name: "amdgpu-fault",
     tier: "T4",
     severity: "high",
     group: "gpu",
-    doc: "amdgpu: `ring … timeout`, `[gfxhub] page fault`, `GPU fault detected`, `Ring … reset failed`, `GPU reset begin!` / `succeeded`, `VRAM is lost`",
+    doc: "amdgpu: `ring … timeout`, `[gfxhub] page fault`, `GPU fault detected`, `GPU reset begin!`",
     kernel: true,
     literals: ["amdgpu"],
     // Kernel 6.8: "[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout";
     // 6.12+: "amdgpu 0000:03:00.0: amdgpu: ring gfx_0.0.0 timeout"; 7.x drops the second
     // "amdgpu:" ("amdgpu 0000:28:00.0: ring gfx_0.0.0 timeout") and says "GPU reset begin!. Source: 1".
-    pattern:
-      /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (\S+) timeout|\[(\w+)\] (?:no-)?(?:retry )?page fault|(GPU fault detected)|Ring (\S+) reset (failed|succeeded)|(GPU reset begin|GPU reset(?:\(\d+\))? (?:succeeded|failed)|GPU recovery failed|VRAM is lost due to GPU reset))/,
+    // "GPU reset begin!" is its own event only when no timeout came before it (the cooldown folds it).
+    pattern: /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (\S+) timeout|\[(\w+)\] (?:no-)?(?:retry )?page fault|(GPU fault detected)|(GPU reset begin|GPU recovery failed))/,
     describe: ({ group, m }) => {
-      const what = m?.[1]
-        ? `ring ${m[1]} timeout (GPU hang)`
-        : m?.[2]
-          ? `GPU page fault (${m[2]})`
-          : m?.[3]
-            ? "GPU page fault"
-            : m?.[4]
-              ? `ring ${m[4]} reset ${m[5] as string}`
-              : (m?.[6] as string);
-      // A reset that worked is still a hang the user saw, but the driver recovered on its own.
-      const recovered = m?.[5] === "succeeded" || /succeeded/.test(m?.[6] ?? "");
-      return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group), ...(recovered ? { severity: "warning" as const } : {}) };
+      const what = m?.[1] ? `ring ${m[1]} timeout (GPU hang)` : m?.[2] ? `GPU page fault (${m[2]})` : m?.[3] ? "GPU page fault" : (m?.[4] as string);
+      return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };
     },
   },
   {
@@ -939,12 +944,12 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     tier: "T4",
     severity: "high",
     group: "gpu",
-    doc: "Intel xe: `Timedout job: … in PROCESS [PID]`, `Engine reset: engine_class=…`, `Kernel-submitted job timed out`",
+    doc: "Intel xe: `Timedout job: … in PROCESS [PID]`, `Engine reset: engine_class=…`",
     kernel: true,
-    literals: ["Timedout job", "Engine reset", "job timed out"],
+    literals: ["Timedout job", "Engine reset"],
     // 6.9: "xe 0000:00:02.0: [drm] Timedout job: seqno=…, guc_id=2, flags=0x0"; 6.15+ adds
     // "GT0: " (and "Tile0: ") and " in llama-bench [260404]" ("in no process [-1]" for kernel jobs).
-    pattern: /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (.+?) \[(-?\d+)\])?$|Engine reset: engine_class=(\w+)|Kernel-submitted job timed out)/m,
+    pattern: /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (.+?) \[(-?\d+)\])?$|Engine reset: engine_class=(\w+))/m,
     describe: ({ group, m }) => {
       const process = m?.[1] && m[1] !== "no process" ? m[1] : null;
       const what = m?.[3] ? `engine reset (${m[3]})` : `job timed out (GPU hang)${process ? ` in ${process}` : ""}`;

@@ -16,30 +16,38 @@ async function triageNamed(title: string): Promise<Candidate[]> {
 const described = (cs: Candidate[]) => cs.map((c) => `${c.rule} ${c.severity} ${c.summary}`);
 
 describe("amdgpu", () => {
-  test("6.12+ wording ('amdgpu: ring … timeout' after the device) and a per-ring reset that worked", async () => {
-    expect(described(await triageNamed("amdgpu 6.12+ per-ring reset"))).toEqual([
+  test("6.12+ wording ('amdgpu: ring … timeout' after the device); the per-ring reset that followed is context", async () => {
+    expect(described(await triageNamed("amdgpu 6.12+ per-ring reset"))).toEqual(["amdgpu-fault high GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)"]);
+  });
+
+  test("7.x wording (no second 'amdgpu:'): the timeout and the full reset it needed; the reset's progress is not an event", async () => {
+    expect(described(await triageNamed("amdgpu 7.x full reset"))).toEqual([
       "amdgpu-fault high GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)",
-      "amdgpu-fault warning GPU error (amdgpu): ring gfx_0.0.0 reset succeeded",
+      "amdgpu-fault high GPU error (amdgpu): GPU reset begin",
     ]);
   });
 
-  test("7.x wording (no second 'amdgpu:'): timeout, failed ring reset, full reset, VRAM lost", async () => {
-    expect(described(await triageNamed("amdgpu 7.x full reset"))).toEqual([
-      "amdgpu-fault high GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)",
-      "amdgpu-fault high GPU error (amdgpu): ring gfx_0.0.0 reset failed",
-      "amdgpu-fault high GPU error (amdgpu): GPU reset begin",
-      "amdgpu-fault warning GPU error (amdgpu): GPU reset succeeded",
-      "amdgpu-fault high GPU error (amdgpu): VRAM is lost due to GPU reset",
-    ]);
+  test("a reset's progress lines are known (matched by gpu-reset-progress), so no later rule tiers them", async () => {
+    const progress = BUILTIN_RULES.find((r) => r.name === "gpu-reset-progress");
+    const lines = [
+      "amdgpu 0000:03:00.0: amdgpu: Ring gfx_0.0.0 reset succeeded",
+      "amdgpu 0000:2d:00.0: Ring gfx_0.0.0 reset failed",
+      "amdgpu 0000:2d:00.0: GPU reset succeeded, trying to resume",
+      "amdgpu 0000:2d:00.0: VRAM is lost due to GPU reset!",
+      "amdgpu 0000:08:00.0: amdgpu: GPU reset(2) succeeded!",
+      "xe 0000:00:02.0: [drm] GT0: Kernel-submitted job timed out",
+    ];
+    expect(lines.filter((l) => progress?.pattern?.test(l))).toEqual(lines);
+    expect(triageSection({ title: "progress", identifier: null, lines })).toEqual([]);
   });
 
   test("6.x wording ('*ERROR* ring … timeout' from amdgpu_job_timedout)", async () => {
     const cs = await triageNamed("amdgpu 6.x, picom");
     expect(cs[0]?.summary).toBe("GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)");
-    expect(cs.map((c) => c.rule)).toEqual(["amdgpu-fault", "amdgpu-fault", "amdgpu-fault"]);
+    expect(cs.map((c) => c.summary)).toEqual(["GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)", "GPU error (amdgpu): GPU reset begin"]);
   });
 
-  test("all lines of one incident share a subject, so the cooldown folds them into one event", async () => {
+  test("the lines of one incident share a subject, so the cooldown folds them into one event", async () => {
     const cs = await triageNamed("amdgpu 7.x full reset");
     expect(new Set(cs.map((c) => `${c.rule}|${c.process}|${c.unit}`)).size).toBe(1);
   });
@@ -70,11 +78,7 @@ describe("Intel i915 and xe", () => {
 
   test("xe 6.15-era: engine reset, a kernel job ('in no process [-1]' names nobody)", async () => {
     const cs = await triageNamed("xe 6.15-era");
-    expect(cs.map((c) => c.summary)).toEqual([
-      "GPU error (xe): engine reset (bcs)",
-      "GPU error (xe): job timed out (GPU hang)",
-      "GPU error (xe): job timed out (GPU hang)",
-    ]);
+    expect(cs.map((c) => c.summary)).toEqual(["GPU error (xe): engine reset (bcs)", "GPU error (xe): job timed out (GPU hang)"]);
     expect(cs.every((c) => c.process === null && c.pid === null)).toBe(true);
   });
 
@@ -145,7 +149,7 @@ describe("NVIDIA", () => {
 
 test("every GPU rule is in the gpu group, so [detectors] gpu = false turns them all off", async () => {
   const gpuRules = BUILTIN_RULES.filter((r) => /gpu|nvidia|amdgpu|i915|xe-|nouveau/.test(r.name));
-  expect(gpuRules.length).toBe(7);
+  expect(gpuRules.length).toBe(8);
   expect(gpuRules.every((r) => r.group === "gpu")).toBe(true);
   const lines = (await sectionNamed(FILE, "amdgpu 7.x full reset")).lines;
   expect(triageSection({ title: "off", identifier: null, lines }, new Set(["core"]))).toEqual([]);
