@@ -1,11 +1,14 @@
 import type { Config } from "../config/schema.ts";
 import type { Enricher } from "./enricher.ts";
+import { createGpuEnricher } from "./gpu.ts";
 
 // The one list of enrichers (an explicit list, so the reader and the compiled binary see the
 // same set). Each applies to the candidates it understands; several may apply to one event.
 
 export function createEnrichers(config: Config): Enricher[] {
   const enrichers: Enricher[] = [];
+  // A compositor crash right after a GPU reset: only where the GPU rules run to store that reset.
+  if (config.detectors.gpu) enrichers.push(createGpuEnricher());
   void config;
   return enrichers;
 }
