@@ -154,3 +154,19 @@ test("every GPU rule is in the gpu group, so [detectors] gpu = false turns them 
   const lines = (await sectionNamed(FILE, "amdgpu 7.x full reset")).lines;
   expect(triageSection({ title: "off", identifier: null, lines }, new Set(["core"]))).toEqual([]);
 });
+
+test("as journal JSON, the raw prefilter keeps every line a GPU rule (or gpu-reset-progress) needs", async () => {
+  const { Triage } = await import("../../src/classify/triage.ts");
+  const { parseJournalLine } = await import("../../src/parse/journal-json.ts");
+  const { ALL_GROUPS } = await import("../_fixtures.ts");
+  const lines = (await Bun.file(`${import.meta.dir}/../fixtures/${FILE}`).text()).split("\n").filter((l) => l && !l.startsWith("#"));
+  // each line as journald stores a kernel record
+  const records = lines.map((l, i) => JSON.stringify({ __CURSOR: `c${i}`, _TRANSPORT: "kernel", SYSLOG_IDENTIFIER: "kernel", PRIORITY: "3", MESSAGE: l.trimStart() }));
+  const run = (prefilter: boolean) => {
+    const t = new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS });
+    const out = records.flatMap((r) => (!prefilter || t.wantsRawLine(r) ? t.push(parseJournalLine(r)!, 0) : []));
+    return [...out, ...t.flush(0)].map((c) => [c.rule, c.summary]);
+  };
+  expect(run(true)).toEqual(run(false));
+  expect(run(true).length).toBeGreaterThan(15);
+});
