@@ -40,10 +40,13 @@ function cursorsOf(c: Candidate): string[] {
   return c.entries.map((e) => e.cursor).filter((x): x is string => x !== null);
 }
 
+/** What a run of the same thing is called: a crash or failure repeating is a loop; other tiers just repeat. */
+const AGGREGATE_WORD: Record<Tier, string> = { T1: "Repeated OOM kills", T2: "Crash loop", T3: "Crash loop", T4: "Repeated", T5: "Repeated" };
+
 function aggregateSummary(c: Candidate, occurrences: number, windowMs: number): string {
   const who = c.unit ?? c.process ?? c.rule;
   const minutes = Math.max(1, Math.round(windowMs / 60_000));
-  return `Crash loop: ${who} — ${occurrences}× ${TIER_NAMES[c.tier]} within ${minutes} min of each other (latest: ${c.summary})`;
+  return `${AGGREGATE_WORD[c.tier]}: ${who} — ${occurrences}× ${TIER_NAMES[c.tier]} within ${minutes} min of each other (latest: ${c.summary})`;
 }
 
 interface OpenEventRow {

@@ -112,6 +112,21 @@ describe("commitEvent: cooldown and aggregation", () => {
     db.close();
   });
 
+  test("a repeating kernel error is 'Repeated', not a crash loop; repeated OOM kills say so", () => {
+    const db = openStore(":memory:");
+    const t0 = 1_800_000_000_000_000;
+    const xid = candidate({ tier: "T4", severity: "high", rule: "nvidia-xid", unit: null, summary: "GPU error (NVIDIA Xid 13)", facts: { kind: "kernel", device: "0000:01:00", lines: [] } });
+    const oom = candidate({ tier: "T1", severity: "critical", rule: "kernel-oom-kill", unit: null, process: "java", summary: "OOM kill: java" });
+    for (let i = 0; i < 3; i++) {
+      commitEvent(db, { ...xid, timestampUs: t0 + i }, policy);
+      commitEvent(db, { ...oom, timestampUs: t0 + i }, policy);
+    }
+    const summaries = queryEvents(db, { sinceUs: 0, limit: 10 }).map((e) => e.summary).sort();
+    expect(summaries[0]).toStartWith("Repeated OOM kills: java — 3× OOM kill");
+    expect(summaries[1]).toStartWith("Repeated: nvidia-xid — 3× kernel/hardware error");
+    db.close();
+  });
+
   test("the window slides from the last occurrence; a gap longer than it starts a new event", () => {
     const db = openStore(join(dir, "events.db"));
     const t0 = 1_800_000_000_000_000;
