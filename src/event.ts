@@ -112,7 +112,28 @@ export type Facts =
   | { kind: "crash"; crash: CrashInfo }
   | { kind: "unit"; unit: string; result: string | null; exitCode: string | null; exitStatus: string | null; restartCount: number | null }
   | { kind: "kernel"; device: string | null; lines: string[] }
+  | { kind: "probe"; probe: ProbeFacts }
   | { kind: "plain" };
+
+/** A health probe's transition (sources/probes.ts): unhealthy after N failed checks, or healthy again. */
+export interface ProbeFacts {
+  service: string;
+  state: "unhealthy" | "healthy";
+  healthUrl: string;
+  /** The check that made the transition, in words ("HTTP 503 (expected 200)", "connection refused"). */
+  check: string;
+  /** Failed checks in a row behind an "unhealthy"; 0 for "healthy". */
+  failedChecks: number;
+  /** The machine at that moment in one line: "RAM: 94% | disk: 87% | load: 4.2". */
+  systemSummary: string;
+  /** The failure snapshot's file (for "healthy": the outage's); null when it could not be written. */
+  snapshotPath: string | null;
+  /** Why there is no snapshot, in words. */
+  snapshotProblem: string | null;
+  downSinceUs: number;
+  /** How long the outage lasted; null while it goes on. */
+  downForMs: number | null;
+}
 
 /** A classified, not yet stored, happening. */
 export interface Candidate {

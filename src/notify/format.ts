@@ -1,6 +1,7 @@
-import type { Candidate, Facts, OomReport } from "../event.ts";
+import type { Candidate, Facts, OomReport, ProbeFacts } from "../event.ts";
 import { formatKb } from "../size.ts";
 import { explainExit } from "../classify/exit-status.ts";
+import { formatDuration } from "../sources/probes.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
 // (with the daemon) the ntfy body, so a phone alert and the terminal never disagree.
@@ -73,9 +74,23 @@ function describeFacts(facts: Facts): string[] {
     }
     case "kernel":
       return facts.device ? [`Device: ${facts.device}`] : [];
+    case "probe":
+      return describeProbe(facts.probe);
     case "plain":
       return [];
   }
+}
+
+function describeProbe(p: ProbeFacts): string[] {
+  if (p.state === "healthy") {
+    const lines = [`${p.service} answers again (${p.check}) at ${p.healthUrl}.`];
+    if (p.downForMs !== null) lines.push(`Unhealthy for ${formatDuration(p.downForMs)}.`);
+    if (p.snapshotPath) lines.push(`Failure snapshot of the outage: ${p.snapshotPath}`);
+    return lines;
+  }
+  const lines = [`${p.service} failed ${p.failedChecks} health check${p.failedChecks === 1 ? "" : "s"} in a row: ${p.check} at ${p.healthUrl}.`, `System: ${p.systemSummary}`];
+  lines.push(p.snapshotPath ? `Failure snapshot: ${p.snapshotPath}` : `No failure snapshot: ${p.snapshotProblem ?? "not written"}`);
+  return lines;
 }
 
 /** The multi-line detail stored with an event. */

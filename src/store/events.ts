@@ -24,6 +24,9 @@ const MAX_LINES_PER_EVENT = 1000;
 
 /** What makes two candidates "the same thing happening again". */
 export function dedupKey(c: Candidate): string {
+  // A probe's outage and its recovery are two events with keys of their own: the recovery
+  // must alert, not fold into the outage (or the unit's failures) as one more occurrence.
+  if (c.facts.kind === "probe") return `probe:${c.facts.probe.service}:${c.facts.probe.state}`;
   if (c.unit) return `unit:${c.unit}`;
   if (c.process) return `process:${c.process}`;
   if (c.facts.kind === "kernel" && c.facts.device) return `rule:${c.rule}:${c.facts.device}`;
