@@ -4,6 +4,8 @@ import type { Log } from "../log.ts";
 import type { Runner } from "../run.ts";
 import type { MemoryHistory } from "./memory-history.ts";
 import type { Monitor } from "./monitor.ts";
+import { ProbesMonitor } from "./probes.ts";
+import { snapshotsDir } from "../store/snapshots.ts";
 
 // The one list of monitors the daemon runs beside its log source, each enabled by config.
 
@@ -18,6 +20,17 @@ export interface MonitorDeps {
 
 export function createMonitors(deps: MonitorDeps): Monitor[] {
   const monitors: Monitor[] = [];
-  void deps;
+  if (Object.keys(deps.config.services).length > 0) {
+    monitors.push(
+      new ProbesMonitor({
+        services: deps.config.services,
+        db: deps.db,
+        memory: deps.memory,
+        runner: deps.runner,
+        log: deps.log.withTag("probes"),
+        snapshotsDir: snapshotsDir(deps.config.db.path),
+      }),
+    );
+  }
   return monitors;
 }

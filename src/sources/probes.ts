@@ -107,8 +107,8 @@ export interface ProbesOptions {
   runner: Runner;
   log: Log;
   snapshotsDir: string;
-  /** RAM and swap now (the shared /proc/meminfo reader). */
-  readMemory: () => MemoryNow | null;
+  /** RAM and swap now; /proc/meminfo by default. */
+  readMemory?: () => MemoryNow | null;
   procRoot?: string;
   /** Called as each check starts, with its scheduled and actual monotonic time (bench: drift). */
   onCheckStart?: (service: string, scheduledMs: number, startedMs: number) => void;
@@ -237,7 +237,7 @@ export class ProbesMonitor implements Monitor {
     const intervals = this.runs.map((r) => r.config.intervalMs);
     this.samplingMs = intervals.length ? Math.min(...intervals) : 30_000;
     this.history = new SystemHistory(systemHistoryCapacity(intervals));
-    this.sampler = new SystemSampler({ readMemory: options.readMemory, ...(options.procRoot ? { procRoot: options.procRoot } : {}) });
+    this.sampler = new SystemSampler({ ...(options.readMemory ? { readMemory: options.readMemory } : {}), ...(options.procRoot ? { procRoot: options.procRoot } : {}) });
   }
 
   /** Each service's last check, by name (the HTTP API's /metrics, `status`). */

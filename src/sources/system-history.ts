@@ -1,6 +1,7 @@
 import { readFileSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { parseLoadavg } from "../parse/loadavg.ts";
+import { parseMeminfo } from "../parse/meminfo.ts";
 import { diskUsedPercent, parseRealMounts } from "../parse/mounts.ts";
 import { cpuPercentBetween, parseCpuTimes, type CpuTimes } from "../parse/proc-stat.ts";
 
@@ -110,8 +111,8 @@ export function systemSummaryLine(r: SystemReading | null): string {
 
 export interface SystemSamplerOptions {
   procRoot?: string;
-  /** RAM and swap now; null when unknown. The daemon passes the shared /proc/meminfo reader. */
-  readMemory: () => MemoryNow | null;
+  /** RAM and swap now; /proc/meminfo under the proc root by default (one small file a reading). */
+  readMemory?: () => MemoryNow | null;
   /** Mount points' usage; node:fs statfs by default. */
   statfs?: (mountPoint: string) => { blocks: number; bfree: number; bavail: number };
 }
@@ -146,7 +147,8 @@ export class SystemSampler {
     if (cpu) this.previousCpu = cpu;
     const loadText = this.readText("loadavg");
     const load = loadText === null ? null : parseLoadavg(loadText);
-    const memory = this.o.readMemory();
+    const meminfo = this.o.readMemory ? null : this.readText("meminfo");
+    const memory = this.o.readMemory ? this.o.readMemory() : meminfo === null ? null : parseMeminfo(meminfo);
     const mountsText = this.readText("self", "mounts");
     const statfs = this.o.statfs ?? ((p: string) => statfsSync(p));
     const disks: DiskUsage[] = [];

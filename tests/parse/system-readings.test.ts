@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { fixturePath } from "../_fixtures.ts";
 import { cpuPercentBetween, parseCpuTimes } from "../../src/parse/proc-stat.ts";
 import { parseLoadavg } from "../../src/parse/loadavg.ts";
+import { parseMeminfo } from "../../src/parse/meminfo.ts";
 import { diskUsedPercent, parseRealMounts } from "../../src/parse/mounts.ts";
 
 const real = (name: string) => readFileSync(fixturePath(`real/proc/${name}`), "utf8");
@@ -61,5 +62,14 @@ describe("/proc/self/mounts", () => {
     const used = 66053021 - 58530238;
     expect(diskUsedPercent({ blocks: 66053021, bfree: 58530238, bavail: 19074945 })).toBeCloseTo((used / (used + 19074945)) * 100, 6);
     expect(diskUsedPercent({ blocks: 0, bfree: 0, bavail: 0 })).toBeNull();
+  });
+});
+
+describe("/proc/meminfo", () => {
+  test("a real capture: total, available, swap", () => {
+    expect(parseMeminfo(real("meminfo-vm.txt"))).toEqual({ memTotalKb: 24684096, memAvailableKb: 24214500, swapTotalKb: 0, swapFreeKb: 0 });
+  });
+  test("without MemAvailable (kernels before 3.14) there is no answer", () => {
+    expect(parseMeminfo("MemTotal: 100 kB\nMemFree: 50 kB\n")).toBeNull();
   });
 });
