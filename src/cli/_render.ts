@@ -1,4 +1,6 @@
 import type { Candidate, OomReport, StoredEvent, Tier } from "../event.ts";
+import type { FailureSnapshot } from "../store/snapshots.ts";
+import { formatKb } from "../size.ts";
 
 // Human and JSON renderings of events for the CLI. Colour only on a terminal and never
 // with NO_COLOR set (no-color.org), so piped output greps cleanly.
@@ -109,4 +111,41 @@ export function eventJson(e: StoredEvent): Record<string, unknown> {
     detail: e.detail,
     ...(e.facts.kind === "oom-kill" ? { oom: oomJson(e.facts.oom) } : {}),
   };
+}
+
+/** A failure snapshot as a timeline: the failed checks, the readings before them, PSI, top consumers, the unit's journal. */
+export function snapshotLines(s: FailureSnapshot): string[] {
+  const out: string[] = [];
+  const fmtPercent = (v: number | null) => (v === null ? "    ?" : `${v.toFixed(0).padStart(4)}%`);
+  const memPercent = (used: number | null, total: number | null) => (used === null || total === null || total <= 0 ? null : (used / total) * 100);
+  out.push(bold(`Failure snapshot: ${s.service} at ${formatLocalTime(s.timeUs)}`) + `  ${s.healthUrl}${s.unit ? `  (${s.unit})` : ""}`);
+  out.push(`At the failure: ${s.summary}`);
+  out.push("", bold("Checks:"));
+  for (const c of [...s.failedChecks, s.check]) out.push(`  ${formatLocalTime(c.timeUs)}  ${c.outcome === "status" ? `HTTP ${c.status} (expected ${c.expectedStatus})` : (c.error ?? c.outcome)}  ${dim(`${Math.round(c.latencyMs)} ms`)}`);
+  out.push("", bold(`System readings (${s.readings.length}, oldest first):`));
+  const mounts = [...new Set(s.readings.flatMap((r) => r.disks.map((d) => d.mount)))].slice(0, 4);
+  out.push(dim(`  ${"time".padEnd(19)}   CPU    RAM   swap  load1 ${mounts.map((m) => m.padStart(8)).join(" ")}`));
+  for (const r of s.readings) {
+    const disks = mounts.map((m) => {
+      const d = r.disks.find((x) => x.mount === m);
+      return (d ? `${d.usedPercent.toFixed(0)}%` : "?").padStart(8);
+    });
+    const swap = r.swapTotalKb ? memPercent(r.swapUsedKb, r.swapTotalKb) : null;
+    out.push(`  ${formatLocalTime(r.timeUs)} ${fmtPercent(r.cpuPercent)} ${fmtPercent(memPercent(r.memUsedKb, r.memTotalKb))} ${r.swapTotalKb ? fmtPercent(swap) : "    -"} ${(r.load1 === null ? "?" : r.load1.toFixed(2)).padStart(6)} ${disks.join(" ")}`);
+  }
+  if (s.psi.length) {
+    const recent = s.psi.slice(-10);
+    out.push("", bold(`Memory pressure (PSI some/full avg10, last ${recent.length} of ${s.psi.length}):`));
+    for (const p of recent) out.push(`  ${formatLocalTime(p.timeUs)}  some ${p.someAvg10.toFixed(2)}%  full ${p.fullAvg10 === null ? "?" : `${p.fullAvg10.toFixed(2)}%`}`);
+  }
+  if (s.topConsumers.length) {
+    out.push("", bold(`Top memory consumers${s.topConsumersTimeUs === null ? "" : ` at ${formatLocalTime(s.topConsumersTimeUs)}`}:`));
+    s.topConsumers.forEach((p, i) => out.push(`  ${i + 1}. ${p.comm.padEnd(16)} ${formatKb(p.rssKb).padStart(9)}  pid ${p.pid}${p.owner ? `  ${p.owner}` : ""}  ${dim(p.cmdline)}`));
+  }
+  if (s.journal) {
+    out.push("", bold(`Journal of ${s.journal.unit} (${s.journal.scope} manager, last ${s.journal.lines.length} lines of 10 min):`));
+    for (const l of s.journal.lines) out.push(`  ${l.timeUs === null ? "?".padEnd(19) : formatLocalTime(l.timeUs)}  ${l.identifier ?? ""}${l.pid === null ? "" : `[${l.pid}]`}: ${l.message}`);
+  }
+  if (s.missing.length) out.push("", "Not gathered:", ...s.missing.map((m) => `  - ${m}`));
+  return out;
 }

@@ -1,9 +1,28 @@
+import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { TIER_NAMES } from "../event.ts";
 import { openStore } from "../store/db.ts";
 import { getEvent } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, UsageError } from "./_context.ts";
-import { bold, dim, eventJson, formatLocalTime, tierLabel } from "./_render.ts";
+import { parseSnapshot, type FailureSnapshot } from "../store/snapshots.ts";
+import { bold, dim, eventJson, formatLocalTime, snapshotLines, tierLabel } from "./_render.ts";
+
+/** A probe event's failure snapshot, or why it cannot be shown. */
+function loadSnapshot(path: string): { snapshot: FailureSnapshot } | { problem: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { problem: `the failure snapshot ${path} is gone (only the newest 50 per service are kept)` };
+    return { problem: `the failure snapshot ${path} cannot be read: ${code ?? String(error)}` };
+  }
+  try {
+    return { snapshot: parseSnapshot(text, path) };
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+}
 
 export const showCommand = defineCommand({
   meta: { name: "show", description: "Show one event with its full detail, report lines and raw fields" },
@@ -20,8 +39,12 @@ export const showCommand = defineCommand({
       if (found.kind === "none") throw new UsageError(`no event with id "${args.id}" in ${dbPath}; list them with 'logtriage query --last 90d'`);
       if (found.kind === "ambiguous") throw new UsageError(`"${args.id}" matches several events (${found.ids.join(", ")}); give more of the id`);
       const e = found.event;
+      // A probe's outage links its failure snapshot: shown in full, as a timeline.
+      const snapshotPath = e.facts.kind === "probe" && e.facts.probe.state === "unhealthy" ? e.facts.probe.snapshotPath : null;
+      const snapshot = snapshotPath ? loadSnapshot(snapshotPath) : null;
       if (args.json) {
-        process.stdout.write(`${JSON.stringify({ ...eventJson(e), cursors: e.cursors, lines: e.lines, raw: e.raw[0] ?? {}, enrichment: e.enrichment })}\n`);
+        const snapshotJson = snapshot === null ? {} : "snapshot" in snapshot ? { snapshot: snapshot.snapshot } : { snapshotProblem: snapshot.problem };
+        process.stdout.write(`${JSON.stringify({ ...eventJson(e), cursors: e.cursors, lines: e.lines, raw: e.raw[0] ?? {}, enrichment: e.enrichment, ...snapshotJson })}\n`);
         return;
       }
       const out: string[] = [];
@@ -39,6 +62,7 @@ export const showCommand = defineCommand({
         out.push("", bold(`Evidence (${section.enricher}):`));
         for (const [key, value] of evidence) out.push(`  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
       }
+      if (snapshot) out.push("", ...("snapshot" in snapshot ? snapshotLines(snapshot.snapshot) : [dim(snapshot.problem)]));
       if (e.lines.length > 1) {
         out.push("", bold(`Log lines (${e.lines.length}):`));
         for (const line of e.lines) out.push(`  ${line}`);
