@@ -8,8 +8,10 @@
 //      the compiled CLI, and of the query itself in-process.
 //   4. the live daemon (scripts/bench-daemon.ts, as root): OOM kill → ntfy latency, idle RSS,
 //      a log storm through journald.
+//   5. health probes (scripts/bench-probes.ts): scheduling drift and CPU with 50 services at 30 s.
 // Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
-// bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES.
+// bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES, bench-probes.ts's
+// BENCH_PROBE_SERVICES, BENCH_PROBE_INTERVAL_S, BENCH_PROBE_S.
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +22,7 @@ import { openStore } from "../src/store/db.ts";
 import { commitEvent, queryEvents } from "../src/store/events.ts";
 import type { Candidate, Tier } from "../src/event.ts";
 import { benchDaemon } from "./bench-daemon.ts";
+import { benchProbes } from "./bench-probes.ts";
 import { generateJournal } from "./gen-journal.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -172,6 +175,7 @@ try {
   await benchReplay(home);
   benchQuery(home);
   await benchDaemon();
+  await benchProbes();
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
