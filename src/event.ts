@@ -113,7 +113,27 @@ export type Facts =
   | { kind: "unit"; unit: string; result: string | null; exitCode: string | null; exitStatus: string | null; restartCount: number | null }
   | { kind: "kernel"; device: string | null; lines: string[] }
   | { kind: "probe"; probe: ProbeFacts }
+  | { kind: "memory-pressure"; pressure: PressureFacts }
   | { kind: "plain" };
+
+/** One memory-pressure episode as the PSI monitor saw it (sources/psi.ts). */
+export interface PressureFacts {
+  startUs: number;
+  endUs: number;
+  /** False when the daemon stopped while the episode was still going. */
+  ended: boolean;
+  readings: number;
+  peakSomeAvg10: number;
+  peakFullAvg10: number | null;
+  /** The thresholds it was judged by (from [psi]). */
+  warnSomeAvg10: number;
+  warnFullAvg10: number;
+  lowestMemAvailableKb: number | null;
+  memTotalKb: number | null;
+  highestSwapUsedKb: number | null;
+  /** The largest processes at the peak, biggest first. */
+  topAtPeak: { pid: number; comm: string; rssKb: number; owner: string | null }[];
+}
 
 /** A health probe's transition (sources/probes.ts): unhealthy after N failed checks, or healthy again. */
 export interface ProbeFacts {

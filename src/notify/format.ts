@@ -1,4 +1,4 @@
-import type { Candidate, Facts, OomReport, ProbeFacts } from "../event.ts";
+import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
 import { formatKb } from "../size.ts";
 import { explainExit } from "../classify/exit-status.ts";
 import { formatDuration } from "../sources/probes.ts";
@@ -76,9 +76,26 @@ function describeFacts(facts: Facts): string[] {
       return facts.device ? [`Device: ${facts.device}`] : [];
     case "probe":
       return describeProbe(facts.probe);
+    case "memory-pressure":
+      return describePressure(facts.pressure);
     case "plain":
       return [];
   }
+}
+
+function describePressure(p: PressureFacts): string[] {
+  const lasted = formatDuration(Math.max(1000, Math.round((p.endUs - p.startUs) / 1000)));
+  const lines = [
+    `Memory pressure ${p.ended ? "lasted" : "had lasted"} ${lasted}${p.ended ? "" : " and was still going when logtriage stopped"} (${p.readings} readings).`,
+    `Peak PSI: some avg10 ${p.peakSomeAvg10.toFixed(1)}%${p.peakFullAvg10 === null ? "" : `, full avg10 ${p.peakFullAvg10.toFixed(1)}%`} (warning at some ${p.warnSomeAvg10}% / full ${p.warnFullAvg10}%).`,
+  ];
+  if (p.lowestMemAvailableKb !== null) lines.push(`Lowest MemAvailable: ${formatKb(p.lowestMemAvailableKb)}${p.memTotalKb ? ` of ${formatKb(p.memTotalKb)}` : ""}.`);
+  if (p.highestSwapUsedKb) lines.push(`Swap in use at most: ${formatKb(p.highestSwapUsedKb)}.`);
+  if (p.topAtPeak.length) {
+    lines.push("Largest processes at the peak:");
+    p.topAtPeak.forEach((t, i) => lines.push(`  ${i + 1}. ${t.comm} (pid ${t.pid}${t.owner ? `, ${t.owner}` : ""})  ${formatKb(t.rssKb)}`));
+  }
+  return lines;
 }
 
 function describeProbe(p: ProbeFacts): string[] {

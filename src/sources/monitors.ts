@@ -5,6 +5,7 @@ import type { Runner } from "../run.ts";
 import type { MemoryHistory } from "./memory-history.ts";
 import type { Monitor } from "./monitor.ts";
 import { ProbesMonitor } from "./probes.ts";
+import { PsiMonitor } from "./psi.ts";
 import { snapshotsDir } from "../store/snapshots.ts";
 
 // The one list of monitors the daemon runs beside its log source, each enabled by config.
@@ -20,6 +21,10 @@ export interface MonitorDeps {
 
 export function createMonitors(deps: MonitorDeps): Monitor[] {
   const monitors: Monitor[] = [];
+  const { psi } = deps.config;
+  if (psi.enabled && deps.memory) {
+    monitors.push(new PsiMonitor({ memory: deps.memory, pollIntervalMs: psi.pollIntervalMs, warnSomeAvg10: psi.warnSomeAvg10, warnFullAvg10: psi.warnFullAvg10, log: deps.log.withTag("psi") }));
+  }
   if (Object.keys(deps.config.services).length > 0) {
     monitors.push(
       new ProbesMonitor({
