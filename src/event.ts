@@ -114,7 +114,33 @@ export type Facts =
   | { kind: "kernel"; device: string | null; lines: string[] }
   | { kind: "probe"; probe: ProbeFacts }
   | { kind: "memory-pressure"; pressure: PressureFacts }
+  | { kind: "smart"; disk: SmartSummary; changes: string[] }
   | { kind: "plain" };
+
+/** One disk's SMART state as `smartctl --json -a` reports it (parse/smartctl.ts). Counters are null where the protocol has none. */
+export interface SmartSummary {
+  /** As smartctl names it: "/dev/sda", "/dev/nvme0". */
+  device: string;
+  model: string | null;
+  serial: string | null;
+  protocol: "ATA" | "NVMe" | "SCSI";
+  /** smart_status.passed; null when the disk gave no overall verdict. */
+  healthPassed: boolean | null;
+  /** ATA attribute 5 raw (Reallocated_Sector_Ct); SCSI grown defect list. */
+  reallocated: number | null;
+  /** ATA attribute 197 raw (Current_Pending_Sector). */
+  pending: number | null;
+  /** ATA attribute 198 raw (Offline_Uncorrectable). */
+  offlineUncorrectable: number | null;
+  /** NVMe SMART log critical_warning bit field (0 = none). */
+  nvmeCriticalWarning: number | null;
+  /** NVMe media_errors; SCSI uncorrected read + write + verify errors. */
+  mediaErrors: number | null;
+  temperatureC: number | null;
+  powerOnHours: number | null;
+  /** smartctl's exit status, a bit mask (parse/smartctl.ts describeExitStatus). */
+  exitStatus: number;
+}
 
 /** One memory-pressure episode as the PSI monitor saw it (sources/psi.ts). */
 export interface PressureFacts {

@@ -2,6 +2,7 @@ import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../
 import { formatKb } from "../size.ts";
 import { explainExit } from "../classify/exit-status.ts";
 import { formatDuration } from "../sources/probes.ts";
+import { describeExitStatus, describeSmartSummary, nameDisk } from "../parse/smartctl.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
 // (with the daemon) the ntfy body, so a phone alert and the terminal never disagree.
@@ -78,6 +79,12 @@ function describeFacts(facts: Facts): string[] {
       return describeProbe(facts.probe);
     case "memory-pressure":
       return describePressure(facts.pressure);
+    case "smart": {
+      const lines = [`Disk ${nameDisk(facts.disk)}, ${facts.disk.protocol}:`, ...facts.changes.map((c) => `  ${c}`), `Now: ${describeSmartSummary(facts.disk)}`];
+      const bits = describeExitStatus(facts.disk.exitStatus & ~0b11);
+      if (bits.length) lines.push(`smartctl says: ${bits.join("; ")}`);
+      return lines;
+    }
     case "plain":
       return [];
   }
