@@ -9,9 +9,10 @@
 //   4. the live daemon (scripts/bench-daemon.ts, as root): OOM kill → ntfy latency, idle RSS,
 //      a log storm through journald.
 //   5. health probes (scripts/bench-probes.ts): scheduling drift and CPU with 50 services at 30 s.
+//   6. the PSI monitor (scripts/bench-psi.ts): RSS it adds, CPU of a reading.
 // Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
 // bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES, bench-probes.ts's
-// BENCH_PROBE_SERVICES, BENCH_PROBE_INTERVAL_S, BENCH_PROBE_S.
+// BENCH_PROBE_SERVICES, BENCH_PROBE_INTERVAL_S, BENCH_PROBE_S, bench-psi.ts's BENCH_PSI_S.
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +24,7 @@ import { commitEvent, queryEvents } from "../src/store/events.ts";
 import type { Candidate, Tier } from "../src/event.ts";
 import { benchDaemon } from "./bench-daemon.ts";
 import { benchProbes } from "./bench-probes.ts";
+import { benchPsi } from "./bench-psi.ts";
 import { generateJournal } from "./gen-journal.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -176,6 +178,7 @@ try {
   benchQuery(home);
   await benchDaemon();
   await benchProbes();
+  await benchPsi();
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
