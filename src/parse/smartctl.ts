@@ -137,7 +137,9 @@ export function parseSmartctlReport(text: string, deviceArg: string, exitCode: n
   if (!parsed.success || parsed.output.smartctl === undefined) return null;
   const report = parsed.output;
   const exitStatus = report.smartctl?.exit_status ?? exitCode ?? 0;
-  const device = report.device?.name ?? deviceArg;
+  // The name we asked for, not report.device.name: it is the key the state is kept under, and
+  // smartctl may print another spelling (a renamed capture, "/dev/sdc [USB JMicron]" in info_name).
+  const device = deviceArg;
   const errors = (report.smartctl?.messages ?? []).filter((m) => m.severity === "error").map((m) => m.string ?? "");
   const message = errors.join("; ") || (report.smartctl?.messages?.[0]?.string ?? "");
 

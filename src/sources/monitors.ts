@@ -6,6 +6,7 @@ import type { MemoryHistory } from "./memory-history.ts";
 import type { Monitor } from "./monitor.ts";
 import { ProbesMonitor } from "./probes.ts";
 import { PsiMonitor } from "./psi.ts";
+import { SmartMonitor } from "./smart.ts";
 import { snapshotsDir } from "../store/snapshots.ts";
 
 // The one list of monitors the daemon runs beside its log source, each enabled by config.
@@ -24,6 +25,10 @@ export function createMonitors(deps: MonitorDeps): Monitor[] {
   const { psi } = deps.config;
   if (psi.enabled && deps.memory) {
     monitors.push(new PsiMonitor({ memory: deps.memory, pollIntervalMs: psi.pollIntervalMs, warnSomeAvg10: psi.warnSomeAvg10, warnFullAvg10: psi.warnFullAvg10, log: deps.log.withTag("psi") }));
+  }
+  const { smart } = deps.config;
+  if (smart.enabled) {
+    monitors.push(new SmartMonitor({ devices: smart.devices, pollIntervalMs: smart.pollIntervalMs, db: deps.db, runner: deps.runner, log: deps.log.withTag("smart") }));
   }
   if (Object.keys(deps.config.services).length > 0) {
     monitors.push(

@@ -35,7 +35,7 @@ describe("parseSmartctlScan", () => {
 
 describe("parseSmartctlReport", () => {
   test("healthy SATA HDD (WD Caviar Green via SAT, smartctl 7.4)", () => {
-    const s = summaryOf("public-ata-wd-green-healthy.json");
+    const s = summaryOf("public-ata-wd-green-healthy.json", "/dev/sdb");
     expect(s).toEqual({
       device: "/dev/sdb",
       model: "WDC WD10EADS-00M2B0",
@@ -54,7 +54,7 @@ describe("parseSmartctlReport", () => {
   });
 
   test("FAILED ATA disk with reallocated and pending sectors behind a USB bridge", () => {
-    const s = summaryOf("public-ata-hitachi-failed-reallocated-pending.json");
+    const s = summaryOf("public-ata-hitachi-failed-reallocated-pending.json", "/dev/sdc");
     expect(s.device).toBe("/dev/sdc");
     expect(s.healthPassed).toBe(false);
     expect(s.reallocated).toBe(1975);
@@ -72,7 +72,7 @@ describe("parseSmartctlReport", () => {
   });
 
   test("NVMe with media errors (Samsung 970 EVO)", () => {
-    const s = summaryOf("public-nvme-samsung970-media-errors.json");
+    const s = summaryOf("public-nvme-samsung970-media-errors.json", "/dev/nvme0");
     expect(s.device).toBe("/dev/nvme0");
     expect(s.mediaErrors).toBe(7);
     expect(s.healthPassed).toBe(true);
