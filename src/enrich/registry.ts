@@ -1,5 +1,6 @@
 import type { Config } from "../config/schema.ts";
 import type { Enricher } from "./enricher.ts";
+import { createDiskEnricher } from "./disk.ts";
 import { createGpuEnricher } from "./gpu.ts";
 
 // The one list of enrichers (an explicit list, so the reader and the compiled binary see the
@@ -9,6 +10,8 @@ export function createEnrichers(config: Config): Enricher[] {
   const enrichers: Enricher[] = [];
   // A compositor crash right after a GPU reset: only where the GPU rules run to store that reset.
   if (config.detectors.gpu) enrichers.push(createGpuEnricher());
+  // A kernel I/O error on a disk gets that disk's SMART summary: where [smart] is on, which also stores it.
+  if (config.smart.enabled) enrichers.push(createDiskEnricher());
   void config;
   return enrichers;
 }
