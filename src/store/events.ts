@@ -27,6 +27,8 @@ export function dedupKey(c: Candidate): string {
   // A probe's outage and its recovery are two events with keys of their own: the recovery
   // must alert, not fold into the outage (or the unit's failures) as one more occurrence.
   if (c.facts.kind === "probe") return `probe:${c.facts.probe.service}:${c.facts.probe.state}`;
+  // Each disk is its own subject: two disks failing together are two events.
+  if (c.facts.kind === "smart") return `smart:${c.facts.disk.device}`;
   if (c.unit) return `unit:${c.unit}`;
   if (c.process) return `process:${c.process}`;
   if (c.facts.kind === "kernel" && c.facts.device) return `rule:${c.rule}:${c.facts.device}`;

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import type { Candidate } from "../../src/event.ts";
+import { parseSmartctlReport } from "../../src/parse/smartctl.ts";
+import { FIXTURES } from "../_fixtures.ts";
 import { openStore, SCHEMA_VERSION, StoreError } from "../../src/store/db.ts";
 import { commitEvent, countEvents, getEvent, queryEvents, type CommitPolicy } from "../../src/store/events.ts";
 
@@ -124,6 +126,19 @@ describe("commitEvent: cooldown and aggregation", () => {
     const summaries = queryEvents(db, { sinceUs: 0, limit: 10 }).map((e) => e.summary).sort();
     expect(summaries[0]).toStartWith("Repeated OOM kills: java — 3× OOM kill");
     expect(summaries[1]).toStartWith("Repeated: nvidia-xid — 3× kernel/hardware error");
+    db.close();
+  });
+
+  test("SMART events of two disks are two events, whatever the cooldown", () => {
+    const db = openStore(":memory:");
+    const disk = (device: string) => {
+      const report = parseSmartctlReport(readFileSync(join(FIXTURES, "smartctl", "public-ata-hitachi-failed-reallocated-pending.json"), "utf8"), device);
+      if (report?.kind !== "summary") throw new Error("fixture did not parse");
+      return candidate({ tier: "T4", severity: "critical", rule: "smart-health", unit: null, summary: `SMART: ${device} FAILED`, facts: { kind: "smart", disk: report.summary, changes: ["health FAILED"] } });
+    };
+    commitEvent(db, disk("/dev/sda"), policy);
+    expect(commitEvent(db, disk("/dev/sdb"), policy).outcome).toBe("new");
+    expect(commitEvent(db, disk("/dev/sda"), policy).outcome).toBe("occurrence");
     db.close();
   });
 
