@@ -9,7 +9,8 @@
 // Environment: BENCH_RUNS (default 5; the RSS pairs use min(3, runs)), BENCH_PSI_S (70).
 
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { readMemorySample } from "../src/sources/psi.ts";
+import { readMemorySample, TOP_PROCESSES } from "../src/sources/psi.ts";
+import { TopProcessSampler } from "../src/sources/proc-sample.ts";
 import { readPageSizeKb } from "../src/sources/proc-files.ts";
 import { startDaemon } from "../tests/e2e/_daemon.ts";
 
@@ -63,9 +64,9 @@ async function benchRss(): Promise<void> {
 }
 
 function cpuPerReadingMs(readings: number): number {
-  const pageSizeKb = readPageSizeKb();
+  const sampler = new TopProcessSampler(TOP_PROCESSES, readPageSizeKb());
   const before = process.cpuUsage();
-  for (let i = 0; i < readings; i++) readMemorySample(Date.now() * 1000, pageSizeKb);
+  for (let i = 0; i < readings; i++) readMemorySample(Date.now() * 1000, sampler);
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1000 / readings;
 }

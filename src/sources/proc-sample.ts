@@ -23,7 +23,7 @@ export function ownerOfCgroup(path: string | null): string | null {
   return appNameFromCgroup(path);
 }
 
-export function sampleTopProcesses(count: number, pageSizeKb: number, procRoot = "/proc"): ProcessSample[] {
+export function sampleTopProcesses(count: number, pageSizeKb: number, procRoot = "/proc", previous?: ReadonlyMap<number, ProcessSample>): ProcessSample[] {
   let names: string[];
   try {
     names = readdirSync(procRoot);
@@ -49,15 +49,39 @@ export function sampleTopProcesses(count: number, pageSizeKb: number, procRoot =
   const out: ProcessSample[] = [];
   for (const { pid, rssKb } of top) {
     const dir = join(procRoot, String(pid));
-    const comm = readSmall(join(dir, "comm"));
-    if (comm === null) continue;
+    const comm = readSmall(join(dir, "comm"))?.trim();
+    if (comm === undefined) continue;
+    // The same process as last reading (same pid and name): its command line and owner have
+    // not changed, and sharing them (and the whole sample when its RSS has not moved either)
+    // keeps ten minutes of history to a few distinct objects.
+    const known = previous?.get(pid);
+    if (known && known.comm === comm) {
+      out.push(known.rssKb === rssKb ? known : { ...known, rssKb });
+      continue;
+    }
     out.push({
       pid,
-      comm: comm.trim(),
+      comm,
       cmdline: parseCmdline(readSmall(join(dir, "cmdline")) ?? ""),
       rssKb,
       owner: ownerOfCgroup(parseCgroupPath(readSmall(join(dir, "cgroup")) ?? "")),
     });
   }
   return out;
+}
+
+/** Samples the largest processes reading after reading, reusing what it knew of each from the last one. */
+export class TopProcessSampler {
+  private previous = new Map<number, ProcessSample>();
+  constructor(
+    private readonly count: number,
+    private readonly pageSizeKb: number,
+    private readonly procRoot = "/proc",
+  ) {}
+
+  sample(): ProcessSample[] {
+    const top = sampleTopProcesses(this.count, this.pageSizeKb, this.procRoot, this.previous);
+    this.previous = new Map(top.map((p) => [p.pid, p]));
+    return top;
+  }
 }

@@ -7,7 +7,7 @@ import { sleep } from "../sleep.ts";
 import type { MemoryHistory, MemorySample } from "./memory-history.ts";
 import type { Monitor } from "./monitor.ts";
 import { readPageSizeKb } from "./proc-files.ts";
-import { sampleTopProcesses } from "./proc-sample.ts";
+import { TopProcessSampler } from "./proc-sample.ts";
 
 // The PSI monitor: every `pollInterval` (5 s) one reading of /proc/pressure/memory,
 // /proc/meminfo and the five largest processes goes into the memory history, which the OOM
@@ -25,7 +25,7 @@ export interface Thresholds {
 
 const READINGS_TO_ENTER = 2;
 const READINGS_TO_LEAVE = 2;
-const TOP_PROCESSES = 5;
+export const TOP_PROCESSES = 5;
 const FAST_INTERVAL_MS = 1_000;
 
 export function isAbove(sample: MemorySample, t: Thresholds): boolean {
@@ -141,7 +141,7 @@ export function pressureCandidate(p: PressureFacts): Candidate {
 }
 
 /** One reading of the machine's memory now (the I/O half; tests give their own). */
-export function readMemorySample(nowUs: number, pageSizeKb: number, procRoot = "/proc"): MemorySample {
+export function readMemorySample(nowUs: number, sampler: TopProcessSampler, procRoot = "/proc"): MemorySample {
   const read = (path: string): string | null => {
     try {
       return readFileSync(join(procRoot, path), "utf8");
@@ -160,7 +160,7 @@ export function readMemorySample(nowUs: number, pageSizeKb: number, procRoot = "
     memAvailableKb: meminfo?.memAvailableKb ?? null,
     swapTotalKb: meminfo?.swapTotalKb ?? null,
     swapFreeKb: meminfo?.swapFreeKb ?? null,
-    top: sampleTopProcesses(TOP_PROCESSES, pageSizeKb, procRoot),
+    top: sampler.sample(),
   };
 }
 
@@ -184,8 +184,8 @@ export class PsiMonitor implements Monitor {
   }
 
   async run(signal: AbortSignal, emit: (candidate: Candidate) => void): Promise<void> {
-    const pageSizeKb = readPageSizeKb();
-    const read = this.o.read ?? ((nowUs: number) => readMemorySample(nowUs, pageSizeKb));
+    const sampler = new TopProcessSampler(TOP_PROCESSES, readPageSizeKb());
+    const read = this.o.read ?? ((nowUs: number) => readMemorySample(nowUs, sampler));
     const now = this.o.nowUs ?? (() => Date.now() * 1000);
     const episodes = new PressureEpisodes(this.o);
     let saidNoPsi = false;

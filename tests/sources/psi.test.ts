@@ -6,7 +6,7 @@ import type { Candidate, PressureFacts } from "../../src/event.ts";
 import { describeCandidate } from "../../src/notify/format.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
 import { MemoryHistory, type MemorySample } from "../../src/sources/memory-history.ts";
-import { sampleTopProcesses } from "../../src/sources/proc-sample.ts";
+import { sampleTopProcesses, TopProcessSampler } from "../../src/sources/proc-sample.ts";
 import { PressureEpisodes, PsiMonitor, readMemorySample } from "../../src/sources/psi.ts";
 import { fixturePath } from "../_fixtures.ts";
 
@@ -116,7 +116,7 @@ test("the monitor: every reading in the history, 1 s readings while over the lin
 });
 
 test("readMemorySample on the real /proc: PSI, MemAvailable and this test among the processes it can see", () => {
-  const s = readMemorySample(Date.now() * 1000, 4);
+  const s = readMemorySample(Date.now() * 1000, new TopProcessSampler(5, 4));
   expect(s.memTotalKb).toBeGreaterThan(0);
   expect(s.memAvailableKb).toBeGreaterThan(0);
   expect(s.psi === null || s.psi.someAvg10 >= 0).toBe(true);
@@ -151,4 +151,26 @@ test("sampleTopProcesses over a proc tree of real captures: the largest kept, va
   expect(top.map((p) => p.pid)).toEqual([100]);
   expect(top[0]).toEqual({ pid: 100, comm: "python3", cmdline: "/usr/bin/python3 -c import time; b = bytearray(40*1024*1024…", rssKb: 12289 * 4, owner: "lt-capture-30761.service" });
   expect(sampleTopProcesses(5, 4, root).map((p) => p.pid)).toEqual([100, 200]);
+});
+
+test("TopProcessSampler: a process seen before is reused (same object while its RSS holds), a new one at the same pid is read afresh", () => {
+  const root = join(tmp, "proc-reuse");
+  const dir = join(root, "100");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "statm"), "1000 500 0 1 0 5 0\n");
+  writeFileSync(join(dir, "comm"), "python3\n");
+  writeFileSync(join(dir, "cmdline"), "python3\0hog.py\0");
+  writeFileSync(join(dir, "cgroup"), "0::/app.slice/hog.service\n");
+  const sampler = new TopProcessSampler(5, 4, root);
+  const [first] = sampler.sample();
+  const [again] = sampler.sample();
+  expect(again).toBe(first as NonNullable<typeof first>);
+  writeFileSync(join(dir, "statm"), "1000 600 0 1 0 5 0\n");
+  writeFileSync(join(dir, "cmdline"), "changed\0");
+  const [grown] = sampler.sample();
+  expect(grown).toEqual({ pid: 100, comm: "python3", cmdline: "python3 hog.py", rssKb: 2400, owner: "hog.service" });
+  // The pid was reused by another program: everything is read again.
+  writeFileSync(join(dir, "comm"), "sleep\n");
+  const [other] = sampler.sample();
+  expect(other).toEqual({ pid: 100, comm: "sleep", cmdline: "changed", rssKb: 2400, owner: "hog.service" });
 });
