@@ -2,16 +2,18 @@ import type { Config } from "../config/schema.ts";
 import type { Enricher } from "./enricher.ts";
 import { createDiskEnricher } from "./disk.ts";
 import { createGpuEnricher } from "./gpu.ts";
+import { createOomEnricher } from "./oom.ts";
 
 // The one list of enrichers (an explicit list, so the reader and the compiled binary see the
 // same set). Each applies to the candidates it understands; several may apply to one event.
 
 export function createEnrichers(config: Config): Enricher[] {
   const enrichers: Enricher[] = [];
+  // Every OOM kill: who caused it (the memory history, when [psi] is on, adds growth and pressure).
+  enrichers.push(createOomEnricher({ warnSomeAvg10: config.psi.warnSomeAvg10, warnFullAvg10: config.psi.warnFullAvg10 }));
   // A compositor crash right after a GPU reset: only where the GPU rules run to store that reset.
   if (config.detectors.gpu) enrichers.push(createGpuEnricher());
   // A kernel I/O error on a disk gets that disk's SMART summary: where [smart] is on, which also stores it.
   if (config.smart.enabled) enrichers.push(createDiskEnricher());
-  void config;
   return enrichers;
 }
