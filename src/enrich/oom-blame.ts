@@ -117,11 +117,9 @@ export function blameOom(input: OomBlameInput): OomBlame {
   if (cgroup) {
     const owner = ownerOfCgroup(cgroup);
     evidence["cgroup"] = { path: cgroup, owner, limitKb: oom?.memcgLimitKb ?? null, usageKb: oom?.memcgUsageKb ?? null };
-    if (oom) {
-      lines.push(`${ownedBy(cgroup, owner) ? `${owner}'s cgroup (${cgroup})` : `cgroup ${cgroup}`} hit its own memory limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)}`}: the machine did not run out of memory, that cgroup did.`);
-    } else if (ownedBy(cgroup, owner) && userspace) {
-      lines.push(`${userspace.killer} acted on ${owner} (cgroup ${cgroup}).`);
-    }
+    // The rule's own detail already says a cgroup hit its limit; what is added here is whose.
+    if (oom && ownedBy(cgroup, owner)) lines.push(`That cgroup is ${owner}'s: ${owner} hit its own memory limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)}`}, the machine did not run out of memory.`);
+    else if (userspace && ownedBy(cgroup, owner)) lines.push(`${userspace.killer} acted on ${owner} (cgroup ${cgroup}).`);
   }
 
   // The largest consumer at the kill: the kernel's table was taken at that moment.

@@ -73,11 +73,12 @@ poll_interval = "1s"
     expect(event.detail).toContain("lt-small (pid");
     expect(event.detail).toMatch(/Likely cause: lt-hog \(pid \d+\) consuming [\d.]+ MB RSS in the cgroup, per the kernel's task table at the kill/);
     expect(event.detail).toContain("The kernel killed lt-small instead because its oom_score_adj is 1000 (the largest's: 0).");
-    expect(event.detail).toContain(`cgroup /lt_blame_${process.pid} hit its own memory limit of 64.0 MB`);
+    expect(event.detail).toContain(`cgroup /lt_blame_${process.pid} hit its own limit of 64.0 MB`);
 
     await until("the alert", () => ntfy.messages.length > 0, 10_000);
     expect(ntfy.messages[0]?.title).toContain("likely cause: lt-hog");
     expect(ntfy.messages[0]?.message).toContain("Likely cause: lt-hog");
+    if (process.env["LT_PRINT"]) console.log(`${event.summary}\n${event.detail}`);
     expect((await daemon.stop()).code).toBe(0);
   }, 60_000);
 });
