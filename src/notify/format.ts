@@ -1,7 +1,6 @@
 import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
-import { formatKb } from "../size.ts";
+import { formatElapsed, formatKb } from "../size.ts";
 import { explainExit } from "../classify/exit-status.ts";
-import { formatDuration } from "../sources/probes.ts";
 import { describeExitStatus, describeSmartSummary, nameDisk } from "../parse/smartctl.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
@@ -91,7 +90,7 @@ function describeFacts(facts: Facts): string[] {
 }
 
 function describePressure(p: PressureFacts): string[] {
-  const lasted = formatDuration(Math.max(1000, Math.round((p.endUs - p.startUs) / 1000)));
+  const lasted = formatElapsed(Math.max(1000, Math.round((p.endUs - p.startUs) / 1000)));
   const lines = [
     `Memory pressure ${p.ended ? "lasted" : "had lasted"} ${lasted}${p.ended ? "" : " and was still going when logtriage stopped"} (${p.readings} readings).`,
     `Peak PSI: some avg10 ${p.peakSomeAvg10.toFixed(1)}%${p.peakFullAvg10 === null ? "" : `, full avg10 ${p.peakFullAvg10.toFixed(1)}%`} (warning at some ${p.warnSomeAvg10}% / full ${p.warnFullAvg10}%).`,
@@ -108,7 +107,7 @@ function describePressure(p: PressureFacts): string[] {
 function describeProbe(p: ProbeFacts): string[] {
   if (p.state === "healthy") {
     const lines = [`${p.service} answers again (${p.check}) at ${p.healthUrl}.`];
-    if (p.downForMs !== null) lines.push(`Unhealthy for ${formatDuration(p.downForMs)}.`);
+    if (p.downForMs !== null) lines.push(`Unhealthy for ${formatElapsed(p.downForMs)}.`);
     if (p.snapshotPath) lines.push(`Failure snapshot of the outage: ${p.snapshotPath}`);
     return lines;
   }

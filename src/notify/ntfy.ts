@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.ts";
+import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
 import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
 
@@ -176,27 +177,6 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
-function errorCode(error: unknown): string {
-  if (typeof error !== "object" || error === null) return "";
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? code : "";
-}
-
-const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "ENODATA"]);
-
-/** Words for the TLS failures seen from Bun's fetch; other certificate codes are shown as they are. */
-const TLS_WORDS: Readonly<Record<string, string>> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: "its certificate is self-signed",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not signed by an authority this machine trusts",
-  CERT_HAS_EXPIRED: "its certificate has expired",
-  ERR_TLS_CERT_ALTNAME_INVALID: "its certificate is for another host name",
-  EPROTO: "the TLS handshake failed (does it speak HTTPS on that port?)",
-};
-
-function isTlsCode(code: string): boolean {
-  return code in TLS_WORDS || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^ERR_TLS|^ERR_SSL/.test(code);
-}
-
 export interface FetchContext {
   server: string;
   host: string;
@@ -216,16 +196,23 @@ export function fetchFailure(error: unknown, ctx: FetchContext): NotifyError {
   const retry = { status: null, retryable: true, cause: error };
   if (ctx.cancelled) return new NotifyError(`sending to ${ctx.server} was cancelled`, retry);
   if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${seconds(ctx.timeoutMs)}`, retry);
-  const code = errorCode(error);
-  if (DNS_CODES.has(code)) return new NotifyError(`cannot resolve host ${ctx.host} (${code}): check [ntfy] url and this machine's DNS`, retry);
-  if (code === "ECONNREFUSED") return new NotifyError(`${ctx.server} refused the connection: is ntfy running and listening there?`, retry);
-  if (isTlsCode(code)) {
-    // Retryable: we have no TLS settings of our own, so the fix (a renewed or proper
-    // certificate) happens on the server, and queued alerts should go out once it does.
-    return new NotifyError(`TLS error with ${ctx.server}: ${TLS_WORDS[code] ?? "certificate not accepted"} (${code})`, retry);
+  const failure = describeFetchFailure(error);
+  const code = failure.code;
+  switch (failure.kind) {
+    case "dns":
+      return new NotifyError(`cannot resolve host ${ctx.host} (${code}): check [ntfy] url and this machine's DNS`, retry);
+    case "refused":
+      return new NotifyError(`${ctx.server} refused the connection: is ntfy running and listening there?`, retry);
+    case "tls":
+      // Retryable: we have no TLS settings of our own, so the fix (a renewed or proper
+      // certificate) happens on the server, and queued alerts should go out once it does.
+      return new NotifyError(`TLS error with ${ctx.server}: ${failure.tlsWords} (${code})`, retry);
+    case "reset":
+      return new NotifyError(`${ctx.server} closed the connection without an HTTP answer (ECONNRESET)`, retry);
+    case "other":
+      break;
   }
-  if (code === "ECONNRESET") return new NotifyError(`${ctx.server} closed the connection without an HTTP answer (ECONNRESET)`, retry);
-  const message = error instanceof Error ? error.message : String(error);
+  const message = failure.message;
   return new NotifyError(`cannot reach ${ctx.server}: ${message}${code && !message.includes(code) ? ` (${code})` : ""}`, retry);
 }
 

@@ -4,6 +4,8 @@ import type { Candidate } from "../event.ts";
 import type { Log } from "../log.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import type { Runner } from "../run.ts";
+import { describeFetchFailure } from "../fetch-failure.ts";
+import { formatElapsed, formatMs } from "../size.ts";
 import { loadMonitorStates, saveMonitorState } from "../store/monitor-state.ts";
 import { writeSnapshot, type FailureSnapshot, type SnapshotJournalLine } from "../store/snapshots.ts";
 import type { MemoryHistory } from "./memory-history.ts";
@@ -30,33 +32,23 @@ export interface ProbeResult {
   error: string | null;
 }
 
-// Bun's fetch error codes (1.4.5) for a TLS failure, as BoringSSL / Node name them.
-const TLS_CODES: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
-  SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in the chain",
-  UNABLE_TO_GET_ISSUER_CERT: "unknown certificate issuer",
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unknown certificate issuer",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "certificate chain cannot be verified",
-  CERT_HAS_EXPIRED: "certificate expired",
-  CERT_NOT_YET_VALID: "certificate not yet valid",
-  ERR_TLS_CERT_ALTNAME_INVALID: "certificate is for another host name",
-  CERT_REVOKED: "certificate revoked",
-  EPROTO: "handshake failed (does the server speak TLS on this port?)",
-};
-
 /** A fetch failure → the outcome and its words. Pure: the error object is all it reads. */
 export function classifyFetchError(error: unknown, timeoutMs: number): { outcome: ProbeOutcome; error: string } {
-  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
-  const name = typeof e?.name === "string" ? e.name : "";
-  const code = typeof e?.code === "string" ? e.code : "";
-  const message = typeof e?.message === "string" ? e.message : String(error);
+  const name = typeof error === "object" && error !== null && typeof (error as { name?: unknown }).name === "string" ? (error as { name: string }).name : "";
   if (name === "TimeoutError") return { outcome: "timeout", error: `timeout: no answer within ${formatMs(timeoutMs)}` };
-  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return { outcome: "refused", error: "connection refused" };
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "DNSException") return { outcome: "dns", error: `DNS: host not found (${code})` };
-  const tls = TLS_CODES[code];
-  if (tls !== undefined || /CERT|TLS|SSL/.test(code)) return { outcome: "tls", error: `TLS error: ${tls ?? code}` };
-  if (code === "ECONNRESET") return { outcome: "reset", error: "connection closed by the server before an answer" };
-  return { outcome: "other", error: code ? `${code}: ${message}` : message };
+  const failure = describeFetchFailure(error);
+  switch (failure.kind) {
+    case "refused":
+      return { outcome: "refused", error: "connection refused" };
+    case "dns":
+      return { outcome: "dns", error: `DNS: host not found (${failure.code})` };
+    case "tls":
+      return { outcome: "tls", error: `TLS error: ${failure.tlsWords}` };
+    case "reset":
+      return { outcome: "reset", error: "connection closed by the server before an answer" };
+    case "other":
+      return { outcome: "other", error: failure.code ? `${failure.code}: ${failure.message}` : failure.message };
+  }
 }
 
 /** One line for a check: "HTTP 503 (expected 200)", "connection refused", "ok: HTTP 200 in 12 ms". */
@@ -64,22 +56,6 @@ export function describeProbeResult(r: ProbeResult): string {
   if (r.outcome === "ok") return `ok: HTTP ${r.status} in ${Math.round(r.latencyMs)} ms`;
   if (r.outcome === "status") return `HTTP ${r.status} (expected ${r.expectedStatus})`;
   return r.error ?? r.outcome;
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return `${Math.round(ms / 100) / 10} s`;
-}
-
-/** "4 m 12 s", "1 h 3 m", "8 s": how long an incident lasted. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} m ${s % 60} s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${m % 60} m`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 /** What /metrics and `status` show per service. */
@@ -396,7 +372,7 @@ export class ProbesMonitor implements Monitor {
       tier: "T3",
       severity: "warning",
       rule: "service-healthy",
-      summary: `Service healthy again: ${run.name} after ${formatDuration(downForMs)}`,
+      summary: `Service healthy again: ${run.name} after ${formatElapsed(downForMs)}`,
       process: null,
       pid: null,
       unit: run.config.unit,

@@ -8,7 +8,8 @@ import type { Candidate, ProbeFacts } from "../../src/event.ts";
 import { createLog } from "../../src/log.ts";
 import type { Runner, RunOptions } from "../../src/run.ts";
 import { MemoryHistory } from "../../src/sources/memory-history.ts";
-import { checkOnce, classifyFetchError, formatDuration, ProbesMonitor } from "../../src/sources/probes.ts";
+import { checkOnce, classifyFetchError, ProbesMonitor } from "../../src/sources/probes.ts";
+import { formatElapsed } from "../../src/size.ts";
 import { openStore } from "../../src/store/db.ts";
 import { listSnapshots, readSnapshot } from "../../src/store/snapshots.ts";
 import { fixturePath } from "../_fixtures.ts";
@@ -194,9 +195,9 @@ describe("a failed check names its kind", () => {
     if (made.exitCode !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr.toString()}`);
     const tls = Bun.serve({ port: 0, hostname: "127.0.0.1", tls: { cert: Bun.file(certPath), key: Bun.file(keyPath) }, fetch: () => new Response("ok") });
     stops.push(() => tls.stop(true));
-    expect(await checkOnce(service(`https://127.0.0.1:${tls.port}/`), new AbortController().signal)).toMatchObject({ outcome: "tls", error: "TLS error: self-signed certificate" });
+    expect(await checkOnce(service(`https://127.0.0.1:${tls.port}/`), new AbortController().signal)).toMatchObject({ outcome: "tls", error: "TLS error: its certificate is self-signed" });
     const plain = startServer();
-    expect((await checkOnce(service(`https://127.0.0.1:${plain.port}/`), new AbortController().signal)).error).toStartWith("TLS error: handshake failed");
+    expect((await checkOnce(service(`https://127.0.0.1:${plain.port}/`), new AbortController().signal)).error).toStartWith("TLS error: the TLS handshake failed");
   });
 
   test.each([
@@ -216,6 +217,6 @@ describe("a failed check names its kind", () => {
     [252_000, "4 m 12 s"],
     [3_780_000, "1 h 3 m"],
   ])("%d ms lasted %s", (ms, words) => {
-    expect(formatDuration(ms)).toBe(words);
+    expect(formatElapsed(ms)).toBe(words);
   });
 });
