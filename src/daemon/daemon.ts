@@ -31,6 +31,12 @@ import { trimStartupMemory } from "./trim.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
 import { sleep } from "../sleep.ts";
+import { startHttpServer, type HttpServer } from "../http/server.ts";
+import { collectMetrics } from "../metrics/collect.ts";
+import { renderExposition } from "../metrics/exposition.ts";
+import { UnitReader } from "../metrics/units.ts";
+import { ProbesMonitor } from "../sources/probes.ts";
+import { snapshotsDir } from "../store/snapshots.ts";
 
 // The daemon's wiring: pick a source, resume it from the committed position, run the
 // pipeline and the outbox sender side by side, keep the heartbeat row fresh, and stop cleanly
@@ -184,6 +190,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
+  const http = config.http.listen ? startApi(o, state, () => !heartbeatFailing, monitors) : null;
   const pending = outboxCounts(db).pending;
   if (pending > 0) log.info(sender ? `${pending} alert(s) from before wait in the outbox; sending them first` : `${pending} alert(s) wait in the outbox, unsent while [ntfy] url is not set`);
 
@@ -198,6 +205,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     await enrichment.close();
     const unstored = writer.close();
     if (unstored > 0) log.error(`stopping with ${unstored} monitor event(s) the database refused; they are lost`);
+    await http?.stop();
     systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
     if (watchdog) clearInterval(watchdog);
@@ -208,6 +216,48 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     markStopped(db, Date.now() * 1000);
     log.info(`stopped: ${pipeline?.counters.entries ?? 0} entries read, ${pipeline?.counters.eventsNew ?? 0} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
   }
+}
+
+/** The local HTTP API and /metrics ([http] listen): the daemon's own state and database handle, read-only. */
+function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => boolean, monitors: Monitor[]): HttpServer | null {
+  const { config, db, log } = o;
+  const listen = config.http.listen;
+  if (!listen) return null;
+  const probes = monitors.find((m): m is ProbesMonitor => m instanceof ProbesMonitor) ?? null;
+  const units = config.metrics.units.length ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") }) : null;
+  return startHttpServer({
+    listen,
+    log: log.withTag("http"),
+    deps: {
+      db,
+      token: config.http.token,
+      services: Object.keys(config.services),
+      snapshotsDir: snapshotsDir(config.db.path),
+      nowUs: () => Date.now() * 1000,
+      health: () => {
+        const s = state().source;
+        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable() };
+      },
+      metrics: async () => {
+        const families = await collectMetrics(
+          {
+            db,
+            version: VERSION,
+            instanceId: config.instance.id,
+            source: () => {
+              const s = state().source;
+              return { name: s.name, running: s.stats.running, lagUs: s.lagUs };
+            },
+            readPsi: () => readMemoryPsi(),
+            probes: probes ? () => probes.status() : null,
+            units,
+          },
+          Date.now() * 1000,
+        );
+        return renderExposition(families);
+      },
+    },
+  });
 }
 
 /** A monitor runs beside the log; one that fails is logged and the rest go on. */

@@ -1,0 +1,174 @@
+import type { Database } from "bun:sqlite";
+import { timingSafeEqual, createHash } from "node:crypto";
+import { parseDuration } from "../config/duration.ts";
+import { isTier, type StoredEvent, type Tier } from "../event.ts";
+import { queryEvents } from "../store/events.ts";
+import { listSnapshots, readLatestSnapshot, timestampToUs } from "../store/snapshots.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
+
+// The local HTTP API (issue 6, item 4; seed 001's query endpoint): read-only views of what the
+// daemon already holds. A request is answered from the daemon's own database handle and the
+// snapshot files; nothing here writes. Every answer but /metrics is JSON, errors included,
+// with one message a person can act on.
+
+export interface ApiHealth {
+  sourceName: string | null;
+  sourceRunning: boolean;
+  sourceError: string | null;
+  /** The last heartbeat write went through. */
+  dbWritable: boolean;
+}
+
+export interface ApiDeps {
+  db: Database;
+  /** `[http] token`; null: no auth (loopback only, enforced by config). */
+  token: string | null;
+  /** `[services]` names, for /failure-context. */
+  services: readonly string[];
+  snapshotsDir: string;
+  health: () => ApiHealth;
+  metrics: () => Promise<string>;
+  nowUs: () => number;
+}
+
+const DEFAULT_SINCE_MS = 86_400_000;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+const FAILURE_LIST_LENGTH = 10;
+// ISO 8601 date, or date and time with an optional zone; Date.parse reads all of these.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body, null, 2) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
+}
+
+function error(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return json(status, { error: message }, headers);
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/**
+ * True when the request carries `Authorization: Bearer TOKEN`. Both sides are hashed first so
+ * the comparison is constant-time whatever the lengths: timing tells nothing about the token.
+ */
+export function authorized(request: Request, token: string): boolean {
+  const header = request.headers.get("authorization") ?? "";
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return timingSafeEqual(digest(m?.[1] ?? ""), digest(token)) && m !== null;
+}
+
+/** `since`: a duration back from now ("24h", "90m") or an ISO time → µs; a message when it is neither. */
+export function parseSince(value: string, nowUs: number): number | string {
+  const ms = parseDuration(value);
+  if (ms !== null) return nowUs - ms * 1000;
+  if (ISO_TIME.test(value)) {
+    const at = Date.parse(value);
+    if (!Number.isNaN(at)) return at * 1000;
+  }
+  return `since=${JSON.stringify(value)} is neither a duration like 24h or 90m nor an ISO time like 2026-11-23T08:00:00Z`;
+}
+
+export function parseTiers(value: string): Tier[] | string {
+  const tiers = value.split(",").map((t) => t.trim().toUpperCase()).filter(Boolean);
+  const bad = tiers.filter((t) => !isTier(t));
+  if (bad.length || tiers.length === 0) return `tier=${JSON.stringify(value)}: expected tiers T1 to T5, comma-separated (tier=T1,T2)`;
+  return tiers as Tier[];
+}
+
+function iso(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
+function eventJson(e: StoredEvent): Record<string, unknown> {
+  return {
+    id: e.id,
+    instance: e.instanceId,
+    time: iso(e.timestampUs),
+    lastSeen: iso(e.lastSeenUs),
+    tier: e.tier,
+    severity: e.severity,
+    rule: e.rule,
+    summary: e.summary,
+    process: e.process,
+    pid: e.pid,
+    unit: e.unit,
+    occurrences: e.occurrences,
+    notified: e.notified,
+    detail: e.detail,
+    facts: e.facts,
+  };
+}
+
+function eventsRoute(url: URL, deps: ApiDeps): Response {
+  const known = new Set(["tier", "since", "limit"]);
+  for (const key of url.searchParams.keys()) if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /events takes tier, since and limit`);
+  const nowUs = deps.nowUs();
+  const sinceParam = url.searchParams.get("since");
+  const sinceUs = sinceParam === null ? nowUs - DEFAULT_SINCE_MS * 1000 : parseSince(sinceParam, nowUs);
+  if (typeof sinceUs === "string") return error(400, sinceUs);
+  const tierParam = url.searchParams.get("tier");
+  const tiers = tierParam === null ? undefined : parseTiers(tierParam);
+  if (typeof tiers === "string") return error(400, tiers);
+  const limitParam = url.searchParams.get("limit");
+  const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
+  const events = queryEvents(deps.db, { sinceUs, tiers, limit });
+  return json(200, { since: iso(sinceUs), count: events.length, events: events.map(eventJson) });
+}
+
+function failureContextRoute(service: string, view: string, deps: ApiDeps): Response {
+  if (!deps.services.includes(service)) {
+    const names = deps.services.length ? `configured services: ${deps.services.join(", ")}` : "no services are configured ([services.NAME] in the config)";
+    return error(404, `no service ${JSON.stringify(service)}: ${names}`);
+  }
+  if (view === "list") {
+    const timestamps = listSnapshots(deps.snapshotsDir, service, FAILURE_LIST_LENGTH);
+    return json(200, {
+      service,
+      failures: timestamps.map((t) => {
+        const us = timestampToUs(t);
+        return { timestamp: t, time: us === null ? null : iso(us) };
+      }),
+    });
+  }
+  const latest = readLatestSnapshot(deps.snapshotsDir, service);
+  if (!latest) return error(404, `${service} has no failure snapshot yet`);
+  return json(200, latest.snapshot);
+}
+
+/** One request → its answer. Throws only on a bug or an unreadable store; the server turns that into 500. */
+export async function route(request: Request, deps: ApiDeps): Promise<Response> {
+  if (deps.token !== null && !authorized(request, deps.token)) {
+    return error(401, 'this API needs "Authorization: Bearer TOKEN" with the [http] token from the config', { "www-authenticate": 'Bearer realm="logtriage"' });
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") return error(405, `${request.method} is not served: the API is read-only (GET)`, { allow: "GET, HEAD" });
+  const url = new URL(request.url);
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  if (path === "/healthz") {
+    const h = deps.health();
+    const ok = h.sourceRunning && h.dbWritable;
+    return json(ok ? 200 : 503, {
+      status: ok ? "ok" : "degraded",
+      daemon: "running",
+      source: { name: h.sourceName, running: h.sourceRunning, ...(h.sourceRunning ? {} : { error: h.sourceError }) },
+      db: { writable: h.dbWritable },
+    });
+  }
+  if (path === "/metrics") return new Response(await deps.metrics(), { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
+  if (path === "/events") return eventsRoute(url, deps);
+  const failure = /^\/failure-context\/([^/]+)\/(last|list)$/.exec(path);
+  if (failure) {
+    let service: string;
+    try {
+      service = decodeURIComponent(failure[1] as string);
+    } catch {
+      // A malformed %-escape cannot name a service.
+      return error(404, `no service ${JSON.stringify(failure[1])}: the name is not valid URL text`);
+    }
+    return failureContextRoute(service, failure[2] as string, deps);
+  }
+  return error(404, `no such endpoint ${path}: GET /healthz, /metrics, /events?tier=&since=, /failure-context/SERVICE/last or /list`);
+}
