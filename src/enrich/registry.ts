@@ -3,6 +3,7 @@ import type { Enricher } from "./enricher.ts";
 import { createDiskEnricher } from "./disk.ts";
 import { createGpuEnricher } from "./gpu.ts";
 import { createOomEnricher } from "./oom.ts";
+import { createUnitEnricher } from "./unit.ts";
 
 // The one list of enrichers (an explicit list, so the reader and the compiled binary see the
 // same set). Each applies to the candidates it understands; several may apply to one event.
@@ -15,5 +16,7 @@ export function createEnrichers(config: Config): Enricher[] {
   if (config.detectors.gpu) enrichers.push(createGpuEnricher());
   // A kernel I/O error on a disk gets that disk's SMART summary: where [smart] is on, which also stores it.
   if (config.smart.enabled) enrichers.push(createDiskEnricher());
+  // A failed unit: its own last lines, and the OOM kill that took it when there was one.
+  enrichers.push(createUnitEnricher());
   return enrichers;
 }

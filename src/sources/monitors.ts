@@ -7,6 +7,7 @@ import type { Monitor } from "./monitor.ts";
 import { ProbesMonitor } from "./probes.ts";
 import { PsiMonitor } from "./psi.ts";
 import { SmartMonitor } from "./smart.ts";
+import { TimersMonitor } from "./timers.ts";
 import { snapshotsDir } from "../store/snapshots.ts";
 
 // The one list of monitors the daemon runs beside its log source, each enabled by config.
@@ -41,6 +42,10 @@ export function createMonitors(deps: MonitorDeps): Monitor[] {
         snapshotsDir: snapshotsDir(deps.config.db.path),
       }),
     );
+  }
+  const { timers } = deps.config;
+  if (timers.watch.length > 0 || timers.all) {
+    monitors.push(new TimersMonitor({ watch: timers.watch, all: timers.all, pollIntervalMs: timers.pollIntervalMs, db: deps.db, runner: deps.runner, log: deps.log.withTag("timers") }));
   }
   return monitors;
 }
