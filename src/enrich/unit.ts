@@ -20,40 +20,61 @@ function unitFacts(candidate: Candidate): UnitFacts | null {
   return candidate.facts.kind === "unit" && candidate.facts.unit.endsWith(".service") ? candidate.facts : null;
 }
 
-/** True when the failure was reported by a user manager (systemd --user): it writes USER_UNIT=, the system manager UNIT=. */
-export function isUserUnit(candidate: Candidate): boolean {
-  return candidate.entries.some((e) => e.fields["USER_UNIT"] !== undefined || (e.fields["UNIT"] === undefined && e.fields["_SYSTEMD_USER_UNIT"] !== undefined));
+export type UnitManager = { kind: "system" } | { kind: "user"; uid: number };
+
+/** Which manager reported the failure: a user manager (systemd --user) writes USER_UNIT=, the system manager UNIT=; the user manager's entry carries its uid. */
+export function unitManagerOf(entry: Entry): UnitManager {
+  if (entry.fields["USER_UNIT"] === undefined) return { kind: "system" };
+  const uid = Number(entry.fields["_UID"]);
+  return { kind: "user", uid: Number.isSafeInteger(uid) ? uid : 0 };
+}
+
+function untilArg(untilUs: number): string {
+  return `--until=@${Math.floor(untilUs / 1_000_000)}.${String(untilUs % 1_000_000).padStart(6, "0")}`;
 }
 
 /**
  * journalctl's argv for the unit's own output up to the failure. Matched on the sender's
  * cgroup (_SYSTEMD_UNIT / _SYSTEMD_USER_UNIT), not `-u`, which also brings systemd's messages
  * *about* the unit ("Failed with result …"), already in the event. A user unit also matches
- * _SYSTEMD_UNIT: journald names a user unit's processes by their cgroup, and a user manager
- * started outside user@UID.service (a container, this project's CI) puts them in
- * /app.slice/X.service, which journald reads as the system unit X.service (captured:
- * tests/fixtures/real/journalctl-unit-own-lines.jsonl).
+ * _SYSTEMD_UNIT (with the manager's uid): journald names a process's unit by its cgroup, and a
+ * user manager started outside user@UID.service (a container, this project's CI) puts its units
+ * in /app.slice/X.service, which journald reads as the system unit X.service (captured:
+ * tests/fixtures/real/unit-failed-user-service.jsonl, journalctl-unit-own-lines.jsonl).
  */
-export function unitJournalArgv(unit: string, user: boolean, untilUs: number): string[] {
-  const until = `@${Math.floor(untilUs / 1_000_000)}.${String(untilUs % 1_000_000).padStart(6, "0")}`;
-  const matches = user ? [`_SYSTEMD_USER_UNIT=${unit}`, "+", `_SYSTEMD_UNIT=${unit}`] : [`_SYSTEMD_UNIT=${unit}`];
-  return ["journalctl", "-o", "json", "--no-pager", "-n", String(LAST_LINES), `--until=${until}`, ...matches];
+export function unitJournalArgv(unit: string, manager: UnitManager, untilUs: number): string[] {
+  const head = ["journalctl", "--no-pager", "--quiet", "--output=json", `--lines=${LAST_LINES}`, untilArg(untilUs)];
+  if (manager.kind === "system") return [...head, `_SYSTEMD_UNIT=${unit}`];
+  return [...head, `_SYSTEMD_USER_UNIT=${unit}`, `_UID=${manager.uid}`, "+", `_SYSTEMD_UNIT=${unit}`, `_UID=${manager.uid}`];
 }
+
+/** The "Main process exited, code=…, status=…" message systemd wrote about the unit (MESSAGE_ID 98e32220…): how it ended. */
+const MAIN_PROCESS_EXITED = "98e322203f7a4ed290d09fe03c09fe15";
 
 /** "00:38:15" in UTC, the zone the daemon's alerts use for times of day. */
 function timeOfDay(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString().slice(11, 19);
 }
 
-/** The unit's own entries from journalctl's output, oldest first; systemd's messages about the unit left out. */
-export function ownLines(stdout: string): Entry[] {
+function journalEntries(stdout: string): Entry[] {
   const entries: Entry[] = [];
   for (const line of stdout.split("\n")) {
     const entry = line.trim() === "" ? null : parseJournalLine(line);
-    if (!entry || entry.fields["UNIT"] !== undefined || entry.fields["USER_UNIT"] !== undefined) continue;
-    entries.push(entry);
+    if (entry) entries.push(entry);
   }
   return entries;
+}
+
+/** The unit's own entries from journalctl's output, oldest first; systemd's messages about the unit and kernel lines left out. */
+export function ownUnitEntries(stdout: string): Entry[] {
+  return journalEntries(stdout).filter((e) => e.transport !== "kernel" && e.fields["UNIT"] === undefined && e.fields["USER_UNIT"] === undefined);
+}
+
+/** EXIT_CODE / EXIT_STATUS of the last "Main process exited" entry the rule kept with the candidate (the detail already explains it). */
+function lastExit(entries: readonly Entry[]): { code: string; status: string } | null {
+  const exits = entries.filter((e) => e.messageId === MAIN_PROCESS_EXITED && e.fields["EXIT_CODE"] !== undefined);
+  const last = exits[exits.length - 1];
+  return last ? { code: last.fields["EXIT_CODE"] as string, status: last.fields["EXIT_STATUS"] ?? "" } : null;
 }
 
 interface OomRow {
@@ -69,7 +90,7 @@ interface OomRow {
  * systemd's failure message in the journal, and events are committed in journal order before
  * enrichment runs, so the T1 event is already stored when this looks.
  */
-export function findOomKill(db: Database, instanceId: string, unit: string, pids: ReadonlySet<number>, failureUs: number): { id: string; victim: string | null } | null {
+export function findOomKillOfUnit(db: Database, instanceId: string, unit: string, pids: ReadonlySet<number>, failureUs: number): { id: string; victim: string | null } | null {
   const rows = db
     .query("SELECT id, timestamp, facts_json FROM events WHERE instance_id = ?1 AND tier = 'T1' AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC")
     .all(instanceId, failureUs - OOM_WINDOW_US, failureUs + 1_000_000) as OomRow[];
@@ -92,11 +113,12 @@ export function findOomKill(db: Database, instanceId: string, unit: string, pids
   return null;
 }
 
-function killedBySigkill(facts: UnitFacts, candidate: Candidate): boolean {
-  if (facts.result === "oom-kill" || facts.result === "signal") return true;
-  if (facts.exitStatus === "9" || facts.exitStatus === "KILL") return true;
-  return candidate.entries.some((e) => /status=9\/KILL|code=killed, status=9/.test(e.message));
+function isSigkill(exit: { code: string; status: string } | null, facts: UnitFacts): boolean {
+  if (exit) return exit.code === "killed" && (exit.status === "9" || exit.status === "KILL");
+  return facts.result === "oom-kill" || facts.exitStatus === "9" || facts.exitStatus === "KILL";
 }
+
+const PERMISSION_HINT = "run logtriage as root or add its user to the systemd-journal group";
 
 export function createUnitEnricher(): Enricher {
   return {
@@ -105,39 +127,54 @@ export function createUnitEnricher(): Enricher {
     applies: (candidate) => candidate.tier === "T3" && unitFacts(candidate) !== null && candidate.rule !== "timer-stale",
     async enrich(candidate: Candidate, ctx: EnrichContext): Promise<Enrichment> {
       const facts = unitFacts(candidate) as UnitFacts;
-      // A monitor's event (a timer's failed service) has no journal entry to tell the manager by: ask for both.
-      const user = candidate.entries.length === 0 || isUserUnit(candidate);
+      const reporter = candidate.entries.find((e) => e.fields["UNIT"] !== undefined || e.fields["USER_UNIT"] !== undefined);
+      // A monitor's event (a timer's failed service) has no entry of systemd's: the user manager
+      // the daemon runs beside is asked, which also finds a system unit's lines in CI's layout.
+      const manager: UnitManager = reporter ? unitManagerOf(reporter) : { kind: "user", uid: process.getuid?.() ?? 0 };
       const lines: string[] = [];
       const missing: string[] = [];
-      const evidence: Record<string, unknown> = { unit: facts.unit, manager: user ? "user" : "system" };
-      let entries: Entry[] = [];
-      try {
-        const result = await ctx.runner.run(unitJournalArgv(facts.unit, user, candidate.timestampUs), { timeoutMs: JOURNALCTL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 1 << 20 });
-        if (result.exitCode !== 0) missing.push(`the journal could not be read for ${facts.unit} (${(result.stderr || `exit ${result.exitCode}`).trim().slice(0, 200)}): no last lines; run logtriage as root or in group systemd-journal`);
-        else entries = ownLines(result.stdout);
-      } catch (error) {
-        if (!(error instanceof RunError)) throw error;
-        missing.push(`journalctl cannot be run (${error.message}): no last lines`);
-      }
+      const evidence: Record<string, unknown> = { unit: facts.unit, manager };
+      const untilUs = candidate.timestampUs;
+
+      const ask = async (argv: string[]): Promise<string | null> => {
+        try {
+          const result = await ctx.runner.run(argv, { timeoutMs: JOURNALCTL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 1 << 20 });
+          if (result.exitCode === 0) return result.stdout;
+          const why = (result.stderr || `exit ${result.exitCode}`).trim().slice(0, 200);
+          missing.push(`the journal could not be read for ${facts.unit} (${why}): ${PERMISSION_HINT}`);
+        } catch (error) {
+          if (!(error instanceof RunError)) throw error;
+          missing.push(`journalctl cannot be run (${error.message}): no last lines of ${facts.unit}`);
+        }
+        return null;
+      };
+
+      const own = await ask(unitJournalArgv(facts.unit, manager, untilUs));
+      const entries = own === null ? [] : ownUnitEntries(own);
       if (entries.length) {
         lines.push("Last lines before the failure:");
         for (const e of entries) lines.push(`  ${e.realtimeUs === null ? "--:--:--" : timeOfDay(e.realtimeUs)} ${e.message}`);
         evidence["lastLines"] = entries.length;
-      } else if (missing.length === 0) {
+      } else if (own !== null) {
         lines.push(`${facts.unit} wrote nothing to the journal before it failed.`);
       }
 
+      const exit = lastExit(candidate.entries);
+      if (exit) evidence["exit"] = exit;
+
       let summary: string | undefined;
-      if (killedBySigkill(facts, candidate)) {
+      if (isSigkill(exit, facts)) {
         const pids = new Set(entries.map((e) => e.pid).filter((p): p is number => p !== null));
-        const oom = findOomKill(ctx.db, ctx.instanceId, facts.unit, pids, candidate.timestampUs);
+        const oom = findOomKillOfUnit(ctx.db, ctx.instanceId, facts.unit, pids, untilUs);
         if (oom) {
-          lines.push(`Killed by the OOM killer${oom.victim ? ` (victim ${oom.victim})` : ""}, see event ${oom.id}.`);
-          summary = `${facts.unit} was killed by the OOM killer`;
+          lines.push(`Main process killed by the OOM killer, see event ${oom.id}${oom.victim ? ` (victim ${oom.victim})` : ""}.`);
+          summary = `Service failed: ${facts.unit} — killed by the OOM killer`;
           evidence["oomEventId"] = oom.id;
+        } else {
+          lines.push("SIGKILL with no OOM kill of this unit logged just before: a stop that timed out (TimeoutStopSec), `systemctl kill`, a userspace killer that does not log, or another process's kill -9.");
         }
       }
-      return { lines, ...(summary ? { summary } : {}), evidence, ...(missing.length ? { missing } : {}) };
+      return { lines, ...(summary ? { summary } : {}), evidence, ...(missing.length ? { missing: [...new Set(missing)] } : {}) };
     },
   };
 }
