@@ -62,8 +62,9 @@ export class EventWriter {
         const enrich = outcome.outcome === "new" && (enrichment?.wants(c) ?? false);
         if (enrich) toEnrich.push({ id: outcome.id, candidate: c });
         // A new event alerts; so does the fold that turns one into a crash loop. Other folds
-        // are the cooldown doing its job: one alert per incident.
-        if (alerts && outcome.outcome !== "occurrence" && alerts.tiers.has(c.tier)) {
+        // are the cooldown doing its job, and a merged line is one more line about a crash
+        // already alerted: one alert per incident.
+        if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && alerts.tiers.has(c.tier)) {
           const lookup = getEvent(db, outcome.id);
           if (lookup.kind === "found") {
             enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");

@@ -76,6 +76,10 @@ const MIGRATIONS: readonly string[] = [
      value_json TEXT NOT NULL,
      updated_us INTEGER NOT NULL
    );`,
+  // 4: one crash, one incident. The kernel's segfault line, the coredump entry and the unit's
+  // abnormal exit are three lines about one crash; incident_json records, for a T2 crash
+  // event, the pid and which of those parts its latest crash has had (store/events.ts).
+  `ALTER TABLE events ADD COLUMN incident_json TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -16,8 +16,34 @@ export interface CommitPolicy {
   aggregateThreshold: number;
 }
 
-/** "new": a new event; "occurrence": folded into an open one; "aggregated": that fold made it a crash loop. */
-export type CommitOutcome = { id: string; outcome: "new" | "occurrence" | "aggregated" };
+/**
+ * "new": a new event; "occurrence": folded into an open one; "aggregated": that fold made it a
+ * crash loop; "merged": another line about the same crash (no new occurrence, no alert).
+ */
+export type CommitOutcome = { id: string; outcome: "new" | "occurrence" | "aggregated" | "merged" };
+
+/**
+ * How far apart the lines about one crash may be. The kernel's segfault line, systemd-coredump's
+ * entry (after it has unwound the dump: seconds for a large process) and the unit's exit; on
+ * this VM they came within a second (tests/fixtures/real/coredump-*.jsonl).
+ */
+export const CRASH_INCIDENT_WINDOW_US = 60 * 1_000_000;
+
+/** Which of the three lines about one crash a candidate is. */
+type CrashPart = "kernel" | "coredump" | "unit-exit";
+
+/** The pid and the parts seen of an event's latest crash (events.incident_json). */
+interface CrashIncident {
+  pid: number | null;
+  parts: CrashPart[];
+}
+
+function crashPartOf(c: Candidate): CrashPart | null {
+  if (c.tier !== "T2" || c.facts.kind !== "crash") return null;
+  if (c.rule === "coredump") return "coredump";
+  if (c.rule === "unit-abnormal-exit") return "unit-exit";
+  return "kernel";
+}
 
 const MAX_CURSORS_PER_EVENT = 200;
 const MAX_LINES_PER_EVENT = 1000;
@@ -61,17 +87,67 @@ interface OpenEventRow {
   cursors_json: string;
 }
 
+interface OpenCrashRow extends OpenEventRow {
+  pid: number | null;
+  unit: string | null;
+  lines_json: string;
+  incident_json: string;
+}
+
+/**
+ * The open crash event `c` is about, if any: the same pid (segfault line ↔ coredump entry) or
+ * the same unit (coredump entry ↔ the unit's exit, which names no pid). `sameCrash` says
+ * whether `c` is one more line about that event's latest crash or a new crash of the same
+ * subject (another pid, or a part that crash already had: a second exit of the unit).
+ */
+function findCrashIncident(db: Database, c: Candidate, part: CrashPart, instanceId: string): { row: OpenCrashRow; incident: CrashIncident; sameCrash: boolean } | null {
+  if (c.pid === null && c.unit === null) return null;
+  const row = db
+    .query(
+      `SELECT id, occurrences, aggregated, cursors_json, pid, unit, lines_json, incident_json FROM events
+        WHERE instance_id = ?1 AND tier = 'T2' AND incident_json IS NOT NULL AND last_seen >= ?2
+          AND ((?3 IS NOT NULL AND json_extract(incident_json, '$.pid') = ?3) OR (?4 IS NOT NULL AND unit = ?4))
+        ORDER BY last_seen DESC LIMIT 1`,
+    )
+    .get(instanceId, c.timestampUs - CRASH_INCIDENT_WINDOW_US, c.pid, c.unit) as OpenCrashRow | null;
+  if (!row) return null;
+  const incident = JSON.parse(row.incident_json) as CrashIncident;
+  const pidsAgree = c.pid === null || incident.pid === null || c.pid === incident.pid;
+  return { row, incident, sameCrash: pidsAgree && !incident.parts.includes(part) };
+}
+
+/** Fold one more line about the same crash into its event: what it adds (unit, pid, lines), no new occurrence. */
+function mergeCrashLine(db: Database, c: Candidate, row: OpenCrashRow, incident: CrashIncident, part: CrashPart): CommitOutcome {
+  const cursors = [...(JSON.parse(row.cursors_json) as string[]), ...cursorsOf(c)].slice(-MAX_CURSORS_PER_EVENT);
+  const lines = [...(JSON.parse(row.lines_json) as string[]), ...c.entries.map((e) => e.message)].slice(0, MAX_LINES_PER_EVENT);
+  const merged: CrashIncident = { pid: incident.pid ?? c.pid, parts: [...incident.parts, part] };
+  db.query(
+    `UPDATE events SET last_seen = max(last_seen, ?2), cursors_json = ?3, lines_json = ?4, incident_json = ?5,
+                       unit = coalesce(unit, ?6), pid = coalesce(pid, ?7) WHERE id = ?1`,
+  ).run(row.id, c.timestampUs, JSON.stringify(cursors), JSON.stringify(lines), JSON.stringify(merged), c.unit, c.pid);
+  return { id: row.id, outcome: "merged" };
+}
+
 /** Store a candidate under the cooldown policy. Call inside the caller's transaction when batching. */
 export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): CommitOutcome {
   const key = dedupKey(c);
   const windowUs = policy.cooldownMs * 1000;
-  const open = db
-    .query(
-      `SELECT id, occurrences, aggregated, cursors_json FROM events
-        WHERE instance_id = ?1 AND dedup_key = ?2 AND tier = ?3 AND last_seen >= ?4
-        ORDER BY last_seen DESC LIMIT 1`,
-    )
-    .get(policy.instanceId, key, c.tier, c.timestampUs - windowUs) as OpenEventRow | null;
+  const part = crashPartOf(c);
+  const related = part === null ? null : findCrashIncident(db, c, part, policy.instanceId);
+  if (related?.sameCrash && part !== null) return mergeCrashLine(db, c, related.row, related.incident, part);
+  // A new crash of a subject with an open crash event (same unit, another pid) is one more
+  // occurrence of that event even when its first line names it differently (coredump: unit;
+  // segfault line: process), so a crash loop stays one event.
+  const open =
+    related?.row ??
+    (db
+      .query(
+        `SELECT id, occurrences, aggregated, cursors_json FROM events
+          WHERE instance_id = ?1 AND dedup_key = ?2 AND tier = ?3 AND last_seen >= ?4
+          ORDER BY last_seen DESC LIMIT 1`,
+      )
+      .get(policy.instanceId, key, c.tier, c.timestampUs - windowUs) as OpenEventRow | null);
+  const incident = part === null ? null : JSON.stringify({ pid: c.pid, parts: [part] } satisfies CrashIncident);
   if (open) {
     const occurrences = open.occurrences + 1;
     const cursors = [...(JSON.parse(open.cursors_json) as string[]), ...cursorsOf(c)].slice(-MAX_CURSORS_PER_EVENT);
@@ -80,16 +156,16 @@ export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): C
     // A crash loop's summary tracks its count; a plain event keeps its first summary.
     db.query(
       `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4,
-                         aggregated = ?5, summary = coalesce(?6, summary) WHERE id = ?1`,
-    ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), isLoop ? 1 : 0, isLoop ? aggregateSummary(c, occurrences, policy.cooldownMs) : null);
+                         aggregated = ?5, summary = coalesce(?6, summary), incident_json = coalesce(?7, incident_json) WHERE id = ?1`,
+    ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), isLoop ? 1 : 0, isLoop ? aggregateSummary(c, occurrences, policy.cooldownMs) : null, incident);
     return { id: open.id, outcome: becomesLoop ? "aggregated" : "occurrence" };
   }
   const id = newEventId();
   const headline = c.entries[0];
   db.query(
     `INSERT INTO events (id, instance_id, timestamp, last_seen, tier, severity, rule, summary, process, pid, unit,
-                         detail, facts_json, raw_json, lines_json, cursors_json, dedup_key)
-     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`,
+                         detail, facts_json, raw_json, lines_json, cursors_json, dedup_key, incident_json)
+     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`,
   ).run(
     id,
     policy.instanceId,
@@ -107,6 +183,7 @@ export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): C
     JSON.stringify(c.entries.slice(0, MAX_LINES_PER_EVENT).map((e) => e.message)),
     JSON.stringify(cursorsOf(c).slice(0, MAX_CURSORS_PER_EVENT)),
     key,
+    incident,
   );
   return { id, outcome: "new" };
 }
