@@ -1,8 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Candidate } from "../event.ts";
+import type { Candidate, Entry } from "../event.ts";
 import { apportReportPrefix, describeFrame, parseCorePattern, parseCoredumpInfo, parseStackFrames, type CoreTarget, type CoredumpInfo, type StackFrame } from "../parse/coredump.ts";
+import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
+import { CRASH_INCIDENT_WINDOW_US } from "../store/events.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 
 // A crash's first questions: which binary, which signal, where in the code, and is this new?
@@ -90,38 +92,46 @@ function readCorePattern(procRoot: string): CoreTarget | null {
   }
 }
 
-/** systemctl show's Key=Value lines, for the few properties asked for. */
-function showValues(text: string): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1));
+/** systemd's "Started UNIT" (job done), logged as the main process is forked. */
+const UNIT_STARTED_MESSAGE_ID = "39f53479d3a045ac8e11786248231fbf";
+
+/** Whether the unit gave up restarting: the rule unit-start-limit-hit stored it, or systemctl says so. */
+async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean> {
+  const stored = ctx.db
+    .query(`SELECT 1 FROM events WHERE instance_id = ?1 AND unit = ?2 AND rule = 'unit-start-limit-hit' AND last_seen >= ?3 LIMIT 1`)
+    .get(ctx.instanceId, unit, ctx.nowUs - CRASH_INCIDENT_WINDOW_US);
+  if (stored) return true;
+  // A system unit's Result; a user manager is reachable only with its XDG_RUNTIME_DIR, which a
+  // system daemon does not have, so user units rely on the stored event above.
+  try {
+    const r = await ctx.runner.run(["systemctl", "show", unit, "-p", "Result"], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
+    return r.exitCode === 0 && r.stdout.trim() === "Result=start-limit-hit";
+  } catch (error) {
+    if (error instanceof RunError && error.result === null) return false;
+    throw error;
   }
-  return values;
 }
 
-async function unitPhase(unit: string, crashMonotonicUs: number | null, ctx: EnrichContext): Promise<{ phase: Phase | null; why: string }> {
-  const props = "-p=Result,ExecMainStartTimestampMonotonic,LoadState";
-  for (const scope of [[], ["--user"]]) {
-    let out: string;
-    try {
-      const r = await ctx.runner.run(["systemctl", ...scope, "show", unit, props], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
-      if (r.exitCode !== 0) continue;
-      out = r.stdout;
-    } catch (error) {
-      if (error instanceof RunError && error.result === null) return { phase: null, why: "systemctl is not installed" };
-      throw error;
-    }
-    const v = showValues(out);
-    if (v.get("LoadState") !== "loaded") continue;
-    if (v.get("Result") === "start-limit-hit") return { phase: "gave_up", why: "the unit hit its start limit" };
-    const startMono = Number(v.get("ExecMainStartTimestampMonotonic") ?? "0");
-    if (crashMonotonicUs === null || startMono === 0) return { phase: null, why: "the unit's start time is unknown" };
-    if (startMono > crashMonotonicUs) return { phase: null, why: "the unit has restarted since" };
-    const upUs = crashMonotonicUs - startMono;
-    return { phase: upUs < STARTUP_PHASE_US ? "startup" : "running", why: `${(upUs / 1e6).toFixed(1)} s after the main process started` };
+/**
+ * startup / running from the unit's last "Started" entry at or before the crash (the journal
+ * serves system and user units alike, where systemctl --user needs the user's session), or
+ * gave_up when the unit hit its start limit.
+ */
+async function unitPhase(unit: string, crashUs: number, ctx: EnrichContext): Promise<{ phase: Phase | null; why: string }> {
+  if (await hitStartLimit(unit, ctx)) return { phase: "gave_up", why: "the unit hit its start limit" };
+  const match = (field: string) => [`MESSAGE_ID=${UNIT_STARTED_MESSAGE_ID}`, `${field}=${unit}`];
+  const argv = ["journalctl", "-o", "json", "-n", "1", "--no-pager", `--until=@${Math.ceil(crashUs / 1e6)}`, ...match("UNIT"), "+", ...match("USER_UNIT")];
+  let started: Entry | null = null;
+  try {
+    const r = await ctx.runner.run(argv, { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 64 << 10 });
+    started = parseJournalLine(r.stdout.trim().split("\n").pop() ?? "");
+  } catch (error) {
+    if (error instanceof RunError && error.result === null) return { phase: null, why: "journalctl is not installed" };
+    throw error;
   }
-  return { phase: null, why: `${unit} is not known to systemctl` };
+  if (started?.realtimeUs == null) return { phase: null, why: `no "Started ${unit}" entry in the journal before the crash` };
+  const upUs = crashUs - started.realtimeUs;
+  return { phase: upUs < STARTUP_PHASE_US ? "startup" : "running", why: `${(upUs / 1e6).toFixed(1)} s after the unit started` };
 }
 
 export function createCrashEnricher(options: CrashEnricherOptions = {}): Enricher {
@@ -184,7 +194,7 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
       lines.push(before === 0 ? "First crash of this program in 24 h" : `Occurred ${before} time${before === 1 ? "" : "s"} before in 24 h (this is crash ${before + 1})`);
 
       if (unit) {
-        const { phase, why } = await unitPhase(unit, first?.monotonicUs ?? null, ctx);
+        const { phase, why } = await unitPhase(unit, c.timestampUs, ctx);
         if (phase) lines.push(`Phase: ${phase} (${why})`);
         else missing.push(`phase unknown: ${why}`);
         evidence["phase"] = phase;

@@ -121,3 +121,34 @@ describe("crash enricher", () => {
     expect(event.detail).toContain("written as 'core' in the process's working directory");
   });
 });
+
+describe("phase of a crash in a unit", () => {
+  const capture = readFileSync(fixturePath("real/coredump-c-program.jsonl"), "utf8").split("\n");
+  const startedLine = capture.find((l) => l.includes('"MESSAGE":"Started lt-crash-c.service')) as string;
+  /** journalctl answers with the capture's real "Started lt-crash-c.service" entry. */
+  const journalWithStart: Runner = {
+    run: (argv) => Promise.resolve(argv[0] === "journalctl" && argv.includes("USER_UNIT=lt-crash-c.service") ? ok(`${startedLine}\n`) : noUnit),
+  };
+  async function coredumpEntry(): Promise<Candidate> {
+    return (await triageFixture("real/coredump-c-program.jsonl")).candidates.find((c) => c.rule === "coredump") as Candidate;
+  }
+
+  test("a crash within seconds of the unit's start is startup", async () => {
+    const event = await enrich(await coredumpEntry(), journalWithStart);
+    expect(event.detail).toMatch(/Phase: startup \(\d+\.\d s after the unit started\)/);
+  });
+
+  test("the same crash a minute after the start is running", async () => {
+    const c = await coredumpEntry();
+    const event = await enrich({ ...c, timestampUs: c.timestampUs + 60_000_000 }, journalWithStart);
+    expect(event.detail).toMatch(/Phase: running \(6\d\.\d s after the unit started\)/);
+  });
+
+  test("a unit that hit its start limit gave up", async () => {
+    const c = await coredumpEntry();
+    const limit = (await triageFixture("real/unit-fail-restart-limit.jsonl")).candidates.find((x) => x.rule === "unit-start-limit-hit") as Candidate;
+    commitEvent(db, { ...limit, unit: c.unit, timestampUs: Date.now() * 1000 }, policy);
+    const event = await enrich(c, journalWithStart);
+    expect(event.detail).toContain("Phase: gave_up (the unit hit its start limit)");
+  });
+});
