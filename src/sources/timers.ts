@@ -47,9 +47,18 @@ export function timerStateKey(manager: Manager, timer: string): string {
   return `timer:${manager}:${timer}`;
 }
 
+/**
+ * `systemctl --user` finds its manager through XDG_RUNTIME_DIR, which a daemon started outside a
+ * login session (a system service with User=, cron, a test harness) may lack; the user manager
+ * of this uid listens under /run/user/UID, so that is named when the variable is unset.
+ */
+export function userRuntimeEnv(env: Record<string, string | undefined> = process.env, uid = process.getuid?.() ?? 0): string[] {
+  return env["XDG_RUNTIME_DIR"] ? [] : [`XDG_RUNTIME_DIR=/run/user/${uid}`];
+}
+
 function systemctl(manager: Manager, ...args: string[]): string[] {
   // TZ=UTC: LastTriggerUSec ignores --timestamp=unix and is printed in the local zone (metrics/systemctl-show.ts).
-  return ["env", "TZ=UTC", "systemctl", ...(manager === "user" ? ["--user"] : []), ...args];
+  return ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), ...args];
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
@@ -99,7 +108,8 @@ export function failedCandidate(timer: string, service: ServiceShow, nowUs: numb
     process: null,
     pid: null,
     unit: timer,
-    // When the service failed, so the unit enricher's last lines end there.
+    // When the service failed, so the unit enricher's last lines end there (to the µs: --timestamp=us+utc;
+    // whole seconds would cut off the lines of the service's last second).
     timestampUs: service.inactiveEnterUs ?? nowUs,
     facts: { kind: "unit", unit: service.id, result: service.result, exitCode, exitStatus: service.execMainStatus === null ? null : String(service.execMainStatus), restartCount: null },
     entries: [],
@@ -146,7 +156,9 @@ export class TimersMonitor implements Monitor {
       return null;
     } catch (error) {
       if (error instanceof RunError) {
-        this.tellOnce(`missing:${argv[2] ?? argv[0]}`, "warn", `timers are not watched: ${error.message}; install systemd, or remove [timers] from the config`);
+        // The tool is the first word after env's assignments.
+        const tool = argv.find((a, i) => i > 0 && !a.includes("=")) ?? argv[0];
+        this.tellOnce(`missing:${tool}`, "warn", `timers are not watched: ${error.message}; install systemd, or remove [timers] from the config`);
         return null;
       }
       throw error;
@@ -194,12 +206,12 @@ export class TimersMonitor implements Monitor {
         if (names !== null) reachable++;
         continue;
       }
-      const shown = await this.ask(systemctl(manager, "show", "--timestamp=unix", `--property=${TIMER_PROPERTIES.join(",")}`, "--", ...names), `the ${manager} manager`, signal);
+      const shown = await this.ask(systemctl(manager, "show", "--timestamp=us+utc", `--property=${TIMER_PROPERTIES.join(",")}`, "--", ...names), `the ${manager} manager`, signal);
       if (shown === null) continue;
       reachable++;
       const timers = parseTimerShow(shown).filter((t) => t.loaded && t.unit !== "");
       if (timers.length === 0) continue;
-      const services = await this.ask(systemctl(manager, "show", "--timestamp=unix", `--property=${SERVICE_PROPERTIES.join(",")}`, "--", ...timers.map((t) => t.unit)), `the ${manager} manager`, signal);
+      const services = await this.ask(systemctl(manager, "show", "--timestamp=us+utc", `--property=${SERVICE_PROPERTIES.join(",")}`, "--", ...timers.map((t) => t.unit)), `the ${manager} manager`, signal);
       const byId = new Map((services === null ? [] : parseServiceShow(services)).map((s) => [s.id, s]));
       for (const timer of timers) {
         found.add(timer.id);

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
+import { ensureJournald, ensureUserManager, isRoot, type UserManager } from "./_system.ts";
+
+// Issue 4, item 4's real tests, on a real journald and a real `systemd --user` with the
+// compiled daemon: (a) a user service that prints three lines and exits 3 → its T3 event's
+// detail holds those lines, read back from the real journal by the unit enricher; (b) a real
+// timer (unit files in the user manager's runtime dir) whose service fails → one "timer failed"
+// T3 event from the timers monitor, polled every second. The daemon is started without
+// XDG_RUNTIME_DIR, as a system service would be: the monitor must still find the user manager.
+
+const RUNTIME_UNITS = "/run/user/0/systemd/user";
+
+describe.skipIf(!isRoot)("failed units and timers end to end (root: real journald, real systemd --user)", () => {
+  let manager: UserManager;
+  let daemon: DaemonUnderTest;
+  const service = `lt-e2e-lines-${process.pid}.service`;
+  const tick = `lt-e2e-tick-${process.pid}`;
+  const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+
+  beforeAll(async () => {
+    await ensureJournald();
+    manager = await ensureUserManager();
+    mkdirSync(RUNTIME_UNITS, { recursive: true });
+    writeFileSync(join(RUNTIME_UNITS, `${tick}.service`), "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo rotating logs; echo no space left >&2; exit 3'\n");
+    // Fires once, 1 s after it is started, and then every hour (not again during the test).
+    writeFileSync(join(RUNTIME_UNITS, `${tick}.timer`), "[Timer]\nOnActiveSec=1s\nOnUnitActiveSec=1h\nAccuracySec=1ms\n");
+    expect(systemctl("daemon-reload").exitCode).toBe(0);
+    daemon = await startDaemon(`
+[instance]
+id = "e2e-units"
+
+[timers]
+watch = ["${tick}.timer"]
+poll_interval = "1s"
+`);
+    await daemon.waitForOutput(/source journal/);
+  });
+
+  afterAll(async () => {
+    if (daemon && daemon.proc.exitCode === null) await daemon.stop();
+    if (!manager) return;
+    systemctl("stop", service, `${tick}.timer`, `${tick}.service`);
+    systemctl("reset-failed", service, `${tick}.timer`, `${tick}.service`);
+    rmSync(join(RUNTIME_UNITS, `${tick}.service`), { force: true });
+    rmSync(join(RUNTIME_UNITS, `${tick}.timer`), { force: true });
+    systemctl("daemon-reload");
+  });
+
+  test("a user service that exits 3: its event carries its own last lines from the journal", async () => {
+    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${service}`, "/bin/sh", "-c", "echo starting backup; echo copying /srv/data; echo 'error: disk full' >&2; exit 3"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
+    await until("the unit's failure event, enriched", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === service && e.detail.includes("Last lines before the failure:")), 20_000);
+    const event = events(daemon.dbPath).find((e) => e.tier === "T3" && e.unit === service) as NonNullable<ReturnType<typeof events>[number]>;
+    const lines = event.detail.split("\n");
+    const at = lines.indexOf("Last lines before the failure:");
+    expect(lines.slice(at + 1, at + 4).map((l) => l.replace(/^ {2}\d\d:\d\d:\d\d /, ""))).toEqual(["starting backup", "copying /srv/data", "error: disk full"]);
+    expect(event.detail).toContain("status=3");
+  }, 30_000);
+
+  test("a real timer whose service fails: one 'timer failed' event, not repeated by later polls", async () => {
+    expect(systemctl("start", `${tick}.timer`).exitCode).toBe(0);
+    await until("the timer-failed event", () => events(daemon.dbPath).some((e) => e.rule === "timer-failed"), 20_000);
+    // Several more polls of the same failed run.
+    await Bun.sleep(3_000);
+    const failed = events(daemon.dbPath).filter((e) => e.rule === "timer-failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.tier).toBe("T3");
+    expect(failed[0]?.unit).toBe(`${tick}.timer`);
+    expect(failed[0]?.summary).toBe(`Timer failed: ${tick}.timer — ${tick}.service failed on its last run (exit 3)`);
+    // The unit enricher adds the service's own lines to the timer's event too.
+    expect(failed[0]?.detail).toContain("no space left");
+  }, 40_000);
+});
