@@ -124,7 +124,7 @@ export function createUnitEnricher(): Enricher {
   return {
     name: "unit",
     timeoutMs: JOURNALCTL_TIMEOUT_MS + 1_000,
-    applies: (candidate) => candidate.tier === "T3" && unitFacts(candidate) !== null && candidate.rule !== "timer-stale",
+    applies: (candidate) => candidate.tier === "T3" && unitFacts(candidate) !== null,
     async enrich(candidate: Candidate, ctx: EnrichContext): Promise<Enrichment> {
       const facts = unitFacts(candidate) as UnitFacts;
       const reporter = candidate.entries.find((e) => e.fields["UNIT"] !== undefined || e.fields["USER_UNIT"] !== undefined);

@@ -82,7 +82,7 @@ export function describeServiceFailure(service: ServiceShow): string {
   return service.result;
 }
 
-export function staleCandidate(timer: string, unit: string | null, sinceUs: number, interval: TimerInterval, nowUs: number): Candidate {
+export function staleCandidate(timer: string, sinceUs: number, interval: TimerInterval, nowUs: number): Candidate {
   const ago = formatElapsed((nowUs - sinceUs) / 1000);
   return {
     tier: "T3",
@@ -93,7 +93,8 @@ export function staleCandidate(timer: string, unit: string | null, sinceUs: numb
     pid: null,
     unit: timer,
     timestampUs: nowUs,
-    facts: { kind: "unit", unit: unit ?? timer, result: "stale", exitCode: null, exitStatus: null, restartCount: null },
+    // Not a unit's failure (nothing failed: it did not run), so no unit facts; the summary says it all.
+    facts: { kind: "plain" },
     entries: [],
   };
 }
@@ -235,7 +236,7 @@ export class TimersMonitor implements Monitor {
     const interval = await this.intervalOf(timer, signal);
     // Never fired: nothing to count from (a fresh timer waiting for its first calendar time).
     const stale = interval !== null && timer.lastTriggerUs !== null && nowUs - timer.lastTriggerUs > STALE_FACTOR * interval.us;
-    if (stale && !before.stale && interval && timer.lastTriggerUs !== null) out.push(staleCandidate(timer.id, timer.unit, timer.lastTriggerUs, interval, nowUs));
+    if (stale && !before.stale && interval && timer.lastTriggerUs !== null) out.push(staleCandidate(timer.id, timer.lastTriggerUs, interval, nowUs));
 
     const failedNow = service !== null && service.result !== "" && service.result !== "success";
     const signature = failedNow && service ? `${service.result} ${service.execMainCode}/${service.execMainStatus} @${service.inactiveEnterUs ?? ""}` : null;

@@ -90,6 +90,9 @@ test("stale after more than 2× its interval without firing; a timer never fired
   const m = monitor(systemd(recovered), LAST_TRIGGER_US + 2 * HOUR_US + 1);
   const events = await m.pollOnce(signal);
   expect(events.map((e) => e.summary)).toEqual(["Timer stale: lt-cap-mono.timer has not fired for 2 h 0 m (interval 1 h 0 m, OnUnitActiveSec/OnUnitInactiveSec)"]);
+  expect(events[0]).toMatchObject({ tier: "T3", severity: "medium", rule: "timer-stale", unit: "lt-cap-mono.timer", facts: { kind: "plain" } });
+  // still stale on the next poll: not repeated
+  expect(await m.pollOnce(signal)).toHaveLength(0);
   expect(await monitor(systemd(recovered), LAST_TRIGGER_US + 2 * HOUR_US - 1).pollOnce(signal)).toHaveLength(0);
 });
 
