@@ -8,7 +8,8 @@ import { ensureJournald, ensureUserManager, isRoot, type UserManager } from "./_
 // compiled daemon: (a) a user service that prints three lines and exits 3 → its T3 event's
 // detail holds those lines, read back from the real journal by the unit enricher; (b) a real
 // timer (unit files in the user manager's runtime dir) whose service fails → one "timer failed"
-// T3 event from the timers monitor, polled every second. The daemon is started without
+// T3 event from the timers monitor, polled every second; (c) a user service killed by a real
+// memcg OOM kill → its failure event names the stored OOM event. The daemon is started without
 // XDG_RUNTIME_DIR, as a system service would be: the monitor must still find the user manager.
 
 const RUNTIME_UNITS = "/run/user/0/systemd/user";
@@ -18,6 +19,7 @@ describe.skipIf(!isRoot)("failed units and timers end to end (root: real journal
   let daemon: DaemonUnderTest;
   const service = `lt-e2e-lines-${process.pid}.service`;
   const tick = `lt-e2e-tick-${process.pid}`;
+  const hog = `lt-e2e-oomsvc-${process.pid}.service`;
   const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
 
   beforeAll(async () => {
@@ -42,8 +44,8 @@ poll_interval = "1s"
   afterAll(async () => {
     if (daemon && daemon.proc.exitCode === null) await daemon.stop();
     if (!manager) return;
-    systemctl("stop", service, `${tick}.timer`, `${tick}.service`);
-    systemctl("reset-failed", service, `${tick}.timer`, `${tick}.service`);
+    systemctl("stop", service, hog, `${tick}.timer`, `${tick}.service`);
+    systemctl("reset-failed", service, hog, `${tick}.timer`, `${tick}.service`);
     rmSync(join(RUNTIME_UNITS, `${tick}.service`), { force: true });
     rmSync(join(RUNTIME_UNITS, `${tick}.timer`), { force: true });
     systemctl("daemon-reload");
@@ -72,5 +74,20 @@ poll_interval = "1s"
     expect(failed[0]?.summary).toBe(`Timer failed: ${tick}.timer — ${tick}.service failed on its last run (exit 3)`);
     // The unit enricher adds the service's own lines to the timer's event too.
     expect(failed[0]?.detail).toContain("no space left");
+  }, 40_000);
+
+  test("a user service OOM-killed in its own memory cgroup: its failure names the OOM event", async () => {
+    // cgroup v1: the user manager creates /sys/fs/cgroup/memory/app.slice/UNIT with the limit; the
+    // kernel kills the main process (SIGKILL) and systemd reports result 'signal'.
+    const script = "import sys\nprint('allocating', flush=True)\na = []\nwhile True: a.append(bytearray(1 << 20))";
+    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${hog}`, "-p", "MemoryLimit=48M", "python3", "-c", script], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
+    await until("the unit's failure event, enriched", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === hog && e.detail.includes("Last lines before the failure:")), 30_000);
+    const oom = events(daemon.dbPath).find((e) => e.tier === "T1");
+    const failed = events(daemon.dbPath).find((e) => e.tier === "T3" && e.unit === hog);
+    expect(oom).toBeDefined();
+    expect(failed?.detail).toContain(`killed by the OOM killer, see event ${oom?.id}`);
+    expect(failed?.summary).toBe(`Service failed: ${hog} — killed by the OOM killer`);
+    expect(failed?.detail).toMatch(/\n  \d\d:\d\d:\d\d allocating\n/);
   }, 40_000);
 });
