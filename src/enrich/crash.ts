@@ -19,6 +19,8 @@ export const STARTUP_PHASE_US = 10 * 1_000_000;
 const DAY_US = 24 * 3600 * 1_000_000;
 const RETRY_MS = 400;
 const TOOL_TIMEOUT_MS = 3_000;
+/** Clock skew allowed between the crash line and systemd-coredump's timestamp. */
+const SINCE_SLACK_S = 2;
 
 export interface CrashEnricherOptions {
   /** Where core_pattern and /var/crash are read; tests point these at captured trees. */
@@ -41,7 +43,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** The number of earlier crashes of the same program in the 24 h before this one. */
 function earlierCrashes(c: Candidate, ctx: EnrichContext): number {
-  const who = c.process ?? c.unit;
+  // The unit first: a unit's exit line is logged by its manager, whose comm ("systemd") is no
+  // name for the program that crashed.
+  const who = c.unit ?? c.process;
   if (who === null) return 0;
   const row = ctx.db
     .query(
@@ -54,9 +58,12 @@ function earlierCrashes(c: Candidate, ctx: EnrichContext): number {
 
 type Lookup = { kind: "found"; info: CoredumpInfo } | { kind: "no-tool" } | { kind: "not-yet" };
 
-async function coredumpInfo(pid: number, ctx: EnrichContext): Promise<Lookup> {
+async function coredumpInfo(pid: number, crashUs: number, ctx: EnrichContext): Promise<Lookup> {
   try {
-    const r = await ctx.runner.run(["coredumpctl", "--no-pager", "info", String(pid)], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 256 << 10 });
+    // --since: a pid is reused across boots and over time, and `info PID` prints the oldest
+    // match first; only a dump from this crash's moment is this crash's.
+    const since = `--since=@${Math.floor(crashUs / 1e6) - SINCE_SLACK_S}`;
+    const r = await ctx.runner.run(["coredumpctl", "--no-pager", since, "info", String(pid)], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 256 << 10 });
     const info = r.exitCode === 0 ? parseCoredumpInfo(r.stdout) : null;
     return info ? { kind: "found", info } : { kind: "not-yet" };
   } catch (error) {
@@ -137,9 +144,10 @@ async function unitPhase(unit: string, crashUs: number, ctx: EnrichContext): Pro
 export function createCrashEnricher(options: CrashEnricherOptions = {}): Enricher {
   const procRoot = options.procRoot ?? "/proc";
   const crashDir = options.crashDir ?? "/var/crash";
+  const timeoutMs = options.timeoutMs ?? 10_000;
   return {
     name: "crash",
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs,
     applies: (c) => c.tier === "T2" && c.facts.kind === "crash",
     async enrich(c, ctx): Promise<Enrichment> {
       const lines: string[] = [];
@@ -158,8 +166,11 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
         else if (target.kind !== "systemd-coredump") missing.push(`no backtrace: cores go ${whereCoresGo(target, executable, crashDir)}, not to systemd-coredump`);
         else {
           let found: CoredumpInfo | null = null;
+          // Stop asking in time to do the rest (the 24 h count, the unit's phase) before the
+          // stage's timeout: a crash with no dump must still say what else is known.
+          const giveUpAt = Date.now() + Math.max(RETRY_MS, timeoutMs - TOOL_TIMEOUT_MS - 1_000);
           for (;;) {
-            const r = await coredumpInfo(c.pid, ctx);
+            const r = await coredumpInfo(c.pid, c.timestampUs, ctx);
             if (r.kind === "no-tool") {
               missing.push("coredumpctl is not installed (apt install systemd-coredump): no backtrace");
               break;
@@ -168,7 +179,7 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
               found = r.info;
               break;
             }
-            if (ctx.signal.aborted) break;
+            if (ctx.signal.aborted || Date.now() >= giveUpAt) break;
             await sleep(RETRY_MS, ctx.signal);
             if (ctx.signal.aborted) break;
           }

@@ -71,6 +71,17 @@ async function enrich(c: Candidate, runner: Runner) {
 }
 
 describe("crash enricher", () => {
+  test("no dump ever comes: it stops asking in time, and the rest (24 h count, no-dump reason) is still said", async () => {
+    corePattern("|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h %d");
+    const runner = coredumpctlAfter(Number.POSITIVE_INFINITY);
+    const event = await enrich(await segfaultOfC(), runner);
+    expect(event.detail).toContain("First crash of this program in 24 h");
+    expect(event.detail).toMatch(/no coredump of pid \d+ found in time: no backtrace/);
+    expect(event.detail).not.toContain("no answer within");
+    // Only dumps from this crash's moment are asked for: a reused pid's old dump is not this crash's.
+    expect(runner.argvs[0]?.some((a) => /^--since=@\d+$/.test(a))).toBe(true);
+  });
+
   test("the kernel segfault line gets executable, signal, frames and core file once systemd-coredump has it", async () => {
     corePattern("|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h %d");
     const runner = coredumpctlAfter(2);
