@@ -1,4 +1,5 @@
 import type { Log } from "../log.ts";
+import { userRuntimeEnv } from "../sources/timers.ts";
 import type { Runner } from "../run.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { parseSystemctlShow, SHOW_PROPERTIES, type UnitShow } from "./systemctl-show.ts";
@@ -22,7 +23,7 @@ const SHOW_TIMEOUT_MS = 3_000;
 
 /** systemctl's argv for one manager. TZ=UTC: see systemctl-show.ts (LastTriggerUSec). */
 export function showArgv(manager: Manager, units: readonly string[]): string[] {
-  return ["env", "TZ=UTC", "systemctl", ...(manager === "user" ? ["--user"] : []), "show", "--timestamp=unix", `--property=${SHOW_PROPERTIES.join(",")}`, "--", ...units];
+  return ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), "show", "--timestamp=unix", `--property=${SHOW_PROPERTIES.join(",")}`, "--", ...units];
 }
 
 /** Each unit's reading from the manager that has it loaded (system first); units neither loads are absent. */

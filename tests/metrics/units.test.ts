@@ -117,7 +117,10 @@ describe("UnitReader", () => {
     const readings = await reader.read(1_000);
     expect(readings.get("lt-capture-loop.service")?.show.nRestarts).toBe(167);
     expect(runner.calls).toEqual([showArgv("system", UNITS), showArgv("user", UNITS)]);
-    expect(runner.calls[1]?.slice(0, 5)).toEqual(["env", "TZ=UTC", "systemctl", "--user", "show"]);
+    // The user manager is found under /run/user/UID when the daemon has no XDG_RUNTIME_DIR.
+    const userArgv = (runner.calls[1] ?? []).filter((a) => !a.startsWith("XDG_RUNTIME_DIR="));
+    expect(userArgv.slice(0, 5)).toEqual(["env", "TZ=UTC", "systemctl", "--user", "show"]);
+    if (!process.env["XDG_RUNTIME_DIR"]) expect(runner.calls[1]).toContain(`XDG_RUNTIME_DIR=/run/user/${process.getuid?.() ?? 0}`);
   });
 
   test("scrapes inside the cache window share one read; after it, systemctl runs again", async () => {
