@@ -44,6 +44,7 @@ describe.skipIf(!isRoot)("health probes end to end (root: real journald, a real 
   let hog: ReturnType<typeof Bun.spawn> | null = null;
   const unit = `lt-probe-${process.pid}.service`;
   const port = freePort();
+  const apiPort = freePort();
 
   beforeAll(async () => {
     await ensureJournald();
@@ -64,6 +65,9 @@ unit = "${unit}"
 interval = "1s"
 timeout = "500ms"
 failures_before_alert = 2
+
+[http]
+listen = "127.0.0.1:${apiPort}"
 `);
   });
 
@@ -109,6 +113,12 @@ failures_before_alert = 2
     const last = snapshot.readings.at(-1)?.memUsedKb ?? 0;
     expect(last - first).toBeGreaterThan(400_000);
     expect(snapshot.readings.at(-1)?.disks.map((d) => d.mount)).toContain("/");
+    // The local API serves the same snapshot, and lists it.
+    const api = `http://127.0.0.1:${apiPort}/failure-context/x`;
+    expect(await (await fetch(`${api}/last`)).json()).toEqual(snapshot);
+    const list = (await (await fetch(`${api}/list`)).json()) as { failures: { timestamp: string }[] };
+    expect(list.failures.map((f) => `${f.timestamp}.json`)).toEqual(files);
+
     // The unit's own lines, from the real journal.
     const messages = snapshot.journal?.lines.map((l) => l.message) ?? [];
     expect(messages).toContain(`lt-probe service listening on ${port}`);
