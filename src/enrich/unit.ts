@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { sleep } from "../sleep.ts";
 import type { Candidate, Entry, Facts } from "../event.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
@@ -10,6 +11,9 @@ import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 // the OOM event, instead of leaving "signal 9" to be puzzled over.
 
 const JOURNALCTL_TIMEOUT_MS = 5_000;
+const EMPTY_RETRIES = 3;
+const UNTIL_SLACK_US = 1_000_000;
+const EMPTY_RETRY_MS = 500;
 const LAST_LINES = 10;
 /** An OOM kill this close before the failure is taken as its cause: systemd logs the failure within moments of the kill. */
 const OOM_WINDOW_US = 30_000_000;
@@ -43,7 +47,10 @@ function untilArg(untilUs: number): string {
  * tests/fixtures/real/unit-failed-user-service.jsonl, journalctl-unit-own-lines.jsonl).
  */
 export function unitJournalArgv(unit: string, manager: UnitManager, untilUs: number): string[] {
-  const head = ["journalctl", "--no-pager", "--quiet", "--output=json", `--lines=${LAST_LINES}`, untilArg(untilUs)];
+  // journald stamps a unit's stdout lines when it reads them from the stream, which can be a
+  // moment after the manager stamped the failure: a little slack keeps the last lines in (at the
+  // price, for a unit restarted within it, of maybe a line of the next run).
+  const head = ["journalctl", "--no-pager", "--quiet", "--output=json", `--lines=${LAST_LINES}`, untilArg(untilUs + UNTIL_SLACK_US)];
   if (manager.kind === "system") return [...head, `_SYSTEMD_UNIT=${unit}`];
   return [...head, `_SYSTEMD_USER_UNIT=${unit}`, `_UID=${manager.uid}`, "+", `_SYSTEMD_UNIT=${unit}`, `_UID=${manager.uid}`];
 }
@@ -123,7 +130,7 @@ const PERMISSION_HINT = "run logtriage as root or add its user to the systemd-jo
 export function createUnitEnricher(): Enricher {
   return {
     name: "unit",
-    timeoutMs: JOURNALCTL_TIMEOUT_MS + 1_000,
+    timeoutMs: JOURNALCTL_TIMEOUT_MS + EMPTY_RETRIES * EMPTY_RETRY_MS + 1_000,
     applies: (candidate) => candidate.tier === "T3" && unitFacts(candidate) !== null,
     async enrich(candidate: Candidate, ctx: EnrichContext): Promise<Enrichment> {
       const facts = unitFacts(candidate) as UnitFacts;
@@ -149,8 +156,16 @@ export function createUnitEnricher(): Enricher {
         return null;
       };
 
-      const own = await ask(unitJournalArgv(facts.unit, manager, untilUs));
-      const entries = own === null ? [] : ownUnitEntries(own);
+      let own = await ask(unitJournalArgv(facts.unit, manager, untilUs));
+      let entries = own === null ? [] : ownUnitEntries(own);
+      // A unit's output reaches journald through its stdout stream, another socket than the
+      // manager's "Failed" message: on a busy or just-started journald it can land a moment
+      // after the failure we are enriching. Ask again briefly before saying it wrote nothing.
+      for (let retry = 0; own !== null && entries.length === 0 && retry < EMPTY_RETRIES && !ctx.signal.aborted; retry++) {
+        await sleep(EMPTY_RETRY_MS, ctx.signal);
+        own = await ask(unitJournalArgv(facts.unit, manager, untilUs));
+        entries = own === null ? [] : ownUnitEntries(own);
+      }
       if (entries.length) {
         lines.push("Last lines before the failure:");
         for (const e of entries) lines.push(`  ${e.realtimeUs === null ? "--:--:--" : timeOfDay(e.realtimeUs)} ${e.message}`);

@@ -85,15 +85,36 @@ export async function ensureUserManager(): Promise<UserManager> {
   // /run/systemd/system tells systemd it "booted with systemd".
   mkdirSync("/run/systemd/system", { recursive: true });
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
-  const proc = Bun.spawn(["/lib/systemd/systemd", "--user", "--log-target=journal"], { env, stdout: "ignore", stderr: "ignore" });
-  await until("the user manager to answer", answers);
-  return {
-    env,
-    stop: async () => {
+  // A manager started just after journald sometimes connects its units' stdout before
+  // journald's stream socket takes them, and their output never reaches the journal (seen here
+  // about one start in four). Start it again until a unit's line arrives.
+  for (let attempt = 1; ; attempt++) {
+    const proc = Bun.spawn(["/lib/systemd/systemd", "--user", "--log-target=journal"], { env, stdout: "ignore", stderr: "ignore" });
+    await until("the user manager to answer", answers);
+    const stop = async () => {
       proc.kill("SIGTERM");
       await proc.exited;
-    },
-  };
+    };
+    if (!journaldRunning() || (await unitOutputReachesJournal(env)) || attempt === 3) return { env, stop };
+    await stop();
+  }
+}
+
+function journaldRunning(): boolean {
+  return Bun.spawnSync(["pgrep", "-x", "systemd-journal"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+}
+
+/** Whether a transient user unit's stdout line shows up in the journal within 3 s. */
+async function unitOutputReachesJournal(env: Record<string, string>): Promise<boolean> {
+  const marker = `lt-warmup-${process.pid}-${Date.now()}`;
+  const run = Bun.spawnSync(["systemd-run", "--user", "--quiet", "--collect", `--unit=${marker}`, "/bin/echo", marker], { env, stdout: "ignore", stderr: "ignore" });
+  if (run.exitCode !== 0) return false;
+  const deadline = Date.now() + 3_000;
+  while (Date.now() < deadline) {
+    if (Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `MESSAGE=${marker}`], { stdout: "pipe", stderr: "ignore" }).stdout.toString().includes(marker)) return true;
+    await Bun.sleep(100);
+  }
+  return false;
 }
 
 /** The cursor of the newest journal entry (entries after it are what a test caused). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
-import { ensureJournald, ensureUserManager, isRoot, type UserManager } from "./_system.ts";
+import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
 
 // Issue 4, item 4's real tests, on a real journald and a real `systemd --user` with the
 // compiled daemon: (a) a user service that prints three lines and exits 3 → its T3 event's
@@ -15,6 +15,7 @@ import { ensureJournald, ensureUserManager, isRoot, type UserManager } from "./_
 const RUNTIME_UNITS = "/run/user/0/systemd/user";
 
 describe.skipIf(!isRoot)("failed units and timers end to end (root: real journald, real systemd --user)", () => {
+  let journald: Journald | null = null;
   let manager: UserManager;
   let daemon: DaemonUnderTest;
   const service = `lt-e2e-lines-${process.pid}.service`;
@@ -23,7 +24,7 @@ describe.skipIf(!isRoot)("failed units and timers end to end (root: real journal
   const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
 
   beforeAll(async () => {
-    await ensureJournald();
+    journald = await ensureJournald();
     manager = await ensureUserManager();
     mkdirSync(RUNTIME_UNITS, { recursive: true });
     writeFileSync(join(RUNTIME_UNITS, `${tick}.service`), "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo rotating logs; echo no space left >&2; exit 3'\n");
@@ -49,12 +50,17 @@ poll_interval = "1s"
     rmSync(join(RUNTIME_UNITS, `${tick}.service`), { force: true });
     rmSync(join(RUNTIME_UNITS, `${tick}.timer`), { force: true });
     systemctl("daemon-reload");
+    // Stop what this file started (each only if it did), as the other end-to-end files do.
+    await manager.stop();
+    await journald?.stop();
   });
 
   test("a user service that exits 3: its event carries its own last lines from the journal", async () => {
     const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${service}`, "/bin/sh", "-c", "echo starting backup; echo copying /srv/data; echo 'error: disk full' >&2; exit 3"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
     if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
-    await until("the unit's failure event, enriched", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === service && e.detail.includes("Last lines before the failure:")), 20_000);
+    await until("the unit's failure event, enriched", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === service && e.detail.includes("Last lines before the failure:")), 20_000).catch((error: Error) => {
+      throw new Error(`${error.message}; events: ${JSON.stringify(events(daemon.dbPath).map((e) => [e.rule, e.unit, e.summary, e.detail]))}`);
+    });
     const event = events(daemon.dbPath).find((e) => e.tier === "T3" && e.unit === service) as NonNullable<ReturnType<typeof events>[number]>;
     const lines = event.detail.split("\n");
     const at = lines.indexOf("Last lines before the failure:");

@@ -134,12 +134,12 @@ describe("unit enricher", () => {
     expect(row.enrichment_json).toContain("systemd-journal group");
   });
 
-  test("system units are matched by _SYSTEMD_UNIT, user units by their manager's uid", () => {
+  test("system units are matched by _SYSTEMD_UNIT, user units by their manager's uid; until the failure plus 1 s of slack", () => {
     expect(unitJournalArgv("nginx.service", { kind: "system" }, 1_795_394_268_446_224)).toEqual([
-      "journalctl", "--no-pager", "--quiet", "--output=json", "--lines=10", "--until=@1795394268.446224", "_SYSTEMD_UNIT=nginx.service",
+      "journalctl", "--no-pager", "--quiet", "--output=json", "--lines=10", "--until=@1795394269.446224", "_SYSTEMD_UNIT=nginx.service",
     ]);
     expect(unitJournalArgv("sync.service", { kind: "user", uid: 1000 }, 1_000_000_005).slice(5)).toEqual([
-      "--until=@1000.000005", "_SYSTEMD_USER_UNIT=sync.service", "_UID=1000", "+", "_SYSTEMD_UNIT=sync.service", "_UID=1000",
+      "--until=@1001.000005", "_SYSTEMD_USER_UNIT=sync.service", "_UID=1000", "+", "_SYSTEMD_UNIT=sync.service", "_UID=1000",
     ]);
   });
 
