@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
-import { ensureJournald, ensureUserManager, isRoot, type UserManager } from "./_system.ts";
+import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
 import type { FailureSnapshot } from "../../src/store/snapshots.ts";
 
 // Issue 6's real test: a local HTTP service, run as a real `systemd --user` unit, logs lines,
@@ -38,6 +38,7 @@ function freePort(): number {
 }
 
 describe.skipIf(!isRoot)("health probes end to end (root: real journald, a real systemd --user unit)", () => {
+  let journald: Journald | null = null;
   let manager: UserManager;
   let daemon: DaemonUnderTest;
   let work: string;
@@ -47,7 +48,7 @@ describe.skipIf(!isRoot)("health probes end to end (root: real journald, a real 
   const apiPort = freePort();
 
   beforeAll(async () => {
-    await ensureJournald();
+    journald = await ensureJournald();
     manager = await ensureUserManager();
     work = mkdtempSync(join(tmpdir(), "logtriage-e2e-probes-"));
     writeFileSync(join(work, "server.py"), SERVER);
@@ -77,6 +78,9 @@ listen = "127.0.0.1:${apiPort}"
     Bun.spawnSync(["systemctl", "--user", "stop", unit], { env: manager.env });
     Bun.spawnSync(["systemctl", "--user", "reset-failed", unit], { env: manager.env });
     if (work) rmSync(work, { recursive: true, force: true });
+    // Stop what this file started (each only if it did).
+    await manager.stop();
+    await journald?.stop();
   });
 
   test("503 then a closed port under a memory hog: one unhealthy event, one snapshot with 10 readings and the unit's journal; then recovery", async () => {
