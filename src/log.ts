@@ -27,3 +27,18 @@ export type Log = ConsolaInstance;
 export function createLog(level: LogLevel = "info", env: Record<string, string | undefined> = process.env): Log {
   return createConsola({ level: LogLevels[level], reporters: [lineReporter(env["JOURNAL_STREAM"] !== undefined)] }).withTag("logtriage");
 }
+
+/**
+ * A logger that says each problem once per run, by key: a monitor meeting the same missing tool
+ * or refused device at every poll tells the user the first time, not every hour.
+ */
+export class OnceLog {
+  private readonly told = new Set<string>();
+  constructor(private readonly log: Pick<Log, "warn" | "info" | "debug">) {}
+
+  tell(key: string, level: "warn" | "info" | "debug", message: string): void {
+    if (this.told.has(key)) return;
+    this.told.add(key);
+    this.log[level](message);
+  }
+}

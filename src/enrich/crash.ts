@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { sleep } from "../sleep.ts";
 import { join } from "node:path";
 import type { Candidate, Entry } from "../event.ts";
 import { apportReportPrefix, describeFrame, parseCorePattern, parseCoredumpInfo, parseStackFrames, type CoreTarget, type CoredumpInfo, type StackFrame } from "../parse/coredump.ts";
@@ -30,16 +31,6 @@ export interface CrashEnricherOptions {
 }
 
 type Phase = "startup" | "running" | "gave_up";
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
 
 /** The number of earlier crashes of the same program in the 24 h before this one. */
 function earlierCrashes(c: Candidate, ctx: EnrichContext): number {

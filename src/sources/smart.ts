@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
+import { sleep } from "../sleep.ts";
 import type { Candidate, SmartSummary } from "../event.ts";
-import type { Log } from "../log.ts";
+import { OnceLog, type Log } from "../log.ts";
 import { nameDisk, parseSmartctlReport, parseSmartctlScan, smartChanges, STANDBY_EXIT_STATUS, type ScannedDevice, type SmartctlReport } from "../parse/smartctl.ts";
 import { RunError, type Runner } from "../run.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
@@ -57,20 +58,6 @@ export interface SmartPollResult {
   candidates: Candidate[];
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 const INSTALL_HINT = "install smartmontools (apt install smartmontools), or set [smart] enabled = false";
 const PERMISSION_HINT = "run logtriage as root (SMART needs raw disk access: the disk group and CAP_SYS_RAWIO), or set [smart] enabled = false";
 
@@ -80,16 +67,17 @@ export class SmartMonitor implements Monitor {
   private readonly nowUs: () => number;
   private readonly isRoot: boolean;
   /** Problems already logged once, so an hourly poll does not repeat them. */
-  private readonly told = new Set<string>();
+  private readonly once: OnceLog;
 
   constructor(options: SmartMonitorOptions) {
     this.options = options;
+    this.once = new OnceLog(options.log);
     this.nowUs = options.nowUs ?? (() => Date.now() * 1000);
     this.isRoot = options.isRoot ?? process.getuid?.() === 0;
   }
 
   async run(signal: AbortSignal, emit: (candidate: Candidate) => void): Promise<void> {
-    if (!(await sleep(this.options.firstPollDelayMs ?? FIRST_POLL_DELAY_MS, signal))) return;
+    await sleep(this.options.firstPollDelayMs ?? FIRST_POLL_DELAY_MS, signal);
     while (!signal.aborted) {
       try {
         const result = await this.pollOnce(signal);
@@ -99,15 +87,8 @@ export class SmartMonitor implements Monitor {
         // A bug or a database error in one poll must not end SMART monitoring; the next poll tries again.
         this.options.log.warn(`SMART poll failed: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (!(await sleep(this.options.pollIntervalMs, signal))) return;
+      await sleep(this.options.pollIntervalMs, signal);
     }
-  }
-
-  /** Logs a problem the first time it is seen in this run of the daemon. */
-  private tellOnce(key: string, level: "warn" | "info" | "debug", message: string): void {
-    if (this.told.has(key)) return;
-    this.told.add(key);
-    this.options.log[level](message);
   }
 
   /** Runs smartctl; null when it is not installed (logged once). */
@@ -116,7 +97,7 @@ export class SmartMonitor implements Monitor {
       return await this.options.runner.run(argv, { timeoutMs: SMARTCTL_TIMEOUT_MS, signal, maxOutputBytes: 4 << 20 });
     } catch (error) {
       if (error instanceof RunError && error.result === null) {
-        this.tellOnce("missing", "warn", `SMART monitoring is off: smartctl cannot be run (${error.message}); ${INSTALL_HINT}`);
+        this.once.tell("missing", "warn", `SMART monitoring is off: smartctl cannot be run (${error.message}); ${INSTALL_HINT}`);
         return null;
       }
       throw error;
@@ -129,7 +110,7 @@ export class SmartMonitor implements Monitor {
     if (result === null) return null;
     const scanned = parseSmartctlScan(result.stdout);
     if (scanned === null) {
-      this.tellOnce("scan-unreadable", "warn", `smartctl --scan-open gave no JSON (smartmontools 7.0 or newer is needed): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
+      this.once.tell("scan-unreadable", "warn", `smartctl --scan-open gave no JSON (smartmontools 7.0 or newer is needed): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
       return [];
     }
     const usable: ScannedDevice[] = [];
@@ -140,13 +121,13 @@ export class SmartMonitor implements Monitor {
       }
       skipped.push({ device: d.name, why: d.openError });
       if (/Permission denied|Operation not permitted/i.test(d.openError) && !this.isRoot) {
-        this.tellOnce(`denied:${d.name}`, "warn", `cannot read SMART of ${d.name}: ${d.openError}; ${PERMISSION_HINT}`);
+        this.once.tell(`denied:${d.name}`, "warn", `cannot read SMART of ${d.name}: ${d.openError}; ${PERMISSION_HINT}`);
       } else {
-        this.tellOnce(`open:${d.name}`, "debug", `smartctl cannot open ${d.name}: ${d.openError}; skipped`);
+        this.once.tell(`open:${d.name}`, "debug", `smartctl cannot open ${d.name}: ${d.openError}; skipped`);
       }
     }
     if (scanned.length === 0) {
-      this.tellOnce("no-disks", "info", "smartctl --scan-open found no disks with SMART (virtual disks have none); name them in [smart] devices if it missed some");
+      this.once.tell("no-disks", "info", "smartctl --scan-open found no disks with SMART (virtual disks have none); name them in [smart] devices if it missed some");
     }
     return usable;
   }
@@ -169,7 +150,7 @@ export class SmartMonitor implements Monitor {
       const report = parseSmartctlReport(result.stdout, device.name, result.exitCode);
       if (report === null) {
         out.skipped.push({ device: device.name, why: "no JSON" });
-        this.tellOnce(`nojson:${device.name}`, "warn", `smartctl on ${device.name} gave no JSON (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
+        this.once.tell(`nojson:${device.name}`, "warn", `smartctl on ${device.name} gave no JSON (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
         continue;
       }
       const summary = this.handle(report, out);
@@ -188,20 +169,20 @@ export class SmartMonitor implements Monitor {
         return null;
       case "unsupported":
         out.skipped.push({ device: report.device, why: report.message });
-        this.tellOnce(`unsupported:${report.device}`, "debug", `${report.device} has no SMART to read (${report.message}); skipped`);
+        this.once.tell(`unsupported:${report.device}`, "debug", `${report.device} has no SMART to read (${report.message}); skipped`);
         return null;
       case "denied":
         out.skipped.push({ device: report.device, why: report.message });
         if (report.notPermitted && this.isRoot) {
           // Root was refused: the driver does not pass SMART commands (virtio answers SG_IO with EPERM).
-          this.tellOnce(`unsupported:${report.device}`, "debug", `${report.device} has no SMART to read (${report.message}); skipped`);
+          this.once.tell(`unsupported:${report.device}`, "debug", `${report.device} has no SMART to read (${report.message}); skipped`);
         } else {
-          this.tellOnce(`denied:${report.device}`, "warn", `cannot read SMART of ${report.device}: ${report.message}; ${PERMISSION_HINT}`);
+          this.once.tell(`denied:${report.device}`, "warn", `cannot read SMART of ${report.device}: ${report.message}; ${PERMISSION_HINT}`);
         }
         return null;
       case "failed":
         out.skipped.push({ device: report.device, why: report.message });
-        this.tellOnce(`failed:${report.device}`, "warn", `smartctl could not read ${report.device}: ${report.message}`);
+        this.once.tell(`failed:${report.device}`, "warn", `smartctl could not read ${report.device}: ${report.message}`);
         return null;
     }
   }

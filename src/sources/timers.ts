@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
+import { sleep } from "../sleep.ts";
 import type { Candidate } from "../event.ts";
-import type { Log } from "../log.ts";
+import { OnceLog, type Log } from "../log.ts";
 import { formatElapsed } from "../size.ts";
 import { parseCalendarIntervals, parseServiceShow, parseTimerList, parseTimerShow, SERVICE_PROPERTIES, TIMER_PROPERTIES, type ServiceShow, type TimerShow } from "../parse/systemd-show.ts";
 import { RunError, type Runner } from "../run.ts";
@@ -61,20 +62,6 @@ function systemctl(manager: Manager, ...args: string[]): string[] {
   return ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), ...args];
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** "exit 3", "killed by SIGKILL", "timeout"; the words for a service's last run. */
 export function describeServiceFailure(service: ServiceShow): string {
   if (service.execMainCode === 1 && service.execMainStatus !== null && service.execMainStatus !== 0) return `exit ${service.execMainStatus}`;
@@ -121,12 +108,13 @@ export class TimersMonitor implements Monitor {
   readonly name = "timers";
   private readonly options: TimersMonitorOptions;
   private readonly nowUs: () => number;
-  private readonly told = new Set<string>();
+  private readonly once: OnceLog;
   /** Interval of each OnCalendar= spec: asked of systemd-analyze once per spec per run of the daemon. */
   private readonly calendarIntervals = new Map<string, number | null>();
 
   constructor(options: TimersMonitorOptions) {
     this.options = options;
+    this.once = new OnceLog(options.log);
     this.nowUs = options.nowUs ?? (() => Date.now() * 1000);
   }
 
@@ -138,14 +126,8 @@ export class TimersMonitor implements Monitor {
         // A bug or a database error in one poll must not end timer monitoring; the next poll tries again.
         this.options.log.warn(`timer poll failed: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (!(await sleep(this.options.pollIntervalMs, signal))) return;
+      await sleep(this.options.pollIntervalMs, signal);
     }
-  }
-
-  private tellOnce(key: string, level: "warn" | "info" | "debug", message: string): void {
-    if (this.told.has(key)) return;
-    this.told.add(key);
-    this.options.log[level](message);
   }
 
   /** stdout of a systemctl / systemd-analyze run; null when the tool or the manager cannot be reached (said once). */
@@ -153,13 +135,13 @@ export class TimersMonitor implements Monitor {
     try {
       const result = await this.options.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS, signal });
       if (result.exitCode === 0) return result.stdout;
-      this.tellOnce(`unreachable:${what}`, "info", `${what} cannot be asked about timers (${(result.stderr || result.stdout).trim().slice(0, 200) || `exit ${result.exitCode}`}); its timers are not watched`);
+      this.once.tell(`unreachable:${what}`, "info", `${what} cannot be asked about timers (${(result.stderr || result.stdout).trim().slice(0, 200) || `exit ${result.exitCode}`}); its timers are not watched`);
       return null;
     } catch (error) {
       if (error instanceof RunError) {
         // The tool is the first word after env's assignments.
         const tool = argv.find((a, i) => i > 0 && !a.includes("=")) ?? argv[0];
-        this.tellOnce(`missing:${tool}`, "warn", `timers are not watched: ${error.message}; install systemd, or remove [timers] from the config`);
+        this.once.tell(`missing:${tool}`, "warn", `timers are not watched: ${error.message}; install systemd, or remove [timers] from the config`);
         return null;
       }
       throw error;
@@ -221,7 +203,7 @@ export class TimersMonitor implements Monitor {
     }
     if (reachable > 0 && !this.options.all) {
       for (const name of this.options.watch) {
-        if (!found.has(name)) this.tellOnce(`unknown:${name}`, "warn", `[timers] watch names ${name}, which neither the system nor the user manager knows; check the name (systemctl list-timers --all)`);
+        if (!found.has(name)) this.once.tell(`unknown:${name}`, "warn", `[timers] watch names ${name}, which neither the system nor the user manager knows; check the name (systemctl list-timers --all)`);
       }
     }
     return candidates;
