@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { ServiceProbeConfig } from "../config/schema.ts";
-import type { Candidate } from "../event.ts";
+import type { Candidate, ProbeFacts } from "../event.ts";
 import type { Log } from "../log.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import type { Runner } from "../run.ts";
@@ -333,33 +333,16 @@ export class ProbesMonitor implements Monitor {
 
   private unhealthyCandidate(run: ServiceRun, result: ProbeResult, snapshot: FailureSnapshot, path: string | null, problem: string | null): Candidate {
     const checks = run.failed.length;
-    return {
-      tier: "T3",
-      // A health endpoint failing is a service down for its users: as high as a failed unit.
-      severity: "high",
-      rule: "service-unhealthy",
-      summary: `Service unhealthy: ${run.name} — ${describeProbeResult(result)} (${checks} check${checks === 1 ? "" : "s"}) · ${snapshot.summary}`,
-      process: null,
-      pid: null,
-      unit: run.config.unit,
-      timestampUs: result.timeUs,
-      facts: {
-        kind: "probe",
-        probe: {
-          service: run.name,
-          state: "unhealthy",
-          healthUrl: run.config.healthUrl,
-          check: describeProbeResult(result),
-          failedChecks: checks,
-          systemSummary: snapshot.summary,
-          snapshotPath: path,
-          snapshotProblem: problem,
-          downSinceUs: result.timeUs,
-          downForMs: null,
-        },
-      },
-      entries: [],
-    };
+    // A health endpoint failing is a service down for its users: as high as a failed unit.
+    return probeCandidate(run, result, "high", "service-unhealthy", `Service unhealthy: ${run.name} — ${describeProbeResult(result)} (${checks} check${checks === 1 ? "" : "s"}) · ${snapshot.summary}`, {
+      state: "unhealthy",
+      failedChecks: checks,
+      systemSummary: snapshot.summary,
+      snapshotPath: path,
+      snapshotProblem: problem,
+      downSinceUs: result.timeUs,
+      downForMs: null,
+    });
   }
 
   // The recovery is its own event (rule service-healthy) so it alerts: the user who was woken
@@ -368,31 +351,37 @@ export class ProbesMonitor implements Monitor {
   // recovery never folds into the outage it ends, nor into the unit's own failures.
   private recoveryCandidate(run: ServiceRun, result: ProbeResult, down: SavedProbeState): Candidate {
     const downForMs = Math.max(0, (result.timeUs - down.sinceUs) / 1000);
-    return {
-      tier: "T3",
-      severity: "warning",
-      rule: "service-healthy",
-      summary: `Service healthy again: ${run.name} after ${formatElapsed(downForMs)}`,
-      process: null,
-      pid: null,
-      unit: run.config.unit,
-      timestampUs: result.timeUs,
-      facts: {
-        kind: "probe",
-        probe: {
-          service: run.name,
-          state: "healthy",
-          healthUrl: run.config.healthUrl,
-          check: describeProbeResult(result),
-          failedChecks: 0,
-          systemSummary: systemSummaryLine(this.history.latest()),
-          snapshotPath: down.snapshotPath,
-          snapshotProblem: null,
-          downSinceUs: down.sinceUs,
-          downForMs: Math.round(downForMs),
-        },
-      },
-      entries: [],
-    };
+    return probeCandidate(run, result, "warning", "service-healthy", `Service healthy again: ${run.name} after ${formatElapsed(downForMs)}`, {
+      state: "healthy",
+      failedChecks: 0,
+      systemSummary: systemSummaryLine(this.history.latest()),
+      snapshotPath: down.snapshotPath,
+      snapshotProblem: null,
+      downSinceUs: down.sinceUs,
+      downForMs: Math.round(downForMs),
+    });
   }
+}
+
+/** A probe transition as a T3 candidate: what the outage and the recovery events share. */
+function probeCandidate(
+  run: ServiceRun,
+  result: ProbeResult,
+  severity: Candidate["severity"],
+  rule: string,
+  summary: string,
+  transition: Omit<ProbeFacts, "service" | "healthUrl" | "check">,
+): Candidate {
+  return {
+    tier: "T3",
+    severity,
+    rule,
+    summary,
+    process: null,
+    pid: null,
+    unit: run.config.unit,
+    timestampUs: result.timeUs,
+    facts: { kind: "probe", probe: { service: run.name, healthUrl: run.config.healthUrl, check: describeProbeResult(result), ...transition } },
+    entries: [],
+  };
 }
