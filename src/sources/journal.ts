@@ -91,7 +91,11 @@ export class JournalSource implements Source {
 
   private argv(): string[] {
     const args = [this.journalctl, "--follow", "--output=json", "--all", "--no-pager", "--quiet"];
-    if (this.position !== null) args.push(`--after-cursor=${this.position}`);
+    // --cursor (inclusive), and follow() drops the entry that is the cursor's own: journalctl
+    // before v255 with --after-cursor and matches skips the first *matching* entry when the
+    // cursor's entry does not match (systemd#30288, fixed by #30336) — the journal's tail
+    // rarely matches, so a first start lost the first event after it.
+    if (this.position !== null) args.push(`--cursor=${this.position}`);
     else if (this.options.sinceUs != null) args.push(`--since=@${(this.options.sinceUs / 1e6).toFixed(6)}`);
     else args.push("--lines=0");
     if (this.options.matches) args.push(...this.options.matches);
@@ -143,6 +147,8 @@ export class JournalSource implements Source {
     let stalled = false;
     let readError: string | null = null;
     const watchdog = this.watchStall(child, signal, () => (stalled = true));
+    // The entry we resume from, printed again first when it matches (see argv).
+    let resumedFrom = this.position;
     try {
       for await (const items of splitLines(child.stdout, MAX_LINE_CHARS)) {
         const entries: Entry[] = [];
@@ -161,6 +167,9 @@ export class JournalSource implements Source {
           }
 
           const cursor = rawStringField(item.text, "__CURSOR");
+          const alreadyRead = resumedFrom !== null && cursor === resumedFrom;
+          resumedFrom = null;
+          if (alreadyRead) continue;
           if (cursor !== null) this.position = cursor;
           if (this.options.keepLine && !this.options.keepLine(item.text)) continue;
           const entry = parseJournalLine(item.text);

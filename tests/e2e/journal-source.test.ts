@@ -80,6 +80,28 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
     expect(run2.got).toEqual(["four", "five"]);
   });
 
+  test("resuming from an entry the matches exclude loses nothing after it (journalctl < 255 skipped one: systemd#30288)", async () => {
+    const id = `lt-src-${process.pid}-d`;
+    const matches = [`SYSLOG_IDENTIFIER=${id}`];
+    // The position: an entry the matches do not cover (as the journal's tail at a first start).
+    logLines(`lt-src-${process.pid}-other`, ["not ours"]);
+    await until(() => Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=lt-src-${process.pid}-other`]).stdout.toString().includes("not ours"));
+    const tail = await new JournalSource({ after: null, matches: null, log: quiet }).tailCursor();
+    expect(tail).toMatch(/^s=/);
+    logLines(id, ["first after the position", "second"]);
+    const fromForeign = await collect(new JournalSource({ after: tail, matches, log: quiet }), id, (got) => got.length >= 2, { timeoutMs: 5_000 });
+    expect(fromForeign.got).toEqual(["first after the position", "second"]);
+    // From an entry the matches do cover: that entry is not read again.
+    const fromOwn = await collect(new JournalSource({ after: fromForeign.position, matches, log: quiet }), id, (got) => got.length >= 1, {
+      timeoutMs: 5_000,
+      during: async () => {
+        await Bun.sleep(300);
+        logLines(id, ["third"]);
+      },
+    });
+    expect(fromOwn.got).toEqual(["third"]);
+  });
+
   test("with no position, --backfill's time reads back history instead of starting at the end", async () => {
     const id = `lt-src-${process.pid}-c`;
     logLines(id, ["from before the start"]);

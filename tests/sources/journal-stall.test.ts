@@ -67,8 +67,8 @@ writeFileSync(
   `#!/bin/sh
 line() { printf '{"__CURSOR":"s=%s","__REALTIME_TIMESTAMP":"1700000000000000","_TRANSPORT":"journal","SYSLOG_IDENTIFIER":"t","MESSAGE":"line %s"}' "$1" "$1"; }
 case " $* " in
-  *" --after-cursor=s=0 "*) line 1; echo; printf '{"__CURSOR":"s=2","MESSAGE":"li'; exit 1 ;;
-  *" --after-cursor=s=1 "*) line 2; echo; exec sleep 1000 ;;
+  *" --cursor=s=0 "*) line 1; echo; printf '{"__CURSOR":"s=2","MESSAGE":"li'; exit 1 ;;
+  *" --cursor=s=1 "*) line 1; echo; line 2; echo; exec sleep 1000 ;;
   *) exec sleep 1000 ;;
 esac
 `,
