@@ -33,10 +33,22 @@ export interface Journald {
 const DROP_IN_DIR = "/run/systemd/journald.conf.d";
 const DROP_IN = join(DROP_IN_DIR, "90-logtriage-test.conf");
 
+const JOURNAL_SOCKETS = ["socket", "stdout", "dev-log"].map((name) => join("/run/systemd/journal", name));
+
 async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
   mkdirSync("/run/systemd/journal", { recursive: true });
+  // A stopped journald leaves its socket files behind: seeing them proves nothing about the new
+  // one, and a test's first line sent before it listens is refused. Gone first, then awaited.
+  for (const socket of JOURNAL_SOCKETS) rmSync(socket, { force: true });
   const proc = Bun.spawn(["/lib/systemd/systemd-journald"], { stdout: "ignore", stderr: "ignore" });
-  await until("journald to answer", () => existsSync("/run/systemd/journal/socket") && run(["journalctl", "-n", "0", "--no-pager"]).code === 0);
+  const probe = `lt-journald-up-${process.pid}-${Date.now()}`;
+  let sent = false;
+  await until("journald to take a line and show it", () => {
+    if (proc.exitCode !== null) throw new Error(`systemd-journald exited with ${proc.exitCode} at start`);
+    if (!JOURNAL_SOCKETS.every((socket) => existsSync(socket))) return false;
+    sent ||= run(["systemd-cat", "-t", "lt-harness"], `${probe}\n`).code === 0;
+    return sent && run(["journalctl", "--quiet", "-o", "cat", "-t", "lt-harness", `MESSAGE=${probe}`]).stdout.includes(probe);
+  });
   return proc;
 }
 

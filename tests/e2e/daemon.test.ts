@@ -58,7 +58,13 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
   async function awaitMarker(n: number): Promise<void> {
     journal("lt-e2e", [`marker ${n}`]);
     // Counted by occurrences: markers fold into one event when they share a unit or process.
-    await until(`marker ${n} in the database`, () => events(daemon.dbPath).filter((e) => e.rule === "lt-marker").reduce((sum, e) => sum + e.occurrences, 0) === n + 1, 15_000);
+    try {
+      await until(`marker ${n} in the database`, () => events(daemon.dbPath).filter((e) => e.rule === "lt-marker").reduce((sum, e) => sum + e.occurrences, 0) === n + 1, 15_000);
+    } catch (error) {
+      // Say where it stopped: in the journal, or between the journal and the database.
+      const inJournal = Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", "-t", "lt-e2e"]).stdout.toString().trim().split("\n").slice(-3).join(" | ");
+      throw new Error(`${(error as Error).message}; the journal's last lt-e2e lines: ${inJournal || "none"}; daemon output:\n${daemon.output()}`);
+    }
   }
 
   beforeAll(async () => {
