@@ -47,7 +47,7 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
     if (proc.exitCode !== null) throw new Error(`systemd-journald exited with ${proc.exitCode} at start`);
     if (!JOURNAL_SOCKETS.every((socket) => existsSync(socket))) return false;
     sent ||= run(["systemd-cat", "-t", "lt-harness"], `${probe}\n`).code === 0;
-    return sent && run(["journalctl", "--quiet", "-o", "cat", "-t", "lt-harness", `MESSAGE=${probe}`]).stdout.includes(probe);
+    return sent && journalShows(probe);
   });
   return proc;
 }
@@ -116,6 +116,11 @@ function journaldRunning(): boolean {
   return Bun.spawnSync(["pgrep", "-x", "systemd-journal"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
+/** Whether the journal holds an entry whose message is exactly `message`. */
+function journalShows(message: string): boolean {
+  return run(["journalctl", "--quiet", "-o", "cat", `MESSAGE=${message}`]).stdout.includes(message);
+}
+
 /** Whether a transient user unit's stdout line shows up in the journal within 3 s. */
 async function unitOutputReachesJournal(env: Record<string, string>): Promise<boolean> {
   const marker = `lt-warmup-${process.pid}-${Date.now()}`;
@@ -123,7 +128,7 @@ async function unitOutputReachesJournal(env: Record<string, string>): Promise<bo
   if (run.exitCode !== 0) return false;
   const deadline = Date.now() + 3_000;
   while (Date.now() < deadline) {
-    if (Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `MESSAGE=${marker}`], { stdout: "pipe", stderr: "ignore" }).stdout.toString().includes(marker)) return true;
+    if (journalShows(marker)) return true;
     await Bun.sleep(100);
   }
   return false;
