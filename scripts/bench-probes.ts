@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createLog } from "../src/log.ts";
 import type { ServiceProbeConfig } from "../src/config/schema.ts";
 import { processRunner } from "../src/run.ts";
-import { ProbesMonitor } from "../src/sources/probes.ts";
+import { ProbesMonitor } from "../src/monitors/probes.ts";
 import { openStore } from "../src/store/db.ts";
 
 const SERVICES = Number(process.env["BENCH_PROBE_SERVICES"] ?? 50);

@@ -9,9 +9,9 @@
 // Environment: BENCH_RUNS (default 5; the RSS pairs use min(3, runs)), BENCH_PSI_S (70).
 
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { readMemorySample, TOP_PROCESSES } from "../src/sources/psi.ts";
-import { TopProcessSampler } from "../src/sources/proc-sample.ts";
-import { readPageSizeKb } from "../src/sources/proc-files.ts";
+import { readMemorySample, TOP_PROCESSES } from "../src/monitors/psi.ts";
+import { TopProcessSampler } from "../src/host/proc-sample.ts";
+import { readPageSizeKb } from "../src/host/proc-files.ts";
 import { startDaemon } from "../tests/e2e/_daemon.ts";
 
 const RUNS = Number(process.env["BENCH_RUNS"] ?? 5);

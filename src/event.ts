@@ -142,7 +142,7 @@ export interface SmartSummary {
   exitStatus: number;
 }
 
-/** One memory-pressure episode as the PSI monitor saw it (sources/psi.ts). */
+/** One memory-pressure episode as the PSI monitor saw it (monitors/psi.ts). */
 export interface PressureFacts {
   startUs: number;
   endUs: number;
@@ -161,7 +161,7 @@ export interface PressureFacts {
   topAtPeak: { pid: number; comm: string; rssKb: number; owner: string | null }[];
 }
 
-/** A health probe's transition (sources/probes.ts): unhealthy after N failed checks, or healthy again. */
+/** A health probe's transition (monitors/probes.ts): unhealthy after N failed checks, or healthy again. */
 export interface ProbeFacts {
   service: string;
   state: "unhealthy" | "healthy";

@@ -5,7 +5,7 @@ import type { RuleGroup } from "../classify/rules.ts";
 import type { TriageOptions } from "../classify/triage.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { readPageSizeKb } from "../sources/proc-files.ts";
+import { readPageSizeKb } from "../host/proc-files.ts";
 import { createLog, type Log } from "../log.ts";
 
 // What every command shares: the options --config / --db / --debug, and turning them into

@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { fetchFailure, parseNtfyUrl } from "../notify/ntfy.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { isKmsgReadable } from "../sources/kmsg.ts";
-import { readMemoryPsi } from "../sources/proc-files.ts";
+import { readMemoryPsi } from "../host/proc-files.ts";
 import { isJournaldRunning, probeJournal } from "../sources/registry.ts";
 import { openStore, SCHEMA_VERSION } from "../store/db.ts";
 import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { defineCommand } from "citty";
 import { TIERS, TIER_NAMES, type Tier } from "../event.ts";
-import { readMemoryPsi } from "../sources/proc-files.ts";
+import { readMemoryPsi } from "../host/proc-files.ts";
 import { openStore } from "../store/db.ts";
 import { countEvents, queryEvents } from "../store/events.ts";
 import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonState, type DaemonStatus } from "../store/daemon-state.ts";

@@ -4,7 +4,7 @@ import type { Database } from "bun:sqlite";
 import type { Candidate } from "../event.ts";
 import { describeSmartSummary, nameDisk, parseSmartctlReport } from "../parse/smartctl.ts";
 import { RunError } from "../run.ts";
-import { SMARTCTL_TIMEOUT_MS, smartctlArgv, smartStateKey, type SavedSmartState } from "../sources/smart.ts";
+import { SMARTCTL_TIMEOUT_MS, smartctlArgv, smartStateKey, type SavedSmartState } from "../monitors/smart.ts";
 import { loadMonitorState } from "../store/monitor-state.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 

@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { Candidate } from "../event.ts";
 import type { Runner } from "../run.ts";
-import type { MemoryHistory } from "../sources/memory-history.ts";
+import type { MemoryHistory } from "../host/memory-history.ts";
 
 // Enrichers gather the *why* of an event after it is stored: the memory hog behind an OOM
 // kill, a crash's backtrace, a failed unit's last lines, a failing disk's SMART state. Each

@@ -1,9 +1,9 @@
 import type { Facts, OomReport } from "../event.ts";
 import { formatKb } from "../size.ts";
-import type { MemorySample, ProcessSample } from "../sources/memory-history.ts";
-import { ownerOfCgroup } from "../sources/proc-sample.ts";
+import type { MemorySample, ProcessSample } from "../host/memory-history.ts";
+import { ownerOfCgroup } from "../host/proc-sample.ts";
 import { cgroupLeaf } from "../classify/cgroup-name.ts";
-import { isAbove, type Thresholds } from "../sources/psi.ts";
+import { isAbove, type Thresholds } from "../monitors/psi.ts";
 
 // Who caused an OOM kill, from what was recorded: the kernel's own task table (taken at the
 // kill, in the constraint's domain: the whole machine or the cgroup) and the memory history's

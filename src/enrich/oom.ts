@@ -1,6 +1,6 @@
 import type { Candidate } from "../event.ts";
-import { MEMORY_HISTORY_WINDOW_MS } from "../sources/memory-history.ts";
-import type { Thresholds } from "../sources/psi.ts";
+import { MEMORY_HISTORY_WINDOW_MS } from "../host/memory-history.ts";
+import type { Thresholds } from "../monitors/psi.ts";
 import type { Enricher } from "./enricher.ts";
 import { blameOom } from "./oom-blame.ts";
 

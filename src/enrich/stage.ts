@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { Candidate } from "../event.ts";
 import type { Notification } from "../notify/notifier.ts";
 import type { Runner } from "../run.ts";
-import type { MemoryHistory } from "../sources/memory-history.ts";
+import type { MemoryHistory } from "../host/memory-history.ts";
 import { saveEnrichment, type EnrichmentSection } from "../store/enrichment.ts";
 import { getEvent, type StoredEventWithLines } from "../store/events.ts";
 import { releaseAllEnriching, releaseEnrichedAlert } from "../store/outbox.ts";

@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { TIERS, type Tier } from "../event.ts";
 import type { PsiReading } from "../parse/psi.ts";
-import type { ProbeStatus } from "../sources/probes.ts";
+import type { ProbeStatus } from "../monitors/probes.ts";
 import { hasTable } from "../store/daemon-state.ts";
 import { outboxCounts } from "../store/outbox.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";

@@ -1,5 +1,5 @@
 import type { Log } from "../log.ts";
-import { userRuntimeEnv } from "../sources/timers.ts";
+import { userRuntimeEnv } from "../monitors/timers.ts";
 import type { Runner } from "../run.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { parseSystemctlShow, SHOW_PROPERTIES, type UnitShow } from "./systemctl-show.ts";

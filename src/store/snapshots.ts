@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { ProcessSample } from "../sources/memory-history.ts";
-import type { ProbeResult } from "../sources/probes.ts";
-import type { SystemReading } from "../sources/system-history.ts";
+import type { ProcessSample } from "../host/memory-history.ts";
+import type { ProbeResult } from "../monitors/probes.ts";
+import type { SystemReading } from "../host/system-history.ts";
 
 // Failure snapshots (issue 6, seed 001): at the moment a health probe turns a service
 // unhealthy, what the machine looked like just before — system readings, PSI, the largest
@@ -37,7 +37,7 @@ export interface FailureSnapshot {
   failedChecks: ProbeResult[];
   /** One line, as in the alert: "RAM: 94% | disk: 87% | load: 4.2". */
   summary: string;
-  /** The last system readings before the failure, oldest first (sources/system-history.ts). */
+  /** The last system readings before the failure, oldest first (host/system-history.ts). */
   readings: SystemReading[];
   /** Memory PSI of the last minutes, oldest first; empty where the PSI monitor is off or PSI absent. */
   psi: { timeUs: number; someAvg10: number; fullAvg10: number | null }[];

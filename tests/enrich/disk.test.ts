@@ -10,7 +10,7 @@ import { EnrichmentStage } from "../../src/enrich/stage.ts";
 import type { Candidate } from "../../src/event.ts";
 import { parseSmartctlReport } from "../../src/parse/smartctl.ts";
 import { processRunner, RunError, type Runner } from "../../src/run.ts";
-import { smartStateKey } from "../../src/sources/smart.ts";
+import { smartStateKey } from "../../src/monitors/smart.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, getEvent } from "../../src/store/events.ts";
 import { saveMonitorState } from "../../src/store/monitor-state.ts";

@@ -5,7 +5,7 @@ import { createOomEnricher } from "../../src/enrich/oom.ts";
 import { EnrichmentStage } from "../../src/enrich/stage.ts";
 import type { Candidate, Facts } from "../../src/event.ts";
 import { processRunner } from "../../src/run.ts";
-import { MemoryHistory, type MemorySample, type ProcessSample } from "../../src/sources/memory-history.ts";
+import { MemoryHistory, type MemorySample, type ProcessSample } from "../../src/host/memory-history.ts";
 import { openStore } from "../../src/store/db.ts";
 import { getEvent } from "../../src/store/events.ts";
 import { nextPending } from "../../src/store/outbox.ts";

@@ -14,7 +14,7 @@ import { openStore } from "../../src/store/db.ts";
 import { commitEvent, type CommitPolicy } from "../../src/store/events.ts";
 import { enqueueAlert } from "../../src/store/outbox.ts";
 import { writeSnapshot, type FailureSnapshot } from "../../src/store/snapshots.ts";
-import type { ProbeStatus } from "../../src/sources/probes.ts";
+import type { ProbeStatus } from "../../src/monitors/probes.ts";
 import { fixturePath } from "../_fixtures.ts";
 import { PROMTOOL, promtoolCheckMetrics, promtoolMissing } from "../metrics/_promtool.ts";
 

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseCgroupPath, parseCmdline, parseStatmResidentPages } from "../../src/parse/proc-pid.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
-import { ownerOfCgroup } from "../../src/sources/proc-sample.ts";
+import { ownerOfCgroup } from "../../src/host/proc-sample.ts";
 import { fixturePath } from "../_fixtures.ts";
 
 // /proc/PID files of a real python3 run as a transient `systemd --user` unit (see the fixtures' README).

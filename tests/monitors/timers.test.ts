@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
 import { RunError, type RunResult, type Runner } from "../../src/run.ts";
-import { TimersMonitor, timerStateKey } from "../../src/sources/timers.ts";
+import { TimersMonitor, timerStateKey } from "../../src/monitors/timers.ts";
 import { openStore } from "../../src/store/db.ts";
 import { loadMonitorState } from "../../src/store/monitor-state.ts";
 import { FIXTURES } from "../_fixtures.ts";

@@ -8,9 +8,9 @@ import { describeFetchFailure } from "../fetch-failure.ts";
 import { formatElapsed, formatMs } from "../size.ts";
 import { loadMonitorStates, saveMonitorState } from "../store/monitor-state.ts";
 import { writeSnapshot, type FailureSnapshot, type SnapshotJournalLine } from "../store/snapshots.ts";
-import type { MemoryHistory } from "./memory-history.ts";
+import type { MemoryHistory } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
-import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine, READINGS_PER_SNAPSHOT, type MemoryNow } from "./system-history.ts";
+import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine, READINGS_PER_SNAPSHOT, type MemoryNow } from "../host/system-history.ts";
 
 // HTTP health probes (issue 6, seed 001): GET each `[services.NAME] health_url` on its
 // interval. After `failures_before_alert` failed checks in a row (seed 001: "one failed

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import type { Candidate, PressureFacts } from "../../src/event.ts";
 import { describeCandidate } from "../../src/notify/format.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
-import { MemoryHistory, type MemorySample } from "../../src/sources/memory-history.ts";
-import { sampleTopProcesses, TopProcessSampler } from "../../src/sources/proc-sample.ts";
-import { PressureEpisodes, PsiMonitor, readMemorySample } from "../../src/sources/psi.ts";
+import { MemoryHistory, type MemorySample } from "../../src/host/memory-history.ts";
+import { sampleTopProcesses, TopProcessSampler } from "../../src/host/proc-sample.ts";
+import { PressureEpisodes, PsiMonitor, readMemorySample } from "../../src/monitors/psi.ts";
 import { fixturePath } from "../_fixtures.ts";
 
 // Episodes are judged on the real PSI series captured while a cgroup thrashed its page cache

@@ -4,10 +4,10 @@ import type { Candidate, PressureFacts } from "../event.ts";
 import { parseMeminfo } from "../parse/meminfo.ts";
 import { parsePsi } from "../parse/psi.ts";
 import { sleep } from "../sleep.ts";
-import type { MemoryHistory, MemorySample } from "./memory-history.ts";
+import type { MemoryHistory, MemorySample } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
-import { readPageSizeKb } from "./proc-files.ts";
-import { TopProcessSampler } from "./proc-sample.ts";
+import { readPageSizeKb } from "../host/proc-files.ts";
+import { TopProcessSampler } from "../host/proc-sample.ts";
 
 // The PSI monitor: every `pollInterval` (5 s) one reading of /proc/pressure/memory,
 // /proc/meminfo and the five largest processes goes into the memory history, which the OOM

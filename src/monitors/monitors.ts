@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { Config } from "../config/schema.ts";
 import type { Log } from "../log.ts";
 import type { Runner } from "../run.ts";
-import type { MemoryHistory } from "./memory-history.ts";
+import type { MemoryHistory } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
 import { ProbesMonitor } from "./probes.ts";
 import { PsiMonitor } from "./psi.ts";

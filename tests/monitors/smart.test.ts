@@ -8,7 +8,7 @@ import type { Candidate } from "../../src/event.ts";
 import type { Log } from "../../src/log.ts";
 import { describeCandidate } from "../../src/notify/format.ts";
 import { processRunner, RunError, type RunResult, type Runner } from "../../src/run.ts";
-import { SmartMonitor, smartStateKey, type SavedSmartState } from "../../src/sources/smart.ts";
+import { SmartMonitor, smartStateKey, type SavedSmartState } from "../../src/monitors/smart.ts";
 import { openStore } from "../../src/store/db.ts";
 import { loadMonitorState } from "../../src/store/monitor-state.ts";
 import { FIXTURES } from "../_fixtures.ts";

@@ -1,4 +1,4 @@
-// The last minutes of memory state, kept in memory by the PSI monitor (sources/psi.ts) and read
+// The last minutes of memory state, kept in memory by the PSI monitor (monitors/psi.ts) and read
 // by the OOM enricher (enrich/oom.ts): by the time the kernel names a victim, the process that
 // ate the memory may be gone, and only a record taken before the kill can say who it was.
 // Bounded twice: by age (the window) and by count, so a 1 s sampling rate cannot grow it.
