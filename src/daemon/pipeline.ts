@@ -59,7 +59,7 @@ export class Pipeline {
     lagUs: null,
     committedPosition: null,
   };
-  private readonly o: PipelineOptions;
+  private readonly options: PipelineOptions;
   /** Candidates classified but not committed: a kernel report is open. */
   private held: Candidate[] = [];
   /** The source position as of the last entry handed to the triage. */
@@ -68,7 +68,7 @@ export class Pipeline {
   private lastKernelEntryMs = 0;
 
   constructor(options: PipelineOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   get heldCandidates(): number {
@@ -77,16 +77,16 @@ export class Pipeline {
 
   /** Runs until `signal` aborts and the source ends; commits what is complete before returning. */
   async run(signal: AbortSignal): Promise<void> {
-    const quietMs = this.o.quietFlushMs ?? 500;
-    const batches = this.o.source.batches(signal)[Symbol.asyncIterator]();
+    const quietMs = this.options.quietFlushMs ?? 500;
+    const batches = this.options.source.batches(signal)[Symbol.asyncIterator]();
     try {
       for (;;) {
         const next = batches.next();
-        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.o.triage.assembler.isOpen ? await Promise.race([next, sleep(quietMs).then((): typeof TIMEOUT => TIMEOUT)]) : await next;
+        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.options.triage.assembler.isOpen ? await Promise.race([next, sleep(quietMs).then((): typeof TIMEOUT => TIMEOUT)]) : await next;
         while (result === TIMEOUT) {
           // A quiet stream with a report open (a segfault line whose `Code:` line never
           // came): close it as it is, rather than wait for the next kernel line.
-          this.take(this.o.triage.flush(Date.now() * 1000));
+          this.take(this.options.triage.flush(Date.now() * 1000));
           await this.commitIfQuiet(signal);
           result = await next;
         }
@@ -94,13 +94,13 @@ export class Pipeline {
         this.handle(result.value);
         // A report open while other entries keep coming (a storm of userspace lines never
         // lets the stream go quiet): close it once no kernel line has come for the quiet time.
-        if (this.o.triage.assembler.isOpen && Date.now() - this.lastKernelEntryMs > quietMs) this.take(this.o.triage.flush(Date.now() * 1000));
+        if (this.options.triage.assembler.isOpen && Date.now() - this.lastKernelEntryMs > quietMs) this.take(this.options.triage.flush(Date.now() * 1000));
         await this.commitIfQuiet(signal);
       }
     } finally {
       // Stopping: what is complete was committed; a report still open is not, and is read
       // again from the committed position on the next start.
-      if (this.held.length) this.o.log.info(`stopping with a kernel report half read: ${this.held.length} event(s) held back will be read again on the next start`);
+      if (this.held.length) this.options.log.info(`stopping with a kernel report half read: ${this.held.length} event(s) held back will be read again on the next start`);
     }
   }
 
@@ -111,11 +111,11 @@ export class Pipeline {
       if (entry.transport === "kernel") this.lastKernelEntryMs = nowUs / 1000;
       let candidates: Candidate[];
       try {
-        candidates = this.o.triage.push(entry, nowUs);
+        candidates = this.options.triage.push(entry, nowUs);
       } catch (error) {
         // A bug of ours met an entry it did not expect: skip that entry, keep the daemon.
         this.counters.triageErrors++;
-        if (this.counters.triageErrors <= 10) this.o.log.error(`could not classify entry ${entry.cursor ?? "(no cursor)"}, skipped: ${error instanceof Error ? error.message : String(error)} — please report it`);
+        if (this.counters.triageErrors <= 10) this.options.log.error(`could not classify entry ${entry.cursor ?? "(no cursor)"}, skipped: ${error instanceof Error ? error.message : String(error)} — please report it`);
         continue;
       }
       this.take(candidates);
@@ -133,7 +133,7 @@ export class Pipeline {
   }
 
   private async commitIfQuiet(signal: AbortSignal): Promise<void> {
-    if (this.o.triage.assembler.isOpen) return;
+    if (this.options.triage.assembler.isOpen) return;
     const position = this.readPosition;
     if (this.held.length === 0 && (position === null || position === this.counters.committedPosition)) return;
     // A failing commit (disk full, database locked) is retried, and reading waits meanwhile:
@@ -146,7 +146,7 @@ export class Pipeline {
         return;
       } catch (error) {
         this.counters.commitFailures++;
-        this.o.log.error(`cannot store events (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
+        this.options.log.error(`cannot store events (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
         await sleep(delayMs, signal);
         if (signal.aborted) return;
         delayMs = Math.min(delayMs * 2, COMMIT_RETRY_MAX_MS);
@@ -155,7 +155,7 @@ export class Pipeline {
   }
 
   private commit(candidates: Candidate[], position: string | null): void {
-    const result = this.o.writer.commit(candidates, position === null ? null : { name: this.o.source.name, position });
+    const result = this.options.writer.commit(candidates, position === null ? null : { name: this.options.source.name, position });
     this.counters.commits++;
     this.counters.eventsNew += result.created;
     this.counters.occurrences += result.folded;

@@ -36,13 +36,13 @@ export interface CommitResult {
 }
 
 export class EventWriter {
-  private readonly o: WriterOptions;
+  private readonly options: WriterOptions;
   /** Monitor candidates whose commit failed, retried on the next submit or timer. */
   private unsubmitted: Candidate[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: WriterOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   /**
@@ -50,7 +50,7 @@ export class EventWriter {
    * the database refuses (the caller retries: the log pipeline holds its reading meanwhile).
    */
   commit(candidates: readonly Candidate[], source: { name: string; position: string } | null): CommitResult {
-    const { db, policy, alerts, enrichment } = this.o;
+    const { db, policy, alerts, enrichment } = this.options;
     const nowUs = Date.now() * 1000;
     const result: CommitResult = { created: 0, folded: 0, queued: 0 };
     const toEnrich: { id: string; candidate: Candidate }[] = [];
@@ -75,7 +75,7 @@ export class EventWriter {
       if (source) saveCursor(db, source.name, source.position, nowUs);
     })();
     for (const job of toEnrich) enrichment?.enqueue(job.id, job.candidate);
-    if (result.queued > 0) this.o.onAlertsQueued?.();
+    if (result.queued > 0) this.options.onAlertsQueued?.();
     return result;
   }
 

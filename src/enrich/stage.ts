@@ -52,19 +52,19 @@ export interface StageCounters {
 
 export class EnrichmentStage {
   readonly counters: StageCounters = { enriched: 0, timedOut: 0, failed: 0, skipped: 0 };
-  private readonly o: EnrichmentStageOptions;
+  private readonly options: EnrichmentStageOptions;
   private readonly queue: Job[] = [];
   private running = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stop = new AbortController();
 
   constructor(options: EnrichmentStageOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   /** Whether any enricher wants this candidate (its alert is then queued as `enriching`). */
   wants(candidate: Candidate): boolean {
-    return !this.stop.signal.aborted && this.o.enrichers.some((e) => e.applies(candidate));
+    return !this.stop.signal.aborted && this.options.enrichers.some((e) => e.applies(candidate));
   }
 
   get pending(): number {
@@ -73,9 +73,9 @@ export class EnrichmentStage {
 
   /** Call after the event's transaction committed. */
   enqueue(eventId: string, candidate: Candidate): void {
-    const enrichers = this.o.enrichers.filter((e) => e.applies(candidate));
+    const enrichers = this.options.enrichers.filter((e) => e.applies(candidate));
     if (enrichers.length === 0) return;
-    if (this.stop.signal.aborted || this.pending >= (this.o.maxQueued ?? 64)) {
+    if (this.stop.signal.aborted || this.pending >= (this.options.maxQueued ?? 64)) {
       this.counters.skipped++;
       this.finish(eventId, enrichers.map((e) => ({ enricher: e.name, lines: [], evidence: null, missing: [`${e.name}: skipped, too many new events at once`] })), null);
       return;
@@ -85,7 +85,7 @@ export class EnrichmentStage {
   }
 
   private pump(): void {
-    while (this.running < (this.o.concurrency ?? 4) && this.queue.length > 0) {
+    while (this.running < (this.options.concurrency ?? 4) && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
       this.running++;
       const work = this.process(job).finally(() => {
@@ -106,7 +106,7 @@ export class EnrichmentStage {
     await Promise.all([...this.inFlight]);
     // Anything a crash of ours left behind goes out as it is.
     try {
-      releaseAllEnriching(this.o.db);
+      releaseAllEnriching(this.options.db);
     } catch {
       // The database is gone or locked; the next start releases them.
     }
@@ -144,10 +144,10 @@ export class EnrichmentStage {
     try {
       const outcome = await Promise.race([
         enricher.enrich(job.candidate, {
-          runner: this.o.runner,
-          db: this.o.db,
-          memory: this.o.memory,
-          instanceId: this.o.instanceId,
+          runner: this.options.runner,
+          db: this.options.db,
+          memory: this.options.memory,
+          instanceId: this.options.instanceId,
           eventId: job.eventId,
           nowUs,
           signal: controller.signal,
@@ -164,7 +164,7 @@ export class EnrichmentStage {
       // A bug or an unexpected tool: the event keeps what the rule found and says what is missing.
       this.counters.failed++;
       const reason = error instanceof Error ? error.message : String(error);
-      this.o.log.warn(`enricher ${enricher.name} failed for event ${job.eventId}: ${reason}`);
+      this.options.log.warn(`enricher ${enricher.name} failed for event ${job.eventId}: ${reason}`);
       return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: ${reason}`] }, summary: null };
     } finally {
       clearTimeout(timer);
@@ -174,7 +174,7 @@ export class EnrichmentStage {
 
   /** Writes what was found (if anything) and releases the event's alert, rewritten. */
   private finish(eventId: string, sections: EnrichmentSection[], summary: string | null): void {
-    const { db, toNotification } = this.o;
+    const { db, toNotification } = this.options;
     try {
       db.transaction(() => {
         saveEnrichment(db, eventId, { completedUs: Date.now() * 1000, sections }, summary);
@@ -183,14 +183,14 @@ export class EnrichmentStage {
       })();
     } catch (error) {
       // The event and its alert are stored already; a failure here only costs the context.
-      this.o.log.warn(`could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.log.warn(`could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`);
       try {
         releaseEnrichedAlert(db, eventId, null);
       } catch {
         // Released on the next start.
       }
     }
-    this.o.onReleased?.();
+    this.options.onReleased?.();
   }
 }
 

@@ -123,11 +123,11 @@ const MAX_DISKS = 32;
 /** Reads /proc (the I/O edge of the parsers above); remembers the last CPU counters for CPU %. */
 export class SystemSampler {
   private readonly procRoot: string;
-  private readonly o: SystemSamplerOptions;
+  private readonly options: SystemSamplerOptions;
   private previousCpu: CpuTimes | null = null;
 
   constructor(options: SystemSamplerOptions) {
-    this.o = options;
+    this.options = options;
     this.procRoot = options.procRoot ?? "/proc";
   }
 
@@ -147,10 +147,10 @@ export class SystemSampler {
     if (cpu) this.previousCpu = cpu;
     const loadText = this.readText("loadavg");
     const load = loadText === null ? null : parseLoadavg(loadText);
-    const meminfo = this.o.readMemory ? null : this.readText("meminfo");
-    const memory = this.o.readMemory ? this.o.readMemory() : meminfo === null ? null : parseMeminfo(meminfo);
+    const meminfo = this.options.readMemory ? null : this.readText("meminfo");
+    const memory = this.options.readMemory ? this.options.readMemory() : meminfo === null ? null : parseMeminfo(meminfo);
     const mountsText = this.readText("self", "mounts");
-    const statfs = this.o.statfs ?? ((p: string) => statfsSync(p));
+    const statfs = this.options.statfs ?? ((p: string) => statfsSync(p));
     const disks: DiskUsage[] = [];
     for (const m of mountsText === null ? [] : parseRealMounts(mountsText).slice(0, MAX_DISKS)) {
       try {

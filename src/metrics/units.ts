@@ -99,7 +99,7 @@ export interface UnitReaderOptions {
 
 /** Reads the allowlisted units through systemctl, at most once per cacheMs however often it is asked. */
 export class UnitReader {
-  private readonly o: UnitReaderOptions;
+  private readonly options: UnitReaderOptions;
   private cached: { atMs: number; readings: Promise<Map<string, UnitReading>> } | null = null;
   private readonly managerProblem = new Map<Manager, string | null>();
   private readonly reportedMissing = new Set<string>();
@@ -107,13 +107,13 @@ export class UnitReader {
   runs = 0;
 
   constructor(options: UnitReaderOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   read(nowMs = Date.now()): Promise<Map<string, UnitReading>> {
-    if (this.o.units.length === 0) return Promise.resolve(new Map());
+    if (this.options.units.length === 0) return Promise.resolve(new Map());
     // A scrape that arrives while the previous read is still running shares it.
-    if (this.cached && nowMs - this.cached.atMs < (this.o.cacheMs ?? CACHE_MS)) return this.cached.readings;
+    if (this.cached && nowMs - this.cached.atMs < (this.options.cacheMs ?? CACHE_MS)) return this.cached.readings;
     const readings = this.readNow();
     this.cached = { atMs: nowMs, readings };
     return readings;
@@ -121,11 +121,11 @@ export class UnitReader {
 
   private async readNow(): Promise<Map<string, UnitReading>> {
     const [system, user] = await Promise.all([this.show("system"), this.show("user")]);
-    const readings = pickLoaded(this.o.units, system, user);
-    for (const unit of this.o.units) {
+    const readings = pickLoaded(this.options.units, system, user);
+    for (const unit of this.options.units) {
       if (readings.has(unit) || this.reportedMissing.has(unit)) continue;
       this.reportedMissing.add(unit);
-      this.o.log.info(`[metrics] units: ${unit} is loaded by neither the system nor the user manager; it has no metrics until it is`);
+      this.options.log.info(`[metrics] units: ${unit} is loaded by neither the system nor the user manager; it has no metrics until it is`);
     }
     for (const unit of readings.keys()) this.reportedMissing.delete(unit);
     return readings;
@@ -136,18 +136,18 @@ export class UnitReader {
     let problem: string | null = null;
     let shows = new Map<string, UnitShow>();
     try {
-      const r = await this.o.runner.run(showArgv(manager, this.o.units), { timeoutMs: SHOW_TIMEOUT_MS, maxOutputBytes: 256 * 1024 });
+      const r = await this.options.runner.run(showArgv(manager, this.options.units), { timeoutMs: SHOW_TIMEOUT_MS, maxOutputBytes: 256 * 1024 });
       if (r.timedOut) problem = `systemctl${manager === "user" ? " --user" : ""} show did not answer within ${SHOW_TIMEOUT_MS / 1000} s`;
       else if (r.exitCode !== 0) problem = `systemctl${manager === "user" ? " --user" : ""} show failed: ${r.stderr.trim().split("\n")[0] || `exit ${r.exitCode}`}`;
-      else shows = parseSystemctlShow(r.stdout, this.o.units);
+      else shows = parseSystemctlShow(r.stdout, this.options.units);
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);
     }
     // Said once per change: a machine without a user manager (a system service) is normal,
     // so this is debug, and a scrape every second must not repeat it.
     if (problem !== (this.managerProblem.get(manager) ?? null)) {
-      if (problem) this.o.log.debug(`unit metrics from the ${manager} manager unavailable: ${problem}`);
-      else if (this.managerProblem.has(manager)) this.o.log.debug(`unit metrics from the ${manager} manager available again`);
+      if (problem) this.options.log.debug(`unit metrics from the ${manager} manager unavailable: ${problem}`);
+      else if (this.managerProblem.has(manager)) this.options.log.debug(`unit metrics from the ${manager} manager available again`);
     }
     this.managerProblem.set(manager, problem);
     return shows;

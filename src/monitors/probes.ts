@@ -190,14 +190,14 @@ async function readUnitJournal(runner: Runner, unit: string, nowUs: number, sign
 
 export class ProbesMonitor implements Monitor {
   readonly name = "probes";
-  private readonly o: ProbesOptions;
+  private readonly options: ProbesOptions;
   private readonly runs: ServiceRun[];
   readonly history: SystemHistory;
   private readonly sampler: SystemSampler;
   readonly samplingMs: number;
 
   constructor(options: ProbesOptions) {
-    this.o = options;
+    this.options = options;
     const saved = loadMonitorStates<SavedProbeState>(options.db, "probe:");
     this.runs = Object.entries(options.services).map(([name, config]) => {
       const down = saved.get(`probe:${name}`);
@@ -239,7 +239,7 @@ export class ProbesMonitor implements Monitor {
       try {
         this.history.push(this.sampler.sample(Date.now() * 1000));
       } catch (error) {
-        this.o.log.warn(`system reading failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.log.warn(`system reading failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       const behind = Math.floor((performance.now() - startMs) / this.samplingMs);
       if (behind > k) k = behind;
@@ -251,13 +251,13 @@ export class ProbesMonitor implements Monitor {
     for (let k = 0; ; k++) {
       const scheduledMs = firstMs + k * interval;
       if (!(await sleepUntil(scheduledMs, signal))) return;
-      this.o.onCheckStart?.(run.name, scheduledMs, performance.now());
+      this.options.onCheckStart?.(run.name, scheduledMs, performance.now());
       const result = await checkOnce(run.config, signal);
       if (signal.aborted) return;
       try {
         await this.record(run, result, signal, emit);
       } catch (error) {
-        this.o.log.error(`health probe ${run.name}: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.log.error(`health probe ${run.name}: ${error instanceof Error ? error.message : String(error)}`);
       }
       // A check that ran past its slot (timeout ≥ interval) skips the missed slots instead of
       // firing them back to back; the grid stays where it was.
@@ -274,7 +274,7 @@ export class ProbesMonitor implements Monitor {
       if (run.down) {
         const down = run.down;
         run.down = null;
-        saveMonitorState(this.o.db, `probe:${run.name}`, { down: false, sinceUs: result.timeUs, snapshotPath: null } satisfies SavedProbeState, result.timeUs);
+        saveMonitorState(this.options.db, `probe:${run.name}`, { down: false, sinceUs: result.timeUs, snapshotPath: null } satisfies SavedProbeState, result.timeUs);
         emit(this.recoveryCandidate(run, result, down));
       }
       return;
@@ -285,20 +285,20 @@ export class ProbesMonitor implements Monitor {
     if (run.down || run.consecutiveFailures < run.config.failuresBeforeAlert) return;
     const { snapshot, path, problem } = await this.captureSnapshot(run, result, signal);
     run.down = { down: true, sinceUs: result.timeUs, snapshotPath: path };
-    saveMonitorState(this.o.db, `probe:${run.name}`, run.down, result.timeUs);
+    saveMonitorState(this.options.db, `probe:${run.name}`, run.down, result.timeUs);
     emit(this.unhealthyCandidate(run, result, snapshot, path, problem));
   }
 
   private async captureSnapshot(run: ServiceRun, result: ProbeResult, signal: AbortSignal): Promise<{ snapshot: FailureSnapshot; path: string | null; problem: string | null }> {
     const missing: string[] = [];
-    const memorySamples = this.o.memory?.samples() ?? [];
+    const memorySamples = this.options.memory?.samples() ?? [];
     const psi = memorySamples.flatMap((s) => (s.psi ? [{ timeUs: s.timeUs, someAvg10: s.psi.someAvg10, fullAvg10: s.psi.fullAvg10 }] : []));
     const withTop = [...memorySamples].reverse().find((s) => s.top.length > 0) ?? null;
-    if (!this.o.memory) missing.push("memory-pressure monitoring ([psi]) is off: no PSI history or top memory consumers");
+    if (!this.options.memory) missing.push("memory-pressure monitoring ([psi]) is off: no PSI history or top memory consumers");
     else if (psi.length === 0) missing.push("no PSI readings (the kernel has no PSI, or the PSI monitor has not read yet)");
     let journal: FailureSnapshot["journal"] = null;
     if (run.config.unit) {
-      const read = await readUnitJournal(this.o.runner, run.config.unit, result.timeUs, signal);
+      const read = await readUnitJournal(this.options.runner, run.config.unit, result.timeUs, signal);
       journal = read.journal;
       if (read.missing) missing.push(read.missing);
     } else {
@@ -322,11 +322,11 @@ export class ProbesMonitor implements Monitor {
       missing,
     };
     try {
-      return { snapshot, path: writeSnapshot(this.o.snapshotsDir, run.name, snapshot), problem: null };
+      return { snapshot, path: writeSnapshot(this.options.snapshotsDir, run.name, snapshot), problem: null };
     } catch (error) {
       // A full disk must not also swallow the alert: the event goes out, saying where the snapshot is not.
-      const problem = `the failure snapshot could not be written to ${this.o.snapshotsDir}: ${error instanceof Error ? error.message : String(error)}`;
-      this.o.log.error(problem);
+      const problem = `the failure snapshot could not be written to ${this.options.snapshotsDir}: ${error instanceof Error ? error.message : String(error)}`;
+      this.options.log.error(problem);
       return { snapshot, path: null, problem };
     }
   }

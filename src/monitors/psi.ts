@@ -177,30 +177,30 @@ export interface PsiMonitorOptions extends Thresholds {
 
 export class PsiMonitor implements Monitor {
   readonly name = "psi";
-  private readonly o: PsiMonitorOptions;
+  private readonly options: PsiMonitorOptions;
 
   constructor(options: PsiMonitorOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   async run(signal: AbortSignal, emit: (candidate: Candidate) => void): Promise<void> {
     const sampler = new TopProcessSampler(TOP_PROCESSES, readPageSizeKb());
-    const read = this.o.read ?? ((nowUs: number) => readMemorySample(nowUs, sampler));
-    const now = this.o.nowUs ?? (() => Date.now() * 1000);
-    const episodes = new PressureEpisodes(this.o);
+    const read = this.options.read ?? ((nowUs: number) => readMemorySample(nowUs, sampler));
+    const now = this.options.nowUs ?? (() => Date.now() * 1000);
+    const episodes = new PressureEpisodes(this.options);
     let saidNoPsi = false;
     while (!signal.aborted) {
       const sample = read(now());
-      this.o.memory.push(sample);
+      this.options.memory.push(sample);
       if (!sample.psi && !saidNoPsi) {
         // Nothing here is not a failure: the history still has MemAvailable and the largest processes.
-        this.o.log.debug("no /proc/pressure/memory (needs Linux 4.20+ with CONFIG_PSI, and not psi=0): no memory-pressure episodes, the memory history goes on without PSI");
+        this.options.log.debug("no /proc/pressure/memory (needs Linux 4.20+ with CONFIG_PSI, and not psi=0): no memory-pressure episodes, the memory history goes on without PSI");
         saidNoPsi = true;
       }
       const ended = episodes.push(sample);
       if (ended) emit(pressureCandidate(ended));
-      const next = episodes.active || isAbove(sample, this.o) ? (this.o.fastIntervalMs ?? FAST_INTERVAL_MS) : this.o.pollIntervalMs;
-      await (this.o.wait ?? sleep)(next, signal);
+      const next = episodes.active || isAbove(sample, this.options) ? (this.options.fastIntervalMs ?? FAST_INTERVAL_MS) : this.options.pollIntervalMs;
+      await (this.options.wait ?? sleep)(next, signal);
     }
     const open = episodes.finish();
     if (open) emit(pressureCandidate(open));

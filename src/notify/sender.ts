@@ -36,12 +36,12 @@ const ENRICHING_POLL_MS = 250;
 
 export class OutboxSender {
   readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null };
-  private readonly o: SenderOptions;
+  private readonly options: SenderOptions;
   private wakeUp: (() => void) | null = null;
   private woken = false;
 
   constructor(options: SenderOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   /** New rows are waiting: stop idling (does not cut a retry backoff short). */
@@ -66,7 +66,7 @@ export class OutboxSender {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const initialMs = this.o.backoffInitialMs ?? 1000;
+    const initialMs = this.options.backoffInitialMs ?? 1000;
     let backoffMs = initialMs;
     while (!signal.aborted) {
       try {
@@ -74,7 +74,7 @@ export class OutboxSender {
       } catch (error) {
         // The database, not ntfy (locked past busy_timeout, disk trouble): the rows are safe
         // where they are; look again shortly.
-        this.o.log.error(`outbox: ${error instanceof Error ? error.message : String(error)}; trying again in 5s`);
+        this.options.log.error(`outbox: ${error instanceof Error ? error.message : String(error)}; trying again in 5s`);
         await this.idle(5_000, signal, false);
       }
     }
@@ -82,11 +82,11 @@ export class OutboxSender {
 
   /** One pass: send the oldest pending alert (or idle); returns the next backoff. */
   private async step(signal: AbortSignal, backoffMs: number, initialMs: number): Promise<number> {
-    const maxMs = this.o.backoffMaxMs ?? 60_000;
+    const maxMs = this.options.backoffMaxMs ?? 60_000;
     this.woken = false;
-    const row = nextPending(this.o.db);
+    const row = nextPending(this.options.db);
     if (!row) {
-      await this.idle(this.o.idlePollMs ?? 30_000, signal, true);
+      await this.idle(this.options.idlePollMs ?? 30_000, signal, true);
       return backoffMs;
     }
     if (row.state === "enriching") {
@@ -97,16 +97,16 @@ export class OutboxSender {
     }
     let failure: unknown = null;
     try {
-      await this.o.notifier.send(row.notification, signal);
+      await this.options.notifier.send(row.notification, signal);
     } catch (error) {
       failure = error;
     }
     if (signal.aborted) return backoffMs;
     if (failure === null) {
-      markSent(this.o.db, row, Date.now() * 1000);
+      markSent(this.options.db, row, Date.now() * 1000);
       this.counters.sent++;
       if (this.counters.failingSince !== null) {
-        this.o.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
+        this.options.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
       }
       this.counters.failingSince = null;
       this.counters.lastError = null;
@@ -116,17 +116,17 @@ export class OutboxSender {
     const retryable = !(failure instanceof NotifyError) || failure.retryable;
     this.counters.lastError = reason;
     if (!retryable) {
-      markFailed(this.o.db, row, reason, Date.now() * 1000);
+      markFailed(this.options.db, row, reason, Date.now() * 1000);
       this.counters.failed++;
-      this.o.log.error(`ntfy refused alert ${row.eventId} and retrying will not help: ${reason}`);
+      this.options.log.error(`ntfy refused alert ${row.eventId} and retrying will not help: ${reason}`);
       return backoffMs;
     }
-    recordAttempt(this.o.db, row, reason);
+    recordAttempt(this.options.db, row, reason);
     this.counters.retries++;
     // One line when an outage starts, not one per retry.
     if (this.counters.failingSince === null) {
       this.counters.failingSince = Date.now();
-      this.o.log.warn(`ntfy: ${reason}; alerts wait in the outbox and are retried (backoff up to ${Math.round(maxMs / 1000)}s)`);
+      this.options.log.warn(`ntfy: ${reason}; alerts wait in the outbox and are retried (backoff up to ${Math.round(maxMs / 1000)}s)`);
     }
     await this.idle(backoffMs, signal, false);
     return Math.min(backoffMs * 2, maxMs);
