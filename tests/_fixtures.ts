@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Candidate, Entry } from "../src/event.ts";
 import { Triage } from "../src/classify/triage.ts";
-import type { RuleGroup } from "../src/classify/rules.ts";
+import type { RuleGroup } from "../src/classify/rule-spec.ts";
 import { newStats, readLogStream, type FileReadStats } from "../src/sources/file.ts";
 import { parseDmesgLine } from "../src/parse/dmesg.ts";
 

@@ -1,6 +1,7 @@
 import type { Candidate, Entry, Severity, Tier } from "../event.ts";
 import type { Assembled } from "./assemble.ts";
-import { BUILTIN_RULES, type Match, type RuleGroup, type RuleSpec, type UnitHistory } from "./rules.ts";
+import { BUILTIN_RULES } from "./rules.ts";
+import type { Match, RuleGroup, RuleSpec, UnitHistory } from "./rule-spec.ts";
 import { UnitHistoryMemory } from "./unit-history.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 

@@ -1,5 +1,5 @@
 import type { Entry } from "../event.ts";
-import { RESTART_LOOP_WINDOW_US, type UnitHistory } from "./rules.ts";
+import { RESTART_LOOP_WINDOW_US, type UnitHistory } from "./rule-spec.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 
 // Per-unit memory of restarts and failures, for the restart-loop rule. Times are the

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { ArgsDef } from "citty";
-import type { RuleGroup } from "../classify/rules.ts";
+import type { RuleGroup } from "../classify/rule-spec.ts";
 import type { TriageOptions } from "../classify/triage.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";

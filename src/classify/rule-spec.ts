@@ -1,0 +1,57 @@
+import type { Entry, Facts, Severity, Tier } from "../event.ts";
+import type { Assembled } from "./assemble.ts";
+
+// What a rule is: the shape every entry of the rule table (rules.ts, rules/*.ts) has, and what
+// it is given when it looks at an entry.
+
+/** Detector groups the role table (and [detectors] in config) turn on and off. */
+export type RuleGroup = "core" | "gpu" | "raid" | "file_sharing" | "containers" | "coredumps" | "memory_pressure";
+
+/** What the classifier remembers about units across entries (a rule sees one entry at a time). */
+export interface UnitHistory {
+  /** "Scheduled restart job" entries for `unit` in the last `windowUs`, this entry included. */
+  restartsWithin(unit: string, windowUs: number): number;
+  /** Whether a "Failed with result" entry for `unit` came in the last `windowUs`. */
+  failedWithin(unit: string, windowUs: number): boolean;
+}
+
+export interface RuleInput {
+  /** The entry the rule looks at: the entry itself, or a report's headline. */
+  entry: Entry;
+  group: Assembled;
+  /** The rule's pattern match against the message, when it has a pattern. */
+  m: RegExpExecArray | null;
+  history: UnitHistory;
+}
+
+/** A restart loop: more than this many scheduled restarts of a unit inside the window. */
+export const RESTART_LOOP_MAX = 3;
+export const RESTART_LOOP_WINDOW_US = 5 * 60 * 1_000_000;
+
+export interface Match {
+  summary: string;
+  process?: string | null;
+  pid?: number | null;
+  unit?: string | null;
+  facts?: Facts;
+  severity?: Severity;
+}
+
+export interface RuleSpec {
+  name: string;
+  tier: Tier | null;
+  severity: Severity;
+  group: RuleGroup;
+  /** One line for `--help`-style listings and the README. */
+  doc: string;
+  messageId?: string;
+  kernel?: boolean;
+  identifiers?: readonly string[];
+  /** Only for this kind of assembled group (whole OOM report, segfault + Code line…). */
+  assembled?: Exclude<Assembled["kind"], "entry">;
+  literals?: readonly string[];
+  pattern?: RegExp;
+  unless?: RegExp;
+  /** Return null to decline (the search goes on to the next rule). */
+  describe(input: RuleInput): Match | null;
+}

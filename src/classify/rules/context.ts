@@ -1,0 +1,71 @@
+import { RESTART_LOOP_MAX, RESTART_LOOP_WINDOW_US, type RuleSpec } from "../rule-spec.ts";
+import { MESSAGE_ID } from "../systemd-ids.ts";
+import { field } from "./_helpers.ts";
+
+// Look-alikes and context: lines we know and deliberately do not tier, so no later rule mis-tiers them.
+
+export const CONTEXT_RULES: readonly RuleSpec[] = [
+  // ── look-alikes and context: known, deliberately not events ────────────────────────
+  {
+    name: "unit-deactivated",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd: 'Deactivated successfully' — a clean stop",
+    messageId: MESSAGE_ID.unitSuccess,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    // FIELD-NOTES: Restart=always hides breakage from `systemctl --failed`, and NRestarts misses
+    // loops driven from outside; the journal's restart entries see both. A unit that also logs
+    // failures is a crash loop already (cooldown aggregation of unit-failed), so not twice.
+    name: "unit-restart-loop",
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: more than 3 'Scheduled restart job' entries for a unit within 5 min and no failure logged — a restart loop `systemctl --failed` does not show",
+    messageId: MESSAGE_ID.unitRestartScheduled,
+    describe: ({ entry, history }) => {
+      const unit = entry.unit;
+      if (!unit) return null;
+      const restarts = history.restartsWithin(unit, RESTART_LOOP_WINDOW_US);
+      if (restarts <= RESTART_LOOP_MAX || history.failedWithin(unit, RESTART_LOOP_WINDOW_US)) return null;
+      const counter = field(entry, "N_RESTARTS");
+      return {
+        summary: `Restart loop: ${unit} restarted ${restarts} times within 5 min${counter ? ` (restart counter at ${counter})` : ""}`,
+        unit,
+        facts: { kind: "unit", unit, result: "restart-loop", exitCode: null, exitStatus: null, restartCount: counter === null ? restarts : Number(counter) },
+      };
+    },
+  },
+  {
+    name: "unit-restart-scheduled",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd: 'Scheduled restart job' — context; the failure before it is the event (or a restart loop, above)",
+    messageId: MESSAGE_ID.unitRestartScheduled,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "unit-oom-notice",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd: 'A process of this unit has been killed by the OOM killer' — the kernel report is the event",
+    messageId: MESSAGE_ID.unitOutOfMemory,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "oom-reaper",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "kernel: 'oom_reaper: reaped process' — follows a kill already reported",
+    kernel: true,
+    literals: ["oom_reaper: "],
+    pattern: /^oom_reaper: reaped process/,
+    describe: () => ({ summary: "" }),
+  },
+
+];

@@ -1,0 +1,150 @@
+import { xidMeaning } from "../gpu-xid.ts";
+import type { RuleSpec } from "../rule-spec.ts";
+import { kernelFacts } from "./_helpers.ts";
+
+// T4: GPU hangs, faults and resets.
+
+export const GPU_RULES: readonly RuleSpec[] = [
+  // ── T4: GPU ─────────────────────────────────────────────────────────────────────────
+  // Wording checked against real driver lines quoted in public bug reports
+  // (tests/fixtures/real/gpu/, sources in tests/fixtures/real/README.md). One incident logs
+  // several lines (timeout, reset, VRAM lost); they share a rule and no process, so the
+  // cooldown folds them into one event. enrich/gpu.ts links a compositor crash to it.
+  {
+    name: "nvidia-xid",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "NVIDIA driver: `NVRM: Xid (PCI:…): N, pid=…, name=…` (meaning of common codes included)",
+    kernel: true,
+    literals: ["NVRM: Xid"],
+    // "name=<unknown>" and "pid='<unknown>'": the fault came from no live process (driver 550+).
+    pattern: /NVRM: Xid \((?:PCI:)?([^)]*)\): (\d+)(?:, pid=(\d+|'<unknown>'))?(?:, name=([^,]+))?/,
+    describe: ({ group, m }) => {
+      const code = Number(m?.[2]);
+      const meaning = xidMeaning(code);
+      const pid = m?.[3] && /^\d+$/.test(m[3]) ? Number(m[3]) : null;
+      const name = m?.[4] && m[4] !== "<unknown>" ? m[4] : null;
+      return {
+        summary: `GPU error (NVIDIA Xid ${code}): ${meaning.meaning}${name ? ` [${name}]` : ""}`,
+        severity: meaning.severity,
+        process: name,
+        pid,
+        facts: kernelFacts(group, m?.[1] ?? null),
+      };
+    },
+  },
+  {
+    // Drivers log this with an Xid 79 or, since 570 (and before ~2014), without one.
+    name: "nvidia-fallen-off-bus",
+    tier: "T4",
+    severity: "critical",
+    group: "gpu",
+    doc: "NVIDIA driver: `GPU at … has fallen off the bus` / `…fallen off the bus and is not responding` without an Xid line",
+    kernel: true,
+    literals: ["fallen off the bus"],
+    pattern: /NVRM: (?:GPU (?:at )?(?:PCI:)?([\w:.]+?):? (?:GPU )?has fallen off the bus|fallen off the bus and is not responding)/,
+    unless: /NVRM: Xid/,
+    describe: ({ group, m }) => ({ summary: `GPU error (NVIDIA): GPU${m?.[1] ? ` ${m[1]}` : ""} has fallen off the bus`, facts: kernelFacts(group, m?.[1] ?? null) }),
+  },
+  {
+    name: "gpu-vram-exhausted",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "GPU driver could not fit a job's buffers in video memory (amdgpu `Not enough memory for command submission!`, TTM/driver allocation failures) — VRAM, not system RAM",
+    kernel: true,
+    literals: ["amdgpu", "radeon", "nouveau", "i915", "NVRM", "TTM"],
+    pattern: /(amdgpu|radeon|nouveau|i915|NVRM|TTM)\b.*(?:Not enough memory for command submission|[Ff]ailed to allocate|[Oo]ut of memory|fail ttm_validate|-ENOMEM|VRAM (?:is )?full)/,
+    describe: ({ group, m }) => ({ summary: `GPU memory (VRAM) exhausted (${m?.[1] as string})`, facts: kernelFacts(group) }),
+  },
+  {
+    // The lines a driver logs after the hang it already reported: the reset's progress and
+    // outcome. Known, and not events of their own: one amdgpu reset logs five such lines, and
+    // five events of one rule inside the cooldown would read as a "crash loop" (store/events.ts
+    // aggregation) when it was one hang. The hang line before them is the event.
+    name: "gpu-reset-progress",
+    tier: null,
+    severity: "warning",
+    group: "gpu",
+    doc: "amdgpu `Ring … reset succeeded/failed`, `GPU reset succeeded`, `GPU reset(N) succeeded!`, `VRAM is lost due to GPU reset!`; xe `Kernel-submitted job timed out` — the progress of a reset whose hang is the event",
+    kernel: true,
+    literals: ["reset succeeded", "reset failed", "GPU reset(", "VRAM is lost", "Kernel-submitted job timed out"],
+    pattern: /^amdgpu \S+ (?:amdgpu: )?(?:Ring \S+ reset (?:succeeded|failed)|GPU reset(?:\(\d+\))? (?:succeeded|failed)|VRAM is lost due to GPU reset)|^\[drm\] VRAM is lost due to GPU reset|^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?Kernel-submitted job timed out/,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "amdgpu-fault",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "amdgpu: `ring … timeout`, `[gfxhub] page fault`, `GPU fault detected`, `GPU reset begin!`",
+    kernel: true,
+    literals: ["amdgpu"],
+    // Kernel 6.8: "[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout";
+    // 6.12+: "amdgpu 0000:03:00.0: amdgpu: ring gfx_0.0.0 timeout"; 7.x drops the second
+    // "amdgpu:" ("amdgpu 0000:28:00.0: ring gfx_0.0.0 timeout") and says "GPU reset begin!. Source: 1".
+    // "GPU reset begin!" is its own event only when no timeout came before it (the cooldown folds it).
+    pattern: /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (\S+) timeout|\[(\w+)\] (?:no-)?(?:retry )?page fault|(GPU fault detected)|(GPU reset begin|GPU recovery failed))/,
+    describe: ({ group, m }) => {
+      const what = m?.[1] ? `ring ${m[1]} timeout (GPU hang)` : m?.[2] ? `GPU page fault (${m[2]})` : m?.[3] ? "GPU page fault" : (m?.[4] as string);
+      return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "i915-gpu-hang",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "i915: `GPU HANG: ecode …, in PROCESS [PID]`, `Resetting chip for …`, `Resetting rcs0 for …`",
+    kernel: true,
+    literals: ["GPU HANG", "Resetting"],
+    // The reset lines are only i915's when they carry its device prefix ("i915 0000:00:02.0:
+    // [drm] Resetting chip for stopped heartbeat on rcs0"); other drivers reset chips too.
+    pattern: /GPU HANG: ecode ([^,]+), in (.+?) \[(\d+)\]|GPU HANG: ecode ([^,]+)|^i915 \S+ (?:\[drm\] )?(?:GT\d+: )?Resetting (\w+) for (.*)|^drm\/i915: Resetting chip after gpu hang/,
+    describe: ({ group, m }) => ({
+      summary: m?.[5] ? `GPU error (i915): resetting ${m[5]} for ${m[6] as string}` : `GPU hang (i915)${m?.[2] ? ` in ${m[2]}` : ""}`,
+      process: m?.[2] ?? null,
+      pid: m?.[3] ? Number(m[3]) : null,
+      facts: kernelFacts(group),
+    }),
+  },
+  {
+    name: "xe-gpu-hang",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "Intel xe: `Timedout job: … in PROCESS [PID]`, `Engine reset: engine_class=…`",
+    kernel: true,
+    literals: ["Timedout job", "Engine reset"],
+    // 6.9: "xe 0000:00:02.0: [drm] Timedout job: seqno=…, guc_id=2, flags=0x0"; 6.15+ adds
+    // "GT0: " (and "Tile0: ") and " in llama-bench [260404]" ("in no process [-1]" for kernel jobs).
+    pattern: /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (.+?) \[(-?\d+)\])?$|Engine reset: engine_class=(\w+))/m,
+    describe: ({ group, m }) => {
+      const process = m?.[1] && m[1] !== "no process" ? m[1] : null;
+      const what = m?.[3] ? `engine reset (${m[3]})` : `job timed out (GPU hang)${process ? ` in ${process}` : ""}`;
+      return { summary: `GPU error (xe): ${what}`, process, pid: process && m?.[2] ? Number(m[2]) : null, facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "nouveau-fault",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "nouveau: `fifo: fault … on channel N [… PROCESS[PID]]`, graphics TRAPs, `wait for idle timeout`",
+    kernel: true,
+    literals: ["nouveau"],
+    pattern: /^nouveau \S+: (\w+): (.*(?:fault|TRAP|DATA_ERROR|ILLEGAL|timeout|SCHED_ERROR|PBDMA).*)$/,
+    describe: ({ group, m }) => {
+      // "… on channel 6 [00feff3000 Xwayland[1859]]": the channel's owner, when a process.
+      const owner = /on channel -?\d+ \[\w+ (.+?)\[(\d+)\]\]/.exec(m?.[2] ?? "");
+      return {
+        summary: `GPU error (nouveau ${m?.[1] as string}): ${m?.[2] as string}`,
+        process: owner?.[1] ?? null,
+        pid: owner?.[2] ? Number(owner[2]) : null,
+        facts: kernelFacts(group),
+      };
+    },
+  },
+
+];
