@@ -73,3 +73,57 @@ test("docs/configuration.md describes every setting, and only settings that exis
   const expected = new Map([...configKeys()].map(([table, keys]) => [table, [...keys].sort()]));
   expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(expected));
 });
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function slug(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/`/g, "")
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .trim()
+    .replace(/\s/g, "-");
+}
+
+/** The anchors a Markdown file's headings get (outside code blocks), with GitHub's -1, -2 for repeats. */
+function anchors(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const result = new Set<string>();
+  for (const line of withoutCode(markdown).split("\n")) {
+    const heading = /^#{1,6} (.+)$/.exec(line)?.[1];
+    if (heading === undefined) continue;
+    const base = slug(heading);
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    result.add(count === 0 ? base : `${base}-${count}`);
+  }
+  return result;
+}
+
+function withoutCode(markdown: string): string {
+  return markdown.replace(/^```[\s\S]*?^```/gm, "").replace(/`[^`\n]*`/g, "``");
+}
+
+test("every relative link in the README and docs/ leads to a file and heading that exist", async () => {
+  const { existsSync, readdirSync } = await import("node:fs");
+  const { dirname, resolve } = await import("node:path");
+  const root = join(import.meta.dir, "..");
+  const files = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const broken: string[] = [];
+  let checked = 0;
+  for (const file of files) {
+    const text = await Bun.file(join(root, file)).text();
+    for (const link of withoutCode(text).matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = link[1] ?? "";
+      if (/^[a-z]+:/i.test(target)) continue;
+      checked++;
+      const [path = "", anchor] = target.split("#");
+      const resolved = path === "" ? join(root, file) : resolve(dirname(join(root, file)), path);
+      if (!resolved.startsWith(root + "/")) broken.push(`${file}: ${target} leaves the repository`);
+      else if (!existsSync(resolved)) broken.push(`${file}: ${target}: no such file`);
+      else if (anchor !== undefined && !anchors(await Bun.file(resolved).text()).has(anchor)) broken.push(`${file}: ${target}: no such heading`);
+    }
+    if (text.includes("../shared")) broken.push(`${file}: mentions ../shared, which is outside the repository`);
+  }
+  expect(checked).toBeGreaterThan(20);
+  expect(broken).toEqual([]);
+});
