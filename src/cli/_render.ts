@@ -1,6 +1,6 @@
 import type { Candidate, OomReport, StoredEvent, Tier } from "../event.ts";
 import type { FailureSnapshot } from "../store/snapshots.ts";
-import { formatKb } from "../size.ts";
+import { formatKb, formatLocalTime, isoTime } from "../text/format.ts";
 
 // Human and JSON renderings of events for the CLI. Colour only on a terminal and never
 // with NO_COLOR set (no-color.org), so piped output greps cleanly.
@@ -25,19 +25,8 @@ export function bold(text: string): string {
   return paint("1", text);
 }
 
-function pad(n: number): string {
-  return String(n).padStart(2, "0");
-}
 
-/** Local wall-clock time "2026-11-22 18:40:01", as people read their logs. */
-export function formatLocalTime(us: number): string {
-  const d = new Date(Math.floor(us / 1000));
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
-export function isoTime(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString();
-}
 
 /** One line per event, with the instance id as in the design's examples. */
 export function eventLine(e: StoredEvent): string {

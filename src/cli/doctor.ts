@@ -12,7 +12,7 @@ import { readMemoryPsi } from "../host/proc-files.ts";
 import { isJournaldRunning, probeJournal } from "../sources/registry.ts";
 import { openStore, SCHEMA_VERSION } from "../store/db.ts";
 import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
-import { formatKb } from "../size.ts";
+import { formatKb } from "../text/format.ts";
 import { commonArgs } from "./_context.ts";
 
 // `logtriage doctor`: every precondition the daemon has, checked and explained, each failure

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import type { Severity, Tier } from "../event.ts";
 import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
-import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type NtfyPriority, type Role } from "./schema.ts";
+import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type Role } from "./schema.ts";
+import type { NtfyPriority } from "../text/alert.ts";
 
 // Defaults, and the role table that picks detectors (design: "Role-Based Defaults"). An
 // explicit value in the file always wins; the role only sets starting points.

@@ -1,7 +1,9 @@
 import * as v from "valibot";
 import { SEVERITIES, TIERS, type Severity, type Tier } from "../event.ts";
 import type { CustomRule } from "../classify/classifier.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
+import { parseDuration } from "./duration.ts";
+import { formatDuration } from "../text/format.ts";
+import type { NtfyPriority } from "../text/alert.ts";
 import { parseNtfyUrl } from "../notify/ntfy.ts";
 
 // Two shapes. `ConfigFileSchema` is the TOML file as users write it: snake_case, every key
@@ -21,8 +23,6 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** ntfy's priority names, in the order of its numbers 1..5 (docs.ntfy.sh/publish/#message-priority). */
 export const NTFY_PRIORITY_NAMES = ["min", "low", "default", "high", "urgent"] as const;
-/** What ntfy's `X-Priority` header takes; config names are turned into these once, here. */
-export type NtfyPriority = 1 | 2 | 3 | 4 | 5;
 
 export interface Detectors {
   gpu: boolean;

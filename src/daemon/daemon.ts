@@ -17,7 +17,7 @@ import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonSt
 import { StoreError } from "../store/errors.ts";
 import { outboxCounts, releaseAllEnriching } from "../store/outbox.ts";
 import { applyRetention } from "../store/retention.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../text/format.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";

@@ -1,5 +1,5 @@
 import type { Facts, OomReport } from "../event.ts";
-import { formatKb } from "../size.ts";
+import { formatKb } from "../text/format.ts";
 import type { MemorySample, ProcessSample } from "../host/memory-history.ts";
 import { ownerOfCgroup } from "../host/proc-sample.ts";
 import { cgroupLeaf } from "../classify/cgroup-name.ts";

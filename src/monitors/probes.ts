@@ -5,7 +5,7 @@ import type { Log } from "../log.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import type { Runner } from "../run.ts";
 import { describeFetchFailure } from "../fetch-failure.ts";
-import { formatElapsed, formatMs } from "../size.ts";
+import { formatElapsed, formatMs } from "../text/format.ts";
 import { loadMonitorStates, saveMonitorState } from "../store/monitor-state.ts";
 import { writeSnapshot, type FailureSnapshot, type SnapshotJournalLine } from "../store/snapshots.ts";
 import type { MemoryHistory } from "../host/memory-history.ts";

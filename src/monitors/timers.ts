@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { sleep } from "../sleep.ts";
 import type { Candidate } from "../event.ts";
 import { OnceLog, type Log } from "../log.ts";
-import { formatElapsed } from "../size.ts";
+import { formatElapsed } from "../text/format.ts";
 import { parseCalendarIntervals, parseServiceShow, parseTimerList, parseTimerShow, SERVICE_PROPERTIES, TIMER_PROPERTIES, type ServiceShow, type TimerShow } from "../parse/systemd-show.ts";
 import { RunError, type Runner } from "../run.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";

@@ -1,7 +1,8 @@
 import type { Config } from "../config/schema.ts";
 import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
-import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
+import { NotifyError, type Notifier } from "./notifier.ts";
+import type { Notification } from "../text/alert.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title

@@ -9,7 +9,7 @@ import { createLog } from "../../src/log.ts";
 import type { Runner, RunOptions } from "../../src/run.ts";
 import { MemoryHistory } from "../../src/host/memory-history.ts";
 import { checkOnce, classifyFetchError, ProbesMonitor } from "../../src/monitors/probes.ts";
-import { formatElapsed } from "../../src/size.ts";
+import { formatElapsed } from "../../src/text/format.ts";
 import { openStore } from "../../src/store/db.ts";
 import { listSnapshots, readSnapshot } from "../../src/store/snapshots.ts";
 import { fixturePath } from "../_fixtures.ts";

@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { createConsola } from "consola/core";
 import type { Candidate } from "../../src/event.ts";
 import type { Log } from "../../src/log.ts";
-import { describeCandidate } from "../../src/notify/format.ts";
+import { describeCandidate } from "../../src/text/describe.ts";
 import { processRunner, RunError, type RunResult, type Runner } from "../../src/run.ts";
 import { SmartMonitor, smartStateKey, type SavedSmartState } from "../../src/monitors/smart.ts";
 import { openStore } from "../../src/store/db.ts";

@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { alertFor, fitBytes, fitTags, formatAlertTime, testNotification, utf8Bytes, type AlertEvent } from "../../src/notify/alert.ts";
+import { alertFor, testNotification, type AlertEvent } from "../../src/notify/alert.ts";
+import { fitBytes, fitTags, utf8Bytes } from "../../src/text/alert.ts";
+import { formatAlertTime } from "../../src/text/format.ts";
 
 const ntfy: Config["ntfy"] = {
   url: "https://ntfy.sh/my-topic",
@@ -102,7 +104,7 @@ describe("body", () => {
   });
 
   test("the time is local, with the zone's name or offset", () => {
-    const script = `import { formatAlertTime } from ${JSON.stringify(join(import.meta.dir, "../../src/notify/alert.ts"))}; console.log(formatAlertTime(${TIME_US}));`;
+    const script = `import { formatAlertTime } from ${JSON.stringify(join(import.meta.dir, "../../src/text/format.ts"))}; console.log(formatAlertTime(${TIME_US}));`;
     const run = (tz: string) => Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: tz } }).stdout.toString().trim();
     expect(run("Asia/Kolkata")).toBe("2026-02-19 14:32:05 GMT+5:30");
     expect(run("America/New_York")).toBe("2026-02-19 04:02:05 EST");

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Facts, OomTask } from "../../src/event.ts";
-import { utf8Bytes } from "../../src/notify/alert.ts";
-import { buildDigest, digestText, digestTitle, formatPeriod, orderInstances, splitDigest, type DigestEvent } from "../../src/notify/digest.ts";
+import { utf8Bytes } from "../../src/text/alert.ts";
+import { buildDigest, digestText, digestTitle, orderInstances, splitDigest, type DigestEvent } from "../../src/notify/digest.ts";
+import { formatPeriod } from "../../src/text/format.ts";
 
 // The digest is built from events as the store hands them back. Dates are local (new Date(y, m, d)),
 // so the title's "Feb 10-16" holds in any time zone the tests run in.

@@ -2,7 +2,7 @@ import type { Entry, Facts, OomReport } from "../../event.ts";
 import type { Assembled } from "../assemble.ts";
 import type { Match } from "../rule-spec.ts";
 import { cgroupLeaf } from "../cgroup-name.ts";
-import { formatKb } from "../../size.ts";
+import { formatKb } from "../../text/format.ts";
 
 // Small pieces several rule families share.
 

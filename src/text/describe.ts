@@ -1,6 +1,6 @@
 import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
-import { formatElapsed, formatKb } from "../size.ts";
-import { explainExit } from "../classify/exit-status.ts";
+import { formatElapsed, formatKb } from "./format.ts";
+import { explainExit } from "./exit-status.ts";
 import { describeExitStatus, describeSmartSummary, nameDisk } from "../parse/smartctl.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
