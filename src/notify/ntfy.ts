@@ -3,6 +3,7 @@ import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
 import { NotifyError, type Notifier } from "./notifier.ts";
 import type { Notification } from "../text/alert.ts";
+import { parseNtfyUrl, type NtfyTarget } from "../parse/ntfy-url.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
@@ -23,35 +24,8 @@ import type { Notification } from "../text/alert.ts";
 
 type NtfyConfig = Config["ntfy"];
 
-/** ntfy's topic rule (server/server.go topicRegex): letters, digits, "_" and "-", 1 to 64. */
-export const NTFY_TOPIC = /^[-_A-Za-z0-9]{1,64}$/;
-
 /** As ntfy's own Go client (maxResponseBytes): the most of any reply we read. */
 export const MAX_RESPONSE_BYTES = 4096;
-
-export interface NtfyTarget {
-  /** Scheme, host, port and any path prefix the server sits behind; no trailing "/". */
-  serverUrl: string;
-  topic: string;
-}
-
-/**
- * "https://ntfy.sh/my-topic" → { serverUrl: "https://ntfy.sh", topic: "my-topic" }; the topic is
- * the last path segment, whatever comes before it is the server's prefix behind a proxy. Null
- * when it is not http(s) or has no valid topic. User info, query and fragment are dropped:
- * credentials belong in [ntfy] token / token_file / user+password, where they stay out of
- * messages.
- */
-export function parseNtfyUrl(url: string): NtfyTarget | null {
-  if (!URL.canParse(url)) return null;
-  const u = new URL(url);
-  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
-  const segments = u.pathname.split("/").filter((s) => s !== "");
-  const topic = segments.pop();
-  if (topic === undefined || !NTFY_TOPIC.test(topic)) return null;
-  const prefix = segments.length > 0 ? `/${segments.join("/")}` : "";
-  return { serverUrl: `${u.protocol}//${u.host}${prefix}`, topic };
-}
 
 /** The JSON ntfy takes at its root: `click` only when there is one. */
 export function publishBody(topic: string, n: Notification): Record<string, unknown> {

@@ -3,7 +3,8 @@ import type { Entry } from "../event.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { sleep } from "../sleep.ts";
 import { splitLines } from "./lines.ts";
-import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
+import type { SourceStats } from "../event.ts";
+import { newSourceStats, type Source, type SourceBatch } from "./source.ts";
 
 // The journal, read by one long-lived `journalctl --follow -o json --all` child (peers that
 // last do the same; FIELD-NOTES "Reading the journal"). The child is supervised: when it exits,

@@ -2,7 +2,8 @@ import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs"
 import type { Entry } from "../event.ts";
 import { kmsgCursor, parseKmsgRecord } from "../parse/kmsg.ts";
 import type { SourceLog } from "./journal.ts";
-import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
+import type { SourceStats } from "../event.ts";
+import { newSourceStats, type Source, type SourceBatch } from "./source.ts";
 import { sleep } from "../sleep.ts";
 
 // The kernel log read straight from /dev/kmsg, for machines without journald (containers,

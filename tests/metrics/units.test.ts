@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { createLog } from "../../src/log.ts";
 import { renderExposition } from "../../src/metrics/exposition.ts";
-import { parseShowTimestamp, parseSystemctlShow } from "../../src/metrics/systemctl-show.ts";
+import { parseShowTimestamp, parseSystemctlShow } from "../../src/parse/systemd-show.ts";
 import { pickLoaded, secondsSinceActive, showArgv, UnitReader, unitFamilies } from "../../src/metrics/units.ts";
 import type { Runner, RunOptions, RunResult } from "../../src/run.ts";
 import { fixturePath } from "../_fixtures.ts";
