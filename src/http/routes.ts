@@ -1,11 +1,12 @@
 import type { Database } from "bun:sqlite";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { parseDuration } from "../config/duration.ts";
-import { isTier, type StoredEvent, type Tier } from "../event.ts";
+import { isTier, type Tier } from "../event.ts";
 import { queryEvents } from "../store/events.ts";
 import { listSnapshots, readLatestSnapshot, timestampToUs } from "../store/snapshots.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import { isoTime } from "../text/format.ts";
+import { eventJson } from "../text/event-json.ts";
 
 // The local HTTP API (issue 6, item 4; seed 001's query endpoint): read-only views of what the
 // daemon already holds. A request is answered from the daemon's own database handle and the
@@ -77,26 +78,6 @@ export function parseTiers(value: string): Tier[] | string {
   const bad = tiers.filter((t) => !isTier(t));
   if (bad.length || tiers.length === 0) return `tier=${JSON.stringify(value)}: expected tiers T1 to T5, comma-separated (tier=T1,T2)`;
   return tiers as Tier[];
-}
-
-function eventJson(e: StoredEvent): Record<string, unknown> {
-  return {
-    id: e.id,
-    instance: e.instanceId,
-    time: isoTime(e.timestampUs),
-    lastSeen: isoTime(e.lastSeenUs),
-    tier: e.tier,
-    severity: e.severity,
-    rule: e.rule,
-    summary: e.summary,
-    process: e.process,
-    pid: e.pid,
-    unit: e.unit,
-    occurrences: e.occurrences,
-    notified: e.notified,
-    detail: e.detail,
-    facts: e.facts,
-  };
 }
 
 function eventsRoute(url: URL, deps: ApiDeps): Response {
