@@ -7,6 +7,7 @@ import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
 import { CRASH_INCIDENT_WINDOW_US } from "../store/events.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
+import { MESSAGE_ID } from "../classify/systemd-ids.ts";
 
 // A crash's first questions: which binary, which signal, where in the code, and is this new?
 // The kernel's segfault line comes first and names only comm and pid; systemd-coredump logs
@@ -90,9 +91,6 @@ function readCorePattern(procRoot: string): CoreTarget | null {
   }
 }
 
-/** systemd's "Started UNIT" (job done), logged as the main process is forked. */
-const UNIT_STARTED_MESSAGE_ID = "39f53479d3a045ac8e11786248231fbf";
-
 /** Whether the unit gave up restarting: the rule unit-start-limit-hit stored it, or systemctl says so. */
 async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean> {
   const stored = ctx.db
@@ -117,7 +115,7 @@ async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean>
  */
 async function unitPhase(unit: string, crashUs: number, ctx: EnrichContext): Promise<{ phase: Phase | null; why: string }> {
   if (await hitStartLimit(unit, ctx)) return { phase: "gave_up", why: "the unit hit its start limit" };
-  const match = (field: string) => [`MESSAGE_ID=${UNIT_STARTED_MESSAGE_ID}`, `${field}=${unit}`];
+  const match = (field: string) => [`MESSAGE_ID=${MESSAGE_ID.unitStarted}`, `${field}=${unit}`];
   const argv = ["journalctl", "-o", "json", "-n", "1", "--no-pager", `--until=@${Math.ceil(crashUs / 1e6)}`, ...match("UNIT"), "+", ...match("USER_UNIT")];
   let started: Entry | null = null;
   try {

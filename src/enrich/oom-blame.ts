@@ -1,9 +1,10 @@
-import type { Facts, OomReport } from "../event.ts";
+import type { Facts } from "../event.ts";
 import { formatKb } from "../text/format.ts";
 import type { MemorySample, ProcessSample } from "../host/memory-history.ts";
 import { ownerOfCgroup } from "../host/proc-sample.ts";
 import { cgroupLeaf } from "../classify/cgroup-name.ts";
 import { isAbove, type Thresholds } from "../monitors/psi.ts";
+import { victimRssKb } from "../parse/oom-report.ts";
 
 // Who caused an OOM kill, from what was recorded: the kernel's own task table (taken at the
 // kill, in the constraint's domain: the whole machine or the cgroup) and the memory history's
@@ -48,12 +49,6 @@ function ownedBy(path: string, owner: string | null): owner is string {
 
 function seconds(us: number): string {
   return `${Math.max(1, Math.round(us / 1e6))} s`;
-}
-
-function victimRssKb(oom: OomReport): number | null {
-  const v = oom.victim;
-  if (!v) return null;
-  return (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
 }
 
 function lastSampleWithTop(samples: MemorySample[]): MemorySample | null {
@@ -109,7 +104,7 @@ export function blameOom(input: OomBlameInput): OomBlame {
   const victimPid = oom ? (oom.victim?.pid ?? null) : (userspace?.pid ?? null);
   const fromHistory = samples ? lastSampleWithTop(samples) : null;
   const victimInHistory = victimPid === null ? null : (fromHistory?.top.find((p) => p.pid === victimPid) ?? null);
-  const victimKb = oom ? victimRssKb(oom) : (victimInHistory?.rssKb ?? null);
+  const victimKb = oom ? (oom.victim ? victimRssKb(oom.victim) : null) : (victimInHistory?.rssKb ?? null);
   evidence["victim"] = { name: victimName, pid: victimPid, rssKb: victimKb, oomScoreAdj: oom?.victim?.oomScoreAdj ?? null };
 
   // Where the memory ran out: a cgroup's own limit is not the machine running out.

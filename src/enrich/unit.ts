@@ -4,6 +4,7 @@ import type { Candidate, Entry, Facts } from "../event.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
+import { MESSAGE_ID } from "../classify/systemd-ids.ts";
 
 // A failed unit's own last words: the lines the service printed before it failed ("disk full",
 // "cannot bind :8080") are usually the whole answer, and the failure message never has them.
@@ -55,9 +56,6 @@ export function unitJournalArgv(unit: string, manager: UnitManager, untilUs: num
   return [...head, `_SYSTEMD_USER_UNIT=${unit}`, `_UID=${manager.uid}`, "+", `_SYSTEMD_UNIT=${unit}`, `_UID=${manager.uid}`];
 }
 
-/** The "Main process exited, code=…, status=…" message systemd wrote about the unit (MESSAGE_ID 98e32220…): how it ended. */
-const MAIN_PROCESS_EXITED = "98e322203f7a4ed290d09fe03c09fe15";
-
 /** "00:38:15" in UTC, the zone the daemon's alerts use for times of day. */
 function timeOfDay(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString().slice(11, 19);
@@ -79,7 +77,7 @@ export function ownUnitEntries(stdout: string): Entry[] {
 
 /** EXIT_CODE / EXIT_STATUS of the last "Main process exited" entry the rule kept with the candidate (the detail already explains it). */
 function lastExit(entries: readonly Entry[]): { code: string; status: string } | null {
-  const exits = entries.filter((e) => e.messageId === MAIN_PROCESS_EXITED && e.fields["EXIT_CODE"] !== undefined);
+  const exits = entries.filter((e) => e.messageId === MESSAGE_ID.unitProcessExit && e.fields["EXIT_CODE"] !== undefined);
   const last = exits[exits.length - 1];
   return last ? { code: last.fields["EXIT_CODE"] as string, status: last.fields["EXIT_STATUS"] ?? "" } : null;
 }

@@ -52,6 +52,11 @@ function parseOpener(match: RegExpExecArray): OomReport["trigger"] {
   };
 }
 
+/** The victim's RSS at the kill, as the kernel's `Killed process` line splits it: anon + file + shmem. */
+export function victimRssKb(v: OomVictim): number {
+  return (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
+}
+
 /** "constraint=X,nodemask=(null),cpuset=/,mems_allowed=0-1,3,global_oom,task=…" → pairs. */
 export function parseOomKillPairs(text: string): Record<string, string> {
   const pairs: Record<string, string> = {};
