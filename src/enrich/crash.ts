@@ -8,6 +8,7 @@ import { RunError } from "../run.ts";
 import { CRASH_INCIDENT_WINDOW_US } from "../store/events.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 import { MESSAGE_ID } from "../classify/systemd-ids.ts";
+import { crashOccurrencesSince, unitRuleSeenSince } from "../store/event-queries.ts";
 
 // A crash's first questions: which binary, which signal, where in the code, and is this new?
 // The kernel's segfault line comes first and names only comm and pid; systemd-coredump logs
@@ -39,13 +40,7 @@ function earlierCrashes(c: Candidate, ctx: EnrichContext): number {
   // name for the program that crashed.
   const who = c.unit ?? c.process;
   if (who === null) return 0;
-  const row = ctx.db
-    .query(
-      `SELECT coalesce(sum(occurrences), 0) AS n FROM events
-        WHERE instance_id = ?1 AND tier = 'T2' AND id != ?2 AND last_seen >= ?3 AND (process = ?4 OR unit = ?4)`,
-    )
-    .get(ctx.instanceId, ctx.eventId, c.timestampUs - DAY_US, who) as { n: number };
-  return row.n;
+  return crashOccurrencesSince(ctx.db, ctx.instanceId, ctx.eventId, c.timestampUs - DAY_US, who);
 }
 
 type Lookup = { kind: "found"; info: CoredumpInfo } | { kind: "no-tool" } | { kind: "not-yet" };
@@ -93,10 +88,7 @@ function readCorePattern(procRoot: string): CoreTarget | null {
 
 /** Whether the unit gave up restarting: the rule unit-start-limit-hit stored it, or systemctl says so. */
 async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean> {
-  const stored = ctx.db
-    .query(`SELECT 1 FROM events WHERE instance_id = ?1 AND unit = ?2 AND rule = 'unit-start-limit-hit' AND last_seen >= ?3 LIMIT 1`)
-    .get(ctx.instanceId, unit, ctx.nowUs - CRASH_INCIDENT_WINDOW_US);
-  if (stored) return true;
+  if (unitRuleSeenSince(ctx.db, ctx.instanceId, unit, "unit-start-limit-hit", ctx.nowUs - CRASH_INCIDENT_WINDOW_US)) return true;
   // A system unit's Result; a user manager is reachable only with its XDG_RUNTIME_DIR, which a
   // system daemon does not have, so user units rely on the stored event above.
   try {

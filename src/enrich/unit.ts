@@ -5,6 +5,7 @@ import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 import { MESSAGE_ID } from "../classify/systemd-ids.ts";
+import { t1EventsBetween } from "../store/event-queries.ts";
 
 // A failed unit's own last words: the lines the service printed before it failed ("disk full",
 // "cannot bind :8080") are usually the whole answer, and the failure message never has them.
@@ -82,12 +83,6 @@ function lastExit(entries: readonly Entry[]): { code: string; status: string } |
   return last ? { code: last.fields["EXIT_CODE"] as string, status: last.fields["EXIT_STATUS"] ?? "" } : null;
 }
 
-interface OomRow {
-  id: string;
-  timestamp: number;
-  facts_json: string;
-}
-
 /**
  * The stored OOM kill (T1) that killed this unit: within OOM_WINDOW_US before the failure, whose
  * victim's cgroup is the unit's (task_memcg / oom_memcg / a userspace killer's cgroup ends in
@@ -96,9 +91,7 @@ interface OomRow {
  * enrichment runs, so the T1 event is already stored when this looks.
  */
 export function findOomKillOfUnit(db: Database, instanceId: string, unit: string, pids: ReadonlySet<number>, failureUs: number): { id: string; victim: string | null } | null {
-  const rows = db
-    .query("SELECT id, timestamp, facts_json FROM events WHERE instance_id = ?1 AND tier = 'T1' AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC")
-    .all(instanceId, failureUs - OOM_WINDOW_US, failureUs + 1_000_000) as OomRow[];
+  const rows = t1EventsBetween(db, instanceId, failureUs - OOM_WINDOW_US, failureUs + 1_000_000);
   const inUnit = (cgroup: string | null | undefined) => !!cgroup && (cgroup === unit || cgroup.endsWith(`/${unit}`));
   for (const row of rows) {
     let facts: Facts;
