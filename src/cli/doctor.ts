@@ -11,7 +11,7 @@ import { processRunner, type Runner } from "../run.ts";
 import { isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
 import { isJournaldRunning, probeJournal } from "../sources/registry.ts";
-import { openStore, SCHEMA_VERSION } from "../store/db.ts";
+import { openStore, schemaVersion, SCHEMA_VERSION } from "../store/db.ts";
 import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
 import { formatKb } from "../text/format.ts";
 import { commonArgs } from "./_context.ts";
@@ -150,7 +150,7 @@ function databaseCheck(dbPath: string): Check {
   try {
     const db = openStore(dbPath, { readonly: true });
     try {
-      const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      const version = schemaVersion(db);
       const daemon = daemonStatus(readDaemonRow(db), Date.now() * 1000);
       return { name: "database", status: "ok", detail: `${dbPath}: ${formatKb(sizeKb)}, schema ${version}/${SCHEMA_VERSION}, daemon ${daemon}` };
     } finally {
