@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, realpathSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isJournaldRunning } from "../../src/sources/registry.ts";
+import { until } from "../_builders.ts";
 
 // The real system pieces the end-to-end tests use (../shared/REAL-SYSTEM.md): a journald
 // (started here only if none runs, and then stopped again), real cgroup v1 OOM kills and
@@ -11,14 +12,6 @@ export const isRoot = process.getuid?.() === 0;
 function run(argv: string[], input?: string): { code: number; stdout: string; stderr: string } {
   const p = Bun.spawnSync(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 export interface Journald {

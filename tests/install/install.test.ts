@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isJournaldRunning } from "../../src/sources/registry.ts";
 import { journalAfter, journalCursor } from "../e2e/_system.ts";
+import { until } from "../_builders.ts";
 
 // install.sh against the real thing. Without a user manager (any user): option handling, the
 // checksum refusals, downloads from a local release stand-in, the files it writes. As root:
@@ -29,14 +30,6 @@ async function run(argv: string[], env: Record<string, string>, cwd = tmpdir()):
   const proc = Bun.spawn(argv, { env, cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code: await proc.exited, stdout, stderr };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 function sha256(path: string): string {
