@@ -41,7 +41,7 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
     if (!JOURNAL_SOCKETS.every((socket) => existsSync(socket))) return false;
     sent ||= run(["systemd-cat", "-t", "lt-harness"], `${probe}\n`).code === 0;
     return sent && journalShows(probe);
-  });
+  }, 15_000, 100);
   return proc;
 }
 
@@ -95,7 +95,7 @@ export async function ensureUserManager(): Promise<UserManager> {
   // about one start in four). Start it again until a unit's line arrives.
   for (let attempt = 1; ; attempt++) {
     const proc = Bun.spawn(["/lib/systemd/systemd", "--user", "--log-target=journal"], { env, stdout: "ignore", stderr: "ignore" });
-    await until("the user manager to answer", answers);
+    await until("the user manager to answer", answers, 15_000, 100);
     const stop = async () => {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -142,7 +142,7 @@ export function journalAfter(cursor: string): string {
 /** Wait until the journal (after `cursor`) holds a line matching `pattern`. */
 export async function awaitJournal(cursor: string, pattern: RegExp): Promise<string> {
   let text = "";
-  await until(`a journal entry matching ${pattern}`, () => pattern.test((text = journalAfter(cursor))));
+  await until(`a journal entry matching ${pattern}`, () => pattern.test((text = journalAfter(cursor))), 15_000, 100);
   return text;
 }
 
@@ -175,7 +175,7 @@ export async function memcgOomKill(name: string, program = "python3"): Promise<{
         // EBUSY until the kernel has finished tearing the killed task down
         return false;
       }
-    });
+    }, 15_000, 100);
   }
 }
 
