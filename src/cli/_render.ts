@@ -28,7 +28,7 @@ export function bold(text: string): string {
 
 
 
-/** One line per event, with the instance id as in the design's examples. */
+/** One line per event, with the instance id, so lines from several machines can be told apart. */
 export function eventLine(e: StoredEvent): string {
   const times = e.occurrences > 1 ? ` ${bold(`×${e.occurrences}`)}` : "";
   return `${formatLocalTime(e.timestampUs)}  [${e.instanceId}]  ${tierLabel(e.tier)}  ${e.summary}${times}  ${dim(e.id.slice(0, 8))}`;

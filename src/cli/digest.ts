@@ -13,8 +13,8 @@ import { commonArgs, loadCommandEnv, repeatedOption, UsageError } from "./_conte
 
 // `logtriage digest [--since 7d] [--until DATE] [--db PATH ...] [--send]`: the weekly summary,
 // printed, and with --send posted to ntfy at low priority. Several --db merge the databases
-// of several instances (copied or on a network mount) into one digest: the design's
-// "Option B" without a federation protocol, since reading SQLite files is all it takes.
+// of several instances (copied or on a network mount) into one digest: several machines in one
+// report without a federation protocol, since reading SQLite files is all it takes.
 
 type NtfyConfig = Config["ntfy"];
 

@@ -8,7 +8,7 @@ import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import { isoTime } from "../text/format.ts";
 import { eventJson } from "../text/event-json.ts";
 
-// The local HTTP API (issue 6, item 4; seed 001's query endpoint): read-only views of what the
+// The local HTTP API: read-only views of what the
 // daemon already holds. A request is answered from the daemon's own database handle and the
 // snapshot files; nothing here writes. Every answer but /metrics is JSON, errors included,
 // with one message a person can act on.

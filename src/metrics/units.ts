@@ -4,12 +4,12 @@ import type { Runner } from "../run.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { parseSystemctlShow, SHOW_PROPERTIES, type UnitShow } from "../parse/systemd-show.ts";
 
-// systemd unit metrics for the `[metrics] units` allowlist (seed 003: "allowlist of units
-// rather than every unit on the box"). A unit may belong to the system manager or to the
+// systemd unit metrics for the `[metrics] units` allowlist: the units someone chose to watch,
+// not every unit on the machine (hundreds of series nobody reads). A unit may belong to the system manager or to the
 // user manager the daemon runs under, so each scrape asks both, in one `systemctl show` per
 // manager for all units, and keeps the answer a few seconds: a scraper polling every second
-// costs at most two short-lived systemctl children per CACHE_MS (FIELD-NOTES: a Bun daemon
-// that spawns without bound grows).
+// costs at most two short-lived systemctl children per CACHE_MS (every spawn costs a
+// long-running Bun process memory it is slow to give back, so spawns are kept bounded).
 
 export interface UnitReading {
   manager: Manager;

@@ -12,9 +12,9 @@ import type { MemoryHistory } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
 import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine, READINGS_PER_SNAPSHOT, type MemoryNow } from "../host/system-history.ts";
 
-// HTTP health probes (issue 6, seed 001): GET each `[services.NAME] health_url` on its
-// interval. After `failures_before_alert` failed checks in a row (seed 001: "one failed
-// health check is not a failure … 2-3 consecutive failures") the service is unhealthy: a
+// HTTP health probes: GET each `[services.NAME] health_url` on its interval. After
+// `failures_before_alert` failed checks in a row (one failed check is a blip: a slow answer,
+// a restart in progress; two or three in a row are an outage) the service is unhealthy: a
 // failure snapshot is written, then a T3 event says so with the machine's state in one line.
 // The first good check after that closes the incident with its duration.
 

@@ -9,7 +9,7 @@ import { systemctlArgv, type Manager } from "../host/systemctl.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
 import type { Monitor } from "./monitor.ts";
 
-// Stale and failed timers (issue 4). A timer is the backup, the scrub, the certificate renewal:
+// Stale and failed timers. A timer is the backup, the scrub, the certificate renewal:
 // when it stops firing, or its service fails, nothing else says so (`systemctl --failed` shows
 // the service until someone resets it; a timer that never fires shows nothing at all).
 // Each poll asks the system manager and the user manager the daemon runs under; state per timer
@@ -40,7 +40,7 @@ export interface TimerInterval {
 }
 
 const RUN_TIMEOUT_MS = 5_000;
-/** Stale when it has not fired for more than this many intervals (the issue's 2×). */
+/** Stale when it has not fired for more than this many intervals: one late run is jitter (RandomizedDelaySec=, a suspended laptop), two missed runs are not. */
 export const STALE_FACTOR = 2;
 
 export function timerStateKey(manager: Manager, timer: string): string {

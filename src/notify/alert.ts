@@ -3,14 +3,14 @@ import { TIER_NAMES, type StoredEvent, type Tier } from "../event.ts";
 import { alertBody, alertTitle, fitBytes, fitTags, NTFY_MESSAGE_LIMIT_BYTES, printable, type Notification, type NtfyPriority } from "../text/alert.ts";
 import { formatAlertTime } from "../text/format.ts";
 
-// Event → ntfy notification, as the design's "Event Output Format" shows it:
+// Event → ntfy notification, laid out like this:
 //   Title: 🔴 [workstation] OOM kill: firefox (pid 4521, 3.2 GB RSS)
 //   Body:  Host: workstation / Time: 2026-02-19 14:32:05 GMT+5:30 / (blank) / the event's detail
 // Pure: the event, the [ntfy] config and the instance id in, a Notification out.
 
 export type AlertEvent = Pick<StoredEvent, "id" | "tier" | "severity" | "summary" | "timestampUs" | "detail" | "occurrences" | "process" | "unit">;
 
-// The title's emoji and the tags per tier. T1 and T2 are the design's. T3–T5 use circles in the
+// The title's emoji and the tags per tier. T1 a red circle and a skull, T2 a collision. T3–T5 use circles in the
 // colours `logtriage query` prints those tiers in (yellow, magenta, cyan: cli/_render.ts), so a
 // phone and a terminal agree. The first tag is an ntfy emoji short code, shown before the title:
 // ❌ (x) a unit failed, 🚨 (rotating_light) kernel/hardware, ⌛ (hourglass) pressure, not yet a kill.

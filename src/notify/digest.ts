@@ -2,7 +2,7 @@ import type { OomReport, StoredEvent, Tier } from "../event.ts";
 import { formatDuration, formatKb, formatPeriod } from "../text/format.ts";
 import { fitBytes, NTFY_MESSAGE_LIMIT_BYTES, printable, utf8Bytes } from "../text/alert.ts";
 
-// The weekly digest, as the design's "Weekly Digest (multi-instance)" lays it out:
+// The weekly digest, one section per instance, laid out like this:
 //
 //   === workstation ===
 //   OOM Kills:        2 (firefox ×1, electron ×1)
@@ -58,7 +58,7 @@ const MAX_NAMES_PER_LINE = 5;
 const DAY_US = 86_400_000_000;
 const HOUR_US = 3_600_000_000;
 
-/** The counted tiers, with the labels the design pads to one column. */
+/** The counted tiers, with their labels padded to one column. */
 const TIER_LINES: readonly { tier: Exclude<Tier, "T5">; label: string }[] = [
   { tier: "T1", label: "OOM Kills:" },
   { tier: "T2", label: "Process Crashes:" },
@@ -108,7 +108,7 @@ export function digestTitle(sinceUs: number, untilUs: number): string {
 }
 
 
-/** Section order: this machine's own instance first (the design's example is the workstation's view), then the others alphabetically. */
+/** Section order: this machine's own instance first (the reader is most likely at it), then the others alphabetically. */
 export function orderInstances(instanceIds: Iterable<string>, own: string | null): string[] {
   const ids = new Set(instanceIds);
   const others = [...ids].filter((id) => id !== own).sort(compareText);

@@ -11,7 +11,7 @@ export { StoreError };
 
 
 const MIGRATIONS: readonly string[] = [
-  // 1: the design's events table, with integer microsecond timestamps (range scans on an
+  // 1: the events table, with integer microsecond timestamps (range scans on an
   // index are what `query --last 7d` does) and what cooldown and `show` need.
   `CREATE TABLE events (
      id           TEXT PRIMARY KEY,

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import type { ProcessSample } from "../host/memory-history.ts";
 import type { SystemReading } from "../host/system-history.ts";
 
-// Failure snapshots (issue 6, seed 001): at the moment a health probe turns a service
+// Failure snapshots: at the moment a health probe turns a service
 // unhealthy, what the machine looked like just before — system readings, PSI, the largest
 // processes, the unit's last journal lines — written as one JSON file per failure, so the
 // transient state that caused it is still there when someone looks the next morning.

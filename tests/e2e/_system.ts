@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { isJournaldRunning } from "../../src/sources/registry.ts";
 import { until } from "../_builders.ts";
 
-// The real system pieces the end-to-end tests use (../shared/REAL-SYSTEM.md): a journald
+// The real system pieces the end-to-end tests use: a journald
 // (started here only if none runs, and then stopped again), real cgroup v1 OOM kills and
 // real segfaults. Tests remember what they started and stop exactly that — never by name.
 
@@ -78,7 +78,7 @@ export interface UserManager {
 }
 
 /**
- * A real `systemd --user` manager for root (REAL-SYSTEM.md), started only if none answers on
+ * A real `systemd --user` manager for root (where no login session started one), started only if none answers on
  * /run/user/0. Units the tests create are transient (`systemd-run --user`) and are removed
  * by the tests themselves.
  */

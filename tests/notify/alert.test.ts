@@ -18,7 +18,7 @@ const ntfy: Config["ntfy"] = {
   timeoutMs: 10_000,
 };
 
-// 2026-02-19 09:02:05 UTC, the design's 14:32:05 IST.
+// 2026-02-19 09:02:05 UTC, 14:32:05 in India (IST, UTC+5:30).
 const TIME_US = Date.UTC(2026, 1, 19, 9, 2, 5) * 1000;
 
 function event(over: Partial<AlertEvent> = {}): AlertEvent {
@@ -41,7 +41,7 @@ function lines(text: string): string[] {
 }
 
 describe("title and tags", () => {
-  test("the design's two examples", () => {
+  test("the two documented examples", () => {
     expect(alertFor(event(), ntfy, "workstation").title).toBe("🔴 [workstation] OOM Kill: firefox (pid 4521)");
     expect(alertFor(event({ tier: "T2", severity: "high", summary: "Crash: vlc (SIGSEGV)" }), ntfy, "workstation").title).toBe("💥 [workstation] Crash: vlc (SIGSEGV)");
   });
