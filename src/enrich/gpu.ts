@@ -3,6 +3,7 @@ import type { Candidate } from "../event.ts";
 import { BUILTIN_RULES } from "../classify/rules.ts";
 import type { Enricher, Enrichment } from "./enricher.ts";
 import { latestT4EventOverlapping, type EventTimesRow } from "../store/event-queries.ts";
+import { formatLocalClock } from "../text/format.ts";
 
 // A compositor or display server that crashes right after a GPU hang or reset is usually a
 // victim: the driver reset lost its context (amdgpu "VRAM is lost due to GPU reset!", KWin's
@@ -52,12 +53,6 @@ export function findGpuEventBefore(db: Database, instanceId: string, crashUs: nu
   return latestT4EventOverlapping(db, instanceId, GPU_RULES, crashUs, crashUs - windowUs);
 }
 
-function clockTime(us: number): string {
-  const d = new Date(Math.floor(us / 1000));
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
 /** "reset" or "hang" as the GPU event says; "error" for the rest (a GPU fallen off the bus). */
 function gpuHappening(summary: string): string {
   if (/reset|VRAM is lost/i.test(summary)) return "GPU reset";
@@ -86,7 +81,7 @@ export function linkCompositorCrash(candidate: Candidate, db: Database, instance
   const secondsBefore = Math.max(0, Math.round((candidate.timestampUs - gpu.last_seen) / 1_000_000));
   const signal = crashSignal(candidate);
   return {
-    lines: [`Follows a ${happening} at ${clockTime(gpu.timestamp)} (event ${gpu.id}: ${gpu.summary}) — the GPU driver, not ${compositor}, is the likely cause.`],
+    lines: [`Follows a ${happening} at ${formatLocalClock(gpu.timestamp)} (event ${gpu.id}: ${gpu.summary}) — the GPU driver, not ${compositor}, is the likely cause.`],
     summary: `Crash: ${compositor}${signal ? ` (${signal})` : ""} after ${happening}${driver ? ` (${driver})` : ""}`,
     evidence: { gpuEventId: gpu.id, gpuSummary: gpu.summary, secondsAfterGpuEvent: secondsBefore, windowSeconds: GPU_CRASH_WINDOW_US / 1_000_000 },
   };

@@ -6,6 +6,7 @@ import { RunError } from "../run.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 import { MESSAGE_ID } from "../classify/systemd-ids.ts";
 import { t1EventsBetween } from "../store/event-queries.ts";
+import { formatUtcClock } from "../text/format.ts";
 
 // A failed unit's own last words: the lines the service printed before it failed ("disk full",
 // "cannot bind :8080") are usually the whole answer, and the failure message never has them.
@@ -55,11 +56,6 @@ export function unitJournalArgv(unit: string, manager: UnitManager, untilUs: num
   const head = ["journalctl", "--no-pager", "--quiet", "--output=json", `--lines=${LAST_LINES}`, untilArg(untilUs + UNTIL_SLACK_US)];
   if (manager.kind === "system") return [...head, `_SYSTEMD_UNIT=${unit}`];
   return [...head, `_SYSTEMD_USER_UNIT=${unit}`, `_UID=${manager.uid}`, "+", `_SYSTEMD_UNIT=${unit}`, `_UID=${manager.uid}`];
-}
-
-/** "00:38:15" in UTC, the zone the daemon's alerts use for times of day. */
-function timeOfDay(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString().slice(11, 19);
 }
 
 function journalEntries(stdout: string): Entry[] {
@@ -159,7 +155,7 @@ export function createUnitEnricher(): Enricher {
       }
       if (entries.length) {
         lines.push("Last lines before the failure:");
-        for (const e of entries) lines.push(`  ${e.realtimeUs === null ? "--:--:--" : timeOfDay(e.realtimeUs)} ${e.message}`);
+        for (const e of entries) lines.push(`  ${e.realtimeUs === null ? "--:--:--" : formatUtcClock(e.realtimeUs)} ${e.message}`);
         evidence["lastLines"] = entries.length;
       } else if (own !== null) {
         lines.push(`${facts.unit} wrote nothing to the journal before it failed.`);

@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import { NotifyError, type Notifier } from "./notifier.ts";
 import type { Notification } from "../text/alert.ts";
 import { parseNtfyUrl, type NtfyTarget } from "../parse/ntfy-url.ts";
+import { formatSecondsMs } from "../text/format.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
@@ -161,16 +162,12 @@ export interface FetchContext {
   timedOut: boolean;
 }
 
-function seconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
-}
-
 /** A fetch that threw: no HTTP answer at all. All of these may pass, so all are retryable. */
 /** A fetch that got no HTTP answer, in words naming the server (also used by `doctor`). */
 export function fetchFailure(error: unknown, ctx: FetchContext): NotifyError {
   const retry = { status: null, retryable: true, cause: error };
   if (ctx.cancelled) return new NotifyError(`sending to ${ctx.server} was cancelled`, retry);
-  if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${seconds(ctx.timeoutMs)}`, retry);
+  if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${formatSecondsMs(ctx.timeoutMs)}`, retry);
   const failure = describeFetchFailure(error);
   const code = failure.code;
   switch (failure.kind) {

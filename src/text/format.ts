@@ -115,3 +115,29 @@ export function describeAge(ageUs: number): string {
   if (hours < 48) return `${hours} h ago`;
   return `${Math.floor(hours / 24)} d ago`;
 }
+
+/** "2 s", "0.25 s": a configured timeout, to the millisecond and no further. */
+export function formatSecondsMs(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+/** "500ms", "1.5s": a retry's wait, for log lines. */
+export function formatBackoff(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** "14:32:05" in local time: the time of day of something a few minutes earlier. */
+export function formatLocalClock(us: number): string {
+  const d = new Date(Math.floor(us / 1000));
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** "42 s", and never "0 s": a span measured in µs, rounded to whole seconds. */
+export function formatWholeSeconds(us: number): string {
+  return `${Math.max(1, Math.round(us / 1e6))} s`;
+}
+
+/** "00:38:15" in UTC, the zone the daemon's alerts use for times of day. */
+export function formatUtcClock(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString().slice(11, 19);
+}
