@@ -7,6 +7,7 @@ import { defaultConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { fetchFailure } from "../notify/ntfy.ts";
 import { parseNtfyUrl } from "../parse/ntfy-url.ts";
+import { parseShowBlocks } from "../parse/systemd-show.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
@@ -114,7 +115,7 @@ async function unitChecks(runner: Runner): Promise<Check[]> {
   if (!Bun.which("systemctl")) return [{ name: "service", status: "warn", detail: "systemctl not found: run 'logtriage daemon' under your own supervisor" }];
   const show = await runner.run(["systemctl", "--user", "show", "logtriage.service", "-p", "LoadState,ActiveState,SubState,UnitFileState,WatchdogUSec,NRestarts"], { timeoutMs: 5_000 });
   if (show.exitCode !== 0) return [{ name: "service", status: "warn", detail: `no user manager to ask (${show.stderr.trim().split("\n").pop() ?? "systemctl failed"})`, fix: "log in through a session with systemd, or check the unit with 'systemctl status logtriage' if installed with --system" }];
-  const p = Object.fromEntries(show.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const p = Object.fromEntries(parseShowBlocks(show.stdout)[0] ?? []);
   if (p["LoadState"] !== "loaded") return [{ name: "service", status: "warn", detail: "logtriage.service is not installed for this user", fix: "run install.sh (curl -fsSL …/install.sh | sh)" }];
   const checks: Check[] = [];
   const active = p["ActiveState"] === "active";

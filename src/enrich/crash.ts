@@ -9,6 +9,8 @@ import { CRASH_INCIDENT_WINDOW_US } from "../store/events.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
 import { MESSAGE_ID } from "../classify/systemd-ids.ts";
 import { crashOccurrencesSince, unitRuleSeenSince } from "../store/event-queries.ts";
+import { systemctlArgv } from "../host/systemctl.ts";
+import { parseShowBlocks } from "../parse/systemd-show.ts";
 
 // A crash's first questions: which binary, which signal, where in the code, and is this new?
 // The kernel's segfault line comes first and names only comm and pid; systemd-coredump logs
@@ -92,8 +94,8 @@ async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean>
   // A system unit's Result; a user manager is reachable only with its XDG_RUNTIME_DIR, which a
   // system daemon does not have, so user units rely on the stored event above.
   try {
-    const r = await ctx.runner.run(["systemctl", "show", unit, "-p", "Result"], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
-    return r.exitCode === 0 && r.stdout.trim() === "Result=start-limit-hit";
+    const r = await ctx.runner.run(systemctlArgv("system", "show", unit, "-p", "Result"), { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
+    return r.exitCode === 0 && parseShowBlocks(r.stdout)[0]?.get("Result") === "start-limit-hit";
   } catch (error) {
     if (error instanceof RunError && error.result === null) return false;
     throw error;
