@@ -5,7 +5,7 @@ import type { Match, RuleGroup, RuleSpec, UnitHistory } from "./rule-spec.ts";
 import { UnitHistoryMemory } from "./unit-history.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 
-/** A rule as the classifier runs it (ARCHITECTURE.md's Rule interface). */
+/** A rule as the classifier runs it (docs/ARCHITECTURE.md, "Where to add a rule"). */
 export interface Rule {
   readonly name: string;
   readonly tier: Tier | null;

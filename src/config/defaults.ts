@@ -1,9 +1,11 @@
 import { join } from "node:path";
 import type { Severity, Tier } from "../event.ts";
 import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
-import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type NtfyPriority, type Role } from "./schema.ts";
+import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type Role } from "./schema.ts";
+import type { NtfyPriority } from "../text/alert.ts";
 
-// Defaults, and the role table that picks detectors (design: "Role-Based Defaults"). An
+// Defaults, and the role table that picks detectors per kind of machine (a desktop, a NAS, a
+// server each start with the detectors that matter there). An
 // explicit value in the file always wins; the role only sets starting points.
 
 export interface RoleDefaults {

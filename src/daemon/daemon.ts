@@ -4,7 +4,8 @@ import { Triage } from "../classify/triage.ts";
 import type { Config } from "../config/schema.ts";
 import type { Tier } from "../event.ts";
 import { alertFor } from "../notify/alert.ts";
-import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
+import { NtfyNotifier } from "../notify/ntfy.ts";
+import { parseNtfyUrl } from "../parse/ntfy-url.ts";
 import { OutboxSender } from "../notify/sender.ts";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
@@ -17,7 +18,7 @@ import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonSt
 import { StoreError } from "../store/errors.ts";
 import { outboxCounts, releaseAllEnriching } from "../store/outbox.ts";
 import { applyRetention } from "../store/retention.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../text/format.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";

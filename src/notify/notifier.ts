@@ -1,17 +1,7 @@
-import type { NtfyPriority } from "../config/schema.ts";
+import type { Notification } from "../text/alert.ts";
 
-// The notify stage's interface. A Notification is what the outbox stores (no topic, no
-// credentials: those come from the config at send time, so a token change applies to
-// alerts already queued and no secret lands in the database).
-
-export interface Notification {
-  title: string;
-  message: string;
-  priority: NtfyPriority;
-  tags: string[];
-  /** URL opened when the notification is tapped; null for none. */
-  click: string | null;
-}
+// The notify stage's interface: a Notifier sends a Notification (text/alert.ts) and fails
+// with a NotifyError that says whether trying again can help.
 
 /**
  * A send that failed. `retryable`: worth trying again later (network down, timeout, 429,

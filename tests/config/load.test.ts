@@ -85,7 +85,7 @@ gpu = true
 });
 
 describe("values", () => {
-  test("the design document's example config parses", () => {
+  test("the documented example config parses", () => {
     const text = readFileSync(join(FIXTURES, "config", "design-example.toml"), "utf8");
     const config = parseConfig(text, "design-example.toml", ctx);
     expect(config.instance).toEqual({ id: "workstation", role: "desktop" });
