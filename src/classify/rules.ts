@@ -3,6 +3,7 @@ import { CONTEXT_RULES } from "./rules/context.ts";
 import { OOM_RULES } from "./rules/oom.ts";
 import { CRASH_RULES } from "./rules/crash.ts";
 import { SERVICE_RULES } from "./rules/service.ts";
+import { STORAGE_RULES } from "./rules/storage.ts";
 import { KERNEL_RULES } from "./rules/kernel.ts";
 import { GPU_RULES } from "./rules/gpu.ts";
 import { PRESSURE_RULES } from "./rules/pressure.ts";
@@ -23,6 +24,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
   ...OOM_RULES,
   ...CRASH_RULES,
   ...SERVICE_RULES,
+  ...STORAGE_RULES,
   ...KERNEL_RULES,
   ...GPU_RULES,
   ...PRESSURE_RULES,

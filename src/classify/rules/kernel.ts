@@ -1,117 +1,11 @@
 import type { RuleSpec } from "../rule-spec.ts";
 import { kernelFacts } from "./_helpers.ts";
 
-// T4: kernel and hardware errors (storage, filesystems, MCE/EDAC, lockups, panics, RAID, network filesystems).
+// T4: kernel and hardware errors (MCE/EDAC/GHES, lockups, stalls, panics and Oopses, networking hangs,
+// network filesystems). Storage and local filesystems are in storage.ts.
 
 export const KERNEL_RULES: readonly RuleSpec[] = [
   // ── T4: kernel and hardware ─────────────────────────────────────────────────────────
-  {
-    name: "block-io-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: block layer I/O error on a device",
-    kernel: true,
-    literals: ["I/O error, dev", "Buffer I/O error"],
-    // 4.x: "blk_update_request: I/O error, dev sda, sector 1234"; 5.x+: "I/O error, dev sda, sector 1234 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0"
-    pattern: /I\/O error, dev (\w+), sector (\d+)|Buffer I\/O error on dev(?:ice)? (\w+)/,
-    describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3]) as string;
-      return { summary: `Disk I/O error on /dev/${dev}${m?.[2] ? ` (sector ${m[2]})` : ""}`, facts: kernelFacts(group, dev) };
-    },
-  },
-  {
-    name: "ata-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: libata command errors and link resets",
-    kernel: true,
-    literals: ["Emask", "failed command", "error: {", "status: {", "resetting link", "COMRESET", "SError"],
-    pattern: /^(ata\d+(?:\.\d+)?): (exception Emask|failed command|error: \{|status: \{[^}]*ERR|hard resetting link|COMRESET failed|SError: \{)/,
-    describe: ({ group, m }) => ({ summary: `Disk controller error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
-  },
-  {
-    name: "nvme-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: NVMe timeouts, resets and command errors",
-    kernel: true,
-    literals: ["nvme"],
-    pattern: /^nvme (nvme\d+): (I\/O \d+ (?:\(\w+\) )?QID \d+ timeout.*|controller is down.*|Device not ready.*|Removing after probe failure.*|Abort status.*|.*[Ff]ailed.*)$|^(nvme\d+n\d+): (I\/O Cmd.*status: .*)$/,
-    unless: /failed to (?:get|find) .*(?:firmware|power state)/i,
-    describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3]) as string;
-      return { summary: `NVMe error on ${dev}: ${(m?.[2] ?? m?.[4]) as string}`, facts: kernelFacts(group, dev) };
-    },
-  },
-  {
-    name: "scsi-medium-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: SCSI sense 'Medium Error' / 'Hardware Error'",
-    kernel: true,
-    literals: ["Sense Key"],
-    // newer kernels print the key as a number: 0x3 medium error, 0x4 hardware error
-    pattern: /\[(\w+)\].*Sense Key : (Medium Error|Hardware Error|0x3|0x4)\b/,
-    describe: ({ group, m }) => {
-      const key = m?.[2] === "0x3" ? "Medium Error" : m?.[2] === "0x4" ? "Hardware Error" : (m?.[2] as string);
-      return { summary: `Disk ${key} on /dev/${m?.[1] as string}`, facts: kernelFacts(group, m?.[1] ?? null) };
-    },
-  },
-  {
-    name: "ext4-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: EXT4-fs errors and read-only remounts",
-    kernel: true,
-    literals: ["EXT4-fs"],
-    pattern: /^EXT4-fs error \(device ([^)]+)\): (.*)|^EXT4-fs \(([^)]+)\): (Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*)$|^EXT4-fs warning \(device ([^)]+)\): (.*I\/O error.*)$/,
-    describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3] ?? m?.[5]) as string;
-      return { summary: `EXT4 error on ${dev}: ${(m?.[2] ?? m?.[4] ?? m?.[6]) as string}`, facts: kernelFacts(group, dev) };
-    },
-  },
-  {
-    name: "btrfs-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: BTRFS errors, checksum failures, device error counters",
-    kernel: true,
-    literals: ["BTRFS"],
-    pattern: /^BTRFS(?:: error| error| critical| warning)? \(device ([^):]+)[^)]*\):? (.*(?:error|errs:|csum failed|checksum|corrupt|read-only|fail).*)$/i,
-    unless: /^BTRFS info/,
-    describe: ({ group, m }) => ({ summary: `BTRFS error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
-  },
-  {
-    name: "xfs-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: XFS corruption, metadata I/O errors, shutdowns",
-    kernel: true,
-    literals: ["XFS ("],
-    pattern: /^XFS \(([^)]+)\): (.*(?:[Cc]orrupt|I\/O [Ee]rror|[Ss]hut(?:ting)? down|xfs_repair|Internal error).*)$/,
-    describe: ({ group, m }) => ({ summary: `XFS error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
-  },
-  {
-    name: "zfs-error",
-    tier: "T4",
-    severity: "high",
-    group: "raid",
-    doc: "ZFS: I/O and checksum errors, faulted or degraded vdevs, suspended pools",
-    literals: ["zio pool=", "pool=", "Pool '"],
-    pattern: /zio pool=(\S+) vdev=(\S+) error=(\d+)|class=(checksum|io|data|deadman)\b.*pool=['"]?([^'" ]+)|class=statechange\b.*pool=['"]?([^'" ]+)['"]?.*vdev_state=(FAULTED|DEGRADED|REMOVED|UNAVAIL)|Pool '([^']+)' has encountered an uncorrectable I\/O failure/,
-    describe: ({ group, m }) => {
-      const pool = (m?.[1] ?? m?.[5] ?? m?.[6] ?? m?.[8]) as string;
-      const what = m?.[3] ? `I/O error ${m[3]} on ${m[2] as string}` : m?.[4] ? `${m[4]} error` : m?.[7] ? `vdev ${m[7]}` : "pool suspended (uncorrectable I/O failure)";
-      return { summary: `ZFS pool ${pool}: ${what}`, facts: kernelFacts(group, pool) };
-    },
-  },
   {
     name: "thermal-critical",
     tier: "T4",
@@ -265,32 +159,6 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     // 3.10 and some vendor 4.4 kernels: "WARNING: at kernel/smp.c:382 smp_call_function_many+0x2d4/0x2e0()"
     pattern: /^WARNING: (?:CPU: \d+ PID: (\d+) )?at (\S+)(?: (\S+))?/,
     describe: ({ group, m }) => ({ summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`, facts: kernelFacts(group) }),
-  },
-  {
-    name: "md-raid-degraded",
-    tier: "T4",
-    severity: "critical",
-    group: "raid",
-    doc: "md RAID: disk failure, degraded array, interrupted recovery",
-    kernel: true,
-    literals: ["md/raid", "md: md", "kicking non-fresh"],
-    // "not clean -- starting background reconstruction" after an unclean shutdown is routine: not matched.
-    pattern: /md\/raid\w*:(md\w+): (Disk failure on \w+.*|Operation continuing on \d+ devices.*|cannot start.*)|md: (md\w+): ((?:recovery|resync|data-check) interrupted.*)|md: (kicking non-fresh \w+ from array.*)/,
-    describe: ({ group, m }) => {
-      const md = (m?.[1] ?? m?.[3] ?? "md") as string;
-      return { summary: `RAID ${md}: ${(m?.[2] ?? m?.[4] ?? m?.[5]) as string}`, facts: kernelFacts(group, md) };
-    },
-  },
-  {
-    name: "mdadm-event",
-    tier: "T4",
-    severity: "critical",
-    group: "raid",
-    doc: "mdadm --monitor: DegradedArray / Fail / DeviceDisappeared events",
-    identifiers: ["mdadm"],
-    literals: ["event detected"],
-    pattern: /(DegradedArray|Fail|FailSpare|DeviceDisappeared|SparesMissing) event detected on md device (\S+)/,
-    describe: ({ group, m }) => ({ summary: `RAID ${m?.[2] as string}: ${m?.[1] as string}`, facts: kernelFacts(group, m?.[2] ?? null) }),
   },
   {
     name: "nfs-not-responding",
