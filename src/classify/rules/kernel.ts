@@ -36,19 +36,26 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: machine check exception (CPU, cache, memory bus)",
     kernel: true,
     literals: ["Hardware Error", "Machine check", "Machine Check"],
-    pattern: /mce: \[Hardware Error\]: (.*)|(Machine check events logged)|(Machine Check Exception.*)/,
-    describe: ({ group, m }) => ({ summary: `Machine check: ${(m?.[1] ?? m?.[2] ?? m?.[3]) as string}`, facts: kernelFacts(group) }),
+    // arch/x86/kernel/cpu/mce: 3.10 prints "[Hardware Error]: Machine check events logged" without the "mce: " prefix.
+    pattern: /mce: \[Hardware Error\]: (?<what>.*)|(?<logged>Machine check events logged)|(?<exc>Machine Check Exception.*)/,
+    describe: ({ group, m }) => ({ summary: `Machine check: ${(m?.groups?.["what"] ?? m?.groups?.["logged"] ?? m?.groups?.["exc"]) as string}`, facts: kernelFacts(group) }),
   },
   {
     name: "edac-uncorrectable",
     tier: "T4",
     severity: "critical",
     group: "core",
-    doc: "EDAC: uncorrectable memory error (UE)",
+    doc: "EDAC: uncorrectable memory error (UE), edac_mc/sbridge/skx/i10nm/amd64/ghes_edac and the pre-3.x `UE row …` form",
     kernel: true,
     literals: ["EDAC"],
-    pattern: /EDAC (\S+): (\d+) UE (.*)/,
-    describe: ({ group, m }) => ({ summary: `Uncorrectable memory error (${m?.[1] as string}): ${m?.[3] as string}`, facts: kernelFacts(group) }),
+    // drivers/edac/edac_mc.c edac_mc_handle_error() (3.x+): "EDAC MC0: 1 UE memory read error on …"; ghes_edac
+    // "EDAC MC0: 1 UE Uncorrectable ECC error on …"; before 3.5 "EDAC MC0: UE page 0x…, offset … row 2, …".
+    pattern: /EDAC (?<mc>\S+): (?:(?<count>\d+) UE (?<what>.*)|UE (?<old>(?:page|row) .*))/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      if (g["count"] === "0") return null;
+      return { summary: `Uncorrectable memory error (${g["mc"] as string}): ${(g["what"] ?? g["old"]) as string}`, facts: kernelFacts(group) };
+    },
   },
   {
     name: "edac-correctable",
@@ -58,8 +65,71 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "EDAC: corrected memory error (CE) — a DIMM may be failing",
     kernel: true,
     literals: ["EDAC"],
-    pattern: /EDAC (\S+): (\d+) CE (.*)/,
-    describe: ({ group, m }) => ({ summary: `Corrected memory error (${m?.[1] as string}, ${m?.[2] as string}×): ${m?.[3] as string}`, facts: kernelFacts(group) }),
+    pattern: /EDAC (?<mc>\S+): (?:(?<count>\d+) CE (?<what>.*)|CE (?<old>(?:page|row) .*))/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      if (g["count"] === "0") return null;
+      return { summary: `Corrected memory error (${g["mc"] as string}${g["count"] ? `, ${g["count"]}×` : ""}): ${(g["what"] ?? g["old"]) as string}`, facts: kernelFacts(group) };
+    },
+  },
+  {
+    // drivers/acpi/apei/ghes.c + drivers/firmware/efi/cper.c print one record as many lines
+    // ("{1}[Hardware Error]: Hardware error from APEI Generic Hardware Error Source: 4", then
+    // "event severity: fatal", "section_type: memory error", …). The first line is the event;
+    // the rest are its details (next rule), so one record is one event.
+    name: "hardware-error",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "APEI/GHES firmware-first hardware error records (`[Hardware Error]: Hardware error from APEI Generic Hardware Error Source: N`), AMD MCE decoder verdicts",
+    kernel: true,
+    literals: ["[Hardware Error]"],
+    // arch/x86/kernel/cpu/mce/amd decoder (drivers/edac/mce_amd.c): "[Hardware Error]: Corrected error, no action required." …
+    pattern:
+      /^(?:\{\d+\})?\[Hardware Error\]: (?<what>Hardware error from APEI Generic Hardware Error Source: \d+|(?<verdict>Corrected error, no action required|Uncorrected, software (?:restartable|containable) error|Deferred error, no action required|Uncorrected error)\b.*)$/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      const corrected = /^(?:Corrected|Deferred)/.test(g["verdict"] ?? "");
+      return { summary: `Hardware error: ${g["what"] as string}`, severity: corrected ? "warning" : "critical", facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "hardware-error-detail",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "the detail lines of a GHES/CPER record (`event severity`, `section_type`, …): part of the record's event",
+    kernel: true,
+    literals: ["[Hardware Error]"],
+    pattern: /^(?:\{\d+\})?\[Hardware Error\]: /,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "memory-failure",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: hardware-poisoned memory page handled (`Memory failure: 0x…: recovery action for …`)",
+    kernel: true,
+    literals: ["Memory failure"],
+    // mm/memory-failure.c action_result(): "Memory failure: %#lx: recovery action for %s: %s".
+    pattern: /Memory failure: (?<pfn>0x[0-9a-f]+): (?<what>.*)/,
+    describe: ({ group, m }) => {
+      const what = m?.groups?.["what"] as string;
+      return { summary: `Memory failure at page ${m?.groups?.["pfn"] as string}: ${what}`, severity: /: (?:Failed|Ignored)\b/.test(what) ? "critical" : "high", facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "mcelog-event",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "mcelog: a decoded machine check (`Hardware event. This is not a software error.` opens each record)",
+    identifiers: ["mcelog"],
+    literals: ["Hardware event"],
+    // mcelog.c disclaimer(): every record it decodes starts with this line.
+    pattern: /^Hardware event\. This is not a software error\./,
+    describe: ({ group }) => ({ summary: "Machine check decoded by mcelog (see mcelog --client or its log for the record)", facts: kernelFacts(group) }),
   },
   {
     name: "nmi",
@@ -120,11 +190,17 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     tier: "T4",
     severity: "high",
     group: "core",
-    doc: "kernel: RCU stall detected",
+    doc: "kernel: RCU stall detected (normal and expedited), RCU grace-period kthread starved",
     kernel: true,
-    literals: ["detected stall"],
-    pattern: /INFO: (rcu_\w+) (?:self-)?detected stall/,
-    describe: ({ group, m }) => ({ summary: `RCU stall (${m?.[1] as string})`, facts: kernelFacts(group) }),
+    literals: ["detected stall", "detected expedited stall", "kthread starved for"],
+    // kernel/rcu/tree_stall.h: "INFO: rcu_sched self-detected stall on CPU", "INFO: rcu_preempt detected stalls on
+    // CPUs/tasks:", "INFO: rcu_sched detected expedited stalls on CPUs/tasks:", "rcu_preempt kthread starved for 11334
+    // jiffies! g15153 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0" (4.x+ add the "rcu: " prefix).
+    pattern: /INFO: (?<flavor>rcu_\w+) (?:self-)?detected (?:expedited )?stall|(?<starved>rcu_\w+) kthread starved for (?<jiffies>\d+) jiffies/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return { summary: g["starved"] ? `RCU grace-period kthread ${g["starved"]} starved for ${g["jiffies"] as string} jiffies` : `RCU stall (${g["flavor"] as string})`, facts: kernelFacts(group) };
+    },
   },
   {
     name: "kernel-panic",
@@ -144,9 +220,12 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: BUG / Oops / kernel-mode general protection fault",
     kernel: true,
-    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel", "divide error", "invalid opcode", "stack segment", "double fault"],
-    pattern: /^(BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\].*|Unable to handle kernel .*)$/,
-    describe: ({ group, m }) => ({ summary: `Kernel ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel", "divide error", "invalid opcode", "stack segment", "double fault", "Internal error", "Missing ENDBR"],
+    // arm/arm64 die(): "Internal error: Oops: 96000004 [#1] PREEMPT SMP" (6.x: 16 hex digits);
+    // x86 IBT (arch/x86/kernel/traps.c, 5.18+): "traps: Missing ENDBR: foo+0x0/0x30".
+    pattern:
+      /^(?<what>BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\].*|Unable to handle kernel .*|Internal error: .*\[#\d+\].*|(?:traps: )?Missing ENDBR: .*)$/,
+    describe: ({ group, m }) => ({ summary: `Kernel ${(m?.groups?.["what"] as string).replace(/^traps: /, "")}`, facts: kernelFacts(group) }),
   },
   {
     name: "kernel-warning",
@@ -159,6 +238,48 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     // 3.10 and some vendor 4.4 kernels: "WARNING: at kernel/smp.c:382 smp_call_function_many+0x2d4/0x2e0()"
     pattern: /^WARNING: (?:CPU: \d+ PID: (\d+) )?at (\S+)(?: (\S+))?/,
     describe: ({ group, m }) => ({ summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`, facts: kernelFacts(group) }),
+  },
+  {
+    name: "netdev-watchdog",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: NETDEV WATCHDOG transmit timeout (a NIC stopped sending)",
+    kernel: true,
+    literals: ["NETDEV WATCHDOG"],
+    // net/sched/sch_generic.c dev_watchdog(): 2.6 "NETDEV WATCHDOG: eth0: transmit timed out"; 3.x–6.8
+    // "NETDEV WATCHDOG: eth0 (igb): transmit queue 4 timed out"; 6.9+ netdev_crit "… eno2: NETDEV WATCHDOG: CPU: 5: transmit queue 0 timed out 10430 ms".
+    pattern: /(?:(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      const dev = g["dev"] ?? g["pre"] ?? null;
+      return { summary: `Network transmit timeout${dev ? ` on ${dev}` : ""}${g["drv"] ? ` (${g["drv"]})` : ""}${g["queue"] ? `, queue ${g["queue"]}` : ""}`, facts: kernelFacts(group, dev) };
+    },
+  },
+  {
+    name: "netdev-unregister-hang",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: `unregister_netdevice: waiting for X to become free` (a leaked reference; network namespace teardown hangs)",
+    kernel: true,
+    literals: ["to become free"],
+    // net/core/dev.c netdev_wait_allrefs(): pr_emerg("unregister_netdevice: waiting for %s to become free. Usage count = %d\n").
+    pattern: /unregister_netdevice: waiting for (?<dev>\S+) to become free\. Usage count = (?<count>-?\d+)/,
+    describe: ({ group, m }) => ({ summary: `unregister_netdevice: ${m?.groups?.["dev"] as string} stuck (usage count ${m?.groups?.["count"] as string})`, facts: kernelFacts(group, m?.groups?.["dev"] ?? null) }),
+  },
+  {
+    name: "conntrack-table-full",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: `nf_conntrack: table full, dropping packet` (new connections are being dropped)",
+    kernel: true,
+    literals: ["table full, dropping packet"],
+    // net/netfilter/nf_conntrack_core.c: 3.x "nf_conntrack: table full, dropping packet."; later kernels print the
+    // module prefix twice ("nf_conntrack: nf_conntrack: table full, dropping packet").
+    pattern: /nf_conntrack: table full, dropping packet/,
+    describe: ({ group }) => ({ summary: "Connection tracking table full: packets are being dropped (raise net.netfilter.nf_conntrack_max)", facts: kernelFacts(group) }),
   },
   {
     name: "nfs-not-responding",
