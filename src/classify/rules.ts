@@ -4,7 +4,7 @@ import { OOM_RULES } from "./rules/oom.ts";
 import { CRASH_RULES } from "./rules/crash.ts";
 import { SERVICE_RULES } from "./rules/service.ts";
 import { STORAGE_RULES } from "./rules/storage.ts";
-import { KERNEL_RULES } from "./rules/kernel.ts";
+import { BACKSTOP_RULES, KERNEL_RULES } from "./rules/kernel.ts";
 import { GPU_RULES } from "./rules/gpu.ts";
 import { PRESSURE_RULES } from "./rules/pressure.ts";
 
@@ -28,4 +28,6 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
   ...KERNEL_RULES,
   ...GPU_RULES,
   ...PRESSURE_RULES,
+  // Last: it takes what no rule above named.
+  ...BACKSTOP_RULES,
 ];

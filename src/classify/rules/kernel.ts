@@ -305,3 +305,47 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
   },
 
 ];
+
+// The backstop, last in the table: a kernel message at priority err or worse (kmsg prio, journal
+// PRIORITY) from a storage, filesystem, memory, PCI or GPU subsystem that no rule above named.
+// A new wording of a known failure then still reaches the event log, marked as unrecognized,
+// instead of being dropped. Messages without a priority (plain dmesg text) never reach it.
+const SUBSYSTEMS: readonly (readonly [string, RegExp])[] = [
+  ["storage", /^(?:sd|sr|st|ses|scsi) \d+:\d+:\d+:\d+: |^scsi(?:\d+)?[: ]|^ata\d+(?:\.\d+)?: |^nvme\S*[: ]|^blk_\w+: |^(?:print_req_error|end_request): |^Buffer I\/O |^(?:ahci|mpt[23]sas|megaraid_sas|aacraid|hpsa|smartpqi|mpi3mr|isci|virtio_blk|xen_blkfront|mmc\d+|mmcblk\d+\S*|nbd\d*|loop\d*|dm-\d+|device-mapper|md|md\/\w+|md\d+|raid\d+|bcache|zram\d*)[: ]/],
+  ["filesystem", /^(?:EXT[234]-fs|XFS|BTRFS|F2FS-fs|FAT-fs|exFAT-fs|NTFS(?:-fs)?|ntfs3|JBD2?|ZFS|SPL|zfs|overlayfs|SQUASHFS|squashfs|ISOFS|UDF-fs|NFS\w*|nfs\w*|CIFS|ceph|libceph|fuse|ocfs2|gfs2|VFS|Quota error)\b/],
+  ["memory", /^(?:EDAC\b|mce\b|Memory failure|(?:\{\d+\})?\[Hardware Error\]|RAS\b|GHES\b|APEI\b|ERST\b|HEST\b|BERT\b)/],
+  ["PCI", /^(?:pci|pcieport) [0-9a-f]{4}:|^(?:PCI|AER|DPC)\b/],
+  ["GPU", /^(?:amdgpu|radeon|i915|xe|nouveau|nvidia|ast|mgag200) [0-9a-f]{4}:|^(?:NVRM|nvidia|amdgpu|i915|nouveau)\b|^\[drm\b/],
+];
+
+export const BACKSTOP_RULES: readonly RuleSpec[] = [
+  {
+    // drivers/pci/doe.c prints these with pci_err at every boot on servers whose devices
+    // advertise a Data Object Exchange mailbox that does not answer (seen on healthy Supermicro
+    // EPYC boards); the device works, so they are known and not events.
+    name: "pci-doe-mailbox",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "PCI DOE mailbox setup failures at boot (`DOE: [2c8] failed to create mailbox`): firmware noise on healthy servers",
+    kernel: true,
+    literals: ["DOE: ["],
+    pattern: /^pci \S+: DOE: \[[0-9a-f]+\] (?:ABORT timed out|failed to reset mailbox|failed to create mailbox|failed to cache (?:protocols|features))/,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "kernel-error-unrecognized",
+    tier: "T4",
+    severity: "warning",
+    group: "core",
+    doc: "backstop: a kernel message at priority err or worse from a storage, filesystem, memory, PCI or GPU subsystem that no rule above names",
+    kernel: true,
+    literals: ["sd ", "sr ", "st ", "ses ", "scsi", "ata", "nvme", "blk_", "print_req_error", "end_request", "Buffer I/O", "ahci", "mpt", "megaraid", "aacraid", "hpsa", "smartpqi", "mpi3mr", "isci", "virtio_blk", "blkfront", "mmc", "nbd", "loop", "dm-", "device-mapper", "md", "raid", "bcache", "zram", "EXT", "XFS", "BTRFS", "F2FS", "FAT-fs", "NTFS", "ntfs3", "JBD", "ZFS", "SPL", "zfs", "overlayfs", "SQUASHFS", "squashfs", "ISOFS", "UDF-fs", "NFS", "nfs", "CIFS", "ceph", "fuse", "ocfs2", "gfs2", "VFS", "Quota error", "EDAC", "mce", "Memory failure", "[Hardware Error]", "RAS", "GHES", "APEI", "ERST", "HEST", "BERT", "pci", "PCI", "AER", "DPC", "amdgpu", "radeon", "i915", "xe ", "nouveau", "nvidia", "ast ", "mgag200", "NVRM", "[drm"],
+    describe: ({ entry, group }) => {
+      if (entry.priority === null || entry.priority > 3) return null;
+      const found = SUBSYSTEMS.find(([, re]) => re.test(entry.message));
+      if (!found) return null;
+      return { summary: `Unrecognized kernel error (${found[0]}): ${entry.message}`, facts: kernelFacts(group) };
+    },
+  },
+];

@@ -53,6 +53,19 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     },
   },
   {
+    // ata_eh_link_report() prints the whole report at err level; its detail lines (the taskfile
+    // "cmd …", "irq_stat …" without a cause, controller DMA status) belong to the event above.
+    name: "ata-detail",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "libata error report detail lines (`cmd …`, `irq_stat 0x…`, `BMDMA stat …`): part of the ata-error event",
+    kernel: true,
+    literals: ["cmd ", "irq_stat", "BMDMA"],
+    pattern: /^ata\d+(?:\.\d+)?: (?:cmd [0-9a-f]{2}\/|irq_stat 0x[0-9a-f]+$|\(?BMDMA2? stat )/,
+    describe: () => ({ summary: "" }),
+  },
+  {
     name: "nvme-error",
     tier: "T4",
     severity: "high",
