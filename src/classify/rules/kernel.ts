@@ -340,9 +340,9 @@ export const BACKSTOP_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "backstop: a kernel message at priority err or worse from a storage, filesystem, memory, PCI or GPU subsystem that no rule above names",
     kernel: true,
+    maxPriority: 3,
     literals: ["sd ", "sr ", "st ", "ses ", "scsi", "ata", "nvme", "blk_", "print_req_error", "end_request", "Buffer I/O", "ahci", "mpt", "megaraid", "aacraid", "hpsa", "smartpqi", "mpi3mr", "isci", "virtio_blk", "blkfront", "mmc", "nbd", "loop", "dm-", "device-mapper", "md", "raid", "bcache", "zram", "EXT", "XFS", "BTRFS", "F2FS", "FAT-fs", "NTFS", "ntfs3", "JBD", "ZFS", "SPL", "zfs", "overlayfs", "SQUASHFS", "squashfs", "ISOFS", "UDF-fs", "NFS", "nfs", "CIFS", "ceph", "fuse", "ocfs2", "gfs2", "VFS", "Quota error", "EDAC", "mce", "Memory failure", "[Hardware Error]", "RAS", "GHES", "APEI", "ERST", "HEST", "BERT", "pci", "PCI", "AER", "DPC", "amdgpu", "radeon", "i915", "xe ", "nouveau", "nvidia", "ast ", "mgag200", "NVRM", "[drm"],
     describe: ({ entry, group }) => {
-      if (entry.priority === null || entry.priority > 3) return null;
       const found = SUBSYSTEMS.find(([, re]) => re.test(entry.message));
       if (!found) return null;
       return { summary: `Unrecognized kernel error (${found[0]}): ${entry.message}`, facts: kernelFacts(group) };
