@@ -130,11 +130,11 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     tier: "T4",
     severity: "high",
     group: "core",
-    doc: "kernel: EXT4-fs errors, I/O error warnings and read-only remounts",
+    doc: "kernel: EXT4-fs errors, warnings that report a failure (I/O error, directory index full), journal load errors and read-only remounts",
     kernel: true,
     literals: ["EXT4-fs"],
     pattern:
-      /^EXT4-fs error \(device (?<edev>[^)]+)\): (?<error>.*)|^EXT4-fs \((?<dev>[^)]+)\): (?<what>Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*|.*[Dd]ata will be lost.*|previous I\/O error to superblock detected|.*Detected aborted journal.*|error loading journal|.*journal (?:has )?aborted.*)$|^EXT4-fs warning \(device (?<wdev>[^)]+)\): (?<warning>.*I\/O error.*)$/,
+      /^EXT4-fs error \(device (?<edev>[^)]+)\): (?<error>.*)|^EXT4-fs \((?<dev>[^)]+)\): (?<what>Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*|.*[Dd]ata will be lost.*|previous I\/O error to superblock detected|.*Detected aborted journal.*|error loading journal|.*journal (?:has )?aborted.*)$|^EXT4-fs warning \(device (?<wdev>[^)]+)\): (?<warning>.*(?:I\/O error|Directory index full).*)$/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = (g["edev"] ?? g["dev"] ?? g["wdev"]) as string;
