@@ -112,6 +112,20 @@ export const GPU_RULES: readonly RuleSpec[] = [
     },
   },
   {
+    // amdgpu prints a fault or a hang as several dev_err/DRM_ERROR lines; the first is the
+    // event (amdgpu-fault), these follow it and describe it.
+    name: "amdgpu-fault-detail",
+    tier: null,
+    severity: "warning",
+    group: "gpu",
+    doc: "amdgpu detail lines after a fault or hang (`Process information: …`, `in page starting at address …`, `*_PROTECTION_FAULT_STATUS`, fault status fields): part of the amdgpu-fault event",
+    kernel: true,
+    literals: ["amdgpu"],
+    pattern:
+      /^(?:\[drm:amdgpu_job_timedout \[amdgpu\]\] \*ERROR\* Process information: |amdgpu \S+ (?:amdgpu: )?\s*(?:Process \S+ pid \d+ thread |in page starting at address |\w*_L2_PROTECTION_FAULT_STATUS:|Faulty UTCL2 client ID|(?:MORE_FAULTS|WALKER_ERROR|PERMISSION_FAULTS|MAPPING_ERROR|RW): 0x))/,
+    describe: () => ({ summary: "" }),
+  },
+  {
     name: "i915-gpu-hang",
     tier: "T4",
     severity: "high",

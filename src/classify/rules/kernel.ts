@@ -161,13 +161,17 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: soft lockup (a CPU stuck in kernel mode)",
     kernel: true,
     literals: ["soft lockup"],
-    pattern: /BUG: soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]/,
-    describe: ({ group, m }) => ({
-      summary: `Soft lockup: CPU ${m?.[1] as string} stuck for ${m?.[2] as string}s in ${m?.[3] as string}`,
-      process: m?.[3] ?? null,
-      pid: Number(m?.[4]),
-      facts: kernelFacts(group),
-    }),
+    // kernel/watchdog.c: "BUG: soft lockup - CPU#%d stuck for %us! [%s:%d]" ("NMI watchdog: " prefix before 4.15, "watchdog: " after).
+    pattern: /BUG: soft lockup - CPU#(?<cpu>\d+) stuck for (?<secs>\d+)s!(?: \[(?<comm>.+):(?<pid>\d+)\])?/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return {
+        summary: `Soft lockup: CPU ${g["cpu"] as string} stuck for ${g["secs"] as string}s${g["comm"] ? ` in ${g["comm"]}` : ""}`,
+        process: g["comm"] ?? null,
+        pid: g["pid"] ? Number(g["pid"]) : null,
+        facts: kernelFacts(group),
+      };
+    },
   },
   {
     name: "hung-task",
