@@ -105,9 +105,11 @@ export const GPU_RULES: readonly RuleSpec[] = [
     // 6.12+: "amdgpu 0000:03:00.0: amdgpu: ring gfx_0.0.0 timeout"; 7.x drops the second
     // "amdgpu:" ("amdgpu 0000:28:00.0: ring gfx_0.0.0 timeout") and says "GPU reset begin!. Source: 1".
     // "GPU reset begin!" is its own event only when no timeout came before it (the cooldown folds it).
-    pattern: /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (\S+) timeout|\[(\w+)\] (?:no-)?(?:retry )?page fault|(GPU fault detected|VM fault \(0x[0-9a-f]+, vmid \d+(?:, pasid \d+)?\) at page \d+)|(GPU reset begin|GPU recovery failed))/,
+    pattern:
+      /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (?<ring>\S+) timeout|\[(?<hub>\w+)\] (?:no-)?(?:retry )?page fault|(?<fault>GPU fault detected|VM fault \(0x[0-9a-f]+, vmid \d+(?:, pasid \d+)?\) at page \d+)|(?<reset>GPU reset begin|GPU recovery failed))/,
     describe: ({ group, m }) => {
-      const what = m?.[1] ? `ring ${m[1]} timeout (GPU hang)` : m?.[2] ? `GPU page fault (${m[2]})` : m?.[3] ? "GPU page fault" : (m?.[4] as string);
+      const g = m?.groups ?? {};
+      const what = g["ring"] ? `ring ${g["ring"]} timeout (GPU hang)` : g["hub"] ? `GPU page fault (${g["hub"]})` : g["fault"] ? "GPU page fault" : (g["reset"] as string);
       return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };
     },
   },
