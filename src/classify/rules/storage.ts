@@ -217,9 +217,10 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     doc: "ZFS: I/O and checksum errors, faulted or degraded vdevs, suspended pools (kernel, SPL and ZED forms)",
     literals: ["zio pool=", "pool=", "Pool '"],
     // module/zfs/spa_misc.c / zio.c: "WARNING: Pool 'tank' has encountered an uncorrectable I/O failure and
-    // has been suspended." (via the SPL's cmn_err, kernel log); ZED's "eid=N class=… pool=…" lines.
+    // has been suspended." (via the SPL's cmn_err, kernel log); ZED's "eid=N class=… pool=…" lines
+    // (all-syslog.sh), for the ereport.fs.zfs.* classes that report a failure.
     pattern:
-      /zio pool=(?<zpool>\S+) vdev=(?<vdev>\S+) error=(?<errno>\d+)|class=(?<cls>checksum|io|data|deadman|probe_failure)\b.*pool=['"]?(?<cpool>[^'" ]+)|class=statechange\b.*pool=['"]?(?<spool>[^'" ]+)['"]?.*vdev_state=(?<state>FAULTED|DEGRADED|REMOVED|UNAVAIL)|Pool '(?<suspended>[^']+)' has encountered an uncorrectable I\/O failure/,
+      /zio pool=(?<zpool>\S+) vdev=(?<vdev>\S+) error=(?<errno>\d+)|class=(?<cls>checksum|io|data|deadman|probe_failure|io_failure|zpool|vdev\.(?:no_replicas|open_failed|corrupt_data|bad_label|bad_guid_sum|too_small|bad_ashift|unknown))\b.*pool=['"]?(?<cpool>[^'" ]+)|class=statechange\b.*pool=['"]?(?<spool>[^'" ]+)['"]?.*vdev_state=(?<state>FAULTED|DEGRADED|REMOVED|UNAVAIL)|Pool '(?<suspended>[^']+)' has encountered an uncorrectable I\/O failure/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const pool = (g["zpool"] ?? g["cpool"] ?? g["spool"] ?? g["suspended"]) as string;
