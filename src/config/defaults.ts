@@ -15,20 +15,26 @@ export interface RoleDefaults {
   allTimers: boolean;
 }
 
+// Every pattern group is on for every role: RAID, ZFS, NFS/Samba, GPU and container lines only
+// appear on machines that have them, and a desktop with md RAID or a server with a GPU would
+// otherwise lose its events. Roles choose what is polled (SMART, timers); [detectors] still
+// turns a group off.
+const ALL_DETECTORS: Detectors = { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true };
+
 export const ROLE_DEFAULTS: Readonly<Record<Role, RoleDefaults>> = {
   desktop: {
-    detectors: { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
+    detectors: ALL_DETECTORS,
     smartEnabled: false,
     allTimers: false,
   },
-  // A NAS gets SMART, RAID and Samba/NFS monitoring without any config.
+  // A NAS gets SMART polling without any config.
   nas: {
-    detectors: { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true },
+    detectors: ALL_DETECTORS,
     smartEnabled: true,
     allTimers: true,
   },
   server: {
-    detectors: { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
+    detectors: ALL_DETECTORS,
     smartEnabled: false,
     allTimers: true,
   },

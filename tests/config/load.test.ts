@@ -48,9 +48,9 @@ describe("defaults", () => {
   });
 
   test.each([
-    ["desktop", { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true }, false],
-    ["nas", { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true }, true],
-    ["server", { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true }, false],
+    ["desktop", { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true }, false],
+    ["nas", { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true }, true],
+    ["server", { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true }, false],
   ])("role %s sets detector defaults", (role, detectors, smart) => {
     const config = parse(`[instance]\nrole = "${role}"\n`);
     expect(config.detectors).toEqual(detectors);
@@ -66,12 +66,12 @@ role = "nas"
 enabled = false
 [detectors]
 raid = false
-gpu = true
+gpu = false
 `);
     expect(config.smart.enabled).toBe(false);
     expect(config.detectors.raid).toBe(false);
-    expect(config.detectors.gpu).toBe(true);
-    expect(config.detectors.fileSharing).toBe(true); // not given: still the nas default
+    expect(config.detectors.gpu).toBe(false);
+    expect(config.detectors.fileSharing).toBe(true); // not given: still the default
   });
 
   test("custom rule severity defaults by tier", () => {
@@ -321,7 +321,7 @@ describe("loadConfig", () => {
     writeFileSync(file, `[instance]\nrole = "server"\n[cooldown]\nwindow = "forever"\n`);
     expect(() => loadConfig(file, env)).toThrow(`${file}:4: cooldown.window: expected a duration`);
     writeFileSync(file, `[instance]\nrole = "server"\n`);
-    expect(loadConfig(file, env).config.detectors.gpu).toBe(false);
+    expect(loadConfig(file, env).config.timers.all).toBe(true); // the server role watches every timer
   });
 
   test("a missing explicit path is an error naming the path and the fix", () => {
