@@ -23,6 +23,7 @@ const subCommands: Record<string, Loader> = {
   replay: async () => (await import("./cli/replay.ts")).replayCommand as unknown as CommandDef<ArgsDef>,
   status: async () => (await import("./cli/status.ts")).statusCommand as unknown as CommandDef<ArgsDef>,
   digest: async () => (await import("./cli/digest.ts")).digestCommand as unknown as CommandDef<ArgsDef>,
+  outbox: async () => (await import("./cli/outbox.ts")).outboxCommand as unknown as CommandDef<ArgsDef>,
   "test-ntfy": async () => (await import("./cli/test-ntfy.ts")).testNtfyCommand as unknown as CommandDef<ArgsDef>,
 };
 

@@ -79,6 +79,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       password: ntfy.password ?? null,
       click: ntfy.click ?? null,
       timeoutMs: ntfy.timeout ?? 10_000,
+      maxAgeMs: ntfy.max_age ?? 7 * 86_400_000,
     },
     digest: {
       enabled: file.digest?.enabled ?? true,

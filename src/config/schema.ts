@@ -60,6 +60,8 @@ export interface Config {
     password: string | null;
     click: string | null;
     timeoutMs: number;
+    /** An alert unsent this long is dropped, counted and shown. */
+    maxAgeMs: number;
   };
   digest: { enabled: boolean; schedule: string; topic: string };
   cooldown: { windowMs: number; aggregateThreshold: number };
@@ -246,6 +248,7 @@ export const ConfigFileSchema = v.strictObject(
           password: v.optional(text()),
           click: v.optional(v.pipe(text("a URL"), v.check((s) => URL.canParse(s), expected("a URL")))),
           timeout: v.optional(duration(1)),
+          max_age: v.optional(duration(60_000)),
         },
         TABLE,
       ),

@@ -6,6 +6,9 @@ import type { Tier } from "../event.ts";
 import { alertFor } from "../notify/alert.ts";
 import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
 import { OutboxSender } from "../notify/sender.ts";
+import { filesFingerprint } from "../notify/pause.ts";
+import { loadConfig } from "../config/load.ts";
+import { hostname } from "node:os";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
@@ -50,6 +53,8 @@ export interface DaemonOptions {
   triage: Triage;
   /** With no committed position: read the journal back this far instead of starting at now. */
   backfillMs: number | null;
+  /** The config file read, so a paused outbox can pick up a fixed [ntfy] section; null for defaults. */
+  configPath?: string | null;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -99,7 +104,17 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const selection = await chooseSource(config);
   const source = createSource(selection, o);
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
-  const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
+  const configPath = o.configPath ?? null;
+  const sender = notifier
+    ? new OutboxSender({
+        db,
+        notifier,
+        log: log.withTag("ntfy"),
+        maxAgeMs: config.ntfy.maxAgeMs,
+        configVersion: () => filesFingerprint([configPath, config.ntfy.tokenFile]),
+        reload: () => (configPath === null ? null : new NtfyNotifier(loadConfig(configPath, { env: process.env, hostname: hostname() }).config.ntfy)),
+      })
+    : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
   const toNotification = notifier ? (event: StoredEventWithLines) => alertFor(event, config.ntfy, config.instance.id) : null;
   // Alerts a previous run left waiting for enrichment go out as they are.
@@ -147,6 +162,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     heldCandidates: pipeline?.heldCandidates ?? 0,
     monitors: monitors.map((m) => m.name),
     enrichment: { ...enrichment.counters, waiting: enrichment.pending },
+    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused } : null,
   });
   const systemd = openSystemdNotifier();
   let heartbeatFailing = false;

@@ -2,6 +2,7 @@ import type { Config } from "../config/schema.ts";
 import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
 import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
+import { parseRetryAfter } from "./pause.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
@@ -105,6 +106,7 @@ export class NtfyNotifier implements Notifier {
       server,
       topic: this.target.topic,
       location: response.headers.get("location"),
+      retryAfter: response.headers.get("retry-after"),
       hasCredentials: authorization !== null,
     });
   }
@@ -220,28 +222,31 @@ interface StatusContext {
   server: string;
   topic: string;
   location: string | null;
+  retryAfter: string | null;
   hasCredentials: boolean;
 }
 
-/** ntfy's error body, `{"code":40101,"http":401,"error":"unauthorized","link":"…"}`, in a few words. */
-function ntfyErrorText(body: string): string | null {
+/** ntfy's error body, `{"code":40101,"http":401,"error":"unauthorized","link":"…"}`: its words and code. */
+function ntfyError(body: string): { text: string | null; code: number | null } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    return null; // not ntfy's JSON (a proxy's HTML page, say): the status alone says enough
+    return { text: null, code: null }; // not ntfy's JSON (a proxy's HTML page, say): the status alone says enough
   }
-  if (typeof parsed !== "object" || parsed === null) return null;
+  if (typeof parsed !== "object" || parsed === null) return { text: null, code: null };
   const { code, error } = parsed as { code?: unknown; error?: unknown };
-  if (typeof error !== "string" || error === "") return null;
-  return typeof code === "number" ? `${error}, ntfy code ${code}` : error;
+  const ntfyCode = typeof code === "number" && Number.isInteger(code) ? code : null;
+  if (typeof error !== "string" || error === "") return { text: null, code: ntfyCode };
+  return { text: ntfyCode !== null ? `${error}, ntfy code ${ntfyCode}` : error, code: ntfyCode };
 }
 
 /** An HTTP answer other than 2xx. */
 function statusFailure(status: number, body: string, ctx: StatusContext): NotifyError {
-  const ntfy = ntfyErrorText(body);
+  const { text: ntfy, code: ntfyCode } = ntfyError(body);
   const http = `HTTP ${status}${ntfy === null ? "" : `: ${ntfy}`}`;
-  const fail = (reason: string, retryable: boolean) => new NotifyError(reason, { status, retryable });
+  const retryAfterMs = parseRetryAfter(ctx.retryAfter, Date.now());
+  const fail = (reason: string, retryable: boolean) => new NotifyError(reason, { status, retryable, ntfyCode, retryAfterMs });
   if (status >= 300 && status < 400) {
     return fail(`${ctx.server} redirects (${http}) to ${ctx.location ?? "another address"}: put the address it names, with the topic, in [ntfy] url`, false);
   }
@@ -251,7 +256,7 @@ function statusFailure(status: number, body: string, ctx: StatusContext): Notify
   }
   if (status === 404) return fail(`${ctx.server} has no ntfy publish endpoint there (${http}): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`, false);
   if (status === 413) return fail(`${ctx.server} refused the message as too large (${http})`, false);
-  if (status === 429) return fail(`${ctx.server} is rate limiting this host (${http})`, true);
+  if (status === 429) return fail(`${ctx.server} is rate limiting this host (${http})${retryAfterMs === null ? "" : `; it asks to wait ${seconds(retryAfterMs)}`}`, true);
   if (status >= 500) return fail(`${ctx.server} failed to take the message (${http})`, true);
   return fail(`${ctx.server} rejected the message (${http})`, false);
 }
