@@ -63,7 +63,7 @@ class EventSink {
         if (outcome === "new") this.totals.stored.new++;
         else this.totals.stored.folded++;
       }
-    })();
+    }).immediate();
   }
 }
 

@@ -62,7 +62,7 @@ export function markSent(db: Database, row: OutboxRow, nowUs: number): void {
   db.transaction(() => {
     db.query("UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, done_us = ? WHERE id = ?").run(nowUs, row.id);
     db.query("UPDATE events SET notified = 1 WHERE id = ?").run(row.eventId);
-  })();
+  }).immediate();
 }
 
 export function markFailed(db: Database, row: OutboxRow, error: string, nowUs: number): void {
