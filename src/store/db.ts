@@ -159,6 +159,11 @@ export function openStore(path: string, options: OpenOptions = {}): Database {
 function migrate(db: Database, from: number): void {
   for (let v = from; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
+      // Read again under the write lock: two processes opening a new database at once (a
+      // daemon and a replay, or two daemons) both saw the old version before; the second
+      // must find the first one's migration done rather than run it again.
+      const now = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      if (now > v) return;
       db.run(MIGRATIONS[v] as string);
       db.run(`PRAGMA user_version = ${v + 1}`);
     }).immediate();
