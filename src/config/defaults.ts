@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Severity, Tier } from "../event.ts";
 import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
-import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type NtfyPriority, type Role } from "./schema.ts";
+import { parseHttpListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type NtfyPriority, type Role } from "./schema.ts";
 
 // Defaults, and the role table that picks detectors (design: "Role-Based Defaults"). An
 // explicit value in the file always wins; the role only sets starting points.
@@ -115,8 +115,9 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       ]),
     ),
     http: {
-      listen: file.http?.listen ? parseListen(file.http.listen) : null,
+      listen: file.http?.listen ? parseHttpListen(file.http.listen) : null,
       token: file.http?.token || null,
+      allowUnauthenticatedLoopback: file.http?.allow_unauthenticated_loopback ?? false,
     },
     metrics: { units: file.metrics?.units ?? [] },
     timers: {

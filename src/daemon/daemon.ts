@@ -243,6 +243,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
   const units = config.metrics.units.length ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") }) : null;
   return startHttpServer({
     listen,
+    openLoopback: config.http.allowUnauthenticatedLoopback,
     log: log.withTag("http"),
     deps: {
       db,

@@ -388,7 +388,7 @@ failures_before_alert = 3
       nextcloud: { healthUrl: "https://127.0.0.1:8443/status.php", unit: "nextcloud.service", intervalMs: 30_000, timeoutMs: 5_000, expectStatus: 200, failuresBeforeAlert: 2 },
       grafana: { healthUrl: "http://localhost:3000/api/health", unit: null, intervalMs: 10_000, timeoutMs: 2_000, expectStatus: 204, failuresBeforeAlert: 3 },
     });
-    expect(config.http).toEqual({ listen: null, token: null });
+    expect(config.http).toEqual({ listen: null, token: null, allowUnauthenticatedLoopback: false });
     expect(config.metrics).toEqual({ units: [] });
   });
 
@@ -403,10 +403,18 @@ failures_before_alert = 3
     expect(configError(`[services.web]\nhealth_url = "ftp://x/"\n`).message).toContain("expected an http:// or https:// URL");
   });
 
-  test("listen on loopback needs no token; anywhere else it does", () => {
-    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: null });
-    expect(parse(`[http]\nlisten = "[::1]:9876"\n`).http.listen).toEqual({ host: "::1", port: 9876 });
-    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "0.0.0.0", port: 9876 }, token: "s3cret" });
+  test("every TCP listener needs a token unless open loopback is asked for by name; a Unix socket needs none", () => {
+    const loopback = configError(`[http]\nlisten = "127.0.0.1:9876"\n`);
+    expect(loopback.message).toContain("http.listen");
+    expect(loopback.message).toContain("lets every local user read the API");
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: "s3cret", allowUnauthenticatedLoopback: false });
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\nallow_unauthenticated_loopback = true\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: null, allowUnauthenticatedLoopback: true });
+    expect(parse(`[http]\nlisten = "[::1]:9876"\nallow_unauthenticated_loopback = true\n`).http.listen).toEqual({ host: "::1", port: 9876 });
+    expect(parse(`[http]\nlisten = "unix:/run/user/1000/logtriage.sock"\n`).http.listen).toEqual({ unix: "/run/user/1000/logtriage.sock" });
+    expect(configError(`[http]\nlisten = "unix:relative.sock"\n`).message).toContain("a Unix socket like");
+    // Open loopback is only loopback: the flag does not open another address.
+    expect(configError(`[http]\nlisten = "0.0.0.0:9876"\nallow_unauthenticated_loopback = true\n`).message).toContain("set [http] token too");
+    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "0.0.0.0", port: 9876 }, token: "s3cret", allowUnauthenticatedLoopback: false });
     const error = configError(`[http]\nlisten = "0.0.0.0:9876"\n`);
     expect(error.message).toContain("http.listen");
     expect(error.message).toContain("set [http] token too");
