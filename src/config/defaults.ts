@@ -131,6 +131,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       retentionMs: file.db?.retention ?? 90 * 86_400_000,
     },
     log: { level: file.log?.level ?? "info" },
+    redact: { enabled: file.redact?.enabled ?? true, patterns: file.redact?.patterns ?? [] },
     detectors: {
       gpu: detectors.gpu ?? roleDefaults.detectors.gpu,
       raid: detectors.raid ?? roleDefaults.detectors.raid,

@@ -80,6 +80,8 @@ export interface Config {
   /** `path` is absolute, `~/` expanded. */
   db: { path: string; retentionMs: number };
   log: { level: LogLevel };
+  /** The secret-redaction pass over what leaves the machine (alerts, the HTTP API). */
+  redact: { enabled: boolean; patterns: string[] };
   detectors: Detectors;
   rules: { disable: string[]; custom: CustomRuleConfig[] };
 }
@@ -396,6 +398,23 @@ export const ConfigFileSchema = v.strictObject(
     ),
     db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
     log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),
+    redact: v.optional(
+      v.strictObject(
+        {
+          enabled: v.optional(flag()),
+          patterns: v.optional(
+            v.array(
+              v.pipe(
+                text("a regular expression (string)"),
+                v.check((s) => regexError(s) === null, (issue) => `invalid regular expression ${JSON.stringify(issue.input)}: ${regexError(String(issue.input)) ?? ""}`),
+              ),
+              expected(`an array of regular expressions like ["CUST-[0-9]{6}"]`),
+            ),
+          ),
+        },
+        TABLE,
+      ),
+    ),
     detectors: v.optional(
       v.strictObject(
         {

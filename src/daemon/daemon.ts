@@ -7,6 +7,7 @@ import { alertFor } from "../notify/alert.ts";
 import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
 import { OutboxSender } from "../notify/sender.ts";
 import { filesFingerprint } from "../notify/pause.ts";
+import { Redactor } from "../redact.ts";
 import { loadConfig } from "../config/load.ts";
 import { hostname } from "node:os";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
@@ -103,7 +104,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   }
   const selection = await chooseSource(config);
   const source = createSource(selection, o);
-  const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
+  const redactor = new Redactor(config.redact);
+  const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy, redactor) : null;
   const configPath = o.configPath ?? null;
   const sender = notifier
     ? new OutboxSender({
@@ -112,7 +114,11 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
         log: log.withTag("ntfy"),
         maxAgeMs: config.ntfy.maxAgeMs,
         configVersion: () => filesFingerprint([configPath, config.ntfy.tokenFile]),
-        reload: () => (configPath === null ? null : new NtfyNotifier(loadConfig(configPath, { env: process.env, hostname: hostname() }).config.ntfy)),
+        reload: () => {
+          if (configPath === null) return null;
+          const fresh = loadConfig(configPath, { env: process.env, hostname: hostname() }).config;
+          return new NtfyNotifier(fresh.ntfy, new Redactor(fresh.redact));
+        },
       })
     : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
@@ -248,6 +254,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
     deps: {
       db,
       token: config.http.token,
+      redactor: new Redactor(config.redact),
       services: Object.keys(config.services),
       snapshotsDir: snapshotsDir(config.db.path),
       nowUs: () => Date.now() * 1000,

@@ -3,6 +3,7 @@ import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
 import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
 import { parseRetryAfter } from "./pause.ts";
+import { redactUrl, Redactor } from "../redact.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
@@ -63,8 +64,11 @@ export function publishBody(topic: string, n: Notification): Record<string, unkn
 export class NtfyNotifier implements Notifier {
   readonly target: NtfyTarget;
   readonly #config: NtfyConfig;
+  readonly #redactor: Redactor;
 
-  constructor(config: NtfyConfig) {
+  /** `redactor`: the secret pass every message gets on its way out ([redact]); built-in shapes by default. */
+  constructor(config: NtfyConfig, redactor: Redactor = new Redactor()) {
+    this.#redactor = redactor;
     const target = parseNtfyUrl(config.url);
     if (target === null) {
       throw new NotifyError(`[ntfy] url ${JSON.stringify(config.url)} is not an ntfy topic URL like "https://ntfy.sh/my-topic" (topic: 1 to 64 letters, digits, "_" or "-")`, { status: null, retryable: false });
@@ -87,7 +91,8 @@ export class NtfyNotifier implements Notifier {
       response = await fetch(`${server}/`, {
         method: "POST",
         headers,
-        body: JSON.stringify(publishBody(this.target.topic, n)),
+        // At send time, so alerts queued before a [redact] change go out under the new one too.
+        body: JSON.stringify(publishBody(this.target.topic, this.#redact(n))),
         signal: AbortSignal.any([signal, timeout]),
         redirect: "manual",
       });
@@ -109,6 +114,10 @@ export class NtfyNotifier implements Notifier {
       retryAfter: response.headers.get("retry-after"),
       hasCredentials: authorization !== null,
     });
+  }
+
+  #redact(n: Notification): Notification {
+    return { ...n, title: this.#redactor.text(n.title), message: this.#redactor.text(n.message), click: n.click === null ? null : redactUrl(n.click) };
   }
 
   /** The Authorization header value, or null; the token file is read at each send, so a rotated token applies at once. */

@@ -7,6 +7,7 @@ import type { Candidate } from "../../src/event.ts";
 import { startHttpServer, type HttpServer } from "../../src/http/server.ts";
 import type { ApiDeps, ApiHealth } from "../../src/http/routes.ts";
 import { createLog } from "../../src/log.ts";
+import { Redactor } from "../../src/redact.ts";
 import { collectMetrics } from "../../src/metrics/collect.ts";
 import { renderExposition } from "../../src/metrics/exposition.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
@@ -305,6 +306,17 @@ describe("no one in by default", () => {
     // The control: the same socket opened up lets nobody in, so it was the mode that kept it out.
     chmodSync(socket, 0o666);
     expect(await curl(...nobody)).toBe("200");
+  });
+});
+
+describe("secrets in answers", () => {
+  test("/events passes the redaction: a secret in an event's text does not leave through the API", async () => {
+    commitEvent(db, candidate({ summary: "app failed: DB_PASSWORD=hunter2 via http://admin:pw@db:5432/x", unit: "secret-app.service" }), policy);
+    const r = await get(serve({ redactor: new Redactor() }), "/events?since=2d");
+    expect(r.status).toBe(200);
+    expect(r.text).not.toContain("hunter2");
+    expect(r.text).not.toContain("admin:pw");
+    expect(r.text).toContain("DB_PASSWORD=REDACTED");
   });
 });
 
