@@ -5,6 +5,7 @@ import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
 import { listUnsent, outboxCounts, requeueRefused } from "../store/outbox.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
 import { formatLocalTime, isoTime } from "./_render.ts";
+import { printableLines } from "./_printable.ts";
 
 // `logtriage outbox`: the alerts that have not reached ntfy, and why. `--retry` puts the ones
 // ntfy refused back into the queue, in their original order; a running daemon picks them up
@@ -65,7 +66,8 @@ export const outboxCommand = defineCommand({
         if (a.lastError) lines.push(`    ${a.lastError}`);
       }
       if (counts.failed) lines.push("", "'logtriage outbox --retry' queues the refused alerts again.");
-      process.stdout.write(`${lines.join("\n")}\n`);
+      // Titles and errors come from logs and servers: shown escaped, never interpreted.
+      process.stdout.write(`${printableLines(lines.join("\n"))}\n`);
     } finally {
       db.close();
     }

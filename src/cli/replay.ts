@@ -8,6 +8,7 @@ import { openStore } from "../store/db.ts";
 import { commitEvent, type CommitPolicy } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
 import { candidateJson, candidateLine, dim } from "./_render.ts";
+import { printable } from "./_printable.ts";
 
 const SHOWN_BAD_LINES = 5;
 const STORE_BATCH = 500;
@@ -128,7 +129,7 @@ export const replayCommand = defineCommand({
             year: new Date().getFullYear(),
             wantsRawLine: (line) => triage.wantsRawLine(line),
             onBadLine: (kind, lineNumber, sample) => {
-              if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${sample}`);
+              if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${printable(sample)}`);
             },
           },
           stats,

@@ -10,6 +10,7 @@ import { formatKb } from "../size.ts";
 import type { OutboxPause } from "../notify/pause.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
 import { formatLocalTime, isoTime } from "./_render.ts";
+import { printableLines } from "./_printable.ts";
 
 const DAY_US = 86_400_000_000;
 
@@ -171,6 +172,7 @@ export const statusCommand = defineCommand({
       ...(daemon?.state.enrichment ? [`Enrichment:   ${enrichmentText(daemon.state.enrichment)}`] : []),
       `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox, paused)}` : ""}`,
     ];
-    console.log(lines.join("\n"));
+    // Summaries, reasons and errors come from logs and servers: shown escaped, never interpreted.
+    console.log(printableLines(lines.join("\n")));
   },
 });

@@ -230,7 +230,15 @@ export const ConfigFileSchema = v.strictObject(
     instance: v.optional(
       v.strictObject(
         {
-          id: v.optional(v.pipe(text("a non-empty string"), v.minLength(1, expected("a non-empty string")))),
+          // It prefixes every alert title and terminal line: printable characters only, so it
+          // cannot carry an escape sequence or a bidi override into them.
+          id: v.optional(
+            v.pipe(
+              text("a non-empty string"),
+              v.minLength(1, expected("a non-empty string")),
+              v.check((s) => !/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s), expected("printable characters only (no control characters or escape sequences)")),
+            ),
+          ),
           role: v.optional(v.picklist(ROLES, expected(oneOf(ROLES)))),
         },
         TABLE,

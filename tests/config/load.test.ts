@@ -426,3 +426,37 @@ failures_before_alert = 3
     expect(configError(`[metrics]\nunits = ["nginx"]\n`).message).toContain(`expected a unit name like "nginx.service"`);
   });
 });
+
+describe("what the config file holds is reported as written", () => {
+  const dir = mkdtempSync(join(tmpdir(), "logtriage-config-bytes-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const load = (name: string, bytes: Uint8Array | string) => {
+    const file = join(dir, name);
+    writeFileSync(file, bytes);
+    try {
+      loadConfig(file, { env: { HOME: dir }, hostname: "h" });
+      return null;
+    } catch (error) {
+      return error as ConfigError;
+    }
+  };
+
+  test("a config that is not UTF-8 is refused at its line and column", () => {
+    const error = load("latin1.toml", Buffer.concat([Buffer.from('[instance]\nrole = "nas"\nid = "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.message).toBe(`${join(dir, "latin1.toml")}:3:10: not UTF-8 (byte 0xe9): save the config as UTF-8 text`);
+    expect(error?.line).toBe(3);
+  });
+
+  test("an instance id with a control character or escape sequence is refused", () => {
+    const error = load("esc.toml", `[instance]\nid = "box\\u001b[2J"\n`);
+    expect(error?.message).toContain("esc.toml:2: instance.id: expected printable characters only");
+    expect(load("bidi.toml", `[instance]\nid = "box\u202e"\n`)?.message).toContain("printable characters only");
+    expect(load("ok.toml", `[instance]\nid = "nas-01 (attic)"\n`)).toBeNull();
+  });
+
+  test("a number too large to hold is shown as the file has it, not as it was rounded", () => {
+    expect(load("big.toml", `[cooldown]\naggregate_threshold = 99999999999999999999 # oops\n`)?.message).toContain("got 99999999999999999999, too large a number");
+    expect(load("inf.toml", `[psi]\nwarn_some_avg10 = 1e400\n`)?.message).toContain("got 1e400, too large a number");
+  });
+});
