@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { copyForOtherUsers } from "../_other-user.ts";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -363,7 +364,8 @@ describe("loadConfig", () => {
     chmodSync(file, 0o000);
     const bin = join(import.meta.dir, "..", "..", "dist", "logtriage");
     const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
-    const proc = Bun.spawnSync([...asNobody, bin, "status", "--config", file], { env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stderr: "pipe", stdout: "pipe" });
+    // A copy of the binary nobody can reach: the clone may sit in a 0700 folder.
+    const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(bin) : bin, "status", "--config", file], { cwd: "/", env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stderr: "pipe", stdout: "pipe" });
     rmSync(base, { recursive: true, force: true });
     expect(proc.exitCode).toBe(2);
     expect(proc.stderr.toString()).toBe(`logtriage: ${file}: cannot read config file: permission denied (check its owner and mode)\n`);
