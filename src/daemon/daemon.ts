@@ -19,6 +19,7 @@ import { loadCursor } from "../store/cursor.ts";
 import type { StoredEventWithLines } from "../store/events.ts";
 import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
 import { StoreError } from "../store/errors.ts";
+import { explainSqliteError } from "../store/sqlite-errors.ts";
 import { outboxCounts, releaseAllEnriching } from "../store/outbox.ts";
 import { applyRetention } from "../store/retention.ts";
 import { formatDuration } from "../config/duration.ts";
@@ -182,7 +183,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       heartbeatFailing = false;
       return true;
     } catch (error) {
-      if (!heartbeatFailing) log.warn(`cannot write the heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+      if (!heartbeatFailing) log.warn(`cannot write the heartbeat: ${explainSqliteError(error, db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}`);
       heartbeatFailing = true;
       return false;
     }

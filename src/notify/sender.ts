@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { explainSqliteError } from "../store/sqlite-errors.ts";
 import { markExpired, markRefused, markSent, nextPending, recordAttempt } from "../store/outbox.ts";
 import { NotifyError, type Notifier } from "./notifier.ts";
 import { actionFor, PAUSE_RETRY_MS, type OutboxPause } from "./pause.ts";
@@ -95,7 +96,7 @@ export class OutboxSender {
       } catch (error) {
         // The database, not ntfy (locked past busy_timeout, disk trouble): the rows are safe
         // where they are; look again shortly.
-        this.options.log.error(`outbox: ${error instanceof Error ? error.message : String(error)}; trying again in 5s`);
+        this.options.log.error(`outbox: ${explainSqliteError(error, this.options.db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}; trying again in 5s`);
         await this.idle(5_000, signal, false);
       }
     }
