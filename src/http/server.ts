@@ -40,13 +40,13 @@ export function startHttpServer(o: HttpServerOptions): HttpServer | null {
   const address = addressText(o.listen);
   let server: ReturnType<typeof Bun.serve>;
   const fetch = async (request: Request): Promise<Response> => {
-        try {
-          return await route(request, o.deps);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          o.log.warn(`HTTP ${request.method} ${new URL(request.url).pathname}: ${message}`);
-          return json(500, { error: message });
-        }
+    try {
+      return await route(request, o.deps);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      o.log.warn(`HTTP ${request.method} ${new URL(request.url).pathname}: ${message}`);
+      return json(500, { error: message });
+    }
   };
   const listen = o.listen;
   // The config refuses this already; checked again here, where the listener is made, so no
@@ -76,7 +76,9 @@ export function startHttpServer(o: HttpServerOptions): HttpServer | null {
         : code === "EADDRNOTAVAIL"
           ? "no interface of this machine has that address"
           : code === "EACCES"
-            ? "permission denied (ports below 1024 need root)"
+            ? "unix" in listen
+              ? "permission denied (the socket's directory must be writable by this user)"
+              : "permission denied (ports below 1024 need root)"
             : error instanceof Error
               ? error.message
               : String(error);
