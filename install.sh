@@ -287,8 +287,12 @@ write_default_config() {
 # coredumps = true          # systemd-coredump entries (T2)
 # memory_pressure = true    # T5 rules
 
-[rules]
-# disable = []              # built-in rule names, e.g. ["kernel-warning"]
+[http]
+# The local API and /metrics, off until listen is set. Every TCP listener needs the token
+# below (clients send "Authorization: Bearer TOKEN"; Prometheus: authorization.credentials_file);
+# a Unix socket ("unix:/run/user/UID/logtriage.sock", mode 0600) needs none.
+# listen = "127.0.0.1:9876"
+# allow_unauthenticated_loopback = false   # true: any local user may read the API without it
 
 # Your own rules, checked before the built-in ones:
 # [[rules.custom]]
@@ -299,11 +303,26 @@ write_default_config() {
 EOF
 }
 
+# A random API token (192 bits, hex) after the [http] table's comments, so that turning the
+# API on (listen = …) never opens it without one. Written only into the 0600 config.
+api_token() {
+  od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+add_api_token() {
+  token=$(api_token)
+  [ -n "$token" ] || die "cannot read /dev/urandom for the API token"
+  awk -v token="$token" '
+    { print }
+    /^# allow_unauthenticated_loopback/ { print "token = \"" token "\"" }
+  '
+}
+
 if [ -e "$config" ]; then
   say "Kept $config."
 else
   # 0600: the config may later hold an ntfy token or password.
-  (umask 077 && mkdir -p "$config_dir" && write_default_config >"$config.new.$$" && mv "$config.new.$$" "$config")
+  (umask 077 && mkdir -p "$config_dir" && write_default_config | add_api_token >"$config.new.$$" && mv "$config.new.$$" "$config")
   say "Wrote a default config to $config."
 fi
 # The new binary reads the config as the daemon will: a mistake shows now, with its line.

@@ -10,6 +10,7 @@
 //      a log storm through journald.
 //   5. health probes (scripts/bench-probes.ts): scheduling drift and CPU with 50 services at 30 s.
 //   6. the PSI monitor (scripts/bench-psi.ts): RSS it adds, CPU of a reading.
+//   7. the parser fuzzer (scripts/fuzz-parsers.ts), a long run with a new seed each time.
 // Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
 // bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES, bench-probes.ts's
 // BENCH_PROBE_SERVICES, BENCH_PROBE_INTERVAL_S, BENCH_PROBE_S, bench-psi.ts's BENCH_PSI_S.
@@ -25,6 +26,7 @@ import type { Candidate, Tier } from "../src/event.ts";
 import { benchDaemon } from "./bench-daemon.ts";
 import { benchProbes } from "./bench-probes.ts";
 import { benchPsi } from "./bench-psi.ts";
+import { fuzzParsers } from "./fuzz-parsers.ts";
 import { generateJournal } from "./gen-journal.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -171,6 +173,18 @@ if (!existsSync(BIN)) {
   process.exit(2);
 }
 mkdirSync(DIR, { recursive: true });
+/** 7. The parser fuzzer's long run (the suite runs a short one); FUZZ_SEED, FUZZ_ITERATIONS. */
+async function benchFuzz(): Promise<void> {
+  const seed = Number(process.env["FUZZ_SEED"] ?? Date.now() % 1_000_000);
+  const iterations = Number(process.env["FUZZ_ITERATIONS"] ?? 50_000);
+  const t0 = performance.now();
+  const r = await fuzzParsers(seed, iterations);
+  console.log(`\n## Parser fuzz (seed ${seed}, ${fmt(iterations)} rounds)`);
+  console.log(`${fmt(r.calls)} parser calls in ${fmt((performance.now() - t0) / 1000, 1)} s: ${r.findings.length} finding(s)`);
+  for (const f of r.findings.slice(0, 10)) console.log(`  ${f.parser} (round ${f.iteration}): ${f.error}; input ${JSON.stringify(f.input.slice(0, 200))}`);
+  if (r.findings.length > 0) process.exitCode = 1;
+}
+
 const home = mkdtempSync(join(tmpdir(), "logtriage-bench-"));
 try {
   console.log(`logtriage bench: ${new Date().toISOString()}, ${process.arch}, bun ${Bun.version}`);
@@ -179,6 +193,7 @@ try {
   await benchDaemon();
   await benchProbes();
   await benchPsi();
+  await benchFuzz();
 } finally {
   rmSync(home, { recursive: true, force: true });
 }

@@ -4,6 +4,7 @@ import { ConfigError } from "./config/errors.ts";
 import { closestName } from "./config/suggest.ts";
 import { NotifyError } from "./notify/notifier.ts";
 import { StoreError } from "./store/errors.ts";
+import { explainSqliteError } from "./store/sqlite-errors.ts";
 import { VERSION, versionLine } from "./version.ts";
 
 // Entry point. citty parses each command's options; this file owns what happens around
@@ -23,6 +24,7 @@ const subCommands: Record<string, Loader> = {
   replay: async () => (await import("./cli/replay.ts")).replayCommand as unknown as CommandDef<ArgsDef>,
   status: async () => (await import("./cli/status.ts")).statusCommand as unknown as CommandDef<ArgsDef>,
   digest: async () => (await import("./cli/digest.ts")).digestCommand as unknown as CommandDef<ArgsDef>,
+  outbox: async () => (await import("./cli/outbox.ts")).outboxCommand as unknown as CommandDef<ArgsDef>,
   "test-ntfy": async () => (await import("./cli/test-ntfy.ts")).testNtfyCommand as unknown as CommandDef<ArgsDef>,
 };
 
@@ -103,6 +105,14 @@ function reportError(error: unknown, debug: boolean): number {
     // The reason already names the server and the fix; the HTTP status or network error is in it.
     console.error(`logtriage: ${error.message}`);
     if (debug && error.cause) console.error(error.cause);
+    return 1;
+  }
+  // SQLite failing under a command (disk full, locked, read-only, damaged): one line naming
+  // the file and the fix, not an internal error.
+  const sqlite = explainSqliteError(error);
+  if (sqlite) {
+    console.error(`logtriage: ${sqlite.message}`);
+    if (debug) console.error(error);
     return 1;
   }
   const e = error as { code?: string; message?: string; name?: string };

@@ -31,10 +31,13 @@ export interface CommandEnv {
 export function loadCommandEnv(args: { config?: string | undefined; db?: string | undefined }): CommandEnv {
   const env = process.env;
   const loaded = loadConfig(args.config, { env, hostname: hostname() });
+  const dbPath = args.db ? resolve(args.db) : loaded.config.db.path;
   return {
-    config: loaded.config,
+    // --db is the one database path: whatever derives a place from [db] path (the failure
+    // snapshots beside it, the lock) must follow it, or the daemon would write where `query` does not look.
+    config: { ...loaded.config, db: { ...loaded.config.db, path: dbPath } },
     configPath: loaded.path,
-    dbPath: args.db ? resolve(args.db) : loaded.config.db.path,
+    dbPath,
     log: createLog(loaded.config.log.level),
   };
 }

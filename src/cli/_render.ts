@@ -1,6 +1,7 @@
 import type { Candidate, StoredEvent, Tier } from "../event.ts";
 import type { FailureSnapshot } from "../store/snapshots.ts";
 import { formatKb, formatLocalTime } from "../text/format.ts";
+import { printable as p } from "./_printable.ts";
 
 // Human renderings of events for the CLI (the JSON shape is text/event-json.ts). Colour only on a terminal and never
 // with NO_COLOR set (no-color.org), so piped output greps cleanly.
@@ -31,11 +32,11 @@ export function bold(text: string): string {
 /** One line per event, with the instance id, so lines from several machines can be told apart. */
 export function eventLine(e: StoredEvent): string {
   const times = e.occurrences > 1 ? ` ${bold(`×${e.occurrences}`)}` : "";
-  return `${formatLocalTime(e.timestampUs)}  [${e.instanceId}]  ${tierLabel(e.tier)}  ${e.summary}${times}  ${dim(e.id.slice(0, 8))}`;
+  return `${formatLocalTime(e.timestampUs)}  [${p(e.instanceId)}]  ${tierLabel(e.tier)}  ${p(e.summary)}${times}  ${dim(e.id.slice(0, 8))}`;
 }
 
 export function candidateLine(c: Candidate, instanceId: string): string {
-  return `${formatLocalTime(c.timestampUs)}  [${instanceId}]  ${tierLabel(c.tier)}  ${c.summary}  ${dim(`(${c.rule})`)}`;
+  return `${formatLocalTime(c.timestampUs)}  [${p(instanceId)}]  ${tierLabel(c.tier)}  ${p(c.summary)}  ${dim(`(${c.rule})`)}`;
 }
 
 /** A failure snapshot as a timeline: the failed checks, the readings before them, PSI, top consumers, the unit's journal. */
@@ -43,16 +44,16 @@ export function snapshotLines(s: FailureSnapshot): string[] {
   const out: string[] = [];
   const fmtPercent = (v: number | null) => (v === null ? "    ?" : `${v.toFixed(0).padStart(4)}%`);
   const memPercent = (used: number | null, total: number | null) => (used === null || total === null || total <= 0 ? null : (used / total) * 100);
-  out.push(bold(`Failure snapshot: ${s.service} at ${formatLocalTime(s.timeUs)}`) + `  ${s.healthUrl}${s.unit ? `  (${s.unit})` : ""}`);
-  out.push(`At the failure: ${s.summary}`);
+  out.push(bold(`Failure snapshot: ${p(s.service)} at ${formatLocalTime(s.timeUs)}`) + `  ${p(s.healthUrl)}${s.unit ? `  (${p(s.unit)})` : ""}`);
+  out.push(`At the failure: ${p(s.summary)}`);
   out.push("", bold("Checks:"));
-  for (const c of [...s.failedChecks, s.check]) out.push(`  ${formatLocalTime(c.timeUs)}  ${c.outcome === "status" ? `HTTP ${c.status} (expected ${c.expectedStatus})` : (c.error ?? c.outcome)}  ${dim(`${Math.round(c.latencyMs)} ms`)}`);
+  for (const c of [...s.failedChecks, s.check]) out.push(`  ${formatLocalTime(c.timeUs)}  ${c.outcome === "status" ? `HTTP ${c.status} (expected ${c.expectedStatus})` : p(c.error ?? c.outcome)}  ${dim(`${Math.round(c.latencyMs)} ms`)}`);
   out.push("", bold(`System readings (${s.readings.length}, oldest first):`));
-  const mounts = [...new Set(s.readings.flatMap((r) => r.disks.map((d) => d.mount)))].slice(0, 4);
+  const mounts = [...new Set(s.readings.flatMap((r) => r.disks.map((d) => p(d.mount))))].slice(0, 4);
   out.push(dim(`  ${"time".padEnd(19)}   CPU    RAM   swap  load1 ${mounts.map((m) => m.padStart(8)).join(" ")}`));
   for (const r of s.readings) {
     const disks = mounts.map((m) => {
-      const d = r.disks.find((x) => x.mount === m);
+      const d = r.disks.find((x) => p(x.mount) === m);
       return (d ? `${d.usedPercent.toFixed(0)}%` : "?").padStart(8);
     });
     const swap = r.swapTotalKb ? memPercent(r.swapUsedKb, r.swapTotalKb) : null;
@@ -65,12 +66,12 @@ export function snapshotLines(s: FailureSnapshot): string[] {
   }
   if (s.topConsumers.length) {
     out.push("", bold(`Top memory consumers${s.topConsumersTimeUs === null ? "" : ` at ${formatLocalTime(s.topConsumersTimeUs)}`}:`));
-    s.topConsumers.forEach((p, i) => out.push(`  ${i + 1}. ${p.comm.padEnd(16)} ${formatKb(p.rssKb).padStart(9)}  pid ${p.pid}${p.owner ? `  ${p.owner}` : ""}  ${dim(p.cmdline)}`));
+    s.topConsumers.forEach((c, i) => out.push(`  ${i + 1}. ${p(c.comm).padEnd(16)} ${formatKb(c.rssKb).padStart(9)}  pid ${c.pid}${c.owner ? `  ${p(c.owner)}` : ""}  ${dim(p(c.cmdline))}`));
   }
   if (s.journal) {
-    out.push("", bold(`Journal of ${s.journal.unit} (${s.journal.scope} manager, last ${s.journal.lines.length} lines of 10 min):`));
-    for (const l of s.journal.lines) out.push(`  ${l.timeUs === null ? "?".padEnd(19) : formatLocalTime(l.timeUs)}  ${l.identifier ?? ""}${l.pid === null ? "" : `[${l.pid}]`}: ${l.message}`);
+    out.push("", bold(`Journal of ${p(s.journal.unit)} (${s.journal.scope} manager, last ${s.journal.lines.length} lines of 10 min):`));
+    for (const l of s.journal.lines) out.push(`  ${l.timeUs === null ? "?".padEnd(19) : formatLocalTime(l.timeUs)}  ${p(l.identifier ?? "")}${l.pid === null ? "" : `[${l.pid}]`}: ${p(l.message)}`);
   }
-  if (s.missing.length) out.push("", "Not gathered:", ...s.missing.map((m) => `  - ${m}`));
+  if (s.missing.length) out.push("", "Not gathered:", ...s.missing.map((m) => `  - ${p(m)}`));
   return out;
 }

@@ -3,6 +3,7 @@ import { Triage } from "../classify/triage.ts";
 import { parseDuration } from "../config/duration.ts";
 import { runDaemon } from "../daemon/daemon.ts";
 import { openStore } from "../store/db.ts";
+import { lockDatabase, type DatabaseLock } from "../store/lock.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError } from "./_context.ts";
 
 // `logtriage daemon` (also bare `logtriage`): the foreground service systemd runs. SIGTERM or
@@ -21,6 +22,13 @@ export const daemonCommand = defineCommand({
     if (backfillMs === null && args.backfill !== undefined) throw new UsageError(`--backfill: expected a duration like "30m", "1h" or "2d", got ${JSON.stringify(args.backfill)}`);
     const log = env.log;
     const db = openStore(env.dbPath);
+    let lock: DatabaseLock | null;
+    try {
+      lock = lockDatabase(env.dbPath);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     const controller = new AbortController();
     let signals = 0;
     const stop = (name: string) => {
@@ -39,11 +47,12 @@ export const daemonCommand = defineCommand({
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
     try {
-      await runDaemon({ config: env.config, db, log, triage: new Triage(triageOptions(env.config)), backfillMs }, controller.signal);
+      await runDaemon({ config: env.config, db, log, triage: new Triage(triageOptions(env.config)), backfillMs, configPath: env.configPath }, controller.signal);
     } finally {
       process.off("SIGTERM", onTerm);
       process.off("SIGINT", onInt);
       db.close();
+      lock?.release();
     }
   },
 });

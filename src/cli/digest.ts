@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { Redactor } from "../text/redact.ts";
 import { defineCommand } from "citty";
 import { parseDuration } from "../config/duration.ts";
 import { defaultConfigPath } from "../config/load.ts";
@@ -160,7 +161,7 @@ export const digestCommand = defineCommand({
     process.stdout.write(`${digest.title}\n\n${digestText(digest)}\n`);
     if (target === null) return;
 
-    const notifier = new NtfyNotifier(target);
+    const notifier = new NtfyNotifier(target, new Redactor(env.config.redact));
     const parts = splitDigest(digest);
     const signal = new AbortController().signal;
     for (const [i, part] of parts.entries()) {

@@ -14,6 +14,7 @@ import { readMemoryPsi } from "../host/proc-files.ts";
 import { isJournaldRunning, probeJournal } from "../sources/registry.ts";
 import { openStore, schemaVersion, SCHEMA_VERSION } from "../store/db.ts";
 import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
+import { outboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../text/format.ts";
 import { commonArgs } from "./_context.ts";
 
@@ -162,6 +163,43 @@ function databaseCheck(dbPath: string): Check {
   }
 }
 
+/** What the running daemon's sender reports: a paused outbox, refused or expired alerts. */
+function outboxCheck(dbPath: string): Check | null {
+  if (!existsSync(dbPath)) return null;
+  let db: ReturnType<typeof openStore>;
+  try {
+    db = openStore(dbPath, { readonly: true });
+  } catch (error) {
+    // The database check below reports why it cannot be opened; nothing more to say here.
+    void error;
+    return null;
+  }
+  try {
+    const row = readDaemonRow(db);
+    const counts = outboxCounts(db);
+    const paused = daemonStatus(row, Date.now() * 1000) === "running" ? (row?.state.outbox?.paused ?? null) : null;
+    if (paused) {
+      return {
+        name: "outbox",
+        status: "fail",
+        detail: `paused since ${new Date(paused.sinceMs).toISOString()} with ${counts.pending} alert(s) waiting: ${paused.reason}`,
+        fix: "fix [ntfy] in the config (or the token file); the daemon notices the change and sends what waits. 'logtriage test-ntfy' tries the settings",
+      };
+    }
+    if (counts.failed || counts.expired) {
+      return {
+        name: "outbox",
+        status: "warn",
+        detail: `${counts.failed} alert(s) refused by ntfy, ${counts.expired} dropped unsent after [ntfy] max_age${counts.lastError ? `; last error: ${counts.lastError}` : ""}`,
+        fix: "'logtriage outbox' lists them; 'logtriage outbox --retry' queues the refused ones again",
+      };
+    }
+    return { name: "outbox", status: "ok", detail: `${counts.pending} alert(s) waiting, ${counts.sent} sent` };
+  } finally {
+    db.close();
+  }
+}
+
 export async function runChecks(args: { config?: string | undefined; db?: string | undefined }, runner: Runner = processRunner): Promise<Check[]> {
   const { check, config } = configCheck(args.config);
   const checks: Check[] = [check];
@@ -171,7 +209,10 @@ export async function runChecks(args: { config?: string | undefined; db?: string
   checks.push(psiCheck());
   checks.push(await ntfyCheck(config));
   checks.push(...(await unitChecks(runner)));
-  checks.push(databaseCheck(args.db ? resolve(args.db) : config.db.path));
+  const dbPath = args.db ? resolve(args.db) : config.db.path;
+  checks.push(databaseCheck(dbPath));
+  const outbox = outboxCheck(dbPath);
+  if (outbox) checks.push(outbox);
   return checks;
 }
 

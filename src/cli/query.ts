@@ -1,3 +1,4 @@
+import { printable } from "./_printable.ts";
 import { defineCommand } from "citty";
 import { isTier, type Tier } from "../event.ts";
 import { parseDuration } from "../config/duration.ts";
@@ -40,7 +41,7 @@ function queryService(db: Database, dbPath: string, service: string, o: { sinceU
     } catch (error) {
       line = error instanceof Error ? error.message : String(error);
     }
-    console.log(`  ${t}  ${line}`);
+    console.log(`  ${printable(t)}  ${printable(line)}`);
   }
   console.log(dim(`The timeline: logtriage show ID (of a 'Service unhealthy' event)`));
 }

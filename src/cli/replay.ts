@@ -10,6 +10,7 @@ import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv 
 import { candidateLine, dim } from "./_render.ts";
 import { describeCandidate } from "../text/describe.ts";
 import { eventJson } from "../text/event-json.ts";
+import { printable } from "./_printable.ts";
 
 const SHOWN_BAD_LINES = 5;
 const STORE_BATCH = 500;
@@ -72,7 +73,7 @@ class EventSink {
         if (outcome === "new") this.totals.stored.new++;
         else this.totals.stored.folded++;
       }
-    })();
+    }).immediate();
   }
 }
 
@@ -137,13 +138,23 @@ export const replayCommand = defineCommand({
             year: new Date().getFullYear(),
             wantsRawLine: (line) => triage.wantsRawLine(line),
             onBadLine: (kind, lineNumber, sample) => {
-              if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${sample}`);
+              if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${printable(sample)}`);
             },
           },
           stats,
         );
         for await (const entry of entries) {
-          for (const c of triage.push(entry, nowUs)) sink.add(c);
+          let candidates: Candidate[];
+          try {
+            candidates = triage.push(entry, nowUs);
+          } catch (error) {
+            // A classifier bug must not cost the rest of the file (or, with --store, what was
+            // already found): this entry is skipped with its line number, the others go on.
+            totals.badShown++;
+            env.log.warn(`${input}:${stats.lines}: could not classify this entry, skipped: ${error instanceof Error ? error.message : String(error)} (please report it)`);
+            continue;
+          }
+          for (const c of candidates) sink.add(c);
           // Checked per parsed entry (a few percent of lines): a clock read is cheap at that rate.
           if (showProgress && Date.now() - lastProgress > PROGRESS_EVERY_MS) {
             lastProgress = Date.now();
@@ -155,9 +166,13 @@ export const replayCommand = defineCommand({
         if (stats.format === null) env.log.warn(`${input}: empty input, nothing to replay`);
         process.stderr.write(`${dim(describeStats(input, stats))}\n`);
       }
-      sink.commit();
     } finally {
-      db?.close();
+      // What was found before any failure is stored too: a bad line must not cost the good ones.
+      try {
+        sink.commit();
+      } finally {
+        db?.close();
+      }
     }
     if (!readAny) throw new UsageError(`nothing to replay: ${inputs.join(", ")} could not be read`);
     const tiers = (Object.entries(totals.byTier) as [Tier, number][]).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`);

@@ -1,3 +1,4 @@
+import { printable, printableLines } from "./_printable.ts";
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { TIER_NAMES } from "../event.ts";
@@ -50,30 +51,30 @@ export const showCommand = defineCommand({
         return;
       }
       const out: string[] = [];
-      out.push(`${bold(e.summary)}`);
-      out.push(`${tierLabel(e.tier)} ${TIER_NAMES[e.tier]}, ${e.severity}  [${e.instanceId}]  ${dim(e.id)}`);
+      out.push(`${bold(printable(e.summary))}`);
+      out.push(`${tierLabel(e.tier)} ${TIER_NAMES[e.tier]}, ${e.severity}  [${printable(e.instanceId)}]  ${dim(e.id)}`);
       out.push(`Time:     ${formatLocalTime(e.timestampUs)}${e.occurrences > 1 ? `  (${e.occurrences} occurrences, last ${formatLocalTime(e.lastSeenUs)})` : ""}`);
-      if (e.process) out.push(`Process:  ${e.process}${e.pid === null ? "" : ` (pid ${e.pid})`}`);
-      if (e.unit) out.push(`Unit:     ${e.unit}`);
+      if (e.process) out.push(`Process:  ${printable(e.process)}${e.pid === null ? "" : ` (pid ${e.pid})`}`);
+      if (e.unit) out.push(`Unit:     ${printable(e.unit)}`);
       out.push(`Rule:     ${e.rule}`);
-      if (e.detail) out.push("", e.detail);
+      if (e.detail) out.push("", printableLines(e.detail));
       // The numbers behind the detail's conclusions (the detail says them in words).
       for (const section of e.enrichment?.sections ?? []) {
         const evidence = Object.entries(section.evidence ?? {});
         if (evidence.length === 0) continue;
         out.push("", bold(`Evidence (${section.enricher}):`));
-        for (const [key, value] of evidence) out.push(`  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+        for (const [key, value] of evidence) out.push(`  ${printable(key)}: ${printable(typeof value === "string" ? value : JSON.stringify(value))}`);
       }
-      if (snapshot) out.push("", ...("snapshot" in snapshot ? snapshotLines(snapshot.snapshot) : [dim(snapshot.problem)]));
+      if (snapshot) out.push("", ...("snapshot" in snapshot ? snapshotLines(snapshot.snapshot) : [dim(printable(snapshot.problem))]));
       if (e.lines.length > 1) {
         out.push("", bold(`Log lines (${e.lines.length}):`));
-        for (const line of e.lines) out.push(`  ${line}`);
+        for (const line of e.lines) out.push(`  ${printable(line)}`);
       }
       const raw = e.raw[0] ?? {};
       const keys = Object.keys(raw).sort();
       if (keys.length) {
         out.push("", bold("Raw fields:"));
-        for (const k of keys) out.push(`  ${k}=${(raw[k] ?? "").replace(/\n/g, "\\n")}`);
+        for (const k of keys) out.push(`  ${printable(k)}=${printable(raw[k] ?? "")}`);
       }
       console.log(out.join("\n"));
     } finally {

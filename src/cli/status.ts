@@ -7,7 +7,9 @@ import { countEvents, queryEvents } from "../store/events.ts";
 import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonState, type DaemonStatus } from "../store/daemon-state.ts";
 import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
 import { formatAgo, formatKb, formatLocalTime, formatUptime, isoTime } from "../text/format.ts";
+import type { OutboxPause } from "../notify/pause.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
+import { printableLines } from "./_printable.ts";
 
 const DAY_US = 86_400_000_000;
 
@@ -42,11 +44,18 @@ function sourceLine(row: DaemonRow | null, nowUs: number): string {
   return parts.join("; ");
 }
 
-function outboxText(o: OutboxCounts): string {
+function outboxText(o: OutboxCounts, paused: OutboxPause | null): string {
   const parts = [`${o.pending} waiting`];
-  if (o.failed) parts.push(`${o.failed} refused`);
-  if (o.lastError) parts.push(`last error: ${o.lastError}`);
+  if (paused) parts.push(`PAUSED since ${formatLocalTime(paused.sinceMs * 1000)}: ${paused.reason}`);
+  if (o.failed) parts.push(`${o.failed} refused ('logtriage outbox --retry' queues them again)`);
+  if (o.expired) parts.push(`${o.expired} dropped unsent after [ntfy] max_age`);
+  if (o.lastError && !paused) parts.push(`last error: ${o.lastError}`);
   return parts.join(", ");
+}
+
+/** The running daemon's outbox pause, if it reported one. */
+function outboxPause(state: DaemonStatus, daemon: DaemonRow | null): OutboxPause | null {
+  return state === "running" ? (daemon?.state.outbox?.paused ?? null) : null;
 }
 
 function enrichmentText(e: NonNullable<DaemonState["enrichment"]>): string {
@@ -86,6 +95,7 @@ export const statusCommand = defineCommand({
       }
     }
     const state = daemonStatus(daemon, nowUs);
+    const paused = outboxPause(state, daemon);
     const dbSizeKb = dbExists ? Math.round(statSync(env.dbPath).size / 1024) : null;
     if (args.json) {
       const out = {
@@ -113,7 +123,14 @@ export const statusCommand = defineCommand({
         },
         monitors: daemon?.state.monitors ?? null,
         enrichment: daemon?.state.enrichment ?? null,
-        outbox: outbox && { pending: outbox.pending, sent: outbox.sent, refused: outbox.failed, last_error: outbox.lastError },
+        outbox: outbox && {
+          pending: outbox.pending,
+          sent: outbox.sent,
+          refused: outbox.failed,
+          expired: outbox.expired,
+          last_error: outbox.lastError,
+          paused: paused && { since: isoTime(paused.sinceMs * 1000), status: paused.status, reason: paused.reason },
+        },
         db: { path: env.dbPath, exists: dbExists, size_kb: dbSizeKb },
         last_event: last && { id: last.id, tier: last.tier, summary: last.summary, timestamp: isoTime(last.timestampUs) },
         events_24h: counts,
@@ -138,8 +155,9 @@ export const statusCommand = defineCommand({
       `PSI memory:   ${psiText}`,
       ...(daemon?.state.monitors ? [`Monitors:     ${daemon.state.monitors.length ? daemon.state.monitors.join(", ") : "none"}`] : []),
       ...(daemon?.state.enrichment ? [`Enrichment:   ${enrichmentText(daemon.state.enrichment)}`] : []),
-      `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox)}` : ""}`,
+      `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox, paused)}` : ""}`,
     ];
-    console.log(lines.join("\n"));
+    // Summaries, reasons and errors come from logs and servers: shown escaped, never interpreted.
+    console.log(printableLines(lines.join("\n")));
   },
 });

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { Redactor } from "../text/redact.ts";
 import { defaultConfigPath } from "../config/load.ts";
 import { testNotification } from "../notify/alert.ts";
 import { NtfyNotifier } from "../notify/ntfy.ts";
@@ -19,7 +20,7 @@ export const testNtfyCommand = defineCommand({
       throw new UsageError(`no ntfy topic configured: set [ntfy] url in ${configFile}, e.g. url = "https://ntfy.sh/my-topic"`);
     }
     // The config check has made sure the url names a topic.
-    const notifier = new NtfyNotifier(ntfy);
+    const notifier = new NtfyNotifier(ntfy, new Redactor(env.config.redact));
     const instanceId = env.config.instance.id;
     // The client's own [ntfy] timeout bounds the wait; Ctrl-C ends the process as usual.
     await notifier.send(testNotification(instanceId, Date.now() * 1000, ntfy), new AbortController().signal);

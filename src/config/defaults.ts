@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Severity, Tier } from "../event.ts";
 import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
-import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type Role } from "./schema.ts";
+import { parseHttpListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type Role } from "./schema.ts";
 import type { NtfyPriority } from "../text/alert.ts";
 
 // Defaults, and the role table that picks detectors per kind of machine (a desktop, a NAS, a
@@ -87,6 +87,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       password: ntfy.password ?? null,
       click: ntfy.click ?? null,
       timeoutMs: ntfy.timeout ?? 10_000,
+      maxAgeMs: ntfy.max_age ?? 7 * 86_400_000,
     },
     digest: {
       enabled: file.digest?.enabled ?? true,
@@ -122,8 +123,9 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       ]),
     ),
     http: {
-      listen: file.http?.listen ? parseListen(file.http.listen) : null,
+      listen: file.http?.listen ? parseHttpListen(file.http.listen) : null,
       token: file.http?.token || null,
+      allowUnauthenticatedLoopback: file.http?.allow_unauthenticated_loopback ?? false,
     },
     metrics: { units: file.metrics?.units ?? [] },
     timers: {
@@ -137,6 +139,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       retentionMs: file.db?.retention ?? 90 * 86_400_000,
     },
     log: { level: file.log?.level ?? "info" },
+    redact: { enabled: file.redact?.enabled ?? true, patterns: file.redact?.patterns ?? [] },
     detectors: {
       gpu: detectors.gpu ?? roleDefaults.detectors.gpu,
       raid: detectors.raid ?? roleDefaults.detectors.raid,

@@ -66,17 +66,38 @@ function crossCheck(file: ConfigFile): KeyProblem[] {
   return problems;
 }
 
-function issueProblem(issue: v.BaseIssue<unknown>): KeyProblem {
+/** A number the program cannot hold as written (past 2^53, or infinite): its value would mislead. */
+function unrepresentable(value: unknown): boolean {
+  if (typeof value === "bigint") return true;
+  return typeof value === "number" && (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value)));
+}
+
+/** The value of `key = value` on a config line, as written (comment and spaces trimmed). */
+function writtenValue(line: string): string | null {
+  const eq = line.indexOf("=");
+  if (eq < 0) return null;
+  const value = line.slice(eq + 1).replace(/#.*$/, "").trim();
+  return value === "" ? null : value;
+}
+
+function issueProblem(issue: v.BaseIssue<unknown>): KeyProblem & { unrepresentable?: boolean } {
   const path = (issue.path ?? []).map((item) => (typeof item.key === "number" ? item.key : String(item.key)));
   // valibot reports a missing required key as an issue of its table, with the key's name,
   // quoted, as what it expected.
   const missing = issue.kind === "schema" && issue.input === undefined && issue.expected?.startsWith('"') === true;
-  return { path, message: `${formatKeyPath(path)}: ${missing ? "required key is missing" : issue.message}` };
+  return { path, message: `${formatKeyPath(path)}: ${missing ? "required key is missing" : issue.message}`, unrepresentable: unrepresentable(issue.input) };
 }
 
-function problemsError(problems: readonly KeyProblem[], text: string, file: string): ConfigError {
+function problemsError(problems: readonly (KeyProblem & { unrepresentable?: boolean })[], text: string, file: string): ConfigError {
   const lines = keyLines(text);
-  const located = problems.map((p) => ({ ...p, line: findKeyLine(lines, p.path) }));
+  const textLines = text.split("\n");
+  const located = problems.map((p) => {
+    const line = findKeyLine(lines, p.path);
+    // 99999999999999999999 reaches us already rounded or wrapped by the TOML parser: say what
+    // the file holds, not the number it became.
+    const written = p.unrepresentable && line !== null ? writtenValue(textLines[line - 1] ?? "") : null;
+    return { ...p, line, message: written === null ? p.message : p.message.replace(/got .*$/, `got ${written}, too large a number`) };
+  });
   const shown = located.slice(0, MAX_PROBLEMS).map((p) => `${formatLocation(file, p.line, null)}: ${p.message}`);
   if (located.length > MAX_PROBLEMS) shown.push(`${file}: (and ${located.length - MAX_PROBLEMS} more problems)`);
   const first = located[0];
@@ -125,6 +146,49 @@ function readError(error: unknown, file: string, explicit: boolean): ConfigError
 }
 
 /** The file's text, or null when the default file does not exist (zero config). */
+/** The offset of the first byte that is not valid UTF-8, or -1 (RFC 3629 §4, overlongs and surrogates refused). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    if (b >= 0xc2 && b <= 0xdf) [need, min] = [1, 0x80];
+    else if (b >= 0xe0 && b <= 0xef) [need, min] = [2, 0x800];
+    else if (b >= 0xf0 && b <= 0xf4) [need, min] = [3, 0x10000];
+    else return i;
+    let cp = b & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** TOML is UTF-8 (toml.io, "Spec"): anything else is refused at its line, not read as U+FFFD. */
+function decodeConfig(bytes: Uint8Array, file: string): string {
+  const bad = firstInvalidUtf8(bytes);
+  if (bad < 0) return new TextDecoder().decode(bytes);
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < bad; i++) {
+    if (bytes[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  const column = bad - lineStart + 1;
+  throw new ConfigError(`${formatLocation(file, line, column)}: not UTF-8 (byte 0x${(bytes[bad] as number).toString(16).padStart(2, "0")}): save the config as UTF-8 text`, { file, line, column });
+}
+
 function readConfigText(file: string, explicit: boolean): string | null {
   try {
     const stat = statSync(file);
@@ -133,7 +197,7 @@ function readConfigText(file: string, explicit: boolean): string | null {
     }
     if (!stat.isFile()) throw new ConfigError(`${file}: not a regular file (a config file is a TOML text file)`, { file });
     if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: ${stat.size} bytes is too large for a config file (is this the right file?)`, { file });
-    return readFileSync(file, "utf8");
+    return decodeConfig(readFileSync(file), file);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     if (!explicit && errorCode(error) === "ENOENT") return null;

@@ -58,6 +58,8 @@ export interface Config {
     password: string | null;
     click: string | null;
     timeoutMs: number;
+    /** An alert unsent this long is dropped, counted and shown. */
+    maxAgeMs: number;
   };
   digest: { enabled: boolean; schedule: string; topic: string };
   cooldown: { windowMs: number; aggregateThreshold: number };
@@ -67,7 +69,7 @@ export interface Config {
   /** `[services.NAME]`: HTTP health probes, by name. */
   services: Record<string, ServiceProbeConfig>;
   /** The local HTTP API and /metrics; `listen` null when off. */
-  http: { listen: { host: string; port: number } | null; token: string | null };
+  http: { listen: HttpListen | null; token: string | null; allowUnauthenticatedLoopback: boolean };
   /** systemd units exported in /metrics (an allowlist: each costs a query per scrape). */
   metrics: { units: string[] };
   /** Timers to watch (`watch`), or every timer on the system and user managers (`all`). */
@@ -76,6 +78,8 @@ export interface Config {
   /** `path` is absolute, `~/` expanded. */
   db: { path: string; retentionMs: number };
   log: { level: LogLevel };
+  /** The secret-redaction pass over what leaves the machine (alerts, the HTTP API). */
+  redact: { enabled: boolean; patterns: string[] };
   detectors: Detectors;
   rules: { disable: string[]; custom: CustomRuleConfig[] };
 }
@@ -150,7 +154,20 @@ export const RULE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 const SERVICE_NAME = /^[A-Za-z0-9_-]+$/;
 
-const LISTEN_EXPECTED = `an address like "127.0.0.1:9876" or "[::1]:9876", or "" for off`;
+const LISTEN_EXPECTED = `an address like "127.0.0.1:9876" or "[::1]:9876", a Unix socket like "unix:/run/user/1000/logtriage.sock", or "" for off`;
+
+/** Where the API listens: a TCP address, or a Unix socket whose file mode (0600) is its access control. */
+export type HttpListen = { host: string; port: number } | { unix: string };
+
+/** "host:port" / "[v6]:port" / "unix:/absolute/path" → its parts; null when it is none of these. */
+export function parseHttpListen(value: string): HttpListen | null {
+  if (value.startsWith("unix:")) {
+    const path = value.slice(5);
+    // 107 bytes: sun_path's size on Linux (108) less its terminating NUL (unix(7)).
+    return path.startsWith("/") && Buffer.byteLength(path) <= 107 && !path.includes("\0") ? { unix: path } : null;
+  }
+  return parseListen(value);
+}
 
 /** "host:port" / "[v6]:port" → its parts; null when it is not one. */
 export function parseListen(value: string): { host: string; port: number } | null {
@@ -211,7 +228,15 @@ export const ConfigFileSchema = v.strictObject(
     instance: v.optional(
       v.strictObject(
         {
-          id: v.optional(v.pipe(text("a non-empty string"), v.minLength(1, expected("a non-empty string")))),
+          // It prefixes every alert title and terminal line: printable characters only, so it
+          // cannot carry an escape sequence or a bidi override into them.
+          id: v.optional(
+            v.pipe(
+              text("a non-empty string"),
+              v.minLength(1, expected("a non-empty string")),
+              v.check((s) => !/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s), expected("printable characters only (no control characters or escape sequences)")),
+            ),
+          ),
           role: v.optional(v.picklist(ROLES, expected(oneOf(ROLES)))),
         },
         TABLE,
@@ -244,6 +269,7 @@ export const ConfigFileSchema = v.strictObject(
           password: v.optional(text()),
           click: v.optional(v.pipe(text("a URL"), v.check((s) => URL.canParse(s), expected("a URL")))),
           timeout: v.optional(duration(1)),
+          max_age: v.optional(duration(60_000)),
         },
         TABLE,
       ),
@@ -323,22 +349,28 @@ export const ConfigFileSchema = v.strictObject(
       v.pipe(
         v.strictObject(
           {
-            listen: v.optional(v.pipe(text(LISTEN_EXPECTED), v.check((s) => s === "" || parseListen(s) !== null, expected(LISTEN_EXPECTED)))),
+            listen: v.optional(v.pipe(text(LISTEN_EXPECTED), v.check((s) => s === "" || parseHttpListen(s) !== null, expected(LISTEN_EXPECTED)))),
             token: v.optional(text()),
+            allow_unauthenticated_loopback: v.optional(flag()),
           },
           TABLE,
         ),
-        // Events and failure snapshots name processes, units and paths: off the machine only
-        // with a token.
+        // Events and failure snapshots name processes, units and paths, and for a system
+        // install hold journal text only root may read: every TCP listener needs the token,
+        // since on loopback any local user could otherwise read through the API what the 0600
+        // files protect. A Unix socket is protected by its file mode instead.
         v.rawCheck(({ dataset, addIssue }) => {
           if (!dataset.typed) return;
-          const listen = dataset.value.listen ? parseListen(dataset.value.listen) : null;
-          if (listen && !isLoopback(listen.host) && !dataset.value.token) {
-            addIssue({
-              message: `listen = ${JSON.stringify(dataset.value.listen)} is reachable from other machines: set [http] token too (clients then send "Authorization: Bearer TOKEN"), or listen on 127.0.0.1`,
-              path: [{ type: "object", origin: "value", input: dataset.value, key: "listen", value: dataset.value.listen }],
-            });
-          }
+          const listen = dataset.value.listen ? parseHttpListen(dataset.value.listen) : null;
+          if (listen === null || "unix" in listen || dataset.value.token) return;
+          const loopback = isLoopback(listen.host);
+          if (loopback && dataset.value.allow_unauthenticated_loopback === true) return;
+          addIssue({
+            message: loopback
+              ? `listen = ${JSON.stringify(dataset.value.listen)} without a token lets every local user read the API: set [http] token (install.sh writes one; clients send "Authorization: Bearer TOKEN"), or listen = "unix:/run/user/UID/logtriage.sock", or allow_unauthenticated_loopback = true to accept that`
+              : `listen = ${JSON.stringify(dataset.value.listen)} is reachable from other machines: set [http] token too (clients then send "Authorization: Bearer TOKEN"), or listen on a Unix socket`,
+            path: [{ type: "object", origin: "value", input: dataset.value, key: "listen", value: dataset.value.listen }],
+          });
         }),
       ),
     ),
@@ -372,6 +404,23 @@ export const ConfigFileSchema = v.strictObject(
     ),
     db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
     log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),
+    redact: v.optional(
+      v.strictObject(
+        {
+          enabled: v.optional(flag()),
+          patterns: v.optional(
+            v.array(
+              v.pipe(
+                text("a regular expression (string)"),
+                v.check((s) => regexError(s) === null, (issue) => `invalid regular expression ${JSON.stringify(issue.input)}: ${regexError(String(issue.input)) ?? ""}`),
+              ),
+              expected(`an array of regular expressions like ["CUST-[0-9]{6}"]`),
+            ),
+          ),
+        },
+        TABLE,
+      ),
+    ),
     detectors: v.optional(
       v.strictObject(
         {

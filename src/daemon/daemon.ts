@@ -7,6 +7,10 @@ import { alertFor } from "../notify/alert.ts";
 import { NtfyNotifier } from "../notify/ntfy.ts";
 import { parseNtfyUrl } from "../parse/ntfy-url.ts";
 import { OutboxSender } from "../notify/sender.ts";
+import { filesFingerprint } from "../notify/pause.ts";
+import { Redactor } from "../text/redact.ts";
+import { loadConfig } from "../config/load.ts";
+import { hostname } from "node:os";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
@@ -16,6 +20,7 @@ import { loadCursor } from "../store/cursor.ts";
 import type { StoredEventWithLines } from "../store/events.ts";
 import { daemonStatus, markStopped, readDaemonRow, writeHeartbeat, type DaemonState } from "../store/daemon-state.ts";
 import { StoreError } from "../store/errors.ts";
+import { explainSqliteError } from "../store/sqlite-errors.ts";
 import { outboxCounts, releaseAllEnriching } from "../store/outbox.ts";
 import { applyRetention } from "../store/retention.ts";
 import { formatDuration } from "../text/format.ts";
@@ -51,6 +56,8 @@ export interface DaemonOptions {
   triage: Triage;
   /** With no committed position: read the journal back this far instead of starting at now. */
   backfillMs: number | null;
+  /** The config file read, so a paused outbox can pick up a fixed [ntfy] section; null for defaults. */
+  configPath?: string | null;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -99,8 +106,23 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   }
   const selection = await chooseSource(config);
   const source = createSource(selection, o);
-  const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
-  const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
+  const redactor = new Redactor(config.redact);
+  const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy, redactor) : null;
+  const configPath = o.configPath ?? null;
+  const sender = notifier
+    ? new OutboxSender({
+        db,
+        notifier,
+        log: log.withTag("ntfy"),
+        maxAgeMs: config.ntfy.maxAgeMs,
+        configVersion: () => filesFingerprint([configPath, config.ntfy.tokenFile]),
+        reload: () => {
+          if (configPath === null) return null;
+          const fresh = loadConfig(configPath, { env: process.env, hostname: hostname() }).config;
+          return new NtfyNotifier(fresh.ntfy, new Redactor(fresh.redact));
+        },
+      })
+    : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
   const toNotification = notifier ? (event: StoredEventWithLines) => alertFor(event, config.ntfy, config.instance.id) : null;
   // Alerts a previous run left waiting for enrichment go out as they are.
@@ -148,6 +170,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     heldCandidates: pipeline?.heldCandidates ?? 0,
     monitors: monitors.map((m) => m.name),
     enrichment: { ...enrichment.counters, waiting: enrichment.pending },
+    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused } : null,
   });
   const systemd = openSystemdNotifier();
   let heartbeatFailing = false;
@@ -161,7 +184,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       heartbeatFailing = false;
       return true;
     } catch (error) {
-      if (!heartbeatFailing) log.warn(`cannot write the heartbeat: ${error instanceof Error ? error.message : String(error)}`);
+      if (!heartbeatFailing) log.warn(`cannot write the heartbeat: ${explainSqliteError(error, db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}`);
       heartbeatFailing = true;
       return false;
     }
@@ -228,10 +251,12 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
   const units = config.metrics.units.length ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") }) : null;
   return startHttpServer({
     listen,
+    openLoopback: config.http.allowUnauthenticatedLoopback,
     log: log.withTag("http"),
     deps: {
       db,
       token: config.http.token,
+      redactor: new Redactor(config.redact),
       services: Object.keys(config.services),
       snapshotsDir: snapshotsDir(config.db.path),
       nowUs: () => Date.now() * 1000,

@@ -1,4 +1,5 @@
 import type { Candidate } from "../event.ts";
+import { explainSqliteError } from "../store/sqlite-errors.ts";
 import type { Triage } from "../classify/triage.ts";
 import type { Source, SourceBatch } from "../sources/source.ts";
 import { sleep } from "../sleep.ts";
@@ -146,7 +147,7 @@ export class Pipeline {
         return;
       } catch (error) {
         this.counters.commitFailures++;
-        this.options.log.error(`cannot store events (${error instanceof Error ? error.message : String(error)}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
+        this.options.log.error(`cannot store events (${explainSqliteError(error)?.message ?? (error instanceof Error ? error.message : String(error))}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
         await sleep(delayMs, signal);
         if (signal.aborted) return;
         delayMs = Math.min(delayMs * 2, COMMIT_RETRY_MAX_MS);

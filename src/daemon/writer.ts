@@ -73,7 +73,7 @@ export class EventWriter {
         }
       }
       if (source) saveCursor(db, source.name, source.position, nowUs);
-    })();
+    }).immediate();
     for (const job of toEnrich) enrichment?.enqueue(job.id, job.candidate);
     if (result.queued > 0) this.options.onAlertsQueued?.();
     return result;

@@ -180,7 +180,7 @@ export class EnrichmentStage {
         saveEnrichment(db, eventId, { completedUs: Date.now() * 1000, sections }, summary);
         const lookup = toNotification ? getEvent(db, eventId) : null;
         releaseEnrichedAlert(db, eventId, lookup?.kind === "found" && toNotification ? toNotification(lookup.event) : null);
-      })();
+      }).immediate();
     } catch (error) {
       // The event and its alert are stored already; a failure here only costs the context.
       this.options.log.warn(`could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`);

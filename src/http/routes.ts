@@ -7,6 +7,7 @@ import { listSnapshots, readLatestSnapshot, timestampToUs } from "../store/snaps
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import { isoTime } from "../text/format.ts";
 import { eventJson } from "../text/event-json.ts";
+import type { Redactor } from "../text/redact.ts";
 
 // The local HTTP API: read-only views of what the
 // daemon already holds. A request is answered from the daemon's own database handle and the
@@ -25,6 +26,8 @@ export interface ApiDeps {
   db: Database;
   /** `[http] token`; null: no auth (loopback only, enforced by config). */
   token: string | null;
+  /** The secret pass over what the API answers ([redact]); none in tests that do not ask for it. */
+  redactor?: Redactor;
   /** `[services]` names, for /failure-context. */
   services: readonly string[];
   snapshotsDir: string;
@@ -46,6 +49,11 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 function error(status: number, message: string, headers: Record<string, string> = {}): Response {
   return json(status, { error: message }, headers);
+}
+
+/** What leaves the machine through the API passes the redactor: log lines may hold secrets. */
+function redacted<T>(deps: ApiDeps, body: T): T {
+  return deps.redactor ? deps.redactor.deep(body) : body;
 }
 
 function digest(text: string): Buffer {
@@ -94,7 +102,7 @@ function eventsRoute(url: URL, deps: ApiDeps): Response {
   const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
   const events = queryEvents(deps.db, { sinceUs, tiers, limit });
-  return json(200, { since: isoTime(sinceUs), count: events.length, events: events.map(eventJson) });
+  return json(200, redacted(deps, { since: isoTime(sinceUs), count: events.length, events: events.map(eventJson) }));
 }
 
 function failureContextRoute(service: string, view: string, deps: ApiDeps): Response {
@@ -114,7 +122,7 @@ function failureContextRoute(service: string, view: string, deps: ApiDeps): Resp
   }
   const latest = readLatestSnapshot(deps.snapshotsDir, service);
   if (!latest) return error(404, `${service} has no failure snapshot yet`);
-  return json(200, latest.snapshot);
+  return json(200, redacted(deps, latest.snapshot));
 }
 
 /** One request → its answer. Throws only on a bug or an unreadable store; the server turns that into 500. */

@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { redactUrl, redactUrlsIn } from "../text/redact.ts";
 import type { ServiceProbeConfig } from "../config/schema.ts";
 import type { Candidate, ProbeFacts } from "../event.ts";
 import type { Log } from "../log.ts";
@@ -141,7 +142,8 @@ export async function checkOnce(config: ServiceProbeConfig, signal: AbortSignal)
   } catch (error) {
     const latencyMs = performance.now() - started;
     const { outcome, error: words } = classifyFetchError(error, config.timeoutMs);
-    return { timeUs, outcome, status: null, expectedStatus: config.expectStatus, latencyMs, error: words };
+    // fetch's words may quote the URL it was given, credentials and all.
+    return { timeUs, outcome, status: null, expectedStatus: config.expectStatus, latencyMs, error: words === null ? null : redactUrlsIn(words) };
   }
 }
 
@@ -294,7 +296,9 @@ export class ProbesMonitor implements Monitor {
     const snapshot: FailureSnapshot = {
       version: 1,
       service: run.name,
-      healthUrl: run.config.healthUrl,
+      // Credentials in the URL (user:password@, ?api_key=) stay in the config: the snapshot is
+      // served by the API and shown by `query`.
+      healthUrl: redactUrl(run.config.healthUrl),
       unit: run.config.unit,
       timeUs: result.timeUs,
       check: result,
@@ -367,7 +371,7 @@ function probeCandidate(
     pid: null,
     unit: run.config.unit,
     timestampUs: result.timeUs,
-    facts: { kind: "probe", probe: { service: run.name, healthUrl: run.config.healthUrl, check: describeProbeResult(result), ...transition } },
+    facts: { kind: "probe", probe: { service: run.name, healthUrl: redactUrl(run.config.healthUrl), check: describeProbeResult(result), ...transition } },
     entries: [],
   };
 }

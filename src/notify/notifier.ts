@@ -11,11 +11,17 @@ import type { Notification } from "../text/alert.ts";
 export class NotifyError extends Error {
   readonly status: number | null;
   readonly retryable: boolean;
-  constructor(reason: string, options: { status: number | null; retryable: boolean; cause?: unknown }) {
+  /** ntfy's own error code from the answer's JSON body (40101, 42901…), when there was one. */
+  readonly ntfyCode: number | null;
+  /** How long the server asked us to wait (429's Retry-After), ms. */
+  readonly retryAfterMs: number | null;
+  constructor(reason: string, options: { status: number | null; retryable: boolean; cause?: unknown; ntfyCode?: number | null; retryAfterMs?: number | null }) {
     super(reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "NotifyError";
     this.status = options.status;
     this.retryable = options.retryable;
+    this.ntfyCode = options.ntfyCode ?? null;
+    this.retryAfterMs = options.retryAfterMs ?? null;
   }
 }
 

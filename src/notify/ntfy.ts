@@ -5,6 +5,8 @@ import { NotifyError, type Notifier } from "./notifier.ts";
 import type { Notification } from "../text/alert.ts";
 import { parseNtfyUrl, type NtfyTarget } from "../parse/ntfy-url.ts";
 import { formatSecondsMs } from "../text/format.ts";
+import { parseRetryAfter } from "./pause.ts";
+import { redactUrl, Redactor } from "../text/redact.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
@@ -38,8 +40,11 @@ export function publishBody(topic: string, n: Notification): Record<string, unkn
 export class NtfyNotifier implements Notifier {
   readonly target: NtfyTarget;
   readonly #config: NtfyConfig;
+  readonly #redactor: Redactor;
 
-  constructor(config: NtfyConfig) {
+  /** `redactor`: the secret pass every message gets on its way out ([redact]); built-in shapes by default. */
+  constructor(config: NtfyConfig, redactor: Redactor = new Redactor()) {
+    this.#redactor = redactor;
     const target = parseNtfyUrl(config.url);
     if (target === null) {
       throw new NotifyError(`[ntfy] url ${JSON.stringify(config.url)} is not an ntfy topic URL like "https://ntfy.sh/my-topic" (topic: 1 to 64 letters, digits, "_" or "-")`, { status: null, retryable: false });
@@ -62,7 +67,8 @@ export class NtfyNotifier implements Notifier {
       response = await fetch(`${server}/`, {
         method: "POST",
         headers,
-        body: JSON.stringify(publishBody(this.target.topic, n)),
+        // At send time, so alerts queued before a [redact] change go out under the new one too.
+        body: JSON.stringify(publishBody(this.target.topic, this.#redact(n))),
         signal: AbortSignal.any([signal, timeout]),
         redirect: "manual",
       });
@@ -81,8 +87,13 @@ export class NtfyNotifier implements Notifier {
       server,
       topic: this.target.topic,
       location: response.headers.get("location"),
+      retryAfter: response.headers.get("retry-after"),
       hasCredentials: authorization !== null,
     });
+  }
+
+  #redact(n: Notification): Notification {
+    return { ...n, title: this.#redactor.text(n.title), message: this.#redactor.text(n.message), click: n.click === null ? null : redactUrl(n.click) };
   }
 
   /** The Authorization header value, or null; the token file is read at each send, so a rotated token applies at once. */
@@ -192,28 +203,31 @@ interface StatusContext {
   server: string;
   topic: string;
   location: string | null;
+  retryAfter: string | null;
   hasCredentials: boolean;
 }
 
-/** ntfy's error body, `{"code":40101,"http":401,"error":"unauthorized","link":"…"}`, in a few words. */
-function ntfyErrorText(body: string): string | null {
+/** ntfy's error body, `{"code":40101,"http":401,"error":"unauthorized","link":"…"}`: its words and code. */
+function ntfyError(body: string): { text: string | null; code: number | null } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    return null; // not ntfy's JSON (a proxy's HTML page, say): the status alone says enough
+    return { text: null, code: null }; // not ntfy's JSON (a proxy's HTML page, say): the status alone says enough
   }
-  if (typeof parsed !== "object" || parsed === null) return null;
+  if (typeof parsed !== "object" || parsed === null) return { text: null, code: null };
   const { code, error } = parsed as { code?: unknown; error?: unknown };
-  if (typeof error !== "string" || error === "") return null;
-  return typeof code === "number" ? `${error}, ntfy code ${code}` : error;
+  const ntfyCode = typeof code === "number" && Number.isInteger(code) ? code : null;
+  if (typeof error !== "string" || error === "") return { text: null, code: ntfyCode };
+  return { text: ntfyCode !== null ? `${error}, ntfy code ${ntfyCode}` : error, code: ntfyCode };
 }
 
 /** An HTTP answer other than 2xx. */
 function statusFailure(status: number, body: string, ctx: StatusContext): NotifyError {
-  const ntfy = ntfyErrorText(body);
+  const { text: ntfy, code: ntfyCode } = ntfyError(body);
   const http = `HTTP ${status}${ntfy === null ? "" : `: ${ntfy}`}`;
-  const fail = (reason: string, retryable: boolean) => new NotifyError(reason, { status, retryable });
+  const retryAfterMs = parseRetryAfter(ctx.retryAfter, Date.now());
+  const fail = (reason: string, retryable: boolean) => new NotifyError(reason, { status, retryable, ntfyCode, retryAfterMs });
   if (status >= 300 && status < 400) {
     return fail(`${ctx.server} redirects (${http}) to ${ctx.location ?? "another address"}: put the address it names, with the topic, in [ntfy] url`, false);
   }
@@ -223,7 +237,7 @@ function statusFailure(status: number, body: string, ctx: StatusContext): Notify
   }
   if (status === 404) return fail(`${ctx.server} has no ntfy publish endpoint there (${http}): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`, false);
   if (status === 413) return fail(`${ctx.server} refused the message as too large (${http})`, false);
-  if (status === 429) return fail(`${ctx.server} is rate limiting this host (${http})`, true);
+  if (status === 429) return fail(`${ctx.server} is rate limiting this host (${http})${retryAfterMs === null ? "" : `; it asks to wait ${formatSecondsMs(retryAfterMs)}`}`, true);
   if (status >= 500) return fail(`${ctx.server} failed to take the message (${http})`, true);
   return fail(`${ctx.server} rejected the message (${http})`, false);
 }

@@ -1,11 +1,15 @@
 import type { Database } from "bun:sqlite";
-import { markFailed, markSent, nextPending, recordAttempt } from "../store/outbox.ts";
+import { explainSqliteError } from "../store/sqlite-errors.ts";
+import { markExpired, markRefused, markSent, nextPending, recordAttempt } from "../store/outbox.ts";
 import { NotifyError, type Notifier } from "./notifier.ts";
+import { actionFor, PAUSE_RETRY_MS, type OutboxPause } from "./pause.ts";
 
 // Drains the outbox in id order. The oldest pending alert is retried (capped exponential
-// backoff) until ntfy takes it, and nothing behind it goes first: alerts arrive in the order
-// things happened. A refusal that retrying cannot fix (401, 404, 400) is a configuration
-// problem: that row is marked failed with the reason, logged once, and the queue moves on.
+// backoff, at least what a 429's Retry-After asks) until ntfy takes it, and nothing behind it
+// goes first: alerts arrive in the order things happened. A refusal that would meet every
+// alert (401, 403, 404, 400: a revoked token, a wrong URL, a proxy) pauses the queue with
+// nothing marked, says so once, and resumes when the config changes or a periodic retry
+// succeeds (pause.ts has the whole table). Only an alert older than [ntfy] max_age is dropped.
 
 export interface SenderLog {
   info(message: string): void;
@@ -21,6 +25,14 @@ export interface SenderOptions {
   backoffMaxMs?: number;
   /** Look at the outbox this often even without a wake-up (rows written by another process). */
   idlePollMs?: number;
+  /** An alert unsent this long is dropped (counted, kept as an `expired` row); [ntfy] max_age. */
+  maxAgeMs?: number;
+  /** While paused, retry the head alert this often. */
+  pauseRetryMs?: number;
+  /** While paused, a value that changes when the configuration does (files' mtimes); polled. */
+  configVersion?: () => string;
+  /** The configuration changed: a notifier built from it, or null to keep the current one. */
+  reload?: () => Notifier | null;
 }
 
 export interface SenderCounters {
@@ -30,18 +42,28 @@ export interface SenderCounters {
   /** The current outage's first error, null while ntfy answers. */
   failingSince: number | null;
   lastError: string | null;
+  /** Alerts set aside because ntfy refused that message (`outbox --retry` re-queues them). */
+  refused: number;
+  /** Alerts dropped unsent after max_age. */
+  expired: number;
+  /** Set while a refusal that every alert would meet holds the queue. */
+  paused: OutboxPause | null;
 }
 
 const ENRICHING_POLL_MS = 250;
+const CONFIG_POLL_MS = 2_000;
+const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 
 export class OutboxSender {
-  readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null };
+  readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null, refused: 0, expired: 0, paused: null };
   private readonly options: SenderOptions;
+  private notifier: Notifier;
   private wakeUp: (() => void) | null = null;
   private woken = false;
 
   constructor(options: SenderOptions) {
     this.options = options;
+    this.notifier = options.notifier;
   }
 
   /** New rows are waiting: stop idling (does not cut a retry backoff short). */
@@ -74,7 +96,7 @@ export class OutboxSender {
       } catch (error) {
         // The database, not ntfy (locked past busy_timeout, disk trouble): the rows are safe
         // where they are; look again shortly.
-        this.options.log.error(`outbox: ${error instanceof Error ? error.message : String(error)}; trying again in 5s`);
+        this.options.log.error(`outbox: ${explainSqliteError(error, this.options.db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}; trying again in 5s`);
         await this.idle(5_000, signal, false);
       }
     }
@@ -95,9 +117,18 @@ export class OutboxSender {
       await this.idle(ENRICHING_POLL_MS, signal, true);
       return backoffMs;
     }
+    const maxAgeMs = this.options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    const ageMs = Date.now() - row.createdUs / 1000;
+    if (ageMs > maxAgeMs) {
+      const reason = `unsent for ${Math.round(ageMs / 3_600_000)}h, longer than [ntfy] max_age (${Math.round(maxAgeMs / 3_600_000)}h)${this.counters.lastError ? `; last error: ${this.counters.lastError}` : ""}`;
+      markExpired(this.options.db, row, reason, Date.now() * 1000);
+      this.counters.expired++;
+      this.options.log.warn(`alert ${row.eventId} dropped: ${reason}`);
+      return backoffMs;
+    }
     let failure: unknown = null;
     try {
-      await this.options.notifier.send(row.notification, signal);
+      await this.notifier.send(row.notification, signal);
     } catch (error) {
       failure = error;
     }
@@ -108,18 +139,33 @@ export class OutboxSender {
       if (this.counters.failingSince !== null) {
         this.options.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
       }
+      const paused = this.counters.paused;
+      if (paused !== null) this.options.log.info(`ntfy takes alerts again: the outbox resumes after ${Math.round((Date.now() - paused.sinceMs) / 1000)}s paused`);
+      this.counters.paused = null;
       this.counters.failingSince = null;
       this.counters.lastError = null;
       return initialMs;
     }
     const reason = failure instanceof Error ? failure.message : String(failure);
-    const retryable = !(failure instanceof NotifyError) || failure.retryable;
     this.counters.lastError = reason;
-    if (!retryable) {
-      markFailed(this.options.db, row, reason, Date.now() * 1000);
-      this.counters.failed++;
-      this.options.log.error(`ntfy refused alert ${row.eventId} and retrying will not help: ${reason}`);
+    const action = actionFor(failure);
+    if (action.action === "refuse") {
+      markRefused(this.options.db, row, reason, Date.now() * 1000);
+      this.counters.refused++;
+      this.options.log.error(`ntfy refused alert ${row.eventId} itself: ${reason}; it is set aside ('logtriage outbox --retry' queues it again) and the next one goes`);
       return backoffMs;
+    }
+    if (action.action === "pause") {
+      recordAttempt(this.options.db, row, reason);
+      const before = this.counters.paused;
+      // One line when the pause starts or its cause changes, not one per retry.
+      if (before === null || before.reason !== reason) {
+        const retryMs = this.options.pauseRetryMs ?? PAUSE_RETRY_MS;
+        this.options.log.error(`ntfy: ${reason}. The outbox is paused, no alert is dropped: it resumes when the config or token file changes, or on a retry every ${Math.round(retryMs / 1000)}s`);
+      }
+      this.counters.paused = { sinceMs: before?.sinceMs ?? Date.now(), status: failure instanceof NotifyError ? failure.status : null, reason };
+      await this.waitPaused(signal);
+      return initialMs;
     }
     recordAttempt(this.options.db, row, reason);
     this.counters.retries++;
@@ -128,7 +174,28 @@ export class OutboxSender {
       this.counters.failingSince = Date.now();
       this.options.log.warn(`ntfy: ${reason}; alerts wait in the outbox and are retried (backoff up to ${Math.round(maxMs / 1000)}s)`);
     }
-    await this.idle(backoffMs, signal, false);
+    await this.idle(Math.max(backoffMs, action.atLeastMs), signal, false);
     return Math.min(backoffMs * 2, maxMs);
+  }
+
+  /** Paused: until the retry period is over, or sooner when the configuration changes. */
+  private async waitPaused(signal: AbortSignal): Promise<void> {
+    const until = Date.now() + (this.options.pauseRetryMs ?? PAUSE_RETRY_MS);
+    const version = this.options.configVersion;
+    const seen = version?.();
+    while (!signal.aborted && Date.now() < until) {
+      await this.idle(Math.min(CONFIG_POLL_MS, until - Date.now()), signal, false);
+      if (version === undefined || version() === seen) continue;
+      let next: Notifier | null = null;
+      try {
+        next = this.options.reload?.() ?? null;
+      } catch (error) {
+        // A config edited into an invalid state: keep sending with the one we have, say why.
+        this.options.log.warn(`the config changed but cannot be used, keeping the previous [ntfy] settings: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (next !== null) this.notifier = next;
+      this.options.log.info("the configuration changed: retrying the paused outbox now");
+      return;
+    }
   }
 }

@@ -8,25 +8,51 @@ import type { Entry } from "../event.ts";
 //                                   (journalctl prints null for "too large to show")
 // All timestamps are strings of microseconds.
 
+// Anything else (a number, a boolean, an object, arrays nested to any depth) is not what
+// journalctl writes, but a hand-made or damaged file may hold it, and it must not cost the
+// entry or the file: such values are kept as compact JSON text, never thrown on.
+
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-type JsonFieldValue = string | number[] | null | (string | number[] | null)[];
+/** Deeper values are not written out: a deep enough array makes JSON.stringify overflow the stack. */
+const MAX_VALUE_DEPTH = 32;
+const MAX_VALUE_CHARS = 65_536;
 
 function isByteArray(value: unknown): value is number[] {
-  return Array.isArray(value) && value.every((b) => typeof b === "number");
+  return Array.isArray(value) && value.every((b) => typeof b === "number" && Number.isInteger(b) && b >= 0 && b <= 255);
+}
+
+/** Whether `value` nests arrays or objects deeper than `limit`, found without recursion. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop() as { v: unknown; depth: number };
+    if (typeof v !== "object" || v === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push({ v: child, depth: depth + 1 });
+  }
+  return false;
+}
+
+/** A value journalctl never writes, as text. */
+function otherValueText(value: unknown): string {
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (nestsDeeperThan(value, MAX_VALUE_DEPTH)) return `[value nested deeper than ${MAX_VALUE_DEPTH} levels]`;
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}…` : text;
 }
 
 /** One field value as text: byte arrays decoded (invalid UTF-8 → U+FFFD), null → null. */
-function fieldText(value: string | number[] | null): string | null {
+function fieldText(value: unknown): string | null {
   if (value === null) return null;
   if (typeof value === "string") return value;
-  return utf8.decode(Uint8Array.from(value));
+  if (isByteArray(value)) return utf8.decode(Uint8Array.from(value));
+  return otherValueText(value);
 }
 
 /** All values of a field, in the order journalctl printed them. */
-function fieldValues(value: JsonFieldValue): (string | null)[] {
-  if (value === null || typeof value === "string") return [fieldText(value)];
-  if (isByteArray(value)) return [fieldText(value)];
+function fieldValues(value: unknown): (string | null)[] {
+  if (!Array.isArray(value) || isByteArray(value)) return [fieldText(value)];
   return value.map((v) => fieldText(v));
 }
 
@@ -45,7 +71,7 @@ export function journalRecordToEntry(record: unknown): Entry | null {
   if (typeof record !== "object" || record === null || Array.isArray(record)) return null;
   const fields: Record<string, string> = {};
   const first: Record<string, string> = {};
-  for (const [key, raw] of Object.entries(record as Record<string, JsonFieldValue>)) {
+  for (const [key, raw] of Object.entries(record as Record<string, unknown>)) {
     const values = fieldValues(raw).filter((v): v is string => v !== null);
     if (values.length === 0) {
       // journalctl printed null: the value exists but was too large to show.

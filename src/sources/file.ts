@@ -36,6 +36,13 @@ export interface FileReadOptions {
 
 export const DEFAULT_MAX_LINE_CHARS = 1_000_000;
 
+/**
+ * The kernel adds a handful of continuation lines to a record (SUBSYSTEM=, DEVICE=; see
+ * Documentation/ABI/testing/dev-kmsg); a file with endless indented lines after one header must
+ * not grow one record without bound. Lines past this are counted as oversized.
+ */
+export const MAX_KMSG_CONTINUATIONS = 64;
+
 export function detectFormat(line: string): InputFormat {
   const t = line.trimStart();
   if (t.startsWith("{")) return "journal-json";
@@ -61,6 +68,7 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
     options.onBadLine?.(kind, stats.lines, sample.slice(0, 120));
   };
   let kmsgRecord: string | null = null;
+  let kmsgContinuations = 0;
   const bootId = options.bootId ?? null;
   const flushKmsg = (): Entry | null => {
     if (kmsgRecord === null) return null;
@@ -104,7 +112,15 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
             bad("malformed-json", line);
             continue;
           }
-          const entry = journalRecordToEntry(record);
+          let entry: Entry | null;
+          try {
+            entry = journalRecordToEntry(record);
+          } catch (error) {
+            // The parser coerces every JSON value; should one still throw, the line is the
+            // casualty, counted with its number, and the file goes on.
+            bad("malformed-json", `${error instanceof Error ? error.message : String(error)}: ${line}`);
+            continue;
+          }
           if (!entry) {
             bad("malformed-json", line);
             continue;
@@ -115,7 +131,11 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
         }
         case "kmsg": {
           if (line.startsWith(" ") && kmsgRecord !== null) {
-            kmsgRecord += `\n${line}`;
+            if (kmsgContinuations >= MAX_KMSG_CONTINUATIONS || kmsgRecord.length + line.length > maxChars) bad("oversized", `kmsg record continues past ${MAX_KMSG_CONTINUATIONS} lines or ${maxChars} characters`);
+            else {
+              kmsgRecord += `\n${line}`;
+              kmsgContinuations++;
+            }
             continue;
           }
           const done = flushKmsg();
@@ -123,6 +143,7 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
             stats.entries++;
             yield done;
           }
+          kmsgContinuations = 0;
           if (isKmsgHeader(line)) kmsgRecord = line;
           else if (line.trim() !== "") bad("bad-kmsg-record", line);
           break;

@@ -47,6 +47,25 @@ export function isJournaldRunning(procRoot = "/proc"): boolean {
 // "No journal files were opened due to insufficient permissions." and exit 1.
 const NO_SYSTEM_ACCESS = /not seeing messages from other users and the system|insufficient permissions/i;
 
+const JOIN_GROUP = "add it to the systemd-journal group (sudo usermod -aG systemd-journal $USER, then log in again)";
+
+/** Groups whose members read the system journal (file group, and systemd's tmpfiles ACLs). */
+const JOURNAL_GROUPS = new Set(["systemd-journal", "adm", "wheel"]);
+
+/**
+ * Whether the user the runner runs as may read the system journal: root, or a member of a
+ * journal group. Asked through the runner (`id`), so it is that user's answer, not ours; null
+ * when `id` cannot say.
+ */
+async function journalGroupAccess(runner: Runner): Promise<boolean | null> {
+  const uid = await runner.run(["id", "-u"], { timeoutMs: 5_000, maxOutputBytes: 4096 });
+  if (uid.exitCode !== 0) return null;
+  if (uid.stdout.trim() === "0") return true;
+  const groups = await runner.run(["id", "-Gn"], { timeoutMs: 5_000, maxOutputBytes: 64 * 1024 });
+  if (groups.exitCode !== 0) return null;
+  return groups.stdout.trim().split(/\s+/).some((g) => JOURNAL_GROUPS.has(g));
+}
+
 export async function probeJournal(options: { journalctl?: string; runner?: Runner; procRoot?: string } = {}): Promise<SourceProbe> {
   const journalctl = options.journalctl ?? "journalctl";
   if (!isJournaldRunning(options.procRoot)) return { usable: false, reason: "journald is not running" };
@@ -55,9 +74,18 @@ export async function probeJournal(options: { journalctl?: string; runner?: Runn
     const r = await (options.runner ?? processRunner).run([journalctl, "--lines=1", "--output=json", "--no-pager"], { timeoutMs: 10_000, maxOutputBytes: 64 * 1024 });
     if (r.timedOut) return { usable: false, reason: `${journalctl} did not answer within 10 s` };
     if (NO_SYSTEM_ACCESS.test(r.stderr)) {
-      return { usable: false, reason: "this user sees only its own journal, not the system's: add it to the systemd-journal group (sudo usermod -aG systemd-journal $USER, then log in again)" };
+      return { usable: false, reason: `this user sees only its own journal, not the system's: ${JOIN_GROUP}` };
     }
     if (r.exitCode !== 0) return { usable: false, reason: `${journalctl} failed: ${r.stderr.trim().split("\n").pop() ?? `exit code ${r.exitCode}`}` };
+    if (r.stdout.trim() === "") {
+      // No entry at all is what everyone sees before journald has written its first file (a
+      // fresh machine, a container just started): journalctl then exits 0 with nothing, for
+      // root and for a user who will never be allowed to read the file once it exists. Who
+      // may read it is decided by group: journald's files belong to systemd-journal, and
+      // systemd's tmpfiles.d/systemd.conf adds ACLs for adm and wheel.
+      const access = await journalGroupAccess(options.runner ?? processRunner);
+      if (access === false) return { usable: false, reason: `the system journal has no entries yet, and this user is not in a group that may read it: ${JOIN_GROUP}` };
+    }
     return { usable: true, reason: "journald is running and the system journal is readable" };
   } catch (error) {
     return { usable: false, reason: error instanceof Error ? error.message : String(error) };

@@ -30,6 +30,8 @@ export interface DaemonState {
   monitors?: string[];
   /** The enrichment stage since start; absent from older daemons. */
   enrichment?: { enriched: number; timedOut: number; failed: number; skipped: number; waiting: number };
+  /** The ntfy sender since start (null with notifications off); absent from older daemons. */
+  outbox?: { paused: { sinceMs: number; status: number | null; reason: string } | null; expired: number; refused: number } | null;
 }
 
 export interface DaemonRow {

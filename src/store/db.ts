@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { StoreError } from "./errors.ts";
+import { explainSqliteError, rememberOpenedDatabase } from "./sqlite-errors.ts";
 
 export { StoreError };
 
@@ -84,29 +85,21 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface SqliteError {
-  code?: string;
-  message?: string;
-}
-
 function explain(path: string, error: unknown): StoreError {
-  const e = error as SqliteError;
+  const known = explainSqliteError(error, path);
+  if (known) return known;
+  const e = error as { code?: string; message?: string };
   const code = e.code ?? "";
   const detail = e.message ?? String(error);
-  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || /not a database|malformed/i.test(detail)) {
-    return new StoreError(
-      `${path} is not a readable logtriage database (${detail}). It was left untouched; move it aside (mv '${path}' '${path}.bad') to start a new one, or pass --db PATH.`,
-      path,
-      { cause: error },
-    );
-  }
-  if (code === "SQLITE_READONLY" || code === "SQLITE_PERM" || code === "SQLITE_CANTOPEN" || code === "EACCES" || code === "ENOTDIR" || code === "ENOENT" || code === "EROFS" || code === "EEXIST") {
+  if (/not a database|malformed/i.test(detail)) return explainSqliteError({ code: "SQLITE_NOTADB", message: detail }, path) as StoreError;
+  if (code === "EACCES" || code === "ENOTDIR" || code === "ENOENT" || code === "EROFS" || code === "EEXIST") {
     return new StoreError(
       `cannot write the event database ${path} (${detail}). Check that its directory exists and is writable by this user, or pass --db PATH.`,
       path,
       { cause: error },
     );
   }
+  if (code === "ENOSPC") return explainSqliteError({ code: "SQLITE_FULL", message: detail }, path) as StoreError;
   return new StoreError(`event database ${path}: ${detail}`, path, { cause: error });
 }
 
@@ -136,6 +129,7 @@ export function openStore(path: string, options: OpenOptions = {}): Database {
     throw new StoreError(`no event database at ${path} yet: the daemon (or 'logtriage replay --store') creates it.`, path);
   }
   let db: Database;
+  rememberOpenedDatabase(path);
   try {
     if (!options.readonly) ensureFile(path);
     db = options.readonly ? new Database(path, { readonly: true, strict: true }) : new Database(path, { create: true, strict: true });
@@ -170,8 +164,13 @@ export function openStore(path: string, options: OpenOptions = {}): Database {
 function migrate(db: Database, from: number): void {
   for (let v = from; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
+      // Read again under the write lock: two processes opening a new database at once (a
+      // daemon and a replay, or two daemons) both saw the old version before; the second
+      // must find the first one's migration done rather than run it again.
+      const now = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      if (now > v) return;
       db.run(MIGRATIONS[v] as string);
       db.run(`PRAGMA user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }

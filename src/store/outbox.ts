@@ -4,12 +4,15 @@ import { hasTable } from "./daemon-state.ts";
 
 // The ntfy outbox: one row per alert, inserted in the transaction that stores its event and
 // drained strictly in id order by notify/sender.ts. A row is `pending` until ntfy accepts it
-// (`sent`) or refuses it for a reason retrying cannot fix (`failed`, e.g. 401 or 404). A row
+// (`sent`), refuses that one message (`refused`: too large, say; `logtriage outbox --retry`
+// puts it back), or it outlives [ntfy] max_age unsent (`expired`). A refusal that would hit
+// every alert (401, 404) pauses the sender and marks nothing. `failed` is what older versions
+// wrote for any refusal; --retry puts those back too. A row
 // written `enriching` waits for its event's enrichment (enrich/stage.ts) to fill in the why;
 // the sender holds the queue for it, which the stage's timeouts bound. A daemon that stops
 // with such rows releases them, and one that crashed releases them when it starts again.
 
-export type OutboxState = "enriching" | "pending" | "sent" | "failed";
+export type OutboxState = "enriching" | "pending" | "sent" | "failed" | "refused" | "expired";
 
 export interface OutboxRow {
   id: number;
@@ -59,11 +62,55 @@ export function markSent(db: Database, row: OutboxRow, nowUs: number): void {
   db.transaction(() => {
     db.query("UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, done_us = ? WHERE id = ?").run(nowUs, row.id);
     db.query("UPDATE events SET notified = 1 WHERE id = ?").run(row.eventId);
-  })();
+  }).immediate();
 }
 
 export function markFailed(db: Database, row: OutboxRow, error: string, nowUs: number): void {
   db.query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?").run(error, nowUs, row.id);
+}
+
+/** ntfy refused this one message (not the server or credentials): set aside until `outbox --retry`. */
+export function markRefused(db: Database, row: OutboxRow, error: string, nowUs: number): void {
+  db.query("UPDATE outbox SET state = 'refused', attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?").run(error, nowUs, row.id);
+}
+
+/** Unsent for longer than [ntfy] max_age: dropped (kept as a counted row, never sent). */
+export function markExpired(db: Database, row: OutboxRow, reason: string, nowUs: number): void {
+  db.query("UPDATE outbox SET state = 'expired', last_error = ?, done_us = ? WHERE id = ?").run(reason, nowUs, row.id);
+}
+
+/** Refused (and older versions' failed) alerts back into the queue, in their original order; how many. */
+export function requeueRefused(db: Database): number {
+  return db.query("UPDATE outbox SET state = 'pending', done_us = NULL WHERE state IN ('refused', 'failed')").run().changes;
+}
+
+export interface OutboxListing {
+  id: number;
+  eventId: string;
+  createdUs: number;
+  state: OutboxState;
+  attempts: number;
+  lastError: string | null;
+  title: string;
+}
+
+/** Every alert not sent: waiting, refused or expired, oldest first. */
+export function listUnsent(db: Database, limit = 1000): OutboxListing[] {
+  if (!hasTable(db, "outbox")) return [];
+  const rows = db
+    .query("SELECT id, event_id, created_us, state, attempts, last_error, notification FROM outbox WHERE state != 'sent' ORDER BY id LIMIT ?")
+    .all(limit) as { id: number; event_id: string; created_us: number; state: OutboxState; attempts: number; last_error: string | null; notification: string }[];
+  return rows.map((r) => {
+    let title = "";
+    try {
+      const n = JSON.parse(r.notification) as { title?: unknown };
+      title = typeof n.title === "string" ? n.title : "";
+    } catch (error) {
+      // A row we cannot read still waits and is listed; its title is what is missing.
+      title = `(unreadable: ${error instanceof Error ? error.message : String(error)})`;
+    }
+    return { id: r.id, eventId: r.event_id, createdUs: r.created_us, state: r.state, attempts: r.attempts, lastError: r.last_error, title };
+  });
 }
 
 export function recordAttempt(db: Database, row: OutboxRow, error: string): void {
@@ -73,19 +120,23 @@ export function recordAttempt(db: Database, row: OutboxRow, error: string): void
 export interface OutboxCounts {
   /** Waiting to be sent, including alerts still waiting for their event's enrichment. */
   pending: number;
+  /** Refused by ntfy for this message (and older versions' failed rows): waiting for `outbox --retry`. */
   failed: number;
   sent: number;
+  /** Dropped unsent after [ntfy] max_age. */
+  expired: number;
   /** Creation time of the oldest pending alert, µs; null when none waits. */
   oldestPendingUs: number | null;
   lastError: string | null;
 }
 
 export function outboxCounts(db: Database): OutboxCounts {
-  if (!hasTable(db, "outbox")) return { pending: 0, sent: 0, failed: 0, oldestPendingUs: null, lastError: null };
-  const counts: Record<OutboxState, number> = { enriching: 0, pending: 0, sent: 0, failed: 0 };
+  if (!hasTable(db, "outbox")) return { pending: 0, sent: 0, failed: 0, expired: 0, oldestPendingUs: null, lastError: null };
+  const counts: Record<OutboxState, number> = { enriching: 0, pending: 0, sent: 0, failed: 0, refused: 0, expired: 0 };
   for (const row of db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state").all() as { state: OutboxState; n: number }[]) counts[row.state] = row.n;
-  const { enriching, ...rest } = counts;
+  const { enriching, refused, ...rest } = counts;
+  rest.failed += refused;
   const oldest = db.query("SELECT created_us, last_error FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1").get() as { created_us: number; last_error: string | null } | null;
-  const lastFailed = oldest?.last_error ? null : (db.query("SELECT last_error FROM outbox WHERE state = 'failed' ORDER BY id DESC LIMIT 1").get() as { last_error: string | null } | null);
+  const lastFailed = oldest?.last_error ? null : (db.query("SELECT last_error FROM outbox WHERE state IN ('failed', 'refused') ORDER BY id DESC LIMIT 1").get() as { last_error: string | null } | null);
   return { ...rest, pending: rest.pending + enriching, oldestPendingUs: oldest?.created_us ?? null, lastError: oldest?.last_error ?? lastFailed?.last_error ?? null };
 }

@@ -17,8 +17,8 @@ export function applyRetention(db: Database, nowUs: number, retentionMs: number)
   const pagesBefore = (db.query("PRAGMA page_count").get() as { page_count: number }).page_count;
   const removed = db.transaction(() => ({
     events: db.query("DELETE FROM events WHERE last_seen < ?").run(cutoffUs).changes,
-    alerts: db.query("DELETE FROM outbox WHERE state IN ('sent', 'failed') AND coalesce(done_us, created_us) < ?").run(cutoffUs).changes,
-  }))();
+    alerts: db.query("DELETE FROM outbox WHERE state IN ('sent', 'failed', 'refused', 'expired') AND coalesce(done_us, created_us) < ?").run(cutoffUs).changes,
+  })).immediate();
   db.run("PRAGMA incremental_vacuum");
   const pagesAfter = (db.query("PRAGMA page_count").get() as { page_count: number }).page_count;
   return { ...removed, pagesFreed: pagesBefore - pagesAfter };

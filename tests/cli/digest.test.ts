@@ -290,6 +290,7 @@ describe("in process", () => {
     password: null,
     click: null,
     timeoutMs: 10_000,
+    maxAgeMs: 7 * 86_400_000,
   };
 
   test("digest topic: same url, a name on the same server, or a URL (credentials only to their own server)", () => {

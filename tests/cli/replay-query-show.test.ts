@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { copyForOtherUsers } from "../_other-user.ts";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../../src/store/db.ts";
@@ -83,7 +84,8 @@ test("replay: an unreadable file is skipped with the reason, exit 2 (run as nobo
   chmodSync(file, 0o000);
   chmodSync(box.home, 0o755);
   const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
-  const proc = Bun.spawnSync([...asNobody, BIN, "replay", file], { env: box.env, stdout: "pipe", stderr: "pipe" });
+  // A copy of the binary nobody can reach: the clone may sit in a 0700 folder.
+  const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(BIN) : BIN, "replay", file], { cwd: "/", env: box.env, stdout: "pipe", stderr: "pipe" });
   expect(proc.exitCode).toBe(2);
   expect(proc.stderr.toString()).toContain(`${file}: permission denied`);
 });

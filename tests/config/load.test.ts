@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { copyForOtherUsers } from "../_other-user.ts";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -363,7 +364,8 @@ describe("loadConfig", () => {
     chmodSync(file, 0o000);
     const bin = join(import.meta.dir, "..", "..", "dist", "logtriage");
     const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
-    const proc = Bun.spawnSync([...asNobody, bin, "status", "--config", file], { env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stderr: "pipe", stdout: "pipe" });
+    // A copy of the binary nobody can reach: the clone may sit in a 0700 folder.
+    const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(bin) : bin, "status", "--config", file], { cwd: "/", env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stderr: "pipe", stdout: "pipe" });
     rmSync(base, { recursive: true, force: true });
     expect(proc.exitCode).toBe(2);
     expect(proc.stderr.toString()).toBe(`logtriage: ${file}: cannot read config file: permission denied (check its owner and mode)\n`);
@@ -388,7 +390,7 @@ failures_before_alert = 3
       nextcloud: { healthUrl: "https://127.0.0.1:8443/status.php", unit: "nextcloud.service", intervalMs: 30_000, timeoutMs: 5_000, expectStatus: 200, failuresBeforeAlert: 2 },
       grafana: { healthUrl: "http://localhost:3000/api/health", unit: null, intervalMs: 10_000, timeoutMs: 2_000, expectStatus: 204, failuresBeforeAlert: 3 },
     });
-    expect(config.http).toEqual({ listen: null, token: null });
+    expect(config.http).toEqual({ listen: null, token: null, allowUnauthenticatedLoopback: false });
     expect(config.metrics).toEqual({ units: [] });
   });
 
@@ -403,10 +405,18 @@ failures_before_alert = 3
     expect(configError(`[services.web]\nhealth_url = "ftp://x/"\n`).message).toContain("expected an http:// or https:// URL");
   });
 
-  test("listen on loopback needs no token; anywhere else it does", () => {
-    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: null });
-    expect(parse(`[http]\nlisten = "[::1]:9876"\n`).http.listen).toEqual({ host: "::1", port: 9876 });
-    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "0.0.0.0", port: 9876 }, token: "s3cret" });
+  test("every TCP listener needs a token unless open loopback is asked for by name; a Unix socket needs none", () => {
+    const loopback = configError(`[http]\nlisten = "127.0.0.1:9876"\n`);
+    expect(loopback.message).toContain("http.listen");
+    expect(loopback.message).toContain("lets every local user read the API");
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: "s3cret", allowUnauthenticatedLoopback: false });
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\nallow_unauthenticated_loopback = true\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: null, allowUnauthenticatedLoopback: true });
+    expect(parse(`[http]\nlisten = "[::1]:9876"\nallow_unauthenticated_loopback = true\n`).http.listen).toEqual({ host: "::1", port: 9876 });
+    expect(parse(`[http]\nlisten = "unix:/run/user/1000/logtriage.sock"\n`).http.listen).toEqual({ unix: "/run/user/1000/logtriage.sock" });
+    expect(configError(`[http]\nlisten = "unix:relative.sock"\n`).message).toContain("a Unix socket like");
+    // Open loopback is only loopback: the flag does not open another address.
+    expect(configError(`[http]\nlisten = "0.0.0.0:9876"\nallow_unauthenticated_loopback = true\n`).message).toContain("set [http] token too");
+    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "0.0.0.0", port: 9876 }, token: "s3cret", allowUnauthenticatedLoopback: false });
     const error = configError(`[http]\nlisten = "0.0.0.0:9876"\n`);
     expect(error.message).toContain("http.listen");
     expect(error.message).toContain("set [http] token too");
@@ -416,5 +426,39 @@ failures_before_alert = 3
   test("metrics units are unit names", () => {
     expect(parse(`[metrics]\nunits = ["nginx.service", "backup.timer"]\n`).metrics.units).toEqual(["nginx.service", "backup.timer"]);
     expect(configError(`[metrics]\nunits = ["nginx"]\n`).message).toContain(`expected a unit name like "nginx.service"`);
+  });
+});
+
+describe("what the config file holds is reported as written", () => {
+  const dir = mkdtempSync(join(tmpdir(), "logtriage-config-bytes-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const load = (name: string, bytes: Uint8Array | string) => {
+    const file = join(dir, name);
+    writeFileSync(file, bytes);
+    try {
+      loadConfig(file, { env: { HOME: dir }, hostname: "h" });
+      return null;
+    } catch (error) {
+      return error as ConfigError;
+    }
+  };
+
+  test("a config that is not UTF-8 is refused at its line and column", () => {
+    const error = load("latin1.toml", Buffer.concat([Buffer.from('[instance]\nrole = "nas"\nid = "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.message).toBe(`${join(dir, "latin1.toml")}:3:10: not UTF-8 (byte 0xe9): save the config as UTF-8 text`);
+    expect(error?.line).toBe(3);
+  });
+
+  test("an instance id with a control character or escape sequence is refused", () => {
+    const error = load("esc.toml", `[instance]\nid = "box\\u001b[2J"\n`);
+    expect(error?.message).toContain("esc.toml:2: instance.id: expected printable characters only");
+    expect(load("bidi.toml", `[instance]\nid = "box\u202e"\n`)?.message).toContain("printable characters only");
+    expect(load("ok.toml", `[instance]\nid = "nas-01 (attic)"\n`)).toBeNull();
+  });
+
+  test("a number too large to hold is shown as the file has it, not as it was rounded", () => {
+    expect(load("big.toml", `[cooldown]\naggregate_threshold = 99999999999999999999 # oops\n`)?.message).toContain("got 99999999999999999999, too large a number");
+    expect(load("inf.toml", `[psi]\nwarn_some_avg10 = 1e400\n`)?.message).toContain("got 1e400, too large a number");
   });
 });

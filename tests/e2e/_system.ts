@@ -92,17 +92,31 @@ export async function ensureUserManager(): Promise<UserManager> {
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   // A manager started just after journald sometimes connects its units' stdout before
   // journald's stream socket takes them, and their output never reaches the journal (seen here
-  // about one start in four). Start it again until a unit's line arrives.
-  for (let attempt = 1; ; attempt++) {
+  // about one start in four). Start it again until a unit's line arrives; a manager whose
+  // units' lines never arrive is an error here, not a test failing later for no visible reason.
+  let lastProblem = "";
+  for (let attempt = 1; attempt <= 4; attempt++) {
     const proc = Bun.spawn(["/lib/systemd/systemd", "--user", "--log-target=journal"], { env, stdout: "ignore", stderr: "ignore" });
-    await until("the user manager to answer", answers, 15_000, 100);
+    await until(
+      "the user manager to answer",
+      () => {
+        if (proc.exitCode !== null) throw new Error(`systemd --user exited with ${proc.exitCode} at start`);
+        return answers();
+      },
+      15_000,
+      100,
+    );
     const stop = async () => {
       proc.kill("SIGTERM");
       await proc.exited;
     };
-    if (!journaldRunning() || (await unitOutputReachesJournal(env)) || attempt === 3) return { env, stop };
+    if (!journaldRunning()) return { env, stop };
+    const reached = await unitOutputReachesJournal(env);
+    if (reached === null) return { env, stop };
+    lastProblem = reached;
     await stop();
   }
+  throw new Error(`a user unit's output never reached the journal in 4 starts of systemd --user: ${lastProblem}`);
 }
 
 function journaldRunning(): boolean {
@@ -114,17 +128,24 @@ function journalShows(message: string): boolean {
   return run(["journalctl", "--quiet", "-o", "cat", `MESSAGE=${message}`]).stdout.includes(message);
 }
 
-/** Whether a transient user unit's stdout line shows up in the journal within 3 s. */
-async function unitOutputReachesJournal(env: Record<string, string>): Promise<boolean> {
+/**
+ * Runs a transient user unit that prints a line and waits for what shows that line arrived:
+ * null once the journal holds it, or why not. The unit is run with --wait, so by then its
+ * output is written and its stream closed; `journalctl --sync` then asks journald to write
+ * out what it has taken in. What remains is journald reading a closed stream, which a loaded
+ * machine may delay but not forever: the 20 s bound only tells a lost line from a slow one.
+ */
+async function unitOutputReachesJournal(env: Record<string, string>): Promise<string | null> {
   const marker = `lt-warmup-${process.pid}-${Date.now()}`;
-  const run = Bun.spawnSync(["systemd-run", "--user", "--quiet", "--collect", `--unit=${marker}`, "/bin/echo", marker], { env, stdout: "ignore", stderr: "ignore" });
-  if (run.exitCode !== 0) return false;
-  const deadline = Date.now() + 3_000;
+  const started = Bun.spawn(["systemd-run", "--user", "--quiet", "--wait", "--collect", `--unit=${marker}`, "/bin/echo", marker], { env, stdout: "ignore", stderr: "pipe" });
+  if ((await started.exited) !== 0) return `systemd-run --user failed: ${(await new Response(started.stderr).text()).trim()}`;
+  const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (journalShows(marker)) return true;
+    run(["journalctl", "--sync"]);
+    if (journalShows(marker)) return null;
     await Bun.sleep(100);
   }
-  return false;
+  return `the line of ${marker}.service did not reach the journal within 20 s of the unit's exit`;
 }
 
 /** The cursor of the newest journal entry (entries after it are what a test caused). */

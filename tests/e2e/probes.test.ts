@@ -69,6 +69,7 @@ failures_before_alert = 2
 
 [http]
 listen = "127.0.0.1:${apiPort}"
+allow_unauthenticated_loopback = true
 `);
   });
 

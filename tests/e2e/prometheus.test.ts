@@ -9,6 +9,9 @@ import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserMana
 // second on loopback, and its query API must return the restart count of a real
 // restart-looping systemd --user unit: the number systemctl itself reports.
 
+/** The API needs a token on every TCP listener; Prometheus passes it from a file, as the docs show. */
+const API_TOKEN = `tk-e2e-${process.pid}`;
+const AUTH = { authorization: `Bearer ${API_TOKEN}` };
 const PROMETHEUS = Bun.which("prometheus", { PATH: "/usr/bin:/bin:/usr/local/bin" });
 
 /** A port nothing listens on now: the kernel's pick for a listener we close at once. */
@@ -62,6 +65,7 @@ id = "prom-e2e"
 
 [http]
 listen = "127.0.0.1:${apiPort}"
+token = "${API_TOKEN}"
 
 [metrics]
 units = ["${unit}"]
@@ -70,6 +74,7 @@ units = ["${unit}"]
       ["env", `XDG_RUNTIME_DIR=${manager.env["XDG_RUNTIME_DIR"]}`],
     );
     await daemon.waitForOutput(/HTTP API on http:\/\/127\.0\.0\.1:\d+\//);
+    writeFileSync(join(work, "api-token"), `${API_TOKEN}\n`, { mode: 0o600 });
     writeFileSync(
       join(work, "prometheus.yml"),
       `global:
@@ -79,6 +84,8 @@ scrape_configs:
   - job_name: logtriage
     static_configs:
       - targets: ["127.0.0.1:${apiPort}"]
+    authorization:
+      credentials_file: ${join(work, "api-token")}
 `,
     );
     prometheus = Bun.spawn(
@@ -149,17 +156,18 @@ scrape_configs:
   }, 90_000);
 
   test("the compiled daemon answers /healthz and /events on the same listener", async () => {
-    const health = await fetch(`http://127.0.0.1:${apiPort}/healthz`);
+    expect((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status).toBe(401);
+    const health = await fetch(`http://127.0.0.1:${apiPort}/healthz`, { headers: AUTH });
     expect(health.status).toBe(200);
     expect(((await health.json()) as { source: { name: string } }).source.name).toBe("journal");
-    const bad = await fetch(`http://127.0.0.1:${apiPort}/events?since=soon`);
+    const bad = await fetch(`http://127.0.0.1:${apiPort}/events?since=soon`, { headers: AUTH });
     expect(bad.status).toBe(400);
-    const events = await fetch(`http://127.0.0.1:${apiPort}/events?tier=T3&since=1h`);
+    const events = await fetch(`http://127.0.0.1:${apiPort}/events?tier=T3&since=1h`, { headers: AUTH });
     expect(events.status).toBe(200);
   });
 
   test("a second daemon on the same address: one error line naming it and [http] listen, and it keeps reading the journal", async () => {
-    const second = await startDaemon(`[http]\nlisten = "127.0.0.1:${apiPort}"\n`);
+    const second = await startDaemon(`[http]\nlisten = "127.0.0.1:${apiPort}"\ntoken = "${API_TOKEN}"\n`);
     try {
       await second.waitForOutput(/HTTP API not started/);
       await second.waitForOutput(/source journal/);

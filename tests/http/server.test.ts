@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
 import { startHttpServer, type HttpServer } from "../../src/http/server.ts";
 import type { ApiDeps, ApiHealth } from "../../src/http/routes.ts";
 import { createLog } from "../../src/log.ts";
+import { Redactor } from "../../src/text/redact.ts";
 import { collectMetrics } from "../../src/metrics/collect.ts";
 import { renderExposition } from "../../src/metrics/exposition.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
@@ -45,7 +46,8 @@ function deps(over: Partial<ApiDeps> = {}): ApiDeps {
 }
 
 function serve(over: Partial<ApiDeps> = {}): string {
-  const server = startHttpServer({ listen: { host: "127.0.0.1", port: 0 }, deps: deps(over), log: quietLog });
+  // Most tests here are about the routes; the token requirement has its own tests below.
+  const server = startHttpServer({ listen: { host: "127.0.0.1", port: 0 }, openLoopback: true, deps: deps(over), log: quietLog });
   if (!server) throw new Error("the test server did not start");
   servers.push(server);
   return server.url;
@@ -211,9 +213,75 @@ describe("routing and auth", () => {
     const lines: string[] = [];
     const log = createLog("error");
     log.setReporters([{ log: (o) => lines.push(o.args.join(" ")) }]);
-    expect(startHttpServer({ listen: { host: "127.0.0.1", port }, deps: deps(), log })).toBeNull();
+    expect(startHttpServer({ listen: { host: "127.0.0.1", port }, openLoopback: true, deps: deps(), log })).toBeNull();
     expect(lines).toEqual([`HTTP API not started: cannot listen on 127.0.0.1:${port}: the address is in use (another logtriage or program listens there). Change [http] listen in the config; the daemon goes on without the API`]);
     expect((await get(base, "/healthz")).status).toBe(200);
+  });
+});
+
+describe("no one in by default", () => {
+  test("a TCP listener without a token does not start unless open loopback was asked for, and never on another address", () => {
+    const lines: string[] = [];
+    const log = createLog("error");
+    log.setReporters([{ log: (o) => lines.push(o.args.join(" ")) }]);
+    expect(startHttpServer({ listen: { host: "127.0.0.1", port: 0 }, deps: deps(), log })).toBeNull();
+    expect(startHttpServer({ listen: { host: "0.0.0.0", port: 0 }, openLoopback: true, deps: deps(), log })).toBeNull();
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toContain("no [http] token is set");
+  });
+
+  test("with a token, every route but none answers without it: 401 on /metrics, /events, /healthz", async () => {
+    const server = startHttpServer({ listen: { host: "127.0.0.1", port: 0 }, deps: deps({ token: "tk-local" }), log: quietLog });
+    if (!server) throw new Error("the test server did not start");
+    servers.push(server);
+    for (const path of ["/metrics", "/events", "/healthz", "/failure-context/nextcloud"]) {
+      expect({ path, status: (await get(server.url, path)).status }).toEqual({ path, status: 401 });
+      expect({ path, status: (await get(server.url, path, { authorization: "Bearer tk-local" })).status }).not.toEqual({ path, status: 401 });
+    }
+  });
+
+  test("on a Unix socket: the file is 0600 from the start, answers through it, and is removed on stop", async () => {
+    const socket = join(dir, "api.sock");
+    writeFileSync(join(dir, "marker"), "");
+    const server = startHttpServer({ listen: { unix: socket }, deps: deps(), log: quietLog });
+    if (!server) throw new Error("the socket server did not start");
+    expect(server.url).toBe(`unix:${socket}`);
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    const r = await fetch("http://localhost/healthz", { unix: socket });
+    expect(r.status).toBe(200);
+    await server.stop();
+    expect(existsSync(socket)).toBe(false);
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("on a Unix socket, another user cannot connect", async () => {
+    const socket = join(dir, "api.sock");
+    chmodSync(dir, 0o755); // the directory is not what protects it: the socket's mode is
+    const server = startHttpServer({ listen: { unix: socket }, deps: deps(), log: quietLog });
+    if (!server) throw new Error("the socket server did not start");
+    servers.push(server);
+    // Asynchronous: this process is the server and must go on answering while curl runs.
+    const curl = async (...prefix: string[]) => {
+      const p = Bun.spawn([...prefix, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://localhost/healthz"], { stderr: "pipe", stdout: "pipe" });
+      await p.exited;
+      return await new Response(p.stdout).text();
+    };
+    const nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+    expect(await curl(...nobody)).toBe("000");
+    expect(await curl()).toBe("200");
+    // The control: the same socket opened up lets nobody in, so it was the mode that kept it out.
+    chmodSync(socket, 0o666);
+    expect(await curl(...nobody)).toBe("200");
+  });
+});
+
+describe("secrets in answers", () => {
+  test("/events passes the redaction: a secret in an event's text does not leave through the API", async () => {
+    commitEvent(db, unitFailure({ summary: "app failed: DB_PASSWORD=hunter2 via http://admin:pw@db:5432/x", unit: "secret-app.service" }), policy);
+    const r = await get(serve({ redactor: new Redactor() }), "/events?since=2d");
+    expect(r.status).toBe(200);
+    expect(r.text).not.toContain("hunter2");
+    expect(r.text).not.toContain("admin:pw");
+    expect(r.text).toContain("DB_PASSWORD=REDACTED");
   });
 });
 

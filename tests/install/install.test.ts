@@ -141,6 +141,11 @@ describe("install.sh without a user manager", () => {
     const text = readFileSync(config, "utf8");
     writeFileSync(allOn, uncommented(text));
     expect(uncommented(text)).toContain('url = "https://ntfy.sh/your-secret-topic"');
+    // The API token is generated into the 0600 file, live (not commented), under [http]: turning
+    // the API on with listen = … never opens it without one.
+    const token = /^\[http\][^[]*^token = "([0-9a-f]{48})"$/m.exec(text);
+    expect(token).not.toBeNull();
+    expect(uncommented(text)).toContain('listen = "127.0.0.1:9876"');
     const statusAllOn = await run([bin, "status", "--config", allOn], env);
     expect(statusAllOn.stderr).toBe("");
     expect(statusAllOn.code).toBe(0);

@@ -7,7 +7,7 @@ import { NotifyError, type Notifier } from "../../src/notify/notifier.ts";
 import type { Notification } from "../../src/text/alert.ts";
 import { OutboxSender } from "../../src/notify/sender.ts";
 import { openStore } from "../../src/store/db.ts";
-import { enqueueAlert, outboxCounts } from "../../src/store/outbox.ts";
+import { enqueueAlert, listUnsent, outboxCounts, requeueRefused } from "../../src/store/outbox.ts";
 
 // The outbox drain with a scripted notifier: order, retries, refusals. (The real HTTP path
 // is tested against the ntfy stand-in in tests/notify/ntfy.test.ts and end to end.)
@@ -51,7 +51,7 @@ async function drain(sender: OutboxSender, until: () => boolean, timeoutMs = 500
 }
 
 test("an outage delays alerts, keeps their order and sends each once", async () => {
-  for (const t of ["a", "b", "c"]) enqueueAlert(db, `ev-${t}`, note(t), 1);
+  for (const t of ["a", "b", "c"]) enqueueAlert(db, `ev-${t}`, note(t), Date.now() * 1000);
   // "a" fails three times (server down), then everything goes through.
   const s = scripted((n, attempt) => (n.title === "a" && attempt <= 3 ? new NotifyError("connection refused", { status: null, retryable: true }) : null));
   const sender = new OutboxSender({ db, notifier: s.notifier, log: quiet, backoffInitialMs: 10, backoffMaxMs: 40 });
@@ -62,15 +62,37 @@ test("an outage delays alerts, keeps their order and sends each once", async () 
   expect(sender.counters.retries).toBe(3);
 });
 
-test("a refusal retrying cannot fix is marked failed once and the queue moves on", async () => {
-  for (const t of ["a", "b"]) enqueueAlert(db, `ev-${t}`, note(t), 1);
-  const s = scripted((n) => (n.title === "a" ? new NotifyError("ntfy.example rejected the credentials (401)", { status: 401, retryable: false }) : null));
+test("a refusal of one message sets that alert aside as refused, the queue moves on, --retry puts it back", async () => {
+  for (const t of ["a", "b"]) enqueueAlert(db, `ev-${t}`, note(t), Date.now() * 1000);
+  let refuse = true;
+  const s = scripted((n) => (n.title === "a" && refuse ? new NotifyError("title too large (HTTP 400, ntfy code 40057)", { status: 400, retryable: false, ntfyCode: 40057 }) : null));
   const errors: string[] = [];
   const sender = new OutboxSender({ db, notifier: s.notifier, log: { ...quiet, error: (m: string) => errors.push(m) }, backoffInitialMs: 10 });
-  await drain(sender, () => s.delivered.length === 1);
+  await drain(sender, () => outboxCounts(db).sent === 1);
   expect(s.attempts).toEqual(["a", "b"]);
-  expect(outboxCounts(db)).toMatchObject({ pending: 0, sent: 1, failed: 1, lastError: "ntfy.example rejected the credentials (401)" });
-  expect(errors).toEqual([expect.stringContaining("401")]);
+  expect(outboxCounts(db)).toMatchObject({ pending: 0, sent: 1, failed: 1 });
+  expect(errors).toEqual([expect.stringContaining("outbox --retry")]);
+  expect(sender.counters.paused).toBeNull();
+  refuse = false;
+  expect(requeueRefused(db)).toBe(1);
+  await drain(sender, () => outboxCounts(db).sent === 2);
+  expect(s.delivered).toEqual(["b", "a"]);
+  expect(outboxCounts(db)).toMatchObject({ pending: 0, sent: 2, failed: 0 });
+});
+
+test("only an alert older than max_age is dropped, and it is counted", async () => {
+  const nowUs = Date.now() * 1000;
+  enqueueAlert(db, "ev-old", note("old"), nowUs - 8 * 86_400_000_000);
+  enqueueAlert(db, "ev-new", note("new"), nowUs - 6 * 86_400_000_000);
+  const s = scripted(() => null);
+  const warnings: string[] = [];
+  const sender = new OutboxSender({ db, notifier: s.notifier, log: { ...quiet, warn: (m: string) => warnings.push(m) }, maxAgeMs: 7 * 86_400_000 });
+  await drain(sender, () => outboxCounts(db).sent === 1);
+  expect(s.attempts).toEqual(["new"]);
+  expect(sender.counters.expired).toBe(1);
+  expect(outboxCounts(db)).toMatchObject({ pending: 0, sent: 1, failed: 0, expired: 1 });
+  expect(warnings).toEqual([expect.stringContaining("max_age")]);
+  expect(listUnsent(db).map((a) => [a.title, a.state])).toEqual([["old", "expired"]]);
 });
 
 test("sent alerts mark their event notified; a wake-up sends new rows without waiting for the poll", async () => {
@@ -81,7 +103,7 @@ test("sent alerts mark their event notified; a wake-up sends new rows without wa
   const controller = new AbortController();
   const running = sender.run(controller.signal);
   await Bun.sleep(20);
-  enqueueAlert(db, "ev-x", note("x"), 1);
+  enqueueAlert(db, "ev-x", note("x"), Date.now() * 1000);
   sender.wake();
   const deadline = Date.now() + 2000;
   while (s.delivered.length === 0 && Date.now() < deadline) await Bun.sleep(5);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseJournalLine } from "../../src/parse/journal-json.ts";
+import { journalRecordToEntry, parseJournalLine } from "../../src/parse/journal-json.ts";
 import { fixtureEntries } from "../_fixtures.ts";
 
 describe("parseJournalLine", () => {
@@ -46,5 +46,37 @@ describe("parseJournalLine", () => {
 
   test.each(["", "not json", "[1,2]", "42", '{"MESSAGE": "trunc'])("not an entry: %p", (line) => {
     expect(parseJournalLine(line)).toBeNull();
+  });
+});
+
+describe("values journalctl never writes are coerced, never thrown on", () => {
+  const base = { __REALTIME_TIMESTAMP: "1700000000000000", __CURSOR: "s=1", _TRANSPORT: "kernel" };
+  test.each([
+    ["a number", 5, "5"],
+    ["a boolean", true, "true"],
+    ["an object", { a: 1 }, '{"a":1}'],
+    ["nested arrays", [["a", ["b"]], "c"], '["a",["b"]]'],
+    ["a huge number", 1e300, "1e+300"],
+    ["bytes out of range", [300, -1], "300"],
+  ])("MESSAGE holding %s", (_what, value, message) => {
+    const entry = journalRecordToEntry({ ...base, MESSAGE: value });
+    expect(entry?.message).toBe(message);
+  });
+
+  test("an array nested 100,000 deep is written as a placeholder, not a stack overflow", () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const line = JSON.stringify({ ...base, MESSAGE: "x", EXTRA: "y" }).replace('"y"', "[".repeat(100_000) + "]".repeat(100_000));
+    const entry = parseJournalLine(line);
+    expect(entry?.message).toBe("x");
+    expect(entry?.fields["EXTRA"]).toBe("[value nested deeper than 32 levels]");
+    expect(journalRecordToEntry({ ...base, MESSAGE: deep })?.message).toBe("[value nested deeper than 32 levels]");
+  });
+
+  test("numbers where timestamps and PRIORITY belong give nulls or their value, not a crash", () => {
+    const entry = journalRecordToEntry({ ...base, __REALTIME_TIMESTAMP: 1700000000000000, PRIORITY: 3, _PID: { x: 1 }, MESSAGE: "m" });
+    expect(entry?.realtimeUs).toBe(1700000000000000);
+    expect(entry?.priority).toBe(3);
+    expect(entry?.pid).toBeNull();
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { bundleForOtherUsers, copyForOtherUsers } from "../_other-user.ts";
 import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -187,24 +188,26 @@ describe("isKmsgReadable", () => {
   // Permission errors need an unprivileged process: root ignores file modes and holds
   // CAP_SYSLOG. setpriv drops to nobody (and with it every capability) for a one-line probe.
   const setpriv = Bun.which("setpriv");
-  function probeAsNobody(path: string): string | null {
-    const script = `import { isKmsgReadable } from ${JSON.stringify(join(import.meta.dir, "../../src/sources/kmsg.ts"))}; console.log(JSON.stringify(isKmsgReadable(${JSON.stringify(path)})));`;
-    const p = Bun.spawnSync([setpriv as string, "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], { env: { HOME: dir, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+  async function probeAsNobody(path: string): Promise<string | null> {
+    // The module and bun itself from a world-readable copy: the clone may be in a 0700 folder.
+    const module = await bundleForOtherUsers(join(import.meta.dir, "../../src/sources/kmsg.ts"));
+    const script = `import { isKmsgReadable } from ${JSON.stringify(module)}; console.log(JSON.stringify(isKmsgReadable(${JSON.stringify(path)})));`;
+    const p = Bun.spawnSync([setpriv as string, "--reuid=65534", "--regid=65534", "--clear-groups", copyForOtherUsers(process.execPath), "-e", script], { cwd: "/", env: { HOME: dir, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
     if (p.exitCode !== 0) throw new Error(`probe failed: ${p.stderr.toString()}`);
     return JSON.parse(p.stdout.toString()) as string | null;
   }
 
-  test.skipIf(!isRoot || setpriv === null)("a file this user may not read: file permissions", () => {
+  test.skipIf(!isRoot || setpriv === null)("a file this user may not read: file permissions", async () => {
     const path = join(dir, "kmsg-000");
     writeFileSync(path, "");
     chmodSync(path, 0o000);
     chmodSync(dir, 0o755);
-    expect(probeAsNobody(path)).toBe(`${path} is not readable by this user (file permissions): run as root or use the journal`);
+    expect(await probeAsNobody(path)).toBe(`${path} is not readable by this user (file permissions): run as root or use the journal`);
   });
 
-  test.skipIf(!canUseKmsg || setpriv === null)("/dev/kmsg for an unprivileged user follows kernel.dmesg_restrict", () => {
+  test.skipIf(!canUseKmsg || setpriv === null)("/dev/kmsg for an unprivileged user follows kernel.dmesg_restrict", async () => {
     const restricted = readFileSync("/proc/sys/kernel/dmesg_restrict", "utf8").trim() === "1";
-    expect(probeAsNobody(DEVICE)).toBe(restricted ? "/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal" : null);
+    expect(await probeAsNobody(DEVICE)).toBe(restricted ? "/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal" : null);
   });
 });
 

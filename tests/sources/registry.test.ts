@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isJournaldRunning, selectSource } from "../../src/sources/registry.ts";
@@ -38,20 +38,40 @@ test("isJournaldRunning looks for a live systemd-journal process, not a zombie",
   }
 });
 
-test.skipIf(process.getuid?.() !== 0)("probeJournal as a user outside systemd-journal names the group to join", async () => {
-  const { probeJournal } = await import("../../src/sources/registry.ts");
-  // A Runner that runs journalctl as nobody (root reads everything).
-  const asNobody = {
+// Runners that run journalctl (and id) as another user, on this machine's journal or on a
+// machine whose journald has written nothing yet: a private mount namespace with empty tmpfs
+// over both journal directories, as on a fresh boot before the first flush (journalctl then
+// prints nothing and exits 0, for every user).
+function runnerAs(user: "nobody" | "root", journal: "this machine's" | "none written yet") {
+  const setpriv = user === "nobody" ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+  const fresh = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs /run/log/journal && mount -t tmpfs tmpfs /var/log/journal && exec "$@"', "sh"];
+  return {
     async run(argv: string[]) {
-      const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv], { stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawnSync([...(journal === "none written yet" ? fresh : []), ...setpriv, ...argv], { stdout: "pipe", stderr: "pipe" });
       return { exitCode: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString(), timedOut: false };
     },
   };
+}
+
+const canMount = process.getuid?.() === 0 && existsSync("/run/log/journal") && existsSync("/var/log/journal");
+
+test.skipIf(!canMount).each(["this machine's", "none written yet"] as const)("probeJournal as a user outside systemd-journal names the group to join (journal: %s)", async (journal) => {
+  const { probeJournal } = await import("../../src/sources/registry.ts");
   const procRoot = fakeProcWithJournald();
   try {
-    const probe = await probeJournal({ runner: asNobody, procRoot });
+    const probe = await probeJournal({ runner: runnerAs("nobody", journal), procRoot });
     expect(probe.usable).toBe(false);
     expect(probe.reason).toContain("systemd-journal group");
+  } finally {
+    rmSync(procRoot, { recursive: true, force: true });
+  }
+});
+
+test.skipIf(!canMount)("probeJournal as root on a machine whose journal is still empty: usable", async () => {
+  const { probeJournal } = await import("../../src/sources/registry.ts");
+  const procRoot = fakeProcWithJournald();
+  try {
+    expect(await probeJournal({ runner: runnerAs("root", "none written yet"), procRoot })).toEqual({ usable: true, reason: "journald is running and the system journal is readable" });
   } finally {
     rmSync(procRoot, { recursive: true, force: true });
   }
