@@ -65,6 +65,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
   const role = file.instance?.role ?? "desktop";
   const roleDefaults = ROLE_DEFAULTS[role];
   const ntfy = file.ntfy ?? {};
+  const am = file.alertmanager ?? {};
   const detectors = file.detectors ?? {};
   const rules = file.rules ?? {};
   return {
@@ -129,6 +130,16 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       retentionMs: file.db?.retention ?? 90 * 86_400_000,
     },
     log: { level: file.log?.level ?? "info" },
+    alertmanager: {
+      urls: am.urls ?? [],
+      bearerToken: am.bearer_token ?? null,
+      bearerTokenFile: am.bearer_token_file === undefined ? null : resolveConfigPath(am.bearer_token_file, ctx.file, ctx.env, "alertmanager.bearer_token_file"),
+      basicAuth: am.basic_auth ?? null,
+      caFile: am.ca_file === undefined ? null : resolveConfigPath(am.ca_file, ctx.file, ctx.env, "alertmanager.ca_file"),
+      insecureSkipVerify: am.insecure_skip_verify ?? false,
+      timeoutMs: am.timeout ?? 10_000,
+      resendIntervalMs: am.resend_interval ?? 60_000,
+    },
     detectors: {
       gpu: detectors.gpu ?? roleDefaults.detectors.gpu,
       raid: detectors.raid ?? roleDefaults.detectors.raid,

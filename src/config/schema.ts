@@ -78,6 +78,20 @@ export interface Config {
   /** `path` is absolute, `~/` expanded. */
   db: { path: string; retentionMs: number };
   log: { level: LogLevel };
+  /** Prometheus Alertmanager(s) fed with incidents; `urls` empty when off. */
+  alertmanager: {
+    urls: string[];
+    bearerToken: string | null;
+    /** Absolute, `~/` expanded. */
+    bearerTokenFile: string | null;
+    basicAuth: { user: string; password: string } | null;
+    /** Absolute, `~/` expanded. */
+    caFile: string | null;
+    insecureSkipVerify: boolean;
+    timeoutMs: number;
+    /** How often an open incident's alert is posted again (Alertmanager forgets alerts not refreshed within its resolve_timeout, 5 m by default). */
+    resendIntervalMs: number;
+  };
   detectors: Detectors;
   rules: { disable: string[]; custom: CustomRuleConfig[] };
 }
@@ -374,6 +388,29 @@ export const ConfigFileSchema = v.strictObject(
     ),
     db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
     log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),
+    alertmanager: v.optional(
+      v.strictObject(
+        {
+          urls: v.optional(
+            v.array(
+              v.pipe(
+                text(`an Alertmanager URL like "http://alertmanager:9093"`),
+                v.check((s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s), expected(`an Alertmanager URL like "http://alertmanager:9093"`)),
+              ),
+              expected(`an array of Alertmanager URLs like ["http://alertmanager:9093"]`),
+            ),
+          ),
+          bearer_token: v.optional(text()),
+          bearer_token_file: v.optional(text("a file path")),
+          basic_auth: v.optional(v.strictObject({ user: text(), password: text() }, expected(`a table like { user = "…", password = "…" }`))),
+          ca_file: v.optional(text("a file path")),
+          insecure_skip_verify: v.optional(flag()),
+          timeout: v.optional(duration(1)),
+          resend_interval: v.optional(duration(1_000)),
+        },
+        TABLE,
+      ),
+    ),
     detectors: v.optional(
       v.strictObject(
         {
