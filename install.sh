@@ -233,7 +233,7 @@ say "Installed $bin ($version)."
 write_default_config() {
   cat <<'EOF'
 # logtriage configuration. Every key is optional: a commented key shows its default.
-# Reference: https://github.com/logtriage/logtriage#configuration
+# Reference: https://github.com/logtriage/logtriage/blob/main/docs/configuration.md
 # Check this file with: logtriage status (a mistake is reported with its line, exit 2).
 
 [instance]

@@ -1,6 +1,6 @@
-// Prints the built-in rule table as Markdown for the README:
+// Prints the built-in rule table as Markdown for docs/rules.md:
 //   bun scripts/rules-table.ts
-// tests/readme.test.ts checks that the README holds exactly this table.
+// tests/readme.test.ts checks that docs/rules.md holds exactly this table.
 import { BUILTIN_RULES } from "../src/classify/rules.ts";
 
 export function rulesTable(): string {

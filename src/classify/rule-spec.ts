@@ -42,7 +42,7 @@ export interface RuleSpec {
   tier: Tier | null;
   severity: Severity;
   group: RuleGroup;
-  /** One line for `--help`-style listings and the README. */
+  /** One line: its row in the rule table of docs/rules.md (scripts/rules-table.ts). */
   doc: string;
   messageId?: string;
   kernel?: boolean;

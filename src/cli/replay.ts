@@ -99,7 +99,7 @@ export const replayCommand = defineCommand({
     }
     const env = loadCommandEnv(args);
     const triage = new Triage(triageOptions(env.config, pageSizeKb));
-    for (const name of triage.classifier.info.unknownDisabled) env.log.warn(`rules.disable: no rule named "${name}" (see 'logtriage replay --help' and the README's rule list)`);
+    for (const name of triage.classifier.info.unknownDisabled) env.log.warn(`rules.disable: no rule named "${name}" (the built-in rules are listed in docs/rules.md)`);
 
     const db = args.store ? openStore(env.dbPath) : null;
     const totals: ReplayTotals = { events: 0, byTier: { T1: 0, T2: 0, T3: 0, T4: 0, T5: 0 }, stored: { new: 0, folded: 0 }, badShown: 0 };

@@ -427,7 +427,7 @@ export const ConfigFileSchema = v.strictObject(
     rules: v.optional(
       v.strictObject(
         {
-          disable: v.optional(v.array(text("a rule name"), expected(`an array of rule names like ["gpu-xid"]`))),
+          disable: v.optional(v.array(text("a rule name"), expected(`an array of rule names like ["kernel-warning"]`))),
           custom: v.optional(v.array(CustomRuleSchema, expected("[[rules.custom]] tables"))),
         },
         TABLE,
