@@ -60,6 +60,22 @@ export interface Config {
     password: string | null;
     click: string | null;
     timeoutMs: number;
+    /** Per tier, the least severity that alerts (a tier in alertTiers without one alerts at any severity). */
+    minSeverity: Partial<Record<Tier, Severity>>;
+    onResolve: OnResolve;
+    /** Least time between two updates of one incident's notification, unless its severity rises. */
+    updateIntervalMs: number;
+  };
+  /** Incidents: what is never an event (ignore), what is stored but never alerted (quiet), when a quiet incident is over. */
+  incidents: {
+    ignoreUnits: string[];
+    quietUnits: string[];
+    ignorePrograms: string[];
+    quietPrograms: string[];
+    resolveUnitMs: number;
+    resolveProgramMs: number;
+    resolveDiskMs: number;
+    resolveOtherMs: number;
   };
   digest: { enabled: boolean; schedule: string; topic: string };
   cooldown: { windowMs: number; aggregateThreshold: number };
@@ -147,6 +163,17 @@ const priority = () =>
   );
 
 const tier = () => v.picklist(TIERS, expected(oneOf(TIERS)));
+
+const severity = () => v.picklist(SEVERITIES, expected(oneOf(SEVERITIES)));
+
+const unitList = () =>
+  v.array(v.pipe(text("a unit name"), v.regex(/^[\w@:.\\*-]+\.[a-z]+$/, expected(`a unit name like "backup.service"`))), expected(`an array of unit names like ["backup.service"]`));
+
+const programList = () => v.array(v.pipe(text("a program name"), v.minLength(1, expected("a program name"))), expected(`an array of program names like ["steam"]`));
+
+/** What happens to an incident's notification when it resolves. */
+export const ON_RESOLVE = ["update", "clear", "none"] as const;
+export type OnResolve = (typeof ON_RESOLVE)[number];
 
 export const RULE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -246,6 +273,35 @@ export const ConfigFileSchema = v.strictObject(
           password: v.optional(text()),
           click: v.optional(v.pipe(text("a URL"), v.check((s) => URL.canParse(s), expected("a URL")))),
           timeout: v.optional(duration(1)),
+          min_severity: v.optional(
+            v.strictObject(
+              {
+                T1: v.optional(severity()),
+                T2: v.optional(severity()),
+                T3: v.optional(severity()),
+                T4: v.optional(severity()),
+                T5: v.optional(severity()),
+              },
+              TABLE,
+            ),
+          ),
+          on_resolve: v.optional(v.picklist(ON_RESOLVE, expected(oneOf(ON_RESOLVE)))),
+          update_interval: v.optional(duration(0)),
+        },
+        TABLE,
+      ),
+    ),
+    incidents: v.optional(
+      v.strictObject(
+        {
+          ignore_units: v.optional(unitList()),
+          quiet_units: v.optional(unitList()),
+          ignore_programs: v.optional(programList()),
+          quiet_programs: v.optional(programList()),
+          resolve_unit: v.optional(duration(1_000)),
+          resolve_program: v.optional(duration(1_000)),
+          resolve_disk: v.optional(duration(1_000)),
+          resolve_other: v.optional(duration(1_000)),
         },
         TABLE,
       ),

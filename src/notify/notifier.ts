@@ -11,6 +11,13 @@ export interface Notification {
   tags: string[];
   /** URL opened when the notification is tapped; null for none. */
   click: string | null;
+  /**
+   * The incident's ntfy sequence id: a later publish with the same id replaces this
+   * notification in place (ntfy 2.16+; an older server shows it as a new one).
+   */
+  sequenceId?: string;
+  /** Absent: publish. "clear": mark the sequence's notification read and dismiss it; "delete": remove it. Both need sequenceId. */
+  op?: "clear" | "delete";
 }
 
 /**

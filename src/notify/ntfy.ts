@@ -56,7 +56,17 @@ export function parseNtfyUrl(url: string): NtfyTarget | null {
 export function publishBody(topic: string, n: Notification): Record<string, unknown> {
   const body: Record<string, unknown> = { topic, title: n.title, message: n.message, priority: n.priority, tags: n.tags };
   if (n.click !== null) body["click"] = n.click;
+  if (n.sequenceId !== undefined) body["sequence_id"] = n.sequenceId;
   return body;
+}
+
+/** What one notification asks of the server: the JSON publish, or a clear/delete of its sequence (docs.ntfy.sh/publish/#updating-deleting-notifications). */
+export function requestFor(target: NtfyTarget, n: Notification): { method: string; url: string; body: string | null } {
+  if (n.op !== undefined && n.sequenceId !== undefined) {
+    const path = `${target.serverUrl}/${target.topic}/${encodeURIComponent(n.sequenceId)}`;
+    return n.op === "clear" ? { method: "PUT", url: `${path}/clear`, body: null } : { method: "DELETE", url: path, body: null };
+  }
+  return { method: "POST", url: `${target.serverUrl}/`, body: JSON.stringify(publishBody(target.topic, n)) };
 }
 
 export class NtfyNotifier implements Notifier {
@@ -83,10 +93,11 @@ export class NtfyNotifier implements Notifier {
     try {
       // Redirects are not followed: fetch would turn the POST into a GET, and ntfy answers a
       // GET of its root with the web app and 200, so the alert would vanish as a "success".
-      response = await fetch(`${server}/`, {
-        method: "POST",
+      const request = requestFor(this.target, n);
+      response = await fetch(request.url, {
+        method: request.method,
         headers,
-        body: JSON.stringify(publishBody(this.target.topic, n)),
+        body: request.body,
         signal: AbortSignal.any([signal, timeout]),
         redirect: "manual",
       });

@@ -290,6 +290,9 @@ describe("in process", () => {
     password: null,
     click: null,
     timeoutMs: 10_000,
+    minSeverity: {},
+    onResolve: "update",
+    updateIntervalMs: 60_000,
   };
 
   test("digest topic: same url, a name on the same server, or a URL (credentials only to their own server)", () => {

@@ -1,0 +1,163 @@
+import type { Database } from "bun:sqlite";
+import type { OnResolve } from "../config/schema.ts";
+import type { Candidate } from "../event.ts";
+import { fingerprintOf, GPU_CRASH_JOIN_US, isRecovery, mayJoinGpuIncident } from "../incidents/fingerprint.ts";
+import { decideAlert, joinIncident, openIncident, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
+import type { IncidentPolicy } from "../incidents/policy.ts";
+import { clearNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
+import type { Notification } from "../notify/notifier.ts";
+import { getEvent, type CommitOutcome, type StoredEventWithLines } from "../store/events.ts";
+import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
+import { enqueueAlert } from "../store/outbox.ts";
+
+// Wiring of the incident step: after each event is stored (inside the writer's transaction),
+// find or open its incident, let incidents/lifecycle.ts decide, save, and hand back what to
+// queue for the phone. A periodic sweep sends updates the rate limit held back and resolves
+// incidents gone quiet.
+
+export interface QueuedIncidentAlert {
+  /** The outbox row's event (the incident's lead event). */
+  eventId: string;
+  notification: Notification;
+  /** The incident's first alert, written from the event just stored: may wait for its enrichment. */
+  first: boolean;
+}
+
+export interface IncidentStepOptions {
+  instanceId: string;
+  policy: IncidentPolicy;
+  rules: AlertRules;
+  windows: ResolveWindows;
+  onResolve: OnResolve;
+  /** The lead event's alert; null when notifications are off (incidents are still kept). */
+  toNotification: ((event: StoredEventWithLines) => Notification) | null;
+  click: string | null;
+  /**
+   * Whether systemd says the unit is failed right now: true keeps its incident open past the
+   * quiet window; null when it cannot tell (no systemctl, no such unit), then quiet decides.
+   */
+  unitFailed?: (unit: string) => Promise<boolean | null>;
+}
+
+export class IncidentStep {
+  readonly options: IncidentStepOptions;
+
+  constructor(options: IncidentStepOptions) {
+    this.options = options;
+  }
+
+  ignores(c: Candidate): boolean {
+    return this.options.policy.ignores(c);
+  }
+
+  /** Call inside the transaction that stored `outcome`'s event. */
+  record(db: Database, c: Candidate, outcome: CommitOutcome, nowUs: number): QueuedIncidentAlert[] {
+    const { instanceId, policy, rules } = this.options;
+    const lookup = getEvent(db, outcome.id);
+    if (lookup.kind !== "found") return [];
+    const event = lookup.event;
+    const fp = fingerprintOf(c);
+    const existing = findOpenIncident(db, instanceId, fp.key) ?? (mayJoinGpuIncident(c) ? findRecentOpenOfKind(db, instanceId, "gpu", c.timestampUs - GPU_CRASH_JOIN_US) : null);
+
+    if (isRecovery(c)) {
+      if (existing === null) return []; // nothing open to resolve (the outage began before this database)
+      linkEvent(db, event.id, existing.id);
+      const resolved = resolveIncident({ ...existing, lastSeenUs: Math.max(existing.lastSeenUs, c.timestampUs) }, c.timestampUs, "healthy again");
+      saveIncident(db, resolved);
+      return this.resolutionAlerts(resolved);
+    }
+
+    // One more occurrence of a folded event whose incident was resolved opens a new incident:
+    // the thing came back.
+    const loop = eventIsLoop(db, event.id);
+    const ev = {
+      eventId: event.id,
+      tier: c.tier,
+      severity: c.severity,
+      summary: event.summary,
+      timestampUs: c.timestampUs,
+      occurrences: event.occurrences,
+      loop,
+      alertable: policy.alerts(c),
+    };
+    let inc: Incident = existing ? joinIncident(existing, ev) : openIncident(newIncidentId(), instanceId, fp, ev);
+    linkEvent(db, event.id, inc.id);
+    const decision = decideAlert(inc, rules, nowUs);
+    inc = withDecision(inc, decision, nowUs);
+    saveIncident(db, inc);
+    if (decision.action !== "open" && decision.action !== "update") return [];
+    const alert = this.alertFor(db, inc, decision.action === "update" ? decision.reason : null, event);
+    return alert ? [{ ...alert, first: decision.action === "open" && alert.eventId === event.id && outcome.outcome === "new" }] : [];
+  }
+
+  private alertFor(db: Database, inc: Incident, update: string | null, justStored: StoredEventWithLines | null): { eventId: string; notification: Notification } | null {
+    const toNotification = this.options.toNotification;
+    if (toNotification === null) return null;
+    let lead = justStored?.id === inc.leadEventId ? justStored : null;
+    if (lead === null) {
+      const found = getEvent(db, inc.leadEventId);
+      if (found.kind !== "found") return null;
+      lead = found.event;
+    }
+    return { eventId: lead.id, notification: incidentAlert(toNotification({ ...lead, incidentId: inc.id }), inc, update) };
+  }
+
+  private resolutionAlerts(inc: Incident): QueuedIncidentAlert[] {
+    // Only an incident the phone heard of is resolved on the phone.
+    if (this.options.toNotification === null || inc.alerted === null) return [];
+    switch (this.options.onResolve) {
+      case "none":
+        return [];
+      case "clear":
+        return [{ eventId: inc.leadEventId, notification: clearNotification(inc), first: false }];
+      case "update":
+        return [{ eventId: inc.leadEventId, notification: resolvedNotification(inc, this.options.instanceId, this.options.click), first: false }];
+    }
+  }
+
+  /**
+   * Send the updates the rate limit held back, and resolve incidents quiet past their window
+   * (a unit only when systemd does not say it is still failed). Returns how many alerts it queued.
+   */
+  async sweep(db: Database, nowUs: number): Promise<number> {
+    const open = openIncidents(db).filter((i) => i.instanceId === this.options.instanceId);
+    const toResolve: { inc: Incident; why: string }[] = [];
+    for (const inc of open) {
+      const why = quietResolution(inc, nowUs, this.options.windows);
+      if (why === null) continue;
+      if (inc.kind === "unit" && this.options.unitFailed) {
+        const failed = await this.options.unitFailed(inc.subject);
+        if (failed === true) continue;
+        toResolve.push({ inc, why: failed === false && !inc.loop ? `active again, ${why}` : why });
+      } else toResolve.push({ inc, why });
+    }
+    let queued = 0;
+    db.transaction(() => {
+      for (const { inc, why } of toResolve) {
+        // Read again: an event may have joined it while systemctl answered.
+        const now = findOpenIncident(db, inc.instanceId, inc.fingerprint);
+        if (now === null || now.id !== inc.id || now.lastSeenUs !== inc.lastSeenUs) continue;
+        const resolved = resolveIncident(now, nowUs, why);
+        saveIncident(db, resolved);
+        for (const a of this.resolutionAlerts(resolved)) {
+          enqueueAlert(db, a.eventId, a.notification, nowUs);
+          queued++;
+        }
+      }
+      for (const inc of openIncidents(db)) {
+        if (!inc.updateDue || inc.instanceId !== this.options.instanceId) continue;
+        const decision = decideAlert(inc, this.options.rules, nowUs);
+        if (decision.action === "defer") continue;
+        const next = withDecision(decision.action === "none" ? { ...inc, updateDue: false } : inc, decision, nowUs);
+        saveIncident(db, next);
+        if (decision.action !== "update" && decision.action !== "open") continue;
+        const alert = this.alertFor(db, next, decision.action === "update" ? decision.reason : null, null);
+        if (alert) {
+          enqueueAlert(db, alert.eventId, alert.notification, nowUs);
+          queued++;
+        }
+      }
+    })();
+    return queued;
+  }
+}
