@@ -2,12 +2,12 @@ import type { Database } from "bun:sqlite";
 import type { OnResolve } from "../config/schema.ts";
 import type { Candidate } from "../event.ts";
 import { fingerprintOf, GPU_CRASH_JOIN_US, isRecovery, mayJoinGpuIncident } from "../incidents/fingerprint.ts";
-import { decideAlert, joinIncident, openIncident, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
+import { decideAlert, joinIncident, narrowToUnit, openIncident, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
 import type { IncidentPolicy } from "../incidents/policy.ts";
 import { clearNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
 import type { Notification } from "../notify/notifier.ts";
 import { getEvent, type CommitOutcome, type StoredEventWithLines } from "../store/events.ts";
-import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
+import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, getIncident, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
 import { enqueueAlert } from "../store/outbox.ts";
 
 // Wiring of the incident step: after each event is stored (inside the writer's transaction),
@@ -57,7 +57,13 @@ export class IncidentStep {
     if (lookup.kind !== "found") return [];
     const event = lookup.event;
     const fp = fingerprintOf(c);
-    const existing = findOpenIncident(db, instanceId, fp.key) ?? (mayJoinGpuIncident(c) ? findRecentOpenOfKind(db, instanceId, "gpu", c.timestampUs - GPU_CRASH_JOIN_US) : null);
+    // An event already in an open incident stays there (another line about the same crash);
+    // else the open incident of its subject; else, for a compositor's crash, a GPU hang just before.
+    const own = event.incidentId ? getIncident(db, event.incidentId) : null;
+    const existing =
+      (own?.kind === "found" && own.incident.state === "open" ? own.incident : null) ??
+      findOpenIncident(db, instanceId, fp.key) ??
+      (mayJoinGpuIncident(c) ? findRecentOpenOfKind(db, instanceId, "gpu", c.timestampUs - GPU_CRASH_JOIN_US) : null);
 
     if (isRecovery(c)) {
       if (existing === null) return []; // nothing open to resolve (the outage began before this database)
@@ -81,6 +87,8 @@ export class IncidentStep {
       alertable: policy.alerts(c),
     };
     let inc: Incident = existing ? joinIncident(existing, ev) : openIncident(newIncidentId(), instanceId, fp, ev);
+    const narrowed = narrowToUnit(inc, event.unit);
+    if (narrowed !== inc && findOpenIncident(db, instanceId, narrowed.fingerprint) === null) inc = narrowed;
     linkEvent(db, event.id, inc.id);
     const decision = decideAlert(inc, rules, nowUs);
     inc = withDecision(inc, decision, nowUs);
@@ -137,7 +145,8 @@ export class IncidentStep {
         // Read again: an event may have joined it while systemctl answered.
         const now = findOpenIncident(db, inc.instanceId, inc.fingerprint);
         if (now === null || now.id !== inc.id || now.lastSeenUs !== inc.lastSeenUs) continue;
-        const resolved = resolveIncident(now, nowUs, why);
+        // Over since its last event: the quiet window only proved it.
+        const resolved = resolveIncident(now, now.lastSeenUs, why);
         saveIncident(db, resolved);
         for (const a of this.resolutionAlerts(resolved)) {
           enqueueAlert(db, a.eventId, a.notification, nowUs);

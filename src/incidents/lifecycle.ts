@@ -120,6 +120,16 @@ export function joinIncident(inc: Incident, ev: IncidentEvent): Incident {
   };
 }
 
+/**
+ * A program's (or cgroup's) incident whose event turned out to belong to a unit (the crash's
+ * coredump entry names the unit the kernel's segfault line did not) becomes the unit's, so the
+ * unit's exit and failure that follow join it.
+ */
+export function narrowToUnit(inc: Incident, unit: string | null): Incident {
+  if (unit === null || (inc.kind !== "program" && inc.kind !== "cgroup")) return inc;
+  return { ...inc, kind: "unit", subject: unit, fingerprint: `unit:${unit}` };
+}
+
 export interface AlertRules {
   /** Least time between two updates of one incident, unless its severity rises. */
   updateIntervalMs: number;
@@ -178,11 +188,12 @@ export function resolveIncident(inc: Incident, nowUs: number, resolution: string
   return { ...inc, state: "resolved", resolvedUs: nowUs, resolution, updateDue: false };
 }
 
-/** How long an incident lasted, first event to resolution, in words: "42 s", "7 min", "3 h 5 min", "2 d 4 h". */
+/** How long an incident lasted, first event to resolution, in words: "42 s", "1 min 30 s", "17 min", "3 h 5 min", "2 d 4 h" (rounded down). */
 export function formatLasted(us: number): string {
-  const s = Math.max(0, Math.round(us / 1_000_000));
+  const s = Math.max(0, Math.floor(us / 1_000_000));
   if (s < 60) return `${s} s`;
-  const min = Math.round(s / 60);
+  const min = Math.floor(s / 60);
+  if (min < 10 && s % 60 !== 0) return `${min} min ${s % 60} s`;
   if (min < 60) return `${min} min`;
   const h = Math.floor(min / 60);
   if (h < 24) return min % 60 === 0 ? `${h} h` : `${h} h ${min % 60} min`;

@@ -78,7 +78,7 @@ export function saveIncident(db: Database, inc: Incident): void {
     `INSERT INTO incidents (id, instance_id, fingerprint, kind, subject, state, first_seen, last_seen, resolved_us, resolution, occurrences,
                             tier, severity, loop, lead_event_id, summary, alertable, alert_json, update_due, mute_json)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-     ON CONFLICT(id) DO UPDATE SET state = excluded.state, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+     ON CONFLICT(id) DO UPDATE SET fingerprint = excluded.fingerprint, kind = excluded.kind, subject = excluded.subject, state = excluded.state, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
        resolved_us = excluded.resolved_us, resolution = excluded.resolution, occurrences = excluded.occurrences, tier = excluded.tier,
        severity = excluded.severity, loop = excluded.loop, lead_event_id = excluded.lead_event_id, summary = excluded.summary,
        alertable = excluded.alertable, alert_json = excluded.alert_json, update_due = excluded.update_due, mute_json = excluded.mute_json`,

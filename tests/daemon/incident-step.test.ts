@@ -1,0 +1,180 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import type { Config } from "../../src/config/schema.ts";
+import type { Candidate } from "../../src/event.ts";
+import { IncidentStep } from "../../src/daemon/incident-step.ts";
+import { EventWriter } from "../../src/daemon/writer.ts";
+import { incidentPolicy } from "../../src/incidents/policy.ts";
+import { alertFor } from "../../src/notify/alert.ts";
+import { withSequence } from "../../src/notify/incident-alert.ts";
+import type { Notification } from "../../src/notify/notifier.ts";
+import { openStore } from "../../src/store/db.ts";
+import { getEvent, type StoredEventWithLines } from "../../src/store/events.ts";
+import { incidentEventIds, queryIncidents } from "../../src/store/incidents.ts";
+import { triageFixture } from "../_fixtures.ts";
+
+// The incident step against a real database, with real captured journal lines: which events
+// become one incident, and what reaches the outbox (one notification per incident, updated in
+// place through one ntfy sequence id).
+
+const S = 1_000_000;
+const ntfy: Config["ntfy"] = {
+  url: "https://ntfy.example/t",
+  priorityMap: { ...DEFAULT_PRIORITY_MAP },
+  alertTiers: ["T1", "T2", "T3", "T4"],
+  token: null,
+  tokenFile: null,
+  user: null,
+  password: null,
+  click: null,
+  timeoutMs: 5000,
+  minSeverity: { T4: "high" },
+  onResolve: "update",
+  updateIntervalMs: 60_000,
+};
+const incidentsConfig: Config["incidents"] = {
+  ignoreUnits: ["ignored.service"],
+  quietUnits: ["quiet.service"],
+  ignorePrograms: [],
+  quietPrograms: [],
+  resolveUnitMs: 5 * 60_000,
+  resolveProgramMs: 86_400_000,
+  resolveDiskMs: 86_400_000,
+  resolveOtherMs: 3_600_000,
+};
+
+let db: Database;
+let unitFailed: boolean | null;
+beforeEach(() => {
+  db = openStore(":memory:");
+  unitFailed = null;
+});
+afterEach(() => db.close());
+
+function setup(over: { onResolve?: Config["ntfy"]["onResolve"] } = {}): { writer: EventWriter; step: IncidentStep } {
+  const toNotification = (event: StoredEventWithLines) => withSequence(alertFor(event, ntfy, "vm"), event.incidentId);
+  const step = new IncidentStep({
+    instanceId: "vm",
+    policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),
+    rules: { updateIntervalMs: ntfy.updateIntervalMs },
+    windows: { unitMs: incidentsConfig.resolveUnitMs, programMs: incidentsConfig.resolveProgramMs, diskMs: incidentsConfig.resolveDiskMs, otherMs: incidentsConfig.resolveOtherMs },
+    onResolve: over.onResolve ?? "update",
+    toNotification,
+    click: null,
+    unitFailed: async () => unitFailed,
+  });
+  const writer = new EventWriter({ db, policy: { instanceId: "vm", cooldownMs: 5 * 60_000, aggregateThreshold: 3 }, alerts: { tiers: new Set(), toNotification }, incidents: step });
+  return { writer, step };
+}
+
+function outbox(): Notification[] {
+  return (db.query("SELECT notification FROM outbox ORDER BY id").all() as { notification: string }[]).map((r) => JSON.parse(r.notification) as Notification);
+}
+
+/** The candidate as if it happened now (+ offset): quiet windows count from the wall clock. */
+function now(c: Candidate, offsetUs = 0): Candidate {
+  return { ...c, timestampUs: Date.now() * 1000 + offsetUs };
+}
+
+describe("one incident per thing going wrong", () => {
+  test("a unit OOM-killed: the kernel's report and the unit's oom-kill failure are one incident, one notification (real capture)", async () => {
+    const { writer } = setup();
+    const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
+    writer.commit(candidates.map((c) => now(c)), null);
+    const incidents = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect(incidents).toHaveLength(1);
+    const inc = incidents[0]!;
+    expect(inc.fingerprint).toBe("unit:lt-cap-oomsvc2.service");
+    expect(inc.tier).toBe("T1");
+    expect(inc.severity).toBe("critical");
+    expect(incidentEventIds(db, inc.id)).toHaveLength(2);
+    const sent = outbox();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.sequenceId).toBe(`logtriage-${inc.id}`);
+    expect(sent[0]!.title).toContain("OOM kill");
+  });
+
+  test("a crash: segfault line, coredump entry, unit exit and unit failure are one incident (real capture)", async () => {
+    const { writer } = setup();
+    const { candidates } = await triageFixture("real/coredump-c-program.jsonl");
+    writer.commit(candidates.map((c) => now(c)), null);
+    const incidents = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect(incidents.map((i) => i.fingerprint)).toEqual(["unit:lt-crash-c.service"]);
+    expect(incidents[0]!.tier).toBe("T2");
+    expect(outbox()).toHaveLength(1);
+  });
+
+  test("a unit failing 20 times: opened, one crash-loop update after the interval, resolved when quiet and not failed — 3 posts, one sequence id", async () => {
+    const { writer, step } = setup();
+    const { candidates } = await triageFixture("real/timer-service-fails.jsonl");
+    const failure = candidates.find((c) => c.rule === "unit-failed") as Candidate;
+    const t0 = Date.now() * 1000;
+    for (let i = 0; i < 20; i++) writer.commit([{ ...failure, timestampUs: t0 + i * 15 * S }], null);
+    expect(outbox()).toHaveLength(1); // the loop came within the minute: held back
+    const [inc] = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect(inc!.occurrences).toBe(20);
+    expect(inc!.loop).toBe(true);
+    expect(inc!.updateDue).toBe(true);
+    // The sweep a minute after the first alert sends the held-back update.
+    expect(await step.sweep(db, t0 + 30 * S)).toBe(0);
+    expect(await step.sweep(db, Date.now() * 1000 + 61 * S)).toBe(1);
+    // Still failed per systemd: stays open however quiet.
+    const lastUs = t0 + 19 * 15 * S;
+    unitFailed = true;
+    expect(await step.sweep(db, lastUs + 6 * 60 * S)).toBe(0);
+    unitFailed = false;
+    expect(await step.sweep(db, lastUs + 6 * 60 * S)).toBe(1);
+    const sent = outbox();
+    expect(sent).toHaveLength(3);
+    expect(new Set(sent.map((n) => n.sequenceId)).size).toBe(1);
+    expect(sent[1]!.message).toStartWith("Update (became a loop): 20 occurrences");
+    expect(sent[2]!.title).toStartWith("✅ [vm] Resolved: Crash loop: lt-tick.service");
+    expect(sent[2]!.message).toStartWith("Resolved after 4 min 45 s: restart loop quiet for 5 min");
+    expect(queryIncidents(db, { sinceUs: 0, limit: 10, openOnly: true })).toHaveLength(0);
+  });
+
+  test("on_resolve = clear dismisses the notification instead", async () => {
+    const { writer, step } = setup({ onResolve: "clear" });
+    const { candidates } = await triageFixture("real/timer-service-fails.jsonl");
+    const failure = candidates.find((c) => c.rule === "unit-failed") as Candidate;
+    writer.commit([now(failure)], null);
+    unitFailed = false;
+    expect(await step.sweep(db, Date.now() * 1000 + 6 * 60 * S)).toBe(1);
+    const sent = outbox();
+    expect(sent.map((n) => n.op ?? "publish")).toEqual(["publish", "clear"]);
+    expect(sent[1]!.sequenceId).toBe(sent[0]!.sequenceId);
+  });
+
+  test("a probe's outage resolves when it is healthy again; ignore drops, quiet stores without alerting", () => {
+    const { writer } = setup();
+    const probe = (state: "unhealthy" | "healthy", offsetUs: number): Candidate => ({
+      tier: "T3",
+      severity: state === "unhealthy" ? "high" : "medium",
+      rule: state === "unhealthy" ? "probe-unhealthy" : "probe-healthy",
+      summary: `web is ${state}`,
+      process: null,
+      pid: null,
+      unit: null,
+      timestampUs: Date.now() * 1000 + offsetUs,
+      facts: { kind: "probe", probe: { service: "web", state } as never },
+      entries: [],
+    });
+    writer.commit([probe("unhealthy", 0)], null);
+    writer.commit([probe("healthy", 90 * S)], null);
+    const [inc] = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect(inc!.state).toBe("resolved");
+    expect(inc!.resolution).toBe("healthy again");
+    const sent = outbox();
+    expect(sent.map((n) => n.message.split("\n")[0])).toEqual(["Host: vm", "Resolved after 1 min 30 s: healthy again"]);
+
+    const failed = (unit: string): Candidate => ({ ...probe("unhealthy", 0), rule: "unit-failed", unit, facts: { kind: "plain" }, summary: `${unit} failed` });
+    writer.commit([failed("ignored.service"), failed("quiet.service")], null);
+    expect(db.query("SELECT count(*) AS n FROM events WHERE unit = 'ignored.service'").get()).toEqual({ n: 0 });
+    expect(queryIncidents(db, { sinceUs: 0, limit: 10 }).map((i) => i.subject)).toContain("quiet.service");
+    expect(outbox()).toHaveLength(2);
+    const quiet = queryIncidents(db, { sinceUs: 0, limit: 10 }).find((i) => i.subject === "quiet.service")!;
+    const lead = getEvent(db, quiet.leadEventId);
+    expect(lead.kind === "found" && lead.event.incidentId).toBe(quiet.id);
+  });
+});
