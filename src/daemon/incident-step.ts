@@ -4,7 +4,8 @@ import type { Candidate } from "../event.ts";
 import { fingerprintOf, GPU_CRASH_JOIN_US, isRecovery, mayJoinGpuIncident } from "../incidents/fingerprint.ts";
 import { decideAlert, joinIncident, narrowToUnit, openIncident, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
 import type { IncidentPolicy } from "../incidents/policy.ts";
-import { clearNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
+import { FloodGate } from "../incidents/flood.ts";
+import { clearNotification, floodNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
 import type { Notification } from "../notify/notifier.ts";
 import { getEvent, type CommitOutcome, type StoredEventWithLines } from "../store/events.ts";
 import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, getIncident, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
@@ -37,13 +38,17 @@ export interface IncidentStepOptions {
    * quiet window; null when it cannot tell (no systemctl, no such unit), then quiet decides.
    */
   unitFailed?: (unit: string) => Promise<boolean | null>;
+  /** Incidents a minute that get a notification of their own; more are told in one summary. */
+  maxOpensPerMinute?: number;
 }
 
 export class IncidentStep {
   readonly options: IncidentStepOptions;
+  private readonly flood: FloodGate;
 
   constructor(options: IncidentStepOptions) {
     this.options = options;
+    this.flood = new FloodGate(options.maxOpensPerMinute ?? 10);
   }
 
   ignores(c: Candidate): boolean {
@@ -94,6 +99,10 @@ export class IncidentStep {
     inc = withDecision(inc, decision, nowUs);
     saveIncident(db, inc);
     if (decision.action !== "open" && decision.action !== "update") return [];
+    if (decision.action === "open" && this.options.toNotification !== null && !this.flood.admit(nowUs, inc.summary, inc.leadEventId)) {
+      saveIncident(db, { ...inc, alerted: inc.alerted && { ...inc.alerted, summarised: true } });
+      return [];
+    }
     const alert = this.alertFor(db, inc, decision.action === "update" ? decision.reason : null, event);
     return alert ? [{ ...alert, first: decision.action === "open" && alert.eventId === event.id && outcome.outcome === "new" }] : [];
   }
@@ -111,8 +120,8 @@ export class IncidentStep {
   }
 
   private resolutionAlerts(inc: Incident): QueuedIncidentAlert[] {
-    // Only an incident the phone heard of is resolved on the phone.
-    if (this.options.toNotification === null || inc.alerted === null) return [];
+    // Only an incident the phone heard of on its own is resolved on the phone.
+    if (this.options.toNotification === null || inc.alerted === null || inc.alerted.summarised === true) return [];
     switch (this.options.onResolve) {
       case "none":
         return [];
@@ -165,6 +174,11 @@ export class IncidentStep {
           enqueueAlert(db, alert.eventId, alert.notification, nowUs);
           queued++;
         }
+      }
+      const flood = this.options.toNotification === null ? null : this.flood.takeSummary(nowUs);
+      if (flood !== null) {
+        enqueueAlert(db, flood.lastEventId, floodNotification(flood, this.options.instanceId, this.options.click), nowUs);
+        queued++;
       }
     })();
     return queued;

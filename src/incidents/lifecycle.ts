@@ -15,6 +15,8 @@ export interface AlertMark {
   severity: Severity;
   occurrences: number;
   loop: boolean;
+  /** Told only as one of many in a flood summary: its resolution is not posted on its own. */
+  summarised?: boolean;
 }
 
 /** A mute: until `untilUs` (null: no time limit), and only while severity and loop state stay as they were. */

@@ -1,3 +1,4 @@
+import type { FloodSummary } from "../incidents/flood.ts";
 import type { Incident } from "../incidents/lifecycle.ts";
 import { formatLasted, resolvedLine } from "../incidents/lifecycle.ts";
 import { alertTitle, fitBytes, fitTags, NTFY_MESSAGE_LIMIT_BYTES } from "./alert.ts";
@@ -49,4 +50,25 @@ export function resolvedNotification(inc: Incident, instanceId: string, click: s
 /** Dismiss the incident's notification (on_resolve = "clear"). */
 export function clearNotification(inc: Incident): Notification {
   return { title: "", message: "", priority: 2, tags: [], click: null, sequenceId: sequenceIdFor(inc.id), op: "clear" };
+}
+
+/** Incidents past the per-minute limit, told together; one notification, updated in place each time. */
+export function floodNotification(flood: FloodSummary, instanceId: string, click: string | null): Notification {
+  const more = flood.count - flood.samples.length;
+  const lines = [
+    `${flood.count} more incident${flood.count === 1 ? "" : "s"} opened, past the limit of notifications a minute:`,
+    "",
+    ...flood.samples.map((s) => `• ${s}`),
+    ...(more > 0 ? [`… and ${more} more`] : []),
+    "",
+    "All of them: logtriage incidents --open",
+  ];
+  return {
+    title: alertTitle("⚠️", instanceId, `${flood.count} more incident${flood.count === 1 ? "" : "s"}`),
+    message: fitBytes(lines.join("\n"), NTFY_MESSAGE_LIMIT_BYTES),
+    priority: 4,
+    tags: fitTags(["warning", instanceId]),
+    click,
+    sequenceId: `logtriage-flood-${instanceId.replace(/[^-_A-Za-z0-9]/g, "_")}`.slice(0, 64),
+  };
 }

@@ -134,6 +134,22 @@ describe("one incident per thing going wrong", () => {
     expect(queryIncidents(db, { sinceUs: 0, limit: 10, openOnly: true })).toHaveLength(0);
   });
 
+  test("a flood: ten incidents a minute get their own notification, the rest one summary", async () => {
+    const { writer, step } = setup();
+    const { candidates } = await triageFixture("real/timer-service-fails.jsonl");
+    const failure = candidates.find((c) => c.rule === "unit-failed") as Candidate;
+    writer.commit(Array.from({ length: 25 }, (_, i) => ({ ...now(failure), unit: `u${i}.service`, facts: { kind: "plain" as const } })), null);
+    expect(outbox()).toHaveLength(10);
+    expect(await step.sweep(db, Date.now() * 1000)).toBe(1);
+    const summary = outbox()[10]!;
+    expect(summary.title).toBe("⚠️ [vm] 15 more incidents");
+    expect(summary.message.split("\n").filter((l) => l.startsWith("• "))).toHaveLength(15);
+    expect(summary.sequenceId).toBe("logtriage-flood-vm");
+    // The summarised ones are resolved quietly; the ten told on their own are resolved aloud.
+    unitFailed = false;
+    expect(await step.sweep(db, Date.now() * 1000 + 6 * 60 * S)).toBe(10);
+  });
+
   test("on_resolve = clear dismisses the notification instead", async () => {
     const { writer, step } = setup({ onResolve: "clear" });
     const { candidates } = await triageFixture("real/timer-service-fails.jsonl");
