@@ -22,7 +22,7 @@ import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";
 import { IncidentStep } from "./incident-step.ts";
-import { unitFailedVia } from "./unit-state.ts";
+import { unitStateVia } from "./unit-state.ts";
 import { incidentPolicy } from "../incidents/policy.ts";
 import { withSequence } from "../notify/incident-alert.ts";
 import { EnrichmentStage } from "../enrich/stage.ts";
@@ -116,7 +116,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     onResolve: config.ntfy.onResolve,
     toNotification,
     click: config.ntfy.click,
-    unitFailed: unitFailedVia(processRunner),
+    unitState: unitStateVia(processRunner),
   });
   // Alerts a previous run left waiting for enrichment go out as they are.
   const released = releaseAllEnriching(db);

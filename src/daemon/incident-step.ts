@@ -10,6 +10,7 @@ import type { Notification } from "../notify/notifier.ts";
 import { getEvent, type CommitOutcome, type StoredEventWithLines } from "../store/events.ts";
 import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, getIncident, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
 import { enqueueAlert } from "../store/outbox.ts";
+import type { UnitState } from "./unit-state.ts";
 
 // Wiring of the incident step: after each event is stored (inside the writer's transaction),
 // find or open its incident, let incidents/lifecycle.ts decide, save, and hand back what to
@@ -34,10 +35,11 @@ export interface IncidentStepOptions {
   toNotification: ((event: StoredEventWithLines) => Notification) | null;
   click: string | null;
   /**
-   * Whether systemd says the unit is failed right now: true keeps its incident open past the
-   * quiet window; null when it cannot tell (no systemctl, no such unit), then quiet decides.
+   * What systemd says of the unit now: failed keeps its incident open past the quiet window,
+   * and a timer's incident waits for the timer to fire again; null when it cannot tell (no
+   * systemctl, no such unit), then quiet decides.
    */
-  unitFailed?: (unit: string) => Promise<boolean | null>;
+  unitState?: (unit: string) => Promise<UnitState | null>;
   /** Incidents a minute that get a notification of their own; more are told in one summary. */
   maxOpensPerMinute?: number;
 }
@@ -142,10 +144,14 @@ export class IncidentStep {
     for (const inc of open) {
       const why = quietResolution(inc, nowUs, this.options.windows);
       if (why === null) continue;
-      if (inc.kind === "unit" && this.options.unitFailed) {
-        const failed = await this.options.unitFailed(inc.subject);
-        if (failed === true) continue;
-        toResolve.push({ inc, why: failed === false && !inc.loop ? `active again, ${why}` : why });
+      if (inc.kind === "unit" && this.options.unitState) {
+        const state = await this.options.unitState(inc.subject);
+        if (state?.failed === true) continue;
+        if (inc.subject.endsWith(".timer") && state !== null) {
+          // A stale or failed timer is over when it has fired since: its unit is "active" (waiting) either way.
+          if (state.lastTriggerUs === null || state.lastTriggerUs <= inc.lastSeenUs) continue;
+          toResolve.push({ inc, why: "the timer fired again" });
+        } else toResolve.push({ inc, why: state !== null && !inc.loop ? `active again, ${why}` : why });
       } else toResolve.push({ inc, why });
     }
     let queued = 0;

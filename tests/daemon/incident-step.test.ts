@@ -4,6 +4,8 @@ import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Candidate } from "../../src/event.ts";
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
+import { parseUnitState } from "../../src/daemon/unit-state.ts";
+import { staleCandidate } from "../../src/monitors/timers.ts";
 import { EventWriter } from "../../src/daemon/writer.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
 import { alertFor } from "../../src/notify/alert.ts";
@@ -46,9 +48,11 @@ const incidentsConfig: Config["incidents"] = {
 
 let db: Database;
 let unitFailed: boolean | null;
+let timerFiredUs: number | null;
 beforeEach(() => {
   db = openStore(":memory:");
   unitFailed = null;
+  timerFiredUs = null;
 });
 afterEach(() => db.close());
 
@@ -62,7 +66,7 @@ function setup(over: { onResolve?: Config["ntfy"]["onResolve"] } = {}): { writer
     onResolve: over.onResolve ?? "update",
     toNotification,
     click: null,
-    unitFailed: async () => unitFailed,
+    unitState: async () => (unitFailed === null ? null : { failed: unitFailed, lastTriggerUs: timerFiredUs }),
   });
   const writer = new EventWriter({ db, policy: { instanceId: "vm", cooldownMs: 5 * 60_000, aggregateThreshold: 3 }, alerts: { tiers: new Set(), toNotification }, incidents: step });
   return { writer, step };
@@ -192,5 +196,29 @@ describe("one incident per thing going wrong", () => {
     const quiet = queryIncidents(db, { sinceUs: 0, limit: 10 }).find((i) => i.subject === "quiet.service")!;
     const lead = getEvent(db, quiet.leadEventId);
     expect(lead.kind === "found" && lead.event.incidentId).toBe(quiet.id);
+  });
+});
+
+describe("what systemd says of a unit", () => {
+  test("a real `systemctl show` of two timers: loaded and active, one fired (its time read in UTC), one never", async () => {
+    const text = await Bun.file(new URL("../fixtures/real/systemctl-show-timers.txt", import.meta.url)).text();
+    const blocks = text.split(/\n{2,}/).filter((b) => b.includes("LoadState="));
+    const states = blocks.map(parseUnitState);
+    expect(states[0]).toEqual({ failed: false, lastTriggerUs: Date.parse("2026-11-23T00:38:35Z") * 1000 });
+    expect(states[1]).toEqual({ failed: false, lastTriggerUs: null });
+    expect(parseUnitState("LoadState=loaded\nActiveState=failed\n")).toEqual({ failed: true, lastTriggerUs: null });
+    expect(parseUnitState("LoadState=not-found\nActiveState=inactive\n")).toBeNull();
+  });
+
+  test("a stale timer's incident stays open until the timer fires again", async () => {
+    const { writer, step } = setup();
+    const nowUs = Date.now() * 1000;
+    writer.commit([staleCandidate("backup.timer", nowUs - 3 * 86_400 * S, { us: 86_400 * S, how: "OnCalendar=daily" }, nowUs)], null);
+    unitFailed = false;
+    expect(await step.sweep(db, nowUs + 6 * 60 * S)).toBe(0);
+    timerFiredUs = nowUs + 60 * S;
+    expect(await step.sweep(db, nowUs + 6 * 60 * S)).toBe(1);
+    const [inc] = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect(inc!.resolution).toBe("the timer fired again");
   });
 });
