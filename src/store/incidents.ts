@@ -159,3 +159,19 @@ export function eventIsLoop(db: Database, eventId: string): boolean {
   const row = db.query("SELECT aggregated FROM events WHERE id = ?").get(eventId) as { aggregated: number } | null;
   return row !== null && row.aggregated !== 0;
 }
+
+/** Incidents begun before `untilUs` and active at some point since `sinceUs` (open, or seen or resolved since). */
+export function incidentsOverlapping(db: Database, sinceUs: number, untilUs: number): Incident[] {
+  if (!hasTable(db, "incidents")) return [];
+  const rows = db
+    .query("SELECT * FROM incidents WHERE first_seen < ?2 AND (state = 'open' OR last_seen >= ?1 OR coalesce(resolved_us, 0) >= ?1) ORDER BY first_seen")
+    .all(sinceUs, untilUs) as IncidentRow[];
+  return rows.map(fromRow);
+}
+
+/** Fingerprints that had an incident begin before `beforeUs`, per instance ("instance\tfingerprint"). */
+export function fingerprintsBefore(db: Database, beforeUs: number): Set<string> {
+  if (!hasTable(db, "incidents")) return new Set();
+  const rows = db.query("SELECT DISTINCT instance_id, fingerprint FROM incidents WHERE first_seen < ?").all(beforeUs) as { instance_id: string; fingerprint: string }[];
+  return new Set(rows.map((r) => `${r.instance_id}\t${r.fingerprint}`));
+}

@@ -75,3 +75,17 @@ describe("incidents, mute, unmute", () => {
     expect(bad.stderr).toContain(`--for: expected a duration like 1h, 24h or 7d, got "soon"`);
   });
 });
+
+describe("digest by incident", () => {
+  test("a daily schedule gives a daily digest; --json counts the incidents", async () => {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(box.configDir, "config.toml"), `[instance]\nid = "box"\n[digest]\nschedule = "09:00"\n`);
+    const r = cli(box, ["digest", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { title: string; text: string; incidents: Record<string, { new: number; stillOpen: number; active: number }> };
+    expect(out.title).toStartWith("📊 logtriage daily digest (");
+    expect(out.incidents["box"]).toMatchObject({ active: 2, new: 2, stillOpen: 2 });
+    expect(out.text).toContain("Incidents:        2 new, 0 recurring, 2 still open, 0 resolved");
+    rmSync(join(box.configDir, "config.toml"));
+  });
+});
