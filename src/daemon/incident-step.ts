@@ -1,8 +1,8 @@
 import type { Database } from "bun:sqlite";
 import type { OnResolve } from "../config/schema.ts";
 import type { Candidate } from "../event.ts";
-import { fingerprintOf, GPU_CRASH_JOIN_US, isRecovery, mayJoinGpuIncident } from "../incidents/fingerprint.ts";
-import { decideAlert, joinIncident, narrowToUnit, openIncident, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
+import { fingerprintOf, GPU_CRASH_JOIN_US, isOomKill, isPressureEnd, isRecovery, mayJoinGpuIncident } from "../incidents/fingerprint.ts";
+import { decideAlert, joinIncident, narrowToUnit, openIncident, pressureBecomesKill, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
 import type { IncidentPolicy } from "../incidents/policy.ts";
 import { FloodGate } from "../incidents/flood.ts";
 import { clearNotification, floodNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
@@ -70,7 +70,21 @@ export class IncidentStep {
     const existing =
       (own?.kind === "found" && own.incident.state === "open" ? own.incident : null) ??
       findOpenIncident(db, instanceId, fp.key) ??
-      (mayJoinGpuIncident(c) ? findRecentOpenOfKind(db, instanceId, "gpu", c.timestampUs - GPU_CRASH_JOIN_US) : null);
+      (mayJoinGpuIncident(c) ? findRecentOpenOfKind(db, instanceId, "gpu", c.timestampUs - GPU_CRASH_JOIN_US) : null) ??
+      (isOomKill(c) ? findRecentOpenOfKind(db, instanceId, "pressure", 0) : null);
+
+    if (isPressureEnd(c)) {
+      // The episode is over: its incident (if the OOM kill did not take it over) is resolved;
+      // an episode never told while it lasted is kept as an incident already over, for the digest.
+      const p = c.facts.kind === "memory-pressure" ? c.facts.pressure : null;
+      const endUs = p?.endUs ?? c.timestampUs;
+      const ev = { eventId: event.id, tier: c.tier, severity: c.severity, summary: event.summary, timestampUs: endUs, occurrences: event.occurrences, loop: false, alertable: false };
+      const base = existing?.kind === "pressure" ? joinIncident(existing, ev) : openIncident(newIncidentId(), instanceId, fp, { ...ev, timestampUs: p?.startUs ?? c.timestampUs });
+      const resolved = resolveIncident({ ...base, lastSeenUs: Math.max(base.lastSeenUs, endUs) }, endUs, p?.ended === false ? "the daemon stopped during it" : "pressure eased");
+      linkEvent(db, event.id, resolved.id);
+      saveIncident(db, resolved);
+      return this.resolutionAlerts(resolved);
+    }
 
     if (isRecovery(c)) {
       if (existing === null) return []; // nothing open to resolve (the outage began before this database)
@@ -94,7 +108,7 @@ export class IncidentStep {
       alertable: policy.alerts(c),
     };
     let inc: Incident = existing ? joinIncident(existing, ev) : openIncident(newIncidentId(), instanceId, fp, ev);
-    const narrowed = narrowToUnit(inc, event.unit);
+    const narrowed = isOomKill(c) ? pressureBecomesKill(narrowToUnit(inc, event.unit), fp) : narrowToUnit(inc, event.unit);
     if (narrowed !== inc && findOpenIncident(db, instanceId, narrowed.fingerprint) === null) inc = narrowed;
     linkEvent(db, event.id, inc.id);
     const decision = decideAlert(inc, rules, nowUs);

@@ -72,6 +72,19 @@ export function mayJoinGpuIncident(c: Candidate): boolean {
   return name !== null && COMPOSITORS.has(name);
 }
 
+/** The PSI monitor's notice of a memory-pressure episode still rising (monitors/psi.ts); its end is "psi-memory-pressure". */
+export const PRESSURE_RISING_RULE = "psi-memory-pressure-rising";
+
+/** A memory-pressure episode's end (or the daemon stopping during one): over, whatever came of it. */
+export function isPressureEnd(c: Candidate): boolean {
+  return c.facts.kind === "memory-pressure" && c.rule !== PRESSURE_RISING_RULE;
+}
+
+/** An OOM kill, by the kernel or a userspace killer: what a memory-pressure incident ends in. */
+export function isOomKill(c: Candidate): boolean {
+  return c.facts.kind === "oom-kill" || c.facts.kind === "userspace-oom-kill";
+}
+
 /** Whether the candidate says its subject is well again (a probe's recovery) rather than that something went wrong. */
 export function isRecovery(c: Candidate): boolean {
   return c.facts.kind === "probe" && c.facts.probe.state === "healthy";

@@ -132,6 +132,16 @@ export function narrowToUnit(inc: Incident, unit: string | null): Incident {
   return { ...inc, kind: "unit", subject: unit, fingerprint: `unit:${unit}` };
 }
 
+/**
+ * A memory-pressure incident that ended in an OOM kill becomes the kill's (the unit, cgroup or
+ * program killed): one incident on the phone, from "pressure rising" to "OOM kill", that the
+ * unit's failure then joins.
+ */
+export function pressureBecomesKill(inc: Incident, kill: Fingerprint): Incident {
+  if (inc.kind !== "pressure") return inc;
+  return { ...inc, kind: kill.kind, subject: kill.subject, fingerprint: kill.key };
+}
+
 export interface AlertRules {
   /** Least time between two updates of one incident, unless its severity rises. */
   updateIntervalMs: number;

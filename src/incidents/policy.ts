@@ -1,5 +1,6 @@
 import type { Config } from "../config/schema.ts";
 import type { Candidate, Severity, Tier } from "../event.ts";
+import { PRESSURE_RISING_RULE } from "./fingerprint.ts";
 import { severityRank } from "./lifecycle.ts";
 
 // The alert policy: which events are never stored (ignore), which are stored but never alert
@@ -9,7 +10,7 @@ export interface IncidentPolicy {
   /** Never an event: dropped before the store. */
   ignores(c: Candidate): boolean;
   /** Whether this stored event may alert (tier and severity, and not quiet). */
-  alerts(c: Pick<Candidate, "tier" | "severity" | "unit" | "process">): boolean;
+  alerts(c: Pick<Candidate, "tier" | "severity" | "unit" | "process" | "rule">): boolean;
 }
 
 /** "backup.service" matches itself; "*" stands for any run of characters ("user@*.service"). */
@@ -30,7 +31,9 @@ export function incidentPolicy(config: Pick<Config, "ntfy" | "incidents">): Inci
   return {
     ignores: (c) => ignoreUnit(c.unit) || ignoreProgram(c.process),
     alerts: (c) => {
-      if (!tiers.has(c.tier)) return false;
+      // Memory pressure still rising is the warning before an OOM kill: it alerts as the kill would (T1), not as T5's digest-only episodes.
+      const tier = c.rule === PRESSURE_RISING_RULE ? "T1" : c.tier;
+      if (!tiers.has(tier)) return false;
       const least: Severity | undefined = minSeverity[c.tier];
       if (least !== undefined && severityRank(c.severity) > severityRank(least)) return false;
       return !quietUnit(c.unit) && !quietProgram(c.process);

@@ -6,6 +6,7 @@ import type { Candidate } from "../../src/event.ts";
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
 import { parseUnitState } from "../../src/daemon/unit-state.ts";
 import { staleCandidate } from "../../src/monitors/timers.ts";
+import { pressureCandidate, risingPressureCandidate } from "../../src/monitors/psi.ts";
 import { EventWriter } from "../../src/daemon/writer.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
 import { alertFor } from "../../src/notify/alert.ts";
@@ -152,6 +153,30 @@ describe("one incident per thing going wrong", () => {
     // The summarised ones are resolved quietly; the ten told on their own are resolved aloud.
     unitFailed = false;
     expect(await step.sweep(db, Date.now() * 1000 + 6 * 60 * S)).toBe(10);
+  });
+
+  test("memory pressure rising is an incident while it lasts; the OOM kill escalates that same incident, which the unit's failure joins", async () => {
+    const { writer } = setup();
+    const t0 = Date.now() * 1000;
+    const pressure = { startUs: t0, endUs: t0 + 12 * S, ended: false, readings: 12, peakSomeAvg10: 62, peakFullAvg10: 20, warnSomeAvg10: 50, warnFullAvg10: 10, lowestMemAvailableKb: 100_000, memTotalKb: 16_000_000, highestSwapUsedKb: 0, topAtPeak: [{ pid: 7, comm: "python3", rssKb: 9_000_000, owner: null }] };
+    writer.commit([risingPressureCandidate(pressure)], null);
+    expect(outbox()).toHaveLength(1);
+    expect(outbox()[0]!.title).toContain("Memory pressure rising for 12 s");
+    const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
+    writer.commit(candidates.map((c, i) => ({ ...c, timestampUs: t0 + (13 + i) * S })), null);
+    const incidents = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect(incidents.map((i) => [i.fingerprint, i.tier, i.severity, i.state])).toEqual([["unit:lt-cap-oomsvc2.service", "T1", "critical", "open"]]);
+    expect(incidentEventIds(db, incidents[0]!.id)).toHaveLength(3);
+    const sent = outbox();
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.title).toContain("OOM kill");
+    expect(sent[1]!.message).toStartWith("Update (severity high → critical)");
+    expect(new Set(sent.map((n) => n.sequenceId)).size).toBe(1);
+    // The episode's end, after the kill: kept as an incident already over, not told.
+    writer.commit([pressureCandidate({ ...pressure, endUs: t0 + 20 * S, ended: true })], null);
+    expect(outbox()).toHaveLength(2);
+    const over = queryIncidents(db, { sinceUs: 0, limit: 10 }).find((i) => i.kind === "pressure")!;
+    expect([over.state, over.resolution]).toEqual(["resolved", "pressure eased"]);
   });
 
   test("on_resolve = clear dismisses the notification instead", async () => {
