@@ -45,6 +45,10 @@ import type { Server } from "bun";
 //   one. With `sequenceIds: false` the stand-in is such an older server: `sequence_id` in JSON
 //   is an unknown field and ignored (each publish a new notification, nothing echoed), and the
 //   sequence paths are 404.
+// - Subscribing: GET /<topic>/json streams one JSON object per line (docs.ntfy.sh/subscribe/api/):
+//   first {"event":"open"}, then each message published to the topic from then on, as the
+//   publish reply shows it. `since` is not modelled (a subscriber sees what comes after it
+//   connects). Action buttons (JSON `actions`) are kept on the message as given.
 // Checked against the docs and the server's topic/sequence regexes; the Android app's own
 // handling (what "replace" looks like on a phone) is not modelled beyond "one per sequence".
 //
@@ -104,6 +108,8 @@ export interface ReceivedMessage {
   attachment: { name: string; size: number } | null;
   /** "json" for POST / with a JSON body, "path" for POST /<topic>. */
   via: "json" | "path";
+  /** The JSON publish's action buttons, as sent; [] when none. */
+  actions: Record<string, unknown>[];
   /** "" when none was given (or the server predates sequence ids). */
   sequenceId: string;
   /** "message" for a publish; "message_clear" / "message_delete" for PUT …/clear and DELETE. */
@@ -227,6 +233,7 @@ interface Draft {
   click: string;
   via: "json" | "path";
   sequenceId: string;
+  actions: Record<string, unknown>[];
 }
 
 /** The JSON publish body, as ntfy's publishMessage struct takes it. */
@@ -269,6 +276,7 @@ function parseJsonPublish(text: string, sequenceIds: boolean): Draft {
     click: str("click"),
     via: "json",
     sequenceId: sequenceIds ? checkSequenceId(str("sequence_id")) : "",
+    actions: Array.isArray(m["actions"]) ? (m["actions"] as Record<string, unknown>[]) : [],
   };
 }
 
@@ -282,6 +290,7 @@ function parsePathPublish(req: Request, url: URL, topic: string, body: string, p
     click: param(req, url, "X-Click", "Click"),
     via: "path",
     sequenceId: sequenceIds ? checkSequenceId(pathSequenceId || param(req, url, "X-Sequence-ID", "Sequence-ID", "SID")) : "",
+    actions: [],
   };
 }
 
@@ -340,6 +349,11 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     if (!url.pathname.startsWith(`${options.pathPrefix}/`)) throw errors.notFound();
     const path = url.pathname.slice(options.pathPrefix.length);
     const isPublish = req.method === "POST" || req.method === "PUT";
+    const subscribe = /^\/([-_A-Za-z0-9]{1,64})\/json$/.exec(path);
+    if (subscribe && req.method === "GET") {
+      if (checkAuth(req.headers.get("authorization")) !== "ok") throw req.headers.get("authorization") ? errors.unauthorized() : errors.forbidden();
+      return subscribeStream(subscribe[1] as string, receivedAtMs);
+    }
     // "/", "/<topic>", and on 2.16+ "/<topic>/<seq>" (publish, or DELETE) and "/<topic>/<seq>/clear" (PUT).
     const parts = path.split("/").slice(1);
     const topicInPath = parts[0] ?? "";
@@ -364,6 +378,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
         click: "",
         attachment: null,
         via: "path",
+        actions: [],
         sequenceId: seqInPath,
         event: clear ? "message_clear" : "message_delete",
         authorization: req.headers.get("authorization"),
@@ -398,6 +413,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       click: draft.click,
       attachment,
       via: draft.via,
+      actions: draft.actions,
       sequenceId: draft.sequenceId,
       event: "message",
       authorization: req.headers.get("authorization"),
@@ -405,7 +421,30 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       receivedAtMs,
     };
     messages.push(received);
+    publishToSubscribers(received);
     return Response.json(messageObject(received), { status: 200 });
+  }
+
+  const subscribers = new Set<{ topic: string; push: (line: string) => void }>();
+
+  function subscribeStream(topic: string, nowMs: number): Response {
+    const encoder = new TextEncoder();
+    let me: { topic: string; push: (line: string) => void } | null = null;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        me = { topic, push: (line) => controller.enqueue(encoder.encode(`${line}\n`)) };
+        subscribers.add(me);
+        me.push(JSON.stringify({ id: randomId(), time: Math.floor(nowMs / 1000), event: "open", topic }));
+      },
+      cancel() {
+        if (me) subscribers.delete(me);
+      },
+    });
+    return new Response(stream, { status: 200, headers: { "Content-Type": "application/x-ndjson; charset=utf-8" } });
+  }
+
+  function publishToSubscribers(m: ReceivedMessage): void {
+    for (const s of subscribers) if (s.topic === m.topic) s.push(JSON.stringify(messageObject(m)));
   }
 
   function messageObject(m: ReceivedMessage): Record<string, unknown> {
@@ -418,6 +457,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     if (m.priority) out["priority"] = m.priority;
     if (m.tags.length) out["tags"] = m.tags;
     if (m.click) out["click"] = m.click;
+    if (m.actions.length) out["actions"] = m.actions;
     if (m.attachment) out["attachment"] = { name: m.attachment.name, type: "text/plain; charset=utf-8", size: m.attachment.size, url: `${base()}/file/${m.id}.txt` };
     return out;
   }
@@ -465,6 +505,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     },
     topicUrl: (topic) => `${base()}/${topic}`,
     async stop() {
+      subscribers.clear();
       await server.stop(true);
     },
     async restart() {

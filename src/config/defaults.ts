@@ -83,6 +83,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       timeoutMs: ntfy.timeout ?? 10_000,
       minSeverity: { T4: "high", ...definedOnly(ntfy.min_severity ?? {}) },
       onResolve: ntfy.on_resolve ?? "update",
+      controlTopic: ntfy.control_topic ? ntfy.control_topic : null,
       updateIntervalMs: ntfy.update_interval ?? 60_000,
     },
     incidents: {

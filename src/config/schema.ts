@@ -63,6 +63,8 @@ export interface Config {
     /** Per tier, the least severity that alerts (a tier in alertTiers without one alerts at any severity). */
     minSeverity: Partial<Record<Tier, Severity>>;
     onResolve: OnResolve;
+    /** The topic the phone's "Mute" button publishes signed messages to; null: no control topic, no mute button. */
+    controlTopic: string | null;
     /** Least time between two updates of one incident's notification, unless its severity rises. */
     updateIntervalMs: number;
   };
@@ -170,6 +172,9 @@ const unitList = () =>
   v.array(v.pipe(text("a unit name"), v.regex(/^[\w@:.\\*-]+\.[a-z]+$/, expected(`a unit name like "backup.service"`))), expected(`an array of unit names like ["backup.service"]`));
 
 const programList = () => v.array(v.pipe(text("a program name"), v.minLength(1, expected("a program name"))), expected(`an array of program names like ["steam"]`));
+
+const NTFY_TOPIC_NAME = /^[-_A-Za-z0-9]{1,64}$/;
+const CONTROL_TOPIC_EXPECTED = `a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none`;
 
 /** What happens to an incident's notification when it resolves. */
 export const ON_RESOLVE = ["update", "clear", "none"] as const;
@@ -286,6 +291,7 @@ export const ConfigFileSchema = v.strictObject(
             ),
           ),
           on_resolve: v.optional(v.picklist(ON_RESOLVE, expected(oneOf(ON_RESOLVE)))),
+          control_topic: v.optional(v.pipe(text(CONTROL_TOPIC_EXPECTED), v.check((s) => s === "" || NTFY_TOPIC_NAME.test(s), expected(CONTROL_TOPIC_EXPECTED)))),
           update_interval: v.optional(duration(0)),
         },
         TABLE,

@@ -23,6 +23,8 @@ import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";
 import { IncidentStep } from "./incident-step.ts";
 import { unitStateVia } from "./unit-state.ts";
+import { ControlSubscriber, controlKeyPath, loadOrCreateControlKey, muteButton } from "./control.ts";
+import type { Notification } from "../notify/notifier.ts";
 import { incidentPolicy } from "../incidents/policy.ts";
 import { withSequence } from "../notify/incident-alert.ts";
 import { EnrichmentStage } from "../enrich/stage.ts";
@@ -107,7 +109,20 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
   // The incident's sequence id travels with its lead event's alert, also through the
   // enrichment stage's rewrite, so the phone keeps one notification per incident.
-  const toNotification = notifier ? (event: StoredEventWithLines) => withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId) : null;
+  const controlTopic = notifier ? config.ntfy.controlTopic : null;
+  let controlKey: Buffer | null = null;
+  if (controlTopic !== null) {
+    try {
+      controlKey = loadOrCreateControlKey(controlKeyPath(db.filename));
+    } catch (error) {
+      log.error(`control topic off: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  // Without a control topic there is no mute button: nothing would hear it.
+  const withButtons = (n: Notification, incidentId: string | null | undefined): Notification =>
+    controlKey && notifier && controlTopic && incidentId ? { ...n, actions: [muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000)] } : n;
+  const toNotification = notifier ? (event: StoredEventWithLines) => withButtons(withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId), event.incidentId) : null;
+  const control = controlKey && notifier && controlTopic ? new ControlSubscriber(db, controlKey, notifier.target, controlTopic, () => notifier.authorizationHeader(), log.withTag("control")) : null;
   const incidents = new IncidentStep({
     instanceId: config.instance.id,
     policy: incidentPolicy(config),
@@ -231,6 +246,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     await Promise.all([
       pipeline?.run(signal),
       sender?.run(signal),
+      control?.run(signal),
       ...monitors.map((m) => runMonitor(m, writer, log, signal)),
       source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
     ]);

@@ -57,6 +57,7 @@ export function publishBody(topic: string, n: Notification): Record<string, unkn
   const body: Record<string, unknown> = { topic, title: n.title, message: n.message, priority: n.priority, tags: n.tags };
   if (n.click !== null) body["click"] = n.click;
   if (n.sequenceId !== undefined) body["sequence_id"] = n.sequenceId;
+  if (n.actions !== undefined && n.actions.length > 0) body["actions"] = n.actions;
   return body;
 }
 
@@ -118,6 +119,11 @@ export class NtfyNotifier implements Notifier {
       location: response.headers.get("location"),
       hasCredentials: authorization !== null,
     });
+  }
+
+  /** The same credentials for another request to this server (the control topic's subscription). */
+  authorizationHeader(): Promise<string | null> {
+    return this.#authorization();
   }
 
   /** The Authorization header value, or null; the token file is read at each send, so a rotated token applies at once. */

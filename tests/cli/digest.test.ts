@@ -292,6 +292,7 @@ describe("in process", () => {
     timeoutMs: 10_000,
     minSeverity: {},
     onResolve: "update",
+    controlTopic: null,
     updateIntervalMs: 60_000,
   };
 

@@ -37,6 +37,7 @@ describe("defaults", () => {
     expect(config.ntfy.minSeverity).toEqual({ T4: "high" });
     expect(config.ntfy.onResolve).toBe("update");
     expect(config.ntfy.updateIntervalMs).toBe(60_000);
+    expect(config.ntfy.controlTopic).toBeNull();
     expect(config.incidents).toEqual({
       ignoreUnits: [],
       quietUnits: [],
@@ -174,6 +175,7 @@ summary = "backup {job} failed"
 min_severity = { T3 = "high", T4 = "critical" }
 on_resolve = "clear"
 update_interval = "2m"
+control_topic = "lt-control_7f3a"
 [incidents]
 ignore_units = ["flaky@*.service"]
 quiet_units = ["backup.service"]
@@ -187,6 +189,7 @@ resolve_other = "30m"
     expect(config.ntfy.minSeverity).toEqual({ T3: "high", T4: "critical" });
     expect(config.ntfy.onResolve).toBe("clear");
     expect(config.ntfy.updateIntervalMs).toBe(120_000);
+    expect(config.ntfy.controlTopic).toBe("lt-control_7f3a");
     expect(config.incidents).toEqual({
       ignoreUnits: ["flaky@*.service"],
       quietUnits: ["backup.service"],
@@ -202,6 +205,7 @@ resolve_other = "30m"
   test.each([
     ["on_resolve", `[ntfy]\non_resolve = "dismiss"`, `config.toml:2: ntfy.on_resolve: expected one of update, clear, none, got "dismiss"`],
     ["min_severity", `[ntfy]\nmin_severity = { T4 = "urgent" }`, `config.toml:2: ntfy.min_severity.T4: expected one of critical, high, medium, warning, got "urgent"`],
+    ["control_topic", `[ntfy]\ncontrol_topic = "my topic"`, `config.toml:2: ntfy.control_topic: expected a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none, got "my topic"`],
     ["quiet_units", `[incidents]\nquiet_units = ["backup"]`, `config.toml:2: incidents.quiet_units[0]: expected a unit name like "backup.service", got "backup"`],
   ])("alert policy, wrong value: %s", (_key, text, message) => {
     expect(configError(text).message).toBe(message);

@@ -34,6 +34,7 @@ const ntfy: Config["ntfy"] = {
   timeoutMs: 5000,
   minSeverity: { T4: "high" },
   onResolve: "update",
+  controlTopic: null,
   updateIntervalMs: 60_000,
 };
 const incidentsConfig: Config["incidents"] = {

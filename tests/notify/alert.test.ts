@@ -16,6 +16,7 @@ const ntfy: Config["ntfy"] = {
   timeoutMs: 10_000,
   minSeverity: {},
   onResolve: "update",
+  controlTopic: null,
   updateIntervalMs: 60_000,
 };
 

@@ -26,7 +26,7 @@ async function standIn(options: Parameters<typeof startNtfyStandIn>[0] = {}): Pr
 }
 
 function config(url: string, over: Partial<Config["ntfy"]> = {}): Config["ntfy"] {
-  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, minSeverity: {}, onResolve: "update", updateIntervalMs: 60_000, ...over };
+  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, minSeverity: {}, onResolve: "update", controlTopic: null, updateIntervalMs: 60_000, ...over };
 }
 
 const note: Notification = {
