@@ -62,6 +62,7 @@ id = "e2e-incidents"
 [ntfy]
 url = "${ntfy.url}/lt-incidents"
 update_interval = "3s"
+control_topic = "lt-incidents-control"
 
 [incidents]
 resolve_unit = "6s"
@@ -128,4 +129,22 @@ resolve_unit = "6s"
     expect(posts[0]!.title).toContain("OOM kill");
     expect(posts[0]!.sequenceId).toBe(`logtriage-${mine[0]!.id}`);
   }, 60_000);
+
+  test("the alert's 'Mute 24 h' button, published to the control topic as the phone would, mutes the incident in the daemon", async () => {
+    const post = postsAbout(hog)[0]!;
+    const button = post.actions[0] as { action: string; label: string; url: string; method: string; body: string };
+    expect([button.action, button.label, button.url]).toEqual(["http", "Mute 24 h", `${ntfy.url}/lt-incidents-control`]);
+    const [inc] = incidents(daemon.dbPath).filter((i) => i.fingerprint === `unit:${hog}`);
+    const muted = () => withDb(daemon.dbPath, (db) => (db.query("SELECT mute_json FROM incidents WHERE id = ?").get(inc!.id) as { mute_json: string | null }).mute_json) ?? null;
+    expect(muted()).toBeNull();
+    await fetch(button.url, { method: button.method, body: button.body });
+    await until("the mute", () => muted() !== null, 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}; daemon output: ${daemon.output().slice(-2000)}`);
+    });
+    expect(JSON.parse(muted()!)).toMatchObject({ severity: "critical", loop: false });
+    await daemon.waitForOutput(/muted for 24 h from the phone/);
+    // The same message again is a replay: refused, and said once.
+    await fetch(button.url, { method: button.method, body: button.body });
+    await daemon.waitForOutput(/refused a message \(replayed\)/);
+  }, 30_000);
 });
