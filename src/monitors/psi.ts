@@ -97,13 +97,14 @@ export class PressureEpisodes {
 
   /**
    * Once per episode: the episode as it stands when it has lasted RISING_AFTER_US, its latest
-   * reading is still above the thresholds and not below the one before (still rising or level
-   * at the top). Null otherwise. Call after push().
+   * reading is still above the thresholds and higher than the one before (still rising). Null
+   * otherwise. Call after push().
    */
   rising(latest: MemorySample): PressureFacts | null {
     const e = this.open;
     if (e === null || e.toldRising || latest.timeUs - e.startUs < RISING_AFTER_US || !isAbove(latest, this.t)) return null;
-    if (e.lastSomeAvg10 < e.previousSomeAvg10) return null;
+    // Strictly rising: a level or falling avg10 is pressure easing or holding, not the run-up to a kill.
+    if (e.lastSomeAvg10 <= e.previousSomeAvg10) return null;
     e.toldRising = true;
     return { ...this.snapshot(e, false), endUs: latest.timeUs };
   }
