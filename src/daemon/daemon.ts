@@ -213,7 +213,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const retain = () => {
     try {
       const r = applyRetention(db, Date.now() * 1000, config.db.retentionMs);
-      if (r.events || r.alerts) log.info(`retention: removed ${r.events} event(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
+      if (r.events || r.alerts || r.incidents) log.info(`retention: removed ${r.events} event(s), ${r.incidents} resolved incident(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
     } catch (error) {
       log.warn(`retention failed, tried again tomorrow: ${error instanceof Error ? error.message : String(error)}`);
     }
