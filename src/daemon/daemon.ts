@@ -21,6 +21,12 @@ import { formatDuration } from "../config/duration.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";
+import { IncidentStep } from "./incident-step.ts";
+import { unitStateVia } from "./unit-state.ts";
+import { ControlSubscriber, controlKeyPath, loadOrCreateControlKey, muteButton } from "./control.ts";
+import type { Notification } from "../notify/notifier.ts";
+import { incidentPolicy } from "../incidents/policy.ts";
+import { withSequence } from "../notify/incident-alert.ts";
 import { EnrichmentStage } from "../enrich/stage.ts";
 import { createEnrichers } from "../enrich/registry.ts";
 import { MemoryHistory } from "../host/memory-history.ts";
@@ -101,7 +107,32 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
   const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
-  const toNotification = notifier ? (event: StoredEventWithLines) => alertFor(event, config.ntfy, config.instance.id) : null;
+  // The incident's sequence id travels with its lead event's alert, also through the
+  // enrichment stage's rewrite, so the phone keeps one notification per incident.
+  const controlTopic = notifier ? config.ntfy.controlTopic : null;
+  let controlKey: Buffer | null = null;
+  if (controlTopic !== null) {
+    try {
+      controlKey = loadOrCreateControlKey(controlKeyPath(db.filename));
+    } catch (error) {
+      log.error(`control topic off: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  // Without a control topic there is no mute button: nothing would hear it.
+  const withButtons = (n: Notification, incidentId: string | null | undefined): Notification =>
+    controlKey && notifier && controlTopic && incidentId ? { ...n, actions: [muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000)] } : n;
+  const toNotification = notifier ? (event: StoredEventWithLines) => withButtons(withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId), event.incidentId) : null;
+  const control = controlKey && notifier && controlTopic ? new ControlSubscriber(db, controlKey, notifier.target, controlTopic, () => notifier.authorizationHeader(), log.withTag("control")) : null;
+  const incidents = new IncidentStep({
+    instanceId: config.instance.id,
+    policy: incidentPolicy(config),
+    rules: { updateIntervalMs: config.ntfy.updateIntervalMs },
+    windows: { unitMs: config.incidents.resolveUnitMs, programMs: config.incidents.resolveProgramMs, diskMs: config.incidents.resolveDiskMs, otherMs: config.incidents.resolveOtherMs },
+    onResolve: config.ntfy.onResolve,
+    toNotification,
+    click: config.ntfy.click,
+    unitState: unitStateVia(processRunner),
+  });
   // Alerts a previous run left waiting for enrichment go out as they are.
   const released = releaseAllEnriching(db);
   if (released > 0) log.info(`${released} alert(s) left waiting for context by the previous run are sent without it`);
@@ -121,6 +152,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     policy: { instanceId: config.instance.id, cooldownMs: config.cooldown.windowMs, aggregateThreshold: config.cooldown.aggregateThreshold },
     alerts: toNotification ? { tiers: alertTiers, toNotification } : null,
     enrichment,
+    incidents,
     onAlertsQueued: () => sender?.wake(),
   });
   const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
@@ -181,12 +213,28 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const retain = () => {
     try {
       const r = applyRetention(db, Date.now() * 1000, config.db.retentionMs);
-      if (r.events || r.alerts) log.info(`retention: removed ${r.events} event(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
+      if (r.events || r.alerts || r.incidents) log.info(`retention: removed ${r.events} event(s), ${r.incidents} resolved incident(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
     } catch (error) {
       log.warn(`retention failed, tried again tomorrow: ${error instanceof Error ? error.message : String(error)}`);
     }
     trimStartupMemory();
   };
+  // Held-back updates and quiet incidents: looked at often enough for a one-minute update
+  // interval to be kept to within a few seconds.
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    incidents
+      .sweep(db, Date.now() * 1000)
+      .then((queued) => {
+        if (queued > 0) sender?.wake();
+      })
+      .catch((error: unknown) => log.warn(`incidents: ${error instanceof Error ? error.message : String(error)}; looked at again shortly`))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)));
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
@@ -198,6 +246,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     await Promise.all([
       pipeline?.run(signal),
       sender?.run(signal),
+      control?.run(signal),
       ...monitors.map((m) => runMonitor(m, writer, log, signal)),
       source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
     ]);
@@ -209,6 +258,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
     if (watchdog) clearInterval(watchdog);
+    clearInterval(sweep);
     clearTimeout(firstRetention);
     clearInterval(retention);
     beat();

@@ -290,6 +290,10 @@ describe("in process", () => {
     password: null,
     click: null,
     timeoutMs: 10_000,
+    minSeverity: {},
+    onResolve: "update",
+    controlTopic: null,
+    updateIntervalMs: 60_000,
   };
 
   test("digest topic: same url, a name on the same server, or a URL (credentials only to their own server)", () => {

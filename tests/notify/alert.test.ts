@@ -14,6 +14,10 @@ const ntfy: Config["ntfy"] = {
   password: null,
   click: null,
   timeoutMs: 10_000,
+  minSeverity: {},
+  onResolve: "update",
+  controlTopic: null,
+  updateIntervalMs: 60_000,
 };
 
 // 2026-02-19 09:02:05 UTC, the design's 14:32:05 IST.

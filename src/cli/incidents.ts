@@ -1,0 +1,126 @@
+import { defineCommand } from "citty";
+import { parseDuration } from "../config/duration.ts";
+import { muteHolds, formatLasted, type Incident } from "../incidents/lifecycle.ts";
+import { openStore } from "../store/db.ts";
+import { getIncident, incidentEventIds, queryIncidents, setMute } from "../store/incidents.ts";
+import { commonArgs, loadCommandEnv, UsageError } from "./_context.ts";
+import { bold, dim, formatLocalTime, tierLabel } from "./_render.ts";
+
+// `logtriage incidents`, `mute ID [--for 24h]`, `unmute ID`. A mute silences an incident's
+// notifications until its severity rises or it becomes a loop, or its time runs out; the
+// incident is still stored, updated and counted in the digest.
+
+export function incidentJson(i: Incident, nowUs: number, eventIds: string[] | null = null): Record<string, unknown> {
+  return {
+    id: i.id,
+    instance: i.instanceId,
+    fingerprint: i.fingerprint,
+    kind: i.kind,
+    subject: i.subject,
+    state: i.state,
+    firstSeen: new Date(i.firstSeenUs / 1000).toISOString(),
+    lastSeen: new Date(i.lastSeenUs / 1000).toISOString(),
+    resolved: i.resolvedUs === null ? null : new Date(i.resolvedUs / 1000).toISOString(),
+    resolution: i.resolution,
+    occurrences: i.occurrences,
+    tier: i.tier,
+    severity: i.severity,
+    loop: i.loop,
+    summary: i.summary,
+    alerted: i.alerted !== null,
+    muted: muteHolds(i, nowUs),
+    mutedUntil: i.mute?.untilUs ? new Date(i.mute.untilUs / 1000).toISOString() : null,
+    ...(eventIds === null ? {} : { events: eventIds }),
+  };
+}
+
+function line(i: Incident, nowUs: number): string {
+  const state = i.state === "open" ? bold("open") : dim(`resolved after ${formatLasted((i.resolvedUs ?? i.lastSeenUs) - i.firstSeenUs)}`);
+  const muted = muteHolds(i, nowUs) ? ` ${dim("[muted]")}` : "";
+  const count = i.occurrences > 1 ? ` ×${i.occurrences}` : "";
+  return `${dim(i.id)}  ${formatLocalTime(i.firstSeenUs)}  ${tierLabel(i.tier)} ${state}${muted}  ${i.summary}${count}`;
+}
+
+export const incidentsCommand = defineCommand({
+  meta: { name: "incidents", description: "List incidents: each one thing going wrong (a unit, a probe, a disk, a program), with its events" },
+  args: {
+    ...commonArgs,
+    open: { type: "boolean", description: "Only incidents still open" },
+    last: { type: "string", description: "Active within: 30m, 24h, 7d, 90d (open ones are always listed)", default: "7d", valueHint: "DURATION" },
+    json: { type: "boolean", description: "One JSON object per line" },
+    limit: { type: "string", description: "At most this many", default: "100", valueHint: "N" },
+  },
+  run({ args }) {
+    const lastMs = parseDuration(args.last);
+    if (lastMs === null) throw new UsageError(`--last: expected a duration like 30m, 24h or 7d, got "${args.last}"`);
+    const limit = Number(args.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a whole number of at least 1, got "${args.limit}"`);
+    const { dbPath } = loadCommandEnv(args);
+    const db = openStore(dbPath, { readonly: true });
+    try {
+      const nowUs = Date.now() * 1000;
+      const list = queryIncidents(db, { sinceUs: nowUs - lastMs * 1000, openOnly: Boolean(args.open), limit });
+      if (args.json) {
+        for (const i of list) process.stdout.write(`${JSON.stringify(incidentJson(i, nowUs, incidentEventIds(db, i.id)))}\n`);
+        return;
+      }
+      if (list.length === 0) {
+        console.log(args.open ? "No open incidents." : `No incidents in the last ${args.last}.`);
+        return;
+      }
+      for (const i of list) console.log(line(i, nowUs));
+    } finally {
+      db.close();
+    }
+  },
+});
+
+function findOrFail(db: ReturnType<typeof openStore>, id: string, dbPath: string): Incident {
+  const found = getIncident(db, id);
+  if (found.kind === "none") throw new UsageError(`no incident with id "${id}" in ${dbPath}; list them with 'logtriage incidents'`);
+  if (found.kind === "ambiguous") throw new UsageError(`"${id}" matches several incidents (${found.ids.join(", ")}); give more of the id`);
+  return found.incident;
+}
+
+export const muteCommand = defineCommand({
+  meta: { name: "mute", description: "Silence an incident's notifications until it changes (severity, becoming a loop) or --for runs out" },
+  args: {
+    ...commonArgs,
+    id: { type: "positional", description: "Incident id, or a unique prefix of it (as printed by 'logtriage incidents')", required: true },
+    for: { type: "string", description: "Also end the mute after this long: 1h, 24h, 7d (default: only when the incident changes)", valueHint: "DURATION" },
+  },
+  run({ args }) {
+    const forMs = args.for === undefined ? null : parseDuration(args.for);
+    if (args.for !== undefined && (forMs === null || forMs <= 0)) throw new UsageError(`--for: expected a duration like 1h, 24h or 7d, got "${args.for}"`);
+    const { dbPath } = loadCommandEnv(args);
+    const db = openStore(dbPath);
+    try {
+      const inc = findOrFail(db, args.id, dbPath);
+      const nowUs = Date.now() * 1000;
+      setMute(db, inc.id, { untilUs: forMs === null ? null : nowUs + forMs * 1000, severity: inc.severity, loop: inc.loop });
+      const until = forMs === null ? "until its severity rises or it becomes a loop" : `for ${args.for} (until ${formatLocalTime(nowUs + forMs * 1000)}), or until it changes`;
+      console.log(`Muted ${inc.id} (${inc.summary}) ${until}. It is still stored and counted in the digest.`);
+    } finally {
+      db.close();
+    }
+  },
+});
+
+export const unmuteCommand = defineCommand({
+  meta: { name: "unmute", description: "Let a muted incident notify again" },
+  args: {
+    ...commonArgs,
+    id: { type: "positional", description: "Incident id, or a unique prefix of it", required: true },
+  },
+  run({ args }) {
+    const { dbPath } = loadCommandEnv(args);
+    const db = openStore(dbPath);
+    try {
+      const inc = findOrFail(db, args.id, dbPath);
+      setMute(db, inc.id, null);
+      console.log(inc.mute === null ? `${inc.id} was not muted.` : `Unmuted ${inc.id} (${inc.summary}).`);
+    } finally {
+      db.close();
+    }
+  },
+});
