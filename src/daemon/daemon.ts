@@ -6,6 +6,8 @@ import type { Tier } from "../event.ts";
 import { alertFor } from "../notify/alert.ts";
 import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
 import { OutboxSender } from "../notify/sender.ts";
+import { alertmanagerClient } from "../notify/alertmanager.ts";
+import { AlertmanagerFeed } from "../notify/alertmanager-feed.ts";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
@@ -61,9 +63,11 @@ export interface DaemonOptions {
 const HEARTBEAT_MS = 5_000;
 
 export function notificationTarget(config: Config): string {
-  if (!config.ntfy.url) return "notifications off";
+  const am = config.alertmanager.urls.length > 0 ? `Alertmanager ${config.alertmanager.urls.join(", ")}` : null;
+  if (!config.ntfy.url) return am ?? "notifications off";
   const target = parseNtfyUrl(config.ntfy.url);
-  return target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
+  const ntfy = target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
+  return am ? `${ntfy}; ${am}` : ntfy;
 }
 
 export async function chooseSource(config: Config): Promise<SourceSelection> {
@@ -107,6 +111,22 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
   const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
+  const amClient = alertmanagerClient(config.alertmanager);
+  const alertmanager = amClient
+    ? new AlertmanagerFeed({
+        db,
+        client: amClient,
+        instanceId: config.instance.id,
+        resendMs: config.alertmanager.resendIntervalMs,
+        detailsBaseUrl: config.http.listen ? `http://${config.http.listen.host.includes(":") ? `[${config.http.listen.host}]` : config.http.listen.host}:${config.http.listen.port}` : null,
+        log: log.withTag("alertmanager"),
+      })
+    : null;
+  /** Incidents changed: whoever tells the outside world looks now. */
+  const wakeNotifiers = () => {
+    sender?.wake();
+    alertmanager?.wake();
+  };
   // The incident's sequence id travels with its lead event's alert, also through the
   // enrichment stage's rewrite, so the phone keeps one notification per incident.
   const controlTopic = notifier ? config.ntfy.controlTopic : null;
@@ -145,7 +165,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     instanceId: config.instance.id,
     log: log.withTag("enrich"),
     toNotification,
-    onReleased: () => sender?.wake(),
+    onReleased: wakeNotifiers,
   });
   const writer = new EventWriter({
     db,
@@ -153,7 +173,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     alerts: toNotification ? { tiers: alertTiers, toNotification } : null,
     enrichment,
     incidents,
-    onAlertsQueued: () => sender?.wake(),
+    onAlertsQueued: wakeNotifiers,
   });
   const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
@@ -229,6 +249,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       .sweep(db, Date.now() * 1000)
       .then((queued) => {
         if (queued > 0) sender?.wake();
+        alertmanager?.wake();
       })
       .catch((error: unknown) => log.warn(`incidents: ${error instanceof Error ? error.message : String(error)}; looked at again shortly`))
       .finally(() => {
@@ -247,6 +268,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       pipeline?.run(signal),
       sender?.run(signal),
       control?.run(signal),
+      alertmanager?.run(signal),
       ...monitors.map((m) => runMonitor(m, writer, log, signal)),
       source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
     ]);

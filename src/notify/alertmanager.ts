@@ -1,3 +1,4 @@
+import type { Config } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
 import { describeFetchFailure } from "../fetch-failure.ts";
 import { NotifyError } from "./notifier.ts";
@@ -63,6 +64,8 @@ export function postableAlert(subject: AlertSubject, instanceId: string, details
 
 export interface AlertmanagerAuth {
   bearerToken: string | null;
+  /** Read at each request, so a rotated token applies at once. */
+  bearerTokenFile: string | null;
   basic: { user: string; password: string } | null;
 }
 
@@ -162,8 +165,9 @@ export class AlertmanagerClient {
     const base = baseUrl.replace(/\/+$/, "");
     const headers: Record<string, string> = { "User-Agent": `logtriage/${VERSION}`, Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const { bearerToken, basic } = this.#options.auth;
+    const { bearerToken, bearerTokenFile, basic } = this.#options.auth;
     if (bearerToken !== null) headers["Authorization"] = `Bearer ${bearerToken}`;
+    else if (bearerTokenFile !== null) headers["Authorization"] = `Bearer ${await readToken(bearerTokenFile)}`;
     else if (basic !== null) headers["Authorization"] = `Basic ${Buffer.from(`${basic.user}:${basic.password}`, "utf8").toString("base64")}`;
     const timeout = AbortSignal.timeout(this.#options.timeoutMs);
     const tls: { rejectUnauthorized?: boolean; ca?: ReturnType<typeof Bun.file> } = {};
@@ -193,6 +197,30 @@ export class AlertmanagerClient {
       return null;
     }
   }
+}
+
+/** The client for `[alertmanager]`; null when no URL is set. */
+export function alertmanagerClient(config: Config["alertmanager"]): AlertmanagerClient | null {
+  if (config.urls.length === 0) return null;
+  return new AlertmanagerClient({
+    urls: config.urls,
+    auth: { bearerToken: config.bearerToken, bearerTokenFile: config.bearerTokenFile, basic: config.basicAuth },
+    tls: { caFile: config.caFile, insecureSkipVerify: config.insecureSkipVerify },
+    timeoutMs: config.timeoutMs,
+  });
+}
+
+async function readToken(path: string): Promise<string> {
+  let text: string;
+  try {
+    // A token is short; 4 KB bounds a wrong path to a big file.
+    text = await Bun.file(path).slice(0, 4096).text();
+  } catch (error) {
+    throw new NotifyError(`cannot read [alertmanager] bearer_token_file ${path}: ${error instanceof Error ? error.message : String(error)}`, { status: null, retryable: false, cause: error });
+  }
+  const token = text.trim();
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new NotifyError(`[alertmanager] bearer_token_file ${path} is empty or holds characters an HTTP header cannot carry`, { status: null, retryable: false });
+  return token;
 }
 
 /** No HTTP answer at all, in words naming the Alertmanager; all of these may pass, so all are retryable. */

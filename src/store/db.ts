@@ -111,6 +111,18 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX idx_incidents_seen ON incidents(last_seen);
    ALTER TABLE events ADD COLUMN incident_id TEXT;
    CREATE INDEX idx_events_incident ON events(incident_id);`,
+  // Alertmanager: what each incident's alert last told Alertmanager (its labels and whether it
+  // was firing or resolved, and when), so an open incident is refreshed before Alertmanager
+  // forgets it, a resolution is posted until one post of it succeeded, and a label change
+  // (a higher severity) ends the alert under the old labels. silenced_by: the silences
+  // Alertmanager last reported for it.
+  `CREATE TABLE alertmanager_sync (
+     incident_id TEXT PRIMARY KEY,
+     labels_json TEXT NOT NULL,
+     state       TEXT NOT NULL,
+     posted_us   INTEGER NOT NULL,
+     silenced_by TEXT
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

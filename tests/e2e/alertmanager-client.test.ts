@@ -35,7 +35,7 @@ describe.skipIf(!present)("Alertmanager client against a real prometheus-alertma
 
   beforeAll(async () => {
     am = await startAlertmanager({ groupBy: ["instance"] });
-    client = new AlertmanagerClient({ urls: [am.url], auth: { bearerToken: null, basic: null }, tls: { caFile: null, insecureSkipVerify: false }, timeoutMs: 5_000 });
+    client = new AlertmanagerClient({ urls: [am.url], auth: { bearerToken: null, bearerTokenFile: null, basic: null }, tls: { caFile: null, insecureSkipVerify: false }, timeoutMs: 5_000 });
   });
   afterAll(async () => {
     await am?.stop();
