@@ -1,4 +1,4 @@
-// Health probes (issue 6): scheduling drift and CPU cost of the probes monitor with 50
+// Health probes: scheduling drift and CPU cost of the probes monitor with 50
 // services, each probed every 30 s (BENCH_PROBE_INTERVAL_S), against a local HTTP server in
 // another process (so its CPU is not counted), for BENCH_PROBE_S seconds (default 95: three
 // rounds of every service). Drift is each check's actual start minus its scheduled time

@@ -1,4 +1,4 @@
-// The PSI monitor's figures (issue 4), run by `bun run bench` or alone: `bun scripts/bench-psi.ts`.
+// The PSI monitor's figures, run by `bun run bench` or alone: `bun scripts/bench-psi.ts`.
 //   1. idle RSS the PSI monitor adds to the compiled daemon: [psi] off beside [psi] on at its
 //      default reading every 5 s, and on at 10 readings a second, which fills the history to
 //      its maximum (616 readings, what 10 minutes of 1 s readings under pressure leave) in

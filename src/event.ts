@@ -213,3 +213,26 @@ export interface StoredEvent extends Omit<Candidate, "entries"> {
 export function isTier(value: string): value is Tier {
   return (TIERS as readonly string[]).includes(value);
 }
+
+// What a live source (sources/) is and how it is doing: kept by the source, saved with the
+// daemon's state (store/daemon-state.ts) and shown by `status`.
+
+export type SourceName = "journal" | "kmsg";
+
+/** Counters a source keeps for `status` and the start summary; updated in place. */
+export interface SourceStats {
+  /** Records read from the underlying reader (before any filtering). */
+  recordsRead: number;
+  /** Records that did not parse; counted and skipped. */
+  malformed: number;
+  /** Records the source knows it missed (kmsg ring buffer overrun: EPIPE). */
+  lost: number;
+  /** Times the reader was (re)started after the first start. */
+  restarts: number;
+  /** Why the reader last stopped or failed, in words; null while healthy. */
+  lastError: string | null;
+  /** Wall clock (µs) of the last record read; null before the first. */
+  lastReadUs: number | null;
+  /** True while the reader is up (journalctl running, /dev/kmsg open): readiness and watchdog health. */
+  running: boolean;
+}

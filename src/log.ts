@@ -1,5 +1,8 @@
 import { createConsola, LogLevels, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
-import type { LogLevel } from "./config/schema.ts";
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** The levels `[log] level` takes, quietest last. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 // One log for every command and the daemon: consola's core with a one-line reporter that
 // writes through console.error. consola's full entry (its fancy reporter and Node streams) cost

@@ -70,7 +70,7 @@ export async function main(rawArgs: string[]): Promise<number> {
       await showUsage(root);
       return 0;
     }
-    // Bare `logtriage` (nothing, or options only) runs the daemon, as the design's unit does.
+    // Bare `logtriage` (nothing, or options only) runs the daemon, so a unit's ExecStart can name just the binary.
     const command = named ? (rawArgs[0] as string) : "daemon";
     const load = subCommands[command];
     if (!load) {

@@ -5,7 +5,7 @@ import type { Match, RuleGroup, RuleSpec, UnitHistory } from "./rule-spec.ts";
 import { UnitHistoryMemory } from "./unit-history.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 
-/** A rule as the classifier runs it (ARCHITECTURE.md's Rule interface). */
+/** A rule as the classifier runs it (docs/ARCHITECTURE.md, "Where to add a rule"). */
 export interface Rule {
   readonly name: string;
   readonly tier: Tier | null;
@@ -34,6 +34,8 @@ export interface ClassifierOptions {
 interface CompiledRule extends Rule {
   readonly messageId: string | null;
   readonly literals: readonly string[] | null;
+  /** Runs only on entries at this priority or more severe, after every other rule. */
+  readonly maxPriority: number | null;
   /** What a raw `journalctl -o json` line must show for this rule to match it; null: no cheap test. */
   readonly raw: RawNeed | null;
 }
@@ -48,6 +50,9 @@ interface RawNeed {
   anyLiterals?: readonly string[];
   /** Inside MESSAGE, on kernel-transport entries only. */
   kernelLiterals?: readonly string[];
+  /** Inside MESSAGE, on kernel-transport entries at `maxPriority` or more severe only. */
+  kernelErrLiterals?: readonly string[];
+  maxPriority?: number;
 }
 
 /**
@@ -63,6 +68,9 @@ export interface RawPrefilter {
   identifiers: ReadonlyMap<string, readonly string[] | null>;
   anyLiterals: readonly string[];
   kernelLiterals: readonly string[];
+  /** Inside MESSAGE, on kernel-transport lines whose PRIORITY is at most `kernelErrMaxPriority`. */
+  kernelErrLiterals: readonly string[];
+  kernelErrMaxPriority: number;
 }
 
 const REGEX_META = /[\\^$.*+?()[\]{}|]/;
@@ -85,7 +93,10 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
     severity: spec.severity,
     messageId: spec.messageId ?? null,
     literals: spec.literals ?? null,
-    raw: spec.messageId
+    maxPriority: spec.maxPriority ?? null,
+    raw: spec.maxPriority !== undefined && spec.kernel && spec.literals
+      ? { kernelErrLiterals: spec.literals, maxPriority: spec.maxPriority }
+      : spec.messageId
       ? { messageId: spec.messageId }
       : spec.identifiers
         ? { identifiers: spec.identifiers, ...(spec.literals ? { identifierLiterals: spec.literals } : {}) }
@@ -102,6 +113,7 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
       if (group.kind === "oom-report" || group.kind === "crash") return null;
       if (spec.messageId && entry.messageId !== spec.messageId) return null;
       if (spec.kernel && entry.transport !== "kernel") return null;
+      if (spec.maxPriority !== undefined && (entry.priority === null || entry.priority > spec.maxPriority)) return null;
       if (identifiers && !identifiers.has(entry.identifier ?? "")) return null;
       let m: RegExpExecArray | null = null;
       if (spec.pattern) {
@@ -150,6 +162,7 @@ function compileCustom(rule: CustomRule): CompiledRule {
     severity: rule.severity,
     messageId: null,
     literals: null,
+    maxPriority: null,
     raw,
     match(entry) {
       if (rule.identifier !== undefined && entry.identifier !== rule.identifier) return null;
@@ -182,6 +195,10 @@ export interface ClassifierInfo {
 export class Classifier {
   private readonly byMessageId = new Map<string, CompiledRule[]>();
   private readonly literalRules: CompiledRule[] = [];
+  /** Rules with a priority bound: tried last, on entries at that priority, when their literals show. */
+  private readonly errRules: CompiledRule[] = [];
+  private readonly errScan: RegExp | null;
+  private readonly errMaxPriority: number;
   private readonly alwaysRules: CompiledRule[] = [];
   private readonly assembledRules: CompiledRule[] = [];
   private readonly literalScan: RegExp | null;
@@ -210,6 +227,8 @@ export class Classifier {
     const identifiers = new Map<string, Set<string> | null>();
     const anyLiterals = new Set<string>();
     const kernelLiterals = new Set<string>();
+    const errLiterals = new Set<string>();
+    let errMaxPriority = -1;
     let everyLineMatters = false;
     for (const rule of rules) {
       if (this.assembledRules.includes(rule)) continue;
@@ -217,6 +236,10 @@ export class Classifier {
         const list = this.byMessageId.get(rule.messageId) ?? [];
         list.push(rule);
         this.byMessageId.set(rule.messageId, list);
+      } else if (rule.maxPriority !== null && rule.literals) {
+        this.errRules.push(rule);
+        for (const l of rule.literals) errLiterals.add(l);
+        errMaxPriority = Math.max(errMaxPriority, rule.maxPriority);
       } else if (rule.literals) {
         this.literalRules.push(rule);
         for (const l of rule.literals) literals.add(l);
@@ -234,11 +257,16 @@ export class Classifier {
         }
         for (const l of need.anyLiterals ?? []) anyLiterals.add(l);
         for (const l of need.kernelLiterals ?? []) kernelLiterals.add(l);
+        for (const l of need.kernelErrLiterals ?? []) errLiterals.add(l);
       }
     }
+    this.errScan = errLiterals.size ? literalScan([...errLiterals]) : null;
+    this.errMaxPriority = errMaxPriority;
     this.literalScan = literals.size ? literalScan([...literals]) : null;
     const identifierNeeds = new Map([...identifiers].map(([i, lits]) => [i, lits === null ? null : [...lits]] as const));
-    this.rawPrefilter = everyLineMatters ? null : { messageIds, identifiers: identifierNeeds, anyLiterals: [...anyLiterals], kernelLiterals: [...kernelLiterals] };
+    this.rawPrefilter = everyLineMatters
+      ? null
+      : { messageIds, identifiers: identifierNeeds, anyLiterals: [...anyLiterals], kernelLiterals: [...kernelLiterals], kernelErrLiterals: [...errLiterals], kernelErrMaxPriority: errMaxPriority };
     this.info = {
       unknownDisabled: [...disabled].filter((n) => !allNames.has(n)),
     };
@@ -282,6 +310,7 @@ export class Classifier {
     else {
       if (entry.messageId) candidates.push(...(this.byMessageId.get(entry.messageId) ?? []));
       if (this.literalScan?.test(entry.message)) candidates.push(...this.literalRules);
+      if (entry.priority !== null && entry.priority <= this.errMaxPriority && this.errScan?.test(entry.message)) candidates.push(...this.errRules);
     }
     for (const rule of candidates) {
       const match = rule.match(entry, group, this.history);

@@ -50,6 +50,12 @@ export interface RuleSpec {
   /** Only for this kind of assembled group (whole OOM report, segfault + Code line…). */
   assembled?: Exclude<Assembled["kind"], "entry">;
   literals?: readonly string[];
+  /**
+   * Only entries at this syslog priority or more severe (0 emerg … 7 debug). Such rules run
+   * after every other rule, and their literals are looked for only in lines at that priority,
+   * so broad literals cost nothing on the bulk of the log.
+   */
+  maxPriority?: number;
   pattern?: RegExp;
   unless?: RegExp;
   /** Return null to decline (the search goes on to the next rule). */

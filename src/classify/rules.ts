@@ -3,7 +3,8 @@ import { CONTEXT_RULES } from "./rules/context.ts";
 import { OOM_RULES } from "./rules/oom.ts";
 import { CRASH_RULES } from "./rules/crash.ts";
 import { SERVICE_RULES } from "./rules/service.ts";
-import { KERNEL_RULES } from "./rules/kernel.ts";
+import { STORAGE_RULES } from "./rules/storage.ts";
+import { BACKSTOP_RULES, KERNEL_RULES } from "./rules/kernel.ts";
 import { GPU_RULES } from "./rules/gpu.ts";
 import { PRESSURE_RULES } from "./rules/pressure.ts";
 
@@ -23,7 +24,10 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
   ...OOM_RULES,
   ...CRASH_RULES,
   ...SERVICE_RULES,
+  ...STORAGE_RULES,
   ...KERNEL_RULES,
   ...GPU_RULES,
   ...PRESSURE_RULES,
+  // Last: it takes what no rule above named.
+  ...BACKSTOP_RULES,
 ];

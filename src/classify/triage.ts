@@ -14,7 +14,14 @@ export interface TriageOptions extends ClassifierOptions {
 export class Triage {
   readonly classifier: Classifier;
   readonly assembler: KernelReportAssembler;
-  private readonly raw: { ids: ReadonlySet<string>; identifiers: ReadonlyMap<string, RegExp | null>; anyScan: RegExp | null; kernelScan: RegExp } | null;
+  private readonly raw: {
+    ids: ReadonlySet<string>;
+    identifiers: ReadonlyMap<string, RegExp | null>;
+    anyScan: RegExp | null;
+    kernelScan: RegExp;
+    errScan: RegExp | null;
+    errMaxPriority: number;
+  } | null;
 
   constructor(options: TriageOptions) {
     this.classifier = new Classifier(options);
@@ -26,6 +33,8 @@ export class Triage {
       anyScan: raw.anyLiterals.length ? literalScan(raw.anyLiterals) : null,
       // Report openers are kernel lines too.
       kernelScan: literalScan([...raw.kernelLiterals, ...REPORT_OPENER_LITERALS]),
+      errScan: raw.kernelErrLiterals.length ? literalScan(raw.kernelErrLiterals) : null,
+      errMaxPriority: raw.kernelErrMaxPriority,
     };
   }
 
@@ -57,7 +66,12 @@ export class Triage {
       if (need === null || need?.test(message)) return true;
     }
     if (raw.anyScan?.test(message)) return true;
-    return kernel && raw.kernelScan.test(message);
+    if (!kernel) return false;
+    if (raw.kernelScan.test(message)) return true;
+    if (raw.errScan === null) return false;
+    // The priority-bound rules (the backstop) want err-or-worse kernel lines only.
+    const priority = rawStringField(line, "PRIORITY");
+    return priority === null || priority === "" || (/^\d$/.test(priority) && Number(priority) <= raw.errMaxPriority) ? raw.errScan.test(message) : false;
   }
 
   push(entry: Entry, fallbackTimeUs: number): Candidate[] {

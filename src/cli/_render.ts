@@ -1,8 +1,8 @@
-import type { Candidate, OomReport, StoredEvent, Tier } from "../event.ts";
+import type { Candidate, StoredEvent, Tier } from "../event.ts";
 import type { FailureSnapshot } from "../store/snapshots.ts";
-import { formatKb } from "../size.ts";
+import { formatKb, formatLocalTime } from "../text/format.ts";
 
-// Human and JSON renderings of events for the CLI. Colour only on a terminal and never
+// Human renderings of events for the CLI (the JSON shape is text/event-json.ts). Colour only on a terminal and never
 // with NO_COLOR set (no-color.org), so piped output greps cleanly.
 
 const useColor = Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env);
@@ -25,21 +25,10 @@ export function bold(text: string): string {
   return paint("1", text);
 }
 
-function pad(n: number): string {
-  return String(n).padStart(2, "0");
-}
 
-/** Local wall-clock time "2026-11-22 18:40:01", as people read their logs. */
-export function formatLocalTime(us: number): string {
-  const d = new Date(Math.floor(us / 1000));
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
-export function isoTime(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString();
-}
 
-/** One line per event, with the instance id as in the design's examples. */
+/** One line per event, with the instance id, so lines from several machines can be told apart. */
 export function eventLine(e: StoredEvent): string {
   const times = e.occurrences > 1 ? ` ${bold(`×${e.occurrences}`)}` : "";
   return `${formatLocalTime(e.timestampUs)}  [${e.instanceId}]  ${tierLabel(e.tier)}  ${e.summary}${times}  ${dim(e.id.slice(0, 8))}`;
@@ -47,70 +36,6 @@ export function eventLine(e: StoredEvent): string {
 
 export function candidateLine(c: Candidate, instanceId: string): string {
   return `${formatLocalTime(c.timestampUs)}  [${instanceId}]  ${tierLabel(c.tier)}  ${c.summary}  ${dim(`(${c.rule})`)}`;
-}
-
-function oomJson(oom: OomReport): Record<string, unknown> {
-  const v = oom.victim;
-  return {
-    trigger: oom.trigger && { name: oom.trigger.name, pid: oom.trigger.pid, gfp_mask: oom.trigger.gfpMask, order: oom.trigger.order, oom_score_adj: oom.trigger.oomScoreAdj },
-    victim: v && {
-      name: v.name,
-      pid: v.pid,
-      uid: v.uid,
-      total_vm_kb: v.totalVmKb,
-      anon_rss_kb: v.anonRssKb,
-      file_rss_kb: v.fileRssKb,
-      shmem_rss_kb: v.shmemRssKb,
-      oom_score_adj: v.oomScoreAdj,
-    },
-    constraint: oom.constraint,
-    memcg: oom.memcg,
-    task_memcg: oom.taskMemcg,
-    mem_total_kb: oom.memTotalKb,
-    mem_free_kb: oom.memFreeKb,
-    memcg_usage_kb: oom.memcgUsageKb,
-    memcg_limit_kb: oom.memcgLimitKb,
-    top_tasks: oom.topTasks.map((t) => ({ pid: t.pid, uid: t.uid, name: t.name, rss_kb: t.rssKb, total_vm_kb: t.totalVmKb, oom_score_adj: t.oomScoreAdj })),
-    complete: oom.complete,
-  };
-}
-
-/** `replay --json`: one object per event. */
-export function candidateJson(c: Candidate): Record<string, unknown> {
-  return {
-    tier: c.tier,
-    severity: c.severity,
-    summary: c.summary,
-    process: c.process,
-    pid: c.pid,
-    unit: c.unit,
-    rule: c.rule,
-    timestamp: isoTime(c.timestampUs),
-    cursors: c.entries.map((e) => e.cursor).filter((x) => x !== null),
-    ...(c.facts.kind === "oom-kill" ? { oom: oomJson(c.facts.oom) } : {}),
-    ...(c.facts.kind === "crash" ? { crash: c.facts.crash } : {}),
-    ...(c.facts.kind === "unit" ? { unit_failure: c.facts } : {}),
-  };
-}
-
-/** `query --json`: one object per event. */
-export function eventJson(e: StoredEvent): Record<string, unknown> {
-  return {
-    id: e.id,
-    instance: e.instanceId,
-    timestamp: isoTime(e.timestampUs),
-    last_seen: isoTime(e.lastSeenUs),
-    tier: e.tier,
-    severity: e.severity,
-    rule: e.rule,
-    summary: e.summary,
-    process: e.process,
-    pid: e.pid,
-    unit: e.unit,
-    occurrences: e.occurrences,
-    detail: e.detail,
-    ...(e.facts.kind === "oom-kill" ? { oom: oomJson(e.facts.oom) } : {}),
-  };
 }
 
 /** A failure snapshot as a timeline: the failed checks, the readings before them, PSI, top consumers, the unit's journal. */

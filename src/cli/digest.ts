@@ -5,7 +5,8 @@ import { defaultConfigPath } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { buildDigest, digestText, orderInstances, splitDigest, type DigestEvent } from "../notify/digest.ts";
 import { NotifyError } from "../notify/notifier.ts";
-import { NTFY_TOPIC, NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
+import { NtfyNotifier } from "../notify/ntfy.ts";
+import { NTFY_TOPIC, parseNtfyUrl } from "../parse/ntfy-url.ts";
 import { openStore } from "../store/db.ts";
 import { eventsBetween, instancesIn } from "../store/digest-read.ts";
 import { fingerprintsBefore, incidentsOverlapping } from "../store/incidents.ts";
@@ -15,8 +16,8 @@ import { commonArgs, loadCommandEnv, repeatedOption, UsageError } from "./_conte
 
 // `logtriage digest [--since 7d] [--until DATE] [--db PATH ...] [--send]`: the weekly summary,
 // printed, and with --send posted to ntfy at low priority. Several --db merge the databases
-// of several instances (copied or on a network mount) into one digest: the design's
-// "Option B" without a federation protocol, since reading SQLite files is all it takes.
+// of several instances (copied or on a network mount) into one digest: several machines in one
+// report without a federation protocol, since reading SQLite files is all it takes.
 
 type NtfyConfig = Config["ntfy"];
 

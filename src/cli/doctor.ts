@@ -5,14 +5,16 @@ import { defineCommand } from "citty";
 import { ConfigError } from "../config/errors.ts";
 import { defaultConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { fetchFailure, parseNtfyUrl } from "../notify/ntfy.ts";
+import { fetchFailure } from "../notify/ntfy.ts";
+import { parseNtfyUrl } from "../parse/ntfy-url.ts";
+import { parseShowBlocks } from "../parse/systemd-show.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
 import { isJournaldRunning, probeJournal } from "../sources/registry.ts";
-import { openStore, SCHEMA_VERSION } from "../store/db.ts";
+import { openStore, schemaVersion, SCHEMA_VERSION } from "../store/db.ts";
 import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
-import { formatKb } from "../size.ts";
+import { formatKb } from "../text/format.ts";
 import { commonArgs } from "./_context.ts";
 
 // `logtriage doctor`: every precondition the daemon has, checked and explained, each failure
@@ -113,7 +115,7 @@ async function unitChecks(runner: Runner): Promise<Check[]> {
   if (!Bun.which("systemctl")) return [{ name: "service", status: "warn", detail: "systemctl not found: run 'logtriage daemon' under your own supervisor" }];
   const show = await runner.run(["systemctl", "--user", "show", "logtriage.service", "-p", "LoadState,ActiveState,SubState,UnitFileState,WatchdogUSec,NRestarts"], { timeoutMs: 5_000 });
   if (show.exitCode !== 0) return [{ name: "service", status: "warn", detail: `no user manager to ask (${show.stderr.trim().split("\n").pop() ?? "systemctl failed"})`, fix: "log in through a session with systemd, or check the unit with 'systemctl status logtriage' if installed with --system" }];
-  const p = Object.fromEntries(show.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const p = Object.fromEntries(parseShowBlocks(show.stdout)[0] ?? []);
   if (p["LoadState"] !== "loaded") return [{ name: "service", status: "warn", detail: "logtriage.service is not installed for this user", fix: "run install.sh (curl -fsSL …/install.sh | sh)" }];
   const checks: Check[] = [];
   const active = p["ActiveState"] === "active";
@@ -149,7 +151,7 @@ function databaseCheck(dbPath: string): Check {
   try {
     const db = openStore(dbPath, { readonly: true });
     try {
-      const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      const version = schemaVersion(db);
       const daemon = daemonStatus(readDaemonRow(db), Date.now() * 1000);
       return { name: "database", status: "ok", detail: `${dbPath}: ${formatKb(sizeKb)}, schema ${version}/${SCHEMA_VERSION}, daemon ${daemon}` };
     } finally {

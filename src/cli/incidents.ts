@@ -7,7 +7,8 @@ import { recordSilences, silencedIncidents } from "../store/alertmanager-sync.ts
 import { alertmanagerClient } from "../notify/alertmanager.ts";
 import { NotifyError } from "../notify/notifier.ts";
 import { commonArgs, loadCommandEnv, UsageError } from "./_context.ts";
-import { bold, dim, formatLocalTime, tierLabel } from "./_render.ts";
+import { bold, dim, tierLabel } from "./_render.ts";
+import { formatLocalTime } from "../text/format.ts";
 
 // `logtriage incidents`, `mute ID [--for 24h]`, `unmute ID`. A mute silences an incident's
 // notifications until its severity rises or it becomes a loop, or its time runs out; the

@@ -4,7 +4,8 @@ import { parseDuration } from "../config/duration.ts";
 import { openStore } from "../store/db.ts";
 import { countEvents, queryEvents } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, repeatedOption, UsageError } from "./_context.ts";
-import { dim, eventJson, eventLine } from "./_render.ts";
+import { dim, eventLine } from "./_render.ts";
+import { eventJson } from "../text/event-json.ts";
 import type { Database } from "bun:sqlite";
 import { isServiceName, listSnapshots, readSnapshot, snapshotsDir } from "../store/snapshots.ts";
 

@@ -7,7 +7,9 @@ import { readLogStream, newStats, type BadLineKind, type FileReadStats } from ".
 import { openStore } from "../store/db.ts";
 import { commitEvent, type CommitPolicy } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
-import { candidateJson, candidateLine, dim } from "./_render.ts";
+import { candidateLine, dim } from "./_render.ts";
+import { describeCandidate } from "../text/describe.ts";
+import { eventJson } from "../text/event-json.ts";
 
 const SHOWN_BAD_LINES = 5;
 const STORE_BATCH = 500;
@@ -32,6 +34,13 @@ function describeStats(label: string, s: FileReadStats): string {
   return `${label}: ${s.lines} lines${s.format ? ` (${s.format})` : ""}, ${s.entries} entries parsed${s.skipped ? `, ${s.skipped} ruled out by the prefilter` : ""}${badText}`;
 }
 
+/** A replayed candidate in the event shape, with the cursors of the entries it came from; not stored, so no id. */
+function replayJson(c: Candidate, instanceId: string): Record<string, unknown> {
+  const { entries, ...rest } = c;
+  const event = { ...rest, id: null, instanceId, lastSeenUs: c.timestampUs, detail: describeCandidate(c), occurrences: 1, notified: false };
+  return { ...eventJson(event), cursors: entries.map((e) => e.cursor).filter((x) => x !== null) };
+}
+
 class EventSink {
   private pending: Candidate[] = [];
   constructor(
@@ -45,7 +54,7 @@ class EventSink {
   add(c: Candidate): void {
     this.totals.events++;
     this.totals.byTier[c.tier]++;
-    process.stdout.write(`${this.json ? JSON.stringify(candidateJson(c)) : candidateLine(c, this.env.config.instance.id)}\n`);
+    process.stdout.write(`${this.json ? JSON.stringify(replayJson(c, this.env.config.instance.id)) : candidateLine(c, this.env.config.instance.id)}\n`);
     if (this.db) {
       this.pending.push(c);
       if (this.pending.length >= STORE_BATCH) this.commit();

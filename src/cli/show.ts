@@ -5,7 +5,9 @@ import { openStore } from "../store/db.ts";
 import { getEvent } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, UsageError } from "./_context.ts";
 import { parseSnapshot, type FailureSnapshot } from "../store/snapshots.ts";
-import { bold, dim, eventJson, formatLocalTime, snapshotLines, tierLabel } from "./_render.ts";
+import { bold, dim, snapshotLines, tierLabel } from "./_render.ts";
+import { eventJson } from "../text/event-json.ts";
+import { formatLocalTime } from "../text/format.ts";
 
 /** A probe event's failure snapshot, or why it cannot be shown. */
 function loadSnapshot(path: string): { snapshot: FailureSnapshot } | { problem: string } {

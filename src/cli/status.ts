@@ -6,40 +6,25 @@ import { openStore } from "../store/db.ts";
 import { countEvents, queryEvents } from "../store/events.ts";
 import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonState, type DaemonStatus } from "../store/daemon-state.ts";
 import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
-import { formatKb } from "../size.ts";
+import { formatAgo, formatKb, formatLocalTime, formatUptime, isoTime } from "../text/format.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
-import { formatLocalTime, isoTime } from "./_render.ts";
 
 const DAY_US = 86_400_000_000;
 
-function ago(us: number, nowUs: number): string {
-  const s = Math.max(0, Math.round((nowUs - us) / 1_000_000));
-  if (s < 90) return `${s}s ago`;
-  if (s < 90 * 60) return `${Math.round(s / 60)}m ago`;
-  if (s < 36 * 3600) return `${Math.round(s / 3600)}h ago`;
-  return `${Math.round(s / 86400)}d ago`;
-}
 
-function duration(us: number): string {
-  const s = Math.max(0, Math.round(us / 1_000_000));
-  if (s < 90) return `${s}s`;
-  if (s < 90 * 60) return `${Math.round(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`;
-  return `${Math.round(s / 86400)}d`;
-}
 
 function daemonLine(status: DaemonStatus, row: DaemonRow | null, nowUs: number): string {
   switch (status) {
     case "never started":
       return "not running (never started with this database; run 'logtriage daemon')";
     case "running":
-      return `running (pid ${row?.pid}, up ${duration(nowUs - (row?.startedUs ?? nowUs))}, heartbeat ${ago(row?.heartbeatUs ?? nowUs, nowUs)})`;
+      return `running (pid ${row?.pid}, up ${formatUptime(nowUs - (row?.startedUs ?? nowUs))}, heartbeat ${formatAgo(row?.heartbeatUs ?? nowUs, nowUs)})`;
     case "stopped":
-      return `not running (stopped ${ago(row?.stoppedUs ?? nowUs, nowUs)})`;
+      return `not running (stopped ${formatAgo(row?.stoppedUs ?? nowUs, nowUs)})`;
     case "dead":
-      return `not running (pid ${row?.pid} is gone; last heartbeat ${ago(row?.heartbeatUs ?? nowUs, nowUs)} — it crashed or was killed)`;
+      return `not running (pid ${row?.pid} is gone; last heartbeat ${formatAgo(row?.heartbeatUs ?? nowUs, nowUs)} — it crashed or was killed)`;
     case "not responding":
-      return `not responding (pid ${row?.pid} exists but its last heartbeat was ${ago(row?.heartbeatUs ?? nowUs, nowUs)})`;
+      return `not responding (pid ${row?.pid} exists but its last heartbeat was ${formatAgo(row?.heartbeatUs ?? nowUs, nowUs)})`;
   }
 }
 
@@ -48,7 +33,7 @@ function sourceLine(row: DaemonRow | null, nowUs: number): string {
   const src = row.state.source;
   if (!src.name) return `none — ${src.reason}`;
   const parts = [`${src.name} (${src.reason})`];
-  if (src.stats.lastReadUs !== null) parts.push(`last read ${ago(src.stats.lastReadUs, nowUs)}`);
+  if (src.stats.lastReadUs !== null) parts.push(`last read ${formatAgo(src.stats.lastReadUs, nowUs)}`);
   if (src.lagUs !== null) parts.push(`${(src.lagUs / 1e6).toFixed(1)}s behind at its last entry`);
   if (src.stats.restarts) parts.push(`${src.stats.restarts} restart(s)`);
   if (src.stats.lost) parts.push(`${src.stats.lost} record(s) lost`);
@@ -148,7 +133,7 @@ export const statusCommand = defineCommand({
       `Source:       ${sourceLine(daemon, nowUs)}`,
       `Config:       ${env.configPath ?? "built-in defaults (no config file)"}`,
       `Database:     ${env.dbPath}${dbExists ? ` (${formatKb(dbSizeKb)})` : " (not created yet)"}`,
-      `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${ago(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,
+      `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${formatAgo(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,
       `Events (24h): ${TIERS.map((t) => `${counts[t]} ${TIER_NAMES[t]}`).join(", ")}`,
       `PSI memory:   ${psiText}`,
       ...(daemon?.state.monitors ? [`Monitors:     ${daemon.state.monitors.length ? daemon.state.monitors.join(", ") : "none"}`] : []),

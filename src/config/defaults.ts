@@ -1,9 +1,11 @@
 import { join } from "node:path";
 import type { Severity, Tier } from "../event.ts";
 import { dataHome, resolveConfigPath, type EnvVars } from "./paths.ts";
-import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type NtfyPriority, type Role } from "./schema.ts";
+import { parseListen, type Config, type ConfigFile, type CustomRuleConfig, type Detectors, type Role } from "./schema.ts";
+import type { NtfyPriority } from "../text/alert.ts";
 
-// Defaults, and the role table that picks detectors (design: "Role-Based Defaults"). An
+// Defaults, and the role table that picks detectors per kind of machine (a desktop, a NAS, a
+// server each start with the detectors that matter there). An
 // explicit value in the file always wins; the role only sets starting points.
 
 export interface RoleDefaults {
@@ -13,20 +15,26 @@ export interface RoleDefaults {
   allTimers: boolean;
 }
 
+// Every pattern group is on for every role: RAID, ZFS, NFS/Samba, GPU and container lines only
+// appear on machines that have them, and a desktop with md RAID or a server with a GPU would
+// otherwise lose its events. Roles choose what is polled (SMART, timers); [detectors] still
+// turns a group off.
+const ALL_DETECTORS: Detectors = { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true };
+
 export const ROLE_DEFAULTS: Readonly<Record<Role, RoleDefaults>> = {
   desktop: {
-    detectors: { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
+    detectors: ALL_DETECTORS,
     smartEnabled: false,
     allTimers: false,
   },
-  // A NAS gets SMART, RAID and Samba/NFS monitoring without any config.
+  // A NAS gets SMART polling without any config.
   nas: {
-    detectors: { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true },
+    detectors: ALL_DETECTORS,
     smartEnabled: true,
     allTimers: true,
   },
   server: {
-    detectors: { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true },
+    detectors: ALL_DETECTORS,
     smartEnabled: false,
     allTimers: true,
   },

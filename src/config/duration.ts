@@ -32,26 +32,3 @@ export function parseDuration(text: string): number | null {
   totalMs = Math.round(totalMs);
   return Number.isSafeInteger(totalMs) ? totalMs : null;
 }
-
-const FORMAT_UNITS: readonly (readonly [string, number])[] = [
-  ["d", 86_400_000],
-  ["h", 3_600_000],
-  ["m", 60_000],
-  ["s", 1_000],
-  ["ms", 1],
-];
-
-/** The shortest parseDuration form: 5400000 → "1h30m", 7776000000 → "90d", 0 → "0s". */
-export function formatDuration(ms: number): string {
-  let rest = Math.round(Math.abs(ms));
-  if (rest === 0) return "0s";
-  let out = ms < 0 ? "-" : "";
-  for (const [unit, unitMs] of FORMAT_UNITS) {
-    const count = Math.floor(rest / unitMs);
-    if (count > 0) {
-      out += `${count}${unit}`;
-      rest -= count * unitMs;
-    }
-  }
-  return out;
-}

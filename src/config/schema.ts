@@ -1,8 +1,11 @@
 import * as v from "valibot";
+import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import { SEVERITIES, TIERS, type Severity, type Tier } from "../event.ts";
 import type { CustomRule } from "../classify/classifier.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
-import { parseNtfyUrl } from "../notify/ntfy.ts";
+import { parseDuration } from "./duration.ts";
+import { formatDuration } from "../text/format.ts";
+import type { NtfyPriority } from "../text/alert.ts";
+import { parseNtfyUrl } from "../parse/ntfy-url.ts";
 
 // Two shapes. `ConfigFileSchema` is the TOML file as users write it: snake_case, every key
 // optional, values checked and durations already in milliseconds. `Config` is what the
@@ -16,13 +19,8 @@ export type Role = (typeof ROLES)[number];
 export const SOURCE_CHOICES = ["auto", "journal", "kmsg"] as const;
 export type SourceChoice = (typeof SOURCE_CHOICES)[number];
 
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 /** ntfy's priority names, in the order of its numbers 1..5 (docs.ntfy.sh/publish/#message-priority). */
 export const NTFY_PRIORITY_NAMES = ["min", "low", "default", "high", "urgent"] as const;
-/** What ntfy's `X-Priority` header takes; config names are turned into these once, here. */
-export type NtfyPriority = 1 | 2 | 3 | 4 | 5;
 
 export interface Detectors {
   gpu: boolean;

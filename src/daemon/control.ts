@@ -2,8 +2,8 @@ import type { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { signMute, verifyControl, type ControlVerdict } from "../incidents/control.ts";
-import type { NtfyAction } from "../notify/notifier.ts";
-import type { NtfyTarget } from "../notify/ntfy.ts";
+import type { NtfyAction } from "../text/alert.ts";
+import type { NtfyTarget } from "../parse/ntfy-url.ts";
 import { getIncident, setMute } from "../store/incidents.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
 

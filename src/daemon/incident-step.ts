@@ -6,7 +6,7 @@ import { decideAlert, joinIncident, narrowToUnit, openIncident, pressureBecomesK
 import type { IncidentPolicy } from "../incidents/policy.ts";
 import { FloodGate } from "../incidents/flood.ts";
 import { clearNotification, floodNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
-import type { Notification } from "../notify/notifier.ts";
+import type { Notification } from "../text/alert.ts";
 import { getEvent, type CommitOutcome, type StoredEventWithLines } from "../store/events.ts";
 import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, getIncident, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
 import { enqueueAlert } from "../store/outbox.ts";

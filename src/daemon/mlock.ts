@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { memoryLibc } from "./libc.ts";
 
 // Lock the daemon's memory so that, when the machine is thrashing towards an OOM kill, the
-// reporter is not the process waiting on page-ins (design: "stays tiny and alive under memory
-// pressure"). MCL_ONFAULT matters: MCL_CURRENT alone faults in every mapped page — the whole
+// reporter is not the process waiting on page-ins: it has to stay small and responsive under
+// memory pressure, when it matters most. MCL_ONFAULT matters: MCL_CURRENT alone faults in every mapped page — the whole
 // 110 MB binary and JSC's reservations — while with MCL_ONFAULT only pages actually touched
 // are locked, so the daemon locks its working set and RSS stays where the start-up trim left it
 // (measured in bun run bench). With MCL_FUTURE every later allocation counts against

@@ -1,5 +1,5 @@
-import { userRuntimeEnv } from "../monitors/timers.ts";
-import { parseShowTimestamp } from "../metrics/systemctl-show.ts";
+import { systemctlArgv } from "../host/systemctl.ts";
+import { parseShowBlocks, parseShowTimestamp } from "../parse/systemd-show.ts";
 import type { Runner } from "../run.ts";
 
 // Whether systemd says a unit is failed right now, asked of the system manager and then the
@@ -16,7 +16,7 @@ export interface UnitState {
 
 /** `systemctl show --timestamp=unix -p LoadState,ActiveState,LastTriggerUSec` output → the state; null when this manager does not have the unit. */
 export function parseUnitState(stdout: string): UnitState | null {
-  const props = new Map(stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const));
+  const props = parseShowBlocks(stdout)[0] ?? new Map<string, string>();
   if (props.get("LoadState") !== "loaded") return null;
   const active = props.get("ActiveState");
   if (active === undefined || active === "") return null;
@@ -28,7 +28,7 @@ export function parseUnitState(stdout: string): UnitState | null {
 export function unitStateVia(runner: Runner): (unit: string) => Promise<UnitState | null> {
   return async (unit) => {
     for (const manager of ["system", "user"] as const) {
-      const argv = ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), "show", "--timestamp=unix", "--property=LoadState,ActiveState,LastTriggerUSec", "--", unit];
+      const argv = systemctlArgv(manager, "show", "--timestamp=unix", "--property=LoadState,ActiveState,LastTriggerUSec", "--", unit);
       try {
         const r = await runner.run(argv, { timeoutMs: TIMEOUT_MS, maxOutputBytes: 4096 });
         if (r.timedOut || r.exitCode !== 0) continue;

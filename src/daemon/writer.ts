@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { Candidate, Tier } from "../event.ts";
 import type { EnrichmentStage } from "../enrich/stage.ts";
-import type { Notification } from "../notify/notifier.ts";
+import type { Notification } from "../text/alert.ts";
 import { saveCursor } from "../store/cursor.ts";
 import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
 import { enqueueAlert } from "../store/outbox.ts";

@@ -7,6 +7,10 @@ import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
 import { CRASH_INCIDENT_WINDOW_US } from "../store/events.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
+import { MESSAGE_ID } from "../classify/systemd-ids.ts";
+import { crashOccurrencesSince, unitRuleSeenSince } from "../store/event-queries.ts";
+import { systemctlArgv } from "../host/systemctl.ts";
+import { parseShowBlocks } from "../parse/systemd-show.ts";
 
 // A crash's first questions: which binary, which signal, where in the code, and is this new?
 // The kernel's segfault line comes first and names only comm and pid; systemd-coredump logs
@@ -38,13 +42,7 @@ function earlierCrashes(c: Candidate, ctx: EnrichContext): number {
   // name for the program that crashed.
   const who = c.unit ?? c.process;
   if (who === null) return 0;
-  const row = ctx.db
-    .query(
-      `SELECT coalesce(sum(occurrences), 0) AS n FROM events
-        WHERE instance_id = ?1 AND tier = 'T2' AND id != ?2 AND last_seen >= ?3 AND (process = ?4 OR unit = ?4)`,
-    )
-    .get(ctx.instanceId, ctx.eventId, c.timestampUs - DAY_US, who) as { n: number };
-  return row.n;
+  return crashOccurrencesSince(ctx.db, ctx.instanceId, ctx.eventId, c.timestampUs - DAY_US, who);
 }
 
 type Lookup = { kind: "found"; info: CoredumpInfo } | { kind: "no-tool" } | { kind: "not-yet" };
@@ -90,20 +88,14 @@ function readCorePattern(procRoot: string): CoreTarget | null {
   }
 }
 
-/** systemd's "Started UNIT" (job done), logged as the main process is forked. */
-const UNIT_STARTED_MESSAGE_ID = "39f53479d3a045ac8e11786248231fbf";
-
 /** Whether the unit gave up restarting: the rule unit-start-limit-hit stored it, or systemctl says so. */
 async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean> {
-  const stored = ctx.db
-    .query(`SELECT 1 FROM events WHERE instance_id = ?1 AND unit = ?2 AND rule = 'unit-start-limit-hit' AND last_seen >= ?3 LIMIT 1`)
-    .get(ctx.instanceId, unit, ctx.nowUs - CRASH_INCIDENT_WINDOW_US);
-  if (stored) return true;
+  if (unitRuleSeenSince(ctx.db, ctx.instanceId, unit, "unit-start-limit-hit", ctx.nowUs - CRASH_INCIDENT_WINDOW_US)) return true;
   // A system unit's Result; a user manager is reachable only with its XDG_RUNTIME_DIR, which a
   // system daemon does not have, so user units rely on the stored event above.
   try {
-    const r = await ctx.runner.run(["systemctl", "show", unit, "-p", "Result"], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
-    return r.exitCode === 0 && r.stdout.trim() === "Result=start-limit-hit";
+    const r = await ctx.runner.run(systemctlArgv("system", "show", unit, "-p", "Result"), { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
+    return r.exitCode === 0 && parseShowBlocks(r.stdout)[0]?.get("Result") === "start-limit-hit";
   } catch (error) {
     if (error instanceof RunError && error.result === null) return false;
     throw error;
@@ -117,7 +109,7 @@ async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean>
  */
 async function unitPhase(unit: string, crashUs: number, ctx: EnrichContext): Promise<{ phase: Phase | null; why: string }> {
   if (await hitStartLimit(unit, ctx)) return { phase: "gave_up", why: "the unit hit its start limit" };
-  const match = (field: string) => [`MESSAGE_ID=${UNIT_STARTED_MESSAGE_ID}`, `${field}=${unit}`];
+  const match = (field: string) => [`MESSAGE_ID=${MESSAGE_ID.unitStarted}`, `${field}=${unit}`];
   const argv = ["journalctl", "-o", "json", "-n", "1", "--no-pager", `--until=@${Math.ceil(crashUs / 1e6)}`, ...match("UNIT"), "+", ...match("USER_UNIT")];
   let started: Entry | null = null;
   try {

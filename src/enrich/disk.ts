@@ -1,3 +1,4 @@
+import { describeAge } from "../text/format.ts";
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
@@ -62,15 +63,6 @@ export function smartDevicesFor(device: string, sysRoot = "/sys"): string[] {
   return [];
 }
 
-/** "just now", "12 min ago", "3 h ago", "2 d ago". */
-export function describeAge(ageUs: number): string {
-  const minutes = Math.floor(Math.max(0, ageUs) / 60_000_000);
-  if (minutes < 1) return "just now";
-  if (minutes < 120) return `${minutes} min ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.floor(hours / 24)} d ago`;
-}
 
 function storedSummary(db: Database, devices: string[]): SavedSmartState | null {
   for (const d of devices) {

@@ -2,6 +2,8 @@ import type { Database } from "bun:sqlite";
 import type { Candidate } from "../event.ts";
 import { BUILTIN_RULES } from "../classify/rules.ts";
 import type { Enricher, Enrichment } from "./enricher.ts";
+import { latestT4EventOverlapping, type EventTimesRow } from "../store/event-queries.ts";
+import { formatLocalClock } from "../text/format.ts";
 
 // A compositor or display server that crashes right after a GPU hang or reset is usually a
 // victim: the driver reset lost its context (amdgpu "VRAM is lost due to GPU reset!", KWin's
@@ -42,34 +44,13 @@ export const GPU_CRASH_WINDOW_US = 120 * 1_000_000;
 /** The rules of the gpu group: the one rule table says which they are. */
 const GPU_RULES: readonly string[] = BUILTIN_RULES.filter((r) => r.group === "gpu" && r.tier === "T4").map((r) => r.name);
 
-interface GpuEventRow {
-  id: string;
-  summary: string;
-  timestamp: number;
-  last_seen: number;
-}
-
 /**
  * The newest GPU event (by its latest occurrence) seen in the window before `crashUs`.
  * The cooldown folds a reset's many lines into one event, so its last_seen is the reset's
  * end (e.g. "GPU reset succeeded") while its timestamp is the hang's start.
  */
-export function findGpuEventBefore(db: Database, instanceId: string, crashUs: number, windowUs = GPU_CRASH_WINDOW_US): GpuEventRow | null {
-  const placeholders = GPU_RULES.map(() => "?").join(", ");
-  return db
-    .query(
-      `SELECT id, summary, timestamp, last_seen FROM events
-        WHERE instance_id = ? AND tier = 'T4' AND rule IN (${placeholders})
-          AND timestamp <= ? AND last_seen >= ?
-        ORDER BY last_seen DESC LIMIT 1`,
-    )
-    .get(instanceId, ...GPU_RULES, crashUs, crashUs - windowUs) as GpuEventRow | null;
-}
-
-function clockTime(us: number): string {
-  const d = new Date(Math.floor(us / 1000));
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+export function findGpuEventBefore(db: Database, instanceId: string, crashUs: number, windowUs = GPU_CRASH_WINDOW_US): EventTimesRow | null {
+  return latestT4EventOverlapping(db, instanceId, GPU_RULES, crashUs, crashUs - windowUs);
 }
 
 /** "reset" or "hang" as the GPU event says; "error" for the rest (a GPU fallen off the bus). */
@@ -100,7 +81,7 @@ export function linkCompositorCrash(candidate: Candidate, db: Database, instance
   const secondsBefore = Math.max(0, Math.round((candidate.timestampUs - gpu.last_seen) / 1_000_000));
   const signal = crashSignal(candidate);
   return {
-    lines: [`Follows a ${happening} at ${clockTime(gpu.timestamp)} (event ${gpu.id}: ${gpu.summary}) — the GPU driver, not ${compositor}, is the likely cause.`],
+    lines: [`Follows a ${happening} at ${formatLocalClock(gpu.timestamp)} (event ${gpu.id}: ${gpu.summary}) — the GPU driver, not ${compositor}, is the likely cause.`],
     summary: `Crash: ${compositor}${signal ? ` (${signal})` : ""} after ${happening}${driver ? ` (${driver})` : ""}`,
     evidence: { gpuEventId: gpu.id, gpuSummary: gpu.summary, secondsAfterGpuEvent: secondsBefore, windowSeconds: GPU_CRASH_WINDOW_US / 1_000_000 },
   };

@@ -1,9 +1,10 @@
-import type { Facts, OomReport } from "../event.ts";
-import { formatKb } from "../size.ts";
+import type { Facts } from "../event.ts";
+import { formatKb, formatWholeSeconds } from "../text/format.ts";
 import type { MemorySample, ProcessSample } from "../host/memory-history.ts";
 import { ownerOfCgroup } from "../host/proc-sample.ts";
 import { cgroupLeaf } from "../classify/cgroup-name.ts";
 import { isAbove, type Thresholds } from "../monitors/psi.ts";
+import { victimRssKb } from "../parse/oom-report.ts";
 
 // Who caused an OOM kill, from what was recorded: the kernel's own task table (taken at the
 // kill, in the constraint's domain: the whole machine or the cgroup) and the memory history's
@@ -44,16 +45,6 @@ const MIN_GROWTH_KB = 10 * 1024;
 function ownedBy(path: string, owner: string | null): owner is string {
   if (owner === null) return false;
   return owner !== cgroupLeaf(path) || /\.(?:service|scope|slice)$/.test(owner);
-}
-
-function seconds(us: number): string {
-  return `${Math.max(1, Math.round(us / 1e6))} s`;
-}
-
-function victimRssKb(oom: OomReport): number | null {
-  const v = oom.victim;
-  if (!v) return null;
-  return (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
 }
 
 function lastSampleWithTop(samples: MemorySample[]): MemorySample | null {
@@ -109,7 +100,7 @@ export function blameOom(input: OomBlameInput): OomBlame {
   const victimPid = oom ? (oom.victim?.pid ?? null) : (userspace?.pid ?? null);
   const fromHistory = samples ? lastSampleWithTop(samples) : null;
   const victimInHistory = victimPid === null ? null : (fromHistory?.top.find((p) => p.pid === victimPid) ?? null);
-  const victimKb = oom ? victimRssKb(oom) : (victimInHistory?.rssKb ?? null);
+  const victimKb = oom ? (oom.victim ? victimRssKb(oom.victim) : null) : (victimInHistory?.rssKb ?? null);
   evidence["victim"] = { name: victimName, pid: victimPid, rssKb: victimKb, oomScoreAdj: oom?.victim?.oomScoreAdj ?? null };
 
   // Where the memory ran out: a cgroup's own limit is not the machine running out.
@@ -135,7 +126,7 @@ export function blameOom(input: OomBlameInput): OomBlame {
   let summary: string | null = null;
   if (largest) {
     evidence["largest"] = largest;
-    const where = largest.source === "kernel task table" ? (oom?.constraint === "CONSTRAINT_MEMCG" ? "in the cgroup, per the kernel's task table at the kill" : "per the kernel's task table at the kill") : `in the memory history ${seconds(killTimeUs - (fromHistory as MemorySample).timeUs)} before the kill`;
+    const where = largest.source === "kernel task table" ? (oom?.constraint === "CONSTRAINT_MEMCG" ? "in the cgroup, per the kernel's task table at the kill" : "per the kernel's task table at the kill") : `in the memory history ${formatWholeSeconds(killTimeUs - (fromHistory as MemorySample).timeUs)} before the kill`;
     if (largest.pid === victimPid) {
       lines.push(`${largest.name} (pid ${largest.pid}) was itself the largest consumer, ${formatKb(largest.rssKb)} RSS ${where}: the victim was the cause.`);
     } else {
@@ -159,22 +150,22 @@ export function blameOom(input: OomBlameInput): OomBlame {
     if (growth) {
       const perMin = (growth.toKb - growth.fromKb) / (Math.max(1e6, growth.overUs) / 60e6);
       evidence["fastestGrowing"] = { name: growth.process.comm, pid: growth.process.pid, owner: growth.process.owner, fromKb: growth.fromKb, toKb: growth.toKb, overS: Math.round(growth.overUs / 1e6) };
-      lines.push(`Fastest-growing before the kill: ${growth.process.comm} (pid ${growth.process.pid}${growth.process.owner ? `, ${growth.process.owner}` : ""}), ${formatKb(growth.fromKb)} → ${formatKb(growth.toKb)} in ${seconds(growth.overUs)} (${formatKb(Math.round(perMin))}/min).`);
+      lines.push(`Fastest-growing before the kill: ${growth.process.comm} (pid ${growth.process.pid}${growth.process.owner ? `, ${growth.process.owner}` : ""}), ${formatKb(growth.fromKb)} → ${formatKb(growth.toKb)} in ${formatWholeSeconds(growth.overUs)} (${formatKb(Math.round(perMin))}/min).`);
     }
     const pressure = pressureBeforeKill(samples, thresholds);
     const span = killTimeUs - (samples[0] as MemorySample).timeUs;
     if (pressure) {
       evidence["pressure"] = { aboveForS: Math.round((killTimeUs - pressure.sinceUs) / 1e6), readings: pressure.readings, peakSomeAvg10: pressure.peakSome, peakFullAvg10: pressure.peakFull, thresholds };
-      lines.push(`Memory pressure was critical (PSI ${pressure.peakFull !== null ? `full avg10 up to ${pressure.peakFull.toFixed(0)}%, ` : ""}some avg10 up to ${pressure.peakSome.toFixed(0)}%) for ${seconds(killTimeUs - pressure.sinceUs)} before the kill.`);
+      lines.push(`Memory pressure was critical (PSI ${pressure.peakFull !== null ? `full avg10 up to ${pressure.peakFull.toFixed(0)}%, ` : ""}some avg10 up to ${pressure.peakSome.toFixed(0)}%) for ${formatWholeSeconds(killTimeUs - pressure.sinceUs)} before the kill.`);
     } else if (samples.some((s) => s.psi)) {
       evidence["pressure"] = { aboveForS: 0, historyS: Math.round(span / 1e6), thresholds };
-      lines.push(cgroup ? `No system-wide memory pressure in the ${seconds(span)} before the kill — as expected when a cgroup hits its own limit.` : `No memory pressure over the thresholds in the ${seconds(span)} before the kill: the memory went fast.`);
+      lines.push(cgroup ? `No system-wide memory pressure in the ${formatWholeSeconds(span)} before the kill — as expected when a cgroup hits its own limit.` : `No memory pressure over the thresholds in the ${formatWholeSeconds(span)} before the kill: the memory went fast.`);
     } else {
       missing.push("no PSI on this kernel: how long memory was short before the kill is unknown");
     }
     // The machine-wide view, for kills whose report has no table (userspace killers).
     if (!table.length && fromHistory?.top.length) {
-      lines.push(`Largest processes ${seconds(killTimeUs - fromHistory.timeUs)} before the kill:`);
+      lines.push(`Largest processes ${formatWholeSeconds(killTimeUs - fromHistory.timeUs)} before the kill:`);
       fromHistory.top.forEach((p, i) => lines.push(`  ${i + 1}. ${p.comm.padEnd(16)} ${formatKb(p.rssKb).padStart(9)}  pid ${p.pid}${p.pid === victimPid ? " (killed)" : ""}${p.owner ? `  ${p.owner}` : ""}`));
     }
   }

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Candidate } from "../event.ts";
-import type { Notification } from "../notify/notifier.ts";
+import type { Notification } from "../text/alert.ts";
 import type { Runner } from "../run.ts";
 import type { MemoryHistory } from "../host/memory-history.ts";
 import { saveEnrichment, type EnrichmentSection } from "../store/enrichment.ts";

@@ -4,6 +4,9 @@ import type { Candidate, Entry, Facts } from "../event.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
 import type { EnrichContext, Enricher, Enrichment } from "./enricher.ts";
+import { MESSAGE_ID } from "../classify/systemd-ids.ts";
+import { t1EventsBetween } from "../store/event-queries.ts";
+import { formatUtcClock } from "../text/format.ts";
 
 // A failed unit's own last words: the lines the service printed before it failed ("disk full",
 // "cannot bind :8080") are usually the whole answer, and the failure message never has them.
@@ -55,14 +58,6 @@ export function unitJournalArgv(unit: string, manager: UnitManager, untilUs: num
   return [...head, `_SYSTEMD_USER_UNIT=${unit}`, `_UID=${manager.uid}`, "+", `_SYSTEMD_UNIT=${unit}`, `_UID=${manager.uid}`];
 }
 
-/** The "Main process exited, code=…, status=…" message systemd wrote about the unit (MESSAGE_ID 98e32220…): how it ended. */
-const MAIN_PROCESS_EXITED = "98e322203f7a4ed290d09fe03c09fe15";
-
-/** "00:38:15" in UTC, the zone the daemon's alerts use for times of day. */
-function timeOfDay(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString().slice(11, 19);
-}
-
 function journalEntries(stdout: string): Entry[] {
   const entries: Entry[] = [];
   for (const line of stdout.split("\n")) {
@@ -79,15 +74,9 @@ export function ownUnitEntries(stdout: string): Entry[] {
 
 /** EXIT_CODE / EXIT_STATUS of the last "Main process exited" entry the rule kept with the candidate (the detail already explains it). */
 function lastExit(entries: readonly Entry[]): { code: string; status: string } | null {
-  const exits = entries.filter((e) => e.messageId === MAIN_PROCESS_EXITED && e.fields["EXIT_CODE"] !== undefined);
+  const exits = entries.filter((e) => e.messageId === MESSAGE_ID.unitProcessExit && e.fields["EXIT_CODE"] !== undefined);
   const last = exits[exits.length - 1];
   return last ? { code: last.fields["EXIT_CODE"] as string, status: last.fields["EXIT_STATUS"] ?? "" } : null;
-}
-
-interface OomRow {
-  id: string;
-  timestamp: number;
-  facts_json: string;
 }
 
 /**
@@ -98,9 +87,7 @@ interface OomRow {
  * enrichment runs, so the T1 event is already stored when this looks.
  */
 export function findOomKillOfUnit(db: Database, instanceId: string, unit: string, pids: ReadonlySet<number>, failureUs: number): { id: string; victim: string | null } | null {
-  const rows = db
-    .query("SELECT id, timestamp, facts_json FROM events WHERE instance_id = ?1 AND tier = 'T1' AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC")
-    .all(instanceId, failureUs - OOM_WINDOW_US, failureUs + 1_000_000) as OomRow[];
+  const rows = t1EventsBetween(db, instanceId, failureUs - OOM_WINDOW_US, failureUs + 1_000_000);
   const inUnit = (cgroup: string | null | undefined) => !!cgroup && (cgroup === unit || cgroup.endsWith(`/${unit}`));
   for (const row of rows) {
     let facts: Facts;
@@ -168,7 +155,7 @@ export function createUnitEnricher(): Enricher {
       }
       if (entries.length) {
         lines.push("Last lines before the failure:");
-        for (const e of entries) lines.push(`  ${e.realtimeUs === null ? "--:--:--" : timeOfDay(e.realtimeUs)} ${e.message}`);
+        for (const e of entries) lines.push(`  ${e.realtimeUs === null ? "--:--:--" : formatUtcClock(e.realtimeUs)} ${e.message}`);
         evidence["lastLines"] = entries.length;
       } else if (own !== null) {
         lines.push(`${facts.unit} wrote nothing to the journal before it failed.`);

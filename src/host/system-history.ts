@@ -5,7 +5,7 @@ import { parseMeminfo } from "../parse/meminfo.ts";
 import { diskUsedPercent, parseRealMounts } from "../parse/mounts.ts";
 import { cpuPercentBetween, parseCpuTimes, type CpuTimes } from "../parse/proc-stat.ts";
 
-// System readings for failure snapshots (issue 6, seed 001): CPU, RAM, swap, disks and load,
+// System readings for failure snapshots: CPU, RAM, swap, disks and load,
 // taken by the probes monitor once per the smallest probe interval into ONE buffer shared by
 // all services, so 50 services do not read /proc 50 times.
 
@@ -35,7 +35,7 @@ export interface MemoryNow {
   swapFreeKb: number;
 }
 
-/** Readings a snapshot carries per service, as in seed 001 ("the last 10 readings"). */
+/** Readings a snapshot carries per service: enough to see the trend into the failure, small enough to read. */
 export const READINGS_PER_SNAPSHOT = 10;
 // A service probed every 5 min beside one probed every second still wants its 10 readings
 // 5 min apart: the buffer holds 10 × (largest / smallest interval) readings, capped so a

@@ -1,12 +1,14 @@
 import type { Database } from "bun:sqlite";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { parseDuration } from "../config/duration.ts";
-import { isTier, type StoredEvent, type Tier } from "../event.ts";
+import { isTier, type Tier } from "../event.ts";
 import { queryEvents } from "../store/events.ts";
 import { listSnapshots, readLatestSnapshot, timestampToUs } from "../store/snapshots.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
+import { isoTime } from "../text/format.ts";
+import { eventJson } from "../text/event-json.ts";
 
-// The local HTTP API (issue 6, item 4; seed 001's query endpoint): read-only views of what the
+// The local HTTP API: read-only views of what the
 // daemon already holds. A request is answered from the daemon's own database handle and the
 // snapshot files; nothing here writes. Every answer but /metrics is JSON, errors included,
 // with one message a person can act on.
@@ -78,30 +80,6 @@ export function parseTiers(value: string): Tier[] | string {
   return tiers as Tier[];
 }
 
-function iso(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString();
-}
-
-function eventJson(e: StoredEvent): Record<string, unknown> {
-  return {
-    id: e.id,
-    instance: e.instanceId,
-    time: iso(e.timestampUs),
-    lastSeen: iso(e.lastSeenUs),
-    tier: e.tier,
-    severity: e.severity,
-    rule: e.rule,
-    summary: e.summary,
-    process: e.process,
-    pid: e.pid,
-    unit: e.unit,
-    occurrences: e.occurrences,
-    notified: e.notified,
-    detail: e.detail,
-    facts: e.facts,
-  };
-}
-
 function eventsRoute(url: URL, deps: ApiDeps): Response {
   const known = new Set(["tier", "since", "limit"]);
   for (const key of url.searchParams.keys()) if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /events takes tier, since and limit`);
@@ -116,7 +94,7 @@ function eventsRoute(url: URL, deps: ApiDeps): Response {
   const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
   const events = queryEvents(deps.db, { sinceUs, tiers, limit });
-  return json(200, { since: iso(sinceUs), count: events.length, events: events.map(eventJson) });
+  return json(200, { since: isoTime(sinceUs), count: events.length, events: events.map(eventJson) });
 }
 
 function failureContextRoute(service: string, view: string, deps: ApiDeps): Response {
@@ -130,7 +108,7 @@ function failureContextRoute(service: string, view: string, deps: ApiDeps): Resp
       service,
       failures: timestamps.map((t) => {
         const us = timestampToUs(t);
-        return { timestamp: t, time: us === null ? null : iso(us) };
+        return { timestamp: t, time: us === null ? null : isoTime(us) };
       }),
     });
   }

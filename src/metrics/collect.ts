@@ -1,9 +1,9 @@
 import type { Database } from "bun:sqlite";
-import { TIERS, type Tier } from "../event.ts";
+import { TIERS } from "../event.ts";
 import type { PsiReading } from "../parse/psi.ts";
 import type { ProbeStatus } from "../monitors/probes.ts";
-import { hasTable } from "../store/daemon-state.ts";
 import { outboxCounts } from "../store/outbox.ts";
+import { occurrencesByTier } from "../store/event-queries.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { unitFamilies, type UnitReader } from "./units.ts";
 
@@ -23,17 +23,8 @@ export interface MetricsSources {
   units: UnitReader | null;
 }
 
-interface TierRow {
-  instance_id: string;
-  tier: Tier;
-  occurrences: number;
-  last_seen: number;
-}
-
 export function eventFamilies(db: Database, instanceId: string): MetricFamily[] {
-  const rows = hasTable(db, "events")
-    ? (db.query("SELECT instance_id, tier, sum(occurrences) AS occurrences, max(last_seen) AS last_seen FROM events GROUP BY instance_id, tier ORDER BY instance_id, tier").all() as TierRow[])
-    : [];
+  const rows = occurrencesByTier(db);
   const total: Sample[] = [];
   const last: Sample[] = [];
   const seen = new Set(rows.map((r) => `${r.instance_id}\u0000${r.tier}`));

@@ -1,17 +1,15 @@
 import type { Log } from "../log.ts";
-import { userRuntimeEnv } from "../monitors/timers.ts";
+import { systemctlArgv, type Manager } from "../host/systemctl.ts";
 import type { Runner } from "../run.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
-import { parseSystemctlShow, SHOW_PROPERTIES, type UnitShow } from "./systemctl-show.ts";
+import { parseSystemctlShow, SHOW_PROPERTIES, type UnitShow } from "../parse/systemd-show.ts";
 
-// systemd unit metrics for the `[metrics] units` allowlist (seed 003: "allowlist of units
-// rather than every unit on the box"). A unit may belong to the system manager or to the
+// systemd unit metrics for the `[metrics] units` allowlist: the units someone chose to watch,
+// not every unit on the machine (hundreds of series nobody reads). A unit may belong to the system manager or to the
 // user manager the daemon runs under, so each scrape asks both, in one `systemctl show` per
 // manager for all units, and keeps the answer a few seconds: a scraper polling every second
-// costs at most two short-lived systemctl children per CACHE_MS (FIELD-NOTES: a Bun daemon
-// that spawns without bound grows).
-
-export type Manager = "system" | "user";
+// costs at most two short-lived systemctl children per CACHE_MS (every spawn costs a
+// long-running Bun process memory it is slow to give back, so spawns are kept bounded).
 
 export interface UnitReading {
   manager: Manager;
@@ -21,9 +19,9 @@ export interface UnitReading {
 const CACHE_MS = 5_000;
 const SHOW_TIMEOUT_MS = 3_000;
 
-/** systemctl's argv for one manager. TZ=UTC: see systemctl-show.ts (LastTriggerUSec). */
+/** systemctl's argv for one manager. */
 export function showArgv(manager: Manager, units: readonly string[]): string[] {
-  return ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), "show", "--timestamp=unix", `--property=${SHOW_PROPERTIES.join(",")}`, "--", ...units];
+  return systemctlArgv(manager, "show", "--timestamp=unix", `--property=${SHOW_PROPERTIES.join(",")}`, "--", ...units);
 }
 
 /** Each unit's reading from the manager that has it loaded (system first); units neither loads are absent. */

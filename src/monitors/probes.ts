@@ -5,32 +5,18 @@ import type { Log } from "../log.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import type { Runner } from "../run.ts";
 import { describeFetchFailure } from "../fetch-failure.ts";
-import { formatElapsed, formatMs } from "../size.ts";
+import { formatElapsed, formatMs } from "../text/format.ts";
 import { loadMonitorStates, saveMonitorState } from "../store/monitor-state.ts";
-import { writeSnapshot, type FailureSnapshot, type SnapshotJournalLine } from "../store/snapshots.ts";
+import { writeSnapshot, type FailureSnapshot, type ProbeOutcome, type ProbeResult, type SnapshotJournalLine } from "../store/snapshots.ts";
 import type { MemoryHistory } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
 import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine, READINGS_PER_SNAPSHOT, type MemoryNow } from "../host/system-history.ts";
 
-// HTTP health probes (issue 6, seed 001): GET each `[services.NAME] health_url` on its
-// interval. After `failures_before_alert` failed checks in a row (seed 001: "one failed
-// health check is not a failure … 2-3 consecutive failures") the service is unhealthy: a
+// HTTP health probes: GET each `[services.NAME] health_url` on its interval. After
+// `failures_before_alert` failed checks in a row (one failed check is a blip: a slow answer,
+// a restart in progress; two or three in a row are an outage) the service is unhealthy: a
 // failure snapshot is written, then a T3 event says so with the machine's state in one line.
 // The first good check after that closes the incident with its duration.
-
-/** What one check found. `outcome` names the kind of failure; `error` says it in words. */
-export type ProbeOutcome = "ok" | "status" | "timeout" | "refused" | "dns" | "tls" | "reset" | "other";
-
-export interface ProbeResult {
-  timeUs: number;
-  outcome: ProbeOutcome;
-  /** The HTTP status received; null when no response came. */
-  status: number | null;
-  expectedStatus: number;
-  latencyMs: number;
-  /** The failure in words ("connection refused", "TLS error: self-signed certificate"); null when ok. */
-  error: string | null;
-}
 
 /** A fetch failure → the outcome and its words. Pure: the error object is all it reads. */
 export function classifyFetchError(error: unknown, timeoutMs: number): { outcome: ProbeOutcome; error: string } {

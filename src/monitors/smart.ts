@@ -7,7 +7,7 @@ import { RunError, type Runner } from "../run.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
 import type { Monitor } from "./monitor.ts";
 
-// SMART (issue 4, item 5): every [smart] poll_interval, `smartctl --scan-open` (or the
+// SMART: every [smart] poll_interval, `smartctl --scan-open` (or the
 // configured devices), then `smartctl --json=c -a` per disk. An event only when a disk got
 // worse since the last poll (overall health, reallocated / pending / offline-uncorrectable
 // sectors, NVMe critical warning, media errors), or on the first sighting of a disk that is

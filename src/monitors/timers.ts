@@ -2,20 +2,19 @@ import type { Database } from "bun:sqlite";
 import { sleep } from "../sleep.ts";
 import type { Candidate } from "../event.ts";
 import { OnceLog, type Log } from "../log.ts";
-import { formatElapsed } from "../size.ts";
+import { formatElapsed } from "../text/format.ts";
 import { parseCalendarIntervals, parseServiceShow, parseTimerList, parseTimerShow, SERVICE_PROPERTIES, TIMER_PROPERTIES, type ServiceShow, type TimerShow } from "../parse/systemd-show.ts";
 import { RunError, type Runner } from "../run.ts";
+import { systemctlArgv, type Manager } from "../host/systemctl.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
 import type { Monitor } from "./monitor.ts";
 
-// Stale and failed timers (issue 4). A timer is the backup, the scrub, the certificate renewal:
+// Stale and failed timers. A timer is the backup, the scrub, the certificate renewal:
 // when it stops firing, or its service fails, nothing else says so (`systemctl --failed` shows
 // the service until someone resets it; a timer that never fires shows nothing at all).
 // Each poll asks the system manager and the user manager the daemon runs under; state per timer
 // in monitor_state, so an event is written when a timer *becomes* stale or failed, not every
 // poll and not again after a restart of the daemon; a timer that recovers is forgotten.
-
-export type Manager = "system" | "user";
 
 export interface TimersMonitorOptions {
   /** Timer names to watch; ignored when `all`. */
@@ -41,25 +40,11 @@ export interface TimerInterval {
 }
 
 const RUN_TIMEOUT_MS = 5_000;
-/** Stale when it has not fired for more than this many intervals (the issue's 2×). */
+/** Stale when it has not fired for more than this many intervals: one late run is jitter (RandomizedDelaySec=, a suspended laptop), two missed runs are not. */
 export const STALE_FACTOR = 2;
 
 export function timerStateKey(manager: Manager, timer: string): string {
   return `timer:${manager}:${timer}`;
-}
-
-/**
- * `systemctl --user` finds its manager through XDG_RUNTIME_DIR, which a daemon started outside a
- * login session (a system service with User=, cron, a test harness) may lack; the user manager
- * of this uid listens under /run/user/UID, so that is named when the variable is unset.
- */
-export function userRuntimeEnv(env: Record<string, string | undefined> = process.env, uid = process.getuid?.() ?? 0): string[] {
-  return env["XDG_RUNTIME_DIR"] ? [] : [`XDG_RUNTIME_DIR=/run/user/${uid}`];
-}
-
-function systemctl(manager: Manager, ...args: string[]): string[] {
-  // TZ=UTC: LastTriggerUSec ignores --timestamp=unix and is printed in the local zone (metrics/systemctl-show.ts).
-  return ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), ...args];
 }
 
 /** "exit 3", "killed by SIGKILL", "timeout"; the words for a service's last run. */
@@ -151,7 +136,7 @@ export class TimersMonitor implements Monitor {
   /** The timers to read on one manager; null when it is not reachable. */
   private async timersOf(manager: Manager, signal: AbortSignal): Promise<string[] | null> {
     if (!this.options.all) return this.options.watch;
-    const listed = await this.ask(systemctl(manager, "list-units", "--type=timer", "--all", "--plain", "--no-legend", "--no-pager"), `the ${manager} manager`, signal);
+    const listed = await this.ask(systemctlArgv(manager, "list-units", "--type=timer", "--all", "--plain", "--no-legend", "--no-pager"), `the ${manager} manager`, signal);
     return listed === null ? null : parseTimerList(listed);
   }
 
@@ -189,12 +174,12 @@ export class TimersMonitor implements Monitor {
         if (names !== null) reachable++;
         continue;
       }
-      const shown = await this.ask(systemctl(manager, "show", "--timestamp=us+utc", `--property=${TIMER_PROPERTIES.join(",")}`, "--", ...names), `the ${manager} manager`, signal);
+      const shown = await this.ask(systemctlArgv(manager, "show", "--timestamp=us+utc", `--property=${TIMER_PROPERTIES.join(",")}`, "--", ...names), `the ${manager} manager`, signal);
       if (shown === null) continue;
       reachable++;
       const timers = parseTimerShow(shown).filter((t) => t.loaded && t.unit !== "");
       if (timers.length === 0) continue;
-      const services = await this.ask(systemctl(manager, "show", "--timestamp=us+utc", `--property=${SERVICE_PROPERTIES.join(",")}`, "--", ...timers.map((t) => t.unit)), `the ${manager} manager`, signal);
+      const services = await this.ask(systemctlArgv(manager, "show", "--timestamp=us+utc", `--property=${SERVICE_PROPERTIES.join(",")}`, "--", ...timers.map((t) => t.unit)), `the ${manager} manager`, signal);
       const byId = new Map((services === null ? [] : parseServiceShow(services)).map((s) => [s.id, s]));
       for (const timer of timers) {
         found.add(timer.id);

@@ -1,10 +1,9 @@
-import { formatDuration } from "../config/duration.ts";
 import type { OomReport, StoredEvent, Tier } from "../event.ts";
-import { formatKb } from "../size.ts";
 import type { IncidentCounts } from "../incidents/period.ts";
-import { fitBytes, NTFY_MESSAGE_LIMIT_BYTES, printable, utf8Bytes } from "./alert.ts";
+import { formatDuration, formatKb, formatPeriod } from "../text/format.ts";
+import { fitBytes, NTFY_MESSAGE_LIMIT_BYTES, printable, utf8Bytes } from "../text/alert.ts";
 
-// The weekly digest, as the design's "Weekly Digest (multi-instance)" lays it out:
+// The weekly digest, one section per instance, laid out like this:
 //
 //   === workstation ===
 //   OOM Kills:        2 (firefox ×1, electron ×1)
@@ -61,12 +60,10 @@ export interface DigestPart {
 /** Name lists stop here ("…, +4 more"): a phone shows a digest line as a line, not a paragraph. */
 const MAX_NAMES_PER_LINE = 5;
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
-
 const DAY_US = 86_400_000_000;
 const HOUR_US = 3_600_000_000;
 
-/** The counted tiers, with the labels the design pads to one column. */
+/** The counted tiers, with their labels padded to one column. */
 const TIER_LINES: readonly { tier: Exclude<Tier, "T5">; label: string }[] = [
   { tier: "T1", label: "OOM Kills:" },
   { tier: "T2", label: "Process Crashes:" },
@@ -126,22 +123,8 @@ export function digestTitle(sinceUs: number, untilUs: number, word: "weekly" | "
   return `📊 logtriage ${word} digest (${formatPeriod(sinceUs, untilUs)})`;
 }
 
-/**
- * The period's first and last day in local time: "Feb 10-16", "Jan 30-Feb 5", "Feb 10" for a
- * single day, "Dec 29 2025-Jan 4 2026" across a new year. `untilUs` is exclusive, so a period
- * ending at midnight ends on the day before.
- */
-export function formatPeriod(sinceUs: number, untilUs: number): string {
-  const first = new Date(Math.floor(sinceUs / 1000));
-  const last = new Date(Math.floor(Math.max(sinceUs, untilUs - 1) / 1000));
-  const day = (d: Date) => `${MONTHS[d.getMonth()] as string} ${d.getDate()}`;
-  if (first.getFullYear() !== last.getFullYear()) return `${day(first)} ${first.getFullYear()}-${day(last)} ${last.getFullYear()}`;
-  if (first.getMonth() !== last.getMonth()) return `${day(first)}-${day(last)}`;
-  if (first.getDate() !== last.getDate()) return `${day(first)}-${last.getDate()}`;
-  return day(first);
-}
 
-/** Section order: this machine's own instance first (the design's example is the workstation's view), then the others alphabetically. */
+/** Section order: this machine's own instance first (the reader is most likely at it), then the others alphabetically. */
 export function orderInstances(instanceIds: Iterable<string>, own: string | null): string[] {
   const ids = new Set(instanceIds);
   const others = [...ids].filter((id) => id !== own).sort(compareText);

@@ -1,8 +1,7 @@
 import type { FloodSummary } from "../incidents/flood.ts";
 import type { Incident } from "../incidents/lifecycle.ts";
 import { formatLasted, resolvedLine } from "../incidents/lifecycle.ts";
-import { alertTitle, fitBytes, fitTags, NTFY_MESSAGE_LIMIT_BYTES } from "./alert.ts";
-import type { Notification } from "./notifier.ts";
+import { alertTitle, fitBytes, fitTags, NTFY_MESSAGE_LIMIT_BYTES, type Notification } from "../text/alert.ts";
 
 // An incident's notifications. All of them carry one ntfy sequence id, derived from the
 // incident's id, so a phone shows one notification per incident: the first alert, updated in

@@ -1,7 +1,10 @@
 import type { Config } from "../config/schema.ts";
 import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
-import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
+import { NotifyError, type Notifier } from "./notifier.ts";
+import type { Notification } from "../text/alert.ts";
+import { parseNtfyUrl, type NtfyTarget } from "../parse/ntfy-url.ts";
+import { formatSecondsMs } from "../text/format.ts";
 
 // The ntfy client. It publishes as JSON to the server root (docs.ntfy.sh/publish/#publish-as-json)
 // rather than with X-Title/X-Tags headers: header values travel as Latin-1, and an emoji title
@@ -22,35 +25,8 @@ import { NotifyError, type Notification, type Notifier } from "./notifier.ts";
 
 type NtfyConfig = Config["ntfy"];
 
-/** ntfy's topic rule (server/server.go topicRegex): letters, digits, "_" and "-", 1 to 64. */
-export const NTFY_TOPIC = /^[-_A-Za-z0-9]{1,64}$/;
-
 /** As ntfy's own Go client (maxResponseBytes): the most of any reply we read. */
 export const MAX_RESPONSE_BYTES = 4096;
-
-export interface NtfyTarget {
-  /** Scheme, host, port and any path prefix the server sits behind; no trailing "/". */
-  serverUrl: string;
-  topic: string;
-}
-
-/**
- * "https://ntfy.sh/my-topic" → { serverUrl: "https://ntfy.sh", topic: "my-topic" }; the topic is
- * the last path segment, whatever comes before it is the server's prefix behind a proxy. Null
- * when it is not http(s) or has no valid topic. User info, query and fragment are dropped:
- * credentials belong in [ntfy] token / token_file / user+password, where they stay out of
- * messages.
- */
-export function parseNtfyUrl(url: string): NtfyTarget | null {
-  if (!URL.canParse(url)) return null;
-  const u = new URL(url);
-  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
-  const segments = u.pathname.split("/").filter((s) => s !== "");
-  const topic = segments.pop();
-  if (topic === undefined || !NTFY_TOPIC.test(topic)) return null;
-  const prefix = segments.length > 0 ? `/${segments.join("/")}` : "";
-  return { serverUrl: `${u.protocol}//${u.host}${prefix}`, topic };
-}
 
 /** The JSON ntfy takes at its root: `click` only when there is one. */
 export function publishBody(topic: string, n: Notification): Record<string, unknown> {
@@ -203,16 +179,12 @@ export interface FetchContext {
   timedOut: boolean;
 }
 
-function seconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
-}
-
 /** A fetch that threw: no HTTP answer at all. All of these may pass, so all are retryable. */
 /** A fetch that got no HTTP answer, in words naming the server (also used by `doctor`). */
 export function fetchFailure(error: unknown, ctx: FetchContext): NotifyError {
   const retry = { status: null, retryable: true, cause: error };
   if (ctx.cancelled) return new NotifyError(`sending to ${ctx.server} was cancelled`, retry);
-  if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${seconds(ctx.timeoutMs)}`, retry);
+  if (ctx.timedOut) return new NotifyError(`no answer from ${ctx.server} within ${formatSecondsMs(ctx.timeoutMs)}`, retry);
   const failure = describeFetchFailure(error);
   const code = failure.code;
   switch (failure.kind) {

@@ -10,8 +10,6 @@ import type { CrashInfo } from "../event.ts";
 
 const SEGFAULT = /^(.+)\[(\d+)\]: segfault at ([0-9a-f]+) ip ([0-9a-f]+) sp ([0-9a-f]+) error (\d+)(?: in ([^[\s]+)\[)?/;
 const TRAP = /^traps: (.+)\[(\d+)\] (?:trap )?(.+?) ip:([0-9a-f]+) sp:([0-9a-f]+) error:([0-9a-f]+)(?: in ([^[\s]+)\[)?/;
-// "potentially unexpected fatal signal 11." — printed with show_unhandled_signals on some paths.
-const FATAL_SIGNAL = /^potentially unexpected fatal signal (\d+)\./;
 const CODE_LINE = /^Code: (.*)$/;
 
 export function parseCrashLine(message: string): CrashInfo | null {
@@ -40,11 +38,6 @@ export function parseCrashLine(message: string): CrashInfo | null {
     };
   }
   return null;
-}
-
-export function parseFatalSignal(message: string): number | null {
-  const m = FATAL_SIGNAL.exec(message);
-  return m ? Number(m[1]) : null;
 }
 
 /** The bytes of a "Code: 0f 1f 44 00 00 <0f> 0b …" line, or null. */

@@ -25,7 +25,6 @@ import type { OomReport, OomTask, OomVictim } from "../event.ts";
 export const OOM_OPENER = /^(.+?) invoked oom-killer: (.*)$/;
 // 4.4 and older print no shmem-rss; CentOS 7's 3.10 puts ", UID N," before total-vm.
 export const OOM_KILLED = /^(?:([^:]*out of memory(?: \([^)]*\))?): )?Killed process (\d+) \((.*)\)(?:, UID (\d+),)? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(.*)$/i;
-export const OOM_REAPER = /^oom_reaper: reaped process (\d+) \((.*)\)/;
 
 const CPU_LINE = /^CPU: \d+ (?:UID: \d+ )?PID: (\d+) Comm: (.*?)(?: (?:Not tainted|Tainted: )|$)/;
 const MEMCG_USAGE = /^memory: usage (\d+)kB, limit (\d+)kB/;
@@ -50,6 +49,11 @@ function parseOpener(match: RegExpExecArray): OomReport["trigger"] {
     order: order ? Number(order[1]) : null,
     oomScoreAdj: adj ? Number(adj[1]) : null,
   };
+}
+
+/** The victim's RSS at the kill, as the kernel's `Killed process` line splits it: anon + file + shmem. */
+export function victimRssKb(v: OomVictim): number {
+  return (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
 }
 
 /** "constraint=X,nodemask=(null),cpuset=/,mems_allowed=0-1,3,global_oom,task=…" → pairs. */

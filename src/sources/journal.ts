@@ -3,10 +3,12 @@ import type { Entry } from "../event.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { sleep } from "../sleep.ts";
 import { splitLines } from "./lines.ts";
-import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
+import type { SourceStats } from "../event.ts";
+import { newSourceStats, type Source, type SourceBatch } from "./source.ts";
 
-// The journal, read by one long-lived `journalctl --follow -o json --all` child (peers that
-// last do the same; FIELD-NOTES "Reading the journal"). The child is supervised: when it exits,
+// The journal, read by one long-lived `journalctl --follow -o json --all` child, as other
+// long-lived log readers do (Vector's journald source and the OpenTelemetry Collector's
+// journald receiver both run journalctl rather than link libsystemd). The child is supervised: when it exits,
 // or goes quiet while the journal holds newer entries it should have printed, it is restarted
 // with capped exponential backoff from the cursor of the last line read, so nothing is skipped
 // or read twice.
@@ -200,12 +202,13 @@ export class JournalSource implements Source {
   /**
    * Blindness check: after `stallCheckMs` of silence, ask the journal for its newest matching
    * entry. If that is not the last one we read and is older than a few seconds, the child has
-   * stopped delivering (FIELD-NOTES: followers go blind silently): kill it so it is restarted.
+   * stopped delivering (a follower can go blind without exiting, e.g. across a journal file
+   * rotation it missed): kill it so it is restarted.
    * One short probe per quiet period, not per entry.
    */
   private watchStall(child: Bun.Subprocess, signal: AbortSignal, onStall: () => void): ReturnType<typeof setInterval> {
     // Ten minutes: a probe is a spawn, and spawns are what a long-lived Bun process should do
-    // least (FIELD-NOTES "Bun as a daemon"); at most 144 a day, only on a quiet journal.
+    // least (each one grows its memory a little); at most 144 a day, only on a quiet journal.
     const quietMs = this.options.stallCheckMs ?? 600_000;
     let probing = false;
     const timer = setInterval(async () => {

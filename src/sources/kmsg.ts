@@ -2,8 +2,10 @@ import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs"
 import type { Entry } from "../event.ts";
 import { kmsgCursor, parseKmsgRecord } from "../parse/kmsg.ts";
 import type { SourceLog } from "./journal.ts";
-import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
+import type { SourceStats } from "../event.ts";
+import { newSourceStats, type Source, type SourceBatch } from "./source.ts";
 import { sleep } from "../sleep.ts";
+import { formatBackoff } from "../text/format.ts";
 
 // The kernel log read straight from /dev/kmsg, for machines without journald (containers,
 // minimal VMs). Semantics from Documentation/ABI/testing/dev-kmsg:
@@ -158,10 +160,6 @@ function readText(path: string): string | null {
   }
 }
 
-function formatWait(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
-
 type ReadResult = { kind: "record"; text: string } | { kind: "empty" } | { kind: "overrun" };
 
 function readRecord(fd: number, buffer: Buffer): ReadResult {
@@ -286,7 +284,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         fd = openDevice(devicePath);
       } catch (error) {
         stats.lastError = describeOpenError(devicePath, error);
-        log.warn(`kmsg: ${stats.lastError}; retrying in ${formatWait(backoffMs)}`);
+        log.warn(`kmsg: ${stats.lastError}; retrying in ${formatBackoff(backoffMs)}`);
         await sleep(backoffMs, signal);
         backoffMs = Math.min(backoffMs * 2, backoffMaxMs);
         continue;
@@ -315,7 +313,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         }
       } catch (error) {
         stats.lastError = `reading ${devicePath} failed: ${errorText(error)}`;
-        log.warn(`kmsg: ${stats.lastError}; reopening in ${formatWait(backoffMs)}`);
+        log.warn(`kmsg: ${stats.lastError}; reopening in ${formatBackoff(backoffMs)}`);
       } finally {
         stats.running = false;
         closeSync(fd);

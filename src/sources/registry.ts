@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SourceChoice } from "../config/schema.ts";
 import { processRunner, type Runner } from "../run.ts";
-import type { SourceName } from "./source.ts";
+import type { SourceName } from "../event.ts";
 
 // The one list of log sources and how the daemon picks one. `auto` takes the journal when a
 // journald runs and this user can read the system journal, and /dev/kmsg otherwise

@@ -1,10 +1,8 @@
-import type { Entry } from "../event.ts";
+import type { Entry, SourceName, SourceStats } from "../event.ts";
 
 // The interface every live source implements (sources/journal.ts, sources/kmsg.ts). A
 // source yields entries in batches rather than one by one: at a storm's 100k entries/s an
 // `await` per entry is most of the cost, and a batch is also the natural unit of a commit.
-
-export type SourceName = "journal" | "kmsg";
 
 export interface SourceBatch {
   /** The entries read, in order; may be empty when every line read was irrelevant. */
@@ -14,24 +12,6 @@ export interface SourceBatch {
    * a journal cursor, or `kmsg:<boot id>:<seq>`. Null while nothing has been read.
    */
   position: string | null;
-}
-
-/** Counters a source keeps for `status` and the start summary; updated in place. */
-export interface SourceStats {
-  /** Records read from the underlying reader (before any filtering). */
-  recordsRead: number;
-  /** Records that did not parse; counted and skipped. */
-  malformed: number;
-  /** Records the source knows it missed (kmsg ring buffer overrun: EPIPE). */
-  lost: number;
-  /** Times the reader was (re)started after the first start. */
-  restarts: number;
-  /** Why the reader last stopped or failed, in words; null while healthy. */
-  lastError: string | null;
-  /** Wall clock (µs) of the last record read; null before the first. */
-  lastReadUs: number | null;
-  /** True while the reader is up (journalctl running, /dev/kmsg open): readiness and watchdog health. */
-  running: boolean;
 }
 
 export interface Source {

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { SourceName, SourceStats } from "../sources/source.ts";
+import type { SourceName, SourceStats } from "../event.ts";
 
 // The daemon's heartbeat row. `status` runs in another process and can only see the
 // database, so the daemon writes what it knows about itself here every few seconds.

@@ -11,7 +11,7 @@ export { StoreError };
 
 
 const MIGRATIONS: readonly string[] = [
-  // 1: the design's events table, with integer microsecond timestamps (range scans on an
+  // 1: the events table, with integer microsecond timestamps (range scans on an
   // index are what `query --last 7d` does) and what cooldown and `show` need.
   `CREATE TABLE events (
      id           TEXT PRIMARY KEY,
@@ -165,6 +165,11 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/** The migrations a database has had (PRAGMA user_version). */
+export function schemaVersion(db: Database): number {
+  return (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+}
+
 /** Open (creating and migrating when needed) the event database; StoreError on failure. */
 export function openStore(path: string, options: OpenOptions = {}): Database {
   if (path !== ":memory:" && existsSync(path) && statSync(path).isDirectory()) {
@@ -182,7 +187,7 @@ export function openStore(path: string, options: OpenOptions = {}): Database {
   }
   try {
     db.run("PRAGMA busy_timeout = 5000");
-    const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    const version = schemaVersion(db);
     if (version > SCHEMA_VERSION) {
       throw new StoreError(
         `${path} has schema version ${version}, newer than this logtriage understands (${SCHEMA_VERSION}); upgrade logtriage.`,

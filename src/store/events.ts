@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { Candidate, Facts, StoredEvent, Tier } from "../event.ts";
 import { TIER_NAMES } from "../event.ts";
-import { describeCandidate } from "../notify/format.ts";
+import { describeCandidate } from "../text/describe.ts";
 import type { EnrichmentRecord } from "./enrichment.ts";
 
 // Events, cooldown and aggregation. The same (instance, tier, unit-or-process) inside the

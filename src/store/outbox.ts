@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { Notification } from "../notify/notifier.ts";
+import type { Notification } from "../text/alert.ts";
 import { hasTable } from "./daemon-state.ts";
 
 // The ntfy outbox: one row per alert, inserted in the transaction that stores its event and

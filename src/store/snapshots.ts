@@ -1,10 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ProcessSample } from "../host/memory-history.ts";
-import type { ProbeResult } from "../monitors/probes.ts";
 import type { SystemReading } from "../host/system-history.ts";
 
-// Failure snapshots (issue 6, seed 001): at the moment a health probe turns a service
+// Failure snapshots: at the moment a health probe turns a service
 // unhealthy, what the machine looked like just before — system readings, PSI, the largest
 // processes, the unit's last journal lines — written as one JSON file per failure, so the
 // transient state that caused it is still there when someone looks the next morning.
@@ -22,6 +21,20 @@ export interface SnapshotJournalLine {
   identifier: string | null;
   pid: number | null;
   message: string;
+}
+
+export type ProbeOutcome = "ok" | "status" | "timeout" | "refused" | "dns" | "tls" | "reset" | "other";
+
+/** What one check of a probed service found (monitors/probes.ts). `outcome` names the kind of failure; `error` says it in words. */
+export interface ProbeResult {
+  timeUs: number;
+  outcome: ProbeOutcome;
+  /** The HTTP status received; null when no response came. */
+  status: number | null;
+  expectedStatus: number;
+  latencyMs: number;
+  /** The failure in words ("connection refused", "TLS error: self-signed certificate"); null when ok. */
+  error: string | null;
 }
 
 export interface FailureSnapshot {

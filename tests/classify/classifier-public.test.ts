@@ -46,10 +46,10 @@ describe("older and foreign OOM report shapes", () => {
 
 describe("hardware and kernel errors (T4)", () => {
   test.each([
-    ["block I/O errors, newer shape", "block-io-error,ext4-error"],
+    ["block I/O errors, newer shape", "block-io-error,ext4-error,journal-abort"],
     ["block I/O errors, 4.19-5.x", "block-io-error"],
     ["ATA errors", "ata-error"],
-    ["SCSI sense, numeric", "scsi-medium-error"],
+    ["SCSI sense, numeric", "scsi-error,scsi-medium-error"],
     ["NVMe timeouts", "nvme-error"],
     ["EXT4 (sources", "ext4-error"],
     ["EXT4 warning, old 3.x", "ext4-error"],

@@ -149,7 +149,7 @@ describe("NVIDIA", () => {
 
 test("every GPU rule is in the gpu group, so [detectors] gpu = false turns them all off", async () => {
   const gpuRules = BUILTIN_RULES.filter((r) => /gpu|nvidia|amdgpu|i915|xe-|nouveau/.test(r.name));
-  expect(gpuRules.length).toBe(8);
+  expect(gpuRules.length).toBe(10);
   expect(gpuRules.every((r) => r.group === "gpu")).toBe(true);
   const lines = (await sectionNamed(FILE, "amdgpu 7.x full reset")).lines;
   expect(triageSection({ title: "off", identifier: null, lines }, new Set(["core"]))).toEqual([]);

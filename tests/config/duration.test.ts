@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { formatDuration, parseDuration } from "../../src/config/duration.ts";
+import { parseDuration } from "../../src/config/duration.ts";
+import { formatDuration } from "../../src/text/format.ts";
 
 describe("parseDuration", () => {
   test.each([

@@ -63,9 +63,9 @@ describe("defaults", () => {
   });
 
   test.each([
-    ["desktop", { gpu: true, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true }, false],
-    ["nas", { gpu: false, raid: true, fileSharing: true, containers: false, coredumps: true, memoryPressure: true }, true],
-    ["server", { gpu: false, raid: false, fileSharing: false, containers: true, coredumps: true, memoryPressure: true }, false],
+    ["desktop", { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true }, false],
+    ["nas", { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true }, true],
+    ["server", { gpu: true, raid: true, fileSharing: true, containers: true, coredumps: true, memoryPressure: true }, false],
   ])("role %s sets detector defaults", (role, detectors, smart) => {
     const config = parse(`[instance]\nrole = "${role}"\n`);
     expect(config.detectors).toEqual(detectors);
@@ -81,12 +81,12 @@ role = "nas"
 enabled = false
 [detectors]
 raid = false
-gpu = true
+gpu = false
 `);
     expect(config.smart.enabled).toBe(false);
     expect(config.detectors.raid).toBe(false);
-    expect(config.detectors.gpu).toBe(true);
-    expect(config.detectors.fileSharing).toBe(true); // not given: still the nas default
+    expect(config.detectors.gpu).toBe(false);
+    expect(config.detectors.fileSharing).toBe(true); // not given: still the default
   });
 
   test("custom rule severity defaults by tier", () => {
@@ -100,7 +100,7 @@ gpu = true
 });
 
 describe("values", () => {
-  test("the design document's example config parses", () => {
+  test("the documented example config parses", () => {
     const text = readFileSync(join(FIXTURES, "config", "design-example.toml"), "utf8");
     const config = parseConfig(text, "design-example.toml", ctx);
     expect(config.instance).toEqual({ id: "workstation", role: "desktop" });
@@ -378,7 +378,7 @@ describe("loadConfig", () => {
     writeFileSync(file, `[instance]\nrole = "server"\n[cooldown]\nwindow = "forever"\n`);
     expect(() => loadConfig(file, env)).toThrow(`${file}:4: cooldown.window: expected a duration`);
     writeFileSync(file, `[instance]\nrole = "server"\n`);
-    expect(loadConfig(file, env).config.detectors.gpu).toBe(false);
+    expect(loadConfig(file, env).config.timers.all).toBe(true); // the server role watches every timer
   });
 
   test("a missing explicit path is an error naming the path and the fix", () => {

@@ -7,8 +7,8 @@ import { ControlSubscriber, loadOrCreateControlKey, muteButton } from "../../src
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
 import { EventWriter } from "../../src/daemon/writer.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
-import type { NtfyAction } from "../../src/notify/notifier.ts";
-import { parseNtfyUrl } from "../../src/notify/ntfy.ts";
+import type { NtfyAction } from "../../src/text/alert.ts";
+import { parseNtfyUrl } from "../../src/parse/ntfy-url.ts";
 import { openStore } from "../../src/store/db.ts";
 import { getIncident, queryIncidents } from "../../src/store/incidents.ts";
 import { until } from "../e2e/_daemon.ts";

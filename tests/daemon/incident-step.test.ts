@@ -11,7 +11,7 @@ import { EventWriter } from "../../src/daemon/writer.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
 import { alertFor } from "../../src/notify/alert.ts";
 import { withSequence } from "../../src/notify/incident-alert.ts";
-import type { Notification } from "../../src/notify/notifier.ts";
+import type { Notification } from "../../src/text/alert.ts";
 import { openStore } from "../../src/store/db.ts";
 import { getEvent, type StoredEventWithLines } from "../../src/store/events.ts";
 import { incidentEventIds, queryIncidents } from "../../src/store/incidents.ts";

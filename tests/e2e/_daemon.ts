@@ -2,6 +2,12 @@ import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, sandbox, type Sandbox } from "../cli/_run.ts";
+import { until as waitUntil } from "../_builders.ts";
+
+/** The shared wait, with the 15 s these end-to-end checks have always allowed by default. */
+export function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 25): Promise<void> {
+  return waitUntil(what, check, timeoutMs, everyMs);
+}
 
 // The compiled daemon as a child of the test (or the benchmark): its own temporary HOME and
 // config, its output collected, its database read directly.
@@ -21,14 +27,6 @@ export interface DaemonUnderTest {
   crash(): Promise<void>;
   /** Start a new daemon process on the same HOME and database. */
   restart(): Promise<void>;
-}
-
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(everyMs);
-  }
 }
 
 function childrenOf(pid: number): number[] {

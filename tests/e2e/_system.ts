@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, realpathSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isJournaldRunning } from "../../src/sources/registry.ts";
+import { until } from "../_builders.ts";
 
-// The real system pieces the end-to-end tests use (../shared/REAL-SYSTEM.md): a journald
+// The real system pieces the end-to-end tests use: a journald
 // (started here only if none runs, and then stopped again), real cgroup v1 OOM kills and
 // real segfaults. Tests remember what they started and stop exactly that — never by name.
 
@@ -11,14 +12,6 @@ export const isRoot = process.getuid?.() === 0;
 function run(argv: string[], input?: string): { code: number; stdout: string; stderr: string } {
   const p = Bun.spawnSync(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 export interface Journald {
@@ -48,7 +41,7 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
     if (!JOURNAL_SOCKETS.every((socket) => existsSync(socket))) return false;
     sent ||= run(["systemd-cat", "-t", "lt-harness"], `${probe}\n`).code === 0;
     return sent && journalShows(probe);
-  });
+  }, 15_000, 100);
   return proc;
 }
 
@@ -85,7 +78,7 @@ export interface UserManager {
 }
 
 /**
- * A real `systemd --user` manager for root (REAL-SYSTEM.md), started only if none answers on
+ * A real `systemd --user` manager for root (where no login session started one), started only if none answers on
  * /run/user/0. Units the tests create are transient (`systemd-run --user`) and are removed
  * by the tests themselves.
  */
@@ -102,7 +95,7 @@ export async function ensureUserManager(): Promise<UserManager> {
   // about one start in four). Start it again until a unit's line arrives.
   for (let attempt = 1; ; attempt++) {
     const proc = Bun.spawn(["/lib/systemd/systemd", "--user", "--log-target=journal"], { env, stdout: "ignore", stderr: "ignore" });
-    await until("the user manager to answer", answers);
+    await until("the user manager to answer", answers, 15_000, 100);
     const stop = async () => {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -149,7 +142,7 @@ export function journalAfter(cursor: string): string {
 /** Wait until the journal (after `cursor`) holds a line matching `pattern`. */
 export async function awaitJournal(cursor: string, pattern: RegExp): Promise<string> {
   let text = "";
-  await until(`a journal entry matching ${pattern}`, () => pattern.test((text = journalAfter(cursor))));
+  await until(`a journal entry matching ${pattern}`, () => pattern.test((text = journalAfter(cursor))), 15_000, 100);
   return text;
 }
 
@@ -182,7 +175,7 @@ export async function memcgOomKill(name: string, program = "python3"): Promise<{
         // EBUSY until the kernel has finished tearing the killed task down
         return false;
       }
-    });
+    }, 15_000, 100);
   }
 }
 

@@ -6,7 +6,7 @@ import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
 import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
 import type { FailureSnapshot } from "../../src/store/snapshots.ts";
 
-// Issue 6's real test: a local HTTP service, run as a real `systemd --user` unit, logs lines,
+// Health probes end to end: a local HTTP service, run as a real `systemd --user` unit, logs lines,
 // turns 503, then stops listening, while a memory hog runs. The compiled daemon probes it
 // every second: exactly one 'service unhealthy' event, one failure snapshot with 10 readings
 // and the unit's real journal lines; when the service answers again, the recovery event.

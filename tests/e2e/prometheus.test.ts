@@ -7,7 +7,7 @@ import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserMana
 
 // A real Prometheus (Debian's prometheus package) scrapes the compiled daemon's /metrics every
 // second on loopback, and its query API must return the restart count of a real
-// restart-looping systemd --user unit: the number systemctl itself reports (issue 6, item 5).
+// restart-looping systemd --user unit: the number systemctl itself reports.
 
 const PROMETHEUS = Bun.which("prometheus", { PATH: "/usr/bin:/bin:/usr/local/bin" });
 

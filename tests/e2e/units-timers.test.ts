@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
 import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
 
-// Issue 4, item 4's real tests, on a real journald and a real `systemd --user` with the
+// Failed units and timers end to end, on a real journald and a real `systemd --user` with the
 // compiled daemon: (a) a user service that prints three lines and exits 3 → its T3 event's
 // detail holds those lines, read back from the real journal by the unit enricher; (b) a real
 // timer (unit files in the user manager's runtime dir) whose service fails → one "timer failed"

@@ -6,10 +6,11 @@ import type { Database } from "bun:sqlite";
 import { createCrashEnricher } from "../../src/enrich/crash.ts";
 import { EnrichmentStage } from "../../src/enrich/stage.ts";
 import type { Candidate } from "../../src/event.ts";
-import { RunError, type Runner, type RunResult } from "../../src/run.ts";
+import { type Runner, type RunResult } from "../../src/run.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, getEvent } from "../../src/store/events.ts";
 import { fixturePath, triageFixture } from "../_fixtures.ts";
+import { missingTool } from "../_builders.ts";
 
 // The crash enricher through the real enrichment stage, on the real crash captures of
 // tests/fixtures/real (§6) and a Runner that answers with the captured `coredumpctl info`.
@@ -114,7 +115,7 @@ describe("crash enricher", () => {
 
   test("coredumpctl not installed: says so with the package to install", async () => {
     corePattern("|/lib/systemd/systemd-coredump %P");
-    const runner: Runner = { run: (argv) => Promise.reject(new RunError(`cannot run ${argv[0]}: ENOENT`, argv, null)) };
+    const runner = missingTool;
     const event = await enrich(await segfaultOfC(), runner);
     expect(event.detail).toContain("coredumpctl is not installed (apt install systemd-coredump): no backtrace");
   });

@@ -4,17 +4,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
 import { parseConfig } from "../../src/config/load.ts";
-import { createDiskEnricher, describeAge, diskBehindAtaPort, smartDevicesFor } from "../../src/enrich/disk.ts";
+import { createDiskEnricher, diskBehindAtaPort, smartDevicesFor } from "../../src/enrich/disk.ts";
+import { describeAge } from "../../src/text/format.ts";
 import { createEnrichers } from "../../src/enrich/registry.ts";
 import { EnrichmentStage } from "../../src/enrich/stage.ts";
 import type { Candidate } from "../../src/event.ts";
 import { parseSmartctlReport } from "../../src/parse/smartctl.ts";
-import { processRunner, RunError, type Runner } from "../../src/run.ts";
+import { processRunner, type Runner } from "../../src/run.ts";
 import { smartStateKey } from "../../src/monitors/smart.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, getEvent } from "../../src/store/events.ts";
 import { saveMonitorState } from "../../src/store/monitor-state.ts";
 import { FIXTURES, triageText } from "../_fixtures.ts";
+import { missingTool } from "../_builders.ts";
 
 // The disk enricher through the real enrichment stage on a real SQLite database. The kernel
 // lines are public captures (tests/fixtures/public/hardware-errors.txt: longhorn#4382,
@@ -50,7 +52,7 @@ function storeSummary(capture: string, device: string, polledUs: number): void {
   saveMonitorState(db, smartStateKey(device), { summary: report.summary, polledUs }, polledUs);
 }
 
-const noSmartctl: Runner = { run: (argv) => Promise.reject(new RunError(`cannot run ${argv[0]}: ENOENT`, argv, null)) };
+const noSmartctl = missingTool;
 
 async function enrichThroughStage(event: Candidate, runner: Runner, sysRoot = "/sys") {
   const stage = new EnrichmentStage({ db, enrichers: [createDiskEnricher({ sysRoot })], runner, memory: null, instanceId: "box", log: quiet, toNotification: null });

@@ -4,10 +4,11 @@ import { readFileSync } from "node:fs";
 import { EnrichmentStage } from "../../src/enrich/stage.ts";
 import { createUnitEnricher, findOomKillOfUnit, ownUnitEntries, unitJournalArgv, unitManagerOf } from "../../src/enrich/unit.ts";
 import type { Candidate } from "../../src/event.ts";
-import { RunError, type RunOptions, type Runner } from "../../src/run.ts";
+import { type RunOptions, type Runner } from "../../src/run.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, getEvent } from "../../src/store/events.ts";
 import { fixturePath, triageFixture } from "../_fixtures.ts";
+import { missingTool } from "../_builders.ts";
 
 // The unit enricher through the real enrichment stage on a real SQLite database. Candidates
 // come from real journal captures (tests/fixtures/real/unit-*.jsonl: a user service that
@@ -120,7 +121,7 @@ describe("unit enricher", () => {
 
   test("journalctl missing or refused: the event says what is missing and the fix", async () => {
     const failed = await candidateOf("real/unit-failed-user-service.jsonl", "unit-failed");
-    const missing: Runner = { run: async (argv) => Promise.reject(new RunError(`cannot run ${argv[0]}: ENOENT`, argv, null)) };
+    const missing = missingTool;
     const noTool = await enrich(failed, missing);
     expect(noTool.detail).not.toContain("Last lines");
     const raw = db.query("SELECT enrichment_json FROM events WHERE id = ?").get(noTool.id) as { enrichment_json: string };

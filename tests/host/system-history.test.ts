@@ -28,7 +28,7 @@ describe("system history", () => {
     expect(picked.map((r) => r.timeUs / 1e6)).toEqual([50, 80, 110, 140, 170, 200, 230, 260, 290, 320]);
   });
 
-  test("the alert's one line, as seed 001 writes it: RAM, the fullest disk, load", () => {
+  test("the alert's one line: RAM, the fullest disk, load", () => {
     expect(systemSummaryLine(reading(1))).toBe("RAM: 94% | disk: 87% | load: 4.2");
     expect(systemSummaryLine(reading(1, { swapUsedKb: 512, swapTotalKb: 1024 }))).toBe("RAM: 94% | disk: 87% | load: 4.2 | swap: 50%");
     expect(systemSummaryLine(reading(1, { memUsedKb: null, disks: [], load1: null }))).toBe("RAM: ? | disk: ? | load: ?");

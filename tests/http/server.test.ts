@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
-import type { Candidate } from "../../src/event.ts";
 import { startHttpServer, type HttpServer } from "../../src/http/server.ts";
 import type { ApiDeps, ApiHealth } from "../../src/http/routes.ts";
 import { createLog } from "../../src/log.ts";
@@ -13,10 +12,11 @@ import { parsePsi } from "../../src/parse/psi.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, type CommitPolicy } from "../../src/store/events.ts";
 import { enqueueAlert } from "../../src/store/outbox.ts";
-import { writeSnapshot, type FailureSnapshot } from "../../src/store/snapshots.ts";
+import { writeSnapshot } from "../../src/store/snapshots.ts";
 import type { ProbeStatus } from "../../src/monitors/probes.ts";
 import { fixturePath } from "../_fixtures.ts";
 import { PROMTOOL, promtoolCheckMetrics, promtoolMissing } from "../metrics/_promtool.ts";
+import { failureSnapshot, unitFailure } from "../_builders.ts";
 
 // The API served by the real Bun.serve on 127.0.0.1 (port 0: the kernel picks a free one),
 // answering from a real SQLite store and real snapshot files in a temp dir.
@@ -25,41 +25,6 @@ const NOW_US = Date.UTC(2026, 10, 23, 9, 0, 0) * 1000;
 const HOUR_US = 3_600_000_000;
 const policy: CommitPolicy = { instanceId: "nas", cooldownMs: 5 * 60_000, aggregateThreshold: 3 };
 const quietLog = createLog("error");
-
-function candidate(over: Partial<Candidate>): Candidate {
-  return {
-    tier: "T3",
-    severity: "medium",
-    rule: "unit-failed",
-    summary: "Service failed: smbd.service (exit-code)",
-    process: null,
-    pid: null,
-    unit: "smbd.service",
-    timestampUs: NOW_US - HOUR_US,
-    facts: { kind: "unit", unit: "smbd.service", result: "exit-code", exitCode: "exited", exitStatus: "1", restartCount: null },
-    entries: [],
-    ...over,
-  };
-}
-
-function snapshot(timeUs: number, summary: string): FailureSnapshot {
-  return {
-    version: 1,
-    service: "nextcloud",
-    healthUrl: "http://127.0.0.1:8080/health",
-    unit: "nextcloud.service",
-    timeUs,
-    check: { timeUs, outcome: "status", status: 503, expectedStatus: 200, latencyMs: 3, error: "HTTP 503 (expected 200)" },
-    failedChecks: [],
-    summary,
-    readings: [],
-    psi: [],
-    topConsumers: [],
-    topConsumersTimeUs: null,
-    journal: null,
-    missing: [],
-  };
-}
 
 let dir: string;
 let db: Database;
@@ -97,10 +62,10 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "logtriage-http-"));
   db = openStore(join(dir, "events.db"));
   health = { sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true };
-  commitEvent(db, candidate({}), policy);
-  commitEvent(db, candidate({ timestampUs: NOW_US - HOUR_US + 1_000_000 }), policy); // a second occurrence of the same
-  commitEvent(db, candidate({ tier: "T1", rule: "oom-kill", unit: null, process: "python3", pid: 4215, summary: "OOM kill: python3", timestampUs: NOW_US - 2 * HOUR_US }), policy);
-  commitEvent(db, candidate({ tier: "T2", rule: "segfault", unit: null, process: "old", summary: "old crash", timestampUs: NOW_US - 48 * HOUR_US }), policy);
+  commitEvent(db, unitFailure({ timestampUs: NOW_US - HOUR_US }), policy);
+  commitEvent(db, unitFailure({ timestampUs: NOW_US - HOUR_US + 1_000_000 }), policy); // a second occurrence of the same
+  commitEvent(db, unitFailure({ tier: "T1", rule: "oom-kill", unit: null, process: "python3", pid: 4215, summary: "OOM kill: python3", timestampUs: NOW_US - 2 * HOUR_US }), policy);
+  commitEvent(db, unitFailure({ tier: "T2", rule: "segfault", unit: null, process: "old", summary: "old crash", timestampUs: NOW_US - 48 * HOUR_US }), policy);
 });
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
@@ -151,7 +116,7 @@ describe("GET /events", () => {
 describe("GET /failure-context", () => {
   test("/last is the newest snapshot; /list its last 10 timestamps, newest first", async () => {
     const t0 = Date.UTC(2026, 1, 18, 3, 12, 45, 123) * 1000;
-    for (let i = 0; i < 12; i++) writeSnapshot(join(dir, "snapshots"), "nextcloud", snapshot(t0 + i * 60_000_000, `failure ${i}`));
+    for (let i = 0; i < 12; i++) writeSnapshot(join(dir, "snapshots"), "nextcloud", failureSnapshot(t0 + i * 60_000_000, { summary: `failure ${i}` }));
     const base = serve();
     const last = await get(base, "/failure-context/nextcloud/last");
     expect(last.status).toBe(200);
@@ -254,7 +219,7 @@ describe("routing and auth", () => {
 
 describe("GET /metrics", () => {
   test("events by instance and tier sum occurrences; every tier of this instance is listed; outbox, source, build info", async () => {
-    const event = commitEvent(db, candidate({ tier: "T4", rule: "io-error", unit: null, process: null, summary: "I/O error", timestampUs: NOW_US }), { ...policy, instanceId: "other-host" });
+    const event = commitEvent(db, unitFailure({ tier: "T4", rule: "io-error", unit: null, process: null, summary: "I/O error", timestampUs: NOW_US }), { ...policy, instanceId: "other-host" });
     enqueueAlert(db, event.id, { title: "I/O error", message: "I/O error", priority: 4, tags: [], click: null }, NOW_US);
     const r = await get(serve(), "/metrics");
     const text = r.text;

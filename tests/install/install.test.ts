@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isJournaldRunning } from "../../src/sources/registry.ts";
 import { journalAfter, journalCursor } from "../e2e/_system.ts";
+import { until } from "../_builders.ts";
 
 // install.sh against the real thing. Without a user manager (any user): option handling, the
 // checksum refusals, downloads from a local release stand-in, the files it writes. As root:
@@ -29,14 +30,6 @@ async function run(argv: string[], env: Record<string, string>, cwd = tmpdir()):
   const proc = Bun.spawn(argv, { env, cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code: await proc.exited, stdout, stderr };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 function sha256(path: string): string {
@@ -379,7 +372,8 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
     copyFileSync(INSTALL_SH, join(filesDir, "install.sh"));
     chmodSync(join(filesDir, "install.sh"), 0o644);
 
-    // /run/systemd/system tells systemd it "booted with systemd" (REAL-SYSTEM.md).
+    // /run/systemd/system tells systemd it "booted with systemd" (sd_booted(3): the directory
+    // exists only when systemd is PID 1, which it is not on the machines these tests run on).
     mkdirTracked("/run/systemd");
     mkdirTracked("/run/systemd/system");
     mkdirTracked("/run/user");
@@ -395,7 +389,7 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
       if (manager?.exitCode !== null) throw new Error(`systemd --user exited (${manager?.exitCode}); its reasons are in the journal`);
       const state = (await systemctl("is-system-running")).stdout.trim();
       return state === "running" || state === "degraded";
-    });
+    }, 20_000, 100);
   }, 60_000);
 
   afterAll(async () => {
@@ -409,7 +403,7 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
       }
     }
     if (uid >= 0) {
-      await until(`the processes of ${name} to end`, () => Bun.spawnSync(["pgrep", "-u", String(uid)]).exitCode === 1, 20_000);
+      await until(`the processes of ${name} to end`, () => Bun.spawnSync(["pgrep", "-u", String(uid)]).exitCode === 1, 20_000, 100);
     }
     for (const dir of [...createdDirs].reverse()) {
       if (dir === runtimeDir) rmSync(dir, { recursive: true, force: true });
@@ -494,7 +488,7 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
     expect(Number(readFileSync(`/proc/${pid}/oom_score_adj`, "utf8"))).toBe(managerAdj);
     if (cursor !== null) {
       const since = cursor;
-      await until("systemd's debug line", () => journalAfter(since).includes("logtriage.service: Failed to adjust OOM setting, assuming containerized execution, ignoring: Permission denied"), 10_000);
+      await until("systemd's debug line", () => journalAfter(since).includes("logtriage.service: Failed to adjust OOM setting, assuming containerized execution, ignoring: Permission denied"), 10_000, 100);
     } else {
       console.warn("no journald running: the 'Failed to adjust OOM setting' debug line was not checked");
     }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { createLog } from "../../src/log.ts";
 import { renderExposition } from "../../src/metrics/exposition.ts";
-import { parseShowTimestamp, parseSystemctlShow } from "../../src/metrics/systemctl-show.ts";
+import { parseShowTimestamp, parseSystemctlShow } from "../../src/parse/systemd-show.ts";
 import { pickLoaded, secondsSinceActive, showArgv, UnitReader, unitFamilies } from "../../src/metrics/units.ts";
 import type { Runner, RunOptions, RunResult } from "../../src/run.ts";
 import { fixturePath } from "../_fixtures.ts";
@@ -82,7 +82,7 @@ describe("unit metrics", () => {
     expect(readings.get("lt-capture-loop.service")?.manager).toBe("user");
   });
 
-  test("seed 003's four metrics for the restart loop: not active, 167 restarts, exit 3, seconds since it last failed", () => {
+  test("the four metrics of a restart loop: not active, 167 restarts, exit 3, seconds since it last failed", () => {
     const text = renderExposition(unitFamilies(readings, NOW_US));
     expect(text).toContain('systemd_unit_active{unit="lt-capture-loop.service",sub_state="auto-restart"} 0\n');
     expect(text).toContain('systemd_unit_restart_count_total{unit="lt-capture-loop.service"} 167\n');

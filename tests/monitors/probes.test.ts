@@ -9,7 +9,8 @@ import { createLog } from "../../src/log.ts";
 import type { Runner, RunOptions } from "../../src/run.ts";
 import { MemoryHistory } from "../../src/host/memory-history.ts";
 import { checkOnce, classifyFetchError, ProbesMonitor } from "../../src/monitors/probes.ts";
-import { formatElapsed } from "../../src/size.ts";
+import { formatElapsed } from "../../src/text/format.ts";
+import { until } from "../_builders.ts";
 import { openStore } from "../../src/store/db.ts";
 import { listSnapshots, readSnapshot } from "../../src/store/snapshots.ts";
 import { fixturePath } from "../_fixtures.ts";
@@ -47,14 +48,6 @@ function startServer(port = 0): { port: number; mode: { now: Mode }; stop: () =>
   const stop = () => server.stop(true);
   stops.push(stop);
   return { port: server.port as number, mode, stop };
-}
-
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 2_000; i++) {
-    if (condition()) return;
-    await Bun.sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function probeFacts(c: Candidate): ProbeFacts {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Candidate, PressureFacts } from "../../src/event.ts";
-import { describeCandidate } from "../../src/notify/format.ts";
+import { describeCandidate } from "../../src/text/describe.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
 import { MemoryHistory, type MemorySample } from "../../src/host/memory-history.ts";
 import { sampleTopProcesses, TopProcessSampler } from "../../src/host/proc-sample.ts";

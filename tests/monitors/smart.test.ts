@@ -6,12 +6,13 @@ import type { Database } from "bun:sqlite";
 import { createConsola } from "consola/core";
 import type { Candidate } from "../../src/event.ts";
 import type { Log } from "../../src/log.ts";
-import { describeCandidate } from "../../src/notify/format.ts";
-import { processRunner, RunError, type RunResult, type Runner } from "../../src/run.ts";
+import { describeCandidate } from "../../src/text/describe.ts";
+import { processRunner, type RunResult, type Runner } from "../../src/run.ts";
 import { SmartMonitor, smartStateKey, type SavedSmartState } from "../../src/monitors/smart.ts";
 import { openStore } from "../../src/store/db.ts";
 import { loadMonitorState } from "../../src/store/monitor-state.ts";
 import { FIXTURES } from "../_fixtures.ts";
+import { missingTool } from "../_builders.ts";
 
 // The SMART monitor on a real SQLite database. smartctl is either a Runner answering from
 // captured JSON (tests/fixtures/smartctl/) in sequence, or the real smartctl on this VM.
@@ -109,7 +110,7 @@ describe("SmartMonitor with captured smartctl output", () => {
 
   test("smartctl not installed: one warning naming the fix, and run() ends", async () => {
     const { log, lines } = capturingLog();
-    const missing: Runner = { run: (argv) => Promise.reject(new RunError(`cannot run ${argv[0]}: ENOENT`, argv, null)) };
+    const missing = missingTool;
     const m = new SmartMonitor({ devices: [], pollIntervalMs: 1, firstPollDelayMs: 0, db, runner: missing, log, isRoot: true });
     await m.run(never, () => {
       throw new Error("no event expected");

@@ -2,11 +2,12 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
-import { RunError, type RunResult, type Runner } from "../../src/run.ts";
+import { type RunResult, type Runner } from "../../src/run.ts";
 import { TimersMonitor, timerStateKey } from "../../src/monitors/timers.ts";
 import { openStore } from "../../src/store/db.ts";
 import { loadMonitorState } from "../../src/store/monitor-state.ts";
 import { FIXTURES } from "../_fixtures.ts";
+import { missingTool } from "../_builders.ts";
 
 // The timers monitor against a fake Runner that answers like this VM's real systemd 252: the
 // user manager with the captured `systemctl show` output (tests/fixtures/real/README.md), the
@@ -116,7 +117,7 @@ test("a watched timer no manager knows: one warning naming it and the fix", asyn
 });
 
 test("systemctl missing: one warning, no events, the poll does not throw", async () => {
-  const missing: Runner = { run: (argv) => Promise.reject(new RunError(`cannot run ${argv[2]}: ENOENT`, argv, null)) };
+  const missing = missingTool;
   const m = monitor(missing, LAST_TRIGGER_US);
   expect(await m.pollOnce(signal)).toEqual([]);
   expect(await m.pollOnce(signal)).toEqual([]);

@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { alertFor, fitBytes, fitTags, formatAlertTime, testNotification, utf8Bytes, type AlertEvent } from "../../src/notify/alert.ts";
+import { alertFor, testNotification, type AlertEvent } from "../../src/notify/alert.ts";
+import { fitBytes, fitTags, utf8Bytes } from "../../src/text/alert.ts";
+import { formatAlertTime } from "../../src/text/format.ts";
 
 const ntfy: Config["ntfy"] = {
   url: "https://ntfy.sh/my-topic",
@@ -20,7 +22,7 @@ const ntfy: Config["ntfy"] = {
   updateIntervalMs: 60_000,
 };
 
-// 2026-02-19 09:02:05 UTC, the design's 14:32:05 IST.
+// 2026-02-19 09:02:05 UTC, 14:32:05 in India (IST, UTC+5:30).
 const TIME_US = Date.UTC(2026, 1, 19, 9, 2, 5) * 1000;
 
 function event(over: Partial<AlertEvent> = {}): AlertEvent {
@@ -43,7 +45,7 @@ function lines(text: string): string[] {
 }
 
 describe("title and tags", () => {
-  test("the design's two examples", () => {
+  test("the two documented examples", () => {
     expect(alertFor(event(), ntfy, "workstation").title).toBe("🔴 [workstation] OOM Kill: firefox (pid 4521)");
     expect(alertFor(event({ tier: "T2", severity: "high", summary: "Crash: vlc (SIGSEGV)" }), ntfy, "workstation").title).toBe("💥 [workstation] Crash: vlc (SIGSEGV)");
   });
@@ -106,7 +108,7 @@ describe("body", () => {
   });
 
   test("the time is local, with the zone's name or offset", () => {
-    const script = `import { formatAlertTime } from ${JSON.stringify(join(import.meta.dir, "../../src/notify/alert.ts"))}; console.log(formatAlertTime(${TIME_US}));`;
+    const script = `import { formatAlertTime } from ${JSON.stringify(join(import.meta.dir, "../../src/text/format.ts"))}; console.log(formatAlertTime(${TIME_US}));`;
     const run = (tz: string) => Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: tz } }).stdout.toString().trim();
     expect(run("Asia/Kolkata")).toBe("2026-02-19 14:32:05 GMT+5:30");
     expect(run("America/New_York")).toBe("2026-02-19 04:02:05 EST");

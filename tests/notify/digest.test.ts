@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Facts, OomTask } from "../../src/event.ts";
-import { utf8Bytes } from "../../src/notify/alert.ts";
-import { buildDigest, digestText, digestTitle, formatPeriod, orderInstances, splitDigest, type DigestEvent } from "../../src/notify/digest.ts";
+import { utf8Bytes } from "../../src/text/alert.ts";
+import { buildDigest, digestText, digestTitle, orderInstances, splitDigest, type DigestEvent } from "../../src/notify/digest.ts";
+import { formatPeriod } from "../../src/text/format.ts";
 
 // The digest is built from events as the store hands them back. Dates are local (new Date(y, m, d)),
 // so the title's "Feb 10-16" holds in any time zone the tests run in.
@@ -71,11 +72,11 @@ const firefox = task("firefox", 4521, Math.round(3.2 * GB_KB));
 const electron2 = task("electron", 5120, Math.round(4.3 * GB_KB));
 const qemu = task("qemu-system-x86", 2210, 5 * GB_KB, -1000);
 
-/** The design's "Weekly Digest (multi-instance)" example, as the two instances' stores would hold it. */
+/** A two-instance weekly digest's events (a workstation and a NAS), as their stores would hold them. */
 function designEvents(): DigestEvent[] {
   const ws = "workstation";
   return [
-    // Firefox killed while electron held 8.1 GB and was the allocating task (the design's OOM alert).
+    // Firefox killed while electron held 8.1 GB and was the allocating task (the alert example in the docs).
     event({ instanceId: ws, tier: "T1", severity: "critical", summary: "OOM kill: firefox (pid 4521)", process: "firefox", timestampUs: localUs(2026, 2, 11, 14, 32, 5), facts: oomKill(firefox, electron1, [electron1, firefox, task("chromium", 2900, Math.round(1.8 * GB_KB))]) }),
     // Electron killed two days later; the largest task then was a VM shielded by oom_score_adj -1000.
     event({ instanceId: ws, tier: "T1", severity: "critical", summary: "OOM kill: electron (pid 5120)", process: "electron", timestampUs: localUs(2026, 2, 13, 20, 1), facts: oomKill(electron2, qemu, [qemu, electron2, task("firefox", 6001, 900_000)]) }),
@@ -121,7 +122,7 @@ function digestOf(events: DigestEvent[], instances = orderInstances(new Set(even
   return buildDigest({ sinceUs: SINCE_US, untilUs: UNTIL_US, instances, events });
 }
 
-describe("the design's example", () => {
+describe("the documented example", () => {
   test("title and body, line for line", () => {
     const digest = digestOf(designEvents());
     expect(digest.title).toBe("📊 logtriage weekly digest (Feb 10-16)");
@@ -269,7 +270,7 @@ describe("trend versus the previous period", () => {
     });
     expect(digest.sections[0]?.at(-1)).toBe("Trend vs previous 7d: OOM Kills 3→2, Process Crashes 0→3");
     expect(digest.sections[1]?.at(-1)).toBe("Memory Pressure:  0");
-    // The design's lines themselves are unchanged.
+    // The example's lines themselves are unchanged.
     expect(digest.sections[0]?.slice(0, -1).join("\n")).toBe(DESIGN_BODY.split("\n\n")[0] as string);
   });
 

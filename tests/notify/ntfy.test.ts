@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { NotifyError, type Notification } from "../../src/notify/notifier.ts";
-import { NtfyNotifier, parseNtfyUrl, publishBody } from "../../src/notify/ntfy.ts";
+import { NotifyError } from "../../src/notify/notifier.ts";
+import type { Notification } from "../../src/text/alert.ts";
+import { NtfyNotifier, publishBody } from "../../src/notify/ntfy.ts";
+import { parseNtfyUrl } from "../../src/parse/ntfy-url.ts";
 import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
 
 // The client against a local stand-in that checks what ntfy checks (tests/_ntfy-standin.ts),

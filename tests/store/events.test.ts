@@ -3,11 +3,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import type { Candidate } from "../../src/event.ts";
 import { parseSmartctlReport } from "../../src/parse/smartctl.ts";
 import { FIXTURES } from "../_fixtures.ts";
 import { openStore, SCHEMA_VERSION, StoreError } from "../../src/store/db.ts";
 import { commitEvent, countEvents, getEvent, queryEvents, type CommitPolicy } from "../../src/store/events.ts";
+import { unitFailure as candidate } from "../_builders.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -19,22 +19,6 @@ afterEach(() => {
 
 const MIN_US = 60_000_000;
 const policy: CommitPolicy = { instanceId: "nas", cooldownMs: 5 * 60_000, aggregateThreshold: 3 };
-
-function candidate(over: Partial<Candidate> = {}): Candidate {
-  return {
-    tier: "T3",
-    severity: "medium",
-    rule: "unit-failed",
-    summary: "Service failed: smbd.service (exit-code)",
-    process: null,
-    pid: null,
-    unit: "smbd.service",
-    timestampUs: 1_800_000_000_000_000,
-    facts: { kind: "unit", unit: "smbd.service", result: "exit-code", exitCode: "exited", exitStatus: "1", restartCount: null },
-    entries: [],
-    ...over,
-  };
-}
 
 describe("openStore", () => {
   test("creates the file 0600 in WAL mode at the current schema version", () => {

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listSnapshots, listSnapshotServices, readLatestSnapshot, readSnapshot, snapshotsDir, snapshotTimestamp, timestampToUs, trimSnapshots, writeSnapshot, type FailureSnapshot } from "../../src/store/snapshots.ts";
+import { listSnapshots, listSnapshotServices, readLatestSnapshot, readSnapshot, snapshotsDir, snapshotTimestamp, timestampToUs, trimSnapshots, writeSnapshot } from "../../src/store/snapshots.ts";
+import { failureSnapshot as snapshot } from "../_builders.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -13,26 +14,6 @@ afterEach(() => {
 });
 
 const T0_US = Date.UTC(2026, 1, 18, 3, 12, 45, 123) * 1000;
-
-function snapshot(timeUs: number, over: Partial<FailureSnapshot> = {}): FailureSnapshot {
-  return {
-    version: 1,
-    service: "nextcloud",
-    healthUrl: "http://127.0.0.1:8080/health",
-    unit: "nextcloud.service",
-    timeUs,
-    check: { timeUs, outcome: "status", status: 503, expectedStatus: 200, latencyMs: 3, error: "HTTP 503 (expected 200)" },
-    failedChecks: [],
-    summary: "RAM: 94% | disk: 87% | load: 4.2",
-    readings: [],
-    psi: [],
-    topConsumers: [],
-    topConsumersTimeUs: null,
-    journal: null,
-    missing: [],
-    ...over,
-  };
-}
 
 describe("failure snapshots on disk", () => {
   test("live beside the database", () => {

@@ -2,7 +2,8 @@ import type { Entry, Facts, OomReport } from "../../event.ts";
 import type { Assembled } from "../assemble.ts";
 import type { Match } from "../rule-spec.ts";
 import { cgroupLeaf } from "../cgroup-name.ts";
-import { formatKb } from "../../size.ts";
+import { formatKb } from "../../text/format.ts";
+import { victimRssKb } from "../../parse/oom-report.ts";
 
 // Small pieces several rule families share.
 
@@ -28,7 +29,7 @@ export function oomSummary(report: OomReport): Match {
     const who = report.trigger ? `${report.trigger.name}${report.trigger.pid === null ? "" : ` (pid ${report.trigger.pid})`}` : "unknown task";
     return { summary: `OOM killer invoked by ${who}; report cut off before the kill`, process: report.trigger?.name ?? null, pid: report.trigger?.pid ?? null };
   }
-  const rss = (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
+  const rss = victimRssKb(v);
   const limit = report.memcgLimitKb === null ? "" : ` of ${formatKb(report.memcgLimitKb)}`;
   const where = !memcg ? "" : report.memcg ? `, cgroup ${report.memcg} hit its limit${limit}` : ", a memory cgroup hit its limit";
   return {

@@ -16,7 +16,7 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     describe: () => ({ summary: "" }),
   },
   {
-    // FIELD-NOTES: Restart=always hides breakage from `systemctl --failed`, and NRestarts misses
+    // Restart=always hides breakage from `systemctl --failed`, and NRestarts misses
     // loops driven from outside; the journal's restart entries see both. A unit that also logs
     // failures is a crash loop already (cooldown aggregation of unit-failed), so not twice.
     name: "unit-restart-loop",

@@ -1,4 +1,4 @@
-import { signalName } from "../exit-status.ts";
+import { signalName } from "../../text/exit-status.ts";
 import type { RuleSpec } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import { CRASH_SIGNALS, field } from "./_helpers.ts";

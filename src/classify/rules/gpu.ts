@@ -59,6 +59,26 @@ export const GPU_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => ({ summary: `GPU memory (VRAM) exhausted (${m?.[1] as string})`, facts: kernelFacts(group) }),
   },
   {
+    // A full reset that did not work is news beyond the hang that caused it (the GPU may now be
+    // unusable until reboot): its own rule, so it does not fold into the hang's event. A failed
+    // per-ring or MES reset is not: the driver goes on to a full reset, whose outcome this is.
+    name: "gpu-recovery-failed",
+    tier: "T4",
+    severity: "high",
+    group: "gpu",
+    doc: "GPU reset did not recover: amdgpu `GPU reset(N) failed`; i915/xe `GuC engine reset request failed on …`",
+    kernel: true,
+    literals: ["reset failed", "engine reset request failed"],
+    // drivers/gpu/drm/amd/amdgpu (6.12+ per-ring reset, MES); i915 intel_guc_submission.c and
+    // xe xe_guc_submit.c intel_guc_engine_failure_process_msg(): "GuC engine reset request failed on %d:%d (%s) because 0x%08X".
+    pattern:
+      /^amdgpu \S+ (?:amdgpu: )?(?<what>GPU reset(?:\(\d+\))? failed)|^(?<drv>i915|xe) \S+ \[drm\] (?:\*ERROR\* )?(?:GT\d+: )?(?<guc>GuC engine reset request failed on \d+:\d+(?: \((?<engine>\w+)\))?)/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return { summary: `GPU recovery failed (${g["drv"] ?? "amdgpu"}): ${(g["what"] ?? g["guc"]) as string}`, facts: kernelFacts(group) };
+    },
+  },
+  {
     // The lines a driver logs after the hang it already reported: the reset's progress and
     // outcome. Known, and not events of their own: one amdgpu reset logs five such lines, and
     // five events of one rule inside the cooldown would read as a "crash loop" (store/events.ts
@@ -67,10 +87,10 @@ export const GPU_RULES: readonly RuleSpec[] = [
     tier: null,
     severity: "warning",
     group: "gpu",
-    doc: "amdgpu `Ring … reset succeeded/failed`, `GPU reset succeeded`, `GPU reset(N) succeeded!`, `VRAM is lost due to GPU reset!`; xe `Kernel-submitted job timed out` — the progress of a reset whose hang is the event",
+    doc: "amdgpu `Ring … reset succeeded/failed` (a full reset follows), MES `failed to respond` / `failed to reset legacy queue`, `GPU reset succeeded`, `GPU reset(N) succeeded!`, `VRAM is lost due to GPU reset!`; xe `Kernel-submitted job timed out` — the progress of a reset whose hang is the event",
     kernel: true,
-    literals: ["reset succeeded", "reset failed", "GPU reset(", "VRAM is lost", "Kernel-submitted job timed out"],
-    pattern: /^amdgpu \S+ (?:amdgpu: )?(?:Ring \S+ reset (?:succeeded|failed)|GPU reset(?:\(\d+\))? (?:succeeded|failed)|VRAM is lost due to GPU reset)|^\[drm\] VRAM is lost due to GPU reset|^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?Kernel-submitted job timed out/,
+    literals: ["reset succeeded", "reset failed", "GPU reset(", "VRAM is lost", "Kernel-submitted job timed out", "reset legacy queue", "MES failed to respond"],
+    pattern: /^amdgpu \S+ (?:amdgpu: )?(?:Ring \S+ reset (?:succeeded|failed)|MES failed to respond to msg=\w+|GPU reset(?:\(\d+\))? succeeded|VRAM is lost due to GPU reset)|^\[drm\] VRAM is lost due to GPU reset|^\[drm:amdgpu_mes_reset_legacy_queue \[amdgpu\]\] \*ERROR\* failed to reset legacy queue|^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?Kernel-submitted job timed out/,
     describe: () => ({ summary: "" }),
   },
   {
@@ -78,18 +98,34 @@ export const GPU_RULES: readonly RuleSpec[] = [
     tier: "T4",
     severity: "high",
     group: "gpu",
-    doc: "amdgpu: `ring … timeout`, `[gfxhub] page fault`, `GPU fault detected`, `GPU reset begin!`",
+    doc: "amdgpu: `ring … timeout`, `[gfxhub] page fault`, `GPU fault detected`, legacy `VM fault (…) at page N`, `GPU reset begin!`",
     kernel: true,
     literals: ["amdgpu"],
     // Kernel 6.8: "[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx_0.0.0 timeout";
     // 6.12+: "amdgpu 0000:03:00.0: amdgpu: ring gfx_0.0.0 timeout"; 7.x drops the second
     // "amdgpu:" ("amdgpu 0000:28:00.0: ring gfx_0.0.0 timeout") and says "GPU reset begin!. Source: 1".
     // "GPU reset begin!" is its own event only when no timeout came before it (the cooldown folds it).
-    pattern: /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (\S+) timeout|\[(\w+)\] (?:no-)?(?:retry )?page fault|(GPU fault detected)|(GPU reset begin|GPU recovery failed))/,
+    pattern:
+      /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (?<ring>\S+) timeout|\[(?<hub>\w+)\] (?:no-)?(?:retry )?page fault|(?<fault>GPU fault detected|VM fault \(0x[0-9a-f]+, vmid \d+(?:, pasid \d+)?\) at page \d+)|(?<reset>GPU reset begin|GPU recovery failed))/,
     describe: ({ group, m }) => {
-      const what = m?.[1] ? `ring ${m[1]} timeout (GPU hang)` : m?.[2] ? `GPU page fault (${m[2]})` : m?.[3] ? "GPU page fault" : (m?.[4] as string);
+      const g = m?.groups ?? {};
+      const what = g["ring"] ? `ring ${g["ring"]} timeout (GPU hang)` : g["hub"] ? `GPU page fault (${g["hub"]})` : g["fault"] ? "GPU page fault" : (g["reset"] as string);
       return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };
     },
+  },
+  {
+    // amdgpu prints a fault or a hang as several dev_err/DRM_ERROR lines; the first is the
+    // event (amdgpu-fault), these follow it and describe it.
+    name: "amdgpu-fault-detail",
+    tier: null,
+    severity: "warning",
+    group: "gpu",
+    doc: "amdgpu detail lines after a fault or hang (`Process information: …`, `in page starting at address …`, `*_PROTECTION_FAULT_STATUS`, fault status fields): part of the amdgpu-fault event",
+    kernel: true,
+    literals: ["amdgpu"],
+    pattern:
+      /^(?:\[drm:amdgpu_job_timedout \[amdgpu\]\] \*ERROR\* Process information: |amdgpu \S+ (?:amdgpu: )?\s*(?:Process \S+ pid \d+ thread |in page starting at address |\w*_L2_PROTECTION_FAULT_STATUS:|Faulty UTCL2 client ID|(?:MORE_FAULTS|WALKER_ERROR|PERMISSION_FAULTS|MAPPING_ERROR|RW): 0x))/,
+    describe: () => ({ summary: "" }),
   },
   {
     name: "i915-gpu-hang",
@@ -131,15 +167,20 @@ export const GPU_RULES: readonly RuleSpec[] = [
     tier: "T4",
     severity: "high",
     group: "gpu",
-    doc: "nouveau: `fifo: fault … on channel N [… PROCESS[PID]]`, graphics TRAPs, `wait for idle timeout`",
+    doc: "nouveau: `fifo: fault … on channel N [… PROCESS[PID]]`, graphics TRAPs, `wait for idle timeout`, `failed to idle channel` (every era's prefix)",
     kernel: true,
     literals: ["nouveau"],
-    pattern: /^nouveau \S+: (\w+): (.*(?:fault|TRAP|DATA_ERROR|ILLEGAL|timeout|SCHED_ERROR|PBDMA).*)$/,
+    // 4.x+: "nouveau 0000:01:00.0: fifo: …" and NV_PRINTK's client prefix "… DRM: failed to idle channel 0 [DRM]";
+    // 3.x: "nouveau E[    1184] failed to idle channel 0xcccc0000"; 2.6.3x: "[drm] nouveau 0000:01:00.0: Failed to idle channel 2."
+    pattern:
+      /^(?:nouveau \S+: (?<sub>[^:\s]+): |nouveau E\[\s*\d+\] |\[drm\] nouveau \S+: )(?<what>.*(?:fault|TRAP|DATA_ERROR|ILLEGAL|timeout|SCHED_ERROR|PBDMA|[Ff]ailed to idle channel).*)$/,
     describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      const what = g["what"] as string;
       // "… on channel 6 [00feff3000 Xwayland[1859]]": the channel's owner, when a process.
-      const owner = /on channel -?\d+ \[\w+ (.+?)\[(\d+)\]\]/.exec(m?.[2] ?? "");
+      const owner = /on channel -?\d+ \[\w+ (.+?)\[(\d+)\]\]/.exec(what);
       return {
-        summary: `GPU error (nouveau ${m?.[1] as string}): ${m?.[2] as string}`,
+        summary: `GPU error (nouveau${g["sub"] ? ` ${g["sub"]}` : ""}): ${what}`,
         process: owner?.[1] ?? null,
         pid: owner?.[2] ? Number(owner[2]) : null,
         facts: kernelFacts(group),

@@ -1,117 +1,11 @@
 import type { RuleSpec } from "../rule-spec.ts";
 import { kernelFacts } from "./_helpers.ts";
 
-// T4: kernel and hardware errors (storage, filesystems, MCE/EDAC, lockups, panics, RAID, network filesystems).
+// T4: kernel and hardware errors (MCE/EDAC/GHES, lockups, stalls, panics and Oopses, networking hangs,
+// network filesystems). Storage and local filesystems are in storage.ts.
 
 export const KERNEL_RULES: readonly RuleSpec[] = [
   // ── T4: kernel and hardware ─────────────────────────────────────────────────────────
-  {
-    name: "block-io-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: block layer I/O error on a device",
-    kernel: true,
-    literals: ["I/O error, dev", "Buffer I/O error"],
-    // 4.x: "blk_update_request: I/O error, dev sda, sector 1234"; 5.x+: "I/O error, dev sda, sector 1234 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0"
-    pattern: /I\/O error, dev (\w+), sector (\d+)|Buffer I\/O error on dev(?:ice)? (\w+)/,
-    describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3]) as string;
-      return { summary: `Disk I/O error on /dev/${dev}${m?.[2] ? ` (sector ${m[2]})` : ""}`, facts: kernelFacts(group, dev) };
-    },
-  },
-  {
-    name: "ata-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: libata command errors and link resets",
-    kernel: true,
-    literals: ["Emask", "failed command", "error: {", "status: {", "resetting link", "COMRESET", "SError"],
-    pattern: /^(ata\d+(?:\.\d+)?): (exception Emask|failed command|error: \{|status: \{[^}]*ERR|hard resetting link|COMRESET failed|SError: \{)/,
-    describe: ({ group, m }) => ({ summary: `Disk controller error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
-  },
-  {
-    name: "nvme-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: NVMe timeouts, resets and command errors",
-    kernel: true,
-    literals: ["nvme"],
-    pattern: /^nvme (nvme\d+): (I\/O \d+ (?:\(\w+\) )?QID \d+ timeout.*|controller is down.*|Device not ready.*|Removing after probe failure.*|Abort status.*|.*[Ff]ailed.*)$|^(nvme\d+n\d+): (I\/O Cmd.*status: .*)$/,
-    unless: /failed to (?:get|find) .*(?:firmware|power state)/i,
-    describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3]) as string;
-      return { summary: `NVMe error on ${dev}: ${(m?.[2] ?? m?.[4]) as string}`, facts: kernelFacts(group, dev) };
-    },
-  },
-  {
-    name: "scsi-medium-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: SCSI sense 'Medium Error' / 'Hardware Error'",
-    kernel: true,
-    literals: ["Sense Key"],
-    // newer kernels print the key as a number: 0x3 medium error, 0x4 hardware error
-    pattern: /\[(\w+)\].*Sense Key : (Medium Error|Hardware Error|0x3|0x4)\b/,
-    describe: ({ group, m }) => {
-      const key = m?.[2] === "0x3" ? "Medium Error" : m?.[2] === "0x4" ? "Hardware Error" : (m?.[2] as string);
-      return { summary: `Disk ${key} on /dev/${m?.[1] as string}`, facts: kernelFacts(group, m?.[1] ?? null) };
-    },
-  },
-  {
-    name: "ext4-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: EXT4-fs errors and read-only remounts",
-    kernel: true,
-    literals: ["EXT4-fs"],
-    pattern: /^EXT4-fs error \(device ([^)]+)\): (.*)|^EXT4-fs \(([^)]+)\): (Remounting filesystem read-only|.*error count since last fsck.*|I\/O error.*|.*failed.*)$|^EXT4-fs warning \(device ([^)]+)\): (.*I\/O error.*)$/,
-    describe: ({ group, m }) => {
-      const dev = (m?.[1] ?? m?.[3] ?? m?.[5]) as string;
-      return { summary: `EXT4 error on ${dev}: ${(m?.[2] ?? m?.[4] ?? m?.[6]) as string}`, facts: kernelFacts(group, dev) };
-    },
-  },
-  {
-    name: "btrfs-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: BTRFS errors, checksum failures, device error counters",
-    kernel: true,
-    literals: ["BTRFS"],
-    pattern: /^BTRFS(?:: error| error| critical| warning)? \(device ([^):]+)[^)]*\):? (.*(?:error|errs:|csum failed|checksum|corrupt|read-only|fail).*)$/i,
-    unless: /^BTRFS info/,
-    describe: ({ group, m }) => ({ summary: `BTRFS error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
-  },
-  {
-    name: "xfs-error",
-    tier: "T4",
-    severity: "high",
-    group: "core",
-    doc: "kernel: XFS corruption, metadata I/O errors, shutdowns",
-    kernel: true,
-    literals: ["XFS ("],
-    pattern: /^XFS \(([^)]+)\): (.*(?:[Cc]orrupt|I\/O [Ee]rror|[Ss]hut(?:ting)? down|xfs_repair|Internal error).*)$/,
-    describe: ({ group, m }) => ({ summary: `XFS error on ${m?.[1] as string}: ${m?.[2] as string}`, facts: kernelFacts(group, m?.[1] ?? null) }),
-  },
-  {
-    name: "zfs-error",
-    tier: "T4",
-    severity: "high",
-    group: "raid",
-    doc: "ZFS: I/O and checksum errors, faulted or degraded vdevs, suspended pools",
-    literals: ["zio pool=", "pool=", "Pool '"],
-    pattern: /zio pool=(\S+) vdev=(\S+) error=(\d+)|class=(checksum|io|data|deadman)\b.*pool=['"]?([^'" ]+)|class=statechange\b.*pool=['"]?([^'" ]+)['"]?.*vdev_state=(FAULTED|DEGRADED|REMOVED|UNAVAIL)|Pool '([^']+)' has encountered an uncorrectable I\/O failure/,
-    describe: ({ group, m }) => {
-      const pool = (m?.[1] ?? m?.[5] ?? m?.[6] ?? m?.[8]) as string;
-      const what = m?.[3] ? `I/O error ${m[3]} on ${m[2] as string}` : m?.[4] ? `${m[4]} error` : m?.[7] ? `vdev ${m[7]}` : "pool suspended (uncorrectable I/O failure)";
-      return { summary: `ZFS pool ${pool}: ${what}`, facts: kernelFacts(group, pool) };
-    },
-  },
   {
     name: "thermal-critical",
     tier: "T4",
@@ -142,19 +36,26 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: machine check exception (CPU, cache, memory bus)",
     kernel: true,
     literals: ["Hardware Error", "Machine check", "Machine Check"],
-    pattern: /mce: \[Hardware Error\]: (.*)|(Machine check events logged)|(Machine Check Exception.*)/,
-    describe: ({ group, m }) => ({ summary: `Machine check: ${(m?.[1] ?? m?.[2] ?? m?.[3]) as string}`, facts: kernelFacts(group) }),
+    // arch/x86/kernel/cpu/mce: 3.10 prints "[Hardware Error]: Machine check events logged" without the "mce: " prefix.
+    pattern: /mce: \[Hardware Error\]: (?<what>.*)|(?<logged>Machine check events logged)|(?<exc>Machine Check Exception.*)/,
+    describe: ({ group, m }) => ({ summary: `Machine check: ${(m?.groups?.["what"] ?? m?.groups?.["logged"] ?? m?.groups?.["exc"]) as string}`, facts: kernelFacts(group) }),
   },
   {
     name: "edac-uncorrectable",
     tier: "T4",
     severity: "critical",
     group: "core",
-    doc: "EDAC: uncorrectable memory error (UE)",
+    doc: "EDAC: uncorrectable memory error (UE), edac_mc/sbridge/skx/i10nm/amd64/ghes_edac and the pre-3.x `UE row …` form",
     kernel: true,
     literals: ["EDAC"],
-    pattern: /EDAC (\S+): (\d+) UE (.*)/,
-    describe: ({ group, m }) => ({ summary: `Uncorrectable memory error (${m?.[1] as string}): ${m?.[3] as string}`, facts: kernelFacts(group) }),
+    // drivers/edac/edac_mc.c edac_mc_handle_error() (3.x+): "EDAC MC0: 1 UE memory read error on …"; ghes_edac
+    // "EDAC MC0: 1 UE Uncorrectable ECC error on …"; before 3.5 "EDAC MC0: UE page 0x…, offset … row 2, …".
+    pattern: /EDAC (?<mc>\S+): (?:(?<count>\d+) UE (?<what>.*)|UE (?<old>(?:page|row) .*))/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      if (g["count"] === "0") return null;
+      return { summary: `Uncorrectable memory error (${g["mc"] as string}): ${(g["what"] ?? g["old"]) as string}`, facts: kernelFacts(group) };
+    },
   },
   {
     name: "edac-correctable",
@@ -164,8 +65,71 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "EDAC: corrected memory error (CE) — a DIMM may be failing",
     kernel: true,
     literals: ["EDAC"],
-    pattern: /EDAC (\S+): (\d+) CE (.*)/,
-    describe: ({ group, m }) => ({ summary: `Corrected memory error (${m?.[1] as string}, ${m?.[2] as string}×): ${m?.[3] as string}`, facts: kernelFacts(group) }),
+    pattern: /EDAC (?<mc>\S+): (?:(?<count>\d+) CE (?<what>.*)|CE (?<old>(?:page|row) .*))/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      if (g["count"] === "0") return null;
+      return { summary: `Corrected memory error (${g["mc"] as string}${g["count"] ? `, ${g["count"]}×` : ""}): ${(g["what"] ?? g["old"]) as string}`, facts: kernelFacts(group) };
+    },
+  },
+  {
+    // drivers/acpi/apei/ghes.c + drivers/firmware/efi/cper.c print one record as many lines
+    // ("{1}[Hardware Error]: Hardware error from APEI Generic Hardware Error Source: 4", then
+    // "event severity: fatal", "section_type: memory error", …). The first line is the event;
+    // the rest are its details (next rule), so one record is one event.
+    name: "hardware-error",
+    tier: "T4",
+    severity: "critical",
+    group: "core",
+    doc: "APEI/GHES firmware-first hardware error records (`[Hardware Error]: Hardware error from APEI Generic Hardware Error Source: N`), AMD MCE decoder verdicts",
+    kernel: true,
+    literals: ["[Hardware Error]"],
+    // arch/x86/kernel/cpu/mce/amd decoder (drivers/edac/mce_amd.c): "[Hardware Error]: Corrected error, no action required." …
+    pattern:
+      /^(?:\{\d+\})?\[Hardware Error\]: (?<what>Hardware error from APEI Generic Hardware Error Source: \d+|(?<verdict>Corrected error, no action required|Uncorrected, software (?:restartable|containable) error|Deferred error, no action required|Uncorrected error)\b.*)$/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      const corrected = /^(?:Corrected|Deferred)/.test(g["verdict"] ?? "");
+      return { summary: `Hardware error: ${g["what"] as string}`, severity: corrected ? "warning" : "critical", facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "hardware-error-detail",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "the detail lines of a GHES/CPER record (`event severity`, `section_type`, …): part of the record's event",
+    kernel: true,
+    literals: ["[Hardware Error]"],
+    pattern: /^(?:\{\d+\})?\[Hardware Error\]: /,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "memory-failure",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: hardware-poisoned memory page handled (`Memory failure: 0x…: recovery action for …`)",
+    kernel: true,
+    literals: ["Memory failure"],
+    // mm/memory-failure.c action_result(): "Memory failure: %#lx: recovery action for %s: %s".
+    pattern: /Memory failure: (?<pfn>0x[0-9a-f]+): (?<what>.*)/,
+    describe: ({ group, m }) => {
+      const what = m?.groups?.["what"] as string;
+      return { summary: `Memory failure at page ${m?.groups?.["pfn"] as string}: ${what}`, severity: /: (?:Failed|Ignored)\b/.test(what) ? "critical" : "high", facts: kernelFacts(group) };
+    },
+  },
+  {
+    name: "mcelog-event",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "mcelog: a decoded machine check (`Hardware event. This is not a software error.` opens each record)",
+    identifiers: ["mcelog"],
+    literals: ["Hardware event"],
+    // mcelog.c disclaimer(): every record it decodes starts with this line.
+    pattern: /^Hardware event\. This is not a software error\./,
+    describe: ({ group }) => ({ summary: "Machine check decoded by mcelog (see mcelog --client or its log for the record)", facts: kernelFacts(group) }),
   },
   {
     name: "nmi",
@@ -197,13 +161,17 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: soft lockup (a CPU stuck in kernel mode)",
     kernel: true,
     literals: ["soft lockup"],
-    pattern: /BUG: soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]/,
-    describe: ({ group, m }) => ({
-      summary: `Soft lockup: CPU ${m?.[1] as string} stuck for ${m?.[2] as string}s in ${m?.[3] as string}`,
-      process: m?.[3] ?? null,
-      pid: Number(m?.[4]),
-      facts: kernelFacts(group),
-    }),
+    // kernel/watchdog.c: "BUG: soft lockup - CPU#%d stuck for %us! [%s:%d]" ("NMI watchdog: " prefix before 4.15, "watchdog: " after).
+    pattern: /BUG: soft lockup - CPU#(?<cpu>\d+) stuck for (?<secs>\d+)s!(?: \[(?<comm>.+):(?<pid>\d+)\])?/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return {
+        summary: `Soft lockup: CPU ${g["cpu"] as string} stuck for ${g["secs"] as string}s${g["comm"] ? ` in ${g["comm"]}` : ""}`,
+        process: g["comm"] ?? null,
+        pid: g["pid"] ? Number(g["pid"]) : null,
+        facts: kernelFacts(group),
+      };
+    },
   },
   {
     name: "hung-task",
@@ -226,11 +194,17 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     tier: "T4",
     severity: "high",
     group: "core",
-    doc: "kernel: RCU stall detected",
+    doc: "kernel: RCU stall detected (normal and expedited), RCU grace-period kthread starved",
     kernel: true,
-    literals: ["detected stall"],
-    pattern: /INFO: (rcu_\w+) (?:self-)?detected stall/,
-    describe: ({ group, m }) => ({ summary: `RCU stall (${m?.[1] as string})`, facts: kernelFacts(group) }),
+    literals: ["detected stall", "detected expedited stall", "kthread starved for"],
+    // kernel/rcu/tree_stall.h: "INFO: rcu_sched self-detected stall on CPU", "INFO: rcu_preempt detected stalls on
+    // CPUs/tasks:", "INFO: rcu_sched detected expedited stalls on CPUs/tasks:", "rcu_preempt kthread starved for 11334
+    // jiffies! g15153 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0" (4.x+ add the "rcu: " prefix).
+    pattern: /INFO: (?<flavor>rcu_\w+) (?:self-)?detected (?:expedited )?stall|(?<starved>rcu_\w+) kthread starved for (?<jiffies>\d+) jiffies/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return { summary: g["starved"] ? `RCU grace-period kthread ${g["starved"]} starved for ${g["jiffies"] as string} jiffies` : `RCU stall (${g["flavor"] as string})`, facts: kernelFacts(group) };
+    },
   },
   {
     name: "kernel-panic",
@@ -250,9 +224,12 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: BUG / Oops / kernel-mode general protection fault",
     kernel: true,
-    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel", "divide error", "invalid opcode", "stack segment", "double fault"],
-    pattern: /^(BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\].*|Unable to handle kernel .*)$/,
-    describe: ({ group, m }) => ({ summary: `Kernel ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel", "divide error", "invalid opcode", "stack segment", "double fault", "Internal error", "Missing ENDBR"],
+    // arm/arm64 die(): "Internal error: Oops: 96000004 [#1] PREEMPT SMP" (6.x: 16 hex digits);
+    // x86 IBT (arch/x86/kernel/traps.c, 5.18+): "traps: Missing ENDBR: foo+0x0/0x30".
+    pattern:
+      /^(?<what>BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\].*|Unable to handle kernel .*|Internal error: .*\[#\d+\].*|(?:traps: )?Missing ENDBR: .*)$/,
+    describe: ({ group, m }) => ({ summary: `Kernel ${(m?.groups?.["what"] as string).replace(/^traps: /, "")}`, facts: kernelFacts(group) }),
   },
   {
     name: "kernel-warning",
@@ -267,30 +244,46 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => ({ summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`, facts: kernelFacts(group) }),
   },
   {
-    name: "md-raid-degraded",
+    name: "netdev-watchdog",
     tier: "T4",
-    severity: "critical",
-    group: "raid",
-    doc: "md RAID: disk failure, degraded array, interrupted recovery",
+    severity: "high",
+    group: "core",
+    doc: "kernel: NETDEV WATCHDOG transmit timeout (a NIC stopped sending)",
     kernel: true,
-    literals: ["md/raid", "md: md", "kicking non-fresh"],
-    // "not clean -- starting background reconstruction" after an unclean shutdown is routine: not matched.
-    pattern: /md\/raid\w*:(md\w+): (Disk failure on \w+.*|Operation continuing on \d+ devices.*|cannot start.*)|md: (md\w+): ((?:recovery|resync|data-check) interrupted.*)|md: (kicking non-fresh \w+ from array.*)/,
+    literals: ["NETDEV WATCHDOG"],
+    // net/sched/sch_generic.c dev_watchdog(): 2.6 "NETDEV WATCHDOG: eth0: transmit timed out"; 3.x–6.8
+    // "NETDEV WATCHDOG: eth0 (igb): transmit queue 4 timed out"; 6.9+ netdev_crit "… eno2: NETDEV WATCHDOG: CPU: 5: transmit queue 0 timed out 10430 ms".
+    pattern: /(?:(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
     describe: ({ group, m }) => {
-      const md = (m?.[1] ?? m?.[3] ?? "md") as string;
-      return { summary: `RAID ${md}: ${(m?.[2] ?? m?.[4] ?? m?.[5]) as string}`, facts: kernelFacts(group, md) };
+      const g = m?.groups ?? {};
+      const dev = g["dev"] ?? g["pre"] ?? null;
+      return { summary: `Network transmit timeout${dev ? ` on ${dev}` : ""}${g["drv"] ? ` (${g["drv"]})` : ""}${g["queue"] ? `, queue ${g["queue"]}` : ""}`, facts: kernelFacts(group, dev) };
     },
   },
   {
-    name: "mdadm-event",
+    name: "netdev-unregister-hang",
     tier: "T4",
-    severity: "critical",
-    group: "raid",
-    doc: "mdadm --monitor: DegradedArray / Fail / DeviceDisappeared events",
-    identifiers: ["mdadm"],
-    literals: ["event detected"],
-    pattern: /(DegradedArray|Fail|FailSpare|DeviceDisappeared|SparesMissing) event detected on md device (\S+)/,
-    describe: ({ group, m }) => ({ summary: `RAID ${m?.[2] as string}: ${m?.[1] as string}`, facts: kernelFacts(group, m?.[2] ?? null) }),
+    severity: "high",
+    group: "core",
+    doc: "kernel: `unregister_netdevice: waiting for X to become free` (a leaked reference; network namespace teardown hangs)",
+    kernel: true,
+    literals: ["to become free"],
+    // net/core/dev.c netdev_wait_allrefs(): pr_emerg("unregister_netdevice: waiting for %s to become free. Usage count = %d\n").
+    pattern: /unregister_netdevice: waiting for (?<dev>\S+) to become free\. Usage count = (?<count>-?\d+)/,
+    describe: ({ group, m }) => ({ summary: `unregister_netdevice: ${m?.groups?.["dev"] as string} stuck (usage count ${m?.groups?.["count"] as string})`, facts: kernelFacts(group, m?.groups?.["dev"] ?? null) }),
+  },
+  {
+    name: "conntrack-table-full",
+    tier: "T4",
+    severity: "high",
+    group: "core",
+    doc: "kernel: `nf_conntrack: table full, dropping packet` (new connections are being dropped)",
+    kernel: true,
+    literals: ["table full, dropping packet"],
+    // net/netfilter/nf_conntrack_core.c: 3.x "nf_conntrack: table full, dropping packet."; later kernels print the
+    // module prefix twice ("nf_conntrack: nf_conntrack: table full, dropping packet").
+    pattern: /nf_conntrack: table full, dropping packet/,
+    describe: ({ group }) => ({ summary: "Connection tracking table full: packets are being dropped (raise net.netfilter.nf_conntrack_max)", facts: kernelFacts(group) }),
   },
   {
     name: "nfs-not-responding",
@@ -315,4 +308,48 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => ({ summary: `CIFS: ${m?.[1] as string}`, facts: kernelFacts(group) }),
   },
 
+];
+
+// The backstop, last in the table: a kernel message at priority err or worse (kmsg prio, journal
+// PRIORITY) from a storage, filesystem, memory, PCI or GPU subsystem that no rule above named.
+// A new wording of a known failure then still reaches the event log, marked as unrecognized,
+// instead of being dropped. Messages without a priority (plain dmesg text) never reach it.
+const SUBSYSTEMS: readonly (readonly [string, RegExp])[] = [
+  ["storage", /^(?:sd|sr|st|ses|scsi) \d+:\d+:\d+:\d+: |^scsi(?:\d+)?[: ]|^ata\d+(?:\.\d+)?: |^nvme\S*[: ]|^blk_\w+: |^(?:print_req_error|end_request): |^Buffer I\/O |^(?:ahci|mpt[23]sas|megaraid_sas|aacraid|hpsa|smartpqi|mpi3mr|isci|virtio_blk|xen_blkfront|mmc\d+|mmcblk\d+\S*|nbd\d*|loop\d*|dm-\d+|device-mapper|md|md\/\w+|md\d+|raid\d+|bcache|zram\d*)[: ]/],
+  ["filesystem", /^(?:EXT[234]-fs|XFS|BTRFS|F2FS-fs|FAT-fs|exFAT-fs|NTFS(?:-fs)?|ntfs3|JBD2?|ZFS|SPL|zfs|overlayfs|SQUASHFS|squashfs|ISOFS|UDF-fs|NFS\w*|nfs\w*|CIFS|ceph|libceph|fuse|ocfs2|gfs2|VFS|Quota error)\b/],
+  ["memory", /^(?:EDAC\b|mce\b|Memory failure|(?:\{\d+\})?\[Hardware Error\]|RAS\b|GHES\b|APEI\b|ERST\b|HEST\b|BERT\b)/],
+  ["PCI", /^(?:pci|pcieport) [0-9a-f]{4}:|^(?:PCI|AER|DPC)\b/],
+  ["GPU", /^(?:amdgpu|radeon|i915|xe|nouveau|nvidia|ast|mgag200) [0-9a-f]{4}:|^(?:NVRM|nvidia|amdgpu|i915|nouveau)\b|^\[drm\b/],
+];
+
+export const BACKSTOP_RULES: readonly RuleSpec[] = [
+  {
+    // drivers/pci/doe.c prints these with pci_err at every boot on servers whose devices
+    // advertise a Data Object Exchange mailbox that does not answer (seen on healthy Supermicro
+    // EPYC boards); the device works, so they are known and not events.
+    name: "pci-doe-mailbox",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "PCI DOE mailbox setup failures at boot (`DOE: [2c8] failed to create mailbox`): firmware noise on healthy servers",
+    kernel: true,
+    literals: ["DOE: ["],
+    pattern: /^pci \S+: DOE: \[[0-9a-f]+\] (?:ABORT timed out|failed to reset mailbox|failed to create mailbox|failed to cache (?:protocols|features))/,
+    describe: () => ({ summary: "" }),
+  },
+  {
+    name: "kernel-error-unrecognized",
+    tier: "T4",
+    severity: "warning",
+    group: "core",
+    doc: "backstop: a kernel message at priority err or worse from a storage, filesystem, memory, PCI or GPU subsystem that no rule above names",
+    kernel: true,
+    maxPriority: 3,
+    literals: ["sd ", "sr ", "st ", "ses ", "scsi", "ata", "nvme", "blk_", "print_req_error", "end_request", "Buffer I/O", "ahci", "mpt", "megaraid", "aacraid", "hpsa", "smartpqi", "mpi3mr", "isci", "virtio_blk", "blkfront", "mmc", "nbd", "loop", "dm-", "device-mapper", "md", "raid", "bcache", "zram", "EXT", "XFS", "BTRFS", "F2FS", "FAT-fs", "NTFS", "ntfs3", "JBD", "ZFS", "SPL", "zfs", "overlayfs", "SQUASHFS", "squashfs", "ISOFS", "UDF-fs", "NFS", "nfs", "CIFS", "ceph", "fuse", "ocfs2", "gfs2", "VFS", "Quota error", "EDAC", "mce", "Memory failure", "[Hardware Error]", "RAS", "GHES", "APEI", "ERST", "HEST", "BERT", "pci", "PCI", "AER", "DPC", "amdgpu", "radeon", "i915", "xe ", "nouveau", "nvidia", "ast ", "mgag200", "NVRM", "[drm"],
+    describe: ({ entry, group }) => {
+      const found = SUBSYSTEMS.find(([, re]) => re.test(entry.message));
+      if (!found) return null;
+      return { summary: `Unrecognized kernel error (${found[0]}): ${entry.message}`, facts: kernelFacts(group) };
+    },
+  },
 ];

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { explainExit, signalName } from "../../src/classify/exit-status.ts";
-import { describeCandidate } from "../../src/notify/format.ts";
+import { explainExit, signalName } from "../../src/text/exit-status.ts";
+import { describeCandidate } from "../../src/text/describe.ts";
 import { triageFixture } from "../_fixtures.ts";
 
 test.each([

@@ -1,7 +1,8 @@
 import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
-import { formatElapsed, formatKb } from "../size.ts";
-import { explainExit } from "../classify/exit-status.ts";
+import { formatElapsed, formatKb } from "./format.ts";
+import { explainExit } from "./exit-status.ts";
 import { describeExitStatus, describeSmartSummary, nameDisk } from "../parse/smartctl.ts";
+import { victimRssKb } from "../parse/oom-report.ts";
 
 // Event → human text. The same words go to `logtriage show`, the DB's detail column and
 // (with the daemon) the ntfy body, so a phone alert and the terminal never disagree.
@@ -25,7 +26,7 @@ function describeOom(oom: OomReport): string[] {
   const lines: string[] = [];
   const v = oom.victim;
   if (v) {
-    const rss = (v.anonRssKb ?? 0) + (v.fileRssKb ?? 0) + (v.shmemRssKb ?? 0);
+    const rss = victimRssKb(v);
     lines.push(`${v.name} (pid ${v.pid}${v.uid === null ? "" : `, uid ${v.uid}`}) was killed by the kernel OOM killer.`);
     lines.push(`RSS at kill: ${formatKb(rss)} (anon ${formatKb(v.anonRssKb)}, file ${formatKb(v.fileRssKb)}, shmem ${formatKb(v.shmemRssKb)})${v.oomScoreAdj === null ? "" : `, oom_score_adj ${v.oomScoreAdj}`}`);
   } else {

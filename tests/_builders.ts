@@ -1,0 +1,68 @@
+import type { Candidate } from "../src/event.ts";
+import { RunError, type Runner } from "../src/run.ts";
+import type { FailureSnapshot } from "../src/store/snapshots.ts";
+
+// Builders the tests share: a wait on a real condition, a Runner whose tool is not installed,
+// and the event and snapshot most tests start from and change one field of.
+
+/**
+ * Waits until `check` holds, asking every `everyMs`; throws "timed out waiting for WHAT" after
+ * `timeoutMs`. Tests wait on the condition itself, never for a fixed time.
+ */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
+/** The program an argv runs: past `env` and its VAR=value settings ("env TZ=UTC systemctl …" runs systemctl). */
+function toolOf(argv: readonly string[]): string {
+  let i = argv[0] === "env" ? 1 : 0;
+  while (i < argv.length - 1 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i] as string)) i++;
+  return argv[i] ?? "";
+}
+
+/** A Runner on a machine without the tool: every run fails as spawning a missing program does. */
+export const missingTool: Runner = {
+  run: (argv) => Promise.reject(new RunError(`cannot run ${toolOf(argv)}: ENOENT`, argv, null)),
+};
+
+/** A stored-looking T3 event: smbd.service failed with exit code 1. */
+export function unitFailure(over: Partial<Candidate> = {}): Candidate {
+  return {
+    tier: "T3",
+    severity: "medium",
+    rule: "unit-failed",
+    summary: "Service failed: smbd.service (exit-code)",
+    process: null,
+    pid: null,
+    unit: "smbd.service",
+    timestampUs: 1_800_000_000_000_000,
+    facts: { kind: "unit", unit: "smbd.service", result: "exit-code", exitCode: "exited", exitStatus: "1", restartCount: null },
+    entries: [],
+    ...over,
+  };
+}
+
+/** A failure snapshot of nextcloud at `timeUs`: one HTTP 503, nothing else gathered. */
+export function failureSnapshot(timeUs: number, over: Partial<FailureSnapshot> = {}): FailureSnapshot {
+  return {
+    version: 1,
+    service: "nextcloud",
+    healthUrl: "http://127.0.0.1:8080/health",
+    unit: "nextcloud.service",
+    timeUs,
+    check: { timeUs, outcome: "status", status: 503, expectedStatus: 200, latencyMs: 3, error: "HTTP 503 (expected 200)" },
+    failedChecks: [],
+    summary: "RAM: 94% | disk: 87% | load: 4.2",
+    readings: [],
+    psi: [],
+    topConsumers: [],
+    topConsumersTimeUs: null,
+    journal: null,
+    missing: [],
+    ...over,
+  };
+}

@@ -1,0 +1,28 @@
+import { describe, expect, test } from "bun:test";
+import { BUILTIN_RULES } from "../../src/classify/rules.ts";
+import { describeResult, figures, formatFigures, loadCorpus, recordKey, runCorpus } from "../_corpus.ts";
+
+// Every record of the sourced corpus gets the tier and rule it names (benign records: no
+// event), unless known-misses.jsonl lists it with a reason. The figures are printed so a run
+// shows recall per tier and kind and the precision (docs/corpus.md quotes them).
+
+const { records, knownMisses } = await loadCorpus();
+const results = runCorpus(records, knownMisses);
+
+describe("sourced corpus", () => {
+  test("every record names a rule the table has", () => {
+    const names = new Set(BUILTIN_RULES.map((r) => r.name));
+    expect(records.filter((r) => r.rule !== null && !names.has(r.rule)).map((r) => `${r.at}: ${r.rule}`)).toEqual([]);
+  });
+
+  test("every record is classified as it says, known misses aside", () => {
+    console.log(formatFigures(figures(results)));
+    expect(results.filter((x) => !x.pass && x.knownMiss === null).map(describeResult)).toEqual([]);
+  });
+
+  test("every known miss is still a miss and still in the corpus", () => {
+    const keys = new Set(records.map(recordKey));
+    expect([...knownMisses.keys()].filter((k) => !keys.has(k))).toEqual([]);
+    expect(results.filter((x) => x.pass && x.knownMiss !== null).map(describeResult)).toEqual([]);
+  });
+});
