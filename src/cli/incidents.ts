@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { parseDuration } from "../config/duration.ts";
 import { muteHolds, formatLasted, type Incident } from "../incidents/lifecycle.ts";
+import { incidentJson } from "../incidents/json.ts";
 import { openStore } from "../store/db.ts";
 import { getIncident, incidentEventIds, queryIncidents, setMute } from "../store/incidents.ts";
 import { recordSilences, silencedIncidents } from "../store/alertmanager-sync.ts";
@@ -18,31 +19,6 @@ import { formatLocalTime } from "../text/format.ts";
 
 /** How long an Alertmanager silence made by `mute` without --for lasts: silences must end. */
 const ALERTMANAGER_SILENCE_DEFAULT_MS = 30 * 86_400_000;
-
-export function incidentJson(i: Incident, nowUs: number, eventIds: string[] | null = null, silencedBy: readonly string[] = []): Record<string, unknown> {
-  return {
-    id: i.id,
-    instance: i.instanceId,
-    fingerprint: i.fingerprint,
-    kind: i.kind,
-    subject: i.subject,
-    state: i.state,
-    firstSeen: new Date(i.firstSeenUs / 1000).toISOString(),
-    lastSeen: new Date(i.lastSeenUs / 1000).toISOString(),
-    resolved: i.resolvedUs === null ? null : new Date(i.resolvedUs / 1000).toISOString(),
-    resolution: i.resolution,
-    occurrences: i.occurrences,
-    tier: i.tier,
-    severity: i.severity,
-    loop: i.loop,
-    summary: i.summary,
-    alerted: i.alerted !== null,
-    muted: muteHolds(i, nowUs) || silencedBy.length > 0,
-    mutedUntil: i.mute?.untilUs ? new Date(i.mute.untilUs / 1000).toISOString() : null,
-    silencedBy,
-    ...(eventIds === null ? {} : { events: eventIds }),
-  };
-}
 
 function line(i: Incident, nowUs: number, silenced: boolean): string {
   const state = i.state === "open" ? bold("open") : dim(`resolved after ${formatLasted((i.resolvedUs ?? i.lastSeenUs) - i.firstSeenUs)}`);

@@ -174,7 +174,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     alerts: toNotification ? { tiers: alertTiers, toNotification } : null,
     enrichment,
     incidents,
-    onAlertsQueued: wakeNotifiers,
+    onAlertsQueued: () => sender?.wake(),
+    onStored: () => alertmanager?.wake(),
   });
   const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });

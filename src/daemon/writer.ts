@@ -33,6 +33,8 @@ export interface WriterOptions {
   incidents?: IncidentStep | null;
   /** Called after a commit that queued alerts (wakes the sender). */
   onAlertsQueued?: () => void;
+  /** Called after a commit that stored events (their incidents may have changed). */
+  onStored?: () => void;
 }
 
 export interface CommitResult {
@@ -89,6 +91,7 @@ export class EventWriter {
     })();
     for (const job of toEnrich) enrichment?.enqueue(job.id, job.candidate);
     if (result.queued > 0) this.options.onAlertsQueued?.();
+    if (result.created + result.folded > 0) this.options.onStored?.();
     return result;
   }
 
