@@ -25,6 +25,9 @@ const subCommands: Record<string, Loader> = {
   status: async () => (await import("./cli/status.ts")).statusCommand as unknown as CommandDef<ArgsDef>,
   digest: async () => (await import("./cli/digest.ts")).digestCommand as unknown as CommandDef<ArgsDef>,
   outbox: async () => (await import("./cli/outbox.ts")).outboxCommand as unknown as CommandDef<ArgsDef>,
+  incidents: async () => (await import("./cli/incidents.ts")).incidentsCommand as unknown as CommandDef<ArgsDef>,
+  mute: async () => (await import("./cli/incidents.ts")).muteCommand as unknown as CommandDef<ArgsDef>,
+  unmute: async () => (await import("./cli/incidents.ts")).unmuteCommand as unknown as CommandDef<ArgsDef>,
   "test-ntfy": async () => (await import("./cli/test-ntfy.ts")).testNtfyCommand as unknown as CommandDef<ArgsDef>,
 };
 

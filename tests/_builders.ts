@@ -1,5 +1,12 @@
+import type { Database } from "bun:sqlite";
+import { parseConfig } from "../src/config/load.ts";
+import type { Config } from "../src/config/schema.ts";
 import type { Candidate } from "../src/event.ts";
+import { fingerprintOf } from "../src/incidents/fingerprint.ts";
+import { openIncident, resolveIncident, type Incident } from "../src/incidents/lifecycle.ts";
 import { RunError, type Runner } from "../src/run.ts";
+import { commitEvent } from "../src/store/events.ts";
+import { linkEvent, saveIncident } from "../src/store/incidents.ts";
 import type { FailureSnapshot } from "../src/store/snapshots.ts";
 
 // Builders the tests share: a wait on a real condition, a Runner whose tool is not installed,
@@ -65,4 +72,33 @@ export function failureSnapshot(timeUs: number, over: Partial<FailureSnapshot> =
     missing: [],
     ...over,
   };
+}
+
+/**
+ * A stored incident of one stored event: `unit` failed at `atUs` (resolved a minute later when
+ * `resolved`), alertable, with the given id. Returns the incident as saved.
+ */
+export function storedUnitIncident(db: Database, id: string, unit: string, atUs: number, options: { resolved?: boolean; severity?: Candidate["severity"] } = {}): Incident {
+  const candidate = unitFailure({ unit, summary: `Service failed: ${unit} (exit-code)`, timestampUs: atUs, severity: options.severity ?? "medium" });
+  const outcome = commitEvent(db, candidate, { instanceId: "nas", cooldownMs: 300_000, aggregateThreshold: 3 });
+  let incident = openIncident(id, "nas", fingerprintOf(candidate), {
+    eventId: outcome.id,
+    tier: candidate.tier,
+    severity: candidate.severity,
+    summary: candidate.summary,
+    timestampUs: atUs,
+    occurrences: 1,
+    loop: false,
+    alertable: true,
+  });
+  if (options.resolved) incident = resolveIncident(incident, atUs + 60_000_000, "active again");
+  saveIncident(db, incident);
+  linkEvent(db, outcome.id, id);
+  return incident;
+}
+
+/** `[ntfy]` as the program reads it: the defaults, this `url`, T1 and T2 alerted, a 5 s timeout, and `over`. */
+export function ntfyTestConfig(url: string, over: Partial<Config["ntfy"]> = {}): Config["ntfy"] {
+  const defaults = parseConfig("", "config.toml", { env: { HOME: "/nonexistent" }, hostname: "test" }).ntfy;
+  return { ...defaults, url, alertTiers: ["T1", "T2"], timeoutMs: 5000, ...over };
 }

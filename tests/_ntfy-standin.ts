@@ -33,6 +33,25 @@ import type { Server } from "bun";
 // - Success is 200 with ntfy's message object: {id, time, expires, event: "message", topic,
 //   title, message, priority, tags, click} with empty fields left out (server/types.go message).
 //
+// - Sequence ids (ntfy 2.16+, docs.ntfy.sh/publish/#updating-deleting-notifications): a publish
+//   carries one as JSON `sequence_id`, as an X-Sequence-ID / Sequence-ID / SID header or `sid`
+//   query parameter, or in the path, POST /<topic>/<sequence_id>. It must match ntfy's
+//   sequenceIDRegex, letters, digits, "_" and "-", 1 to 64 (server/server.go), else 400
+//   {"code":40049,"error":"invalid request: sequence ID invalid"}. A publish with a sequence id
+//   already shown replaces that notification in place (`notifications()` is what a phone shows);
+//   PUT /<topic>/<sequence_id>/clear marks it read and dismisses it (event "message_clear"),
+//   DELETE /<topic>/<sequence_id> removes it (event "message_delete"). The reply is the message
+//   object with `sequence_id` echoed, which is how a client tells a 2.16+ server from an older
+//   one. With `sequenceIds: false` the stand-in is such an older server: `sequence_id` in JSON
+//   is an unknown field and ignored (each publish a new notification, nothing echoed), and the
+//   sequence paths are 404.
+// - Subscribing: GET /<topic>/json streams one JSON object per line (docs.ntfy.sh/subscribe/api/):
+//   first {"event":"open"}, then each message published to the topic from then on, as the
+//   publish reply shows it. `since` is not modelled (a subscriber sees what comes after it
+//   connects). Action buttons (JSON `actions`) are kept on the message as given.
+// Checked against the docs and the server's topic/sequence regexes; the Android app's own
+// handling (what "replace" looks like on a phone) is not modelled beyond "one per sequence".
+//
 // Not ntfy, for tests: `failWith` answers every request with that status (500, 503) and
 // ntfy-style JSON; `delayMs` holds each answer back. Every accepted message is recorded with
 // its arrival time, and every request with its status.
@@ -61,6 +80,20 @@ export interface StandInOptions {
   failWith?: number | null;
   /** Hold each answer back this long. */
   delayMs?: number;
+  /** Whether it speaks ntfy 2.16's sequence ids (update, clear, delete); false is an older server. */
+  sequenceIds?: boolean;
+}
+
+/** One notification as a phone subscribed to the topic shows it, after updates, clears and deletes. */
+export interface ShownNotification {
+  /** The sequence id, or the first message's id when it had none. */
+  sequenceId: string;
+  topic: string;
+  /** The latest publish of the sequence. */
+  latest: ReceivedMessage;
+  /** How many publishes it took (1 = never updated). */
+  publishes: number;
+  state: "shown" | "cleared" | "deleted";
 }
 
 export interface ReceivedMessage {
@@ -75,6 +108,12 @@ export interface ReceivedMessage {
   attachment: { name: string; size: number } | null;
   /** "json" for POST / with a JSON body, "path" for POST /<topic>. */
   via: "json" | "path";
+  /** The JSON publish's action buttons, as sent; [] when none. */
+  actions: Record<string, unknown>[];
+  /** "" when none was given (or the server predates sequence ids). */
+  sequenceId: string;
+  /** "message" for a publish; "message_clear" / "message_delete" for PUT …/clear and DELETE. */
+  event: "message" | "message_clear" | "message_delete";
   authorization: string | null;
   contentType: string | null;
   receivedAtMs: number;
@@ -96,6 +135,8 @@ export interface NtfyStandIn {
   readonly options: Required<StandInOptions>;
   readonly messages: ReceivedMessage[];
   readonly requests: StandInRequest[];
+  /** What a phone subscribed to the topic shows now: one entry per sequence, in order of first appearance. */
+  notifications(topic?: string): ShownNotification[];
   topicUrl(topic: string): string;
   stop(): Promise<void>;
   /** Start again on the same port (after stop()); recorded messages and rate-limit buckets are kept. */
@@ -125,6 +166,8 @@ const errors = {
   attachmentsDisallowed: () => new HttpError(400, 40014, "invalid request: attachments not allowed", "https://ntfy.sh/docs/config/#attachments"),
   unauthorized: () => new HttpError(401, 40101, "unauthorized", "https://ntfy.sh/docs/publish/#authentication"),
   forbidden: () => new HttpError(403, 40301, "forbidden", "https://ntfy.sh/docs/publish/#authentication"),
+  // Code and words as ntfy 2.16 reports them for a sequence id outside its regex.
+  sequenceIdInvalid: () => new HttpError(400, 40049, "invalid request: sequence ID invalid"),
   tooManyRequests: () => new HttpError(429, 42901, "limit reached: too many requests", "https://ntfy.sh/docs/publish/#limitations"),
 };
 
@@ -189,10 +232,19 @@ interface Draft {
   tags: string[];
   click: string;
   via: "json" | "path";
+  sequenceId: string;
+  actions: Record<string, unknown>[];
 }
 
 /** The JSON publish body, as ntfy's publishMessage struct takes it. */
-function parseJsonPublish(text: string): Draft {
+const SEQUENCE_ID = /^[-_A-Za-z0-9]{1,64}$/;
+
+function checkSequenceId(id: string): string {
+  if (id !== "" && !SEQUENCE_ID.test(id)) throw errors.sequenceIdInvalid();
+  return id;
+}
+
+function parseJsonPublish(text: string, sequenceIds: boolean): Draft {
   if (bytes(text) > JSON_BODY_LIMIT_BYTES) throw errors.jsonTooLarge();
   let value: unknown;
   try {
@@ -223,10 +275,12 @@ function parseJsonPublish(text: string): Draft {
     tags: (tags as string[]).join(",").split(",").map((t) => t.trim()).filter((t) => t !== ""),
     click: str("click"),
     via: "json",
+    sequenceId: sequenceIds ? checkSequenceId(str("sequence_id")) : "",
+    actions: Array.isArray(m["actions"]) ? (m["actions"] as Record<string, unknown>[]) : [],
   };
 }
 
-function parsePathPublish(req: Request, url: URL, topic: string, body: string): Draft {
+function parsePathPublish(req: Request, url: URL, topic: string, body: string, pathSequenceId: string, sequenceIds: boolean): Draft {
   return {
     topic,
     title: param(req, url, "X-Title", "Title", "t"),
@@ -235,6 +289,8 @@ function parsePathPublish(req: Request, url: URL, topic: string, body: string): 
     tags: param(req, url, "X-Tags", "Tags", "Tag", "ta").split(",").map((t) => t.trim()).filter((t) => t !== ""),
     click: param(req, url, "X-Click", "Click"),
     via: "path",
+    sequenceId: sequenceIds ? checkSequenceId(pathSequenceId || param(req, url, "X-Sequence-ID", "Sequence-ID", "SID")) : "",
+    actions: [],
   };
 }
 
@@ -253,6 +309,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     attachments: initial.attachments ?? false,
     failWith: initial.failWith ?? null,
     delayMs: initial.delayMs ?? 0,
+    sequenceIds: initial.sequenceIds ?? true,
   };
   const messages: ReceivedMessage[] = [];
   const requests: StandInRequest[] = [];
@@ -292,12 +349,47 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     if (!url.pathname.startsWith(`${options.pathPrefix}/`)) throw errors.notFound();
     const path = url.pathname.slice(options.pathPrefix.length);
     const isPublish = req.method === "POST" || req.method === "PUT";
-    const topicInPath = path.slice(1);
-    if (!isPublish || (path !== "/" && !TOPIC.test(topicInPath))) throw errors.notFound();
+    const subscribe = /^\/([-_A-Za-z0-9]{1,64})\/json$/.exec(path);
+    if (subscribe && req.method === "GET") {
+      if (checkAuth(req.headers.get("authorization")) !== "ok") throw req.headers.get("authorization") ? errors.unauthorized() : errors.forbidden();
+      return subscribeStream(subscribe[1] as string, receivedAtMs);
+    }
+    // "/", "/<topic>", and on 2.16+ "/<topic>/<seq>" (publish, or DELETE) and "/<topic>/<seq>/clear" (PUT).
+    const parts = path.split("/").slice(1);
+    const topicInPath = parts[0] ?? "";
+    const seqInPath = parts[1] ?? "";
+    const clear = options.sequenceIds && parts.length === 3 && parts[2] === "clear" && req.method === "PUT";
+    const del = options.sequenceIds && parts.length === 2 && req.method === "DELETE";
+    const seqPublish = options.sequenceIds && parts.length === 2 && isPublish;
+    const plain = path === "/" || (parts.length === 1 && isPublish);
+    if (!(plain || clear || del || seqPublish) || (path !== "/" && !TOPIC.test(topicInPath)) || (!plain && !SEQUENCE_ID.test(seqInPath))) throw errors.notFound();
     const auth = checkAuth(req.headers.get("authorization"));
     if (auth === "wrong") throw errors.unauthorized();
+    if (clear || del) {
+      if (!takeRequest(server.requestIP(req)?.address ?? "unknown", receivedAtMs)) throw errors.tooManyRequests();
+      if (auth === "none") throw errors.forbidden();
+      const marker: ReceivedMessage = {
+        id: randomId(),
+        topic: topicInPath,
+        title: "",
+        message: "",
+        priority: 0,
+        tags: [],
+        click: "",
+        attachment: null,
+        via: "path",
+        actions: [],
+        sequenceId: seqInPath,
+        event: clear ? "message_clear" : "message_delete",
+        authorization: req.headers.get("authorization"),
+        contentType: req.headers.get("content-type"),
+        receivedAtMs,
+      };
+      messages.push(marker);
+      return Response.json(messageObject(marker), { status: 200 });
+    }
     const body = await req.text();
-    const draft = path === "/" ? parseJsonPublish(body) : parsePathPublish(req, url, topicInPath, body);
+    const draft = path === "/" ? parseJsonPublish(body, options.sequenceIds) : parsePathPublish(req, url, topicInPath, body, seqInPath, options.sequenceIds);
     if (!takeRequest(server.requestIP(req)?.address ?? "unknown", receivedAtMs)) throw errors.tooManyRequests();
     if (auth === "none") throw errors.forbidden();
     if (bytes(draft.title) > TITLE_LIMIT_BYTES) throw errors.titleTooLarge();
@@ -321,22 +413,51 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       click: draft.click,
       attachment,
       via: draft.via,
+      actions: draft.actions,
+      sequenceId: draft.sequenceId,
+      event: "message",
       authorization: req.headers.get("authorization"),
       contentType: req.headers.get("content-type"),
       receivedAtMs,
     };
     messages.push(received);
+    publishToSubscribers(received);
     return Response.json(messageObject(received), { status: 200 });
+  }
+
+  const subscribers = new Set<{ topic: string; push: (line: string) => void }>();
+
+  function subscribeStream(topic: string, nowMs: number): Response {
+    const encoder = new TextEncoder();
+    let me: { topic: string; push: (line: string) => void } | null = null;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        me = { topic, push: (line) => controller.enqueue(encoder.encode(`${line}\n`)) };
+        subscribers.add(me);
+        me.push(JSON.stringify({ id: randomId(), time: Math.floor(nowMs / 1000), event: "open", topic }));
+      },
+      cancel() {
+        if (me) subscribers.delete(me);
+      },
+    });
+    return new Response(stream, { status: 200, headers: { "Content-Type": "application/x-ndjson; charset=utf-8" } });
+  }
+
+  function publishToSubscribers(m: ReceivedMessage): void {
+    for (const s of subscribers) if (s.topic === m.topic) s.push(JSON.stringify(messageObject(m)));
   }
 
   function messageObject(m: ReceivedMessage): Record<string, unknown> {
     const time = Math.floor(m.receivedAtMs / 1000);
-    const out: Record<string, unknown> = { id: m.id, time, expires: time + CACHE_DURATION_S, event: "message", topic: m.topic };
+    const out: Record<string, unknown> = { id: m.id, time, expires: time + CACHE_DURATION_S, event: m.event, topic: m.topic };
+    if (m.sequenceId) out["sequence_id"] = m.sequenceId;
+    if (m.event !== "message") return out;
     if (m.title) out["title"] = m.title;
     out["message"] = m.message;
     if (m.priority) out["priority"] = m.priority;
     if (m.tags.length) out["tags"] = m.tags;
     if (m.click) out["click"] = m.click;
+    if (m.actions.length) out["actions"] = m.actions;
     if (m.attachment) out["attachment"] = { name: m.attachment.name, type: "text/plain; charset=utf-8", size: m.attachment.size, url: `${base()}/file/${m.id}.txt` };
     return out;
   }
@@ -368,8 +489,23 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     options,
     messages,
     requests,
+    notifications(topic) {
+      const shown = new Map<string, ShownNotification>();
+      for (const m of messages) {
+        if (topic !== undefined && m.topic !== topic) continue;
+        const key = `${m.topic}/${m.sequenceId || m.id}`;
+        const seen = shown.get(key);
+        if (m.event === "message") {
+          // A publish after a clear or delete shows the sequence again, as a new notification would.
+          if (seen) shown.set(key, { ...seen, latest: m, publishes: seen.publishes + 1, state: "shown" });
+          else shown.set(key, { sequenceId: m.sequenceId || m.id, topic: m.topic, latest: m, publishes: 1, state: "shown" });
+        } else if (seen) seen.state = m.event === "message_clear" ? "cleared" : "deleted";
+      }
+      return [...shown.values()];
+    },
     topicUrl: (topic) => `${base()}/${topic}`,
     async stop() {
+      subscribers.clear();
       await server.stop(true);
     },
     async restart() {

@@ -10,6 +10,9 @@ import { NtfyNotifier } from "../notify/ntfy.ts";
 import { NTFY_TOPIC, parseNtfyUrl } from "../parse/ntfy-url.ts";
 import { openStore } from "../store/db.ts";
 import { eventsBetween, instancesIn } from "../store/digest-read.ts";
+import { fingerprintsBefore, incidentsOverlapping } from "../store/incidents.ts";
+import type { Incident } from "../incidents/lifecycle.ts";
+import { countIncidents, digestPeriod, type IncidentCounts } from "../incidents/period.ts";
 import { commonArgs, loadCommandEnv, repeatedOption, UsageError } from "./_context.ts";
 
 // `logtriage digest [--since 7d] [--until DATE] [--db PATH ...] [--send]`: the weekly summary,
@@ -114,24 +117,55 @@ function gather(paths: readonly string[], sinceUs: number, untilUs: number, prev
   return out;
 }
 
+/** Each instance's incidents this period and (where it was watched all through it) the one before. */
+function incidentCountsOf(paths: readonly string[], sinceUs: number, untilUs: number, previousSinceUs: number, watched: ReadonlySet<string>): Map<string, { now: IncidentCounts; before: IncidentCounts | null }> {
+  const rows: Incident[] = [];
+  const earlierNow = new Set<string>();
+  const earlierBefore = new Set<string>();
+  for (const path of paths) {
+    const db = openStore(path, { readonly: true });
+    try {
+      rows.push(...incidentsOverlapping(db, previousSinceUs, untilUs));
+      for (const f of fingerprintsBefore(db, sinceUs)) earlierNow.add(f);
+      for (const f of fingerprintsBefore(db, previousSinceUs)) earlierBefore.add(f);
+    } finally {
+      db.close();
+    }
+  }
+  const out = new Map<string, { now: IncidentCounts; before: IncidentCounts | null }>();
+  const instances = new Set(rows.map((r) => r.instanceId));
+  for (const id of instances) {
+    const mine = rows.filter((r) => r.instanceId === id);
+    const strip = (set: Set<string>) => new Set([...set].filter((f) => f.startsWith(`${id}\t`)).map((f) => f.slice(id.length + 1)));
+    out.set(id, {
+      now: countIncidents(mine, strip(earlierNow), sinceUs, untilUs),
+      before: watched.has(id) ? countIncidents(mine, strip(earlierBefore), previousSinceUs, sinceUs) : null,
+    });
+  }
+  return out;
+}
+
 export const digestCommand = defineCommand({
   meta: { name: "digest", description: "Print the weekly digest (events per instance and tier); --send posts it to ntfy" },
   args: {
     ...commonArgs,
     db: { type: "string", description: "Event database; repeat (or a comma list) to merge several instances' databases (default: [db] path)", valueHint: "PATH" },
-    since: { type: "string", description: "Start: a duration back from now (7d) or a date (2026-02-10, local)", default: "7d", valueHint: "DURATION|DATE" },
+    since: { type: "string", description: "Start: a duration back from now (7d) or a date (2026-02-10, local); default one period of [digest] schedule (7d weekly, 1d daily)", valueHint: "DURATION|DATE" },
     until: { type: "string", description: "End (exclusive): a date (2026-02-16 includes that day), a date and time, or a duration back from now; default now", valueHint: "DATE" },
     send: { type: "boolean", description: "Also send it to ntfy ([digest] topic, else [ntfy] url), low priority" },
+    json: { type: "boolean", description: "As one JSON object: the period, the text, and each instance's incident counts" },
   },
   async run({ args, rawArgs }) {
     const nowMs = Date.now();
-    const sinceMs = parseTimeBound(args.since, nowMs, "since");
-    if (sinceMs === null) throw new UsageError(`--since: expected a duration like 7d or a date like 2026-02-10, got "${args.since}"`);
+    const env = loadCommandEnv(args);
+    const period = digestPeriod(env.config.digest.schedule);
+    const since = args.since ?? `${period.days}d`;
+    const sinceMs = parseTimeBound(since, nowMs, "since");
+    if (sinceMs === null) throw new UsageError(`--since: expected a duration like 7d or a date like 2026-02-10, got "${since}"`);
     const untilMs = args.until === undefined ? nowMs : parseTimeBound(args.until, nowMs, "until");
     if (untilMs === null) throw new UsageError(`--until: expected a date like 2026-02-16, a date and time, or a duration like 1d, got "${args.until}"`);
     if (sinceMs >= untilMs) throw new UsageError(`--since (${new Date(sinceMs).toISOString()}) must be before --until (${new Date(untilMs).toISOString()})`);
 
-    const env = loadCommandEnv(args);
     let target: NtfyConfig | null = null;
     if (args.send) {
       const resolved = digestNtfyConfig(env.config.ntfy, env.config.digest.topic, env.configPath ?? defaultConfigPath(process.env));
@@ -151,14 +185,20 @@ export const digestCommand = defineCommand({
     // Only instances with an event stored from before the previous period began were
     // watched all through it; for the others a "0 last week" would mean "not yet installed".
     const watched = new Set([...gathered.instances].filter(([, firstUs]) => firstUs !== null && firstUs < previousSinceUs).map(([id]) => id));
+    const incidents = incidentCountsOf(paths, sinceUs, untilUs, previousSinceUs, watched);
     const digest = buildDigest({
       sinceUs,
       untilUs,
       instances: orderInstances(gathered.instances.keys(), env.config.instance.id),
       events: gathered.events,
       previous: { events: gathered.previousEvents, instances: watched },
+      incidents,
+      periodWord: args.since === undefined ? period.word : "weekly",
     });
-    process.stdout.write(`${digest.title}\n\n${digestText(digest)}\n`);
+    if (args.json) {
+      const perInstance = Object.fromEntries([...incidents].map(([id, c]) => [id, { ...c.now, previous: c.before }]));
+      process.stdout.write(`${JSON.stringify({ title: digest.title, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), text: digestText(digest), incidents: perInstance })}\n`);
+    } else process.stdout.write(`${digest.title}\n\n${digestText(digest)}\n`);
     if (target === null) return;
 
     const notifier = new NtfyNotifier(target, new Redactor(env.config.redact));

@@ -73,6 +73,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
   const role = file.instance?.role ?? "desktop";
   const roleDefaults = ROLE_DEFAULTS[role];
   const ntfy = file.ntfy ?? {};
+  const am = file.alertmanager ?? {};
   const detectors = file.detectors ?? {};
   const rules = file.rules ?? {};
   return {
@@ -80,7 +81,9 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
     ntfy: {
       url: ntfy.url ?? "",
       priorityMap: { ...DEFAULT_PRIORITY_MAP, ...definedOnly(ntfy.priority_map ?? {}) },
-      alertTiers: ntfy.alert_tiers ?? ["T1", "T2"],
+      // Unit failures, restart loops, failed or stale timers and probe outages are T3: a person
+      // wants those on the phone; T4 only from high up (warnings, and T5, go to the digest).
+      alertTiers: ntfy.alert_tiers ?? ["T1", "T2", "T3", "T4"],
       token: ntfy.token ?? null,
       tokenFile: ntfy.token_file === undefined ? null : resolveConfigPath(ntfy.token_file, ctx.file, ctx.env, "ntfy.token_file"),
       user: ntfy.user ?? null,
@@ -88,6 +91,20 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       click: ntfy.click ?? null,
       timeoutMs: ntfy.timeout ?? 10_000,
       maxAgeMs: ntfy.max_age ?? 7 * 86_400_000,
+      minSeverity: { T4: "high", ...definedOnly(ntfy.min_severity ?? {}) },
+      onResolve: ntfy.on_resolve ?? "update",
+      controlTopic: ntfy.control_topic ? ntfy.control_topic : null,
+      updateIntervalMs: ntfy.update_interval ?? 60_000,
+    },
+    incidents: {
+      ignoreUnits: file.incidents?.ignore_units ?? [],
+      quietUnits: file.incidents?.quiet_units ?? [],
+      ignorePrograms: file.incidents?.ignore_programs ?? [],
+      quietPrograms: file.incidents?.quiet_programs ?? [],
+      resolveUnitMs: file.incidents?.resolve_unit ?? 5 * 60_000,
+      resolveProgramMs: file.incidents?.resolve_program ?? 24 * 3_600_000,
+      resolveDiskMs: file.incidents?.resolve_disk ?? 24 * 3_600_000,
+      resolveOtherMs: file.incidents?.resolve_other ?? 3_600_000,
     },
     digest: {
       enabled: file.digest?.enabled ?? true,
@@ -140,6 +157,16 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
     },
     log: { level: file.log?.level ?? "info" },
     redact: { enabled: file.redact?.enabled ?? true, patterns: file.redact?.patterns ?? [] },
+    alertmanager: {
+      urls: am.urls ?? [],
+      bearerToken: am.bearer_token ?? null,
+      bearerTokenFile: am.bearer_token_file === undefined ? null : resolveConfigPath(am.bearer_token_file, ctx.file, ctx.env, "alertmanager.bearer_token_file"),
+      basicAuth: am.basic_auth ?? null,
+      caFile: am.ca_file === undefined ? null : resolveConfigPath(am.ca_file, ctx.file, ctx.env, "alertmanager.ca_file"),
+      insecureSkipVerify: am.insecure_skip_verify ?? false,
+      timeoutMs: am.timeout ?? 10_000,
+      resendIntervalMs: am.resend_interval ?? 60_000,
+    },
     detectors: {
       gpu: detectors.gpu ?? roleDefaults.detectors.gpu,
       raid: detectors.raid ?? roleDefaults.detectors.raid,

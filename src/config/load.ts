@@ -59,6 +59,10 @@ function crossCheck(file: ConfigFile): KeyProblem[] {
   if (ntfy.token !== undefined && ntfy.token_file !== undefined) {
     problems.push({ path: ["ntfy", "token_file"], message: "ntfy.token_file: set token or token_file, not both" });
   }
+  const am = file.alertmanager ?? {};
+  if ([am.bearer_token, am.bearer_token_file, am.basic_auth].filter((x) => x !== undefined).length > 1) {
+    problems.push({ path: ["alertmanager", "bearer_token"], message: "alertmanager: set one of bearer_token, bearer_token_file and basic_auth" });
+  }
   if ((ntfy.user === undefined) !== (ntfy.password === undefined)) {
     const [given, missing] = ntfy.user === undefined ? ["password", "user"] : ["user", "password"];
     problems.push({ path: ["ntfy", given], message: `ntfy.${given}: ${missing} is needed too (or use token)` });

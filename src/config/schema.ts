@@ -60,6 +60,24 @@ export interface Config {
     timeoutMs: number;
     /** An alert unsent this long is dropped, counted and shown. */
     maxAgeMs: number;
+    /** Per tier, the least severity that alerts (a tier in alertTiers without one alerts at any severity). */
+    minSeverity: Partial<Record<Tier, Severity>>;
+    onResolve: OnResolve;
+    /** The topic the phone's "Mute" button publishes signed messages to; null: no control topic, no mute button. */
+    controlTopic: string | null;
+    /** Least time between two updates of one incident's notification, unless its severity rises. */
+    updateIntervalMs: number;
+  };
+  /** Incidents: what is never an event (ignore), what is stored but never alerted (quiet), when a quiet incident is over. */
+  incidents: {
+    ignoreUnits: string[];
+    quietUnits: string[];
+    ignorePrograms: string[];
+    quietPrograms: string[];
+    resolveUnitMs: number;
+    resolveProgramMs: number;
+    resolveDiskMs: number;
+    resolveOtherMs: number;
   };
   digest: { enabled: boolean; schedule: string; topic: string };
   cooldown: { windowMs: number; aggregateThreshold: number };
@@ -80,6 +98,20 @@ export interface Config {
   log: { level: LogLevel };
   /** The secret-redaction pass over what leaves the machine (alerts, the HTTP API). */
   redact: { enabled: boolean; patterns: string[] };
+  /** Prometheus Alertmanager(s) fed with incidents; `urls` empty when off. */
+  alertmanager: {
+    urls: string[];
+    bearerToken: string | null;
+    /** Absolute, `~/` expanded. */
+    bearerTokenFile: string | null;
+    basicAuth: { user: string; password: string } | null;
+    /** Absolute, `~/` expanded. */
+    caFile: string | null;
+    insecureSkipVerify: boolean;
+    timeoutMs: number;
+    /** How often an open incident's alert is posted again (Alertmanager forgets alerts not refreshed within its resolve_timeout, 5 m by default). */
+    resendIntervalMs: number;
+  };
   detectors: Detectors;
   rules: { disable: string[]; custom: CustomRuleConfig[] };
 }
@@ -149,6 +181,20 @@ const priority = () =>
   );
 
 const tier = () => v.picklist(TIERS, expected(oneOf(TIERS)));
+
+const severity = () => v.picklist(SEVERITIES, expected(oneOf(SEVERITIES)));
+
+const unitList = () =>
+  v.array(v.pipe(text("a unit name"), v.regex(/^[\w@:.\\*-]+\.[a-z]+$/, expected(`a unit name like "backup.service"`))), expected(`an array of unit names like ["backup.service"]`));
+
+const programList = () => v.array(v.pipe(text("a program name"), v.minLength(1, expected("a program name"))), expected(`an array of program names like ["steam"]`));
+
+const NTFY_TOPIC_NAME = /^[-_A-Za-z0-9]{1,64}$/;
+const CONTROL_TOPIC_EXPECTED = `a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none`;
+
+/** What happens to an incident's notification when it resolves. */
+export const ON_RESOLVE = ["update", "clear", "none"] as const;
+export type OnResolve = (typeof ON_RESOLVE)[number];
 
 export const RULE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -270,6 +316,36 @@ export const ConfigFileSchema = v.strictObject(
           click: v.optional(v.pipe(text("a URL"), v.check((s) => URL.canParse(s), expected("a URL")))),
           timeout: v.optional(duration(1)),
           max_age: v.optional(duration(60_000)),
+          min_severity: v.optional(
+            v.strictObject(
+              {
+                T1: v.optional(severity()),
+                T2: v.optional(severity()),
+                T3: v.optional(severity()),
+                T4: v.optional(severity()),
+                T5: v.optional(severity()),
+              },
+              TABLE,
+            ),
+          ),
+          on_resolve: v.optional(v.picklist(ON_RESOLVE, expected(oneOf(ON_RESOLVE)))),
+          control_topic: v.optional(v.pipe(text(CONTROL_TOPIC_EXPECTED), v.check((s) => s === "" || NTFY_TOPIC_NAME.test(s), expected(CONTROL_TOPIC_EXPECTED)))),
+          update_interval: v.optional(duration(0)),
+        },
+        TABLE,
+      ),
+    ),
+    incidents: v.optional(
+      v.strictObject(
+        {
+          ignore_units: v.optional(unitList()),
+          quiet_units: v.optional(unitList()),
+          ignore_programs: v.optional(programList()),
+          quiet_programs: v.optional(programList()),
+          resolve_unit: v.optional(duration(1_000)),
+          resolve_program: v.optional(duration(1_000)),
+          resolve_disk: v.optional(duration(1_000)),
+          resolve_other: v.optional(duration(1_000)),
         },
         TABLE,
       ),
@@ -417,6 +493,29 @@ export const ConfigFileSchema = v.strictObject(
               expected(`an array of regular expressions like ["CUST-[0-9]{6}"]`),
             ),
           ),
+        },
+        TABLE,
+      ),
+    ),
+    alertmanager: v.optional(
+      v.strictObject(
+        {
+          urls: v.optional(
+            v.array(
+              v.pipe(
+                text(`an Alertmanager URL like "http://alertmanager:9093"`),
+                v.check((s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s), expected(`an Alertmanager URL like "http://alertmanager:9093"`)),
+              ),
+              expected(`an array of Alertmanager URLs like ["http://alertmanager:9093"]`),
+            ),
+          ),
+          bearer_token: v.optional(text()),
+          bearer_token_file: v.optional(text("a file path")),
+          basic_auth: v.optional(v.strictObject({ user: text(), password: text() }, expected(`a table like { user = "…", password = "…" }`))),
+          ca_file: v.optional(text("a file path")),
+          insecure_skip_verify: v.optional(flag()),
+          timeout: v.optional(duration(1)),
+          resend_interval: v.optional(duration(1_000)),
         },
         TABLE,
       ),

@@ -11,6 +11,8 @@ import { filesFingerprint } from "../notify/pause.ts";
 import { Redactor } from "../text/redact.ts";
 import { loadConfig } from "../config/load.ts";
 import { hostname } from "node:os";
+import { alertmanagerClient } from "../notify/alertmanager.ts";
+import { AlertmanagerFeed } from "../notify/alertmanager-feed.ts";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
@@ -27,6 +29,12 @@ import { formatDuration } from "../text/format.ts";
 import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";
+import { IncidentStep } from "./incident-step.ts";
+import { unitStateVia } from "./unit-state.ts";
+import { ControlSubscriber, controlKeyPath, loadOrCreateControlKey, muteButton } from "./control.ts";
+import type { Notification } from "../text/alert.ts";
+import { incidentPolicy } from "../incidents/policy.ts";
+import { withSequence } from "../notify/incident-alert.ts";
 import { EnrichmentStage } from "../enrich/stage.ts";
 import { createEnrichers } from "../enrich/registry.ts";
 import { MemoryHistory } from "../host/memory-history.ts";
@@ -62,10 +70,18 @@ export interface DaemonOptions {
 
 const HEARTBEAT_MS = 5_000;
 
+/** Where the local API answers, for links in alerts; null when it is off or on a Unix socket (no URL reaches it). */
+function apiBaseUrl(listen: Config["http"]["listen"]): string | null {
+  if (listen === null || "unix" in listen) return null;
+  return `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
+}
+
 export function notificationTarget(config: Config): string {
-  if (!config.ntfy.url) return "notifications off";
+  const am = config.alertmanager.urls.length > 0 ? `Alertmanager ${config.alertmanager.urls.join(", ")}` : null;
+  if (!config.ntfy.url) return am ?? "notifications off";
   const target = parseNtfyUrl(config.ntfy.url);
-  return target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
+  const ntfy = target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
+  return am ? `${ntfy}; ${am}` : ntfy;
 }
 
 export async function chooseSource(config: Config): Promise<SourceSelection> {
@@ -124,7 +140,48 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       })
     : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
-  const toNotification = notifier ? (event: StoredEventWithLines) => alertFor(event, config.ntfy, config.instance.id) : null;
+  const amClient = alertmanagerClient(config.alertmanager);
+  const alertmanager = amClient
+    ? new AlertmanagerFeed({
+        db,
+        client: amClient,
+        instanceId: config.instance.id,
+        resendMs: config.alertmanager.resendIntervalMs,
+        detailsBaseUrl: apiBaseUrl(config.http.listen),
+        log: log.withTag("alertmanager"),
+      })
+    : null;
+  /** Incidents changed: whoever tells the outside world looks now. */
+  const wakeNotifiers = () => {
+    sender?.wake();
+    alertmanager?.wake();
+  };
+  // The incident's sequence id travels with its lead event's alert, also through the
+  // enrichment stage's rewrite, so the phone keeps one notification per incident.
+  const controlTopic = notifier ? config.ntfy.controlTopic : null;
+  let controlKey: Buffer | null = null;
+  if (controlTopic !== null) {
+    try {
+      controlKey = loadOrCreateControlKey(controlKeyPath(db.filename));
+    } catch (error) {
+      log.error(`control topic off: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  // Without a control topic there is no mute button: nothing would hear it.
+  const withButtons = (n: Notification, incidentId: string | null | undefined): Notification =>
+    controlKey && notifier && controlTopic && incidentId ? { ...n, actions: [muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000)] } : n;
+  const toNotification = notifier ? (event: StoredEventWithLines) => withButtons(withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId), event.incidentId) : null;
+  const control = controlKey && notifier && controlTopic ? new ControlSubscriber(db, controlKey, notifier.target, controlTopic, () => notifier.authorizationHeader(), log.withTag("control")) : null;
+  const incidents = new IncidentStep({
+    instanceId: config.instance.id,
+    policy: incidentPolicy(config),
+    rules: { updateIntervalMs: config.ntfy.updateIntervalMs },
+    windows: { unitMs: config.incidents.resolveUnitMs, programMs: config.incidents.resolveProgramMs, diskMs: config.incidents.resolveDiskMs, otherMs: config.incidents.resolveOtherMs },
+    onResolve: config.ntfy.onResolve,
+    toNotification,
+    click: config.ntfy.click,
+    unitState: unitStateVia(processRunner),
+  });
   // Alerts a previous run left waiting for enrichment go out as they are.
   const released = releaseAllEnriching(db);
   if (released > 0) log.info(`${released} alert(s) left waiting for context by the previous run are sent without it`);
@@ -137,14 +194,16 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     instanceId: config.instance.id,
     log: log.withTag("enrich"),
     toNotification,
-    onReleased: () => sender?.wake(),
+    onReleased: wakeNotifiers,
   });
   const writer = new EventWriter({
     db,
     policy: { instanceId: config.instance.id, cooldownMs: config.cooldown.windowMs, aggregateThreshold: config.cooldown.aggregateThreshold },
     alerts: toNotification ? { tiers: alertTiers, toNotification } : null,
     enrichment,
+    incidents,
     onAlertsQueued: () => sender?.wake(),
+    onStored: () => alertmanager?.wake(),
   });
   const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
@@ -205,12 +264,29 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const retain = () => {
     try {
       const r = applyRetention(db, Date.now() * 1000, config.db.retentionMs);
-      if (r.events || r.alerts) log.info(`retention: removed ${r.events} event(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
+      if (r.events || r.alerts || r.incidents) log.info(`retention: removed ${r.events} event(s), ${r.incidents} resolved incident(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
     } catch (error) {
       log.warn(`retention failed, tried again tomorrow: ${error instanceof Error ? error.message : String(error)}`);
     }
     trimStartupMemory();
   };
+  // Held-back updates and quiet incidents: looked at often enough for a one-minute update
+  // interval to be kept to within a few seconds.
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    incidents
+      .sweep(db, Date.now() * 1000)
+      .then((queued) => {
+        if (queued > 0) sender?.wake();
+        alertmanager?.wake();
+      })
+      .catch((error: unknown) => log.warn(`incidents: ${error instanceof Error ? error.message : String(error)}; looked at again shortly`))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)));
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
@@ -222,6 +298,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     await Promise.all([
       pipeline?.run(signal),
       sender?.run(signal),
+      control?.run(signal),
+      alertmanager?.run(signal),
       ...monitors.map((m) => runMonitor(m, writer, log, signal)),
       source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
     ]);
@@ -233,6 +311,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
     if (watchdog) clearInterval(watchdog);
+    clearInterval(sweep);
     clearTimeout(firstRetention);
     clearInterval(retention);
     beat();

@@ -5,6 +5,7 @@ import type { Notification } from "../text/alert.ts";
 import { saveCursor } from "../store/cursor.ts";
 import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
 import { enqueueAlert } from "../store/outbox.ts";
+import type { IncidentStep } from "./incident-step.ts";
 
 // The store step of the pipeline, shared by the log pipeline (which commits at quiet points
 // with its source position) and the monitors (PSI, SMART, timers: no position, at once). One
@@ -25,8 +26,15 @@ export interface WriterOptions {
   alerts: AlertPolicy | null;
   /** Null when nothing is enriched (replay, tests). */
   enrichment?: EnrichmentStage | null;
+  /**
+   * The incident step: drops ignored candidates, joins each stored event to its incident and
+   * decides its alerts (then `alerts.tiers` is not used). Null: one alert per new event.
+   */
+  incidents?: IncidentStep | null;
   /** Called after a commit that queued alerts (wakes the sender). */
   onAlertsQueued?: () => void;
+  /** Called after a commit that stored events (their incidents may have changed). */
+  onStored?: () => void;
 }
 
 export interface CommitResult {
@@ -55,7 +63,9 @@ export class EventWriter {
     const result: CommitResult = { created: 0, folded: 0, queued: 0 };
     const toEnrich: { id: string; candidate: Candidate }[] = [];
     db.transaction(() => {
+      const incidents = this.options.incidents ?? null;
       for (const c of candidates) {
+        if (incidents?.ignores(c)) continue;
         const outcome = commitEvent(db, c, policy);
         if (outcome.outcome === "new") result.created++;
         else result.folded++;
@@ -64,7 +74,12 @@ export class EventWriter {
         // A new event alerts; so does the fold that turns one into a crash loop. Other folds
         // are the cooldown doing its job, and a merged line is one more line about a crash
         // already alerted: one alert per incident.
-        if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && alerts.tiers.has(c.tier)) {
+        if (incidents) {
+          for (const a of incidents.record(db, c, outcome, nowUs)) {
+            enqueueAlert(db, a.eventId, a.notification, nowUs, a.first && enrich ? "enriching" : "pending");
+            result.queued++;
+          }
+        } else if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && alerts.tiers.has(c.tier)) {
           const lookup = getEvent(db, outcome.id);
           if (lookup.kind === "found") {
             enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");
@@ -76,6 +91,7 @@ export class EventWriter {
     }).immediate();
     for (const job of toEnrich) enrichment?.enqueue(job.id, job.candidate);
     if (result.queued > 0) this.options.onAlertsQueued?.();
+    if (result.created + result.folded > 0) this.options.onStored?.();
     return result;
   }
 

@@ -2,7 +2,10 @@ import type { Database } from "bun:sqlite";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { parseDuration } from "../config/duration.ts";
 import { isTier, type Tier } from "../event.ts";
-import { queryEvents } from "../store/events.ts";
+import { getEvent, queryEvents } from "../store/events.ts";
+import { getIncident, incidentEventIds, queryIncidents } from "../store/incidents.ts";
+import { silencedIncidents } from "../store/alertmanager-sync.ts";
+import { incidentJson } from "../incidents/json.ts";
 import { listSnapshots, readLatestSnapshot, timestampToUs } from "../store/snapshots.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import { isoTime } from "../text/format.ts";
@@ -105,6 +108,36 @@ function eventsRoute(url: URL, deps: ApiDeps): Response {
   return json(200, redacted(deps, { since: isoTime(sinceUs), count: events.length, events: events.map(eventJson) }));
 }
 
+function incidentsRoute(url: URL, deps: ApiDeps): Response {
+  const known = new Set(["open", "since", "limit"]);
+  for (const key of url.searchParams.keys()) if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /incidents takes open, since and limit`);
+  const nowUs = deps.nowUs();
+  const sinceParam = url.searchParams.get("since");
+  const sinceUs = sinceParam === null ? nowUs - 7 * DEFAULT_SINCE_MS * 1000 : parseSince(sinceParam, nowUs);
+  if (typeof sinceUs === "string") return error(400, sinceUs);
+  const limitParam = url.searchParams.get("limit");
+  const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
+  const openOnly = url.searchParams.has("open") && url.searchParams.get("open") !== "false";
+  const silenced = silencedIncidents(deps.db);
+  const incidents = queryIncidents(deps.db, { sinceUs, openOnly, limit });
+  return json(200, { since: isoTime(sinceUs), count: incidents.length, incidents: incidents.map((i) => incidentJson(i, nowUs, incidentEventIds(deps.db, i.id), silenced.get(i.id) ?? [])) });
+}
+
+/** One incident with its events in full (the event JSON shape): where an alert's link leads. */
+function incidentRoute(id: string, deps: ApiDeps): Response {
+  const found = getIncident(deps.db, id);
+  if (found.kind === "none") return error(404, `no incident ${JSON.stringify(id)}`);
+  if (found.kind === "ambiguous") return error(400, `${JSON.stringify(id)} matches several incidents (${found.ids.join(", ")}); give more of the id`);
+  const nowUs = deps.nowUs();
+  const ids = incidentEventIds(deps.db, found.incident.id);
+  const events = ids.flatMap((eventId) => {
+    const e = getEvent(deps.db, eventId);
+    return e.kind === "found" ? [eventJson(e.event)] : [];
+  });
+  return json(200, { ...incidentJson(found.incident, nowUs, ids, silencedIncidents(deps.db).get(found.incident.id) ?? []), events });
+}
+
 function failureContextRoute(service: string, view: string, deps: ApiDeps): Response {
   if (!deps.services.includes(service)) {
     const names = deps.services.length ? `configured services: ${deps.services.join(", ")}` : "no services are configured ([services.NAME] in the config)";
@@ -145,6 +178,9 @@ export async function route(request: Request, deps: ApiDeps): Promise<Response> 
   }
   if (path === "/metrics") return new Response(await deps.metrics(), { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
   if (path === "/events") return eventsRoute(url, deps);
+  if (path === "/incidents") return incidentsRoute(url, deps);
+  const incident = /^\/incidents\/([0-9a-f]{1,32})$/.exec(path);
+  if (incident) return incidentRoute(incident[1] as string, deps);
   const failure = /^\/failure-context\/([^/]+)\/(last|list)$/.exec(path);
   if (failure) {
     let service: string;
@@ -156,5 +192,5 @@ export async function route(request: Request, deps: ApiDeps): Promise<Response> 
     }
     return failureContextRoute(service, failure[2] as string, deps);
   }
-  return error(404, `no such endpoint ${path}: GET /healthz, /metrics, /events?tier=&since=, /failure-context/SERVICE/last or /list`);
+  return error(404, `no such endpoint ${path}: GET /healthz, /metrics, /events?tier=&since=, /incidents?open&since=, /incidents/ID, /failure-context/SERVICE/last or /list`);
 }

@@ -6,6 +6,7 @@ import { parsePsi } from "../parse/psi.ts";
 import { sleep } from "../sleep.ts";
 import type { MemoryHistory, MemorySample } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
+import { PRESSURE_RISING_RULE } from "../incidents/fingerprint.ts";
 import { readPageSizeKb } from "../host/proc-files.ts";
 import { TopProcessSampler } from "../host/proc-sample.ts";
 
@@ -33,7 +34,15 @@ export function isAbove(sample: MemorySample, t: Thresholds): boolean {
   return sample.psi.someAvg10 >= t.warnSomeAvg10 || (sample.psi.fullAvg10 ?? 0) >= t.warnFullAvg10;
 }
 
+/** An episode still going after this long, and not easing, is told while it lasts (an incident the OOM kill may escalate). */
+export const RISING_AFTER_US = 10 * 1_000_000;
+
 interface OpenEpisode {
+  /** The rising notice was given for this episode. */
+  toldRising: boolean;
+  /** The latest reading's some avg10, and the one before it. */
+  lastSomeAvg10: number;
+  previousSomeAvg10: number;
   startUs: number;
   lastAboveUs: number;
   readings: number;
@@ -70,7 +79,7 @@ export class PressureEpisodes {
       this.aboveRun.push(sample);
       if (this.aboveRun.length < READINGS_TO_ENTER) return null;
       const [first, ...rest] = this.aboveRun as [MemorySample, ...MemorySample[]];
-      this.open = { startUs: first.timeUs, lastAboveUs: first.timeUs, readings: 0, peak: first, peakFull: null, lowestAvailableKb: null, highestSwapUsedKb: null };
+      this.open = { toldRising: false, lastSomeAvg10: 0, previousSomeAvg10: 0, startUs: first.timeUs, lastAboveUs: first.timeUs, readings: 0, peak: first, peakFull: null, lowestAvailableKb: null, highestSwapUsedKb: null };
       this.record(first, true);
       for (const s of rest) this.record(s, true);
       this.aboveRun = [];
@@ -86,6 +95,20 @@ export class PressureEpisodes {
     return this.close(true);
   }
 
+  /**
+   * Once per episode: the episode as it stands when it has lasted RISING_AFTER_US, its latest
+   * reading is still above the thresholds and higher than the one before (still rising). Null
+   * otherwise. Call after push().
+   */
+  rising(latest: MemorySample): PressureFacts | null {
+    const e = this.open;
+    if (e === null || e.toldRising || latest.timeUs - e.startUs < RISING_AFTER_US || !isAbove(latest, this.t)) return null;
+    // Strictly rising: a level or falling avg10 is pressure easing or holding, not the run-up to a kill.
+    if (e.lastSomeAvg10 <= e.previousSomeAvg10) return null;
+    e.toldRising = true;
+    return { ...this.snapshot(e, false), endUs: latest.timeUs };
+  }
+
   /** The episode still open (daemon stopping), closed as it stands; null when none is open. */
   finish(): PressureFacts | null {
     return this.open ? this.close(false) : null;
@@ -95,6 +118,8 @@ export class PressureEpisodes {
     const e = this.open as OpenEpisode;
     e.readings++;
     if (above) e.lastAboveUs = s.timeUs;
+    e.previousSomeAvg10 = e.lastSomeAvg10;
+    e.lastSomeAvg10 = s.psi?.someAvg10 ?? 0;
     if ((s.psi?.someAvg10 ?? 0) > (e.peak.psi?.someAvg10 ?? 0)) e.peak = s;
     if (s.psi?.fullAvg10 != null) e.peakFull = Math.max(e.peakFull ?? 0, s.psi.fullAvg10);
     if (s.memAvailableKb !== null) e.lowestAvailableKb = Math.min(e.lowestAvailableKb ?? Infinity, s.memAvailableKb);
@@ -105,6 +130,10 @@ export class PressureEpisodes {
     const e = this.open as OpenEpisode;
     this.open = null;
     this.belowRun = 0;
+    return this.snapshot(e, ended);
+  }
+
+  private snapshot(e: OpenEpisode, ended: boolean): PressureFacts {
     return {
       startUs: e.startUs,
       // It ended when pressure was last above the line; the readings below only confirm it.
@@ -121,6 +150,25 @@ export class PressureEpisodes {
       topAtPeak: e.peak.top.map(({ pid, comm, rssKb, owner }) => ({ pid, comm, rssKb, owner })),
     };
   }
+}
+
+/** "Memory pressure rising for 12 s: some 62% (largest: firefox 9.1 GB)": while it lasts, so the phone hears before an OOM kill. */
+export function risingPressureCandidate(p: PressureFacts): Candidate {
+  const seconds = Math.max(1, Math.round((p.endUs - p.startUs) / 1e6));
+  const top = p.topAtPeak[0];
+  const largest = top ? ` (largest: ${top.comm} ${(top.rssKb / 1_048_576).toFixed(1)} GB)` : "";
+  return {
+    tier: "T5",
+    severity: "high",
+    rule: PRESSURE_RISING_RULE,
+    summary: `Memory pressure rising for ${seconds} s: some ${Math.round(p.peakSomeAvg10)}%${p.peakFullAvg10 === null ? "" : ` / full ${Math.round(p.peakFullAvg10)}%`}${largest}`,
+    process: null,
+    pid: null,
+    unit: null,
+    timestampUs: p.endUs,
+    facts: { kind: "memory-pressure", pressure: p },
+    entries: [],
+  };
 }
 
 export function pressureCandidate(p: PressureFacts): Candidate {
@@ -199,6 +247,8 @@ export class PsiMonitor implements Monitor {
       }
       const ended = episodes.push(sample);
       if (ended) emit(pressureCandidate(ended));
+      const rising = ended ? null : episodes.rising(sample);
+      if (rising) emit(risingPressureCandidate(rising));
       const next = episodes.active || isAbove(sample, this.options) ? (this.options.fastIntervalMs ?? FAST_INTERVAL_MS) : this.options.pollIntervalMs;
       await (this.options.wait ?? sleep)(next, signal);
     }

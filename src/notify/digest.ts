@@ -1,4 +1,5 @@
 import type { OomReport, StoredEvent, Tier } from "../event.ts";
+import type { IncidentCounts } from "../incidents/period.ts";
 import { formatDuration, formatKb, formatPeriod } from "../text/format.ts";
 import { fitBytes, NTFY_MESSAGE_LIMIT_BYTES, printable, utf8Bytes } from "../text/alert.ts";
 
@@ -36,6 +37,10 @@ export interface DigestInput {
    * they get the line.
    */
   previous?: { events: readonly DigestEvent[]; instances: ReadonlySet<string> } | undefined;
+  /** Incidents per instance this period and the one before (incidents/period.ts); absent for databases without them. */
+  incidents?: ReadonlyMap<string, { now: IncidentCounts; before: IncidentCounts | null }> | undefined;
+  /** "weekly" (the default) or "daily", from [digest] schedule. */
+  periodWord?: "weekly" | "daily";
 }
 
 export interface Digest {
@@ -86,13 +91,24 @@ export function buildDigest(input: DigestInput): Digest {
   const sections = order.map((instanceId) => {
     const events = byInstance.get(instanceId) ?? [];
     const lines = instanceLines(instanceId, events);
+    const incidents = input.incidents?.get(instanceId);
+    if (incidents !== undefined) lines.push(...incidentLines(incidents.now));
     if (previous !== undefined && previous.instances.has(instanceId)) {
       const before = previous.events.filter((e) => e.instanceId === instanceId);
-      lines.push(trendLine(tierCounts(before), tierCounts(events), periodLabel));
+      lines.push(trendLine(tierCounts(before), tierCounts(events), periodLabel, incidents?.before ? [incidents.before.active, incidents.now.active] : null));
     }
     return lines;
   });
-  return { title: digestTitle(input.sinceUs, input.untilUs), sections, footer: longestIncidentLines(input.events) };
+  return { title: digestTitle(input.sinceUs, input.untilUs, input.periodWord ?? "weekly"), sections, footer: longestIncidentLines(input.events) };
+}
+
+/** "Incidents: 3 new, 1 recurring, 2 still open, 4 resolved (1 muted)", then the new ones' names. */
+function incidentLines(c: IncidentCounts): string[] {
+  const parts = [`${c.new} new`, `${c.recurring} recurring`, `${c.stillOpen} still open`, `${c.resolved} resolved`];
+  const head = `${"Incidents:".padEnd(LABEL_WIDTH)}${parts.join(", ")}${c.muted > 0 ? ` (${c.muted} muted)` : ""}`;
+  const shown = c.opened.slice(0, MAX_NAMES_PER_LINE).map((s) => `  + ${printable(s).replace(/\s+/g, " ")}`);
+  const more = c.opened.length > MAX_NAMES_PER_LINE ? [`  + ${c.opened.length - MAX_NAMES_PER_LINE} more`] : [];
+  return [head, ...shown, ...more];
 }
 
 /** The body: instance sections, then the longest incident, separated by blank lines. */
@@ -102,9 +118,9 @@ export function digestText(digest: Digest): string {
     .join("\n\n");
 }
 
-/** "📊 logtriage weekly digest (Feb 10-16)". */
-export function digestTitle(sinceUs: number, untilUs: number): string {
-  return `📊 logtriage weekly digest (${formatPeriod(sinceUs, untilUs)})`;
+/** "📊 logtriage weekly digest (Feb 10-16)", "📊 logtriage daily digest (Feb 10)". */
+export function digestTitle(sinceUs: number, untilUs: number, word: "weekly" | "daily" = "weekly"): string {
+  return `📊 logtriage ${word} digest (${formatPeriod(sinceUs, untilUs)})`;
 }
 
 
@@ -302,9 +318,10 @@ function tierCounts(events: readonly DigestEvent[]): TrendCounts {
 }
 
 /** "Trend vs previous 7d: OOM Kills 3→2, Process Crashes 0→3", only what changed. */
-function trendLine(before: TrendCounts, now: TrendCounts, periodLabel: string): string {
+function trendLine(before: TrendCounts, now: TrendCounts, periodLabel: string, incidents: [number, number] | null = null): string {
   const labels: readonly [Tier, string][] = [...TIER_LINES.map((l): [Tier, string] => [l.tier, l.label.slice(0, -1)]), ["T5", "Memory Pressure"]];
   const changes = labels.filter(([tier]) => before[tier] !== now[tier]).map(([tier, label]) => `${label} ${before[tier]}→${now[tier]}`);
+  if (incidents !== null && incidents[0] !== incidents[1]) changes.unshift(`Incidents ${incidents[0]}→${incidents[1]}`);
   return `Trend vs previous ${periodLabel}: ${changes.length > 0 ? changes.join(", ") : "unchanged"}`;
 }
 

@@ -34,7 +34,18 @@ export const MAX_RESPONSE_BYTES = 4096;
 export function publishBody(topic: string, n: Notification): Record<string, unknown> {
   const body: Record<string, unknown> = { topic, title: n.title, message: n.message, priority: n.priority, tags: n.tags };
   if (n.click !== null) body["click"] = n.click;
+  if (n.sequenceId !== undefined) body["sequence_id"] = n.sequenceId;
+  if (n.actions !== undefined && n.actions.length > 0) body["actions"] = n.actions;
   return body;
+}
+
+/** What one notification asks of the server: the JSON publish, or a clear/delete of its sequence (docs.ntfy.sh/publish/#updating-deleting-notifications). */
+export function requestFor(target: NtfyTarget, n: Notification): { method: string; url: string; body: string | null } {
+  if (n.op !== undefined && n.sequenceId !== undefined) {
+    const path = `${target.serverUrl}/${target.topic}/${encodeURIComponent(n.sequenceId)}`;
+    return n.op === "clear" ? { method: "PUT", url: `${path}/clear`, body: null } : { method: "DELETE", url: path, body: null };
+  }
+  return { method: "POST", url: `${target.serverUrl}/`, body: JSON.stringify(publishBody(target.topic, n)) };
 }
 
 export class NtfyNotifier implements Notifier {
@@ -64,11 +75,12 @@ export class NtfyNotifier implements Notifier {
     try {
       // Redirects are not followed: fetch would turn the POST into a GET, and ntfy answers a
       // GET of its root with the web app and 200, so the alert would vanish as a "success".
-      response = await fetch(`${server}/`, {
-        method: "POST",
+      // Redacted at send time, so alerts queued before a [redact] change go out under the new one too.
+      const request = requestFor(this.target, this.#redact(n));
+      response = await fetch(request.url, {
+        method: request.method,
         headers,
-        // At send time, so alerts queued before a [redact] change go out under the new one too.
-        body: JSON.stringify(publishBody(this.target.topic, this.#redact(n))),
+        body: request.body,
         signal: AbortSignal.any([signal, timeout]),
         redirect: "manual",
       });
@@ -94,6 +106,11 @@ export class NtfyNotifier implements Notifier {
 
   #redact(n: Notification): Notification {
     return { ...n, title: this.#redactor.text(n.title), message: this.#redactor.text(n.message), click: n.click === null ? null : redactUrl(n.click) };
+  }
+
+  /** The same credentials for another request to this server (the control topic's subscription). */
+  authorizationHeader(): Promise<string | null> {
+    return this.#authorization();
   }
 
   /** The Authorization header value, or null; the token file is read at each send, so a rotated token applies at once. */

@@ -81,6 +81,49 @@ const MIGRATIONS: readonly string[] = [
   // abnormal exit are three lines about one crash; incident_json records, for a T2 crash
   // event, the pid and which of those parts its latest crash has had (store/events.ts).
   `ALTER TABLE events ADD COLUMN incident_json TEXT;`,
+  // 5: incidents. One row per thing going wrong (a unit, a probe, a disk, a program, a GPU…),
+  // joining its events across sources and tiers; what decides open/update/resolve is
+  // src/incidents/, what was last alerted (alert_json) lets updates be rate-limited and a
+  // mute (mute_json) last until the incident's severity or loop state changes.
+  `CREATE TABLE incidents (
+     id            TEXT PRIMARY KEY,
+     instance_id   TEXT NOT NULL,
+     fingerprint   TEXT NOT NULL,
+     kind          TEXT NOT NULL,
+     subject       TEXT NOT NULL,
+     state         TEXT NOT NULL DEFAULT 'open',
+     first_seen    INTEGER NOT NULL,
+     last_seen     INTEGER NOT NULL,
+     resolved_us   INTEGER,
+     resolution    TEXT,
+     occurrences   INTEGER NOT NULL DEFAULT 1,
+     tier          TEXT NOT NULL,
+     severity      TEXT NOT NULL,
+     loop          INTEGER NOT NULL DEFAULT 0,
+     lead_event_id TEXT NOT NULL,
+     summary       TEXT NOT NULL,
+     alertable     INTEGER NOT NULL DEFAULT 0,
+     alert_json    TEXT,
+     update_due    INTEGER NOT NULL DEFAULT 0,
+     mute_json     TEXT
+   );
+   CREATE INDEX idx_incidents_fingerprint ON incidents(instance_id, fingerprint, state);
+   CREATE INDEX idx_incidents_state ON incidents(state, last_seen);
+   CREATE INDEX idx_incidents_seen ON incidents(last_seen);
+   ALTER TABLE events ADD COLUMN incident_id TEXT;
+   CREATE INDEX idx_events_incident ON events(incident_id);`,
+  // Alertmanager: what each incident's alert last told Alertmanager (its labels and whether it
+  // was firing or resolved, and when), so an open incident is refreshed before Alertmanager
+  // forgets it, a resolution is posted until one post of it succeeded, and a label change
+  // (a higher severity) ends the alert under the old labels. silenced_by: the silences
+  // Alertmanager last reported for it.
+  `CREATE TABLE alertmanager_sync (
+     incident_id TEXT PRIMARY KEY,
+     labels_json TEXT NOT NULL,
+     state       TEXT NOT NULL,
+     posted_us   INTEGER NOT NULL,
+     silenced_by TEXT
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

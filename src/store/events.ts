@@ -218,12 +218,15 @@ interface EventRow {
   occurrences: number;
   notified: number;
   enrichment_json?: string | null;
+  incident_id?: string | null;
 }
 
 export interface StoredEventWithLines extends StoredEvent {
   lines: string[];
   /** What enrich/ found after the event was stored; null before (or without) enrichment. */
   enrichment: EnrichmentRecord | null;
+  /** The incident it belongs to (store/incidents.ts); null before incidents, or for a recovery with nothing open. */
+  incidentId?: string | null;
 }
 
 function rowToEvent(row: EventRow): StoredEventWithLines {
@@ -247,6 +250,7 @@ function rowToEvent(row: EventRow): StoredEventWithLines {
     lines: JSON.parse(row.lines_json) as string[],
     notified: row.notified !== 0,
     enrichment: row.enrichment_json ? (JSON.parse(row.enrichment_json) as EnrichmentRecord) : null,
+    incidentId: row.incident_id ?? null,
   };
 }
 

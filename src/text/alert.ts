@@ -15,7 +15,21 @@ export interface Notification {
   tags: string[];
   /** URL opened when the notification is tapped; null for none. */
   click: string | null;
+  /**
+   * The incident's ntfy sequence id: a later publish with the same id replaces this
+   * notification in place (ntfy 2.16+; an older server shows it as a new one).
+   */
+  sequenceId?: string;
+  /** ntfy action buttons (docs.ntfy.sh/publish/#action-buttons), at most three. */
+  actions?: NtfyAction[];
+  /** Absent: publish. "clear": mark the sequence's notification read and dismiss it; "delete": remove it. Both need sequenceId. */
+  op?: "clear" | "delete";
 }
+
+/** An "http" button publishes `body` to `url` from the phone; a "view" button opens `url`. */
+export type NtfyAction =
+  | { action: "http"; label: string; url: string; method: "POST"; body: string; clear: boolean }
+  | { action: "view"; label: string; url: string; clear: boolean };
 
 // ntfy's default limits, in UTF-8 bytes. Message: docs.ntfy.sh/publish/#limitations ("up to
 // 4,096 bytes long. Longer messages are treated as attachments", and a server without an

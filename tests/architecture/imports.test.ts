@@ -19,11 +19,14 @@ import { dirname, join, relative, resolve } from "node:path";
 //   the journal, and writes into the store.
 // - monitors/ (PSI, SMART, timers, probes) and sources/ (journal, kmsg, file) produce candidates
 //   and entries; both take typed settings from config/.
-// - config/ validates the user's file into typed values. It sits above store/, classify/, text/
-//   and parse/ because it uses their shapes and parsers (a custom rule's shape, durations, ntfy
+// - store/ keeps events, incidents, alerts and snapshots; a failure snapshot holds host/
+//   readings, so host/ (readings of /proc and the system) is below it, and an incident row is
+//   an incidents/ value, so incidents/ is below it too.
+// - incidents/ decides an incident's life (fingerprint, open/update/resolve, the alert policy);
+//   pure, it reads the policy's settings from config/ types.
+// - config/ validates the user's file into typed values. It sits above classify/, text/ and
+//   parse/ because it uses their shapes and parsers (a custom rule's shape, durations, ntfy
 //   URLs); those layers take plain values and never read the config themselves.
-// - store/ keeps events, alerts and snapshots; a failure snapshot holds host/ readings, so
-//   host/ (readings of /proc and the system) is below it.
 // - classify/ turns entries into candidates; it names cgroups for host/ and words for events
 //   come from text/ below it.
 // - text/ turns events into words (alert text, describeCandidate, the formatters); pure.
@@ -41,8 +44,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ["enrich"],
   ["monitors"],
   ["sources"],
-  ["config"],
   ["store"],
+  ["incidents"],
+  ["config"],
   ["host"],
   ["classify"],
   ["text"],

@@ -291,6 +291,10 @@ describe("in process", () => {
     click: null,
     timeoutMs: 10_000,
     maxAgeMs: 7 * 86_400_000,
+    minSeverity: {},
+    onResolve: "update",
+    controlTopic: null,
+    updateIntervalMs: 60_000,
   };
 
   test("digest topic: same url, a name on the same server, or a URL (credentials only to their own server)", () => {

@@ -33,7 +33,22 @@ describe("defaults", () => {
     const config = parse("");
     expect(config.instance).toEqual({ id: "box", role: "desktop" });
     expect(config.ntfy.url).toBe("");
-    expect(config.ntfy.alertTiers).toEqual(["T1", "T2"]);
+    // Unit failures, restart loops, timers and probe outages (T3) alert on defaults; T4 only high or critical.
+    expect(config.ntfy.alertTiers).toEqual(["T1", "T2", "T3", "T4"]);
+    expect(config.ntfy.minSeverity).toEqual({ T4: "high" });
+    expect(config.ntfy.onResolve).toBe("update");
+    expect(config.ntfy.updateIntervalMs).toBe(60_000);
+    expect(config.ntfy.controlTopic).toBeNull();
+    expect(config.incidents).toEqual({
+      ignoreUnits: [],
+      quietUnits: [],
+      ignorePrograms: [],
+      quietPrograms: [],
+      resolveUnitMs: 300_000,
+      resolveProgramMs: 86_400_000,
+      resolveDiskMs: 86_400_000,
+      resolveOtherMs: 3_600_000,
+    });
     expect(config.ntfy.priorityMap).toEqual({ critical: 5, high: 4, medium: 3, warning: 2 });
     expect(config.ntfy.timeoutMs).toBe(10_000);
     expect(config.ntfy.token).toBeNull();
@@ -153,6 +168,48 @@ summary = "backup {job} failed"
     expect(config.rules.custom).toEqual([
       { name: "backup-failed", tier: "T3", severity: "medium", pattern: "backup (?<job>\\S+) failed", identifier: "restic", summary: "backup {job} failed" },
     ]);
+  });
+
+  test("the alert policy and incident windows come through", () => {
+    const config = parse(`
+[ntfy]
+min_severity = { T3 = "high", T4 = "critical" }
+on_resolve = "clear"
+update_interval = "2m"
+control_topic = "lt-control_7f3a"
+[incidents]
+ignore_units = ["flaky@*.service"]
+quiet_units = ["backup.service"]
+ignore_programs = ["steam"]
+quiet_programs = ["chrome"]
+resolve_unit = "10m"
+resolve_program = "12h"
+resolve_disk = "2d"
+resolve_other = "30m"
+`);
+    expect(config.ntfy.minSeverity).toEqual({ T3: "high", T4: "critical" });
+    expect(config.ntfy.onResolve).toBe("clear");
+    expect(config.ntfy.updateIntervalMs).toBe(120_000);
+    expect(config.ntfy.controlTopic).toBe("lt-control_7f3a");
+    expect(config.incidents).toEqual({
+      ignoreUnits: ["flaky@*.service"],
+      quietUnits: ["backup.service"],
+      ignorePrograms: ["steam"],
+      quietPrograms: ["chrome"],
+      resolveUnitMs: 600_000,
+      resolveProgramMs: 43_200_000,
+      resolveDiskMs: 172_800_000,
+      resolveOtherMs: 1_800_000,
+    });
+  });
+
+  test.each([
+    ["on_resolve", `[ntfy]\non_resolve = "dismiss"`, `config.toml:2: ntfy.on_resolve: expected one of update, clear, none, got "dismiss"`],
+    ["min_severity", `[ntfy]\nmin_severity = { T4 = "urgent" }`, `config.toml:2: ntfy.min_severity.T4: expected one of critical, high, medium, warning, got "urgent"`],
+    ["control_topic", `[ntfy]\ncontrol_topic = "my topic"`, `config.toml:2: ntfy.control_topic: expected a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none, got "my topic"`],
+    ["quiet_units", `[incidents]\nquiet_units = ["backup"]`, `config.toml:2: incidents.quiet_units[0]: expected a unit name like "backup.service", got "backup"`],
+  ])("alert policy, wrong value: %s", (_key, text, message) => {
+    expect(configError(text).message).toBe(message);
   });
 });
 

@@ -8,7 +8,7 @@ import { createLog } from "../../src/log.ts";
 import { alertFor } from "../../src/notify/alert.ts";
 import { NtfyNotifier } from "../../src/notify/ntfy.ts";
 import { ProbesMonitor } from "../../src/monitors/probes.ts";
-import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import { ntfyTestConfig } from "../_builders.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, getEvent } from "../../src/store/events.ts";
 import { listSnapshots } from "../../src/store/snapshots.ts";
@@ -60,7 +60,7 @@ test("a failing probe with credentials in its URL: event, snapshot and the ntfy 
 
   const ntfy: NtfyStandIn = await startNtfyStandIn();
   cleanups.push(() => ntfy.stop());
-  const ntfyConfig = { url: ntfy.topicUrl("alerts"), priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T3" as const], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 604_800_000 };
+  const ntfyConfig = ntfyTestConfig(ntfy.topicUrl("alerts"), { alertTiers: ["T3"] });
   await new NtfyNotifier(ntfyConfig).send(alertFor(lookup.event, ntfyConfig, "box"), new AbortController().signal);
   const sent = JSON.stringify(ntfy.messages);
 
@@ -73,7 +73,7 @@ test("a failing probe with credentials in its URL: event, snapshot and the ntfy 
 test("an alert's log text passes the secret redaction on its way to ntfy", async () => {
   const ntfy = await startNtfyStandIn();
   cleanups.push(() => ntfy.stop());
-  const ntfyConfig = { url: ntfy.topicUrl("alerts"), priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T3" as const], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 604_800_000 };
+  const ntfyConfig = ntfyTestConfig(ntfy.topicUrl("alerts"), { alertTiers: ["T3"] });
   await new NtfyNotifier(ntfyConfig).send(
     { title: "app.service failed", message: "last lines:\nconnecting with password=hunter2\nAuthorization: Bearer abcdef0123456789abcdef", priority: 4, tags: [], click: null },
     new AbortController().signal,

@@ -7,7 +7,7 @@ import { describeCandidate } from "../../src/text/describe.ts";
 import { parsePsi } from "../../src/parse/psi.ts";
 import { MemoryHistory, type MemorySample } from "../../src/host/memory-history.ts";
 import { sampleTopProcesses, TopProcessSampler } from "../../src/host/proc-sample.ts";
-import { PressureEpisodes, PsiMonitor, readMemorySample } from "../../src/monitors/psi.ts";
+import { PressureEpisodes, PsiMonitor, readMemorySample, risingPressureCandidate } from "../../src/monitors/psi.ts";
 import { fixturePath } from "../_fixtures.ts";
 
 // Episodes are judged on the real PSI series captured while a cgroup thrashed its page cache
@@ -66,6 +66,33 @@ test("one reading over the line is a spike, not an episode; one below inside an 
   expect(results[5]?.startUs).toBe(sample(10, 0, 0).timeUs);
   expect(results[5]?.endUs).toBe(sample(13, 0, 0).timeUs);
   expect(results[5]?.peakSomeAvg10).toBe(80);
+});
+
+test("an episode still rising after 10 s is told once while it lasts; one easing off or level by then is not", () => {
+  const episodes = new PressureEpisodes(thresholds);
+  const top = [{ pid: 7, comm: "firefox", cmdline: "firefox", rssKb: 9_542_000, owner: "app-firefox.scope" }];
+  const told: (PressureFacts | null)[] = [];
+  for (let i = 0; i < 16; i++) {
+    const s = sample(i, 55 + i, 0, { top });
+    episodes.push(s);
+    told.push(episodes.rising(s));
+  }
+  // Entered at reading 1 (two over the line from reading 0); 10 s later is reading 10.
+  expect(told.findIndex((t) => t !== null)).toBe(10);
+  expect(told.filter((t) => t !== null)).toHaveLength(1);
+  const rising = told[10] as PressureFacts;
+  expect(rising.ended).toBe(false);
+  expect(rising.endUs - rising.startUs).toBe(10_000_000);
+  expect(risingPressureCandidate(rising).summary).toBe("Memory pressure rising for 10 s: some 65% / full 0% (largest: firefox 9.1 GB)");
+  expect(risingPressureCandidate(rising).tier).toBe("T5");
+
+  const easing = new PressureEpisodes(thresholds);
+  const seen = [80, 80, 79, 78, 77, 76, 75, 74, 73, 72, 71, 71, 71, 70].map((v, i) => {
+    const s = sample(i, v, 0);
+    easing.push(s);
+    return easing.rising(s);
+  });
+  expect(seen.every((t) => t === null)).toBe(true);
 });
 
 test("an episode still open at stop is closed as it stands and says so", () => {

@@ -17,6 +17,10 @@ const ntfy: Config["ntfy"] = {
   click: null,
   timeoutMs: 10_000,
   maxAgeMs: 7 * 86_400_000,
+  minSeverity: {},
+  onResolve: "update",
+  controlTopic: null,
+  updateIntervalMs: 60_000,
 };
 
 // 2026-02-19 09:02:05 UTC, 14:32:05 in India (IST, UTC+5:30).

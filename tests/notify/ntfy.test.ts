@@ -28,7 +28,7 @@ async function standIn(options: Parameters<typeof startNtfyStandIn>[0] = {}): Pr
 }
 
 function config(url: string, over: Partial<Config["ntfy"]> = {}): Config["ntfy"] {
-  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 7 * 86_400_000, ...over };
+  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 7 * 86_400_000, minSeverity: {}, onResolve: "update", controlTopic: null, updateIntervalMs: 60_000, ...over };
 }
 
 const note: Notification = {
@@ -103,6 +103,48 @@ describe("publishing", () => {
     await send(config(s.topicUrl("alerts")));
     expect(s.requests.map((r) => r.path)).toEqual(["/ntfy/"]);
     expect(s.messages).toHaveLength(1);
+  });
+});
+
+describe("one notification per incident: ntfy sequence ids", () => {
+  test("publishes with the same sequence id replace one notification; clear dismisses it; the reply echoes the id", async () => {
+    const s = await standIn();
+    const cfg = config(s.topicUrl("alerts"));
+    await send(cfg, { ...note, sequenceId: "logtriage-abc" });
+    await send(cfg, { ...note, title: "updated", sequenceId: "logtriage-abc" });
+    await send(cfg, { ...note, sequenceId: "logtriage-other" });
+    expect(s.notifications("alerts").map((n) => [n.sequenceId, n.publishes, n.latest.title, n.state])).toEqual([
+      ["logtriage-abc", 2, "updated", "shown"],
+      ["logtriage-other", 1, note.title, "shown"],
+    ]);
+    await send(cfg, { ...note, sequenceId: "logtriage-abc", op: "clear" });
+    await send(cfg, { ...note, sequenceId: "logtriage-other", op: "delete" });
+    expect(s.requests.slice(3).map((r) => [r.method, r.path, r.status])).toEqual([
+      ["PUT", "/alerts/logtriage-abc/clear", 200],
+      ["DELETE", "/alerts/logtriage-other", 200],
+    ]);
+    expect(s.notifications("alerts").map((n) => n.state)).toEqual(["cleared", "deleted"]);
+  });
+
+  test("the stand-in's reply carries sequence_id on a 2.16+ server, not on an older one, which shows each publish anew", async () => {
+    const current = await standIn();
+    const reply = await fetch(`${current.url}/`, { method: "POST", body: JSON.stringify({ topic: "t", message: "m", sequence_id: "s1" }) });
+    expect(((await reply.json()) as Record<string, unknown>)["sequence_id"]).toBe("s1");
+    const old = await standIn({ sequenceIds: false });
+    const cfg = config(old.topicUrl("t"));
+    await send(cfg, { ...note, sequenceId: "s1" });
+    await send(cfg, { ...note, sequenceId: "s1" });
+    expect(old.notifications("t")).toHaveLength(2);
+    const cleared = await failure(send(cfg, { ...note, sequenceId: "s1", op: "clear" }));
+    expect(cleared.status).toBe(404);
+  });
+
+  test("a sequence id outside ntfy's rule is refused (400, ntfy 40049), not retryable", async () => {
+    const s = await standIn();
+    const error = await failure(send(config(s.topicUrl("alerts")), { ...note, sequenceId: "has space" }));
+    expect(error.status).toBe(400);
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain("sequence ID invalid, ntfy code 40049");
   });
 });
 

@@ -3,7 +3,7 @@ import type { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import { ntfyTestConfig } from "../_builders.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Notification } from "../../src/text/alert.ts";
 import { NtfyNotifier } from "../../src/notify/ntfy.ts";
@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 function ntfyConfig(url: string, over: Partial<Config["ntfy"]> = {}): Config["ntfy"] {
-  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 7 * 86_400_000, ...over };
+  return ntfyTestConfig(url, over);
 }
 const note = (title: string): Notification => ({ title, message: "m", priority: 4, tags: [], click: null });
 

@@ -65,3 +65,18 @@ test("events past the window go with their finished alerts; newer ones and pendi
   expect(nextPending(db)?.eventId).toBe("waiting");
   expect(statSync(path).size).toBeLessThan(sizeBefore / 2);
 });
+
+test("resolved incidents past the window go; open ones stay however old", () => {
+  const row = (id: string, state: string, seenDaysAgo: number) =>
+    db
+      .query(
+        `INSERT INTO incidents (id, instance_id, fingerprint, kind, subject, state, first_seen, last_seen, resolved_us, tier, severity, lead_event_id, summary)
+         VALUES (?1, 'box', 'unit:' || ?1, 'unit', ?1, ?2, ?3, ?3, ?4, 'T3', 'medium', 'e', 's')`,
+      )
+      .run(id, state, now - seenDaysAgo * DAY_US, state === "resolved" ? now - seenDaysAgo * DAY_US : null);
+  row("old-resolved", "resolved", 100);
+  row("new-resolved", "resolved", 10);
+  row("old-open", "open", 100);
+  expect(applyRetention(db, now, 90 * 86_400_000).incidents).toBe(1);
+  expect((db.query("SELECT id FROM incidents ORDER BY id").all() as { id: string }[]).map((r) => r.id)).toEqual(["new-resolved", "old-open"]);
+});
