@@ -47,8 +47,11 @@ import type { Server } from "bun";
 //   sequence paths are 404.
 // - Subscribing: GET /<topic>/json streams one JSON object per line (docs.ntfy.sh/subscribe/api/):
 //   first {"event":"open"}, then each message published to the topic from then on, as the
-//   publish reply shows it. `since` is not modelled (a subscriber sees what comes after it
-//   connects). Action buttons (JSON `actions`) are kept on the message as given.
+//   publish reply shows it, and {"event":"keepalive"} while nothing happens (ntfy's
+//   keepalive-interval, 45 s by default; here `keepaliveMs`, below Bun.serve's 10 s idle
+//   timeout). `since=<message id>` first replays what the topic got after that message, and
+//   `since=all` all of it (ntfy answers from its message cache). Action buttons (JSON
+//   `actions`) are kept on the message as given.
 // Checked against the docs and the server's topic/sequence regexes; the Android app's own
 // handling (what "replace" looks like on a phone) is not modelled beyond "one per sequence".
 //
@@ -82,6 +85,8 @@ export interface StandInOptions {
   delayMs?: number;
   /** Whether it speaks ntfy 2.16's sequence ids (update, clear, delete); false is an older server. */
   sequenceIds?: boolean;
+  /** How often a subscription gets a keepalive event while nothing is published. */
+  keepaliveMs?: number;
 }
 
 /** One notification as a phone subscribed to the topic shows it, after updates, clears and deletes. */
@@ -310,6 +315,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     failWith: initial.failWith ?? null,
     delayMs: initial.delayMs ?? 0,
     sequenceIds: initial.sequenceIds ?? true,
+    keepaliveMs: initial.keepaliveMs ?? 5_000,
   };
   const messages: ReceivedMessage[] = [];
   const requests: StandInRequest[] = [];
@@ -352,7 +358,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     const subscribe = /^\/([-_A-Za-z0-9]{1,64})\/json$/.exec(path);
     if (subscribe && req.method === "GET") {
       if (checkAuth(req.headers.get("authorization")) !== "ok") throw req.headers.get("authorization") ? errors.unauthorized() : errors.forbidden();
-      return subscribeStream(subscribe[1] as string, receivedAtMs);
+      return subscribeStream(subscribe[1] as string, receivedAtMs, url.searchParams.get("since"));
     }
     // "/", "/<topic>", and on 2.16+ "/<topic>/<seq>" (publish, or DELETE) and "/<topic>/<seq>/clear" (PUT).
     const parts = path.split("/").slice(1);
@@ -425,18 +431,47 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     return Response.json(messageObject(received), { status: 200 });
   }
 
-  const subscribers = new Set<{ topic: string; push: (line: string) => void }>();
+  const subscribers = new Set<{ topic: string; push: (line: string) => void; close: () => void }>();
 
-  function subscribeStream(topic: string, nowMs: number): Response {
+  function subscribeStream(topic: string, nowMs: number, since: string | null): Response {
     const encoder = new TextEncoder();
-    let me: { topic: string; push: (line: string) => void } | null = null;
+    let me: { topic: string; push: (line: string) => void; close: () => void } | null = null;
+    let keepalive: ReturnType<typeof setInterval> | null = null;
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
-        me = { topic, push: (line) => controller.enqueue(encoder.encode(`${line}\n`)) };
+        const stop = () => {
+          if (keepalive) clearInterval(keepalive);
+          if (me) subscribers.delete(me);
+        };
+        me = {
+          topic,
+          push: (line) => {
+            try {
+              controller.enqueue(encoder.encode(`${line}\n`));
+            } catch {
+              stop(); // the subscriber went away (or the stand-in stopped): nothing more to send it
+            }
+          },
+          close: () => {
+            stop();
+            try {
+              controller.close();
+            } catch {
+              // already closed by the subscriber
+            }
+          },
+        };
         subscribers.add(me);
         me.push(JSON.stringify({ id: randomId(), time: Math.floor(nowMs / 1000), event: "open", topic }));
+        if (since !== null) {
+          const mine = messages.filter((m) => m.topic === topic);
+          const from = since === "all" ? 0 : mine.findIndex((m) => m.id === since) + 1;
+          for (const m of mine.slice(from)) me.push(JSON.stringify(messageObject(m)));
+        }
+        keepalive = setInterval(() => me?.push(JSON.stringify({ id: randomId(), time: Math.floor(Date.now() / 1000), event: "keepalive", topic })), options.keepaliveMs);
       },
       cancel() {
+        if (keepalive) clearInterval(keepalive);
         if (me) subscribers.delete(me);
       },
     });
@@ -505,6 +540,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     },
     topicUrl: (topic) => `${base()}/${topic}`,
     async stop() {
+      for (const s of subscribers) s.close();
       subscribers.clear();
       await server.stop(true);
     },

@@ -83,6 +83,20 @@ describe("the control topic", () => {
       await Bun.sleep(200);
       expect(logged.filter((l) => l.startsWith("warn")).map((l) => /\(([^)]+)\)/.exec(l)?.[1])).toEqual(["unsigned", "replayed", "bad signature"]);
       expect(logged.filter((l) => l.includes("muted for 24 h from the phone"))).toHaveLength(1);
+
+      // The server goes away and comes back; a mute published before the subscriber is back
+      // is read on reconnecting (since=<last message seen>), not lost.
+      db.query("UPDATE incidents SET mute_json = NULL").run();
+      await ntfy.stop();
+      await until("the subscriber to notice", () => logged.some((l) => l.includes("mute buttons wait until it answers")), 5_000);
+      await ntfy.restart();
+      const again = muteButton(key, target, "lt-control", inc!.id, Date.now() * 1000) as Extract<NtfyAction, { action: "http" }>;
+      await phone(again.body);
+      await until("the mute after reconnecting", () => {
+        const f = getIncident(db, inc!.id);
+        return f.kind === "found" && f.incident.mute !== null;
+      }, 10_000);
+      expect(logged.some((l) => l.includes("subscribed again"))).toBe(true);
     } finally {
       controller.abort();
       await running;

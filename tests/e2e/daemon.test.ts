@@ -31,6 +31,9 @@ update_interval = "1h"
 [[rules.custom]]
 name = "lt-burst"
 tier = "T4"
+# A warning: stored and in the digest, not alerted (T4 alerts from high up), so the burst's
+# thousands of events do not queue alerts behind the later tests' checks of the outbox.
+severity = "warning"
 identifier = "lt-burst"
 pattern = "burst (?<process>\\\\d+)"
 summary = "burst line {process}"
@@ -148,9 +151,11 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     await awaitMarker(1);
     // Unit failures alert on defaults, as one incident: its repeats (and the start-limit hit)
     // update it in place at most once a minute, so within this test there is one post.
-    const posts = ntfy.messages.slice(before).filter((m) => m.tags.includes(unit));
-    expect(posts).toHaveLength(1);
-    expect(posts[0]?.sequenceId).toMatch(/^logtriage-[0-9a-f]{16}$/);
+    const posts = () => ntfy.messages.slice(before).filter((m) => m.tags.includes(unit));
+    await until("the incident's post (after the unit enricher's lines)", () => posts().length > 0, 15_000);
+    await Bun.sleep(500);
+    expect(posts()).toHaveLength(1);
+    expect(posts()[0]?.sequenceId).toMatch(/^logtriage-[0-9a-f]{16}$/);
   });
 
   test("a real user unit restarted forever with clean exits: one restart-loop T3 event", async () => {
@@ -176,13 +181,18 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     await memcgOomKill(`lt_e2e_b_${process.pid}`, pythonNamed(work, first));
     await memcgOomKill(`lt_e2e_c_${process.pid}`, pythonNamed(work, second));
     await until("both events stored", () => events(daemon.dbPath).filter((e) => e.tier === "T1").length === 3, 10_000);
-    await until("both alerts waiting in the outbox", () => (withDb(daemon.dbPath, (db) => (db.query("SELECT count(*) AS n FROM outbox WHERE state = 'pending'").get() as { n: number }).n) ?? 0) === 2, 10_000);
+    // Only these two OOM alerts count here: an earlier test's unit-failure alert (T3 alerts on
+    // defaults) may still be in the queue too.
+    const waitingOom = () =>
+      withDb(daemon.dbPath, (db) => (db.query("SELECT count(*) AS n FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.state = 'pending' AND e.tier = 'T1' AND (e.summary LIKE ?1 OR e.summary LIKE ?2)").get(`%${first}%`, `%${second}%`) as { n: number }).n) ?? 0;
+    await until("both alerts waiting in the outbox", () => waitingOom() === 2, 10_000);
     const status = cli(daemon.box, ["status"]);
-    expect(status.stdout).toMatch(/outbox: 2 waiting/);
+    expect(Number(/outbox: (\d+) waiting/.exec(status.stdout)?.[1] ?? 0)).toBeGreaterThanOrEqual(2);
     await ntfy.restart();
-    await until("the delayed alerts", () => ntfy.messages.length >= before + 2, 20_000);
+    const oomTitles = () => ntfy.messages.slice(before).map((m) => m.title).filter((t) => t.includes(first) || t.includes(second));
+    await until("the delayed alerts", () => oomTitles().length >= 2, 20_000);
     await Bun.sleep(1000);
-    const titles = ntfy.messages.slice(before).map((m) => m.title);
+    const titles = oomTitles();
     expect(titles.length).toBe(2);
     expect(titles[0]).toContain(first);
     expect(titles[1]).toContain(second);
