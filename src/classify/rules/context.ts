@@ -47,25 +47,4 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     messageId: MESSAGE_ID.unitRestartScheduled,
     describe: () => ({ summary: "" }),
   },
-  {
-    name: "unit-oom-notice",
-    tier: null,
-    severity: "warning",
-    group: "core",
-    doc: "systemd: 'A process of this unit has been killed by the OOM killer' — the kernel report is the event",
-    messageId: MESSAGE_ID.unitOutOfMemory,
-    describe: () => ({ summary: "" }),
-  },
-  {
-    name: "oom-reaper",
-    tier: null,
-    severity: "warning",
-    group: "core",
-    doc: "kernel: 'oom_reaper: reaped process' — follows a kill already reported",
-    kernel: true,
-    literals: ["oom_reaper: "],
-    pattern: /^oom_reaper: reaped process/,
-    describe: () => ({ summary: "" }),
-  },
-
 ];

@@ -2,7 +2,9 @@ import { OOM_KILLED, parseOomReport } from "../../parse/oom-report.ts";
 import { appNameFromCgroup, cgroupLeaf } from "../cgroup-name.ts";
 import type { RuleSpec } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
-import { oomSummary } from "./_helpers.ts";
+import type { Match } from "../rule-spec.ts";
+import type { OomReport } from "../../event.ts";
+import { field, oomSummary, unitPrefix } from "./_helpers.ts";
 
 // T1: OOM kills, by the kernel and by userspace killers (systemd-oomd, earlyoom, nohang).
 
@@ -46,6 +48,138 @@ export const OOM_RULES: readonly RuleSpec[] = [
       const report = parseOomReport([entry.message], 4);
       return report.victim ? { ...oomSummary(report), facts: { kind: "oom-kill", oom: report } } : null;
     },
+  },
+  {
+    // 4.19+ prints this summary of the kill just before "Killed process"; inside a container
+    // or with a ratelimited report it may be the only line read (mm/oom_kill.c dump_oom_summary).
+    name: "kernel-oom-kill-summary",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: a lone 'oom-kill:constraint=…,task=x,pid=N' summary line",
+    kernel: true,
+    literals: ["oom-kill:"],
+    pattern: /^oom-kill:.*?(?:,|^)task=(?<task>.*),pid=(?<pid>\d+),uid=(?<uid>\d+)\s*$/,
+    describe: ({ entry, m }) => {
+      const report = parseOomReport([entry.message], 4);
+      const task = m?.groups?.["task"] ?? "unknown";
+      const pid = Number(m?.groups?.["pid"]);
+      return { ...loneOom(report, task, pid, "killed"), facts: { kind: "oom-kill", oom: report } };
+    },
+  },
+  {
+    // 2.6–4.x: the victim chosen, before its "Killed process" line (mm/oom_kill.c oom_kill_process).
+    name: "kernel-oom-kill-choice",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel (3.x/4.x): a lone 'Out of memory: Kill process N (x) score N or sacrifice child'",
+    kernel: true,
+    literals: ["or sacrifice child"],
+    pattern: /^(?:(?<scope>[^:]*[Oo]ut of memory[^:]*): )?Kill process (?<pid>\d+) \((?<task>.*)\) score (?<score>-?\d+) or sacrifice child/,
+    describe: ({ entry, m }) => {
+      const report = parseOomReport([entry.message], 4);
+      const memcg = /memory cgroup/i.test(m?.groups?.["scope"] ?? "");
+      const match = loneOom(report, m?.groups?.["task"] ?? "unknown", Number(m?.groups?.["pid"]), "chosen to be killed");
+      return { ...match, summary: memcg ? `${match.summary}, a memory cgroup hit its limit` : match.summary, facts: { kind: "oom-kill", oom: report } };
+    },
+  },
+  {
+    // 3.x/4.x memcg reports name the cgroup that hit its limit (mem_cgroup_print_oom_info).
+    name: "kernel-memcg-oom-limit",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel (3.x/4.x): a lone 'Task in X killed as a result of limit of Y'",
+    kernel: true,
+    literals: ["killed as a result of limit of"],
+    pattern: /^Task in (?<task>\S+) killed as a result of limit of (?<limit>\S+)/,
+    describe: ({ entry, m }) => {
+      const report = parseOomReport([entry.message], 4);
+      const taskMemcg = m?.groups?.["task"] ?? "/";
+      const limit = m?.groups?.["limit"] ?? taskMemcg;
+      return {
+        summary: `OOM kill in cgroup ${taskMemcg}: a task was killed, ${limit} hit its memory limit`,
+        unit: taskMemcg === "/" ? null : cgroupLeaf(taskMemcg),
+        facts: { kind: "oom-kill", oom: { ...report, constraint: "CONSTRAINT_MEMCG" } },
+      };
+    },
+  },
+  {
+    // Nothing could be killed: 3.x–4.x panic with it, 4.x+ memcg and sysrq print it as a warning.
+    name: "kernel-oom-no-victim",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: 'Out of memory and no killable processes...'",
+    kernel: true,
+    literals: ["no killable processes"],
+    pattern: /Out of memory and no killable processes/,
+    describe: ({ entry }) => ({
+      summary: `Out of memory and nothing left to kill${/panic/i.test(entry.message) ? " (kernel panic)" : ""}`,
+      facts: { kind: "oom-kill", oom: parseOomReport([entry.message], 4) },
+    }),
+  },
+  {
+    // Printed once the reaper freed the victim's memory; a kill whose report was missed.
+    name: "oom-reaper",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "kernel: 'oom_reaper: reaped process N (x)' — proves an OOM kill; joins its report when both are read",
+    kernel: true,
+    literals: ["oom_reaper: "],
+    pattern: /^oom_reaper: reaped process (?<pid>\d+) \((?<task>.*)\)/,
+    describe: ({ entry, m }) => {
+      const report = parseOomReport([entry.message], 4);
+      return { ...loneOom(report, m?.groups?.["task"] ?? "unknown", Number(m?.groups?.["pid"]), "killed"), facts: { kind: "oom-kill", oom: report } };
+    },
+  },
+  {
+    // systemd 243+ (unit.c unit_check_oom): MESSAGE_ID fe6faa94…; the unit's own trace of a kill.
+    name: "unit-oom-notice",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd: 'X: A process of this unit has been killed by the OOM killer.'",
+    messageId: MESSAGE_ID.unitOutOfMemory,
+    describe: ({ entry }) => unitOom(entry.unit ?? unitPrefix(entry.message), "a process of the unit was killed by the OOM killer"),
+  },
+  {
+    name: "unit-oom-notice-text",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd, as text: 'X: A process of this unit has been killed by the OOM killer.'",
+    identifiers: ["systemd"],
+    literals: ["killed by the OOM killer"],
+    pattern: /^(?<unit>\S+): A process of this unit has been killed by the OOM killer/,
+    describe: ({ entry, m }) => unitOom(entry.unit ?? m?.groups?.["unit"] ?? null, "a process of the unit was killed by the OOM killer"),
+  },
+  {
+    // systemd 243+: a unit whose process the kernel OOM-killed fails with result 'oom-kill'
+    // (OOMPolicy=stop, the default for services).
+    name: "unit-oom-result",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd: 'X: Failed with result 'oom-kill'.'",
+    messageId: MESSAGE_ID.unitFailureResult,
+    describe: ({ entry }) => {
+      const result = field(entry, "UNIT_RESULT") ?? /result '([^']+)'/.exec(entry.message)?.[1] ?? null;
+      return result === "oom-kill" ? unitOom(entry.unit ?? unitPrefix(entry.message), "failed with result 'oom-kill'") : null;
+    },
+  },
+  {
+    name: "unit-oom-result-text",
+    tier: "T1",
+    severity: "critical",
+    group: "core",
+    doc: "systemd, as text: 'X: Failed with result 'oom-kill'.'",
+    identifiers: ["systemd"],
+    literals: ["Failed with result 'oom-kill'"],
+    pattern: /^(?<unit>\S+): Failed with result 'oom-kill'/,
+    describe: ({ entry, m }) => unitOom(entry.unit ?? m?.groups?.["unit"] ?? null, "failed with result 'oom-kill'"),
   },
   {
     name: "systemd-oomd-kill",
@@ -138,3 +272,24 @@ export const OOM_RULES: readonly RuleSpec[] = [
   },
 
 ];
+
+/** A kill known from one line: the victim's name and pid, and its cgroup when the line names it. */
+function loneOom(report: OomReport, task: string, pid: number, verb: string): Match {
+  const where = report.taskMemcg ? ` in ${report.taskMemcg}` : "";
+  return {
+    summary: `OOM kill: ${task} (pid ${pid}) ${verb}${where}`,
+    process: task,
+    pid,
+    unit: report.taskMemcg ? cgroupLeaf(report.taskMemcg) : null,
+  };
+}
+
+function unitOom(unit: string | null, what: string): Match {
+  const name = unit ?? "unknown unit";
+  return {
+    summary: `OOM kill: ${name} — ${what}`,
+    unit,
+    facts: { kind: "userspace-oom-kill", killer: "the kernel OOM killer", victim: unit ? appNameFromCgroup(unit) : null, pid: null, cgroup: unit },
+  };
+}
+
