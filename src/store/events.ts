@@ -77,7 +77,11 @@ function incidentPartsOf(c: Candidate): IncidentPart[] {
   }
   if (c.tier === "T3" && c.facts.kind === "unit" && c.unit !== null) {
     const result = unitResultOf(c);
-    const part = c.rule.replace(/-text$/, "");
+    const rule = c.rule.replace(/-text$/, "");
+    // A failure may log several timeouts (start, then stop-sigterm) and, before v236, both
+    // "Unit X entered failed state." and "X failed.": each wording is a part of its own.
+    const wording = (c.entries[0]?.message ?? "").replaceAll(c.unit, "").replace(/\d+/g, "#");
+    const part = rule === "unit-timeout" || rule === "unit-entered-failed" ? `${rule}:${wording}` : rule;
     const unit: IncidentPart = { kind: "unit", part };
     if (part === "unit-failed" && (result === "core-dump" || result === "signal")) return [{ kind: "crash", part: "unit-result" }, unit];
     if (part === "unit-exit-failed" && (c.facts.kind === "unit" && c.facts.exitStatus !== null && /^(?:9|KILL)$/.test(c.facts.exitStatus))) return [unit, { kind: "oom", part: "unit-exit" }];
