@@ -47,4 +47,17 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     messageId: MESSAGE_ID.unitRestartScheduled,
     describe: () => ({ summary: "" }),
   },
+  {
+    // systemd-oomd's debug line for each process of a cgroup it kills (oomd-util.c, 248+);
+    // the "Killed/Marked <cgroup> … due to" line of the same kill is the event.
+    name: "oomd-attempting-kill",
+    tier: null,
+    severity: "warning",
+    group: "core",
+    doc: "systemd-oomd: 'oomd attempting to kill N with KILL' (debug) — the cgroup's kill line is the event",
+    identifiers: ["systemd-oomd"],
+    literals: ["attempting to kill"],
+    pattern: /^oomd attempting to kill \d+ with \w+/,
+    describe: () => ({ summary: "" }),
+  },
 ];

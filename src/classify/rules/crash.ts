@@ -169,20 +169,45 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     group: "coredumps",
     doc: "ABRT: abrt-hook-ccpp 'Process N (x) of user U killed by SIGx - dumping core' / 'Saved core dump of pid N'; abrt-notification 'Process N (x) crashed in …'",
     identifiers: ["abrt-hook-ccpp", "abrt-notification", "abrtd", "abrt-server"],
-    literals: ["killed by SIG", "Saved core dump of pid", "crashed in", " was killed by signal "],
+    literals: ["killed by SIG", "Saved core dump of pid", "crashed in", " was killed by signal ", "encountered an uncaught", "Display server "],
+    // abrt-notification also says "Process N (x) of user U encountered an uncaught Python3
+    // exception" (the python/java hooks) and "Display server Xorg crash in …" (node-problem-
+    // detector's abrt-adaptor: CCPPCrash, UncaughtException, XorgCrash).
     pattern:
-      /^(?:Process (?<pid>\d+) \((?<comm>.*?)\) of user \d+ killed by (?<sig>SIG[A-Z0-9]+)|Saved core dump of pid (?<pid2>\d+) \((?<exe>[^)]*)\)|Process (?<pid3>\d+) \((?<comm3>.*?)\) crashed in (?<fn>.+)|(?<comm4>\S+) was killed by signal (?<sig4>\d+))/,
+      /^(?:Process (?<pid>\d+) \((?<comm>.*?)\) of user \d+ killed by (?<sig>SIG[A-Z0-9]+)|Saved core dump of pid (?<pid2>\d+) \((?<exe>[^)]*)\)|Process (?<pid3>\d+) \((?<comm3>.*?)\) (?:crashed in (?<fn>.+)|of user \d+ encountered an uncaught (?<exc>\S+) exception)|(?<comm4>\S+) was killed by signal (?<sig4>\d+)|Display server (?<comm5>\S+) crash in (?<fn5>\S+))/,
     describe: ({ m }) => {
       const g = m?.groups ?? {};
-      const name = g["comm"] ?? (g["exe"] ? (g["exe"].split("/").pop() ?? g["exe"]) : undefined) ?? g["comm3"] ?? g["comm4"] ?? "unknown";
+      const name = g["comm"] ?? (g["exe"] ? (g["exe"].split("/").pop() ?? g["exe"]) : undefined) ?? g["comm3"] ?? g["comm4"] ?? g["comm5"] ?? "unknown";
       const pidText = g["pid"] ?? g["pid2"] ?? g["pid3"];
       const pid = pidText === undefined ? null : Number(pidText);
-      const signal = g["sig"] ?? (g["sig4"] ? (signalName(g["sig4"]) ?? `signal ${g["sig4"]}`) : "crash");
+      const signal = g["sig"] ?? (g["sig4"] ? (signalName(g["sig4"]) ?? `signal ${g["sig4"]}`) : g["exc"] ? `uncaught ${g["exc"]} exception` : "crash");
+      const fn = g["fn"] ?? g["fn5"];
       return {
-        summary: `Crash: ${name} (${signal}${g["fn"] ? ` in ${g["fn"]}` : ""}), caught by ABRT`,
+        summary: `Crash: ${name} (${signal}${fn ? ` in ${fn}` : ""}), caught by ABRT`,
         process: name,
         pid,
         facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null } },
+      };
+    },
+  },
+  {
+    // abrt-notification about the kernel: a vmcore found after a panic ("fatal error") or a
+    // kernel oops ("non-fatal error") — node-problem-detector's VMcore and KernelOops.
+    name: "abrt-kernel-crash",
+    tier: "T4",
+    severity: "high",
+    group: "coredumps",
+    doc: "ABRT: 'System encountered a fatal error in X' (a vmcore) / 'a non-fatal error in X' (a kernel oops)",
+    identifiers: ["abrt-notification", "abrtd", "abrt-server"],
+    literals: ["System encountered a "],
+    pattern: /^System encountered a (?<kind>fatal|non-fatal) error in (?<where>\S+)/,
+    describe: ({ m }) => {
+      const fatal = m?.groups?.["kind"] === "fatal";
+      const where = m?.groups?.["where"] ?? "the kernel";
+      return {
+        summary: fatal ? `Kernel crashed (ABRT found a vmcore): fatal error in ${where}` : `Kernel oops (reported by ABRT) in ${where}`,
+        severity: fatal ? "critical" : "high",
+        facts: { kind: "kernel", device: null, lines: [] },
       };
     },
   },

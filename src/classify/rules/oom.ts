@@ -1,6 +1,7 @@
 import { OOM_KILLED, parseOomReport } from "../../parse/oom-report.ts";
 import { appNameFromCgroup, cgroupLeaf } from "../cgroup-name.ts";
 import type { RuleSpec } from "../rule-spec.ts";
+import { signalName } from "../exit-status.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import type { Match } from "../rule-spec.ts";
 import type { OomReport } from "../../event.ts";
@@ -191,12 +192,13 @@ export const OOM_RULES: readonly RuleSpec[] = [
     literals: ["Killed ", "Marked "],
     // systemd 247+: "Killed /user.slice/…/app-gnome-firefox-4521.scope due to memory pressure for /user.slice/… being 92.33% > 50.00% for > 20s with reclaim activity"
     // newer systemd also logs "Marked /… for killing due to memory pressure for …"
-    pattern: /^(?:Killed|Marked) (\/\S*) (?:for killing )?due to (.+)$/,
+    pattern: /^(?:Killed|Marked) (?<cgroup>\/\S*) (?:for killing )?due to (?<why>.+)$/,
     describe: ({ m }) => {
-      const cgroup = m?.[1] as string;
+      const g = m?.groups ?? {};
+      const cgroup = g["cgroup"] ?? "/";
       const app = appNameFromCgroup(cgroup);
       return {
-        summary: `OOM kill (systemd-oomd): ${app} — ${m?.[2] as string}`,
+        summary: `OOM kill (systemd-oomd): ${app} — ${g["why"] ?? "memory pressure"}`,
         process: app,
         unit: cgroupLeaf(cgroup),
         facts: { kind: "userspace-oom-kill", killer: "systemd-oomd", victim: app, pid: null, cgroup },
@@ -226,21 +228,25 @@ export const OOM_RULES: readonly RuleSpec[] = [
     tier: "T1",
     severity: "critical",
     group: "core",
-    doc: "earlyoom sent SIGTERM/SIGKILL to a process",
+    doc: "earlyoom sent a signal (SIGTERM, SIGKILL, or the one configured) to a process",
     identifiers: ["earlyoom"],
     literals: ["sending SIG", "illing process"],
     // 1.7+: sending SIGTERM to process 906175 uid 1000 "java": oom_score 1170, VmRSS 43912 MiB, cmdline "…"
     // 1.3:  sending SIGTERM to process 12006 "python3": badness 209, VmRSS 2891 MiB
     // 2019: killing process 27541 "bash" with signal 15: badness 550, VmRSS 7609 MiB
     // 2018: Killing process 'bash' with signal 15, pid: 5874, badness: 538, VmRSS: 3160 MiB
-    pattern: /sending (SIGTERM|SIGKILL) to process (\d+)(?: uid \d+)? "(.*?)": (?:badness|oom_score) -?\d+, VmRSS (\d+) MiB|[Kk]illing process (\d+) "(.*?)" with signal (\d+): badness -?\d+, VmRSS (\d+) MiB|[Kk]illing process '(.*?)' with signal (\d+), pid: (\d+), badness: -?\d+, VmRSS: (\d+) MiB/,
+    // 1.8+: … "java": oom_score 1146, oom_score_adj 0, VmRSS 23007 MiB, cmdline "…"
+    pattern:
+      /sending (?<sig>SIG[A-Z0-9]+) to process (?<pid>\d+)(?: uid \d+)? "(?<name>.*?)": (?:badness|oom_score) -?\d+,(?: oom_score_adj -?\d+,)? VmRSS (?<rss>\d+) MiB|[Kk]illing process (?<pid2>\d+) "(?<name2>.*?)" with signal (?<signum>\d+): badness -?\d+, VmRSS (?<rss2>\d+) MiB|[Kk]illing process '(?<name3>.*?)' with signal (?<signum3>\d+), pid: (?<pid3>\d+), badness: -?\d+, VmRSS: (?<rss3>\d+) MiB/,
     describe: ({ m }) => {
-      const name = (m?.[3] ?? m?.[6] ?? m?.[9]) as string;
-      const pid = Number(m?.[2] ?? m?.[5] ?? m?.[11]);
-      const rss = (m?.[4] ?? m?.[8] ?? m?.[12]) as string;
-      const signal = m?.[1] ?? (m?.[7] ?? m?.[10]) === "9" ? "SIGKILL" : "SIGTERM";
+      const g = m?.groups ?? {};
+      const name = g["name"] ?? g["name2"] ?? g["name3"] ?? "unknown";
+      const pid = Number(g["pid"] ?? g["pid2"] ?? g["pid3"]);
+      const rss = g["rss"] ?? g["rss2"] ?? g["rss3"] ?? "?";
+      const signum = g["signum"] ?? g["signum3"];
+      const signal = g["sig"] ?? (signum === undefined ? "SIGTERM" : (signalName(signum) ?? `signal ${signum}`));
       return {
-        summary: `OOM kill (earlyoom): ${name} (pid ${pid}, ${rss} MiB RSS, ${m?.[1] ?? signal})`,
+        summary: `OOM kill (earlyoom): ${name} (pid ${pid}, ${rss} MiB RSS, ${signal})`,
         process: name,
         pid,
         facts: { kind: "userspace-oom-kill", killer: "earlyoom", victim: name, pid, cgroup: null },
@@ -254,14 +260,16 @@ export const OOM_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "nohang / nohang-desktop acted on a victim (the victim's name is on an earlier line of nohang's report)",
     identifiers: ["nohang", "nohang-desktop"],
-    literals: ["kill -", "SIGTERM", "SIGKILL"],
+    literals: ["kill -", "Send SIG", "Sending SIG"],
     // v0.1: "  Run the command: kill -TERM 12297"; v0.2: "  Send SIGTERM to the victim" / "Sending SIGKILL to <name>"
-    pattern: /Run the command: kill -(TERM|KILL|15|9) (\d+)|Send(?:ing)? (SIGTERM|SIGKILL) to (?:the victim|(\S+?),?(?: Pid: (\d+))?(?:$|[ ;,]))/,
+    pattern: /Run the command: kill -(?<cmdsig>[A-Z]+|\d+) (?<pid>\d+)|Send(?:ing)? (?<sig>SIG[A-Z0-9]+) to (?:the victim|(?<name>\S+?),?(?: Pid: (?<pid2>\d+))?(?:$|[ ;,]))/,
     describe: ({ m }) => {
-      const pidText = m?.[2] ?? m?.[5];
+      const g = m?.groups ?? {};
+      const pidText = g["pid"] ?? g["pid2"];
       const pid = pidText === undefined ? null : Number(pidText);
-      const name = m?.[4] ?? null;
-      const signal = m?.[3] ?? (m?.[1] === "KILL" || m?.[1] === "9" ? "SIGKILL" : "SIGTERM");
+      const name = g["name"] ?? null;
+      const cmdsig = g["cmdsig"];
+      const signal = g["sig"] ?? (cmdsig === undefined ? "SIGTERM" : (signalName(cmdsig) ?? `SIG${cmdsig}`));
       return {
         summary: `OOM kill (nohang): ${name ?? (pid === null ? "victim" : `pid ${pid}`)} ${signal}`,
         process: name,

@@ -258,6 +258,27 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.[1] as string}`, process: entry.identifier, unit: entry.unit }),
   },
   {
+    // dockerd's storage errors that node-problem-detector's docker-monitor names: a layer
+    // that cannot be registered (CorruptDockerImage) and a broken overlay2 link directory
+    // (CorruptDockerOverlay2). dockerd logs them at level=error, so the fatal rule misses them.
+    name: "container-storage-corrupt",
+    tier: "T3",
+    severity: "medium",
+    group: "containers",
+    doc: "dockerd: corrupt image layer ('failed to register layer: rename … directory not empty') or overlay2 ('readlink /var/lib/docker/overlay2…: invalid argument')",
+    identifiers: ["dockerd", "docker"],
+    literals: ["failed to register layer", "readlink /var/lib/docker/overlay2"],
+    pattern: /failed to register layer: rename (?<from>\/var\/lib\/docker\/image\/\S+) \S+: directory not empty|readlink (?<overlay>\/var\/lib\/docker\/overlay2\S*): invalid argument/,
+    describe: ({ entry, m }) => {
+      const overlay = m?.groups?.["overlay"];
+      return {
+        summary: overlay ? `Container storage corrupt: ${overlay} (docker overlay2)` : `Container image corrupt: layer ${m?.groups?.["from"] ?? ""} could not be registered`,
+        process: entry.identifier,
+        unit: entry.unit,
+      };
+    },
+  },
+  {
     name: "samba-panic",
     tier: "T3",
     severity: "medium",
