@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Capture real systemd unit-failure lines from a real journald and a real `systemd --user`:
+# Capture real systemd unit-failure lines from a real journald and a real `systemd --user`
+# (at debug level, so the clean exits and "Deactivated successfully" it logs at debug show too):
 # units that exit with many statuses, die of signals, time out on start and stop, and succeed.
 # Run as root under the e2e lock: flock /tmp/lt-e2e.lock bash scripts/capture-unit-lines.sh OUT.jsonl
 set -euo pipefail
@@ -12,12 +13,12 @@ mkdir -p /run/systemd/journal /var/log/journal /run/systemd/system
 if ! pgrep -x systemd-journal >/dev/null; then /lib/systemd/systemd-journald & started+=($!); sleep 1; fi
 export XDG_RUNTIME_DIR=$work/run XDG_CONFIG_HOME=$work/config
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME/systemd/user" && chmod 700 "$XDG_RUNTIME_DIR"
-/lib/systemd/systemd --user --log-target=journal & mgr=$!; started+=($mgr)
+/lib/systemd/systemd --user --log-target=journal --log-level=debug & mgr=$!; started+=($mgr)
 for _ in $(seq 50); do systemctl --user is-system-running >/dev/null 2>&1 && break; [ "$(systemctl --user is-system-running 2>/dev/null)" = degraded ] && break; sleep 0.2; done
 cursor=$(journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
 u=$XDG_CONFIG_HOME/systemd/user
 unit() { printf '[Unit]\nDescription=%s\n[Service]\n%s\n' "$2" "$3" > "$u/$1.service"; }
-for s in 1 2 3 4 5 6 7 64 65 66 69 70 71 73 74 75 77 78 100 126 127 130 137 143 200 201 202 203 204 205 206 207 208 209 210 211 212 213 214 215 216 217 218 219 220 222 224 225 226 227 228 229 230 231 232 233 235 236 237 238 239 240 241 242 243 245 254 255; do
+for s in $(seq 1 255); do
   unit "lt-exit-$s" "Exits with status $s" "Type=oneshot
 ExecStart=/bin/sh -c 'exit $s'"
 done
@@ -61,6 +62,10 @@ for f in "$u"/*.service; do
 done
 sleep 1
 journalctl -o json --after-cursor="$cursor" _PID=$mgr > "$out"
+# The same lines in the text formats replay reads.
+for fmt in short short-iso short-precise short-iso-precise short-monotonic cat; do
+  journalctl -o "$fmt" --after-cursor="$cursor" _PID=$mgr > "${out%.jsonl}.$fmt.txt"
+done
 # A real memcg OOM kill (cgroup v1 memory controller), its kernel lines.
 if [ -d /sys/fs/cgroup/memory ]; then
   cg=/sys/fs/cgroup/memory/lt_capture_$$

@@ -67,7 +67,16 @@ function unitResultOf(c: Candidate): string | null {
  */
 function incidentPartsOf(c: Candidate): IncidentPart[] {
   if (c.tier === "T2" && c.facts.kind === "crash") {
-    const part = c.rule === "coredump" || c.rule === "coredump-text" ? "coredump" : c.rule.startsWith("unit-abnormal-exit") ? "unit-exit" : c.rule.startsWith("kernel-") ? "kernel" : c.rule;
+    const part =
+      c.rule === "coredump" || c.rule === "coredump-text"
+        ? "coredump"
+        : c.rule.startsWith("unit-abnormal-exit")
+          ? "unit-exit"
+          : c.rule.startsWith("unit-core-dump-result")
+            ? "unit-result"
+            : c.rule.startsWith("kernel-")
+              ? "kernel"
+              : c.rule;
     return [{ kind: "crash", part }];
   }
   if (c.tier === "T1" && (c.facts.kind === "oom-kill" || c.facts.kind === "userspace-oom-kill")) {

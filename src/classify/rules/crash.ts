@@ -1,7 +1,7 @@
 import { signalName } from "../exit-status.ts";
-import type { RuleSpec } from "../rule-spec.ts";
+import type { Match, RuleSpec } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
-import { CRASH_SIGNALS, field } from "./_helpers.ts";
+import { CRASH_SIGNALS, field, unitPrefix } from "./_helpers.ts";
 
 // T2: process crashes (kernel segfault/trap lines, coredumps, units killed by a signal).
 
@@ -89,6 +89,32 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     },
   },
   {
+    // "X: Failed with result 'core-dump'." proves the main process dumped core: a crash even
+    // when the exit line before it was not read (it joins that crash's event when it was).
+    name: "unit-core-dump-result",
+    tier: "T2",
+    severity: "high",
+    group: "core",
+    doc: "systemd: 'X: Failed with result 'core-dump'.' — the unit's main process dumped core",
+    messageId: MESSAGE_ID.unitFailureResult,
+    describe: ({ entry }) => {
+      const result = field(entry, "UNIT_RESULT") ?? /result '([^']+)'/.exec(entry.message)?.[1] ?? null;
+      if (result !== "core-dump") return null;
+      return coreDumpResult(entry.unit ?? unitPrefix(entry.message));
+    },
+  },
+  {
+    name: "unit-core-dump-result-text",
+    tier: "T2",
+    severity: "high",
+    group: "core",
+    doc: "systemd, as text: 'X: Failed with result 'core-dump'.'",
+    identifiers: ["systemd"],
+    literals: ["Failed with result 'core-dump'"],
+    pattern: /^(?<unit>\S+): Failed with result 'core-dump'/,
+    describe: ({ entry, m }) => coreDumpResult(entry.unit ?? m?.groups?.["unit"] ?? null),
+  },
+  {
     name: "unit-abnormal-exit-text",
     tier: "T2",
     severity: "high",
@@ -120,19 +146,22 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     group: "coredumps",
     doc: "systemd-coredump: 'Process N (x) of user U terminated abnormally with signal 6/ABRT, processing...' / 'dumped core.' as text",
     identifiers: ["systemd-coredump"],
-    literals: ["terminated abnormally", "dumped core"],
-    pattern: /^Process (?<pid>\d+) \((?<comm>.*?)\) of user (?<uid>\d+) (?:terminated abnormally with signal (?<signal>\d+)(?:\/(?<name>\w+))?|dumped core)/,
+    literals: ["terminated abnormally", "dumped core", "processing coredump"],
+    // v256+ logs its minimal metadata first: "PID 1234 (/usr/bin/foo) crashed with signal 11/SEGV, processing coredump."
+    pattern:
+      /^(?:Process (?<pid>\d+) \((?<comm>.*?)\) of user (?<uid>\d+) (?:terminated abnormally with signal (?<signal>\d+)(?:\/(?<name>\w+))?|dumped core)|PID (?<pid2>\d+) \((?<exe>.*?)\) crashed with signal (?<signal2>\d+)(?:\/(?<name2>\w+))?, processing coredump)/,
     describe: ({ entry, m }) => {
       const g = m?.groups ?? {};
-      const name = field(entry, "COREDUMP_COMM") ?? g["comm"] ?? "unknown";
-      const pid = Number(g["pid"]);
-      const signal = g["signal"] ? (signalName(g["signal"]) ?? `SIG${g["name"] ?? g["signal"]}`) : (field(entry, "COREDUMP_SIGNAL_NAME") ?? "signal");
+      const name = field(entry, "COREDUMP_COMM") ?? g["comm"] ?? g["exe"]?.split("/").pop() ?? "unknown";
+      const pid = Number(g["pid"] ?? g["pid2"]);
+      const signum = g["signal"] ?? g["signal2"];
+      const signal = signum ? (signalName(signum) ?? `SIG${g["name"] ?? g["name2"] ?? signum}`) : (field(entry, "COREDUMP_SIGNAL_NAME") ?? "signal");
       return {
-        summary: `Crash: ${name} (${signal})${g["signal"] ? "" : ", core dumped"}`,
+        summary: `Crash: ${name} (${signal})${signum ? "" : ", core dumped"}`,
         process: name,
         pid,
         unit: field(entry, "COREDUMP_UNIT") ?? field(entry, "COREDUMP_USER_UNIT"),
-        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: field(entry, "COREDUMP_EXE"), address: null, ip: null, code: null } },
+        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: field(entry, "COREDUMP_EXE") ?? g["exe"] ?? null, address: null, ip: null, code: null } },
       };
     },
   },
@@ -264,7 +293,8 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     //   arm64 4.x (arch/arm64/mm/fault.c __do_user_fault): "a.out[1234]: unhandled level 2 translation fault (11) at 0x00000000, esr 0x92000006"
     //   arm 32 (arch/arm/mm/fault.c): "a.out: unhandled page fault (11) at 0x00000000, code 0x017"
     //   powerpc 4.x (arch/powerpc/kernel/traps.c show_signal_msg): "a.out[1234]: unhandled signal 11 at 0000000000000000 nip 0000000010000500 lr 0000000010000550 code 30001"
-    //   powerpc 5.x+: "a.out[1234]: segfault (11) at 0 nip 10000500 lr 7fff8f3c code 1 in a.out[10000000+10000]"
+    //   powerpc 4.17+: "a.out[1234]: segfault (11) at 0 nip 10000500 lr 7fff8f3c code 1 in a.out[10000000+10000]"
+    //     (also "bus error (7)", "illegal instruction (4)", "floating-point exception (8)", "trap (5)")
     //   riscv (arch/riscv/kernel/traps.c do_trap): "a.out[1234]: unhandled signal 11 code 0x1 at 0x0000000000010500 in a.out[10000+1000]"
     //   s390 (arch/s390/mm/fault.c report_user_fault): "User process fault: interruption code 0011 ilc:3 in a.out[1000000+1000]"
     name: "kernel-user-fault-arch",
@@ -273,15 +303,15 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: a user process's fatal fault as arm64, arm, powerpc, riscv and s390 print it",
     kernel: true,
-    literals: ["unhandled ", "segfault (", "User process fault:"],
+    literals: ["unhandled ", ") at ", "User process fault:"],
     pattern:
-      /^(?:(?<comm>.+?)(?:\[(?<pid>\d+)\])?: (?:unhandled exception: (?<exc>.+?)(?: in (?<obj>[^[\s]+)\[[^\]]*\])?$|unhandled (?:signal (?<sig>\d+)|(?<fault>.+?) \((?<sig2>\d+)\)) (?:code \S+ )?at (?<addr>(?:0x)?[0-9a-f]+)(?:.*? in (?<obj2>[^[\s]+)\[)?|segfault \((?<sig3>\d+)\) at (?<addr3>[0-9a-f]+)(?:.*? in (?<obj3>[^[\s]+)\[)?)|User process fault: interruption code (?<icode>[0-9a-f]+)(?: ilc:\d+)?(?: in (?<obj4>[^[\s]+)\[)?)/,
+      /^(?:(?<comm>.+?)(?:\[(?<pid>\d+)\])?: (?:unhandled exception: (?<exc>.+?)(?: in (?<obj>[^[\s]+)\[[^\]]*\])?$|unhandled (?:signal (?<sig>\d+)|(?<fault>.+?) \((?<sig2>\d+)\)) (?:code \S+ )?at (?<addr>(?:0x)?[0-9a-f]+)(?:.*? in (?<obj2>[^[\s]+)\[)?|(?<fault3>segfault|bus error|illegal instruction|floating-point exception|trap|unknown signal) \((?<sig3>\d+)\) at (?<addr3>[0-9a-f]+) nip(?:.*? in (?<obj3>[^[\s]+)\[)?)|User process fault: interruption code (?<icode>[0-9a-f]+)(?: ilc:\d+)?(?: in (?<obj4>[^[\s]+)\[)?)/,
     describe: ({ m }) => {
       const g = m?.groups ?? {};
       const process = g["comm"] ?? g["obj4"] ?? "unknown";
       const pid = g["pid"] === undefined ? null : Number(g["pid"]);
       const sig = g["sig"] ?? g["sig2"] ?? g["sig3"] ?? (g["exc"] || g["icode"] ? "11" : "?");
-      const fault = g["exc"] ?? g["fault"] ?? (g["icode"] ? `interruption code ${g["icode"]}` : (signalName(sig) ?? `signal ${sig}`));
+      const fault = g["exc"] ?? g["fault"] ?? g["fault3"] ?? (g["icode"] ? `interruption code ${g["icode"]}` : (signalName(sig) ?? `signal ${sig}`));
       const object = g["obj"] ?? g["obj2"] ?? g["obj3"] ?? g["obj4"] ?? null;
       return {
         summary: `Crash: ${process} (${fault})${object ? ` in ${object}` : ""}`,
@@ -309,3 +339,11 @@ export const CRASH_RULES: readonly RuleSpec[] = [
   },
 
 ];
+
+function coreDumpResult(unit: string | null): Match {
+  return {
+    summary: `Crash: ${unit ?? "unit"} main process dumped core`,
+    unit,
+    facts: { kind: "crash", crash: { process: unit ?? "unknown", pid: null, fault: "core dumped", object: null, address: null, ip: null, code: null } },
+  };
+}

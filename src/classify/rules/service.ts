@@ -135,10 +135,10 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     tier: "T3",
     severity: "medium",
     group: "core",
-    doc: "systemd, as text (v219 lowercase too): 'X: main process exited, code=exited, status=1/FAILURE', and control processes (ExecStartPre=, ExecStop=…)",
+    doc: "systemd, as text (v219 lowercase too): 'X: main process exited, code=exited, status=1/FAILURE', and control processes (ExecStartPre=, ExecStop=…; v219: 'control process exited, code=exited status=1')",
     identifiers: ["systemd"],
     literals: ["process exited, code="],
-    pattern: /^(?<unit>\S+): (?<which>[Mm]ain|[Cc]ontrol) process exited, code=(?<code>\w+), status=(?<status>\d+)/,
+    pattern: /^(?<unit>\S+): (?<which>[Mm]ain|[Cc]ontrol) process exited, code=(?<code>\w+),? status=(?<status>\d+)/,
     describe: ({ entry, m }) => {
       const which = /^[Mm]/.test(m?.groups?.["which"] ?? "") ? "Main" : "Control";
       return unitExit(entry.unit ?? m?.groups?.["unit"] ?? null, which, m?.groups?.["code"] ?? null, m?.groups?.["status"] ?? null, entry.priority);
