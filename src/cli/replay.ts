@@ -89,6 +89,7 @@ export const replayCommand = defineCommand({
     json: { type: "boolean", description: "One JSON object per event" },
     store: { type: "boolean", description: "Also write the events to the database (with cooldown)" },
     "page-size": { type: "string", description: "Page size in kB of the machine the log came from (default: this machine's)", valueHint: "KB" },
+    year: { type: "string", description: "Year of syslog stamps that have none (default: the latest year that does not put them in the future)", valueHint: "YYYY" },
   },
   async run({ args }) {
     const inputs = args._.length ? args._ : [args.file];
@@ -96,6 +97,11 @@ export const replayCommand = defineCommand({
     if (args["page-size"] !== undefined) {
       pageSizeKb = Number(args["page-size"]);
       if (![4, 8, 16, 64].includes(pageSizeKb)) throw new UsageError(`--page-size: expected 4, 8, 16 or 64 (kB), got "${args["page-size"]}"`);
+    }
+    let year: number | undefined;
+    if (args.year !== undefined) {
+      year = Number(args.year);
+      if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new UsageError(`--year: expected a year such as 2026, got "${args.year}"`);
     }
     const env = loadCommandEnv(args);
     const triage = new Triage(triageOptions(env.config, pageSizeKb));
@@ -125,7 +131,7 @@ export const replayCommand = defineCommand({
         const entries = readLogStream(
           stream,
           {
-            year: new Date().getFullYear(),
+            ...(year === undefined ? { nowUs } : { year }),
             wantsRawLine: (line) => triage.wantsRawLine(line),
             onBadLine: (kind, lineNumber, sample) => {
               if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${sample}`);

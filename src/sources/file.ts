@@ -29,8 +29,9 @@ export interface FileReadOptions {
   /** Raw journal-JSON prefilter: return false for a line that cannot matter. */
   wantsRawLine?: (line: string) => boolean;
   onBadLine?: (kind: BadLineKind, lineNumber: number, sample: string) => void;
-  /** Year for syslog stamps without one. */
-  year: number;
+  /** Year for syslog stamps without one; without it they get the latest year not in the future of `nowUs`. */
+  year?: number;
+  nowUs?: number;
   bootId?: string | null;
 }
 
@@ -128,7 +129,7 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
           break;
         }
         case "dmesg": {
-          const entry = parseDmesgLine(line, { year: options.year });
+          const entry = parseDmesgLine(line, { ...(options.year === undefined ? {} : { year: options.year }), ...(options.nowUs === undefined ? {} : { nowUs: options.nowUs }) });
           if (entry) {
             stats.entries++;
             yield entry;
