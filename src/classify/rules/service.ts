@@ -254,8 +254,8 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     doc: "dockerd / containerd / podman logged a fatal error",
     identifiers: ["dockerd", "containerd", "podman", "crio"],
     literals: ["level=fatal", "level=panic"],
-    pattern: /level=(?:fatal|panic) msg="([^"]*)"/,
-    describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.[1] as string}`, process: entry.identifier, unit: entry.unit }),
+    pattern: /level=(?:fatal|panic) msg="(?<msg>[^"]*)"/,
+    describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.groups?.["msg"] ?? ""}`, process: entry.identifier, unit: entry.unit }),
   },
   {
     // dockerd's storage errors that node-problem-detector's docker-monitor names: a layer
@@ -286,8 +286,8 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     doc: "smbd / nmbd / winbindd PANIC",
     identifiers: ["smbd", "nmbd", "winbindd", "samba"],
     literals: ["PANIC"],
-    pattern: /PANIC(?: \(pid (\d+)\))?: ?(.*)/,
-    describe: ({ entry, m }) => ({ summary: `Samba ${entry.identifier ?? ""} panic: ${m?.[2] as string}`, process: entry.identifier, unit: entry.unit }),
+    pattern: /PANIC(?: \(pid (?<pid>\d+)\))?: ?(?<what>.*)/,
+    describe: ({ entry, m }) => ({ summary: `Samba ${entry.identifier ?? ""} panic: ${m?.groups?.["what"] ?? ""}`, process: entry.identifier, unit: entry.unit }),
   },
 
 ];
