@@ -92,7 +92,8 @@ function incidentPartsOf(c: Candidate): IncidentPart[] {
     const wording = (c.entries[0]?.message ?? "").replaceAll(c.unit, "").replace(/\d+/g, "#");
     const part = rule === "unit-timeout" || rule === "unit-entered-failed" ? `${rule}:${wording}` : rule;
     const unit: IncidentPart = { kind: "unit", part };
-    if (part === "unit-failed" && (result === "core-dump" || result === "signal")) return [{ kind: "crash", part: "unit-result" }, unit];
+    // On cgroup v1 systemd does not see the OOM kill: its unit only fails with result 'signal'.
+    if (part === "unit-failed" && (result === "core-dump" || result === "signal")) return [{ kind: "crash", part: "unit-result" }, unit, { kind: "oom", part }];
     if (part === "unit-exit-failed" && (c.facts.kind === "unit" && c.facts.exitStatus !== null && /^(?:9|KILL)$/.test(c.facts.exitStatus))) return [unit, { kind: "oom", part: "unit-exit" }];
     if (part === "unit-exit-failed" || part === "unit-timeout") return [unit, { kind: "oom", part }];
     return [unit, { kind: "crash", part: "unit-result" }, { kind: "oom", part }];

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseDmesgLine } from "../../src/parse/dmesg.ts";
 import { Triage } from "../../src/classify/triage.ts";
-import { ALL_GROUPS } from "../_fixtures.ts";
+import { ALL_GROUPS, triageFixture } from "../_fixtures.ts";
 
 // The text shapes replay reads besides journal JSON. The journalctl lines were printed here by
 // `journalctl -o FORMAT USER_UNIT=lt-core-SEGV.service` (journald and systemd --user 252, the
@@ -97,5 +97,30 @@ describe("time", () => {
     const bootUs = UTC("2026-12-06T01:18:03Z");
     expect(parseDmesgLine(line, { bootRealtimeUs: bootUs })?.realtimeUs).toBe(bootUs + 152_468_323);
     expect(parseDmesgLine(line, {})).toMatchObject({ realtimeUs: null, monotonicUs: 152_468_323 });
+  });
+});
+
+describe("the same real unit failures in every journalctl text format", () => {
+  // tests/fixtures/real/unit-failures.FORMAT.txt: `journalctl -o FORMAT` of four units from
+  // scripts/capture-unit-lines.sh (a core dump, exit 203, a start timeout, a stop timeout).
+  const EXPECTED = [
+    "unit-abnormal-exit-text",
+    "unit-core-dump-result-text",
+    "unit-start-failed-text",
+    "unit-exit-failed-text",
+    "unit-failed-text",
+    "unit-start-failed-text",
+    "unit-timeout",
+    "unit-exit-failed-text",
+    "unit-failed-text",
+    "unit-start-failed-text",
+    "unit-timeout",
+    "unit-exit-failed-text",
+    "unit-failed-text",
+  ];
+  test.each(["short", "short-iso", "short-precise", "short-iso-precise", "short-monotonic"])("-o %s", async (format) => {
+    const { candidates } = await triageFixture(`real/unit-failures.${format}.txt`);
+    expect(candidates.map((c) => c.rule)).toEqual(EXPECTED);
+    expect(new Set(candidates.map((c) => c.unit))).toEqual(new Set(["lt-core-SEGV.service", "lt-exit-203.service", "lt-start-timeout.service", "lt-stop-timeout.service"]));
   });
 });

@@ -6,7 +6,7 @@ import { MESSAGE_ID } from "../../src/classify/systemd-ids.ts";
 import { journalRecordToEntry } from "../../src/parse/journal-json.ts";
 import { openStore } from "../../src/store/db.ts";
 import { commitEvent, queryEvents, type CommitPolicy } from "../../src/store/events.ts";
-import { ALL_GROUPS } from "../_fixtures.ts";
+import { ALL_GROUPS, triageFixture } from "../_fixtures.ts";
 
 // Every line that proves an OOM kill or a unit failure is an event on its own, and the lines
 // of one incident (same pid, cgroup or unit, close together) are one event: one alert.
@@ -126,5 +126,21 @@ describe("a unit failure's lines", () => {
     ]);
     expect(cs.map((c) => c.rule)).toEqual(["unit-exit-failed-text", "unit-start-failed", "unit-entered-failed", "unit-entered-failed"]);
     expect(outcomes(cs)).toEqual(["new", "merged", "merged", "merged"]);
+  });
+});
+
+describe("a real OOM kill of a unit on cgroup v1", () => {
+  // tests/fixtures/real/unit-oom-killed-user-service.jsonl: the kernel report, then the unit's
+  // "Main process exited, code=killed, status=9/KILL" and "Failed with result 'signal'" (on
+  // cgroup v1 systemd does not know it was the OOM killer).
+  test("the report and the unit's two lines are one T1 event", async () => {
+    const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
+    const rules = candidates.map((c) => c.rule);
+    expect(rules).toContain("unit-exit-failed");
+    expect(rules).toContain("unit-failed");
+    const outcomes = candidates.map((c) => commitEvent(db, c, policy).outcome);
+    expect(outcomes.filter((o) => o === "new")).toEqual(["new"]);
+    const events = queryEvents(db, { sinceUs: 0, limit: 10 });
+    expect(events.map((e) => [e.tier, e.unit])).toEqual([["T1", "lt-cap-oomsvc2.service"]]);
   });
 });
