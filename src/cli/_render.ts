@@ -45,8 +45,20 @@ export function eventLine(e: StoredEvent): string {
   return `${formatLocalTime(e.timestampUs)}  [${e.instanceId}]  ${tierLabel(e.tier)}  ${e.summary}${times}  ${dim(e.id.slice(0, 8))}`;
 }
 
+/**
+ * Seconds since its boot, for an event whose lines carry no wall time (dmesg or kmsg text from
+ * another boot); null when they do.
+ */
+export function relativeSeconds(c: Candidate): number | null {
+  if (c.entries.length === 0 || c.entries.some((e) => e.realtimeUs !== null)) return null;
+  const mono = c.entries[0]?.monotonicUs;
+  return mono === null || mono === undefined ? null : mono / 1_000_000;
+}
+
 export function candidateLine(c: Candidate, instanceId: string): string {
-  return `${formatLocalTime(c.timestampUs)}  [${instanceId}]  ${tierLabel(c.tier)}  ${c.summary}  ${dim(`(${c.rule})`)}`;
+  const relative = relativeSeconds(c);
+  const when = relative === null ? formatLocalTime(c.timestampUs) : `+${relative.toFixed(6)}s after boot (wall time unknown)`;
+  return `${when}  [${instanceId}]  ${tierLabel(c.tier)}  ${c.summary}  ${dim(`(${c.rule})`)}`;
 }
 
 function oomJson(oom: OomReport): Record<string, unknown> {
@@ -86,6 +98,7 @@ export function candidateJson(c: Candidate): Record<string, unknown> {
     unit: c.unit,
     rule: c.rule,
     timestamp: isoTime(c.timestampUs),
+    ...(relativeSeconds(c) === null ? {} : { seconds_after_boot: relativeSeconds(c), timestamp_is_replay_time: true }),
     cursors: c.entries.map((e) => e.cursor).filter((x) => x !== null),
     ...(c.facts.kind === "oom-kill" ? { oom: oomJson(c.facts.oom) } : {}),
     ...(c.facts.kind === "crash" ? { crash: c.facts.crash } : {}),

@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import type { Candidate, Tier } from "../event.ts";
 import { Triage } from "../classify/triage.ts";
 import { readLogStream, newStats, type BadLineKind, type FileReadStats } from "../sources/file.ts";
+import { readBootClock, type BootClock } from "../sources/boot-clock.ts";
 import { openStore } from "../store/db.ts";
 import { commitEvent, type CommitPolicy } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
@@ -117,6 +118,9 @@ export const replayCommand = defineCommand({
     const sink = new EventSink(env, totals, Boolean(args.json), db, policy);
     const showProgress = Boolean(process.stderr.isTTY);
     const nowUs = Date.now() * 1000;
+    // Read the running kernel's ring buffer once, and only if a dmesg or kmsg input asks.
+    let clock: BootClock | null | undefined;
+    const bootClock = () => (clock === undefined ? (clock = readBootClock(nowUs)) : clock);
     let readAny = false;
     try {
       for (const input of inputs) {
@@ -132,6 +136,7 @@ export const replayCommand = defineCommand({
           stream,
           {
             ...(year === undefined ? { nowUs } : { year }),
+            bootClock,
             wantsRawLine: (line) => triage.wantsRawLine(line),
             onBadLine: (kind, lineNumber, sample) => {
               if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${sample}`);
