@@ -50,6 +50,7 @@ const CASES: [rule: string, message: string, fields: Fields, check?: (c: Candida
   ["unit-entered-failed", "oscars-backend.service failed.", SYSTEMD],
   ["unit-timeout", "lt-stop-timeout.service: State 'stop-sigterm' timed out. Killing.", SYSTEMD, (c) => expect(c.unit).toBe("lt-stop-timeout.service")],
   ["unit-timeout", "Job dev-sdb1.device/start timed out.", SYSTEMD, (c) => expect(c.unit).toBe("dev-sdb1.device")],
+  ["unit-timeout", "systemd-journald.service watchdog timeout!", SYSTEMD, (c) => expect(c.unit).toBe("systemd-journald.service")],
   ["unit-start-limit-hit", "start request repeated too quickly for httpd.service", SYSTEMD],
   ["unit-start-failed-text", "Failed to start The Apache HTTP Server.", SYSTEMD],
   ["scheduled-job-failed", "(CRON) error (grandchild #28810 failed with exit status 1)", { SYSLOG_IDENTIFIER: "CRON" }],

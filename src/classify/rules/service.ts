@@ -168,16 +168,17 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     // service.c service_dispatch_timer (v219: "X start operation timed out. Terminating.";
     // v236+: "X: start operation timed out. Terminating." and "X: State 'stop-sigterm' timed
     // out. Killing."), job.c job_dispatch_timer ("Job X/start timed out."), and the device
-    // wait of a mount at boot ("Timed out waiting for device X.").
+    // wait of a mount at boot ("Timed out waiting for device X."), and the watchdog's
+    // "X: Watchdog timeout (limit 3min)!" (older releases: "X watchdog timeout!").
     name: "unit-timeout",
     tier: "T3",
     severity: "medium",
     group: "core",
     doc: "systemd: a unit's start/stop/reload timed out ('start operation timed out', 'State 'stop-sigterm' timed out', 'Job X/start timed out', 'Timed out waiting for device')",
     identifiers: ["systemd"],
-    literals: ["timed out", "Timed out waiting for device", "Watchdog timeout"],
+    literals: ["timed out", "Timed out waiting for device", "atchdog timeout"],
     pattern:
-      /^(?:(?<unit>[^\s:]+):? (?<op>start|stop|reload|start-pre|start-post|stop-pre|stop-post|clean|cleaning) operation timed out\. (?<action>\w+)|(?<unit2>[^\s:]+):? (?:State '(?<state>[\w-]+)'|(?<state219>stop-sigterm|stop-final-sigterm|stop-sigkill|stop-final-sigkill|final-sigterm|final-sigkill|stop-watchdog|stop-sigabrt)) timed out\. (?<action2>[\w ]+)|(?:(?<unit3>[^\s:]+): )?Job (?<job>[^\s/]+)\/(?<type>[\w-]+) timed out|Timed out waiting for device (?<device>.+?)\.?$|(?<unit4>[^\s:]+): Watchdog timeout \(limit (?<limit>[^)]+)\)!)/,
+      /^(?:(?<unit>[^\s:]+):? (?<op>start|stop|reload|start-pre|start-post|stop-pre|stop-post|clean|cleaning) operation timed out\. (?<action>\w+)|(?<unit2>[^\s:]+):? (?:State '(?<state>[\w-]+)'|(?<state219>stop-sigterm|stop-final-sigterm|stop-sigkill|stop-final-sigkill|final-sigterm|final-sigkill|stop-watchdog|stop-sigabrt)) timed out\. (?<action2>[\w ]+)|(?:(?<unit3>[^\s:]+): )?Job (?<job>[^\s/]+)\/(?<type>[\w-]+) timed out|Timed out waiting for device (?<device>.+?)\.?$|(?<unit4>[^\s:]+):? [Ww]atchdog timeout(?: \(limit (?<limit>[^)]+)\))?!)/,
     describe: ({ entry, m }) => {
       const g = m?.groups ?? {};
       const unit = entry.unit ?? g["unit"] ?? g["unit2"] ?? g["unit3"] ?? g["job"] ?? (g["device"] ? g["device"] : null) ?? g["unit4"] ?? "unknown unit";
@@ -189,7 +190,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
             ? `job ${g["type"]} timed out`
             : g["device"]
               ? "timed out waiting for the device"
-              : `watchdog timeout (limit ${g["limit"] ?? "?"})`;
+              : `watchdog timeout${g["limit"] ? ` (limit ${g["limit"]})` : ""}`;
       return {
         summary: `Service timed out: ${unit} (${what})`,
         unit,
