@@ -61,9 +61,9 @@ function unitResultOf(c: Candidate): string | null {
 }
 
 /**
- * The incidents a candidate can be a line of, in the order they are tried. The first is the
- * one it opens when none is open. A unit's "Failed with result 'core-dump'" joins the crash
- * its coredump opened; its main process killed by SIGKILL joins an OOM kill of the unit.
+ * The incidents a candidate can be a line of, in the order they are tried; it opens the one of
+ * its own tier when none is open. A unit's "Failed with result 'signal'" joins the crash its
+ * coredump or exit opened.
  */
 function incidentPartsOf(c: Candidate): IncidentPart[] {
   if (c.tier === "T2" && c.facts.kind === "crash") {
@@ -92,11 +92,12 @@ function incidentPartsOf(c: Candidate): IncidentPart[] {
     const wording = (c.entries[0]?.message ?? "").replaceAll(c.unit, "").replace(/\d+/g, "#");
     const part = rule === "unit-timeout" || rule === "unit-entered-failed" ? `${rule}:${wording}` : rule;
     const unit: IncidentPart = { kind: "unit", part };
-    // On cgroup v1 systemd does not see the OOM kill: its unit only fails with result 'signal'.
-    if (part === "unit-failed" && (result === "core-dump" || result === "signal")) return [{ kind: "crash", part: "unit-result" }, unit, { kind: "oom", part }];
-    if (part === "unit-exit-failed" && (c.facts.kind === "unit" && c.facts.exitStatus !== null && /^(?:9|KILL)$/.test(c.facts.exitStatus))) return [unit, { kind: "oom", part: "unit-exit" }];
-    if (part === "unit-exit-failed" || part === "unit-timeout") return [unit, { kind: "oom", part }];
-    return [unit, { kind: "crash", part: "unit-result" }, { kind: "oom", part }];
+    // A unit's 'signal' result after a crash signal is one more line of that crash. Its failure
+    // after an OOM kill stays its own event: the unit enricher names the OOM event in it (on
+    // cgroup v1 systemd only sees a SIGKILL); the unit's own OOM notice and 'oom-kill' result
+    // are T1 lines and join the kill.
+    if (part === "unit-failed" && (result === "core-dump" || result === "signal")) return [{ kind: "crash", part: "unit-result" }, unit];
+    return [unit, { kind: "crash", part: rule }];
   }
   return [];
 }

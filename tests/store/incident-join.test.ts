@@ -133,14 +133,14 @@ describe("a real OOM kill of a unit on cgroup v1", () => {
   // tests/fixtures/real/unit-oom-killed-user-service.jsonl: the kernel report, then the unit's
   // "Main process exited, code=killed, status=9/KILL" and "Failed with result 'signal'" (on
   // cgroup v1 systemd does not know it was the OOM killer).
-  test("the report and the unit's two lines are one T1 event", async () => {
+  test("the kill is one T1 event; the unit's failure is one T3 event of its own (the unit enricher names the kill in it)", async () => {
     const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
-    const rules = candidates.map((c) => c.rule);
-    expect(rules).toContain("unit-exit-failed");
-    expect(rules).toContain("unit-failed");
-    const outcomes = candidates.map((c) => commitEvent(db, c, policy).outcome);
-    expect(outcomes.filter((o) => o === "new")).toEqual(["new"]);
+    expect(candidates.map((c) => c.rule)).toEqual(["kernel-memcg-oom-kill", "unit-exit-failed", "unit-failed"]);
+    expect(candidates.map((c) => commitEvent(db, c, policy).outcome)).toEqual(["new", "new", "merged"]);
     const events = queryEvents(db, { sinceUs: 0, limit: 10 });
-    expect(events.map((e) => [e.tier, e.unit])).toEqual([["T1", "lt-cap-oomsvc2.service"]]);
+    expect(events.map((e) => [e.tier, e.unit]).sort()).toEqual([
+      ["T1", "lt-cap-oomsvc2.service"],
+      ["T3", "lt-cap-oomsvc2.service"],
+    ]);
   });
 });
