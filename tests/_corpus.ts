@@ -37,7 +37,27 @@ export interface RecordResult {
   knownMiss: string | null;
 }
 
-const FIELD_KEYS = new Set(["SYSLOG_IDENTIFIER", "PRIORITY", "_TRANSPORT", "UNIT", "USER_UNIT", "MESSAGE_ID", "_PID", "_COMM", "_SYSTEMD_UNIT", "SYSLOG_PID"]);
+// The journal fields a record may carry: who logged it, and the structured fields systemd adds to
+// its unit messages (exit code and status, unit and job results, restart counter).
+const FIELD_KEYS = new Set([
+  "SYSLOG_IDENTIFIER",
+  "SYSLOG_FACILITY",
+  "SYSLOG_PID",
+  "PRIORITY",
+  "_TRANSPORT",
+  "UNIT",
+  "USER_UNIT",
+  "MESSAGE_ID",
+  "_PID",
+  "_COMM",
+  "_SYSTEMD_UNIT",
+  "EXIT_CODE",
+  "EXIT_STATUS",
+  "UNIT_RESULT",
+  "JOB_TYPE",
+  "JOB_RESULT",
+  "N_RESTARTS",
+]);
 
 function fail(at: string, why: string): never {
   throw new Error(`${at}: ${why}`);

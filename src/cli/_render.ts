@@ -35,8 +35,20 @@ export function eventLine(e: StoredEvent): string {
   return `${formatLocalTime(e.timestampUs)}  [${p(e.instanceId)}]  ${tierLabel(e.tier)}  ${p(e.summary)}${times}  ${dim(e.id.slice(0, 8))}`;
 }
 
+/**
+ * Seconds since its boot, for an event whose lines carry no wall time (dmesg or kmsg text from
+ * another boot); null when they do.
+ */
+export function relativeSeconds(c: Candidate): number | null {
+  if (c.entries.length === 0 || c.entries.some((e) => e.realtimeUs !== null)) return null;
+  const mono = c.entries[0]?.monotonicUs;
+  return mono === null || mono === undefined ? null : mono / 1_000_000;
+}
+
 export function candidateLine(c: Candidate, instanceId: string): string {
-  return `${formatLocalTime(c.timestampUs)}  [${p(instanceId)}]  ${tierLabel(c.tier)}  ${p(c.summary)}  ${dim(`(${c.rule})`)}`;
+  const relative = relativeSeconds(c);
+  const when = relative === null ? formatLocalTime(c.timestampUs) : `+${relative.toFixed(6)}s after boot (wall time unknown)`;
+  return `${when}  [${p(instanceId)}]  ${tierLabel(c.tier)}  ${p(c.summary)}  ${dim(`(${c.rule})`)}`;
 }
 
 /** A failure snapshot as a timeline: the failed checks, the readings before them, PSI, top consumers, the unit's journal. */

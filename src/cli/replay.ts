@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import type { Candidate, Tier } from "../event.ts";
 import { Triage } from "../classify/triage.ts";
 import { readLogStream, newStats, type BadLineKind, type FileReadStats } from "../sources/file.ts";
+import { readBootClock, type BootClock } from "../sources/boot-clock.ts";
 import { openStore } from "../store/db.ts";
 import { commitEvent, type CommitPolicy } from "../store/events.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
@@ -99,6 +100,7 @@ export const replayCommand = defineCommand({
     json: { type: "boolean", description: "One JSON object per event" },
     store: { type: "boolean", description: "Also write the events to the database (with cooldown)" },
     "page-size": { type: "string", description: "Page size in kB of the machine the log came from (default: this machine's)", valueHint: "KB" },
+    year: { type: "string", description: "Year of syslog stamps that have none (default: the latest year that does not put them in the future)", valueHint: "YYYY" },
   },
   async run({ args }) {
     const inputs = args._.length ? args._ : [args.file];
@@ -106,6 +108,11 @@ export const replayCommand = defineCommand({
     if (args["page-size"] !== undefined) {
       pageSizeKb = Number(args["page-size"]);
       if (![4, 8, 16, 64].includes(pageSizeKb)) throw new UsageError(`--page-size: expected 4, 8, 16 or 64 (kB), got "${args["page-size"]}"`);
+    }
+    let year: number | undefined;
+    if (args.year !== undefined) {
+      year = Number(args.year);
+      if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new UsageError(`--year: expected a year such as 2026, got "${args.year}"`);
     }
     const env = loadCommandEnv(args);
     const triage = new Triage(triageOptions(env.config, pageSizeKb));
@@ -121,6 +128,9 @@ export const replayCommand = defineCommand({
     const sink = new EventSink(env, totals, Boolean(args.json), db, policy);
     const showProgress = Boolean(process.stderr.isTTY);
     const nowUs = Date.now() * 1000;
+    // Read the running kernel's ring buffer once, and only if a dmesg or kmsg input asks.
+    let clock: BootClock | null | undefined;
+    const bootClock = () => (clock === undefined ? (clock = readBootClock(nowUs)) : clock);
     let readAny = false;
     try {
       for (const input of inputs) {
@@ -135,7 +145,8 @@ export const replayCommand = defineCommand({
         const entries = readLogStream(
           stream,
           {
-            year: new Date().getFullYear(),
+            ...(year === undefined ? { nowUs } : { year }),
+            bootClock,
             wantsRawLine: (line) => triage.wantsRawLine(line),
             onBadLine: (kind, lineNumber, sample) => {
               if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${printable(sample)}`);

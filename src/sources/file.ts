@@ -2,6 +2,7 @@ import type { Entry } from "../event.ts";
 import { parseDmesgLine } from "../parse/dmesg.ts";
 import { journalRecordToEntry } from "../parse/journal-json.ts";
 import { isKmsgHeader, parseKmsgRecord } from "../parse/kmsg.ts";
+import type { BootClock } from "./boot-clock.ts";
 import { splitLines } from "./lines.ts";
 
 // A recorded log read back: `journalctl -o json` lines, /dev/kmsg records or kernel log
@@ -29,8 +30,14 @@ export interface FileReadOptions {
   /** Raw journal-JSON prefilter: return false for a line that cannot matter. */
   wantsRawLine?: (line: string) => boolean;
   onBadLine?: (kind: BadLineKind, lineNumber: number, sample: string) => void;
-  /** Year for syslog stamps without one. */
-  year: number;
+  /** Year for syslog stamps without one; without it they get the latest year not in the future of `nowUs`. */
+  year?: number;
+  nowUs?: number;
+  /**
+   * dmesg and kmsg lines are stamped with the time since boot: lines this boot wrote get wall
+   * time from it; others keep none (their events say the time is relative to their boot).
+   */
+  bootClock?: () => BootClock | null;
   bootId?: string | null;
 }
 
@@ -70,12 +77,18 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
   let kmsgRecord: string | null = null;
   let kmsgContinuations = 0;
   const bootId = options.bootId ?? null;
+  const toWallTime = (entry: Entry): Entry => {
+    if (entry.realtimeUs !== null || entry.monotonicUs === null || !options.bootClock) return entry;
+    const clock = options.bootClock();
+    if (clock?.wrote(entry.monotonicUs, entry.message)) entry.realtimeUs = clock.bootRealtimeUs + entry.monotonicUs;
+    return entry;
+  };
   const flushKmsg = (): Entry | null => {
     if (kmsgRecord === null) return null;
     const entry = parseKmsgRecord(kmsgRecord, bootId);
     if (!entry) bad("bad-kmsg-record", kmsgRecord);
     kmsgRecord = null;
-    return entry;
+    return entry && toWallTime(entry);
   };
 
   for await (const batch of splitLines(stream, maxChars)) {
@@ -149,10 +162,10 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
           break;
         }
         case "dmesg": {
-          const entry = parseDmesgLine(line, { year: options.year });
+          const entry = parseDmesgLine(line, { ...(options.year === undefined ? {} : { year: options.year }), ...(options.nowUs === undefined ? {} : { nowUs: options.nowUs }) });
           if (entry) {
             stats.entries++;
-            yield entry;
+            yield toWallTime(entry);
           }
           break;
         }

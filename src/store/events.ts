@@ -28,23 +28,79 @@ export type CommitOutcome = { id: string; outcome: "new" | "occurrence" | "aggre
  * this VM they came within a second (tests/fixtures/real/coredump-*.jsonl).
  */
 export const CRASH_INCIDENT_WINDOW_US = 60 * 1_000_000;
+/** An OOM kill: the kernel's report or lone lines, the reaper, the unit's notice and result. */
+export const OOM_INCIDENT_WINDOW_US = 60 * 1_000_000;
+/**
+ * A unit failure: the exit, the timeouts, "Failed with result", "Failed to start". A start
+ * timeout is followed by the stop timeout (TimeoutStopSec=, 90 s by default) before the result.
+ */
+export const UNIT_INCIDENT_WINDOW_US = 150 * 1_000_000;
 
-/** Which of the three lines about one crash a candidate is. */
-type CrashPart = "kernel" | "coredump" | "unit-exit";
+/** The kinds of incident whose several lines join one event. */
+type IncidentKind = "crash" | "oom" | "unit";
 
-/** The pid and the parts seen of an event's latest crash (events.incident_json). */
-interface CrashIncident {
+const INCIDENT_WINDOW_US: Record<IncidentKind, number> = { crash: CRASH_INCIDENT_WINDOW_US, oom: OOM_INCIDENT_WINDOW_US, unit: UNIT_INCIDENT_WINDOW_US };
+
+/** The pid and the parts seen of an event's latest incident (events.incident_json; no kind: a crash). */
+interface Incident {
+  kind?: IncidentKind;
   pid: number | null;
-  parts: CrashPart[];
+  parts: string[];
 }
 
-function crashPartOf(c: Candidate): CrashPart | null {
-  if (c.tier !== "T2" || c.facts.kind !== "crash") return null;
-  if (c.rule === "coredump") return "coredump";
-  if (c.rule === "unit-abnormal-exit") return "unit-exit";
-  return "kernel";
+/** Which incident a candidate may be a line of, and which line it is: the first that is open wins. */
+interface IncidentPart {
+  kind: IncidentKind;
+  part: string;
 }
 
+const OWN_INCIDENT: Record<Tier, IncidentKind | null> = { T1: "oom", T2: "crash", T3: "unit", T4: null, T5: null };
+
+function unitResultOf(c: Candidate): string | null {
+  return c.facts.kind === "unit" ? c.facts.result : null;
+}
+
+/**
+ * The incidents a candidate can be a line of, in the order they are tried; it opens the one of
+ * its own tier when none is open. A unit's "Failed with result 'signal'" joins the crash its
+ * coredump or exit opened.
+ */
+function incidentPartsOf(c: Candidate): IncidentPart[] {
+  if (c.tier === "T2" && c.facts.kind === "crash") {
+    const part =
+      c.rule === "coredump" || c.rule === "coredump-text"
+        ? "coredump"
+        : c.rule.startsWith("unit-abnormal-exit")
+          ? "unit-exit"
+          : c.rule.startsWith("unit-core-dump-result")
+            ? "unit-result"
+            : c.rule.startsWith("kernel-")
+              ? "kernel"
+              : c.rule;
+    return [{ kind: "crash", part }];
+  }
+  if (c.tier === "T1" && (c.facts.kind === "oom-kill" || c.facts.kind === "userspace-oom-kill")) {
+    // A whole report and its lone lines are one kernel part; the reaper and the unit's lines are others.
+    const part = c.rule === "oom-reaper" ? "reaper" : c.rule.startsWith("kernel-") ? c.rule.replace(/^kernel-(?:memcg-)?oom-kill$/, "kernel-report") : c.rule.replace(/-text$/, "");
+    return [{ kind: "oom", part }];
+  }
+  if (c.tier === "T3" && c.facts.kind === "unit" && c.unit !== null) {
+    const result = unitResultOf(c);
+    const rule = c.rule.replace(/-text$/, "");
+    // A failure may log several timeouts (start, then stop-sigterm) and, before v236, both
+    // "Unit X entered failed state." and "X failed.": each wording is a part of its own.
+    const wording = (c.entries[0]?.message ?? "").replaceAll(c.unit, "").replace(/\d+/g, "#");
+    const part = rule === "unit-timeout" || rule === "unit-entered-failed" ? `${rule}:${wording}` : rule;
+    const unit: IncidentPart = { kind: "unit", part };
+    // A unit's 'signal' result after a crash signal is one more line of that crash. Its failure
+    // after an OOM kill stays its own event: the unit enricher names the OOM event in it (on
+    // cgroup v1 systemd only sees a SIGKILL); the unit's own OOM notice and 'oom-kill' result
+    // are T1 lines and join the kill.
+    if (part === "unit-failed" && (result === "core-dump" || result === "signal")) return [{ kind: "crash", part: "unit-result" }, unit];
+    return [unit, { kind: "crash", part: rule }];
+  }
+  return [];
+}
 const MAX_CURSORS_PER_EVENT = 200;
 const MAX_LINES_PER_EVENT = 1000;
 
@@ -87,7 +143,8 @@ interface OpenEventRow {
   cursors_json: string;
 }
 
-interface OpenCrashRow extends OpenEventRow {
+
+interface OpenIncidentRow extends OpenEventRow {
   pid: number | null;
   unit: string | null;
   lines_json: string;
@@ -95,32 +152,34 @@ interface OpenCrashRow extends OpenEventRow {
 }
 
 /**
- * The open crash event `c` is about, if any: the same pid (segfault line ↔ coredump entry) or
- * the same unit (coredump entry ↔ the unit's exit, which names no pid). `sameCrash` says
- * whether `c` is one more line about that event's latest crash or a new crash of the same
- * subject (another pid, or a part that crash already had: a second exit of the unit).
+ * The open event of incident kind `kind` that `c` is about, if any: the same pid (segfault
+ * line ↔ coredump entry, OOM report ↔ reaper) or the same unit (coredump ↔ the unit's exit,
+ * OOM report ↔ the unit's OOM notice). `sameIncident` says whether `c` is one more line about
+ * that event's latest incident or a new one of the same subject (another pid, or a part that
+ * incident already had: a second exit of the unit).
  */
-function findCrashIncident(db: Database, c: Candidate, part: CrashPart, instanceId: string): { row: OpenCrashRow; incident: CrashIncident; sameCrash: boolean } | null {
+function findIncident(db: Database, c: Candidate, wanted: IncidentPart, instanceId: string): { row: OpenIncidentRow; incident: Incident; sameIncident: boolean } | null {
   if (c.pid === null && c.unit === null) return null;
   const row = db
     .query(
       `SELECT id, occurrences, aggregated, cursors_json, pid, unit, lines_json, incident_json FROM events
-        WHERE instance_id = ?1 AND tier = 'T2' AND incident_json IS NOT NULL AND last_seen >= ?2
-          AND ((?3 IS NOT NULL AND json_extract(incident_json, '$.pid') = ?3) OR (?4 IS NOT NULL AND unit = ?4))
+        WHERE instance_id = ?1 AND incident_json IS NOT NULL AND last_seen >= ?2
+          AND coalesce(json_extract(incident_json, '$.kind'), 'crash') = ?5
+          AND ((?3 IS NOT NULL AND (json_extract(incident_json, '$.pid') = ?3 OR pid = ?3)) OR (?4 IS NOT NULL AND unit = ?4))
         ORDER BY last_seen DESC LIMIT 1`,
     )
-    .get(instanceId, c.timestampUs - CRASH_INCIDENT_WINDOW_US, c.pid, c.unit) as OpenCrashRow | null;
+    .get(instanceId, c.timestampUs - INCIDENT_WINDOW_US[wanted.kind], c.pid, c.unit, wanted.kind) as OpenIncidentRow | null;
   if (!row) return null;
-  const incident = JSON.parse(row.incident_json) as CrashIncident;
+  const incident = JSON.parse(row.incident_json) as Incident;
   const pidsAgree = c.pid === null || incident.pid === null || c.pid === incident.pid;
-  return { row, incident, sameCrash: pidsAgree && !incident.parts.includes(part) };
+  return { row, incident, sameIncident: pidsAgree && !incident.parts.includes(wanted.part) };
 }
 
-/** Fold one more line about the same crash into its event: what it adds (unit, pid, lines), no new occurrence. */
-function mergeCrashLine(db: Database, c: Candidate, row: OpenCrashRow, incident: CrashIncident, part: CrashPart): CommitOutcome {
+/** Fold one more line about the same incident into its event: what it adds (unit, pid, lines), no new occurrence. */
+function mergeIncidentLine(db: Database, c: Candidate, row: OpenIncidentRow, incident: Incident, part: string): CommitOutcome {
   const cursors = [...(JSON.parse(row.cursors_json) as string[]), ...cursorsOf(c)].slice(-MAX_CURSORS_PER_EVENT);
   const lines = [...(JSON.parse(row.lines_json) as string[]), ...c.entries.map((e) => e.message)].slice(0, MAX_LINES_PER_EVENT);
-  const merged: CrashIncident = { pid: incident.pid ?? c.pid, parts: [...incident.parts, part] };
+  const merged: Incident = { ...incident, pid: incident.pid ?? c.pid, parts: [...incident.parts, part] };
   db.query(
     `UPDATE events SET last_seen = max(last_seen, ?2), cursors_json = ?3, lines_json = ?4, incident_json = ?5,
                        unit = coalesce(unit, ?6), pid = coalesce(pid, ?7) WHERE id = ?1`,
@@ -132,9 +191,16 @@ function mergeCrashLine(db: Database, c: Candidate, row: OpenCrashRow, incident:
 export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): CommitOutcome {
   const key = dedupKey(c);
   const windowUs = policy.cooldownMs * 1000;
-  const part = crashPartOf(c);
-  const related = part === null ? null : findCrashIncident(db, c, part, policy.instanceId);
-  if (related?.sameCrash && part !== null) return mergeCrashLine(db, c, related.row, related.incident, part);
+  const parts = incidentPartsOf(c);
+  // The incident the candidate opens when it joins none: the one of its own tier.
+  const own = parts.find((p) => p.kind === OWN_INCIDENT[c.tier]);
+  let related: ReturnType<typeof findIncident> = null;
+  for (const wanted of parts) {
+    const found = findIncident(db, c, wanted, policy.instanceId);
+    if (found?.sameIncident) return mergeIncidentLine(db, c, found.row, found.incident, wanted.part);
+    // A new incident of the subject its own kind already has open: an occurrence of that event.
+    if (found && wanted === own) related = found;
+  }
   // A new crash of a subject with an open crash event (same unit, another pid) is one more
   // occurrence of that event even when its first line names it differently (coredump: unit;
   // segfault line: process), so a crash loop stays one event.
@@ -147,7 +213,7 @@ export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): C
           ORDER BY last_seen DESC LIMIT 1`,
       )
       .get(policy.instanceId, key, c.tier, c.timestampUs - windowUs) as OpenEventRow | null);
-  const incident = part === null ? null : JSON.stringify({ pid: c.pid, parts: [part] } satisfies CrashIncident);
+  const incident = own === undefined ? null : JSON.stringify({ kind: own.kind, pid: c.pid, parts: [own.part] } satisfies Incident);
   if (open) {
     const occurrences = open.occurrences + 1;
     const cursors = [...(JSON.parse(open.cursors_json) as string[]), ...cursorsOf(c)].slice(-MAX_CURSORS_PER_EVENT);

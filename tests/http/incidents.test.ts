@@ -37,6 +37,7 @@ afterEach(async () => {
 async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   server ??= startHttpServer({
     listen: { host: "127.0.0.1", port: 0 },
+    openLoopback: true,
     deps: { db, token: null, services: [], snapshotsDir: join(dir, "snapshots"), health: () => ({ sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true }), metrics: async () => "", nowUs: () => NOW_US },
     log: createLog("error"),
   });

@@ -36,9 +36,11 @@ function ev(over: Partial<IncidentEvent> = {}): IncidentEvent {
 const fp = { kind: "unit" as const, subject: "a.service", key: "unit:a.service" };
 
 describe("fingerprint", () => {
-  test("a unit's kernel OOM report and its oom-kill failure share one (real capture)", async () => {
+  test("a unit's kernel OOM report and its failure lines (the killed main process, the failed result) share one (real capture)", async () => {
     const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
-    expect(candidates.map((c) => c.tier)).toEqual(["T1", "T3"]);
+    // cgroup v1: systemd sees only a SIGKILL, so its exit line and its result are T3 lines of
+    // their own; the incident joins them to the kernel's report through the unit.
+    expect(candidates.map((c) => c.tier)).toEqual(["T1", "T3", "T3"]);
     expect(new Set(candidates.map((c) => fingerprintOf(c).key))).toEqual(new Set(["unit:lt-cap-oomsvc2.service"]));
   });
 

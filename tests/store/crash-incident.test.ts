@@ -19,9 +19,11 @@ afterEach(() => {
   db.close();
 });
 
+/** The T2 lines of the fixture's own crash (coredump-python.jsonl begins with the previous unit's last line). */
 async function crashCandidates(fixture: string): Promise<Candidate[]> {
   const { candidates } = await triageFixture(`real/${fixture}`);
-  return candidates.filter((c) => c.tier === "T2");
+  const crashed = candidates.find((c) => c.rule === "coredump")?.unit ?? null;
+  return candidates.filter((c) => c.tier === "T2" && (c.unit === null || c.unit === crashed));
 }
 
 function commitAll(candidates: readonly Candidate[]): string[] {
@@ -34,10 +36,10 @@ function asLaterCrash(c: Candidate, pid: number, afterUs: number): Candidate {
 }
 
 describe("one crash, one incident", () => {
-  test.each(["coredump-c-program.jsonl", "coredump-python.jsonl"])("%s: segfault line, coredump entry and unit exit are one event", async (fixture) => {
+  test.each(["coredump-c-program.jsonl", "coredump-python.jsonl"])("%s: segfault line, coredump entry, unit exit and result are one event", async (fixture) => {
     const crash = await crashCandidates(fixture);
-    expect(crash.map((c) => c.rule)).toEqual(["kernel-segfault", "coredump", "unit-abnormal-exit"]);
-    expect(commitAll(crash)).toEqual(["new", "merged", "merged"]);
+    expect(crash.map((c) => c.rule)).toEqual(["kernel-segfault", "coredump", "unit-abnormal-exit", "unit-core-dump-result"]);
+    expect(commitAll(crash)).toEqual(["new", "merged", "merged", "merged"]);
     const events = queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 });
     expect(events.length).toBe(1);
     const only = events[0] as (typeof events)[number];
@@ -56,7 +58,7 @@ describe("one crash, one incident", () => {
     const crash = await crashCandidates("coredump-c-program.jsonl");
     commitAll(crash);
     const again = crash.map((c) => asLaterCrash(c, 424242, 2_000_000));
-    expect(commitAll(again)).toEqual(["occurrence", "merged", "merged"]);
+    expect(commitAll(again)).toEqual(["occurrence", "merged", "merged", "merged"]);
     const events = queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 });
     expect(events.map((e) => e.occurrences)).toEqual([2]);
   });

@@ -39,3 +39,8 @@ export function oomSummary(report: OomReport): Match {
     unit: report.taskMemcg ? cgroupLeaf(report.taskMemcg) : null,
   };
 }
+
+/** "nginx.service" from "nginx.service: …": systemd prefixes its unit messages with the unit. */
+export function unitPrefix(message: string): string | null {
+  return /^([^\s:]+\.(?:service|scope|socket|mount|swap|timer|target|path|slice|device|automount)): /.exec(message)?.[1] ?? null;
+}

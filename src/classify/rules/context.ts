@@ -48,24 +48,16 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     describe: () => ({ summary: "" }),
   },
   {
-    name: "unit-oom-notice",
+    // systemd-oomd's debug line for each process of a cgroup it kills (oomd-util.c, 248+);
+    // the "Killed/Marked <cgroup> … due to" line of the same kill is the event.
+    name: "oomd-attempting-kill",
     tier: null,
     severity: "warning",
     group: "core",
-    doc: "systemd: 'A process of this unit has been killed by the OOM killer' — the kernel report is the event",
-    messageId: MESSAGE_ID.unitOutOfMemory,
+    doc: "systemd-oomd: 'oomd attempting to kill N with KILL' (debug) — the cgroup's kill line is the event",
+    identifiers: ["systemd-oomd"],
+    literals: ["attempting to kill"],
+    pattern: /^oomd attempting to kill \d+ with \w+/,
     describe: () => ({ summary: "" }),
   },
-  {
-    name: "oom-reaper",
-    tier: null,
-    severity: "warning",
-    group: "core",
-    doc: "kernel: 'oom_reaper: reaped process' — follows a kill already reported",
-    kernel: true,
-    literals: ["oom_reaper: "],
-    pattern: /^oom_reaper: reaped process/,
-    describe: () => ({ summary: "" }),
-  },
-
 ];
