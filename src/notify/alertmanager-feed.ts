@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { Incident } from "../incidents/lifecycle.ts";
 import { getEvent } from "../store/events.ts";
-import { owedAlerts, recordPosted, recordSilences, type OwedAlert } from "../store/alertmanager-sync.ts";
+import { feedStartedUs, owedAlerts, recordPosted, recordSilences, type OwedAlert } from "../store/alertmanager-sync.ts";
 import { postableAlert, type AlertmanagerClient, type AlertSubject, type PostableAlert } from "./alertmanager.ts";
 
 // Feeds the incidents to Prometheus Alertmanager. Each pass posts what Alertmanager is owed
@@ -89,19 +89,25 @@ export function planPost(
   const alerts: PostableAlert[] = [];
   const planned: Planned[] = [];
   const endNow = new Date(options.nowUs / 1000).toISOString();
+  const resendUs = options.resendMs * 1000;
   for (const { incident, last } of owed) {
     const alert = postableAlert(alertSubject(db, incident), options.instanceId, options.detailsBaseUrl);
-    if (incident.state === "open") {
-      const changed = last !== null && !sameLabels(last.labels, alert.labels);
-      const due = last === null || changed || options.nowUs - last.postedUs >= options.resendMs * 1000;
+    if (incident.state === "open" || last === null) {
+      // Open, or resolved before Alertmanager ever saw it (it was down): firing first, so that
+      // it is notified; the resolution follows once it has been firing a resend interval.
+      const firing: PostableAlert = { ...alert };
+      delete firing.endsAt;
+      const changed = last !== null && !sameLabels(last.labels, firing.labels);
+      const due = last === null || changed || options.nowUs - last.postedUs >= resendUs;
       if (!due) continue;
       // A label changed (a higher severity): under the old labels it is another alert, which
       // would otherwise stay firing until Alertmanager's resolve_timeout.
-      if (changed && last.state === "firing") alerts.push({ ...alert, labels: last.labels, endsAt: endNow });
-      alerts.push(alert);
-      planned.push({ incidentId: incident.id, labels: alert.labels, state: "firing" });
-    } else if (last !== null) {
-      // End the alert Alertmanager holds, under the labels it holds it by.
+      if (changed && last.state === "firing") alerts.push({ ...firing, labels: last.labels, endsAt: endNow });
+      alerts.push(firing);
+      planned.push({ incidentId: incident.id, labels: firing.labels, state: "firing" });
+    } else if (options.nowUs - last.firstPostedUs >= resendUs) {
+      // End the alert Alertmanager holds, under the labels it holds it by, once it has been
+      // firing long enough for Alertmanager's group_wait to have told someone.
       alerts.push({ ...alert, labels: last.labels });
       planned.push({ incidentId: incident.id, labels: last.labels, state: "resolved" });
     }
@@ -114,6 +120,8 @@ export class AlertmanagerFeed {
   private readonly options: AlertmanagerFeedOptions;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  /** When the feed first ran on this database: what was seen before is not Alertmanager's. */
+  private sinceUs: number | null = null;
 
   constructor(options: AlertmanagerFeedOptions) {
     this.options = options;
@@ -173,7 +181,8 @@ export class AlertmanagerFeed {
   async pass(signal: AbortSignal): Promise<boolean> {
     const { db, client, instanceId, detailsBaseUrl, resendMs, log } = this.options;
     const nowUs = Date.now() * 1000;
-    const { alerts, planned } = planPost(db, owedAlerts(db, MAX_ALERTS_PER_POST), { instanceId, detailsBaseUrl, resendMs, nowUs });
+    this.sinceUs ??= feedStartedUs(db, nowUs);
+    const { alerts, planned } = planPost(db, owedAlerts(db, this.sinceUs, MAX_ALERTS_PER_POST), { instanceId, detailsBaseUrl, resendMs, nowUs });
     if (alerts.length === 0) return true;
     try {
       await client.postAlerts(alerts, signal);

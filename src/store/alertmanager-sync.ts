@@ -13,6 +13,7 @@ export interface SyncRow {
   incidentId: string;
   labels: Record<string, string>;
   state: "firing" | "resolved";
+  firstPostedUs: number;
   postedUs: number;
   silencedBy: string[];
 }
@@ -21,6 +22,7 @@ interface Row {
   incident_id: string;
   labels_json: string;
   state: "firing" | "resolved";
+  first_posted_us: number;
   posted_us: number;
   silenced_by: string | null;
 }
@@ -30,9 +32,16 @@ function fromRow(r: Row): SyncRow {
     incidentId: r.incident_id,
     labels: JSON.parse(r.labels_json) as Record<string, string>,
     state: r.state,
+    firstPostedUs: r.first_posted_us,
     postedUs: r.posted_us,
     silencedBy: r.silenced_by ? (JSON.parse(r.silenced_by) as string[]) : [],
   };
+}
+
+/** When the feed first ran on this database (set once); incidents last seen before it are not owed. */
+export function feedStartedUs(db: Database, nowUs: number): number {
+  db.query("INSERT OR IGNORE INTO alertmanager_feed (id, started_us) VALUES (1, ?)").run(nowUs);
+  return (db.query("SELECT started_us FROM alertmanager_feed WHERE id = 1").get() as { started_us: number }).started_us;
 }
 
 export interface OwedAlert {
@@ -43,20 +52,21 @@ export interface OwedAlert {
 
 /**
  * Incidents Alertmanager is owed a post about: every open alertable incident (a refresh is
- * cheap and keeps Alertmanager from resolving it on its own), and every resolved one whose
- * last post was still firing. An incident resolved before it was ever posted is not owed:
- * Alertmanager would not notify of an alert that starts and ends in the past.
+ * cheap and keeps Alertmanager from resolving it on its own), every resolved one whose last
+ * post was still firing, and every one seen since the feed started that was never posted,
+ * even if it has resolved meanwhile (Alertmanager was down): it is posted firing first, since
+ * Alertmanager does not notify of an alert it only ever saw resolved.
  */
-export function owedAlerts(db: Database, limit: number): OwedAlert[] {
+export function owedAlerts(db: Database, sinceUs: number, limit: number): OwedAlert[] {
   if (!hasTable(db, "alertmanager_sync")) return [];
   const rows = db
     .query(
-      `SELECT i.id AS id, s.incident_id, s.labels_json, s.state, s.posted_us, s.silenced_by
+      `SELECT i.id AS id, s.incident_id, s.labels_json, s.state, s.first_posted_us, s.posted_us, s.silenced_by
          FROM incidents i LEFT JOIN alertmanager_sync s ON s.incident_id = i.id
-        WHERE i.alertable = 1 AND (i.state = 'open' OR s.state = 'firing')
+        WHERE i.alertable = 1 AND (i.state = 'open' OR s.state = 'firing' OR (s.incident_id IS NULL AND i.last_seen >= ?2))
         ORDER BY i.last_seen DESC LIMIT ?1`,
     )
-    .all(limit) as (Row & { id: string })[];
+    .all(limit, sinceUs) as (Row & { id: string })[];
   return rows.flatMap((r) => {
     const lookup = getIncident(db, r.id);
     if (lookup.kind !== "found") return [];
@@ -66,7 +76,7 @@ export function owedAlerts(db: Database, limit: number): OwedAlert[] {
 
 export function recordPosted(db: Database, incidentId: string, labels: Record<string, string>, state: "firing" | "resolved", postedUs: number): void {
   db.query(
-    `INSERT INTO alertmanager_sync (incident_id, labels_json, state, posted_us) VALUES (?1, ?2, ?3, ?4)
+    `INSERT INTO alertmanager_sync (incident_id, labels_json, state, first_posted_us, posted_us) VALUES (?1, ?2, ?3, ?4, ?4)
      ON CONFLICT(incident_id) DO UPDATE SET labels_json = excluded.labels_json, state = excluded.state, posted_us = excluded.posted_us`,
   ).run(incidentId, JSON.stringify(labels), state, postedUs);
 }

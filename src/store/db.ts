@@ -112,17 +112,23 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX idx_incidents_seen ON incidents(last_seen);
    ALTER TABLE events ADD COLUMN incident_id TEXT;
    CREATE INDEX idx_events_incident ON events(incident_id);`,
-  // Alertmanager: what each incident's alert last told Alertmanager (its labels and whether it
-  // was firing or resolved, and when), so an open incident is refreshed before Alertmanager
-  // forgets it, a resolution is posted until one post of it succeeded, and a label change
-  // (a higher severity) ends the alert under the old labels. silenced_by: the silences
-  // Alertmanager last reported for it.
+  // 6: Alertmanager. What each incident's alert last told Alertmanager (its labels, firing or
+  // resolved, when it was first and last posted), so an open incident is refreshed before
+  // Alertmanager forgets it, a resolution is posted until one post of it succeeded, and a
+  // label change (a higher severity) ends the alert under the old labels. silenced_by: the
+  // silences Alertmanager last reported for it. The feed's start (alertmanager_feed) bounds
+  // what is owed: incidents from before Alertmanager was configured are not sent.
   `CREATE TABLE alertmanager_sync (
-     incident_id TEXT PRIMARY KEY,
-     labels_json TEXT NOT NULL,
-     state       TEXT NOT NULL,
-     posted_us   INTEGER NOT NULL,
-     silenced_by TEXT
+     incident_id     TEXT PRIMARY KEY,
+     labels_json     TEXT NOT NULL,
+     state           TEXT NOT NULL,
+     first_posted_us INTEGER NOT NULL,
+     posted_us       INTEGER NOT NULL,
+     silenced_by     TEXT
+   );
+   CREATE TABLE alertmanager_feed (
+     id         INTEGER PRIMARY KEY CHECK (id = 1),
+     started_us INTEGER NOT NULL
    );`,
 ];
 

@@ -8,7 +8,8 @@ import { storedUnitIncident } from "../_builders.ts";
 
 // What one pass of the Alertmanager feed posts, from a real SQLite store: new incidents at once,
 // open ones again only after the resend interval, a label change ending the old alert, a
-// resolution until it was posted, and nothing for an incident Alertmanager never saw open.
+// resolution until it was posted, an incident that came and went while Alertmanager was away
+// posted firing first, and nothing from before the feed started.
 
 const S = 1_000_000;
 const NOW_US = Date.UTC(2026, 10, 23, 9, 0, 0) * 1000;
@@ -20,7 +21,7 @@ beforeEach(() => {
 afterEach(() => db.close());
 
 function plan(nowUs = NOW_US) {
-  return planPost(db, owedAlerts(db, 500), { ...options, nowUs });
+  return planPost(db, owedAlerts(db, NOW_US - 3600 * S, 500), { ...options, nowUs });
 }
 
 describe("Alertmanager feed: what a pass posts", () => {
@@ -60,6 +61,7 @@ describe("Alertmanager feed: what a pass posts", () => {
     const inc = storedUnitIncident(db, "a1".padEnd(32, "0"), "app.service", NOW_US - 600 * S, { resolved: true });
     const labels = { alertname: "unit-failed", instance: "nas", tier: "T3", severity: "medium", incident: inc.id, unit: "app.service" };
     recordPosted(db, inc.id, labels, "firing", NOW_US - 300 * S);
+    // Posted firing five minutes ago, a resend interval (1 min) is long past: the end goes out.
     const first = plan();
     expect(first.alerts).toHaveLength(1);
     expect(first.alerts[0]?.endsAt).toBe(new Date((NOW_US - 540 * S) / 1000).toISOString());
@@ -70,8 +72,21 @@ describe("Alertmanager feed: what a pass posts", () => {
     expect(plan(NOW_US + 2 * S).alerts).toHaveLength(0);
   });
 
-  test("resolved before Alertmanager ever saw it: not owed", () => {
-    storedUnitIncident(db, "a1".padEnd(32, "0"), "app.service", NOW_US - 600 * S, { resolved: true });
+  test("came and went while Alertmanager was away: firing first, resolved once it has fired a resend interval", () => {
+    const inc = storedUnitIncident(db, "a1".padEnd(32, "0"), "app.service", NOW_US - 600 * S, { resolved: true });
+    const first = plan();
+    expect(first.alerts).toHaveLength(1);
+    expect(first.alerts[0]?.endsAt).toBeUndefined();
+    expect(first.planned[0]?.state).toBe("firing");
+    recordPosted(db, inc.id, first.alerts[0]?.labels as Record<string, string>, "firing", NOW_US);
+    expect(plan(NOW_US + 30 * S).alerts).toHaveLength(0);
+    const later = plan(NOW_US + 61 * S);
+    expect(later.alerts[0]?.endsAt).toBe(new Date((NOW_US - 540 * S) / 1000).toISOString());
+    expect(later.planned[0]?.state).toBe("resolved");
+  });
+
+  test("from before the feed started (Alertmanager configured later): not owed", () => {
+    storedUnitIncident(db, "a1".padEnd(32, "0"), "app.service", NOW_US - 7200 * S, { resolved: true });
     expect(plan().alerts).toHaveLength(0);
   });
 });
