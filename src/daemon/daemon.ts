@@ -8,6 +8,8 @@ import { NtfyNotifier, parseNtfyUrl } from "../notify/ntfy.ts";
 import { OutboxSender } from "../notify/sender.ts";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
+import { JOURNAL_CLAIM_ROW, KernelLedger, KMSG_LEDGER_ROW, planFastPath, withJournalLedger, withKmsgLedger, type FastPathPlan } from "../sources/kernel-dedupe.ts";
+import { readFileSync } from "node:fs";
 import { readMemoryPsi } from "../host/proc-files.ts";
 import { probeJournal, selectSource, type SourceSelection } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
@@ -50,6 +52,11 @@ export interface DaemonOptions {
   triage: Triage;
   /** With no committed position: read the journal back this far instead of starting at now. */
   backfillMs: number | null;
+  /**
+   * A second, independent triage for the kernel fast path's pipeline (its own kernel report
+   * assembler). Without it the fast path stays off.
+   */
+  newTriage?: () => Triage;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -60,10 +67,50 @@ export function notificationTarget(config: Config): string {
   return target ? `ntfy ${target.serverUrl}/${target.topic} (${config.ntfy.alertTiers.join(", ")})` : `ntfy ${config.ntfy.url}`;
 }
 
-export async function chooseSource(config: Config): Promise<SourceSelection> {
+export async function chooseSource(config: Config): Promise<SourceSelection & { fastPath: FastPathPlan }> {
   const kmsgProblem = config.sources.use === "journal" ? "not probed" : isKmsgReadable();
   const journal = config.sources.use === "kmsg" ? { usable: false, reason: "not probed" } : await probeJournal();
-  return selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
+  const selection = selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
+  return { ...selection, fastPath: planFastPath(config.sources.use, selection.name, kmsgProblem) };
+}
+
+interface FastPath {
+  ledger: KernelLedger;
+  kmsg: Source;
+  pipeline: Pipeline;
+}
+
+function readBootId(): string | null {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null;
+  } catch {
+    // Without a boot id the records of two boots cannot be told apart: no fast path.
+    return null;
+  }
+}
+
+/**
+ * The kernel fast path (sources/kernel-dedupe.ts): /dev/kmsg through its own pipeline beside
+ * the journal's, and the journal source wrapped so it drops the kernel records the kmsg path
+ * stored. Both pipelines write through the same writer; each saves its own position and its
+ * half of the ledger in its own transactions.
+ */
+function createFastPath(o: DaemonOptions, journal: Source, writer: EventWriter): { fastPath: FastPath; journal: Source } | null {
+  const bootId = readBootId();
+  if (o.newTriage === undefined || bootId === null) return null;
+  const ledger = new KernelLedger({ bootId, savedCoverage: loadCursor(o.db, KMSG_LEDGER_ROW), savedClaim: loadCursor(o.db, JOURNAL_CLAIM_ROW) });
+  const kmsg = withKmsgLedger(createKmsgSource({ after: loadCursor(o.db, "kmsg"), log: o.log.withTag("kmsg"), onTail: (_seq, us) => ledger.kmsgTail(us) }), ledger);
+  const pipeline = new Pipeline({
+    source: kmsg,
+    triage: o.newTriage(),
+    writer,
+    log: o.log.withTag("kmsg"),
+    sideRows: (position) => (position === null ? [] : [ledger.kmsgRow(position)]),
+    onCommitted: (position) => {
+      if (position !== null) ledger.kmsgCommitted(position);
+    },
+  });
+  return { fastPath: { ledger, kmsg, pipeline }, journal: withJournalLedger(journal, ledger, { kmsgRunning: () => kmsg.stats.running }) };
 }
 
 function createSource(selection: SourceSelection, o: DaemonOptions): Source | null {
@@ -97,7 +144,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     );
   }
   const selection = await chooseSource(config);
-  const source = createSource(selection, o);
+  const mainSource = createSource(selection, o);
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy) : null;
   const sender = notifier ? new OutboxSender({ db, notifier, log: log.withTag("ntfy") }) : null;
   const alertTiers = new Set<Tier>(config.ntfy.alertTiers);
@@ -123,13 +170,30 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     enrichment,
     onAlertsQueued: () => sender?.wake(),
   });
-  const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
+  const fast = selection.fastPath.on && mainSource ? createFastPath(o, mainSource, writer) : null;
+  const fastPath = fast?.fastPath ?? null;
+  const fastPathReason = selection.fastPath.on && !fastPath ? "off: the boot id cannot be read, so kernel records of two boots cannot be told apart" : selection.fastPath.reason;
+  const source = fast?.journal ?? mainSource;
+  const pipeline = source
+    ? new Pipeline({
+        source,
+        triage: o.triage,
+        writer,
+        log,
+        // The journal path's claims on kernel records the kmsg path could not read in time.
+        sideRows: () => {
+          const row = fastPath?.ledger.journalRow();
+          return row ? [row] : [];
+        },
+      })
+    : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
 
   log.info(
     `logtriage ${VERSION} daemon: instance ${config.instance.id} (${config.instance.role}), source ${selection.name ?? "none"} — ${selection.reason}; db ${db.filename}; ${notificationTarget(config)}`,
   );
   if (!source) log.error(`no log source can be read, so nothing will be detected: ${selection.reason}`);
+  if (selection.name === "journal") log.info(`kernel fast path ${fastPath ? "on" : "off"}: ${fastPathReason}`);
 
   const state = (): DaemonState => ({
     version: VERSION,
@@ -142,6 +206,16 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       lagUs: pipeline?.counters.lagUs ?? null,
       committed: pipeline?.counters.committedPosition ?? null,
     },
+    fastPath:
+      selection.name === "journal"
+        ? {
+            on: fastPath !== null,
+            reason: fastPathReason,
+            kmsg: fastPath ? { ...fastPath.kmsg.stats } : null,
+            committed: fastPath?.pipeline.counters.committedPosition ?? null,
+            ledger: fastPath ? { ...fastPath.ledger.counters } : null,
+          }
+        : null,
     psi: config.psi.enabled ? psiNow() : null,
     notifications: notificationTarget(config),
     heldCandidates: pipeline?.heldCandidates ?? 0,
@@ -197,6 +271,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   try {
     await Promise.all([
       pipeline?.run(signal),
+      fastPath?.pipeline.run(signal),
       sender?.run(signal),
       ...monitors.map((m) => runMonitor(m, writer, log, signal)),
       source ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
@@ -214,7 +289,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     beat();
     systemd?.close();
     markStopped(db, Date.now() * 1000);
-    log.info(`stopped: ${pipeline?.counters.entries ?? 0} entries read, ${pipeline?.counters.eventsNew ?? 0} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
+    const entries = (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0);
+    const eventsNew = (pipeline?.counters.eventsNew ?? 0) + (fastPath?.pipeline.counters.eventsNew ?? 0);
+    log.info(`stopped: ${entries} entries read, ${eventsNew} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
   }
 }
 

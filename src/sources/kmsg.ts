@@ -50,6 +50,8 @@ export interface KmsgSourceOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   maxBatchRecords?: number;
+  /** A first start skipped the buffer up to this record (the kernel fast path's ledger wants its time). */
+  onTail?: (seq: number, monotonicUs: number) => void;
   log: SourceLog;
 }
 
@@ -60,6 +62,7 @@ export interface KmsgPosition {
 
 const POSITION = /^kmsg:([0-9A-Za-z-]+):(\d+)$/;
 const RECORD_SEQ = /^\d+,(\d+),/;
+const RECORD_SEQ_USEC = /^\d+,(\d+),(\d+)[,;]/;
 const UNKNOWN_BOOT = "unknown";
 
 /** `kmsg:<boot id>:<seq>` → its parts; null when it is not such a position. */
@@ -214,15 +217,20 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
 
   /** Skip every record the buffer holds now; note the last one's seq as our position. */
   function drainToTail(fd: number, buffer: Buffer): void {
+    let lastUsec: number | null = null;
     for (;;) {
       const r = readRecord(fd, buffer);
       // An overrun while skipping costs nothing: those records were not wanted.
       if (r.kind === "overrun") continue;
       if (r.kind === "empty") break;
-      const seq = recordSeq(r.text);
-      if (seq !== null) lastSeq = seq;
+      const header = RECORD_SEQ_USEC.exec(r.text);
+      if (header) {
+        lastSeq = Number(header[1]);
+        lastUsec = Number(header[2]);
+      }
     }
     atTail = false;
+    if (lastSeq !== null && lastUsec !== null) options.onTail?.(lastSeq, lastUsec);
     if (lastSeq !== null) position = kmsgCursor(bootId, lastSeq);
   }
 
