@@ -4,6 +4,7 @@ import { kmsgCursor, parseKmsgRecord } from "../parse/kmsg.ts";
 import type { SourceLog } from "./journal.ts";
 import { newSourceStats, type Source, type SourceBatch, type SourceStats } from "./source.ts";
 import { sleep } from "../sleep.ts";
+import { KmsgWaker } from "./kmsg-wake.ts";
 
 // The kernel log read straight from /dev/kmsg, for machines without journald (containers,
 // minimal VMs). Semantics from Documentation/ABI/testing/dev-kmsg:
@@ -37,6 +38,8 @@ const UPTIME_PATH = "/proc/uptime";
 const READ_BUFFER_BYTES = 8192;
 /** A storm is handed on in pieces so the pipeline can commit while we keep reading. */
 const DEFAULT_MAX_BATCH_RECORDS = 1000;
+/** With the waker, a drain at least this often anyway, in case a wake-up was missed. */
+const READABLE_SAFETY_DRAIN_MS = 60_000;
 
 export interface KmsgSourceOptions {
   /** Resume after this position (`kmsg:<boot id>:<seq>`, the committed one); null: start at the end. */
@@ -46,6 +49,11 @@ export interface KmsgSourceOptions {
   uptimePath?: string;
   /** Sleep between drains when the device has nothing new. Default 250 ms. */
   pollIntervalMs?: number;
+  /**
+   * "readable" (default): sleep until the kernel writes (sources/kmsg-wake.ts), with a drain
+   * at least every minute as a safety net; "poll": drain every pollIntervalMs.
+   */
+  wait?: "readable" | "poll";
   /** Wait before reopening after an error, doubled each time up to backoffMaxMs. Default 1 s → 30 s. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -300,6 +308,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         continue;
       }
       stats.running = true;
+      const waker = (options.wait ?? "readable") === "readable" ? new KmsgWaker(devicePath) : null;
       try {
         // Records carry time since boot; /proc/uptime and the clock now give the boot's wall
         // clock. Taken at every open, so a reopen picks up a clock step. (uptime counts time
@@ -319,13 +328,22 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
           // The device answered: whatever failed before is over.
           backoffMs = backoffInitialMs;
           stats.lastError = null;
-          if (batch.end === "drained") await sleep(pollIntervalMs, signal);
+          if (batch.end === "drained") {
+            if (waker && waker.lastError === null) await waker.wait(READABLE_SAFETY_DRAIN_MS, signal);
+            else {
+              if (waker?.lastError) log.debug(`kmsg: ${waker.lastError}; polling every ${formatWait(pollIntervalMs)} until it works again`);
+              await sleep(pollIntervalMs, signal);
+              // Try the waker again on the next wait.
+              if (waker) waker.lastError = null;
+            }
+          }
         }
       } catch (error) {
         stats.lastError = `reading ${devicePath} failed: ${errorText(error)}`;
         log.warn(`kmsg: ${stats.lastError}; reopening in ${formatWait(backoffMs)}`);
       } finally {
         stats.running = false;
+        waker?.stop();
         closeSync(fd);
       }
       await sleep(backoffMs, signal);
