@@ -30,6 +30,7 @@ import { createMonitors } from "../monitors/monitors.ts";
 import type { Monitor } from "../monitors/monitor.ts";
 import { processRunner } from "../run.ts";
 import { trimStartupMemory } from "./trim.ts";
+import { settleAfterBursts } from "./settle.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
 import { sleep } from "../sleep.ts";
@@ -261,6 +262,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     }
     trimStartupMemory();
   };
+  const settle = settleAfterBursts({
+    entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
+    onTrim: (r, entries) => log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}`),
+  });
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
@@ -285,6 +290,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     clearInterval(heartbeat);
     if (watchdog) clearInterval(watchdog);
     clearTimeout(firstRetention);
+    clearInterval(settle);
     clearInterval(retention);
     beat();
     systemd?.close();
