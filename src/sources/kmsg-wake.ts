@@ -51,7 +51,7 @@ export class KmsgWaker {
       void this.pump(reader);
     } catch (error) {
       this.lastError = `cannot wait on ${this.devicePath}: ${errorText(error)}`;
-      this.stop();
+      this.stopNow();
     }
   }
 
@@ -67,7 +67,7 @@ export class KmsgWaker {
       // EPIPE when this open fell behind too; the next wait opens it again.
       if (this.reader === reader) this.lastError = `waiting on ${this.devicePath} failed: ${errorText(error)}`;
     }
-    if (this.reader === reader) this.stop();
+    if (this.reader === reader) this.stopNow();
     this.signal();
   }
 
@@ -99,7 +99,23 @@ export class KmsgWaker {
     this.arrived = false;
   }
 
-  stop(): void {
+  /** Ends the wait and closes the device; resolves once Bun has let go of its copy of the fd. */
+  async stop(): Promise<void> {
+    const reader = this.reader;
+    this.reader = null;
+    const fd = this.fd;
+    this.fd = null;
+    if (reader) await reader.cancel().catch(() => undefined);
+    if (fd !== null) {
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  private stopNow(): void {
     const reader = this.reader;
     this.reader = null;
     if (reader) void reader.cancel().catch(() => undefined);

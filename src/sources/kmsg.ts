@@ -343,7 +343,7 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         log.warn(`kmsg: ${stats.lastError}; reopening in ${formatWait(backoffMs)}`);
       } finally {
         stats.running = false;
-        waker?.stop();
+        await waker?.stop();
         closeSync(fd);
       }
       await sleep(backoffMs, signal);
