@@ -1,7 +1,8 @@
 // The kernel fast path and the footprint, side by side in one run (root: real journald, real
 // cgroup OOM kills). Run by `bun run bench`, or alone: `bun scripts/bench-footprint.ts`.
 // Environment: BENCH_KILLS (20), BENCH_IDLE_S (60: RSS is read after it), BENCH_CPU_S (300:
-// the idle CPU window, after the idle wait), BENCH_STORM_LINES (200000).
+// the idle CPU window, after the idle wait), BENCH_STORM_LINES (200000), BENCH_FOOTPRINT (which
+// parts: "latency,idle,storm", the default).
 //   1. real cgroup OOM kill → ntfy stand-in POST: p50/p95/max with [sources] use = "journal"
 //      (journal only) and with the fast path (auto: /dev/kmsg beside the journal);
 //   2. idle, for both: the daemon's RSS after BENCH_IDLE_S, its journalctl child's, the total,
@@ -23,6 +24,7 @@ const IDLE_S = Number(process.env["BENCH_IDLE_S"] ?? 60);
 const CPU_S = Number(process.env["BENCH_CPU_S"] ?? 300);
 const STORM_LINES = Number(process.env["BENCH_STORM_LINES"] ?? 200_000);
 const TICKS_PER_S = 100;
+const PARTS = new Set((process.env["BENCH_FOOTPRINT"] ?? "latency,idle,storm").split(","));
 
 const MODES = [
   { label: "journal only", config: `[sources]\nuse = "journal"\n` },
@@ -144,19 +146,20 @@ export async function benchFootprint(): Promise<void> {
   if (build.exitCode !== 0) throw new Error(`cannot build the bare program: ${build.stderr.toString()}`);
   const bare = Bun.spawn([bareBin], { stdout: "ignore", stderr: "ignore" });
   try {
-    console.log(`\n## OOM kill → ntfy POST, ${KILLS} real cgroup OOM kills each (aim with the fast path: p95 ≤ 50 ms)`);
-    for (const mode of MODES) {
+    if (PARTS.has("latency")) console.log(`\n## OOM kill → ntfy POST, ${KILLS} real cgroup OOM kills each (aim with the fast path: p95 ≤ 50 ms)`);
+    for (const mode of PARTS.has("latency") ? MODES : []) {
       const ms = await oomLatency(work, mode);
       console.log(`${mode.label.padEnd(13)} p50 ${percentile(ms, 50).toFixed(0)} ms   p95 ${percentile(ms, 95).toFixed(0)} ms   max ${Math.max(...ms).toFixed(0)} ms`);
     }
-    console.log(`\n## Idle: RSS after ${IDLE_S} s, CPU over the next ${CPU_S} s (PSI on by default; shared machine: CPU is noisy)`);
-    for (const mode of MODES) {
+    if (PARTS.has("idle")) console.log(`\n## Idle: RSS after ${IDLE_S} s, CPU over the next ${CPU_S} s (PSI on by default; shared machine: CPU is noisy)`);
+    for (const mode of PARTS.has("idle") ? MODES : []) {
       const r = await idle(mode, bare.pid);
       const total = r.daemonKb + r.childKb;
       console.log(
         `${mode.label.padEnd(13)} daemon ${mb(r.daemonKb)} MB + journalctl ${mb(r.childKb)} MB = ${mb(total)} MB; bare Bun ${mb(r.bareKb)} MB (daemon ${(r.daemonKb / r.bareKb).toFixed(2)}×, total ${(total / r.bareKb).toFixed(2)}×); CPU daemon ${r.cpuPct.toFixed(3)} %, bare Bun ${r.bareCpuPct.toFixed(3)} % of a core`,
       );
     }
+    if (!PARTS.has("storm")) return;
     console.log(`\n## ${STORM_LINES.toLocaleString("en-US")}-line storm through journald, fast path on (aim: back within 10 % of idle in 60 s)`);
     const s = await stormRecovery();
     console.log(`idle ${mb(s.idleKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.afterKb)} MB (${((s.afterKb / s.idleKb - 1) * 100).toFixed(0)} % over idle)`);
