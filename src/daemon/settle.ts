@@ -39,8 +39,13 @@ export interface SettleOptions {
   entriesRead: () => number;
   /** A burst: at least this many entries since the last trim. Default 5,000. */
   burstEntries?: number;
-  /** Quiet: no more than a trickle (1 entry/s) for this long. Default 10 s. */
+  /** Quiet: no more than a trickle (`trickleRate`) for this long. Default 10 s. */
   quietMs?: number;
+  /**
+   * Entries per second still counted as quiet. Default 50: a busy machine's journal never
+   * falls silent, and the storm is what matters. Trims are at least a minute apart anyway.
+   */
+  trickleRate?: number;
   onTrim?: (result: TrimResult, entries: number) => void;
 }
 
@@ -48,16 +53,20 @@ export interface SettleOptions {
 export function settleAfterBursts(options: SettleOptions): ReturnType<typeof setInterval> {
   const burst = options.burstEntries ?? 5_000;
   const quietMs = options.quietMs ?? 10_000;
+  const trickle = (options.trickleRate ?? 50) * (quietMs / 1000);
+  const minGapMs = Math.max(quietMs, 60_000);
   let atLastTrim = options.entriesRead();
+  let lastTrimMs = 0;
   let atLastLook = atLastTrim;
   const timer = setInterval(() => {
     const now = options.entriesRead();
     const recent = now - atLastLook;
     atLastLook = now;
-    if (now - atLastTrim < burst || recent > quietMs / 1000) return;
+    if (now - atLastTrim < burst || recent > trickle || Date.now() - lastTrimMs < minGapMs) return;
     const result = trimAfterBurst();
     options.onTrim?.(result, now - atLastTrim);
     atLastTrim = now;
+    lastTrimMs = Date.now();
   }, quietMs);
   timer.unref();
   return timer;
