@@ -46,6 +46,15 @@ export interface SettleOptions {
    * falls silent, and the storm is what matters. Trims are at least a minute apart anyway.
    */
   trickleRate?: number;
+  /**
+   * And at least this often regardless (default 30 min): JSC collects lazily, so an idle
+   * daemon's heap creeps up between its rare full collections (measured: ~0.4 MB/min for the
+   * first quarter hour with nothing but the heartbeat), and with the memory locked nothing freed
+   * is given back without this.
+   */
+  everyMs?: number;
+  /** Trims at least this far apart. Default 1 min. */
+  minGapMs?: number;
   onTrim?: (result: TrimResult, entries: number) => void;
 }
 
@@ -54,15 +63,17 @@ export function settleAfterBursts(options: SettleOptions): ReturnType<typeof set
   const burst = options.burstEntries ?? 5_000;
   const quietMs = options.quietMs ?? 10_000;
   const trickle = (options.trickleRate ?? 50) * (quietMs / 1000);
-  const minGapMs = Math.max(quietMs, 60_000);
+  const everyMs = options.everyMs ?? 1_800_000;
+  const minGapMs = options.minGapMs ?? 60_000;
   let atLastTrim = options.entriesRead();
-  let lastTrimMs = 0;
+  let lastTrimMs = Date.now();
   let atLastLook = atLastTrim;
   const timer = setInterval(() => {
     const now = options.entriesRead();
     const recent = now - atLastLook;
     atLastLook = now;
-    if (now - atLastTrim < burst || recent > trickle || Date.now() - lastTrimMs < minGapMs) return;
+    const due = Date.now() - lastTrimMs >= everyMs;
+    if (!due && (now - atLastTrim < burst || recent > trickle || Date.now() - lastTrimMs < minGapMs)) return;
     const result = trimAfterBurst();
     options.onTrim?.(result, now - atLastTrim);
     atLastTrim = now;
