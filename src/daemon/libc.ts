@@ -8,6 +8,7 @@ function open() {
     madvise: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     mlockall: { args: [FFIType.i32], returns: FFIType.i32 },
     munlockall: { args: [], returns: FFIType.i32 },
+    malloc_trim: { args: [FFIType.u64], returns: FFIType.i32 },
   });
 }
 

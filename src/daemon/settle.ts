@@ -17,17 +17,27 @@ import { trimStartupMemory, type TrimResult } from "./trim.ts";
 // with munlockall() around the collection 80 → 37 MB. So the lock is dropped for the trim and
 // taken again after it (only the pages still in use are locked again: MCL_ONFAULT).
 
-/** The trim, with a memory lock lifted around it. */
-export function trimAfterBurst(): TrimResult {
+/**
+ * The trim, with a memory lock lifted around it. The lock is taken again only after
+ * `relockAfterMs`: the heap's freed pages go back to the kernel from the allocator's scavenger
+ * thread a moment after the collection, and locking at once would pin them again. SQLite's
+ * page cache and other C allocations go back through malloc_trim(0).
+ */
+export async function trimAfterBurst(relockAfterMs = 5_000): Promise<TrimResult> {
   let locked = false;
+  let libc: ReturnType<typeof memoryLibc> | null = null;
   try {
+    libc = memoryLibc();
     locked = /^VmLck:\s+[1-9]/m.test(readFileSync("/proc/self/status", "utf8"));
-    if (locked) memoryLibc().munlockall();
+    if (locked) libc.munlockall();
   } catch {
     // No /proc or no libc: trim what can be trimmed.
   }
   const result = trimStartupMemory();
+  libc?.malloc_trim(0);
   if (locked) {
+    // Unref'd: a daemon stopping meanwhile exits without waiting for it.
+    if (relockAfterMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, relockAfterMs).unref());
     const relock = lockMemory();
     if (!relock.locked) return { ...result, error: `memory not locked again after the trim: ${relock.reason}` };
   }
@@ -53,6 +63,8 @@ export interface SettleOptions {
    * is given back without this.
    */
   everyMs?: number;
+  /** Where the memory is locked, how long it stays unlocked after a trim. Default 5 s. */
+  relockAfterMs?: number;
   /** Trims at least this far apart. Default 1 min. */
   minGapMs?: number;
   onTrim?: (result: TrimResult, entries: number) => void;
@@ -68,16 +80,21 @@ export function settleAfterBursts(options: SettleOptions): ReturnType<typeof set
   let atLastTrim = options.entriesRead();
   let lastTrimMs = Date.now();
   let atLastLook = atLastTrim;
+  let trimming = false;
   const timer = setInterval(() => {
     const now = options.entriesRead();
+    const before = atLastTrim;
     const recent = now - atLastLook;
     atLastLook = now;
     const due = Date.now() - lastTrimMs >= everyMs;
-    if (!due && (now - atLastTrim < burst || recent > trickle || Date.now() - lastTrimMs < minGapMs)) return;
-    const result = trimAfterBurst();
-    options.onTrim?.(result, now - atLastTrim);
+    if (trimming || (!due && (now - atLastTrim < burst || recent > trickle || Date.now() - lastTrimMs < minGapMs))) return;
+    trimming = true;
     atLastTrim = now;
     lastTrimMs = Date.now();
+    void trimAfterBurst(options.relockAfterMs).then((result) => {
+      trimming = false;
+      options.onTrim?.(result, now - before);
+    });
   }, quietMs);
   timer.unref();
   return timer;

@@ -4,7 +4,7 @@ import { settleAfterBursts, trimAfterBurst } from "../../src/daemon/settle.ts";
 test("after a burst and a quiet spell the memory is trimmed once; no burst trims nothing", async () => {
   let entries = 0;
   const trims: number[] = [];
-  const timer = settleAfterBursts({ entriesRead: () => entries, burstEntries: 1000, quietMs: 20, trickleRate: 0, minGapMs: 0, onTrim: (_r, n) => trims.push(n) });
+  const timer = settleAfterBursts({ entriesRead: () => entries, burstEntries: 1000, quietMs: 20, trickleRate: 0, minGapMs: 0, relockAfterMs: 0, onTrim: (_r, n) => trims.push(n) });
   try {
     entries = 500;
     await Bun.sleep(100);
@@ -21,8 +21,8 @@ test("after a burst and a quiet spell the memory is trimmed once; no burst trims
   }
 });
 
-test("the trim runs on the real libc: every mapping of the executable advised (Linux 5.4+)", () => {
-  const r = trimAfterBurst();
+test("the trim runs on the real libc: every mapping of the executable advised (Linux 5.4+)", async () => {
+  const r = await trimAfterBurst(0);
   expect(r.error).toBeNull();
   expect(r.ranges).toBeGreaterThan(0);
 });
