@@ -7,9 +7,9 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 // its own size and turns EPIPE into a stream error. So the waiting is done on a second,
 // independent open of the device: every open has its own read position, this one is moved to
 // the end and then streamed, its records thrown away — a chunk arriving only means "there is
-// something new", and the source drains its own fd. Measured on the 2-core dev VM (kernel 6.18,
-// Bun 1.4.5): idle, this wakes 0 times a minute where the 250 ms poll woke 240 times, and a new
-// record wakes the reader within a few ms.
+// something new", and the source drains its own fd. Measured side by side for 120 s on the
+// 2-core dev VM (kernel 6.18, Bun 1.4.5): idle, 5 CPU ticks against 32 for the 250 ms poll; a
+// real OOM kill's alert p50 9 ms after the kernel's report, against 135 ms with the poll.
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
