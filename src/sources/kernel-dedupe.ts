@@ -133,12 +133,14 @@ export interface KernelLedgerCounters {
   kmsgSkipped: number;
   /** Time the journal path spent waiting for the kmsg path, ms. */
   journalWaitMs: number;
+  /** Waits that ran out (the kmsg path did not decide in time). */
+  journalWaitsTimedOut: number;
 }
 
 /** The shared state of the two paths (see the comment at the top). */
 export class KernelLedger {
   readonly bootId: string | null;
-  readonly counters: KernelLedgerCounters = { journalDropped: 0, journalKept: 0, journalClaimed: 0, kmsgSkipped: 0, journalWaitMs: 0 };
+  readonly counters: KernelLedgerCounters = { journalDropped: 0, journalKept: 0, journalClaimed: 0, kmsgSkipped: 0, journalWaitMs: 0, journalWaitsTimedOut: 0 };
   /** What the kmsg path has read, committed or not. */
   private read: Coverage;
   /** What the kmsg path has committed: what the journal path decides on. */
@@ -209,8 +211,12 @@ export class KernelLedger {
     return { name: KMSG_LEDGER_ROW, position: serializeCoverage(this.snapshots.get(position) ?? this.committed) };
   }
 
+  /** Commits of the kmsg path so far: the journal path sees whether it is making progress. */
+  kmsgCommits = 0;
+
   /** That transaction went through: the journal path may now drop what it covers. */
   kmsgCommitted(position: string): void {
+    this.kmsgCommits++;
     const snapshot = this.snapshots.get(position);
     if (snapshot) {
       this.committed = snapshot;
@@ -303,6 +309,9 @@ export function withJournalLedger(source: Source, ledger: KernelLedger, options:
     name: source.name,
     stats: source.stats,
     async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+      // After a wait ran out, the kmsg path is behind: later records do not wait again (one
+      // timeout per stall, not one per record of an OOM report) until it commits again.
+      let stalledAtCommits: number | null = null;
       for await (const batch of source.batches(signal)) {
         const entries: Entry[] = [];
         for (const entry of batch.entries) {
@@ -312,9 +321,14 @@ export function withJournalLedger(source: Source, ledger: KernelLedger, options:
           }
           let decision = ledger.journalDecision(entry);
           const startedMs = Date.now();
+          if (stalledAtCommits !== null && stalledAtCommits !== ledger.kmsgCommits) stalledAtCommits = null;
           while (decision === "wait" && !signal.aborted) {
             const waitedMs = Date.now() - startedMs;
-            if (!options.kmsgRunning() || waitedMs >= maxWaitMs) {
+            if (!options.kmsgRunning() || waitedMs >= maxWaitMs || stalledAtCommits !== null) {
+              if (waitedMs >= maxWaitMs) {
+                stalledAtCommits = ledger.kmsgCommits;
+                ledger.counters.journalWaitsTimedOut++;
+              }
               ledger.journalClaim(entry);
               decision = "keep";
               break;

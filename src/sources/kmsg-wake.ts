@@ -45,6 +45,9 @@ export class KmsgWaker {
         }
       }
       this.fd = fd;
+      // Records that came after the source's last drain and before this open reached the end
+      // wake nobody: have the source drain once more now.
+      this.arrived = true;
       const reader = Bun.file(fd).stream().getReader();
       this.reader = reader;
       this.lastError = null;

@@ -30,7 +30,7 @@ export interface DaemonState {
     reason: string;
     kmsg: SourceStats | null;
     committed: string | null;
-    ledger: { journalDropped: number; journalKept: number; journalClaimed: number; kmsgSkipped: number; journalWaitMs: number } | null;
+    ledger: { journalDropped: number; journalKept: number; journalClaimed: number; kmsgSkipped: number; journalWaitMs: number; journalWaitsTimedOut?: number } | null;
   } | null;
   psi: { someAvg10: number; fullAvg10: number | null } | null;
   /** "off" or the ntfy server/topic alerts go to. */

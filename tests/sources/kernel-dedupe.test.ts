@@ -126,3 +126,14 @@ describe("the kernel ledger: which path stores a kernel record", () => {
     expect(planFastPath("auto", "kmsg", null).on).toBe(false);
   });
 });
+
+test("a kmsg path that stops committing costs one wait, not one per record", async () => {
+  const ledger = new KernelLedger({ bootId: BOOT, savedCoverage: null, savedClaim: null });
+  await kmsgCommits(ledger, [[1, 100]]);
+  const journal = sourceOf([{ entries: [journalKernelEntry(200), journalKernelEntry(300), journalKernelEntry(400)], position: "s=x;i=400" }]);
+  const out = await collect(withJournalLedger(journal, ledger, { kmsgRunning: () => true, maxWaitMs: 200 }));
+  expect(out[0]?.entries.length).toBe(3);
+  expect(ledger.counters.journalClaimed).toBe(3);
+  // The first record waited and ran out; the two after it did not wait.
+  expect(ledger.counters.journalWaitsTimedOut).toBe(1);
+});
