@@ -114,7 +114,7 @@ async function benchIdleRss(work: string): Promise<void> {
 }
 
 /** Writes `lines` storm lines through `writers` parallel systemd-cat pipes; 1 in 100 is a rule hit. */
-async function storm(lines: number, writers: number): Promise<{ ms: number }> {
+export async function storm(lines: number, writers: number): Promise<{ ms: number }> {
   const per = Math.ceil(lines / writers);
   const t0 = performance.now();
   await Promise.all(

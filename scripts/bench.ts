@@ -11,6 +11,8 @@
 //   5. health probes (scripts/bench-probes.ts): scheduling drift and CPU with 50 services at 30 s.
 //   6. the PSI monitor (scripts/bench-psi.ts): RSS it adds, CPU of a reading.
 //   7. the parser fuzzer (scripts/fuzz-parsers.ts), a long run with a new seed each time.
+//   8. the kernel fast path and the footprint (scripts/bench-footprint.ts): OOM → ntfy latency
+//      journal only vs fast path, idle RSS beside bare Bun, idle CPU, RSS after a storm.
 // Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
 // bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES, bench-probes.ts's
 // BENCH_PROBE_SERVICES, BENCH_PROBE_INTERVAL_S, BENCH_PROBE_S, bench-psi.ts's BENCH_PSI_S.
@@ -24,6 +26,7 @@ import { openStore } from "../src/store/db.ts";
 import { commitEvent, queryEvents } from "../src/store/events.ts";
 import type { Candidate, Tier } from "../src/event.ts";
 import { benchDaemon } from "./bench-daemon.ts";
+import { benchFootprint } from "./bench-footprint.ts";
 import { benchProbes } from "./bench-probes.ts";
 import { benchPsi } from "./bench-psi.ts";
 import { fuzzParsers } from "./fuzz-parsers.ts";
@@ -191,6 +194,7 @@ try {
   await benchReplay(home);
   benchQuery(home);
   await benchDaemon();
+  await benchFootprint();
   await benchProbes();
   await benchPsi();
   await benchFuzz();

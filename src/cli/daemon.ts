@@ -47,7 +47,7 @@ export const daemonCommand = defineCommand({
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
     try {
-      await runDaemon({ config: env.config, db, log, triage: new Triage(triageOptions(env.config)), backfillMs, configPath: env.configPath }, controller.signal);
+      await runDaemon({ config: env.config, db, log, triage: new Triage(triageOptions(env.config)), newTriage: () => new Triage(triageOptions(env.config)), backfillMs, configPath: env.configPath }, controller.signal);
     } finally {
       process.off("SIGTERM", onTerm);
       process.off("SIGINT", onInt);

@@ -10,6 +10,7 @@ import { parseNtfyUrl } from "../parse/ntfy-url.ts";
 import { parseShowBlocks } from "../parse/systemd-show.ts";
 import { processRunner, type Runner } from "../run.ts";
 import { isKmsgReadable } from "../sources/kmsg.ts";
+import { planFastPath } from "../sources/kernel-dedupe.ts";
 import { readMemoryPsi } from "../host/proc-files.ts";
 import { isJournaldRunning, probeJournal } from "../sources/registry.ts";
 import { openStore, schemaVersion, SCHEMA_VERSION } from "../store/db.ts";
@@ -78,6 +79,10 @@ async function journalChecks(config: Config): Promise<Check[]> {
   const kmsg = isKmsgReadable();
   const kmsgNeeded = config.sources.use === "kmsg" || !isJournaldRunning();
   checks.push(kmsg === null ? { name: "/dev/kmsg", status: "ok", detail: "readable" } : { name: "/dev/kmsg", status: kmsgNeeded ? "fail" : "ok", detail: kmsgNeeded ? kmsg : `not readable, not needed while the journal is (${kmsg})` });
+  if (!kmsgNeeded) {
+    const plan = planFastPath(config.sources.use, "journal", config.sources.use === "journal" ? null : kmsg);
+    checks.push(plan.on ? { name: "kernel fast path", status: "ok", detail: "on: /dev/kmsg is read beside the journal" } : { name: "kernel fast path", status: "ok", detail: `off: ${plan.reason}` });
+  }
   return checks;
 }
 

@@ -44,6 +44,18 @@ function sourceLine(row: DaemonRow | null, nowUs: number): string {
   return parts.join("; ");
 }
 
+/** The kernel fast path: on with what it did, or off and why. */
+function fastPathLine(fp: NonNullable<DaemonState["fastPath"]>): string {
+  if (!fp.on) return `off — ${fp.reason}`;
+  const parts = [`on (/dev/kmsg beside the journal)`];
+  if (fp.kmsg) parts.push(`${fp.kmsg.recordsRead} kernel record(s) read${fp.kmsg.running ? "" : ", reader down"}`);
+  if (fp.ledger) parts.push(`${fp.ledger.journalDropped} journal cop${fp.ledger.journalDropped === 1 ? "y" : "ies"} dropped`);
+  if (fp.ledger?.journalClaimed) parts.push(`${fp.ledger.journalClaimed} taken from the journal while /dev/kmsg lagged`);
+  if (fp.kmsg?.lost) parts.push(`${fp.kmsg.lost} record(s) overwritten before read (the journal's copies kept)`);
+  if (fp.kmsg?.lastError) parts.push(`last problem: ${fp.kmsg.lastError}`);
+  return parts.join("; ");
+}
+
 function outboxText(o: OutboxCounts, paused: OutboxPause | null): string {
   const parts = [`${o.pending} waiting`];
   if (paused) parts.push(`PAUSED since ${formatLocalTime(paused.sinceMs * 1000)}: ${paused.reason}`);
@@ -121,6 +133,17 @@ export const statusCommand = defineCommand({
           malformed: daemon.state.source.stats.malformed,
           last_error: daemon.state.source.stats.lastError,
         },
+        fast_path: daemon?.state.fastPath
+          ? {
+              on: daemon.state.fastPath.on,
+              reason: daemon.state.fastPath.reason,
+              records_read: daemon.state.fastPath.kmsg?.recordsRead ?? null,
+              lost: daemon.state.fastPath.kmsg?.lost ?? null,
+              committed: daemon.state.fastPath.committed,
+              journal_copies_dropped: daemon.state.fastPath.ledger?.journalDropped ?? null,
+              journal_claimed: daemon.state.fastPath.ledger?.journalClaimed ?? null,
+            }
+          : null,
         monitors: daemon?.state.monitors ?? null,
         enrichment: daemon?.state.enrichment ?? null,
         outbox: outbox && {
@@ -148,6 +171,7 @@ export const statusCommand = defineCommand({
       `Role:         ${config.instance.role}`,
       `Daemon:       ${daemonLine(state, daemon, nowUs)}`,
       `Source:       ${sourceLine(daemon, nowUs)}`,
+      ...(daemon?.state.fastPath ? [`Fast path:    ${fastPathLine(daemon.state.fastPath)}`] : []),
       `Config:       ${env.configPath ?? "built-in defaults (no config file)"}`,
       `Database:     ${env.dbPath}${dbExists ? ` (${formatKb(dbSizeKb)})` : " (not created yet)"}`,
       `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${formatAgo(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,

@@ -15,6 +15,8 @@ import { alertmanagerClient } from "../notify/alertmanager.ts";
 import { AlertmanagerFeed } from "../notify/alertmanager-feed.ts";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
+import { JOURNAL_CLAIM_ROW, KernelLedger, KMSG_LEDGER_ROW, planFastPath, withJournalLedger, withKmsgLedger, type FastPathPlan } from "../sources/kernel-dedupe.ts";
+import { readFileSync } from "node:fs";
 import { readMemoryPsi } from "../host/proc-files.ts";
 import { probeJournal, selectSource, type SourceSelection } from "../sources/registry.ts";
 import type { Source } from "../sources/source.ts";
@@ -42,6 +44,7 @@ import { createMonitors } from "../monitors/monitors.ts";
 import type { Monitor } from "../monitors/monitor.ts";
 import { processRunner } from "../run.ts";
 import { trimStartupMemory } from "./trim.ts";
+import { settleAfterBursts } from "./settle.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
 import { sleep } from "../sleep.ts";
@@ -66,6 +69,11 @@ export interface DaemonOptions {
   backfillMs: number | null;
   /** The config file read, so a paused outbox can pick up a fixed [ntfy] section; null for defaults. */
   configPath?: string | null;
+  /**
+   * A second, independent triage for the kernel fast path's pipeline (its own kernel report
+   * assembler). Without it the fast path stays off.
+   */
+  newTriage?: () => Triage;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -84,10 +92,50 @@ export function notificationTarget(config: Config): string {
   return am ? `${ntfy}; ${am}` : ntfy;
 }
 
-export async function chooseSource(config: Config): Promise<SourceSelection> {
+export async function chooseSource(config: Config): Promise<SourceSelection & { fastPath: FastPathPlan }> {
   const kmsgProblem = config.sources.use === "journal" ? "not probed" : isKmsgReadable();
   const journal = config.sources.use === "kmsg" ? { usable: false, reason: "not probed" } : await probeJournal();
-  return selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
+  const selection = selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
+  return { ...selection, fastPath: planFastPath(config.sources.use, selection.name, kmsgProblem) };
+}
+
+interface FastPath {
+  ledger: KernelLedger;
+  kmsg: Source;
+  pipeline: Pipeline;
+}
+
+function readBootId(): string | null {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null;
+  } catch {
+    // Without a boot id the records of two boots cannot be told apart: no fast path.
+    return null;
+  }
+}
+
+/**
+ * The kernel fast path (sources/kernel-dedupe.ts): /dev/kmsg through its own pipeline beside
+ * the journal's, and the journal source wrapped so it drops the kernel records the kmsg path
+ * stored. Both pipelines write through the same writer; each saves its own position and its
+ * half of the ledger in its own transactions.
+ */
+function createFastPath(o: DaemonOptions, journal: Source, writer: EventWriter): { fastPath: FastPath; journal: Source } | null {
+  const bootId = readBootId();
+  if (o.newTriage === undefined || bootId === null) return null;
+  const ledger = new KernelLedger({ bootId, savedCoverage: loadCursor(o.db, KMSG_LEDGER_ROW), savedClaim: loadCursor(o.db, JOURNAL_CLAIM_ROW) });
+  const kmsg = withKmsgLedger(createKmsgSource({ after: loadCursor(o.db, "kmsg"), log: o.log.withTag("kmsg"), onTail: (_seq, us) => ledger.kmsgTail(us) }), ledger);
+  const pipeline = new Pipeline({
+    source: kmsg,
+    triage: o.newTriage(),
+    writer,
+    log: o.log.withTag("kmsg"),
+    sideRows: (position) => (position === null ? [] : [ledger.kmsgRow(position)]),
+    onCommitted: (position) => {
+      if (position !== null) ledger.kmsgCommitted(position);
+    },
+  });
+  return { fastPath: { ledger, kmsg, pipeline }, journal: withJournalLedger(journal, ledger, { kmsgRunning: () => kmsg.stats.running }) };
 }
 
 function createSource(selection: SourceSelection, o: DaemonOptions): Source | null {
@@ -121,7 +169,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     );
   }
   const selection = await chooseSource(config);
-  const source = createSource(selection, o);
+  const mainSource = createSource(selection, o);
   const redactor = new Redactor(config.redact);
   const notifier = config.ntfy.url ? new NtfyNotifier(config.ntfy, redactor) : null;
   const configPath = o.configPath ?? null;
@@ -205,13 +253,30 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     onAlertsQueued: () => sender?.wake(),
     onStored: () => alertmanager?.wake(),
   });
-  const pipeline = source ? new Pipeline({ source, triage: o.triage, writer, log }) : null;
+  const fast = selection.fastPath.on && mainSource ? createFastPath(o, mainSource, writer) : null;
+  const fastPath = fast?.fastPath ?? null;
+  const fastPathReason = selection.fastPath.on && !fastPath ? "off: the boot id cannot be read, so kernel records of two boots cannot be told apart" : selection.fastPath.reason;
+  const source = fast?.journal ?? mainSource;
+  const pipeline = source
+    ? new Pipeline({
+        source,
+        triage: o.triage,
+        writer,
+        log,
+        // The journal path's claims on kernel records the kmsg path could not read in time.
+        sideRows: () => {
+          const row = fastPath?.ledger.journalRow();
+          return row ? [row] : [];
+        },
+      })
+    : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
 
   log.info(
     `logtriage ${VERSION} daemon: instance ${config.instance.id} (${config.instance.role}), source ${selection.name ?? "none"} — ${selection.reason}; db ${db.filename}; ${notificationTarget(config)}`,
   );
   if (!source) log.error(`no log source can be read, so nothing will be detected: ${selection.reason}`);
+  if (selection.name === "journal") log.info(`kernel fast path ${fastPath ? "on" : "off"}: ${fastPathReason}`);
 
   const state = (): DaemonState => ({
     version: VERSION,
@@ -224,6 +289,16 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       lagUs: pipeline?.counters.lagUs ?? null,
       committed: pipeline?.counters.committedPosition ?? null,
     },
+    fastPath:
+      selection.name === "journal"
+        ? {
+            on: fastPath !== null,
+            reason: fastPathReason,
+            kmsg: fastPath ? { ...fastPath.kmsg.stats } : null,
+            committed: fastPath?.pipeline.counters.committedPosition ?? null,
+            ledger: fastPath ? { ...fastPath.ledger.counters } : null,
+          }
+        : null,
     psi: config.psi.enabled ? psiNow() : null,
     notifications: notificationTarget(config),
     heldCandidates: pipeline?.heldCandidates ?? 0,
@@ -287,6 +362,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
         sweeping = false;
       });
   }, Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)));
+  const settle = settleAfterBursts({
+    entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
+    onTrim: (r, entries) => log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}`),
+  });
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
@@ -297,6 +376,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   try {
     await Promise.all([
       pipeline?.run(signal),
+      fastPath?.pipeline.run(signal),
       sender?.run(signal),
       control?.run(signal),
       alertmanager?.run(signal),
@@ -313,11 +393,14 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     if (watchdog) clearInterval(watchdog);
     clearInterval(sweep);
     clearTimeout(firstRetention);
+    clearInterval(settle);
     clearInterval(retention);
     beat();
     systemd?.close();
     markStopped(db, Date.now() * 1000);
-    log.info(`stopped: ${pipeline?.counters.entries ?? 0} entries read, ${pipeline?.counters.eventsNew ?? 0} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
+    const entries = (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0);
+    const eventsNew = (pipeline?.counters.eventsNew ?? 0) + (fastPath?.pipeline.counters.eventsNew ?? 0);
+    log.info(`stopped: ${entries} entries read, ${eventsNew} new events, ${sender?.counters.sent ?? 0} alerts sent this run`);
   }
 }
 

@@ -24,6 +24,12 @@ export interface PipelineOptions {
   log: PipelineLog;
   /** A report still open after this long with no new entries is closed as it is. Default 500 ms. */
   quietFlushMs?: number;
+  /**
+   * More cursor-table rows to save in the same transaction as `position` (the kernel fast
+   * path's ledger, sources/kernel-dedupe.ts), and a call once that transaction went through.
+   */
+  sideRows?: (position: string | null) => { name: string; position: string }[];
+  onCommitted?: (position: string | null) => void;
 }
 
 export interface PipelineCounters {
@@ -156,7 +162,8 @@ export class Pipeline {
   }
 
   private commit(candidates: Candidate[], position: string | null): void {
-    const result = this.options.writer.commit(candidates, position === null ? null : { name: this.options.source.name, position });
+    const result = this.options.writer.commit(candidates, position === null ? null : { name: this.options.source.name, position }, this.options.sideRows?.(position) ?? []);
+    this.options.onCommitted?.(position);
     this.counters.commits++;
     this.counters.eventsNew += result.created;
     this.counters.occurrences += result.folded;

@@ -57,7 +57,7 @@ export class EventWriter {
    * Stores candidates and, when given, the source position, in one transaction; throws when
    * the database refuses (the caller retries: the log pipeline holds its reading meanwhile).
    */
-  commit(candidates: readonly Candidate[], source: { name: string; position: string } | null): CommitResult {
+  commit(candidates: readonly Candidate[], source: { name: string; position: string } | null, sideRows: readonly { name: string; position: string }[] = []): CommitResult {
     const { db, policy, alerts, enrichment } = this.options;
     const nowUs = Date.now() * 1000;
     const result: CommitResult = { created: 0, folded: 0, queued: 0 };
@@ -88,6 +88,7 @@ export class EventWriter {
         }
       }
       if (source) saveCursor(db, source.name, source.position, nowUs);
+      for (const row of sideRows) saveCursor(db, row.name, row.position, nowUs);
     }).immediate();
     for (const job of toEnrich) enrichment?.enqueue(job.id, job.candidate);
     if (result.queued > 0) this.options.onAlertsQueued?.();

@@ -21,6 +21,17 @@ export interface DaemonState {
   version: string;
   instance: string;
   source: DaemonSourceState;
+  /**
+   * The kernel fast path (/dev/kmsg beside the journal) when the journal is the source; null
+   * otherwise; absent from older daemons.
+   */
+  fastPath?: {
+    on: boolean;
+    reason: string;
+    kmsg: SourceStats | null;
+    committed: string | null;
+    ledger: { journalDropped: number; journalKept: number; journalClaimed: number; kmsgSkipped: number; journalWaitMs: number; journalWaitsTimedOut?: number } | null;
+  } | null;
   psi: { someAvg10: number; fullAvg10: number | null } | null;
   /** "off" or the ntfy server/topic alerts go to. */
   notifications: string;

@@ -83,7 +83,9 @@ resolve_unit = "3s"
       expect(a.labels["incident"]).toMatch(/^[0-9a-f]+$/);
     }
     const alertname = firing[0]?.labels["alertname"] as string;
-    await until("one grouped webhook notification", () => am.received.some((n) => n.commonLabels["alertname"] === alertname && n.alerts.length === INSTANCES.length), 15_000, 100);
+    await until("one grouped webhook notification", () => am.received.some((n) => n.commonLabels["alertname"] === alertname && n.alerts.length === INSTANCES.length), 15_000, 100).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; the webhook got: ${JSON.stringify(am.received.map((n) => ({ status: n.status, group: n.commonLabels, alerts: n.alerts.map((x) => x.labels) })))}`);
+    });
     expect(am.received.filter((n) => n.commonLabels["alertname"] === alertname && n.status === "firing")).toHaveLength(1);
 
     // Mute instance a's incident through the CLI: the silence is made in Alertmanager.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
@@ -37,6 +37,14 @@ severity = "warning"
 identifier = "lt-burst"
 pattern = "burst (?<process>\\\\d+)"
 summary = "burst line {process}"
+
+# Records written to /dev/kmsg, stored by the kernel fast path or from the journal's copy.
+[[rules.custom]]
+name = "lt-kburst"
+tier = "T4"
+identifier = "lt-kburst"
+pattern = "kburst (?<process>\\\\d+)"
+summary = "kernel burst line {process}"
 
 # A marker to know the daemon has read the journal up to here. Another tier than the burst:
 # where the test's processes share a unit (init.scope), the cooldown folds same-tier events.
@@ -254,6 +262,47 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
       const numbers = new Set(stored.map((e) => Number(/burst line (\d+)/.exec(e.summary)?.[1])));
       expect(numbers.size).toBe(inJournal);
     }
+  });
+
+  test("kernel records on both paths (kmsg and the journal's copy), daemon kill -9'd and journald restarted mid-burst: each stored exactly once", async () => {
+    expect(daemon.output()).toContain("kernel fast path on");
+    // Userspace writes to /dev/kmsg are rate-limited (printk_devkmsg=ratelimit: 10 per 5 s).
+    const devkmsgBefore = readFileSync("/proc/sys/kernel/printk_devkmsg", "utf8").trim();
+    writeFileSync("/proc/sys/kernel/printk_devkmsg", "on\n");
+    const tag = `${process.pid}`;
+    const total = 2000;
+    const kmsg = openSync("/dev/kmsg", "w");
+    const storedCount = () => withDb(daemon.dbPath, (db) => (db.query("SELECT coalesce(sum(occurrences), 0) AS n FROM events WHERE rule = 'lt-kburst'").get() as { n: number }).n) ?? 0;
+    try {
+      for (let i = 0; i < total; i++) {
+        // One write() is one record; facility 1 (user), so "lt-kburst:" is its identifier on both paths.
+        writeSync(kmsg, `<11>lt-kburst: kburst ${tag}${String(i).padStart(5, "0")}\n`);
+        if (i === 600) {
+          await until("the daemon inside the kernel burst", () => storedCount() > 0, 10_000);
+          await daemon.crash();
+        }
+        if (i === 1200 && journald.ours) await journald.restart();
+        if (i === 1500) {
+          await daemon.restart();
+          await daemon.waitForOutput(/kernel fast path on[\s\S]*kernel fast path on/);
+        }
+      }
+    } finally {
+      closeSync(kmsg);
+      writeFileSync("/proc/sys/kernel/printk_devkmsg", `${devkmsgBefore}\n`);
+    }
+    await until("every kernel burst line stored", () => storedCount() >= total, 20_000).catch(() => "the expect below reports the counts");
+    await awaitMarker(4);
+    await Bun.sleep(1000);
+    const rows = withDb(daemon.dbPath, (db) => db.query("SELECT summary, occurrences FROM events WHERE rule = 'lt-kburst'").all() as { summary: string; occurrences: number }[]) ?? [];
+    const numbers = rows.map((r) => /kernel burst line (\d+)/.exec(r.summary)?.[1]).filter((n) => n?.startsWith(tag));
+    expect(rows.reduce((n, r) => n + r.occurrences, 0)).toBe(total);
+    expect(new Set(numbers).size).toBe(total);
+    // Both copies did arrive: the journal's were recognized and dropped (status reads the
+    // heartbeat row, written every few seconds).
+    const fastPath = () => (JSON.parse(cli(daemon.box, ["status", "--json"]).stdout) as { fast_path: { on: boolean; journal_copies_dropped: number } | null }).fast_path;
+    await until("status to count dropped journal copies", () => (fastPath()?.journal_copies_dropped ?? 0) > 0, 15_000, 500);
+    expect(fastPath()?.on).toBe(true);
   });
 
   test("status while running; SIGTERM stops within 2 s with exit 0; status then says stopped", async () => {

@@ -1,0 +1,173 @@
+// The kernel fast path and the footprint, side by side in one run (root: real journald, real
+// cgroup OOM kills). Run by `bun run bench`, or alone: `bun scripts/bench-footprint.ts`.
+// Environment: BENCH_KILLS (20), BENCH_IDLE_S (60: RSS is read after it), BENCH_CPU_S (300:
+// the idle CPU window, after the idle wait), BENCH_STORM_LINES (200000), BENCH_FOOTPRINT (which
+// parts: "latency,idle,storm", the default).
+//   1. real cgroup OOM kill → ntfy stand-in POST: p50/p95/max with [sources] use = "journal"
+//      (journal only) and with the fast path (auto: /dev/kmsg beside the journal);
+//   2. idle, for both: the daemon's RSS after BENCH_IDLE_S, its journalctl child's, the total,
+//      beside a bare compiled Bun program idling as long, and CPU over BENCH_CPU_S;
+//   3. a storm through journald, then RSS 60 s after it, against the idle figure.
+// Daemons run one at a time (they map the same binary; see bench-daemon.ts). The machine may
+// be shared: CPU figures are noisy, compare within one run only.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startNtfyStandIn } from "../tests/_ntfy-standin.ts";
+import { events, startDaemon, until, withDb } from "../tests/e2e/_daemon.ts";
+import { ensureJournald, memcgOomKill, pythonNamed } from "../tests/e2e/_system.ts";
+import { storm } from "./bench-daemon.ts";
+
+const KILLS = Number(process.env["BENCH_KILLS"] ?? 20);
+const IDLE_S = Number(process.env["BENCH_IDLE_S"] ?? 60);
+const CPU_S = Number(process.env["BENCH_CPU_S"] ?? 300);
+const STORM_LINES = Number(process.env["BENCH_STORM_LINES"] ?? 200_000);
+const TICKS_PER_S = 100;
+const PARTS = new Set((process.env["BENCH_FOOTPRINT"] ?? "latency,idle,storm").split(","));
+
+const MODES = [
+  { label: "journal only", config: `[sources]\nuse = "journal"\n` },
+  { label: "fast path", config: "" },
+] as const;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+}
+
+function mb(kb: number): string {
+  return (kb / 1024).toFixed(1);
+}
+
+function rssKb(pid: number | null): number {
+  if (pid === null) return 0;
+  try {
+    return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+async function oomLatency(work: string, mode: (typeof MODES)[number]): Promise<number[]> {
+  const ntfy = await startNtfyStandIn({ rateLimit: null });
+  const daemon = await startDaemon(`${mode.config}[ntfy]\nurl = "${ntfy.url}/bench"\n`);
+  const latenciesMs: number[] = [];
+  try {
+    await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
+    await Bun.sleep(3_000);
+    for (let i = 0; i < KILLS; i++) {
+      const before = ntfy.messages.length;
+      const victim = `lt-fp-${mode.label === "fast path" ? "k" : "j"}-${i}`;
+      await memcgOomKill(`lt_fp_${process.pid}_${i}`, pythonNamed(work, victim));
+      await until(`alert ${i}`, () => ntfy.messages.length > before, 10_000, 2);
+      const received = ntfy.messages[before]?.receivedAtMs ?? NaN;
+      // From the kernel's time of the report's first line, as bench-daemon.ts measures it.
+      const t1 = events(daemon.dbPath).find((e) => e.summary.includes(victim));
+      const eventUs = withDb(daemon.dbPath, (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp) ?? NaN;
+      latenciesMs.push(received - eventUs / 1000);
+    }
+    const t1 = events(daemon.dbPath).filter((e) => e.tier === "T1").length;
+    if (t1 !== KILLS) console.log(`(${mode.label}: ${t1} T1 events for ${KILLS} kills: duplicates or losses)`);
+  } finally {
+    await daemon.stop();
+    await ntfy.stop();
+    rmSync(daemon.box.home, { recursive: true, force: true });
+  }
+  return latenciesMs;
+}
+
+async function idle(mode: (typeof MODES)[number], barePid: number): Promise<{ daemonKb: number; childKb: number; bareKb: number; cpuPct: number; bareCpuPct: number }> {
+  const daemon = await startDaemon(mode.config);
+  try {
+    await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
+    await Bun.sleep(IDLE_S * 1000);
+    const daemonKb = rssKb(daemon.proc.pid);
+    const childKb = rssKb(daemon.journalctlPid());
+    const bareKb = rssKb(barePid);
+    const d0 = cpuTicks(daemon.proc.pid);
+    const b0 = cpuTicks(barePid);
+    await Bun.sleep(CPU_S * 1000);
+    const cpuPct = ((cpuTicks(daemon.proc.pid) - d0) / TICKS_PER_S / CPU_S) * 100;
+    const bareCpuPct = ((cpuTicks(barePid) - b0) / TICKS_PER_S / CPU_S) * 100;
+    return { daemonKb, childKb, bareKb, cpuPct, bareCpuPct };
+  } finally {
+    await daemon.stop();
+    rmSync(daemon.box.home, { recursive: true, force: true });
+  }
+}
+
+async function stormRecovery(): Promise<{ idleKb: number; peakKb: number; afterKb: number }> {
+  const daemon = await startDaemon(`
+[[rules.custom]]
+name = "lt-storm-hit"
+tier = "T2"
+identifier = "lt-storm"
+pattern = "hit"
+
+[[rules.custom]]
+name = "lt-storm-end"
+tier = "T4"
+identifier = "lt-storm"
+pattern = "^end of storm"
+`);
+  try {
+    await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
+    await Bun.sleep(IDLE_S * 1000);
+    const idleKb = rssKb(daemon.proc.pid);
+    await storm(STORM_LINES, 4);
+    await until("the storm's end", () => events(daemon.dbPath).filter((e) => e.rule === "lt-storm-end").reduce((n, e) => n + e.occurrences, 0) >= 4, 600_000, 50);
+    const peakKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, "utf8"))?.[1] ?? NaN);
+    await Bun.sleep(60_000);
+    return { idleKb, peakKb, afterKb: rssKb(daemon.proc.pid) };
+  } finally {
+    await daemon.stop();
+    rmSync(daemon.box.home, { recursive: true, force: true });
+  }
+}
+
+export async function benchFootprint(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log("\n## Fast path and footprint: skipped (they need root for journald, /dev/kmsg and cgroup OOM kills)");
+    return;
+  }
+  const journald = await ensureJournald({ rateLimitOff: true });
+  const work = mkdtempSync(join(tmpdir(), "logtriage-bench-footprint-"));
+  const bareSrc = join(work, "bare.ts");
+  writeFileSync(bareSrc, "setInterval(() => {}, 1000);\n");
+  const bareBin = join(work, "bare");
+  const build = Bun.spawnSync(["bun", "build", "--compile", bareSrc, "--outfile", bareBin], { stdout: "pipe", stderr: "pipe" });
+  if (build.exitCode !== 0) throw new Error(`cannot build the bare program: ${build.stderr.toString()}`);
+  const bare = Bun.spawn([bareBin], { stdout: "ignore", stderr: "ignore" });
+  try {
+    if (PARTS.has("latency")) console.log(`\n## OOM kill → ntfy POST, ${KILLS} real cgroup OOM kills each (aim with the fast path: p95 ≤ 50 ms)`);
+    for (const mode of PARTS.has("latency") ? MODES : []) {
+      const ms = await oomLatency(work, mode);
+      console.log(`${mode.label.padEnd(13)} p50 ${percentile(ms, 50).toFixed(0)} ms   p95 ${percentile(ms, 95).toFixed(0)} ms   max ${Math.max(...ms).toFixed(0)} ms`);
+    }
+    if (PARTS.has("idle")) console.log(`\n## Idle: RSS after ${IDLE_S} s, CPU over the next ${CPU_S} s (PSI on by default; shared machine: CPU is noisy)`);
+    for (const mode of PARTS.has("idle") ? MODES : []) {
+      const r = await idle(mode, bare.pid);
+      const total = r.daemonKb + r.childKb;
+      console.log(
+        `${mode.label.padEnd(13)} daemon ${mb(r.daemonKb)} MB + journalctl ${mb(r.childKb)} MB = ${mb(total)} MB; bare Bun ${mb(r.bareKb)} MB (daemon ${(r.daemonKb / r.bareKb).toFixed(2)}×, total ${(total / r.bareKb).toFixed(2)}×); CPU daemon ${r.cpuPct.toFixed(3)} %, bare Bun ${r.bareCpuPct.toFixed(3)} % of a core`,
+      );
+    }
+    if (!PARTS.has("storm")) return;
+    console.log(`\n## ${STORM_LINES.toLocaleString("en-US")}-line storm through journald, fast path on (aim: back within 10 % of idle in 60 s)`);
+    const s = await stormRecovery();
+    console.log(`idle ${mb(s.idleKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.afterKb)} MB (${((s.afterKb / s.idleKb - 1) * 100).toFixed(0)} % over idle)`);
+  } finally {
+    bare.kill();
+    await journald.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) await benchFootprint();
