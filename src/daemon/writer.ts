@@ -64,7 +64,10 @@ export class EventWriter {
         // A new event alerts; so does the fold that turns one into a crash loop. Other folds
         // are the cooldown doing its job, and a merged line is one more line about a crash
         // already alerted: one alert per incident.
-        if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && alerts.tiers.has(c.tier)) {
+        // logtriage's own blindness alerts whatever alert_tiers says: a monitor that cannot see
+        // and stays silent looks exactly like a healthy machine.
+        const tierAlerts = alerts !== null && (alerts.tiers.has(c.tier) || c.facts.kind === "blindness");
+        if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && tierAlerts) {
           const lookup = getEvent(db, outcome.id);
           if (lookup.kind === "found") {
             enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");

@@ -1,4 +1,4 @@
-import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
+import type { BlindnessFacts, Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
 import { formatElapsed, formatKb } from "../size.ts";
 import { explainExit } from "../classify/exit-status.ts";
 import { describeExitStatus, describeSmartSummary, nameDisk } from "../parse/smartctl.ts";
@@ -84,9 +84,19 @@ function describeFacts(facts: Facts): string[] {
       if (bits.length) lines.push(`smartctl says: ${bits.join("; ")}`);
       return lines;
     }
+    case "blindness":
+      return describeBlindness(facts.blindness);
     case "plain":
       return [];
   }
+}
+
+function describeBlindness(b: BlindnessFacts): string[] {
+  const lines = [`${b.state === "sees-again" ? "Was blind because" : "Cause"}: ${b.cause}`];
+  if (b.blindForMs !== null) lines.push(`Blind for ${formatElapsed(Math.max(1000, b.blindForMs))}.`);
+  if (b.reread) lines.push(b.state === "lost-records" ? `Lost: ${b.reread}` : `Read again: ${b.reread}`);
+  if (b.fix) lines.push(`Fix: ${b.fix}`);
+  return lines;
 }
 
 function describePressure(p: PressureFacts): string[] {

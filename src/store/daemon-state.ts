@@ -30,6 +30,8 @@ export interface DaemonState {
   monitors?: string[];
   /** The enrichment stage since start; absent from older daemons. */
   enrichment?: { enriched: number; timedOut: number; failed: number; skipped: number; waiting: number };
+  /** What the daemon cannot see now (daemon/blindness.ts); absent from older daemons, empty when it sees. */
+  blind?: { subject: string; cause: string; fix: string | null; sinceUs: number }[];
 }
 
 export interface DaemonRow {
