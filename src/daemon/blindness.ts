@@ -85,7 +85,10 @@ export class BlindnessTracker {
       this.open.delete(subject);
       const blindForMs = Math.round((nowUs - was.sinceUs) / 1000);
       const read = recordsRead - was.recordsAtStart;
-      const reread = subject === "database" ? "events held in memory meanwhile are stored now" : `${read} record(s) read since it went blind, resumed from the last committed position`;
+      const reread =
+        subject === "database"
+          ? "events held in memory meanwhile are stored now"
+          : `${read} record(s) read while blind; the reader resumes from the last entry it read, so what was written meanwhile is read now`;
       const facts: BlindnessFacts = { subject, state: "sees-again", cause: was.cause, fix: null, blindSinceUs: was.sinceUs, blindForMs, reread };
       return candidateOf(facts, `logtriage sees again: ${SUBJECT_WORDS[subject]} is back after ${formatElapsed(Math.max(1000, blindForMs))} blind`, nowUs);
     }
@@ -168,6 +171,8 @@ export interface BlindnessWatchOptions {
   /** Whether the last heartbeat write went through. */
   dbWritable: () => boolean;
   emit: (candidate: Candidate) => void;
+  /** journald is back (or was restarted): a follower of its old files may see nothing new. */
+  onJournaldBack?: (why: string) => void;
   log: { warn(message: string): void; info(message: string): void };
   procRoot?: string;
   /** How often to look. Default 2 s: a /proc read or two, no spawn. */
@@ -245,8 +250,10 @@ export class BlindnessWatch {
       const cause = before ? `journald (pid ${before.pid}) stopped` : "journald is not running";
       this.emit(this.tracker.update("journald", { cause, fix: "start systemd-journald; nothing is logged, so nothing can be read, while it is down" }, nowUs, records));
     } else if (wasBlind) {
+      this.options.onJournaldBack?.(`journald is back (pid ${now.pid})`);
       this.emit(this.tracker.update("journald", null, nowUs, records));
     } else if (before && (before.pid !== now.pid || before.startTicks !== now.startTicks)) {
+      this.options.onJournaldBack?.(`journald restarted (pid ${before.pid} → ${now.pid})`);
       this.emit(this.tracker.restarted("journald", `journald restarted (pid ${before.pid} → ${now.pid}) between two looks`, nowUs));
     }
     if (now) this.journald = now;

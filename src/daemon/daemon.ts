@@ -133,8 +133,15 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     startReason: selection.reason,
     watchJournald: selection.name === "journal",
     dbWritable: () => !heartbeatFailing,
-    emit: (candidate) => writer.submit([candidate], blindLog),
+    emit: (candidate) => {
+      writer.submit([candidate], blindLog);
+      // `status` and STATUS= say it now, not at the next heartbeat.
+      beat();
+    },
     log: blindLog,
+    onJournaldBack: (why) => {
+      if (source instanceof JournalSource) source.restartReader(why);
+    },
   });
 
   log.info(
