@@ -5,6 +5,7 @@ import type { Notification } from "../notify/notifier.ts";
 import { saveCursor } from "../store/cursor.ts";
 import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
 import { enqueueAlert } from "../store/outbox.ts";
+import { markCrashGaveUp } from "../store/crash-phase.ts";
 
 // The store step of the pipeline, shared by the log pipeline (which commits at quiet points
 // with its source position) and the monitors (PSI, SMART, timers: no position, at once). One
@@ -73,6 +74,17 @@ export class EventWriter {
             enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");
             result.queued++;
           }
+        }
+      }
+      for (const c of candidates) {
+        // The start limit ends a crash loop: the unit's crash event says gave_up now, and its
+        // alert goes out again saying so.
+        if (c.rule !== "unit-start-limit-hit" || c.unit === null) continue;
+        const crashId = markCrashGaveUp(db, policy.instanceId, c.unit, c.timestampUs);
+        const lookup = crashId === null ? null : getEvent(db, crashId);
+        if (alerts && crashId !== null && lookup?.kind === "found" && alerts.tiers.has(lookup.event.tier)) {
+          enqueueAlert(db, crashId, alerts.toNotification(lookup.event), nowUs);
+          result.queued++;
         }
       }
       if (source) saveCursor(db, source.name, source.position, nowUs);
