@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { BlindnessFacts, BlindSubject, Candidate } from "../event.ts";
 import { formatElapsed } from "../size.ts";
@@ -175,6 +175,12 @@ export interface BlindnessWatchOptions {
   onJournaldBack?: (why: string) => void;
   log: { warn(message: string): void; info(message: string): void };
   procRoot?: string;
+  /**
+   * journald's active files (system.journal under /run/log/journal/MACHINE and
+   * /var/log/journal/MACHINE); when one is replaced, the reader is restarted. Default from
+   * /etc/machine-id.
+   */
+  journalFiles?: string[];
   /** How often to look. Default 2 s: a /proc read or two, no spawn. */
   intervalMs?: number;
   /** How long the source's reader may be down (restarting) before that is blindness. Default 30 s. */
@@ -189,6 +195,8 @@ export class BlindnessWatch {
   private sourceDownSinceMs: number | null = null;
   private lostSeen = 0;
   private restartsSeen = 0;
+  /** The active journal files' inodes at the last look ("" for a missing one). */
+  private journalInodes: string | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: BlindnessWatchOptions) {
@@ -242,7 +250,29 @@ export class BlindnessWatch {
     this.emit(this.tracker.update("database", this.options.dbWritable() ? null : { cause: "the database takes no writes (disk full, read-only or locked)", fix: "check the disk and the database file's permissions; events wait in memory meanwhile" }, nowUs, records));
   }
 
+  /**
+   * journald replaces system.journal when it starts after an unclean stop (the old file is
+   * renamed *.journal~) and when it rotates. A reader started before the replacement was seen
+   * to print nothing from the new file (systemd 252), so a replaced file restarts the reader.
+   */
+  private sampleJournalFiles(): void {
+    const files = this.options.journalFiles ?? defaultJournalFiles();
+    const inodes = files
+      .map((f) => {
+        try {
+          return String(statSync(f).ino);
+        } catch {
+          // Not there (volatile or persistent storage only): part of the signature as "".
+          return "";
+        }
+      })
+      .join(",");
+    if (this.journalInodes !== null && inodes !== this.journalInodes && inodes.replaceAll(",", "") !== "") this.options.onJournaldBack?.("the active journal file was replaced");
+    this.journalInodes = inodes;
+  }
+
   private sampleJournald(nowUs: number, records: number): void {
+    this.sampleJournalFiles();
     const before = this.journald;
     const now = findJournald(this.options.procRoot ?? "/proc", before);
     const wasBlind = this.tracker.current().some((b) => b.subject === "journald");
@@ -262,6 +292,17 @@ export class BlindnessWatch {
   current(): BlindState[] {
     return this.tracker.current();
   }
+}
+
+function defaultJournalFiles(): string[] {
+  let machineId: string;
+  try {
+    machineId = readFileSync("/etc/machine-id", "utf8").trim();
+  } catch {
+    // No machine id: no journal directory to name.
+    return [];
+  }
+  return [`/run/log/journal/${machineId}/system.journal`, `/var/log/journal/${machineId}/system.journal`];
 }
 
 /** The blind part of systemd's STATUS= and `status`: "BLIND: <cause> — fix: …", or null. */

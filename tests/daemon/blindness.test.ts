@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BLIND_RULE, BlindnessTracker, BlindnessWatch, blindLine, blindnessFix, findJournald } from "../../src/daemon/blindness.ts";
@@ -141,6 +141,25 @@ describe("BlindnessWatch", () => {
     w.sample(9_000);
     expect(blindnessOf(events[2] ?? null).state).toBe("restarted");
     expect(events[2]?.summary).toContain("pid 400 → 401");
+  });
+
+  test("a replaced active journal file restarts the reader (once per replacement)", () => {
+    writeProc(312, "systemd-journal", 900);
+    const file = join(procRoot, "system.journal");
+    writeFileSync(file, "first");
+    const restarts: string[] = [];
+    const source = fakeSource();
+    source.stats.running = true;
+    const w = new BlindnessWatch({ source, startReason: "", watchJournald: true, dbWritable: () => true, emit: () => {}, onJournaldBack: (why) => restarts.push(why), log: silent, procRoot, journalFiles: [file, join(procRoot, "absent.journal")] });
+    w.sample(1_000);
+    w.sample(3_000);
+    expect(restarts).toEqual([]);
+    // journald's way: the old file renamed aside, a new one in its place (a new inode).
+    renameSync(file, `${file}~`);
+    writeFileSync(file, "second");
+    w.sample(5_000);
+    w.sample(7_000);
+    expect(restarts).toEqual(["the active journal file was replaced"]);
   });
 
   test("no source at start: blind at the first look, with the fix", () => {
