@@ -5,6 +5,11 @@ export const MESSAGE_ID = {
   unitFailureResult: "d9b373ed55a64feb8242e02dbe79a49c",
   /** "X.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED" — EXIT_CODE=, EXIT_STATUS= */
   unitProcessExit: "98e322203f7a4ed290d09fe03c09fe15",
+  /**
+   * "Started X.service - Description." (and "Reached target X.target") — a start job that
+   * finished: JOB_TYPE=start, JOB_RESULT=done. Seen from both managers on systemd 252.
+   */
+  unitStarted: "39f53479d3a045ac8e11786248231fbf",
   /** "X.service: Scheduled restart job, restart counter is at 2." — N_RESTARTS= */
   unitRestartScheduled: "5eb03494b6584870a536b337290809b3",
   /** "Failed to start X.service - Description." — a start job that failed (JOB_RESULT=failed) */
