@@ -53,14 +53,17 @@ export const STALE_FACTOR = 2;
 export const DUE_GRACE_US = 5 * 60 * 1_000_000;
 
 /** Why a timer is stale, or null. Pure: the timer as systemd shows it, its interval, the clock and the boot time. */
-export function timerStaleness(timer: Pick<TimerShow, "lastTriggerUs" | "nextElapseUs">, interval: TimerInterval | null, nowUs: number, bootUs: number | null): { sinceUs: number; why: string } | null {
+export function timerStaleness(timer: Pick<TimerShow, "lastTriggerUs" | "nextElapseUs" | "activeEnterUs">, interval: TimerInterval | null, nowUs: number, bootUs: number | null): { sinceUs: number; why: string } | null {
   const last = timer.lastTriggerUs;
   if (interval !== null && last !== null && nowUs - last > STALE_FACTOR * interval.us) return { sinceUs: last, why: `has not fired for ${formatElapsed((nowUs - last) / 1000)}` };
   // After a reboot a timer without Persistent= has no last trigger at all; one left stopped
-  // never fires again. Counted from the boot, with or without Persistent=.
-  const firedSinceBoot = last !== null && bootUs !== null && last >= bootUs;
-  if (interval !== null && bootUs !== null && !firedSinceBoot && nowUs - bootUs > STALE_FACTOR * interval.us) {
-    return { sinceUs: bootUs, why: `has not fired since the machine booted ${formatElapsed((nowUs - bootUs) / 1000)} ago` };
+  // never fires again. Counted from the boot, with or without Persistent=, or from the timer's
+  // own start when that came later (a timer installed today is not overdue since last week).
+  const sinceUs = bootUs === null ? null : Math.max(bootUs, timer.activeEnterUs ?? bootUs);
+  const firedSince = last !== null && sinceUs !== null && last >= sinceUs;
+  if (interval !== null && sinceUs !== null && !firedSince && nowUs - sinceUs > STALE_FACTOR * interval.us) {
+    const what = sinceUs === bootUs ? "the machine booted" : "it was started";
+    return { sinceUs, why: `has not fired since ${what} ${formatElapsed((nowUs - sinceUs) / 1000)} ago` };
   }
   const next = timer.nextElapseUs;
   if (next !== null && nowUs - next > DUE_GRACE_US && (last === null || last < next)) return { sinceUs: next, why: `was due ${formatElapsed((nowUs - next) / 1000)} ago and did not fire` };

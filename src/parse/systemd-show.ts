@@ -11,7 +11,7 @@ import { parseShowBlocks, parseShowTimestamp } from "../metrics/systemctl-show.t
 //   LastTriggerUSec=Mon 2026-11-23 00:38:15 UTC
 //   LoadState=not-found            (a timer no manager knows still gets a block)
 
-export const TIMER_PROPERTIES = ["Id", "LoadState", "ActiveState", "Unit", "LastTriggerUSec", "NextElapseUSecRealtime", "TimersCalendar", "TimersMonotonic"] as const;
+export const TIMER_PROPERTIES = ["Id", "LoadState", "ActiveState", "Unit", "LastTriggerUSec", "NextElapseUSecRealtime", "ActiveEnterTimestamp", "TimersCalendar", "TimersMonotonic"] as const;
 export const SERVICE_PROPERTIES = ["Id", "LoadState", "Result", "ExecMainCode", "ExecMainStatus", "InactiveEnterTimestamp"] as const;
 
 export interface TimerShow {
@@ -22,6 +22,8 @@ export interface TimerShow {
   lastTriggerUs: number | null;
   /** When a calendar timer fires next (NextElapseUSecRealtime); null when it is not scheduled (stopped, monotonic only). */
   nextElapseUs: number | null;
+  /** When the timer was last started (ActiveEnterTimestamp); null when never. */
+  activeEnterUs: number | null;
   /** OnCalendar= specs, normalized by systemd ("*-*-* 00:00:00"). */
   calendars: string[];
   /** OnUnitActiveSec= / OnUnitInactiveSec=, µs: the only monotonic settings that repeat. */
@@ -96,6 +98,7 @@ export function parseTimerShow(text: string): TimerShow[] {
       unit: props.get("Unit") ?? "",
       lastTriggerUs: parseShowTimestamp(props.get("LastTriggerUSec")),
       nextElapseUs: parseShowTimestamp(props.get("NextElapseUSecRealtime")),
+      activeEnterUs: parseShowTimestamp(props.get("ActiveEnterTimestamp")),
       calendars,
       repeatUs,
     };

@@ -135,13 +135,15 @@ describe("timerStaleness: from the schedule, after a reboot too", () => {
   const hourly = { us: HOUR_US, how: "OnUnitActiveSec=1h" };
   const now = Date.parse("2026-12-06T12:00:00Z") * 1000;
   test.each([
-    ["fired 30 min ago", { lastTriggerUs: now - HOUR_US / 2, nextElapseUs: null }, now - 10 * HOUR_US, null],
-    ["last fired 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null }, now - 10 * HOUR_US, "has not fired for 3 h 0 m"],
-    ["no Persistent=: never fired since a boot 3 h ago", { lastTriggerUs: null, nextElapseUs: null }, now - 3 * HOUR_US, "has not fired since the machine booted 3 h 0 m ago"],
-    ["Persistent=: last fired before a boot 1 h ago, 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null }, now - HOUR_US, "has not fired for 3 h 0 m"],
-    ["fresh boot 1 h ago, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null }, now - HOUR_US, null],
-    ["due 20 min ago and did not fire", { lastTriggerUs: now - 80 * 60_000_000, nextElapseUs: now - 20 * 60_000_000 }, now - 10 * HOUR_US, "was due 20 m 0 s ago and did not fire"],
-    ["due 2 min ago: within AccuracySec and slack", { lastTriggerUs: now - 62 * 60_000_000, nextElapseUs: now - 2 * 60_000_000 }, now - 10 * HOUR_US, null],
+    ["fired 30 min ago", { lastTriggerUs: now - HOUR_US / 2, nextElapseUs: null, activeEnterUs: null }, now - 10 * HOUR_US, null],
+    ["last fired 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null }, now - 10 * HOUR_US, "has not fired for 3 h 0 m"],
+    ["no Persistent=: never fired since a boot 3 h ago", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null }, now - 3 * HOUR_US, "has not fired since the machine booted 3 h 0 m ago"],
+    ["Persistent=: last fired before a boot 1 h ago, 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null }, now - HOUR_US, "has not fired for 3 h 0 m"],
+    ["started 1 h ago on a machine up for days, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - HOUR_US }, now - 100 * HOUR_US, null],
+    ["started 3 h ago, never fired", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - 3 * HOUR_US }, now - 100 * HOUR_US, "has not fired since it was started 3 h 0 m ago"],
+    ["fresh boot 1 h ago, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null }, now - HOUR_US, null],
+    ["due 20 min ago and did not fire", { lastTriggerUs: now - 80 * 60_000_000, nextElapseUs: now - 20 * 60_000_000, activeEnterUs: null }, now - 10 * HOUR_US, "was due 20 m 0 s ago and did not fire"],
+    ["due 2 min ago: within AccuracySec and slack", { lastTriggerUs: now - 62 * 60_000_000, nextElapseUs: now - 2 * 60_000_000, activeEnterUs: null }, now - 10 * HOUR_US, null],
   ] as const)("%s", (_name, timer, bootUs, why) => {
     const stale = timerStaleness(timer, hourly, now, bootUs);
     if (why === null) expect(stale).toBeNull();
