@@ -8,6 +8,8 @@ import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonState, type Dae
 import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../size.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
+import { readFailedUnits, type FailedUnits } from "../metrics/failed-units.ts";
+import { processRunner } from "../run.ts";
 import { formatLocalTime, isoTime } from "./_render.ts";
 
 const DAY_US = 86_400_000_000;
@@ -73,13 +75,20 @@ function enrichmentText(e: NonNullable<DaemonState["enrichment"]>): string {
   return parts.join(", ");
 }
 
+function failedUnitsText(failed: readonly FailedUnits[]): string {
+  const asked = failed.filter((f) => f.units !== null);
+  if (asked.length === 0) return "unknown (no systemd manager answered)";
+  const units = asked.flatMap((f) => (f.units ?? []).map((u) => (f.manager === "user" ? `${u} (user)` : u)));
+  return units.length ? units.join(", ") : `none (${asked.map((f) => f.manager).join(" and ")} manager${asked.length > 1 ? "s" : ""})`;
+}
+
 export const statusCommand = defineCommand({
   meta: { name: "status", description: "Instance, daemon state and source, event database, last event, 24h counts per tier, PSI memory, alert outbox" },
   args: {
     ...commonArgs,
     json: { type: "boolean", description: "As one JSON object" },
   },
-  run({ args }) {
+  async run({ args }) {
     const env = loadCommandEnv(args);
     const { config } = env;
     const nowUs = Date.now() * 1000;
@@ -101,6 +110,7 @@ export const statusCommand = defineCommand({
       }
     }
     const state = daemonStatus(daemon, nowUs);
+    const failedUnits = await readFailedUnits(processRunner);
     const dbSizeKb = dbExists ? Math.round(statSync(env.dbPath).size / 1024) : null;
     if (args.json) {
       const out = {
@@ -127,6 +137,7 @@ export const statusCommand = defineCommand({
           last_error: daemon.state.source.stats.lastError,
         },
         blind: state === "running" && daemon ? (daemon.state.blind ?? []).map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: isoTime(b.sinceUs) })) : [],
+        failed_units: Object.fromEntries(failedUnits.map((f) => [f.manager, f.units])),
         monitors: daemon?.state.monitors ?? null,
         enrichment: daemon?.state.enrichment ?? null,
         outbox: outbox && { pending: outbox.pending, sent: outbox.sent, refused: outbox.failed, last_error: outbox.lastError },
@@ -153,6 +164,7 @@ export const statusCommand = defineCommand({
       `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${ago(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,
       `Events (24h): ${TIERS.map((t) => `${counts[t]} ${TIER_NAMES[t]}`).join(", ")}`,
       `PSI memory:   ${psiText}`,
+      `Failed units: ${failedUnitsText(failedUnits)}`,
       ...(daemon?.state.monitors ? [`Monitors:     ${daemon.state.monitors.length ? daemon.state.monitors.join(", ") : "none"}`] : []),
       ...(daemon?.state.enrichment ? [`Enrichment:   ${enrichmentText(daemon.state.enrichment)}`] : []),
       `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox)}` : ""}`,

@@ -38,6 +38,7 @@ import { UnitReader } from "../metrics/units.ts";
 import { ProbesMonitor } from "../monitors/probes.ts";
 import { snapshotsDir } from "../store/snapshots.ts";
 import { BlindnessWatch, blindLine } from "./blindness.ts";
+import { FailedUnitsReader } from "../metrics/failed-units.ts";
 
 // The daemon's wiring: pick a source, resume it from the committed position, run the
 // pipeline and the outbox sender side by side, keep the heartbeat row fresh, and stop cleanly
@@ -245,6 +246,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
   const listen = config.http.listen;
   if (!listen) return null;
   const probes = monitors.find((m): m is ProbesMonitor => m instanceof ProbesMonitor) ?? null;
+  const failedUnits = new FailedUnitsReader(processRunner);
   const units = config.metrics.units.length ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") }) : null;
   return startHttpServer({
     listen,
@@ -274,6 +276,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
             readPsi: () => readMemoryPsi(),
             probes: probes ? () => probes.status() : null,
             units,
+            failedUnits: () => failedUnits.read(Date.now()),
           },
           Date.now() * 1000,
         );

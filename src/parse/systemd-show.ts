@@ -134,3 +134,14 @@ export function parseCalendarIntervals(text: string): (number | null)[] {
 export function parseTimerList(text: string): string[] {
   return text.split("\n").map((l) => l.trim().split(/\s+/)[0] ?? "").filter((n) => n.endsWith(".timer"));
 }
+
+/**
+ * `systemctl list-units --state=failed --plain --no-legend --no-pager`: one unit a line, its
+ * name first ("lt-fail.service loaded failed failed Fails"). The unit names, in order.
+ */
+export function parseFailedUnitList(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((n) => /^[^\s]+\.[a-z]+$/.test(n));
+}
