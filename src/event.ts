@@ -116,7 +116,22 @@ export type Facts =
   | { kind: "memory-pressure"; pressure: PressureFacts }
   | { kind: "smart"; disk: SmartSummary; changes: string[] }
   | { kind: "blindness"; blindness: BlindnessFacts }
+  | { kind: "previous-boot"; boot: PreviousBootFacts }
   | { kind: "plain" };
+
+/** How the previous boot ended (monitors/previous-boot.ts). */
+export interface PreviousBootFacts {
+  bootId: string;
+  /** The last entry of that boot (µs). */
+  endUs: number | null;
+  clean: boolean;
+  /** Kernel logs kept in pstore from that crash: path, kind and headline. */
+  pstore: { path: string; kind: string; headline: string | null }[];
+  /** The last T1–T4 events logtriage stored during that boot, newest first. */
+  lastEvents: string[];
+  /** The journal's last lines, oldest first. */
+  lastLines: string[];
+}
 
 /** What logtriage's own sight depends on (daemon/blindness.ts). */
 export type BlindSubject = "source" | "journald" | "database" | "kernel-ring-buffer";

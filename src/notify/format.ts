@@ -86,6 +86,14 @@ function describeFacts(facts: Facts): string[] {
     }
     case "blindness":
       return describeBlindness(facts.blindness);
+    case "previous-boot": {
+      const b = facts.boot;
+      const lines = [`The previous boot (${b.bootId}) ended without a shutdown.`];
+      for (const p of b.pstore) lines.push(`Kept by pstore: ${p.headline ?? p.kind} (${p.path})`);
+      if (b.lastEvents.length) lines.push("Last events before the end:", ...b.lastEvents.map((e) => `  ${e}`));
+      if (b.lastLines.length) lines.push("Last lines in its journal:", ...b.lastLines.map((l) => `  ${l}`));
+      return lines;
+    }
     case "plain":
       return [];
   }
