@@ -115,7 +115,47 @@ export type Facts =
   | { kind: "probe"; probe: ProbeFacts }
   | { kind: "memory-pressure"; pressure: PressureFacts }
   | { kind: "smart"; disk: SmartSummary; changes: string[] }
+  | { kind: "blindness"; blindness: BlindnessFacts }
+  | { kind: "previous-boot"; boot: PreviousBootFacts }
   | { kind: "plain" };
+
+/** How the previous boot ended (monitors/previous-boot.ts). */
+export interface PreviousBootFacts {
+  bootId: string;
+  /** The last entry of that boot (µs). */
+  endUs: number | null;
+  clean: boolean;
+  /** Kernel logs kept in pstore from that crash: path, kind and headline. */
+  pstore: { path: string; kind: string; headline: string | null }[];
+  /** The last T1–T4 events logtriage stored during that boot, newest first. */
+  lastEvents: string[];
+  /** The journal's last lines, oldest first. */
+  lastLines: string[];
+}
+
+/** What logtriage's own sight depends on (daemon/blindness.ts). */
+export type BlindSubject = "source" | "journald" | "database" | "kernel-ring-buffer";
+
+/**
+ * logtriage's own blindness, as an event. `subject` is stable, and a "blind" is followed by one
+ * "sees-again" of the same subject, so the two can be paired; "restarted" and "lost-records" are
+ * moments with no pair (journald came back under another pid before anyone saw it gone; the
+ * kernel ring buffer overwrote records before they were read).
+ */
+export interface BlindnessFacts {
+  subject: BlindSubject;
+  state: "blind" | "sees-again" | "restarted" | "lost-records";
+  /** Why, in words: "journald (pid 312) is gone", the source's last error... */
+  cause: string;
+  /** What the user can do about it, when there is something ("add the user to group systemd-journal"). */
+  fix: string | null;
+  /** When the blindness began (for "sees-again": the blindness that ended). */
+  blindSinceUs: number;
+  /** "sees-again": how long it lasted; null otherwise. */
+  blindForMs: number | null;
+  /** "sees-again": what was read again once it could see, in words; "lost-records": how many. */
+  reread: string | null;
+}
 
 /** One disk's SMART state as `smartctl --json -a` reports it (parse/smartctl.ts). Counters are null where the protocol has none. */
 export interface SmartSummary {

@@ -346,6 +346,34 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     return "wrong";
   }
 
+  /**
+   * The read-only endpoints a client may use to check its setup, as ntfy v2 answers them
+   * (server/server.go, server_account.go): credentials that do not verify are refused with 401
+   * before any route (maybeAuthenticate); /v1/health says {"healthy":true}; /v1/account is
+   * allowed anonymously and names the account ("*" and role "anonymous" without a login);
+   * /<topic>/auth is {"success":true} when the login may read the topic, else 403. Here a
+   * configured token or login may read and write every topic and anonymous users neither
+   * (ntfy's auth-default-access "deny-all"); without one everything is open. Not modelled:
+   * per-topic ACLs, tiers, the stats' real counts.
+   */
+  function handleGet(req: Request, path: string): Response {
+    const auth = checkAuth(req.headers.get("authorization"));
+    if (auth === "wrong") throw errors.unauthorized();
+    if (path === "/v1/health") return Response.json({ healthy: true });
+    if (path === "/v1/account") {
+      const header = req.headers.get("authorization") ?? "";
+      const anonymous = auth === "none" || header === "";
+      const username = anonymous ? "*" : header.startsWith("Basic") ? (options.basic?.user ?? "*") : "standin-token-owner";
+      return Response.json({ username, role: anonymous ? "anonymous" : "user", limits: { basis: "tier", messages: 250 }, stats: { messages: 0, messages_remaining: 250 } });
+    }
+    const topicAuth = /^\/([-_A-Za-z0-9]{1,64}(?:,[-_A-Za-z0-9]{1,64})*)\/auth$/.exec(path);
+    if (topicAuth) {
+      if (auth === "none") throw errors.forbidden();
+      return Response.json({ success: true });
+    }
+    throw errors.notFound();
+  }
+
   async function handle(req: Request, server: Server<undefined>, receivedAtMs: number): Promise<Response> {
     if (options.failWith !== null) {
       const status = options.failWith;
@@ -360,6 +388,7 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       if (checkAuth(req.headers.get("authorization")) !== "ok") throw req.headers.get("authorization") ? errors.unauthorized() : errors.forbidden();
       return subscribeStream(subscribe[1] as string, receivedAtMs, url.searchParams.get("since"));
     }
+    if (req.method === "GET") return handleGet(req, path);
     // "/", "/<topic>", and on 2.16+ "/<topic>/<seq>" (publish, or DELETE) and "/<topic>/<seq>/clear" (PUT).
     const parts = path.split("/").slice(1);
     const topicInPath = parts[0] ?? "";

@@ -11,6 +11,8 @@ export type RuleGroup = "core" | "gpu" | "raid" | "file_sharing" | "containers" 
 export interface UnitHistory {
   /** "Scheduled restart job" entries for `unit` in the last `windowUs`, this entry included. */
   restartsWithin(unit: string, windowUs: number): number;
+  /** "Started" entries (start jobs done) for `unit` in the last `windowUs`, this entry included: every start, however it was asked for. */
+  startsWithin(unit: string, windowUs: number): number;
   /** Whether a "Failed with result" entry for `unit` came in the last `windowUs`. */
   failedWithin(unit: string, windowUs: number): boolean;
 }

@@ -13,7 +13,11 @@ export const MESSAGE_ID = {
   spawnFailed: "641257651c1b4ec9a8624d7a40a9e1e7",
   /** "X.service: Deactivated successfully." */
   unitSuccess: "7ad2d189f7e94e70a38c781354912448",
-  /** "Started X.service - Description." — the start job is done, logged as the main process is forked */
+  /**
+   * "Started X.service - Description." (and "Reached target X.target") — a start job that
+   * finished: JOB_TYPE=start, JOB_RESULT=done, logged as the main process is forked. Seen from
+   * both managers on systemd 252.
+   */
   unitStarted: "39f53479d3a045ac8e11786248231fbf",
   /** "X.scope: systemd-oomd killed 12 process(es) in this unit." */
   unitOomdKill: "d989611b15e44c9dbf31e3c81256e4ed",

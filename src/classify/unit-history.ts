@@ -11,6 +11,7 @@ const MAX_TIMES_PER_UNIT = 32;
 
 export class UnitHistoryMemory implements UnitHistory {
   private readonly restarts = new Map<string, number[]>();
+  private readonly starts = new Map<string, number[]>();
   private readonly failures = new Map<string, number>();
   /** The time of the entry being classified: "now" for the window queries. */
   private nowUs = 0;
@@ -21,12 +22,22 @@ export class UnitHistoryMemory implements UnitHistory {
     const unit = entry.unit;
     if (!unit) return;
     if (entry.messageId === MESSAGE_ID.unitRestartScheduled) {
-      const times = (this.restarts.get(unit) ?? []).filter((t) => t >= this.nowUs - RESTART_LOOP_WINDOW_US);
-      times.push(this.nowUs);
-      remember(this.restarts, unit, times.slice(-MAX_TIMES_PER_UNIT));
+      this.note(this.restarts, unit);
+    } else if (entry.messageId === MESSAGE_ID.unitStarted && entry.fields["JOB_RESULT"] === "done") {
+      this.note(this.starts, unit);
     } else if (entry.messageId === MESSAGE_ID.unitFailureResult) {
       remember(this.failures, unit, this.nowUs);
     }
+  }
+
+  private note(map: Map<string, number[]>, unit: string): void {
+    const times = (map.get(unit) ?? []).filter((t) => t >= this.nowUs - RESTART_LOOP_WINDOW_US);
+    times.push(this.nowUs);
+    remember(map, unit, times.slice(-MAX_TIMES_PER_UNIT));
+  }
+
+  startsWithin(unit: string, windowUs: number): number {
+    return (this.starts.get(unit) ?? []).filter((t) => t >= this.nowUs - windowUs).length;
   }
 
   restartsWithin(unit: string, windowUs: number): number {

@@ -18,19 +18,14 @@ import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
 import { outboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../text/format.ts";
 import { commonArgs } from "./_context.ts";
+import { CORRUPT_DB_FIX, digestScheduleChecks, integrityProblem, ntfyAccessChecks, sightChecks, type Check, type CheckStatus } from "./_doctor-watch.ts";
+import type { DaemonRow } from "../store/daemon-state.ts";
 
 // `logtriage doctor`: every precondition the daemon has, checked and explained, each failure
 // with its fix. Checks never stop at the first problem: a broken config is reported and the
 // rest still run on the defaults. Exit 1 when anything failed, 0 otherwise (warnings included).
 
-export type CheckStatus = "ok" | "warn" | "fail";
-
-export interface Check {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  fix?: string;
-}
+export type { Check, CheckStatus } from "./_doctor-watch.ts";
 
 const MARK: Record<CheckStatus, string> = { ok: "✓", warn: "!", fail: "✗" };
 
@@ -157,14 +152,37 @@ function databaseCheck(dbPath: string): Check {
   try {
     const db = openStore(dbPath, { readonly: true });
     try {
+      // A damaged file opens and answers small queries; only reading every page tells.
+      const damage = integrityProblem(db);
+      if (damage) return { name: "database", status: "fail", detail: `${dbPath} is damaged: ${damage}`, fix: CORRUPT_DB_FIX };
       const version = schemaVersion(db);
       const daemon = daemonStatus(readDaemonRow(db), Date.now() * 1000);
-      return { name: "database", status: "ok", detail: `${dbPath}: ${formatKb(sizeKb)}, schema ${version}/${SCHEMA_VERSION}, daemon ${daemon}` };
+      return { name: "database", status: "ok", detail: `${dbPath}: ${formatKb(sizeKb)}, schema ${version}/${SCHEMA_VERSION}, integrity ok, daemon ${daemon}` };
     } finally {
       db.close();
     }
   } catch (error) {
-    return { name: "database", status: "fail", detail: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    // SQLITE_CORRUPT / SQLITE_NOTADB: the file is there but is not a sound database.
+    const corrupt = /malformed|not a database|corrupt/i.test(message);
+    return { name: "database", status: "fail", detail: corrupt ? `${dbPath} is damaged: ${message}` : message, ...(corrupt ? { fix: CORRUPT_DB_FIX } : {}) };
+  }
+}
+
+/** The running daemon's heartbeat row, for what it says it cannot see; null when there is none to read. */
+function runningDaemon(dbPath: string): { row: DaemonRow | null; running: boolean } {
+  if (!existsSync(dbPath)) return { row: null, running: false };
+  try {
+    const db = openStore(dbPath, { readonly: true });
+    try {
+      const row = readDaemonRow(db);
+      return { row, running: daemonStatus(row, Date.now() * 1000) === "running" };
+    } finally {
+      db.close();
+    }
+  } catch {
+    // An unreadable database is the database check's to report.
+    return { row: null, running: false };
   }
 }
 
@@ -212,12 +230,16 @@ export async function runChecks(args: { config?: string | undefined; db?: string
   checks.push(toolCheck("coredumpctl", config.detectors.coredumps, "crash backtraces come only from the kernel's line", "apt install systemd-coredump"));
   checks.push(toolCheck("smartctl", config.smart.enabled, "[smart] is on but disks cannot be queried", "apt install smartmontools"));
   checks.push(psiCheck());
-  checks.push(await ntfyCheck(config));
+  const ntfy = await ntfyCheck(config);
+  checks.push(ntfy);
+  if (ntfy.status === "ok") checks.push(...(await ntfyAccessChecks(config)));
   checks.push(...(await unitChecks(runner)));
   const dbPath = args.db ? resolve(args.db) : config.db.path;
   checks.push(databaseCheck(dbPath));
   const outbox = outboxCheck(dbPath);
   if (outbox) checks.push(outbox);
+  checks.push(...(await sightChecks(config, runningDaemon(dbPath))));
+  checks.push(...(await digestScheduleChecks(config, runner)));
   return checks;
 }
 

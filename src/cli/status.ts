@@ -10,6 +10,8 @@ import { formatAgo, formatKb, formatLocalTime, formatUptime, isoTime } from "../
 import type { OutboxPause } from "../notify/pause.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
 import { printableLines } from "./_printable.ts";
+import { readFailedUnits, type FailedUnits } from "../metrics/failed-units.ts";
+import { processRunner } from "../run.ts";
 
 const DAY_US = 86_400_000_000;
 
@@ -79,13 +81,20 @@ function enrichmentText(e: NonNullable<DaemonState["enrichment"]>): string {
   return parts.join(", ");
 }
 
+function failedUnitsText(failed: readonly FailedUnits[]): string {
+  const asked = failed.filter((f) => f.units !== null);
+  if (asked.length === 0) return "unknown (no systemd manager answered)";
+  const units = asked.flatMap((f) => (f.units ?? []).map((u) => (f.manager === "user" ? `${u} (user)` : u)));
+  return units.length ? units.join(", ") : `none (${asked.map((f) => f.manager).join(" and ")} manager${asked.length > 1 ? "s" : ""})`;
+}
+
 export const statusCommand = defineCommand({
   meta: { name: "status", description: "Instance, daemon state and source, event database, last event, 24h counts per tier, PSI memory, alert outbox" },
   args: {
     ...commonArgs,
     json: { type: "boolean", description: "As one JSON object" },
   },
-  run({ args }) {
+  async run({ args }) {
     const env = loadCommandEnv(args);
     const { config } = env;
     const nowUs = Date.now() * 1000;
@@ -108,6 +117,7 @@ export const statusCommand = defineCommand({
     }
     const state = daemonStatus(daemon, nowUs);
     const paused = outboxPause(state, daemon);
+    const failedUnits = await readFailedUnits(processRunner);
     const dbSizeKb = dbExists ? Math.round(statSync(env.dbPath).size / 1024) : null;
     if (args.json) {
       const out = {
@@ -144,6 +154,8 @@ export const statusCommand = defineCommand({
               journal_claimed: daemon.state.fastPath.ledger?.journalClaimed ?? null,
             }
           : null,
+        blind: state === "running" && daemon ? (daemon.state.blind ?? []).map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: isoTime(b.sinceUs) })) : [],
+        failed_units: Object.fromEntries(failedUnits.map((f) => [f.manager, f.units])),
         monitors: daemon?.state.monitors ?? null,
         enrichment: daemon?.state.enrichment ?? null,
         outbox: outbox && {
@@ -172,11 +184,13 @@ export const statusCommand = defineCommand({
       `Daemon:       ${daemonLine(state, daemon, nowUs)}`,
       `Source:       ${sourceLine(daemon, nowUs)}`,
       ...(daemon?.state.fastPath ? [`Fast path:    ${fastPathLine(daemon.state.fastPath)}`] : []),
+      ...(state === "running" && daemon?.state.blind?.length ? daemon.state.blind.map((b) => `Blind:        ${b.cause} (since ${formatAgo(b.sinceUs, nowUs)})${b.fix ? ` — fix: ${b.fix}` : ""}`) : []),
       `Config:       ${env.configPath ?? "built-in defaults (no config file)"}`,
       `Database:     ${env.dbPath}${dbExists ? ` (${formatKb(dbSizeKb)})` : " (not created yet)"}`,
       `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${formatAgo(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,
       `Events (24h): ${TIERS.map((t) => `${counts[t]} ${TIER_NAMES[t]}`).join(", ")}`,
       `PSI memory:   ${psiText}`,
+      `Failed units: ${failedUnitsText(failedUnits)}`,
       ...(daemon?.state.monitors ? [`Monitors:     ${daemon.state.monitors.length ? daemon.state.monitors.join(", ") : "none"}`] : []),
       ...(daemon?.state.enrichment ? [`Enrichment:   ${enrichmentText(daemon.state.enrichment)}`] : []),
       `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox, paused)}` : ""}`,

@@ -54,6 +54,8 @@ import { renderExposition } from "../metrics/exposition.ts";
 import { UnitReader } from "../metrics/units.ts";
 import { ProbesMonitor } from "../monitors/probes.ts";
 import { snapshotsDir } from "../store/snapshots.ts";
+import { BlindnessWatch, blindLine } from "./blindness.ts";
+import { FailedUnitsReader } from "../metrics/failed-units.ts";
 
 // The daemon's wiring: pick a source, resume it from the committed position, run the
 // pipeline and the outbox sender side by side, keep the heartbeat row fresh, and stop cleanly
@@ -271,6 +273,23 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       })
     : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
+  const blindLog = log.withTag("blindness");
+  let heartbeatFailing = false;
+  const blindness = new BlindnessWatch({
+    source,
+    startReason: selection.reason,
+    watchJournald: selection.name === "journal",
+    dbWritable: () => !heartbeatFailing,
+    emit: (candidate) => {
+      writer.submit([candidate], blindLog);
+      // `status` and STATUS= say it now, not at the next heartbeat.
+      beat();
+    },
+    log: blindLog,
+    onJournaldBack: (why) => {
+      if (source instanceof JournalSource) source.restartReader(why);
+    },
+  });
 
   log.info(
     `logtriage ${VERSION} daemon: instance ${config.instance.id} (${config.instance.role}), source ${selection.name ?? "none"} — ${selection.reason}; db ${db.filename}; ${notificationTarget(config)}`,
@@ -305,9 +324,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     monitors: monitors.map((m) => m.name),
     enrichment: { ...enrichment.counters, waiting: enrichment.pending },
     outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused } : null,
+    blind: blindness.current(),
   });
   const systemd = openSystemdNotifier();
-  let heartbeatFailing = false;
   /** Writes the heartbeat row (and systemd's STATUS=); false when the database refused it. */
   const beat = (): boolean => {
     try {
@@ -323,6 +342,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       return false;
     }
   };
+  // First look before the first STATUS=, so a daemon that starts blind says so at once.
+  blindness.start();
   beat();
   const heartbeat = setInterval(beat, HEARTBEAT_MS);
   // Once everything has started: the start-up code and garbage need not stay resident, and
@@ -390,6 +411,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     await http?.stop();
     systemd?.send("STOPPING=1");
     clearInterval(heartbeat);
+    blindness.stop();
     if (watchdog) clearInterval(watchdog);
     clearInterval(sweep);
     clearTimeout(firstRetention);
@@ -410,6 +432,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
   const listen = config.http.listen;
   if (!listen) return null;
   const probes = monitors.find((m): m is ProbesMonitor => m instanceof ProbesMonitor) ?? null;
+  const failedUnits = new FailedUnitsReader(processRunner);
   const units = config.metrics.units.length ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") }) : null;
   return startHttpServer({
     listen,
@@ -424,7 +447,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
       nowUs: () => Date.now() * 1000,
       health: () => {
         const s = state().source;
-        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable() };
+        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable(), blind: state().blind ?? [] };
       },
       metrics: async () => {
         const families = await collectMetrics(
@@ -434,11 +457,14 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
             instanceId: config.instance.id,
             source: () => {
               const s = state().source;
-              return { name: s.name, running: s.stats.running, lagUs: s.lagUs };
+              // Up means reading what is written: a running journalctl behind a dead journald is blind too.
+              const blind = (state().blind ?? []).some((b) => b.subject === "source" || b.subject === "journald");
+              return { name: s.name, running: s.stats.running && !blind, lagUs: s.lagUs };
             },
             readPsi: () => readMemoryPsi(),
             probes: probes ? () => probes.status() : null,
             units,
+            failedUnits: () => failedUnits.read(Date.now()),
           },
           Date.now() * 1000,
         );
@@ -492,9 +518,10 @@ function startWatchdog(systemd: SystemdNotifier, source: Source | null, beat: ()
   }, pingMs);
 }
 
-function statusLine(s: DaemonState, newEvents: number): string {
+export function statusLine(s: DaemonState, newEvents: number): string {
+  const blind = blindLine(s.blind ?? []);
   const src = s.source.name ? `${s.source.name}${s.source.stats.running ? "" : " (down)"}: ${s.source.stats.recordsRead} records read` : "no source";
-  return `${src}, ${newEvents} new events this run`;
+  return `${blind ? `${blind} | ` : ""}${src}, ${newEvents} new events this run`;
 }
 
 function psiNow(): DaemonState["psi"] {

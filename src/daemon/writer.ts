@@ -6,6 +6,7 @@ import { saveCursor } from "../store/cursor.ts";
 import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
 import { enqueueAlert } from "../store/outbox.ts";
 import type { IncidentStep } from "./incident-step.ts";
+import { markCrashGaveUp } from "../store/crash-phase.ts";
 
 // The store step of the pipeline, shared by the log pipeline (which commits at quiet points
 // with its source position) and the monitors (PSI, SMART, timers: no position, at once). One
@@ -79,12 +80,28 @@ export class EventWriter {
             enqueueAlert(db, a.eventId, a.notification, nowUs, a.first && enrich ? "enriching" : "pending");
             result.queued++;
           }
-        } else if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && alerts.tiers.has(c.tier)) {
+          continue;
+        }
+        // logtriage's own blindness alerts whatever alert_tiers says: a monitor that cannot see
+        // and stays silent looks exactly like a healthy machine.
+        const tierAlerts = alerts !== null && (alerts.tiers.has(c.tier) || c.facts.kind === "blindness");
+        if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && tierAlerts) {
           const lookup = getEvent(db, outcome.id);
           if (lookup.kind === "found") {
             enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");
             result.queued++;
           }
+        }
+      }
+      for (const c of candidates) {
+        // The start limit ends a crash loop: the unit's crash event says gave_up now, and its
+        // alert goes out again saying so.
+        if (c.rule !== "unit-start-limit-hit" || c.unit === null) continue;
+        const crashId = markCrashGaveUp(db, policy.instanceId, c.unit, c.timestampUs);
+        const lookup = crashId === null ? null : getEvent(db, crashId);
+        if (alerts && crashId !== null && lookup?.kind === "found" && alerts.tiers.has(lookup.event.tier)) {
+          enqueueAlert(db, crashId, alerts.toNotification(lookup.event), nowUs);
+          result.queued++;
         }
       }
       if (source) saveCursor(db, source.name, source.position, nowUs);

@@ -23,6 +23,8 @@ export interface ApiHealth {
   sourceError: string | null;
   /** The last heartbeat write went through. */
   dbWritable: boolean;
+  /** What the daemon cannot see now (daemon/blindness.ts); empty when it sees. */
+  blind?: { subject: string; cause: string; fix: string | null; sinceUs: number }[];
 }
 
 export interface ApiDeps {
@@ -168,12 +170,14 @@ export async function route(request: Request, deps: ApiDeps): Promise<Response> 
   const path = url.pathname.replace(/\/+$/, "") || "/";
   if (path === "/healthz") {
     const h = deps.health();
-    const ok = h.sourceRunning && h.dbWritable;
+    const blind = h.blind ?? [];
+    const ok = h.sourceRunning && h.dbWritable && blind.length === 0;
     return json(ok ? 200 : 503, {
       status: ok ? "ok" : "degraded",
       daemon: "running",
       source: { name: h.sourceName, running: h.sourceRunning, ...(h.sourceRunning ? {} : { error: h.sourceError }) },
       db: { writable: h.dbWritable },
+      blind: blind.map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: new Date(b.sinceUs / 1000).toISOString() })),
     });
   }
   if (path === "/metrics") return new Response(await deps.metrics(), { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });

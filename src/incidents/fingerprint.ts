@@ -6,7 +6,7 @@ import type { Candidate } from "../event.ts";
 // failure under `unit:<name>`; a unit's exit, failure, restart loop and start-limit meet there
 // too. Pure: a candidate in, a fingerprint out.
 
-export const INCIDENT_KINDS = ["unit", "probe", "disk", "program", "cgroup", "gpu", "pressure", "kernel"] as const;
+export const INCIDENT_KINDS = ["unit", "probe", "disk", "program", "cgroup", "gpu", "pressure", "kernel", "sight"] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 
 export interface Fingerprint {
@@ -43,6 +43,10 @@ export function fingerprintOf(c: Candidate): Fingerprint {
       return make("disk", diskName(c.facts.disk.device));
     case "memory-pressure":
       return make("pressure", "memory");
+    case "blindness":
+      // What logtriage cannot see (the journal, the kernel log, its database): "blind" opens
+      // the incident and "sees again" resolves it.
+      return make("sight", c.facts.blindness.subject);
     default:
       break;
   }
@@ -85,7 +89,11 @@ export function isOomKill(c: Candidate): boolean {
   return c.facts.kind === "oom-kill" || c.facts.kind === "userspace-oom-kill";
 }
 
-/** Whether the candidate says its subject is well again (a probe's recovery) rather than that something went wrong. */
+/** logtriage's own alarm that it cannot see (daemon/blindness.ts): always alerted. */
+export const BLIND_RULE = "logtriage-blind";
+
+/** Whether the candidate says its subject is well again (a probe's recovery, logtriage seeing again) rather than that something went wrong. */
 export function isRecovery(c: Candidate): boolean {
+  if (c.facts.kind === "blindness") return c.facts.blindness.state === "sees-again";
   return c.facts.kind === "probe" && c.facts.probe.state === "healthy";
 }

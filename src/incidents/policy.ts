@@ -1,6 +1,6 @@
 import type { Config } from "../config/schema.ts";
 import type { Candidate, Severity, Tier } from "../event.ts";
-import { PRESSURE_RISING_RULE } from "./fingerprint.ts";
+import { BLIND_RULE, PRESSURE_RISING_RULE } from "./fingerprint.ts";
 import { severityRank } from "./lifecycle.ts";
 
 // The alert policy: which events are never stored (ignore), which are stored but never alert
@@ -31,6 +31,9 @@ export function incidentPolicy(config: Pick<Config, "ntfy" | "incidents">): Inci
   return {
     ignores: (c) => ignoreUnit(c.unit) || ignoreProgram(c.process),
     alerts: (c) => {
+      // logtriage's own blindness alerts whatever the tiers say: a monitor that cannot see and
+      // stays silent looks exactly like a healthy machine.
+      if (c.rule === BLIND_RULE) return true;
       // Memory pressure still rising is the warning before an OOM kill: it alerts as the kill would (T1), not as T5's digest-only episodes.
       const tier = c.rule === PRESSURE_RISING_RULE ? "T1" : c.tier;
       if (!tiers.has(tier)) return false;

@@ -6,6 +6,7 @@ import { outboxCounts } from "../store/outbox.ts";
 import { occurrencesByTier } from "../store/event-queries.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { unitFamilies, type UnitReader } from "./units.ts";
+import type { FailedUnits } from "./failed-units.ts";
 
 // What GET /metrics serves: logtriage's own state (events, outbox, source, PSI, probes) and
 // the allowlisted systemd units. Each scrape reads the database and /proc/pressure/memory
@@ -21,6 +22,8 @@ export interface MetricsSources {
   /** Each health probe's last check; null without [services]. */
   probes: (() => ReadonlyMap<string, Readonly<ProbeStatus>>) | null;
   units: UnitReader | null;
+  /** The units failed now per manager (metrics/failed-units.ts); absent: not exported. */
+  failedUnits?: (() => Promise<FailedUnits[]>) | null;
 }
 
 export function eventFamilies(db: Database, instanceId: string): MetricFamily[] {
@@ -74,5 +77,14 @@ export async function collectMetrics(s: MetricsSources, nowUs: number): Promise<
   families.push({ name: "logtriage_probe_latency_seconds", type: "gauge", help: "How long the service's last health check took, to its answer or its failure.", samples: probeLatency });
 
   if (s.units) families.push(...unitFamilies(await s.units.read(Math.floor(nowUs / 1000)), nowUs));
+  if (s.failedUnits) {
+    const failed = await s.failedUnits();
+    families.push({
+      name: "systemd_units_failed",
+      type: "gauge",
+      help: "Units in the failed state now (systemctl list-units --state=failed), per manager; no sample for a manager that could not be asked.",
+      samples: failed.filter((f) => f.units !== null).map((f) => ({ labels: { manager: f.manager }, value: f.units?.length ?? 0 })),
+    });
+  }
   return families;
 }

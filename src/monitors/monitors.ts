@@ -1,3 +1,4 @@
+import { PreviousBootMonitor } from "./previous-boot.ts";
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config/schema.ts";
 import type { Log } from "../log.ts";
@@ -47,5 +48,7 @@ export function createMonitors(deps: MonitorDeps): Monitor[] {
   if (timers.watch.length > 0 || timers.all) {
     monitors.push(new TimersMonitor({ watch: timers.watch, all: timers.all, pollIntervalMs: timers.pollIntervalMs, db: deps.db, runner: deps.runner, log: deps.log.withTag("timers") }));
   }
+  // Once per boot, at the first start in it: how did the previous boot end?
+  monitors.push(new PreviousBootMonitor({ db: deps.db, runner: deps.runner, log: deps.log.withTag("previous-boot"), instanceId: deps.config.instance.id }));
   return monitors;
 }

@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { readFileSync } from "node:fs";
 import { sleep } from "../sleep.ts";
 import type { Candidate } from "../event.ts";
 import { OnceLog, type Log } from "../log.ts";
@@ -25,6 +26,8 @@ export interface TimersMonitorOptions {
   runner: Runner;
   log: Log;
   nowUs?: () => number;
+  /** When the machine booted (µs); default /proc/stat's btime. */
+  bootUs?: () => number | null;
 }
 
 export interface TimerState {
@@ -42,6 +45,40 @@ export interface TimerInterval {
 const RUN_TIMEOUT_MS = 5_000;
 /** Stale when it has not fired for more than this many intervals: one late run is jitter (RandomizedDelaySec=, a suspended laptop), two missed runs are not. */
 export const STALE_FACTOR = 2;
+/**
+ * How long past its NextElapse a timer may still be about to fire: AccuracySec= defaults to
+ * 1 min (systemd.timer(5)), and a loaded machine delays a little more.
+ */
+export const DUE_GRACE_US = 5 * 60 * 1_000_000;
+
+/** Why a timer is stale, or null. Pure: the timer as systemd shows it, its interval, the clock and the boot time. */
+export function timerStaleness(timer: Pick<TimerShow, "lastTriggerUs" | "nextElapseUs" | "activeEnterUs">, interval: TimerInterval | null, nowUs: number, bootUs: number | null): { sinceUs: number; why: string } | null {
+  const last = timer.lastTriggerUs;
+  if (interval !== null && last !== null && nowUs - last > STALE_FACTOR * interval.us) return { sinceUs: last, why: `has not fired for ${formatElapsed((nowUs - last) / 1000)}` };
+  // After a reboot a timer without Persistent= has no last trigger at all; one left stopped
+  // never fires again. Counted from the boot, with or without Persistent=, or from the timer's
+  // own start when that came later (a timer installed today is not overdue since last week).
+  const sinceUs = bootUs === null ? null : Math.max(bootUs, timer.activeEnterUs ?? bootUs);
+  const firedSince = last !== null && sinceUs !== null && last >= sinceUs;
+  if (interval !== null && sinceUs !== null && !firedSince && nowUs - sinceUs > STALE_FACTOR * interval.us) {
+    const what = sinceUs === bootUs ? "the machine booted" : "it was started";
+    return { sinceUs, why: `has not fired since ${what} ${formatElapsed((nowUs - sinceUs) / 1000)} ago` };
+  }
+  const next = timer.nextElapseUs;
+  if (next !== null && nowUs - next > DUE_GRACE_US && (last === null || last < next)) return { sinceUs: next, why: `was due ${formatElapsed((nowUs - next) / 1000)} ago and did not fire` };
+  return null;
+}
+
+/** The boot time (µs since the epoch) from /proc/stat's btime; null where there is none. */
+export function readBootUs(procRoot = "/proc"): number | null {
+  try {
+    const btime = /^btime (\d+)$/m.exec(readFileSync(`${procRoot}/stat`, "utf8"))?.[1];
+    return btime === undefined ? null : Number(btime) * 1_000_000;
+  } catch {
+    // No /proc: no boot time to count from.
+    return null;
+  }
+}
 
 export function timerStateKey(manager: Manager, timer: string): string {
   return `timer:${manager}:${timer}`;
@@ -54,13 +91,12 @@ export function describeServiceFailure(service: ServiceShow): string {
   return service.result;
 }
 
-export function staleCandidate(timer: string, sinceUs: number, interval: TimerInterval, nowUs: number): Candidate {
-  const ago = formatElapsed((nowUs - sinceUs) / 1000);
+export function staleCandidate(timer: string, stale: { sinceUs: number; why: string }, interval: TimerInterval, nowUs: number): Candidate {
   return {
     tier: "T3",
     severity: "medium",
     rule: "timer-stale",
-    summary: `Timer stale: ${timer} has not fired for ${ago} (interval ${formatElapsed(interval.us / 1000)}, ${interval.how})`,
+    summary: `Timer stale: ${timer} ${stale.why} (interval ${formatElapsed(interval.us / 1000)}, ${interval.how})`,
     process: null,
     pid: null,
     unit: timer,
@@ -201,9 +237,9 @@ export class TimersMonitor implements Monitor {
     const out: Candidate[] = [];
 
     const interval = await this.intervalOf(timer, signal);
-    // Never fired: nothing to count from (a fresh timer waiting for its first calendar time).
-    const stale = interval !== null && timer.lastTriggerUs !== null && nowUs - timer.lastTriggerUs > STALE_FACTOR * interval.us;
-    if (stale && !before.stale && interval && timer.lastTriggerUs !== null) out.push(staleCandidate(timer.id, timer.lastTriggerUs, interval, nowUs));
+    const staleness = timerStaleness(timer, interval, nowUs, (this.options.bootUs ?? readBootUs)());
+    const stale = staleness !== null;
+    if (staleness && !before.stale && interval) out.push(staleCandidate(timer.id, staleness, interval, nowUs));
 
     const failedNow = service !== null && service.result !== "" && service.result !== "success";
     const signature = failedNow && service ? `${service.result} ${service.execMainCode}/${service.execMainStatus} @${service.inactiveEnterUs ?? ""}` : null;

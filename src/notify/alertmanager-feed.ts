@@ -92,6 +92,11 @@ export function planPost(
   const resendUs = options.resendMs * 1000;
   for (const { incident, last } of owed) {
     const alert = postableAlert(alertSubject(db, incident), options.instanceId, options.detailsBaseUrl);
+    // The alertname stays what it was first posted as: the incident's lead event may change
+    // (a more severe line about the same failure), and a new name would be a new alert to
+    // Alertmanager, grouped and routed apart from the one it had.
+    const firstName = last?.labels["alertname"];
+    if (firstName !== undefined) alert.labels["alertname"] = firstName;
     if (incident.state === "open" || last === null) {
       // Open, or resolved before Alertmanager ever saw it (it was down): firing first, so that
       // it is notified; the resolution follows once it has been firing a resend interval.

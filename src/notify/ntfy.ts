@@ -115,12 +115,16 @@ export class NtfyNotifier implements Notifier {
 
   /** The Authorization header value, or null; the token file is read at each send, so a rotated token applies at once. */
   async #authorization(): Promise<string | null> {
-    const c = this.#config;
-    if (c.token !== null) return bearer(c.token, "[ntfy] token");
-    if (c.tokenFile !== null) return bearer(await readTokenFile(c.tokenFile), `[ntfy] token_file ${c.tokenFile}`);
-    if (c.user !== null && c.password !== null) return `Basic ${Buffer.from(`${c.user}:${c.password}`, "utf8").toString("base64")}`;
-    return null;
+    return ntfyAuthorization(this.#config);
   }
+}
+
+/** The Authorization header [ntfy] configures (token, token_file, or user and password), or null. */
+export async function ntfyAuthorization(c: Pick<Config["ntfy"], "token" | "tokenFile" | "user" | "password">): Promise<string | null> {
+  if (c.token !== null) return bearer(c.token, "[ntfy] token");
+  if (c.tokenFile !== null) return bearer(await readTokenFile(c.tokenFile), `[ntfy] token_file ${c.tokenFile}`);
+  if (c.user !== null && c.password !== null) return `Basic ${Buffer.from(`${c.user}:${c.password}`, "utf8").toString("base64")}`;
+  return null;
 }
 
 function bearer(token: string, source: string): string {

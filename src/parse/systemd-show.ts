@@ -122,7 +122,7 @@ export function parseSystemctlShow(text: string, asked: readonly string[]): Map<
 //   LastTriggerUSec=Mon 2026-11-23 00:38:15 UTC
 //   LoadState=not-found            (a timer no manager knows still gets a block)
 
-export const TIMER_PROPERTIES = ["Id", "LoadState", "ActiveState", "Unit", "LastTriggerUSec", "TimersCalendar", "TimersMonotonic"] as const;
+export const TIMER_PROPERTIES = ["Id", "LoadState", "ActiveState", "Unit", "LastTriggerUSec", "NextElapseUSecRealtime", "ActiveEnterTimestamp", "TimersCalendar", "TimersMonotonic"] as const;
 export const SERVICE_PROPERTIES = ["Id", "LoadState", "Result", "ExecMainCode", "ExecMainStatus", "InactiveEnterTimestamp"] as const;
 
 export interface TimerShow {
@@ -131,6 +131,10 @@ export interface TimerShow {
   /** The unit it starts. */
   unit: string;
   lastTriggerUs: number | null;
+  /** When a calendar timer fires next (NextElapseUSecRealtime); null when it is not scheduled (stopped, monotonic only). */
+  nextElapseUs: number | null;
+  /** When the timer was last started (ActiveEnterTimestamp); null when never. */
+  activeEnterUs: number | null;
   /** OnCalendar= specs, normalized by systemd ("*-*-* 00:00:00"). */
   calendars: string[];
   /** OnUnitActiveSec= / OnUnitInactiveSec=, µs: the only monotonic settings that repeat. */
@@ -204,6 +208,8 @@ export function parseTimerShow(text: string): TimerShow[] {
       loaded: props.get("LoadState") === "loaded",
       unit: props.get("Unit") ?? "",
       lastTriggerUs: parseShowTimestamp(props.get("LastTriggerUSec")),
+      nextElapseUs: parseShowTimestamp(props.get("NextElapseUSecRealtime")),
+      activeEnterUs: parseShowTimestamp(props.get("ActiveEnterTimestamp")),
       calendars,
       repeatUs,
     };
@@ -238,4 +244,15 @@ export function parseCalendarIntervals(text: string): (number | null)[] {
 /** `systemctl list-units --type=timer --all --plain --no-legend` → the timers' names. */
 export function parseTimerList(text: string): string[] {
   return text.split("\n").map((l) => l.trim().split(/\s+/)[0] ?? "").filter((n) => n.endsWith(".timer"));
+}
+
+/**
+ * `systemctl list-units --state=failed --plain --no-legend --no-pager`: one unit a line, its
+ * name first ("lt-fail.service loaded failed failed Fails"). The unit names, in order.
+ */
+export function parseFailedUnitList(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((n) => /^[^\s]+\.[a-z]+$/.test(n));
 }

@@ -77,6 +77,8 @@ export class JournalSource implements Source {
   private child: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> | null = null;
   /** Wall clock (ms) of the last line read or the last stall probe that found nothing missing. */
   private quietSinceMs = Date.now();
+  /** Why the reader is being restarted on purpose (restartReader), for lastError. */
+  private pendingError: string | null = null;
 
   constructor(options: JournalSourceOptions) {
     this.options = options;
@@ -194,7 +196,8 @@ export class JournalSource implements Source {
       this.stats.running = false;
       if (!signal.aborted) {
         const exit = `journalctl exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${code}`}${why ? `: ${why.split("\n").pop()}` : ""}`;
-        this.stats.lastError = readError ?? (stalled ? "journalctl stopped delivering entries the journal holds (stalled)" : exit);
+        this.stats.lastError = readError ?? this.pendingError ?? (stalled ? "journalctl stopped delivering entries the journal holds (stalled)" : exit);
+        this.pendingError = null;
       }
     }
   }
@@ -235,6 +238,19 @@ export class JournalSource implements Source {
       }
     }, Math.max(100, Math.min(quietMs / 4, 60_000)));
     return timer;
+  }
+
+  /**
+   * Restart the reader from the last entry read. A `journalctl --follow` that was running when
+   * journald was killed and started again printed nothing more here (systemd 252: the new
+   * journald opens a new journal file after an unclean stop), so the daemon calls this when it
+   * sees journald come back.
+   */
+  restartReader(why: string): void {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.options.log.info(`journal: restarting journalctl: ${why}`);
+    this.pendingError = why;
+    this.child.kill("SIGTERM");
   }
 
   /** The running journalctl's pid (tests kill it to check the supervisor). */

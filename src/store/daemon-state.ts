@@ -43,6 +43,8 @@ export interface DaemonState {
   enrichment?: { enriched: number; timedOut: number; failed: number; skipped: number; waiting: number };
   /** The ntfy sender since start (null with notifications off); absent from older daemons. */
   outbox?: { paused: { sinceMs: number; status: number | null; reason: string } | null; expired: number; refused: number } | null;
+  /** What the daemon cannot see now (daemon/blindness.ts); absent from older daemons, empty when it sees. */
+  blind?: { subject: string; cause: string; fix: string | null; sinceUs: number }[];
 }
 
 export interface DaemonRow {

@@ -109,6 +109,8 @@ export function dedupKey(c: Candidate): string {
   // A probe's outage and its recovery are two events with keys of their own: the recovery
   // must alert, not fold into the outage (or the unit's failures) as one more occurrence.
   if (c.facts.kind === "probe") return `probe:${c.facts.probe.service}:${c.facts.probe.state}`;
+  // Likewise logtriage's own blindness and its end, per subject.
+  if (c.facts.kind === "blindness") return `blind:${c.facts.blindness.subject}:${c.facts.blindness.state}`;
   // Each disk is its own subject: two disks failing together are two events.
   if (c.facts.kind === "smart") return `smart:${c.facts.disk.device}`;
   if (c.unit) return `unit:${c.unit}`;

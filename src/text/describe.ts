@@ -1,4 +1,4 @@
-import type { Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
+import type { BlindnessFacts, Candidate, Facts, OomReport, PressureFacts, ProbeFacts } from "../event.ts";
 import { formatElapsed, formatKb } from "./format.ts";
 import { explainExit } from "./exit-status.ts";
 import { describeExitStatus, describeSmartSummary, nameDisk } from "../parse/smartctl.ts";
@@ -85,9 +85,27 @@ function describeFacts(facts: Facts): string[] {
       if (bits.length) lines.push(`smartctl says: ${bits.join("; ")}`);
       return lines;
     }
+    case "blindness":
+      return describeBlindness(facts.blindness);
+    case "previous-boot": {
+      const b = facts.boot;
+      const lines = [`The previous boot (${b.bootId}) ended without a shutdown.`];
+      for (const p of b.pstore) lines.push(`Kept by pstore: ${p.headline ?? p.kind} (${p.path})`);
+      if (b.lastEvents.length) lines.push("Last events before the end:", ...b.lastEvents.map((e) => `  ${e}`));
+      if (b.lastLines.length) lines.push("Last lines in its journal:", ...b.lastLines.map((l) => `  ${l}`));
+      return lines;
+    }
     case "plain":
       return [];
   }
+}
+
+function describeBlindness(b: BlindnessFacts): string[] {
+  const lines = [`${b.state === "sees-again" ? "Was blind because" : "Cause"}: ${b.cause}`];
+  if (b.blindForMs !== null) lines.push(`Blind for ${formatElapsed(Math.max(1000, b.blindForMs))}.`);
+  if (b.reread) lines.push(b.state === "lost-records" ? `Lost: ${b.reread}` : `Read again: ${b.reread}`);
+  if (b.fix) lines.push(`Fix: ${b.fix}`);
+  return lines;
 }
 
 function describePressure(p: PressureFacts): string[] {

@@ -240,7 +240,7 @@ describe("what systemd says of a unit", () => {
   test("a stale timer's incident stays open until the timer fires again", async () => {
     const { writer, step } = setup();
     const nowUs = Date.now() * 1000;
-    writer.commit([staleCandidate("backup.timer", nowUs - 3 * 86_400 * S, { us: 86_400 * S, how: "OnCalendar=daily" }, nowUs)], null);
+    writer.commit([staleCandidate("backup.timer", { sinceUs: nowUs - 3 * 86_400 * S, why: "last fired 3 d ago" }, { us: 86_400 * S, how: "OnCalendar=daily" }, nowUs)], null);
     unitFailed = false;
     expect(await step.sweep(db, nowUs + 6 * 60 * S)).toBe(0);
     timerFiredUs = nowUs + 60 * S;

@@ -19,6 +19,11 @@ export interface Journald {
   readonly ours: boolean;
   /** Stop and start our journald again (a journald restart, as after an upgrade). */
   restart(): Promise<void>;
+  /** Our journald's pid; null when it is not ours or not running. */
+  pid(): number | null;
+  /** kill -9 our journald (as the OOM killer would) and wait until it is gone; `start()` brings one up again. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,20 +55,32 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
  * (RateLimitBurst); a storm benchmark needs them all. Applies only to a journald started here.
  */
 export async function ensureJournald(options: { rateLimitOff?: boolean } = {}): Promise<Journald> {
-  if (isJournaldRunning()) return { ours: false, restart: async () => {}, stop: async () => {} };
+  if (isJournaldRunning()) return { ours: false, restart: async () => {}, stop: async () => {}, pid: () => null, kill: async () => {}, start: async () => {} };
   if (options.rateLimitOff) {
     mkdirSync(DROP_IN_DIR, { recursive: true });
     writeFileSync(DROP_IN, "[Journal]\nRateLimitBurst=0\n");
   }
   let proc = await spawnJournald();
+  let killed = false;
   return {
     ours: true,
+    pid: () => (killed ? null : proc.pid),
+    kill: async () => {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      killed = true;
+    },
+    start: async () => {
+      proc = await spawnJournald();
+      killed = false;
+    },
     restart: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
       proc = await spawnJournald();
     },
     stop: async () => {
+      if (killed) return rmSync(DROP_IN, { force: true });
       proc.kill("SIGTERM");
       await proc.exited;
       rmSync(DROP_IN, { force: true });

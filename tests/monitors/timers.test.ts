@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
 import { type RunResult, type Runner } from "../../src/run.ts";
-import { TimersMonitor, timerStateKey } from "../../src/monitors/timers.ts";
+import { TimersMonitor, timerStaleness, timerStateKey } from "../../src/monitors/timers.ts";
 import { openStore } from "../../src/store/db.ts";
 import { loadMonitorState } from "../../src/store/monitor-state.ts";
 import { FIXTURES } from "../_fixtures.ts";
@@ -130,4 +130,24 @@ test("all = true lists the user manager's timers", async () => {
   await m.pollOnce(signal);
   const show = calls.find((a) => a.includes("--user") && a.includes("show") && a.some((x) => x.endsWith(".timer")));
   expect(show?.slice(show.indexOf("--") + 1)).toEqual(["lt-cap-cal.timer", "lt-cap-mono.timer", "lt-capture-backup.timer", "lt-capture-daily.timer", "lt-capture-ok.timer"]);
+});
+
+describe("timerStaleness: from the schedule, after a reboot too", () => {
+  const hourly = { us: HOUR_US, how: "OnUnitActiveSec=1h" };
+  const now = Date.parse("2026-12-06T12:00:00Z") * 1000;
+  test.each([
+    ["fired 30 min ago", { lastTriggerUs: now - HOUR_US / 2, nextElapseUs: null, activeEnterUs: null }, now - 10 * HOUR_US, null],
+    ["last fired 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null }, now - 10 * HOUR_US, "has not fired for 3 h 0 m"],
+    ["no Persistent=: never fired since a boot 3 h ago", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null }, now - 3 * HOUR_US, "has not fired since the machine booted 3 h 0 m ago"],
+    ["Persistent=: last fired before a boot 1 h ago, 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null }, now - HOUR_US, "has not fired for 3 h 0 m"],
+    ["started 1 h ago on a machine up for days, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - HOUR_US }, now - 100 * HOUR_US, null],
+    ["started 3 h ago, never fired", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - 3 * HOUR_US }, now - 100 * HOUR_US, "has not fired since it was started 3 h 0 m ago"],
+    ["fresh boot 1 h ago, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null }, now - HOUR_US, null],
+    ["due 20 min ago and did not fire", { lastTriggerUs: now - 80 * 60_000_000, nextElapseUs: now - 20 * 60_000_000, activeEnterUs: null }, now - 10 * HOUR_US, "was due 20 m 0 s ago and did not fire"],
+    ["due 2 min ago: within AccuracySec and slack", { lastTriggerUs: now - 62 * 60_000_000, nextElapseUs: now - 2 * 60_000_000, activeEnterUs: null }, now - 10 * HOUR_US, null],
+  ] as const)("%s", (_name, timer, bootUs, why) => {
+    const stale = timerStaleness(timer, hourly, now, bootUs);
+    if (why === null) expect(stale).toBeNull();
+    else expect(stale?.why).toBe(why);
+  });
 });
