@@ -89,7 +89,9 @@ export class IncidentStep {
     if (isRecovery(c)) {
       if (existing === null) return []; // nothing open to resolve (the outage began before this database)
       linkEvent(db, event.id, existing.id);
-      const resolved = resolveIncident({ ...existing, lastSeenUs: Math.max(existing.lastSeenUs, c.timestampUs) }, c.timestampUs, "healthy again");
+      // A probe is "healthy again"; logtriage seeing again says what it re-read.
+      const resolution = c.facts.kind === "blindness" ? event.summary.replace(/^logtriage /, "") : "healthy again";
+      const resolved = resolveIncident({ ...existing, lastSeenUs: Math.max(existing.lastSeenUs, c.timestampUs) }, c.timestampUs, resolution);
       saveIncident(db, resolved);
       return this.resolutionAlerts(resolved);
     }

@@ -40,7 +40,7 @@ const CASES: [rule: string, message: string, fields: Fields, check?: (c: Candida
   ["systemd-manager-crash", "Caught <ABRT>, dumped core as pid 453.", SYSTEMD, (c) => expect(c.summary).toContain("SIGABRT")],
   ["abrt-crash", "Process 361013 (vim) of user 500 killed by SIGSEGV - dumping core", { SYSLOG_IDENTIFIER: "abrt-hook-ccpp" }, (c) => expect([c.pid, c.process]).toEqual([361013, "vim"])],
   ["apport-crash", "called for pid 4321, signal 11, core limit 0, dump mode 1", { SYSLOG_IDENTIFIER: "apport" }, (c) => expect(c.pid).toBe(4321)],
-  ["audit-anom-abend", 'type=ANOM_ABEND msg=audit(1545007249.541:227013641): auid=4294967295 uid=1000 gid=33 ses=4294967295 pid=95382 comm="apache2" exe="/usr/sbin/apache2" sig=11', { _TRANSPORT: "audit" }, (c) => expect([c.pid, c.process]).toEqual([95382, "apache2"])],
+  ["audit-anom-abend", 'type=ANOM_ABEND msg=audit(1545007249.541:227013641): auid=4294967295 uid=1000 gid=33 ses=4294967295 pid=95382 comm="apache2" exe="/usr/sbin/apache2" sig=11', { _TRANSPORT: "audit", SYSLOG_IDENTIFIER: "audit" }, (c) => expect([c.pid, c.process]).toEqual([95382, "apache2"])],
   ["kernel-user-fault-arch", "CG_A[7194]: unhandled level 2 translation fault (11) at 0x00000028, esr 0x92000006", KERNEL, (c) => expect([c.pid, c.process]).toEqual([7194, "CG_A"])],
   ["kernel-user-fault-arch", "java[3310]: bus error (7) at 0 nip 10000500 lr 7fff8f3c1234 code 1 in java[10000000+10000]", KERNEL, (c) => expect(c.summary).toContain("bus error")],
   ["kernel-user-fault-arch", "User process fault: interruption code 0011 ilc:3 in a.out[1000000+1000]", KERNEL],

@@ -248,6 +248,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     severity: "high",
     group: "coredumps",
     doc: "apport: 'called for pid N, signal S' — a crash apport was asked to report",
+    identifiers: ["apport"],
     literals: ["called for pid "],
     pattern: /called for pid (?<pid>\d+), signal (?<sig>\d+)/,
     describe: ({ entry, m }) => {
@@ -272,6 +273,10 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     severity: "high",
     group: "core",
     doc: "audit: ANOM_ABEND (type=1701) — a process ended by a core-dumping signal",
+    // journald's audit transport names itself "audit" (journald-audit.c); auditd and its
+    // syslog plugin log as "auditd" / "audispd"; with no audit daemon the kernel prints the
+    // record itself ("audit: type=1701 …"). Naming them keeps the journal filtered server-side.
+    identifiers: ["audit", "auditd", "audispd", "kernel"],
     literals: ["ANOM_ABEND", "type=1701"],
     pattern: /(?:ANOM_ABEND|type=1701)\b.*?\bpid=(?<pid>\d+) comm=(?:"(?<comm>[^"]*)"|(?<commhex>[0-9A-F]+))(?: exe=(?:"(?<exe>[^"]*)"|\S+))?.*?\bsig=(?<sig>\d+)/,
     describe: ({ m }) => {

@@ -215,6 +215,9 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     severity: "high",
     group: "raid",
     doc: "ZFS: I/O and checksum errors, faulted or degraded vdevs, suspended pools (kernel, SPL and ZED forms)",
+    // The kernel module (and the SPL) log as the kernel, the event daemon as "zed": naming both
+    // keeps the journal filtered on journald's side.
+    identifiers: ["zed", "kernel"],
     literals: ["zio pool=", "pool=", "Pool '"],
     // module/zfs/spa_misc.c / zio.c: "WARNING: Pool 'tank' has encountered an uncorrectable I/O failure and
     // has been suspended." (via the SPL's cmn_err, kernel log); ZED's "eid=N class=… pool=…" lines
