@@ -324,7 +324,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     heldCandidates: pipeline?.heldCandidates ?? 0,
     monitors: monitors.map((m) => m.name),
     enrichment: { ...enrichment.counters, waiting: enrichment.pending },
-    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused } : null,
+    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused, updatesInPlace: sender.counters.updatesInPlace } : null,
     blind: blindness.current(),
   });
   const systemd = openSystemdNotifier();
