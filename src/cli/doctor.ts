@@ -6,6 +6,7 @@ import { ConfigError } from "../config/errors.ts";
 import { defaultConfigPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { fetchFailure } from "../notify/ntfy.ts";
+import { NTFY_OLDER_SERVER, NTFY_UPDATES_IN_PLACE } from "../notify/notifier.ts";
 import { parseNtfyUrl } from "../parse/ntfy-url.ts";
 import { parseShowBlocks } from "../parse/systemd-show.ts";
 import { processRunner, type Runner } from "../run.ts";
@@ -186,6 +187,22 @@ function runningDaemon(dbPath: string): { row: DaemonRow | null; running: boolea
   }
 }
 
+/**
+ * Which ntfy the running daemon speaks to, as its replies showed (ntfy has no version
+ * endpoint: a 2.16+ server echoes an alert's sequence id); null until it sent such an alert.
+ */
+function ntfyServerCheck(daemon: { row: DaemonRow | null; running: boolean }): Check | null {
+  const inPlace = daemon.running ? (daemon.row?.state.outbox?.updatesInPlace ?? null) : null;
+  if (inPlace === null) return null;
+  if (inPlace) return { name: "ntfy server", status: "ok", detail: NTFY_UPDATES_IN_PLACE };
+  return {
+    name: "ntfy server",
+    status: "warn",
+    detail: NTFY_OLDER_SERVER,
+    fix: "upgrade the ntfy server to 2.16 or newer (docs.ntfy.sh/install); alerts still arrive meanwhile, each update of an incident as a notification of its own",
+  };
+}
+
 /** What the running daemon's sender reports: a paused outbox, refused or expired alerts. */
 function outboxCheck(dbPath: string): Check | null {
   if (!existsSync(dbPath)) return null;
@@ -238,6 +255,8 @@ export async function runChecks(args: { config?: string | undefined; db?: string
   checks.push(databaseCheck(dbPath));
   const outbox = outboxCheck(dbPath);
   if (outbox) checks.push(outbox);
+  const server = ntfyServerCheck(runningDaemon(dbPath));
+  if (server) checks.push(server);
   checks.push(...(await sightChecks(config, runningDaemon(dbPath))));
   checks.push(...(await digestScheduleChecks(config, runner)));
   return checks;

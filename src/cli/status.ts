@@ -8,6 +8,7 @@ import { daemonStatus, readDaemonRow, type DaemonRow, type DaemonState, type Dae
 import { outboxCounts, type OutboxCounts } from "../store/outbox.ts";
 import { formatAgo, formatKb, formatLocalTime, formatUptime, isoTime } from "../text/format.ts";
 import type { OutboxPause } from "../notify/pause.ts";
+import { NTFY_OLDER_SERVER, NTFY_UPDATES_IN_PLACE } from "../notify/notifier.ts";
 import { commonArgs, loadCommandEnv } from "./_context.ts";
 import { printableLines } from "./_printable.ts";
 import { readFailedUnits, type FailedUnits } from "../metrics/failed-units.ts";
@@ -117,6 +118,8 @@ export const statusCommand = defineCommand({
     }
     const state = daemonStatus(daemon, nowUs);
     const paused = outboxPause(state, daemon);
+    // What the daemon's last replies from ntfy showed; the server outlives a daemon restart.
+    const inPlace = daemon?.state.outbox?.updatesInPlace ?? null;
     const failedUnits = await readFailedUnits(processRunner);
     const dbSizeKb = dbExists ? Math.round(statSync(env.dbPath).size / 1024) : null;
     if (args.json) {
@@ -165,6 +168,7 @@ export const statusCommand = defineCommand({
           expired: outbox.expired,
           last_error: outbox.lastError,
           paused: paused && { since: isoTime(paused.sinceMs * 1000), status: paused.status, reason: paused.reason },
+          updates_in_place: inPlace,
         },
         db: { path: env.dbPath, exists: dbExists, size_kb: dbSizeKb },
         last_event: last && { id: last.id, tier: last.tier, summary: last.summary, timestamp: isoTime(last.timestampUs) },
@@ -194,6 +198,7 @@ export const statusCommand = defineCommand({
       ...(daemon?.state.monitors ? [`Monitors:     ${daemon.state.monitors.length ? daemon.state.monitors.join(", ") : "none"}`] : []),
       ...(daemon?.state.enrichment ? [`Enrichment:   ${enrichmentText(daemon.state.enrichment)}`] : []),
       `Alerts:       ${config.ntfy.url ? `ntfy (${config.ntfy.alertTiers.join(", ")})` : "off (set [ntfy] url)"}${outbox && (config.ntfy.url || outbox.pending) ? `; outbox: ${outboxText(outbox, paused)}` : ""}`,
+      ...(inPlace === null ? [] : [`ntfy:         ${inPlace ? NTFY_UPDATES_IN_PLACE : NTFY_OLDER_SERVER}`]),
     ];
     // Summaries, reasons and errors come from logs and servers: shown escaped, never interpreted.
     console.log(printableLines(lines.join("\n")));

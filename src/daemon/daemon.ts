@@ -232,8 +232,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     click: config.ntfy.click,
     unitState: unitStateVia(processRunner),
   });
-  // Alerts a previous run left waiting for enrichment go out as they are.
-  const released = releaseAllEnriching(db);
+  // Alerts a previous run left waiting for enrichment are written now, from what their events
+  // hold, and go out. Without ntfy they wait, unwritten, for a run that can send them.
+  const released = toNotification ? releaseAllEnriching(db, toNotification) : 0;
   if (released > 0) log.info(`${released} alert(s) left waiting for context by the previous run are sent without it`);
   const memory = config.psi.enabled ? new MemoryHistory() : null;
   const enrichment = new EnrichmentStage({
@@ -323,7 +324,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     heldCandidates: pipeline?.heldCandidates ?? 0,
     monitors: monitors.map((m) => m.name),
     enrichment: { ...enrichment.counters, waiting: enrichment.pending },
-    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused } : null,
+    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused, updatesInPlace: sender.counters.updatesInPlace } : null,
     blind: blindness.current(),
   });
   const systemd = openSystemdNotifier();

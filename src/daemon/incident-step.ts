@@ -20,9 +20,12 @@ import type { UnitState } from "./unit-state.ts";
 export interface QueuedIncidentAlert {
   /** The outbox row's event (the incident's lead event). */
   eventId: string;
-  notification: Notification;
-  /** The incident's first alert, written from the event just stored: may wait for its enrichment. */
-  first: boolean;
+  /**
+   * Null: the incident's first alert, from the event just stored, which waits for that event's
+   * enrichment and is written when released (with `incidentId`'s sequence id and buttons).
+   */
+  notification: Notification | null;
+  incidentId: string;
 }
 
 export interface IncidentStepOptions {
@@ -57,8 +60,11 @@ export class IncidentStep {
     return this.options.policy.ignores(c);
   }
 
-  /** Call inside the transaction that stored `outcome`'s event. */
-  record(db: Database, c: Candidate, outcome: CommitOutcome, nowUs: number): QueuedIncidentAlert[] {
+  /**
+   * Call inside the transaction that stored `outcome`'s event. `enriched`: the event goes to
+   * the enrichment stage, so the first alert it opens is left unwritten until that is done.
+   */
+  record(db: Database, c: Candidate, outcome: CommitOutcome, nowUs: number, enriched = false): QueuedIncidentAlert[] {
     const { instanceId, policy, rules } = this.options;
     const lookup = getEvent(db, outcome.id);
     if (lookup.kind !== "found") return [];
@@ -121,8 +127,10 @@ export class IncidentStep {
       saveIncident(db, { ...inc, alerted: inc.alerted && { ...inc.alerted, summarised: true } });
       return [];
     }
+    const first = decision.action === "open" && inc.leadEventId === event.id && outcome.outcome === "new";
+    if (first && enriched && this.options.toNotification !== null) return [{ eventId: event.id, notification: null, incidentId: inc.id }];
     const alert = this.alertFor(db, inc, decision.action === "update" ? decision.reason : null, event);
-    return alert ? [{ ...alert, first: decision.action === "open" && alert.eventId === event.id && outcome.outcome === "new" }] : [];
+    return alert ? [{ ...alert, incidentId: inc.id }] : [];
   }
 
   private alertFor(db: Database, inc: Incident, update: string | null, justStored: StoredEventWithLines | null): { eventId: string; notification: Notification } | null {
@@ -137,16 +145,16 @@ export class IncidentStep {
     return { eventId: lead.id, notification: incidentAlert(toNotification({ ...lead, incidentId: inc.id }), inc, update) };
   }
 
-  private resolutionAlerts(inc: Incident): QueuedIncidentAlert[] {
+  private resolutionAlerts(inc: Incident): (QueuedIncidentAlert & { notification: Notification })[] {
     // Only an incident the phone heard of on its own is resolved on the phone.
     if (this.options.toNotification === null || inc.alerted === null || inc.alerted.summarised === true) return [];
     switch (this.options.onResolve) {
       case "none":
         return [];
       case "clear":
-        return [{ eventId: inc.leadEventId, notification: clearNotification(inc), first: false }];
+        return [{ eventId: inc.leadEventId, notification: clearNotification(inc), incidentId: inc.id }];
       case "update":
-        return [{ eventId: inc.leadEventId, notification: resolvedNotification(inc, this.options.instanceId, this.options.click), first: false }];
+        return [{ eventId: inc.leadEventId, notification: resolvedNotification(inc, this.options.instanceId, this.options.click), incidentId: inc.id }];
     }
   }
 

@@ -4,15 +4,15 @@ import type { EnrichmentStage } from "../enrich/stage.ts";
 import type { Notification } from "../text/alert.ts";
 import { saveCursor } from "../store/cursor.ts";
 import { commitEvent, getEvent, type CommitPolicy, type StoredEventWithLines } from "../store/events.ts";
-import { enqueueAlert } from "../store/outbox.ts";
+import { enqueueAfterEnrichment, enqueueAlert } from "../store/outbox.ts";
 import type { IncidentStep } from "./incident-step.ts";
 import { markCrashGaveUp } from "../store/crash-phase.ts";
 
 // The store step of the pipeline, shared by the log pipeline (which commits at quiet points
 // with its source position) and the monitors (PSI, SMART, timers: no position, at once). One
 // transaction holds the events, their alerts and the position. A new event some enricher
-// wants is handed to the enrichment stage after the commit, with its alert held as
-// `enriching` until the stage has written the why.
+// wants is handed to the enrichment stage after the commit; its alert keeps its place in the
+// queue as `enriching`, unwritten, and the stage writes it once, with the why.
 
 export interface AlertPolicy {
   tiers: ReadonlySet<Tier>;
@@ -76,8 +76,9 @@ export class EventWriter {
         // are the cooldown doing its job, and a merged line is one more line about a crash
         // already alerted: one alert per incident.
         if (incidents) {
-          for (const a of incidents.record(db, c, outcome, nowUs)) {
-            enqueueAlert(db, a.eventId, a.notification, nowUs, a.first && enrich ? "enriching" : "pending");
+          for (const a of incidents.record(db, c, outcome, nowUs, enrich)) {
+            if (a.notification === null) enqueueAfterEnrichment(db, a.eventId, { incidentId: a.incidentId }, nowUs);
+            else enqueueAlert(db, a.eventId, a.notification, nowUs);
             result.queued++;
           }
           continue;
@@ -88,7 +89,8 @@ export class EventWriter {
         if (alerts && (outcome.outcome === "new" || outcome.outcome === "aggregated") && tierAlerts) {
           const lookup = getEvent(db, outcome.id);
           if (lookup.kind === "found") {
-            enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs, enrich ? "enriching" : "pending");
+            if (enrich) enqueueAfterEnrichment(db, outcome.id, { incidentId: lookup.event.incidentId ?? null }, nowUs);
+            else enqueueAlert(db, outcome.id, alerts.toNotification(lookup.event), nowUs);
             result.queued++;
           }
         }

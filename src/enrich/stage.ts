@@ -4,13 +4,14 @@ import type { Notification } from "../text/alert.ts";
 import type { Runner } from "../run.ts";
 import type { MemoryHistory } from "../host/memory-history.ts";
 import { saveEnrichment, type EnrichmentSection } from "../store/enrichment.ts";
-import { getEvent, type StoredEventWithLines } from "../store/events.ts";
+import type { StoredEventWithLines } from "../store/events.ts";
 import { releaseAllEnriching, releaseEnrichedAlert } from "../store/outbox.ts";
 import type { Enricher, Enrichment } from "./enricher.ts";
 
-// The enrichment stage: after an event is committed (and its alert queued as `enriching`),
-// the enrichers that apply to it run side by side, each under its own timeout. Their lines are
-// written into the event and its alert is rewritten and released. Storage never waits for
+// The enrichment stage: after an event is committed (and its alert queued as `enriching`, its
+// place in the queue taken but nothing written), the enrichers that apply to it run side by
+// side, each under its own timeout. Their lines are written into the event, and its alert is
+// written from it, once, and released. Storage never waits for
 // this; the alert waits at most the slowest applicable enricher's timeout. A queue too long
 // (a burst of new events) skips enrichment for the overflow rather than grow without bound,
 // and says so in the event.
@@ -27,7 +28,7 @@ export interface EnrichmentStageOptions {
   memory: MemoryHistory | null;
   instanceId: string;
   log: StageLog;
-  /** Rebuilds an event's alert after enrichment; null when notifications are off. */
+  /** Writes an event's alert after enrichment; null when notifications are off (then no alert waits). */
   toNotification: ((event: StoredEventWithLines) => Notification) | null;
   /** An alert was released (wakes the sender). */
   onReleased?: () => void;
@@ -106,7 +107,7 @@ export class EnrichmentStage {
     await Promise.all([...this.inFlight]);
     // Anything a crash of ours left behind goes out as it is.
     try {
-      releaseAllEnriching(this.options.db);
+      if (this.options.toNotification) releaseAllEnriching(this.options.db, this.options.toNotification);
     } catch {
       // The database is gone or locked; the next start releases them.
     }
@@ -172,20 +173,19 @@ export class EnrichmentStage {
     }
   }
 
-  /** Writes what was found (if anything) and releases the event's alert, rewritten. */
+  /** Writes what was found (if anything), then the event's alert from it, and releases that. */
   private finish(eventId: string, sections: EnrichmentSection[], summary: string | null): void {
     const { db, toNotification } = this.options;
     try {
       db.transaction(() => {
         saveEnrichment(db, eventId, { completedUs: Date.now() * 1000, sections }, summary);
-        const lookup = toNotification ? getEvent(db, eventId) : null;
-        releaseEnrichedAlert(db, eventId, lookup?.kind === "found" && toNotification ? toNotification(lookup.event) : null);
+        if (toNotification) releaseEnrichedAlert(db, eventId, toNotification);
       }).immediate();
     } catch (error) {
-      // The event and its alert are stored already; a failure here only costs the context.
+      // The event and its place in the queue are stored already; a failure here only costs the context.
       this.options.log.warn(`could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`);
       try {
-        releaseEnrichedAlert(db, eventId, null);
+        if (toNotification) db.transaction(() => releaseEnrichedAlert(db, eventId, toNotification)).immediate();
       } catch {
         // Released on the next start.
       }

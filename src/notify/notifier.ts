@@ -25,7 +25,21 @@ export class NotifyError extends Error {
   }
 }
 
-export interface Notifier {
-  /** Resolves when the server accepted the notification; rejects with NotifyError. */
-  send(n: Notification, signal: AbortSignal): Promise<void>;
+/** What the server's reply to an accepted publish says about the server. */
+export interface SendReceipt {
+  /**
+   * The `sequence_id` the reply's message carries, null when it has none. ntfy has no version
+   * endpoint; a 2.16+ server echoes the sequence id a publish carried, an older one ignores it
+   * (and shows every update as a new notification).
+   */
+  echoedSequenceId: string | null;
 }
+
+export interface Notifier {
+  /** Resolves when the server accepted the notification (with what its reply said, when read); rejects with NotifyError. */
+  send(n: Notification, signal: AbortSignal): Promise<SendReceipt | void>;
+}
+
+/** What the sender learned of the server from its replies, in the words of status and doctor. */
+export const NTFY_UPDATES_IN_PLACE = "updates notifications in place (2.16 or newer)";
+export const NTFY_OLDER_SERVER = "an older server — each update arrives as a new notification; upgrade to 2.16+";

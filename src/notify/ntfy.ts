@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import { describeFetchFailure, errorCode } from "../fetch-failure.ts";
 import { VERSION } from "../version.ts";
-import { NotifyError, type Notifier } from "./notifier.ts";
+import { NotifyError, type Notifier, type SendReceipt } from "./notifier.ts";
 import type { Notification } from "../text/alert.ts";
 import { parseNtfyUrl, type NtfyTarget } from "../parse/ntfy-url.ts";
 import { formatSecondsMs } from "../text/format.ts";
@@ -64,7 +64,7 @@ export class NtfyNotifier implements Notifier {
     this.#config = config;
   }
 
-  async send(n: Notification, signal: AbortSignal): Promise<void> {
+  async send(n: Notification, signal: AbortSignal): Promise<SendReceipt | undefined> {
     const server = this.target.serverUrl;
     const headers: Record<string, string> = { "Content-Type": "application/json", "User-Agent": `logtriage/${VERSION}` };
     const authorization = await this.#authorization();
@@ -94,7 +94,7 @@ export class NtfyNotifier implements Notifier {
         timedOut: timeout.aborted,
       });
     }
-    if (response.ok) return;
+    if (response.ok) return receiptOf(text);
     throw statusFailure(response.status, text, {
       server,
       topic: this.target.topic,
@@ -164,6 +164,20 @@ function fileReason(error: unknown): string {
 }
 
 /** Up to maxBytes of the body as text; the rest is left unread and the stream cancelled. */
+/** The reply's message: its `sequence_id` (ntfy 2.16+ echoes the one published). Undefined when the reply is no JSON object. */
+function receiptOf(text: string): SendReceipt | undefined {
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's page, an empty body): says nothing about the server.
+    return undefined;
+  }
+  if (typeof reply !== "object" || reply === null) return undefined;
+  const id = (reply as Record<string, unknown>)["sequence_id"];
+  return { echoedSequenceId: typeof id === "string" && id !== "" ? id : null };
+}
+
 async function readCapped(response: Response, maxBytes: number): Promise<string> {
   if (response.body === null) return "";
   const reader = response.body.getReader();

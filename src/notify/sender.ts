@@ -1,7 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { explainSqliteError } from "../store/sqlite-errors.ts";
 import { markExpired, markRefused, markSent, nextPending, recordAttempt } from "../store/outbox.ts";
-import { NotifyError, type Notifier } from "./notifier.ts";
+import { NotifyError, NTFY_OLDER_SERVER, type Notifier, type SendReceipt } from "./notifier.ts";
+import type { Notification } from "../text/alert.ts";
 import { actionFor, PAUSE_RETRY_MS, type OutboxPause } from "./pause.ts";
 
 // Drains the outbox in id order. The oldest pending alert is retried (capped exponential
@@ -48,6 +49,12 @@ export interface SenderCounters {
   expired: number;
   /** Set while a refusal that every alert would meet holds the queue. */
   paused: OutboxPause | null;
+  /**
+   * Whether the server updates notifications in place (ntfy 2.16+), as its last reply to an
+   * alert with a sequence id showed: it echoed the id (true) or not (false, an older server
+   * that shows each update as a new notification); null until such an alert was sent.
+   */
+  updatesInPlace: boolean | null;
 }
 
 const ENRICHING_POLL_MS = 250;
@@ -55,7 +62,7 @@ const CONFIG_POLL_MS = 2_000;
 const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 
 export class OutboxSender {
-  readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null, refused: 0, expired: 0, paused: null };
+  readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null, refused: 0, expired: 0, paused: null, updatesInPlace: null };
   private readonly options: SenderOptions;
   private notifier: Notifier;
   private wakeUp: (() => void) | null = null;
@@ -127,8 +134,9 @@ export class OutboxSender {
       return backoffMs;
     }
     let failure: unknown = null;
+    let receipt: SendReceipt | void = undefined;
     try {
-      await this.notifier.send(row.notification, signal);
+      receipt = await this.notifier.send(row.notification, signal);
     } catch (error) {
       failure = error;
     }
@@ -136,6 +144,7 @@ export class OutboxSender {
     if (failure === null) {
       markSent(this.options.db, row, Date.now() * 1000);
       this.counters.sent++;
+      this.noteServer(row.notification, receipt);
       if (this.counters.failingSince !== null) {
         this.options.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
       }
@@ -176,6 +185,15 @@ export class OutboxSender {
     }
     await this.idle(Math.max(backoffMs, action.atLeastMs), signal, false);
     return Math.min(backoffMs * 2, maxMs);
+  }
+
+  /** A published alert with a sequence id tells which ntfy we speak to (it has no version endpoint). */
+  private noteServer(n: Notification, receipt: SendReceipt | void): void {
+    if (n.sequenceId === undefined || n.op !== undefined || !receipt) return;
+    const inPlace = receipt.echoedSequenceId === n.sequenceId;
+    if (inPlace === this.counters.updatesInPlace) return;
+    if (!inPlace) this.options.log.warn(`ntfy: ${NTFY_OLDER_SERVER}`);
+    this.counters.updatesInPlace = inPlace;
   }
 
   /** Paused: until the retry period is over, or sooner when the configuration changes. */

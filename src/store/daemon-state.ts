@@ -41,8 +41,12 @@ export interface DaemonState {
   monitors?: string[];
   /** The enrichment stage since start; absent from older daemons. */
   enrichment?: { enriched: number; timedOut: number; failed: number; skipped: number; waiting: number };
-  /** The ntfy sender since start (null with notifications off); absent from older daemons. */
-  outbox?: { paused: { sinceMs: number; status: number | null; reason: string } | null; expired: number; refused: number } | null;
+  /**
+   * The ntfy sender since start (null with notifications off); absent from older daemons.
+   * updatesInPlace: whether the server echoed the sequence id of the last alert that had one
+   * (ntfy 2.16+ updates notifications in place), null until one was sent.
+   */
+  outbox?: { paused: { sinceMs: number; status: number | null; reason: string } | null; expired: number; refused: number; updatesInPlace?: boolean | null } | null;
   /** What the daemon cannot see now (daemon/blindness.ts); absent from older daemons, empty when it sees. */
   blind?: { subject: string; cause: string; fix: string | null; sinceUs: number }[];
 }

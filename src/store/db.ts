@@ -130,6 +130,27 @@ const MIGRATIONS: readonly string[] = [
      id         INTEGER PRIMARY KEY CHECK (id = 1),
      started_us INTEGER NOT NULL
    );`,
+  // 7: an alert that waits for its event's enrichment is written once, when it is released:
+  // until then its notification is NULL and render_json holds what the rendering needs (the
+  // incident whose sequence id and buttons it carries). SQLite cannot drop a NOT NULL, so the
+  // table is rebuilt with its rows and ids.
+  `CREATE TABLE outbox_v7 (
+     id              INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id        TEXT NOT NULL,
+     created_us      INTEGER NOT NULL,
+     notification    TEXT,
+     render_json     TEXT,
+     state           TEXT NOT NULL DEFAULT 'pending',
+     attempts        INTEGER NOT NULL DEFAULT 0,
+     last_error      TEXT,
+     done_us         INTEGER
+   );
+   INSERT INTO outbox_v7 (id, event_id, created_us, notification, state, attempts, last_error, done_us)
+     SELECT id, event_id, created_us, notification, state, attempts, last_error, done_us FROM outbox ORDER BY id;
+   UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)) WHERE name = 'outbox_v7';
+   DROP TABLE outbox;
+   ALTER TABLE outbox_v7 RENAME TO outbox;
+   CREATE INDEX idx_outbox_state ON outbox(state, id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

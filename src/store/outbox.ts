@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { Notification } from "../text/alert.ts";
 import { hasTable } from "./daemon-state.ts";
+import { getEvent, type StoredEventWithLines } from "./events.ts";
 
 // The ntfy outbox: one row per alert, inserted in the transaction that stores its event and
 // drained strictly in id order by notify/sender.ts. A row is `pending` until ntfy accepts it
@@ -9,23 +10,43 @@ import { hasTable } from "./daemon-state.ts";
 // every alert (401, 404) pauses the sender and marks nothing. `failed` is what older versions
 // wrote for any refusal; --retry puts those back too. A row
 // written `enriching` waits for its event's enrichment (enrich/stage.ts) to fill in the why;
-// the sender holds the queue for it, which the stage's timeouts bound. A daemon that stops
-// with such rows releases them, and one that crashed releases them when it starts again.
+// the sender holds the queue for it, which the stage's timeouts bound. Such a row has no text
+// yet, only what rendering it needs (its incident): the alert is written once, when it is
+// released, from the enriched event. A daemon that stops with such rows releases them, and
+// one that crashed releases them when it starts again.
 
 export type OutboxState = "enriching" | "pending" | "sent" | "failed" | "refused" | "expired";
 
-export interface OutboxRow {
+interface OutboxRowBase {
   id: number;
   eventId: string;
   createdUs: number;
-  notification: Notification;
   attempts: number;
-  /** "enriching": its event's context is still being gathered; not to be sent yet. */
-  state: "pending" | "enriching";
 }
 
-export function enqueueAlert(db: Database, eventId: string, notification: Notification, nowUs: number, state: "pending" | "enriching" = "pending"): number {
-  const result = db.query("INSERT INTO outbox (event_id, created_us, notification, state) VALUES (?, ?, ?, ?)").run(eventId, nowUs, JSON.stringify(notification), state);
+/** "enriching": its event's context is still being gathered; not written, not to be sent yet. */
+export type OutboxRow = (OutboxRowBase & { state: "pending"; notification: Notification }) | (OutboxRowBase & { state: "enriching"; notification: null });
+
+/** What an alert written after its event's enrichment is rendered from, besides the event. */
+export interface AlertRenderSpec {
+  /** The incident it opened: its sequence id and mute button. Null: no incident. */
+  incidentId: string | null;
+}
+
+/** Writes a stored event's alert (notify/alert.ts, with the incident's sequence id and buttons). */
+export type RenderAlert = (event: StoredEventWithLines) => Notification;
+
+export function enqueueAlert(db: Database, eventId: string, notification: Notification, nowUs: number): number {
+  const result = db.query("INSERT INTO outbox (event_id, created_us, notification, state) VALUES (?, ?, ?, 'pending')").run(eventId, nowUs, JSON.stringify(notification));
+  return Number(result.lastInsertRowid);
+}
+
+/**
+ * An alert that waits for its event's enrichment: its place in the queue is taken now, its
+ * text is written when it is released (releaseEnrichedAlert, releaseAllEnriching).
+ */
+export function enqueueAfterEnrichment(db: Database, eventId: string, spec: AlertRenderSpec, nowUs: number): number {
+  const result = db.query("INSERT INTO outbox (event_id, created_us, notification, render_json, state) VALUES (?, ?, NULL, ?, 'enriching')").run(eventId, nowUs, JSON.stringify(spec));
   return Number(result.lastInsertRowid);
 }
 
@@ -39,23 +60,68 @@ export function nextPending(db: Database): OutboxRow | null {
     id: number;
     event_id: string;
     created_us: number;
-    notification: string;
+    notification: string | null;
     attempts: number;
     state: "pending" | "enriching";
   } | null;
   if (!row) return null;
-  return { id: row.id, eventId: row.event_id, createdUs: row.created_us, notification: JSON.parse(row.notification) as Notification, attempts: row.attempts, state: row.state };
+  const base = { id: row.id, eventId: row.event_id, createdUs: row.created_us, attempts: row.attempts };
+  // Only a release makes a row pending, and it writes the text in the same statement.
+  if (row.state === "enriching" || row.notification === null) return { ...base, state: "enriching", notification: null };
+  return { ...base, state: "pending", notification: JSON.parse(row.notification) as Notification };
 }
 
-/** The event's enrichment is done (or gave up): its alert, rewritten with the context, may go. */
-export function releaseEnrichedAlert(db: Database, eventId: string, notification: Notification | null): void {
-  if (notification) db.query("UPDATE outbox SET state = 'pending', notification = ? WHERE event_id = ? AND state = 'enriching'").run(JSON.stringify(notification), eventId);
-  else db.query("UPDATE outbox SET state = 'pending' WHERE event_id = ? AND state = 'enriching'").run(eventId);
+/**
+ * The event's enrichment is done (or gave up): its alert is written now, from the event as
+ * enriched, and may go. Returns how many rows were released.
+ */
+export function releaseEnrichedAlert(db: Database, eventId: string, render: RenderAlert): number {
+  const rows = db.query("SELECT id, event_id, render_json FROM outbox WHERE event_id = ? AND state = 'enriching' ORDER BY id").all(eventId) as WaitingRow[];
+  for (const row of rows) release(db, row, render);
+  return rows.length;
 }
 
-/** Alerts left waiting for an enrichment that will never finish (a daemon stopped or crashed): send them as they are. */
-export function releaseAllEnriching(db: Database): number {
-  return db.query("UPDATE outbox SET state = 'pending' WHERE state = 'enriching'").run().changes;
+/**
+ * Alerts left waiting for an enrichment that will never finish (a daemon stopped or crashed):
+ * written from the event as it is, and sent.
+ */
+export function releaseAllEnriching(db: Database, render: RenderAlert): number {
+  const rows = db.query("SELECT id, event_id, render_json FROM outbox WHERE state = 'enriching' ORDER BY id").all() as WaitingRow[];
+  db.transaction(() => {
+    for (const row of rows) release(db, row, render);
+  }).immediate();
+  return rows.length;
+}
+
+interface WaitingRow {
+  id: number;
+  event_id: string;
+  render_json: string | null;
+}
+
+function release(db: Database, row: WaitingRow, render: RenderAlert): void {
+  let notification: Notification;
+  try {
+    // A row written before alerts were rendered on release has no spec: its event's incident.
+    const spec = row.render_json === null ? null : (JSON.parse(row.render_json) as AlertRenderSpec);
+    const lookup = getEvent(db, row.event_id);
+    if (lookup.kind !== "found") throw new Error("its event is no longer stored");
+    notification = render(spec === null ? lookup.event : { ...lookup.event, incidentId: spec.incidentId });
+  } catch (error) {
+    // An accepted alert is never dropped: one that cannot be written says so and where to look.
+    notification = unwritableAlert(row.event_id, error instanceof Error ? error.message : String(error));
+  }
+  db.query("UPDATE outbox SET state = 'pending', notification = ?, render_json = NULL WHERE id = ? AND state = 'enriching'").run(JSON.stringify(notification), row.id);
+}
+
+function unwritableAlert(eventId: string, reason: string): Notification {
+  return {
+    title: "logtriage: an alert could not be written",
+    message: `The alert for event ${eventId} could not be written (${reason}).\n\nDetails: logtriage show ${eventId}`,
+    priority: 4,
+    tags: ["warning"],
+    click: null,
+  };
 }
 
 export function markSent(db: Database, row: OutboxRow, nowUs: number): void {
@@ -99,9 +165,10 @@ export function listUnsent(db: Database, limit = 1000): OutboxListing[] {
   if (!hasTable(db, "outbox")) return [];
   const rows = db
     .query("SELECT id, event_id, created_us, state, attempts, last_error, notification FROM outbox WHERE state != 'sent' ORDER BY id LIMIT ?")
-    .all(limit) as { id: number; event_id: string; created_us: number; state: OutboxState; attempts: number; last_error: string | null; notification: string }[];
+    .all(limit) as { id: number; event_id: string; created_us: number; state: OutboxState; attempts: number; last_error: string | null; notification: string | null }[];
   return rows.map((r) => {
     let title = "";
+    if (r.notification === null) return { id: r.id, eventId: r.event_id, createdUs: r.created_us, state: r.state, attempts: r.attempts, lastError: r.last_error, title: "(written once its context is gathered)" };
     try {
       const n = JSON.parse(r.notification) as { title?: unknown };
       title = typeof n.title === "string" ? n.title : "";

@@ -124,8 +124,9 @@ test("through the enrichment stage: the stored event and its alert name the hog"
   new EventWriter({ db, policy: { instanceId: "box", cooldownMs: 0, aggregateThreshold: 3 }, alerts: { tiers: new Set(["T1"]), toNotification: notify }, enrichment: stage }).commit([c], null);
   await stage.idle();
   const alert = nextPending(db);
-  expect(alert?.notification.title).toBe("OOM kill: python3 (pid 4288) — likely cause: python3 54.2 MB");
-  expect(alert?.notification.message).toContain("Likely cause: python3 (pid 4291)");
+  if (alert?.state !== "pending") throw new Error("the alert was not released");
+  expect(alert.notification.title).toBe("OOM kill: python3 (pid 4288) — likely cause: python3 54.2 MB");
+  expect(alert.notification.message).toContain("Likely cause: python3 (pid 4291)");
   const id = (db.query("SELECT id FROM events").get() as { id: string }).id;
   const stored = getEvent(db, id);
   expect(stored.kind === "found" && stored.event.enrichment?.sections[0]?.evidence?.["largest"]).toMatchObject({ pid: 4291 });

@@ -7,13 +7,20 @@ import type { Candidate } from "../../src/event.ts";
 import { processRunner } from "../../src/run.ts";
 import { openStore } from "../../src/store/db.ts";
 import { getEvent } from "../../src/store/events.ts";
-import { nextPending, releaseAllEnriching } from "../../src/store/outbox.ts";
+import { nextPending, releaseAllEnriching, type OutboxRow } from "../../src/store/outbox.ts";
+import { IncidentStep } from "../../src/daemon/incident-step.ts";
+import { incidentPolicy } from "../../src/incidents/policy.ts";
+import { withSequence } from "../../src/notify/incident-alert.ts";
+import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import type { Config } from "../../src/config/schema.ts";
+import type { Notification } from "../../src/text/alert.ts";
+import type { StoredEventWithLines } from "../../src/store/events.ts";
 import { triageFixture } from "../_fixtures.ts";
 
 // The enrichment stage on a real SQLite database and a real classified crash: the event is
 // stored before any enricher runs, the alert waits for the enrichers (bounded by their
 // timeouts), and whatever they return — lines, a better summary, a failure — ends up in the
-// event and in the alert that is finally released.
+// event and in the alert that is finally released — written once, from the enriched event.
 
 let db: Database;
 let crash: Candidate;
@@ -33,7 +40,17 @@ function enricher(name: string, timeoutMs: number, result: (signal: AbortSignal)
   return { name, timeoutMs, applies: (c) => c.tier === "T2", enrich: (_c, ctx) => result(ctx.signal) };
 }
 
-function wire(enrichers: Enricher[], maxQueued?: number) {
+/** Every alert written, by event id: an enriched event's alert must be written once. */
+let renders: string[] = [];
+function render(e: StoredEventWithLines): Notification {
+  renders.push(e.id);
+  const n: Notification = withSequence({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }, e.incidentId);
+  // Stands in for the control topic's mute button, which names the incident.
+  return e.incidentId ? { ...n, actions: [{ action: "view", label: `Mute ${e.incidentId}`, url: "https://ntfy.example/mute", clear: false }] } : n;
+}
+
+function wire(enrichers: Enricher[], maxQueued?: number, incidents: IncidentStep | null = null) {
+  renders = [];
   const released: string[] = [];
   const stage = new EnrichmentStage({
     db,
@@ -42,17 +59,24 @@ function wire(enrichers: Enricher[], maxQueued?: number) {
     memory: null,
     instanceId: "box",
     log: quiet,
-    toNotification: (e) => ({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }),
+    toNotification: render,
     onReleased: () => released.push("x"),
     ...(maxQueued === undefined ? {} : { maxQueued }),
   });
-  const writer = new EventWriter({
-    db,
-    policy,
-    alerts: { tiers: new Set(["T2"]), toNotification: (e) => ({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }) },
-    enrichment: stage,
-  });
+  const writer = new EventWriter({ db, policy, alerts: { tiers: new Set(["T2"]), toNotification: render }, enrichment: stage, incidents });
   return { stage, writer, released };
+}
+
+/** The head of the queue, released: what the sender would publish. */
+function released(): Extract<OutboxRow, { state: "pending" }> {
+  const row = nextPending(db);
+  if (row?.state !== "pending") throw new Error(`the head of the outbox is ${row?.state ?? "missing"}, not released`);
+  return row;
+}
+
+/** The stored text of every alert still waiting for its context. */
+function waitingTexts(): (string | null)[] {
+  return (db.query("SELECT notification FROM outbox WHERE state = 'enriching'").all() as { notification: string | null }[]).map((r) => r.notification);
 }
 
 function onlyEventId(): string {
@@ -66,13 +90,16 @@ test("the event is stored at once; its alert waits, then goes out with the enric
 
   const id = onlyEventId();
   expect(nextPending(db)?.state).toBe("enriching");
+  // Nothing is written before the context is there.
+  expect(waitingTexts()).toEqual([null]);
+  expect(renders).toEqual([]);
   finish({ lines: ["Backtrace:", "  #0 strlen (libc.so.6)"], summary: "Crash: python3 (SIGSEGV) in strlen", evidence: { frames: 1 } });
   await stage.idle();
 
-  const row = nextPending(db);
-  expect(row?.state).toBe("pending");
-  expect(row?.notification.title).toBe("Crash: python3 (SIGSEGV) in strlen");
-  expect(row?.notification.message).toContain("#0 strlen (libc.so.6)");
+  const row = released();
+  expect(row.notification.title).toBe("Crash: python3 (SIGSEGV) in strlen");
+  expect(row.notification.message).toContain("#0 strlen (libc.so.6)");
+  expect(renders).toEqual([id]);
   const lookup = getEvent(db, id);
   if (lookup.kind !== "found") throw new Error("event missing");
   expect(lookup.event.detail).toContain("Backtrace:");
@@ -90,11 +117,10 @@ test("an enricher that does not answer in time is cut off; the alert goes out sa
 
   expect(aborted).toBe(true);
   expect(stage.counters.timedOut).toBe(1);
-  const row = nextPending(db);
-  expect(row?.state).toBe("pending");
-  expect(row?.notification.message).toContain("fast context");
-  expect(row?.notification.message).toContain("Not gathered:");
-  expect(row?.notification.message).toContain("slow: no answer within 0.05s");
+  const row = released();
+  expect(row.notification.message).toContain("fast context");
+  expect(row.notification.message).toContain("Not gathered:");
+  expect(row.notification.message).toContain("slow: no answer within 0.05s");
 });
 
 test("an enricher that throws costs only its own context", async () => {
@@ -103,9 +129,7 @@ test("an enricher that throws costs only its own context", async () => {
   await stage.idle();
 
   expect(stage.counters.failed).toBe(1);
-  const row = nextPending(db);
-  expect(row?.state).toBe("pending");
-  expect(row?.notification.message).toContain("broken: coredumpctl said nonsense");
+  expect(released().notification.message).toContain("broken: coredumpctl said nonsense");
 });
 
 test("a full queue stores the overflow unenriched and says so, instead of growing", async () => {
@@ -121,18 +145,68 @@ test("a full queue stores the overflow unenriched and says so, instead of growin
   // The first one still waits; closing the stage releases it.
   expect(nextPending(db)?.state).toBe("enriching");
   await stage.close();
-  expect((db.query("SELECT count(*) AS n FROM outbox WHERE state = 'enriching'").get() as { n: number }).n).toBe(0);
+  expect(waitingTexts()).toEqual([]);
   const first = getEvent(db, (db.query("SELECT id FROM events WHERE process != 'other'").get() as { id: string }).id);
   if (first.kind !== "found") throw new Error("event missing");
   expect(first.event.detail).toContain("never: not finished, the daemon was stopping");
+  // The phone is told so too, in the first alert, which still goes first.
+  expect(released().eventId).toBe(first.event.id);
+  expect(released().notification.message).toContain("never: not finished, the daemon was stopping");
 });
 
-test("alerts a crashed daemon left waiting for enrichment are released on the next start", () => {
+test("alerts a crashed daemon left waiting for enrichment are written and released on the next start", () => {
   const { writer } = wire([enricher("never", 60_000, () => new Promise(() => {}))]);
   writer.commit([crash], null);
   expect(nextPending(db)?.state).toBe("enriching");
-  expect(releaseAllEnriching(db)).toBe(1);
-  expect(nextPending(db)?.state).toBe("pending");
+  expect(waitingTexts()).toEqual([null]);
+  expect(releaseAllEnriching(db, render)).toBe(1);
+  const row = released();
+  expect(row.notification.title).toBe(crash.summary);
+  expect(row.notification.message).toContain("python3");
+  expect(renders).toEqual([onlyEventId()]);
+});
+
+test("an incident's first alert waits unwritten and is released with the incident's sequence id and mute button", async () => {
+  const ntfy: Config["ntfy"] = {
+    url: "https://ntfy.example/t",
+    priorityMap: { ...DEFAULT_PRIORITY_MAP },
+    alertTiers: ["T1", "T2", "T3", "T4"],
+    token: null,
+    tokenFile: null,
+    user: null,
+    password: null,
+    click: null,
+    timeoutMs: 5000,
+    maxAgeMs: 7 * 86_400_000,
+    minSeverity: {},
+    onResolve: "update",
+    controlTopic: null,
+    updateIntervalMs: 60_000,
+  };
+  const incidentsConfig: Config["incidents"] = { ignoreUnits: [], quietUnits: [], ignorePrograms: [], quietPrograms: [], resolveUnitMs: 300_000, resolveProgramMs: 86_400_000, resolveDiskMs: 86_400_000, resolveOtherMs: 3_600_000 };
+  const step = new IncidentStep({
+    instanceId: "box",
+    policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),
+    rules: { updateIntervalMs: ntfy.updateIntervalMs },
+    windows: { unitMs: 300_000, programMs: 86_400_000, diskMs: 86_400_000, otherMs: 3_600_000 },
+    onResolve: "update",
+    toNotification: render,
+    click: null,
+  });
+  let finish: (e: Enrichment) => void = () => {};
+  const { stage, writer } = wire([enricher("crash", 5_000, () => new Promise((resolve) => (finish = resolve)))], undefined, step);
+  writer.commit([crash], null);
+  expect(waitingTexts()).toEqual([null]);
+  expect(renders).toEqual([]);
+  finish({ lines: ["Backtrace:", "  #0 strlen (libc.so.6)"] });
+  await stage.idle();
+
+  const incidentId = (db.query("SELECT id FROM incidents").get() as { id: string }).id;
+  const row = released();
+  expect(row.notification.sequenceId).toBe(`logtriage-${incidentId}`);
+  expect(row.notification.actions?.[0]?.label).toBe(`Mute ${incidentId}`);
+  expect(row.notification.message).toContain("#0 strlen (libc.so.6)");
+  expect(renders).toEqual([onlyEventId()]);
 });
 
 test("a fold into an open event is not enriched again", async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { NotifyError } from "../../src/notify/notifier.ts";
+import { NotifyError, type SendReceipt } from "../../src/notify/notifier.ts";
 import type { Notification } from "../../src/text/alert.ts";
 import { NtfyNotifier, publishBody } from "../../src/notify/ntfy.ts";
 import { parseNtfyUrl } from "../../src/parse/ntfy-url.ts";
@@ -39,7 +39,7 @@ const note: Notification = {
   click: "https://grafana.example/d/logtriage",
 };
 
-function send(cfg: Config["ntfy"], n: Notification = note, signal = new AbortController().signal): Promise<void> {
+function send(cfg: Config["ntfy"], n: Notification = note, signal = new AbortController().signal): Promise<SendReceipt | undefined> {
   return new NtfyNotifier(cfg).send(n, signal);
 }
 
@@ -130,9 +130,11 @@ describe("one notification per incident: ntfy sequence ids", () => {
     const current = await standIn();
     const reply = await fetch(`${current.url}/`, { method: "POST", body: JSON.stringify({ topic: "t", message: "m", sequence_id: "s1" }) });
     expect(((await reply.json()) as Record<string, unknown>)["sequence_id"]).toBe("s1");
+    // The notifier hands the echo back: how the sender tells one server from the other.
+    expect(await send(config(current.topicUrl("t")), { ...note, sequenceId: "s2" })).toEqual({ echoedSequenceId: "s2" });
     const old = await standIn({ sequenceIds: false });
     const cfg = config(old.topicUrl("t"));
-    await send(cfg, { ...note, sequenceId: "s1" });
+    expect(await send(cfg, { ...note, sequenceId: "s1" })).toEqual({ echoedSequenceId: null });
     await send(cfg, { ...note, sequenceId: "s1" });
     expect(old.notifications("t")).toHaveLength(2);
     const cleared = await failure(send(cfg, { ...note, sequenceId: "s1", op: "clear" }));
