@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { Incident } from "../incidents/lifecycle.ts";
 import { getEvent } from "../store/events.ts";
 import { feedStartedUs, owedAlerts, recordPosted, recordSilences, type OwedAlert } from "../store/alertmanager-sync.ts";
+import { sleep, Wakeable } from "../sleep.ts";
 import { postableAlert, type AlertmanagerClient, type AlertSubject, type PostableAlert } from "./alertmanager.ts";
 
 // Feeds the incidents to Prometheus Alertmanager. Each pass posts what Alertmanager is owed
@@ -123,8 +124,7 @@ export function planPost(
 export class AlertmanagerFeed {
   readonly counters: AlertmanagerCounters = { posts: 0, alertsPosted: 0, failures: 0, failingSinceMs: null, lastError: null };
   private readonly options: AlertmanagerFeedOptions;
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
+  private readonly waker = new Wakeable();
   /** When the feed first ran on this database: what was seen before is not Alertmanager's. */
   private sinceUs: number | null = null;
 
@@ -134,23 +134,7 @@ export class AlertmanagerFeed {
 
   /** Incidents changed: post without waiting for the next poll. */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private idle(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted || this.woken) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.wakeUp = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      this.wakeUp = done;
-    });
+    this.waker.wake();
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -158,7 +142,7 @@ export class AlertmanagerFeed {
     const retryInitialMs = this.options.retryInitialMs ?? 1_000;
     let retryMs = retryInitialMs;
     while (!signal.aborted) {
-      this.woken = false;
+      this.waker.clear();
       let ok = true;
       try {
         ok = await this.pass(signal);
@@ -170,13 +154,10 @@ export class AlertmanagerFeed {
       }
       if (ok) {
         retryMs = retryInitialMs;
-        await this.idle(pollMs, signal);
+        await this.waker.idle(pollMs, signal);
       } else {
         // A wake-up does not cut a retry short: Alertmanager is down, not out of date.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, retryMs);
-          signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-        });
+        await sleep(retryMs, signal);
         retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
       }
     }

@@ -4,6 +4,7 @@ import { markExpired, markRefused, markSent, nextPending, recordAttempt } from "
 import { NotifyError, NTFY_OLDER_SERVER, type Notifier, type SendReceipt } from "./notifier.ts";
 import type { Notification } from "../text/alert.ts";
 import { actionFor, PAUSE_RETRY_MS, type OutboxPause } from "./pause.ts";
+import { sleep, Wakeable } from "../sleep.ts";
 
 // Drains the outbox in id order. The oldest pending alert is retried (capped exponential
 // backoff, at least what a 429's Retry-After asks) until ntfy takes it, and nothing behind it
@@ -65,8 +66,7 @@ export class OutboxSender {
   readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null, refused: 0, expired: 0, paused: null, updatesInPlace: null };
   private readonly options: SenderOptions;
   private notifier: Notifier;
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
+  private readonly waker = new Wakeable();
 
   constructor(options: SenderOptions) {
     this.options = options;
@@ -75,23 +75,11 @@ export class OutboxSender {
 
   /** New rows are waiting: stop idling (does not cut a retry backoff short). */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    this.waker.wake();
   }
 
   private idle(ms: number, signal: AbortSignal, wakeable: boolean): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted || (wakeable && this.woken)) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        if (wakeable) this.wakeUp = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      if (wakeable) this.wakeUp = done;
-    });
+    return wakeable ? this.waker.idle(ms, signal) : sleep(ms, signal);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -112,7 +100,7 @@ export class OutboxSender {
   /** One pass: send the oldest pending alert (or idle); returns the next backoff. */
   private async step(signal: AbortSignal, backoffMs: number, initialMs: number): Promise<number> {
     const maxMs = this.options.backoffMaxMs ?? 60_000;
-    this.woken = false;
+    this.waker.clear();
     const row = nextPending(this.options.db);
     if (!row) {
       await this.idle(this.options.idlePollMs ?? 30_000, signal, true);
