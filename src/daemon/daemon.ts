@@ -447,7 +447,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
       nowUs: () => Date.now() * 1000,
       health: () => {
         const s = state().source;
-        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable(), blind: state().blind ?? [] };
+        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable(), blind: state().blind ?? [], outboxPaused: state().outbox?.paused ?? null };
       },
       metrics: async () => {
         const families = await collectMetrics(
@@ -465,6 +465,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
             probes: probes ? () => probes.status() : null,
             units,
             failedUnits: () => failedUnits.read(Date.now()),
+            outboxPaused: () => (state().outbox?.paused ?? null) !== null,
           },
           Date.now() * 1000,
         );
