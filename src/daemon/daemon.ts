@@ -287,7 +287,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     },
     log: blindLog,
     onJournaldBack: (why) => {
-      if (source instanceof JournalSource) source.restartReader(why);
+      // The journalctl reader itself: with the kernel fast path, `source` is a wrapper around it
+      // (sources/kernel-dedupe.ts withJournalLedger), which is no JournalSource.
+      if (mainSource instanceof JournalSource) mainSource.restartReader(why);
     },
   });
 
