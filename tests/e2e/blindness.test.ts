@@ -8,7 +8,8 @@ import { ensureJournald, isRoot, type Journald } from "./_system.ts";
 // logtriage's own blindness on the real system: the compiled daemon follows a real journald
 // that this test started; the test kills that journald (kill -9, by its pid) and starts a new
 // one, and the alerts must reach the ntfy stand-in with the default alert tiers (T1, T2).
-// The two delays are printed: journald killed → "blind" alert, journald back → "sees again".
+// The two delays are printed: journald killed → "blind" alert, journald back → "sees again"
+// (the blindness incident's resolution).
 
 const TOPIC = "lt-e2e-blind";
 
@@ -75,15 +76,23 @@ describe.skipIf(!isRoot)("blindness end to end (root: a journald of the test's o
 
     const restartedAt = Date.now();
     await journald.start();
-    await until("the sees-again alert at the stand-in", () => ntfy.messages.some((m) => m.title.includes("logtriage sees again")), 20_000);
+    // Blindness is an incident of its own: "sees again" resolves it, and the phone gets the resolution.
+    const resolvedTitle = "Resolved: logtriage is blind";
+    try {
+      await until("the sees-again resolution at the stand-in", () => ntfy.messages.some((m) => m.title.includes(resolvedTitle)), 20_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; messages: ${ntfy.messages.map((m) => m.title).join(" | ")}; daemon output:\n${daemon.output()}`);
+    }
     const seesAgainMs = Date.now() - restartedAt;
-    const back = ntfy.messages.find((m) => m.title.includes("logtriage sees again"));
-    expect(back?.title).toContain("journald is back after");
-    expect(back?.message).toMatch(/Blind for \d+/);
+    const back = ntfy.messages.find((m) => m.title.includes(resolvedTitle));
+    expect(back?.message).toMatch(/^Resolved after \d+/);
+    expect(events(daemon.dbPath).some((e) => e.summary.startsWith("logtriage sees again: journald is back after"))).toBe(true);
     expect(JSON.parse(cli(daemon.box, ["status", "--json"]).stdout).blind).toEqual([]);
 
     const stored = events(daemon.dbPath).filter((e) => e.rule === "logtriage-blind");
     expect(stored.map((e) => (JSON.parse(e.facts_json) as { blindness: { state: string } }).blindness.state)).toEqual(["blind", "sees-again"]);
+    // Not asserted: that a line written to the new journald is then read. After a kill -9 the
+    // restarted reader still missed it in most runs here (docs/watching.md, known gap).
     console.log(`figure: journald killed → blind alert at the stand-in ${blindAlertMs} ms; journald started → sees-again alert ${seesAgainMs} ms`);
   }, 90_000);
 });
