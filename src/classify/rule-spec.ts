@@ -13,6 +13,10 @@ export interface UnitHistory {
   restartsWithin(unit: string, windowUs: number): number;
   /** "Started" entries (start jobs done) for `unit` in the last `windowUs`, this entry included: every start, however it was asked for. */
   startsWithin(unit: string, windowUs: number): number;
+  /** Restart jobs ("Stopped" with JOB_TYPE=restart) of `unit` in the last `windowUs`, this entry included. */
+  restartJobsWithin(unit: string, windowUs: number): number;
+  /** The units with a restart job in the last `windowUs`, in the order of their first one. */
+  unitsRestartedWithin(windowUs: number): string[];
   /** Whether a "Failed with result" entry for `unit` came in the last `windowUs`. */
   failedWithin(unit: string, windowUs: number): boolean;
 }
@@ -29,6 +33,12 @@ export interface RuleInput {
 /** A restart loop: more than this many scheduled restarts of a unit inside the window. */
 export const RESTART_LOOP_MAX = 3;
 export const RESTART_LOOP_WINDOW_US = 5 * 60 * 1_000_000;
+
+/** A mass restart: this many different units restarted from outside within the window. */
+export const MASS_RESTART_MIN = 3;
+export const MASS_RESTART_WINDOW_US = 60 * 1_000_000;
+/** The mass-restart rule's name: its incident is one of its own (incidents/fingerprint.ts), not one per unit. */
+export const MASS_RESTART_RULE = "mass-restart";
 
 export interface Match {
   summary: string;

@@ -19,6 +19,12 @@ export const MESSAGE_ID = {
    * both managers on systemd 252.
    */
   unitStarted: "39f53479d3a045ac8e11786248231fbf",
+  /**
+   * "Stopped X.service - Description." — a stop job done. JOB_TYPE=restart when the stop is the
+   * first half of a restart job (`systemctl restart`, or Restart= after "Scheduled restart
+   * job"); JOB_TYPE=stop for a plain stop, a shutdown or an isolate. Seen on systemd 252.
+   */
+  unitStopped: "9d1aaa27d60140bd96365438aad20286",
   /** "X.scope: systemd-oomd killed 12 process(es) in this unit." */
   unitOomdKill: "d989611b15e44c9dbf31e3c81256e4ed",
   /** "X.service: A process of this unit has been killed by the OOM killer." */

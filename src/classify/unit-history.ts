@@ -2,7 +2,7 @@ import type { Entry } from "../event.ts";
 import { RESTART_LOOP_WINDOW_US, type UnitHistory } from "./rule-spec.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 
-// Per-unit memory of restarts and failures, for the restart-loop rule. Times are the
+// Per-unit memory of restarts and failures, for the restart-loop and mass-restart rules. Times are the
 // entries' own (journal time), so replaying old logs sees the loops they had. Bounded: the
 // last few timestamps per unit, for the most recently seen units.
 
@@ -12,6 +12,7 @@ const MAX_TIMES_PER_UNIT = 32;
 export class UnitHistoryMemory implements UnitHistory {
   private readonly restarts = new Map<string, number[]>();
   private readonly starts = new Map<string, number[]>();
+  private readonly restartJobs = new Map<string, number[]>();
   private readonly failures = new Map<string, number>();
   /** The time of the entry being classified: "now" for the window queries. */
   private nowUs = 0;
@@ -25,6 +26,8 @@ export class UnitHistoryMemory implements UnitHistory {
       this.note(this.restarts, unit);
     } else if (entry.messageId === MESSAGE_ID.unitStarted && entry.fields["JOB_RESULT"] === "done") {
       this.note(this.starts, unit);
+    } else if (entry.messageId === MESSAGE_ID.unitStopped && entry.fields["JOB_TYPE"] === "restart" && entry.fields["JOB_RESULT"] === "done") {
+      this.note(this.restartJobs, unit);
     } else if (entry.messageId === MESSAGE_ID.unitFailureResult) {
       remember(this.failures, unit, this.nowUs);
     }
@@ -42,6 +45,20 @@ export class UnitHistoryMemory implements UnitHistory {
 
   restartsWithin(unit: string, windowUs: number): number {
     return (this.restarts.get(unit) ?? []).filter((t) => t >= this.nowUs - windowUs).length;
+  }
+
+  restartJobsWithin(unit: string, windowUs: number): number {
+    return (this.restartJobs.get(unit) ?? []).filter((t) => t >= this.nowUs - windowUs).length;
+  }
+
+  unitsRestartedWithin(windowUs: number): string[] {
+    const since = this.nowUs - windowUs;
+    const firsts: [string, number][] = [];
+    for (const [unit, times] of this.restartJobs) {
+      const first = times.find((t) => t >= since);
+      if (first !== undefined) firsts.push([unit, first]);
+    }
+    return firsts.sort((a, b) => a[1] - b[1]).map(([unit]) => unit);
   }
 
   failedWithin(unit: string, windowUs: number): boolean {

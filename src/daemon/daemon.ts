@@ -288,7 +288,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     },
     log: blindLog,
     onJournaldBack: (why) => {
-      if (source instanceof JournalSource) source.restartReader(why);
+      // The journalctl reader itself: with the kernel fast path, `source` is a wrapper around it
+      // (sources/kernel-dedupe.ts withJournalLedger), which is no JournalSource.
+      if (mainSource instanceof JournalSource) mainSource.restartReader(why);
     },
   });
 
@@ -448,7 +450,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
       nowUs: () => Date.now() * 1000,
       health: () => {
         const s = state().source;
-        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable(), blind: state().blind ?? [] };
+        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable(), blind: state().blind ?? [], outboxPaused: state().outbox?.paused ?? null };
       },
       metrics: async () => {
         const families = await collectMetrics(
@@ -466,6 +468,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
             probes: probes ? () => probes.status() : null,
             units,
             failedUnits: () => failedUnits.read(Date.now()),
+            outboxPaused: () => (state().outbox?.paused ?? null) !== null,
           },
           Date.now() * 1000,
         );

@@ -25,6 +25,8 @@ export interface ApiHealth {
   dbWritable: boolean;
   /** What the daemon cannot see now (daemon/blindness.ts); empty when it sees. */
   blind?: { subject: string; cause: string; fix: string | null; sinceUs: number }[];
+  /** The outbox paused because ntfy refuses every alert (notify/pause.ts); null or absent when it sends. */
+  outboxPaused?: { sinceMs: number; status: number | null; reason: string } | null;
 }
 
 export interface ApiDeps {
@@ -171,13 +173,16 @@ export async function route(request: Request, deps: ApiDeps): Promise<Response> 
   if (path === "/healthz") {
     const h = deps.health();
     const blind = h.blind ?? [];
-    const ok = h.sourceRunning && h.dbWritable && blind.length === 0;
+    // Alerts held back because ntfy refuses them: the daemon sees, but the phone hears nothing.
+    const paused = h.outboxPaused ?? null;
+    const ok = h.sourceRunning && h.dbWritable && blind.length === 0 && paused === null;
     return json(ok ? 200 : 503, {
       status: ok ? "ok" : "degraded",
       daemon: "running",
       source: { name: h.sourceName, running: h.sourceRunning, ...(h.sourceRunning ? {} : { error: h.sourceError }) },
       db: { writable: h.dbWritable },
       blind: blind.map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: new Date(b.sinceUs / 1000).toISOString() })),
+      outbox: paused === null ? { paused: false } : { paused: true, reason: paused.reason, status: paused.status, since: new Date(paused.sinceMs).toISOString() },
     });
   }
   if (path === "/metrics") return new Response(await deps.metrics(), { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });

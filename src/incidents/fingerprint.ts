@@ -1,3 +1,4 @@
+import { MASS_RESTART_RULE } from "../classify/rule-spec.ts";
 import type { Candidate } from "../event.ts";
 
 // What an incident is about. Events that share a fingerprint while its incident is open are
@@ -6,7 +7,7 @@ import type { Candidate } from "../event.ts";
 // failure under `unit:<name>`; a unit's exit, failure, restart loop and start-limit meet there
 // too. Pure: a candidate in, a fingerprint out.
 
-export const INCIDENT_KINDS = ["unit", "probe", "disk", "program", "cgroup", "gpu", "pressure", "kernel", "sight"] as const;
+export const INCIDENT_KINDS = ["unit", "probe", "disk", "program", "cgroup", "gpu", "pressure", "kernel", "sight", "restarts"] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 
 export interface Fingerprint {
@@ -50,6 +51,8 @@ export function fingerprintOf(c: Candidate): Fingerprint {
     default:
       break;
   }
+  // Many units restarted at once: one incident of its own, not joined to any one unit's.
+  if (c.rule === MASS_RESTART_RULE) return make("restarts", "mass");
   if (c.tier === "T4" && GPU_RULE.test(c.rule)) return make("gpu", c.facts.kind === "kernel" && c.facts.device ? c.facts.device : "gpu");
   if (c.tier === "T4" && c.facts.kind === "kernel" && c.facts.device && DISK_RULE.test(c.rule)) return make("disk", diskName(c.facts.device));
   if (c.unit) return make("unit", c.unit);

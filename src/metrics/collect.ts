@@ -22,6 +22,8 @@ export interface MetricsSources {
   /** Each health probe's last check; null without [services]. */
   probes: (() => ReadonlyMap<string, Readonly<ProbeStatus>>) | null;
   units: UnitReader | null;
+  /** Whether the outbox is paused because ntfy refuses every alert (notify/pause.ts); absent: not paused. */
+  outboxPaused?: () => boolean;
   /** The units failed now per manager (metrics/failed-units.ts); absent: not exported. */
   failedUnits?: (() => Promise<FailedUnits[]>) | null;
 }
@@ -51,6 +53,12 @@ export async function collectMetrics(s: MetricsSources, nowUs: number): Promise<
   const families: MetricFamily[] = [{ name: "logtriage_build_info", type: "gauge", help: "Always 1; the labels say which logtriage and instance answer.", samples: [{ labels: { version: s.version, instance: s.instanceId }, value: 1 }] }];
   families.push(...eventFamilies(s.db, s.instanceId));
   families.push({ name: "logtriage_outbox_pending", type: "gauge", help: "Alerts waiting to be sent to ntfy (including those waiting for their event's enrichment).", samples: [{ value: outboxCounts(s.db).pending }] });
+  families.push({
+    name: "logtriage_outbox_paused",
+    type: "gauge",
+    help: "1 while the outbox is paused because ntfy refuses every alert (401/403/404, a redirect, a bad token file): nothing reaches the phone until the config is fixed. 0 otherwise, notifications off included.",
+    samples: [{ value: s.outboxPaused?.() ? 1 : 0 }],
+  });
 
   const source = s.source();
   const sourceLabels = { source: source.name ?? "none" };

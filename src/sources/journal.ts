@@ -45,6 +45,17 @@ const MAX_LINE_CHARS = 1 << 20;
 const HEALTHY_RUN_MS = 60_000;
 const PROBE_TIMEOUT_MS = 10_000;
 const STDERR_TAIL_CHARS = 2000;
+/** After journald comes back: for this long, the stall probe runs after this much silence. */
+const VERIFY_WINDOW_MS = 60_000;
+const VERIFY_QUIET_MS = 2_000;
+/** An entry this old that the reader has not printed means it stopped delivering. */
+const STALL_AGE_MS = 5_000;
+
+/** A cursor's realtime (its `t=` field, hex µs), or null when it has none. */
+export function cursorRealtimeUs(cursor: string): number | null {
+  const t = /(?:^|;)t=([0-9a-f]+)(?:;|$)/.exec(cursor)?.[1];
+  return t === undefined ? null : Number.parseInt(t, 16);
+}
 
 /**
  * Server-side matches: what journalctl hands us at all. Same-field matches are OR-ed and `+`
@@ -77,6 +88,8 @@ export class JournalSource implements Source {
   private child: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> | null = null;
   /** Wall clock (ms) of the last line read or the last stall probe that found nothing missing. */
   private quietSinceMs = Date.now();
+  /** Until then (wall clock, ms), the stall probe looks after VERIFY_QUIET_MS of silence: journald just came back. */
+  private verifyUntilMs = 0;
   /** Why the reader is being restarted on purpose (restartReader), for lastError. */
   private pendingError: string | null = null;
 
@@ -216,16 +229,23 @@ export class JournalSource implements Source {
     let probing = false;
     const timer = setInterval(async () => {
       if (probing || signal.aborted || child.exitCode !== null) return;
-      if (Date.now() - this.quietSinceMs < quietMs) return;
+      // Just after journald came back, a follower started from the cursor was seen to print
+      // nothing more (systemd 252) while the journal held newer entries: look sooner then.
+      const quiet = Date.now() < this.verifyUntilMs ? VERIFY_QUIET_MS : quietMs;
+      if (Date.now() - this.quietSinceMs < quiet) return;
       probing = true;
       try {
-        const argv = [this.journalctl, "--lines=1", "--output=json", "--all", "--no-pager", "--quiet", ...(this.options.matches ?? [])];
+        // The newest entry at least 5 s old (journalctl has had ample time to print it): on a
+        // busy journal the very newest is always younger than that and would hide a stall.
+        const until = `--until=@${(Date.now() / 1000 - STALL_AGE_MS / 1000).toFixed(6)}`;
+        const argv = [this.journalctl, "--reverse", until, "--lines=1", "--output=json", "--all", "--no-pager", "--quiet", ...(this.options.matches ?? [])];
         const r = await this.runner.run(argv, { timeoutMs: PROBE_TIMEOUT_MS });
-        const line = r.stdout.trim().split("\n").pop() ?? "";
+        const line = r.stdout.trim().split("\n")[0] ?? "";
         const newest = rawStringField(line, "__CURSOR");
         const newestUs = Number(rawStringField(line, "__REALTIME_TIMESTAMP") ?? NaN);
-        // Older than 5 s: journalctl has had ample time to print it.
-        if (newest !== null && newest !== this.position && Date.now() * 1000 - newestUs > 5_000_000) {
+        const readUs = this.position === null ? null : cursorRealtimeUs(this.position);
+        const missed = newest !== null && newest !== this.position && (readUs === null || !Number.isFinite(newestUs) || newestUs > readUs);
+        if (missed) {
           onStall();
           child.kill("SIGTERM");
         }
@@ -236,7 +256,7 @@ export class JournalSource implements Source {
       } finally {
         probing = false;
       }
-    }, Math.max(100, Math.min(quietMs / 4, 60_000)));
+    }, Math.max(100, Math.min(quietMs / 4, VERIFY_QUIET_MS)));
     return timer;
   }
 
@@ -247,6 +267,7 @@ export class JournalSource implements Source {
    * sees journald come back.
    */
   restartReader(why: string): void {
+    this.verifyUntilMs = Date.now() + VERIFY_WINDOW_MS;
     if (!this.child || this.child.exitCode !== null) return;
     this.options.log.info(`journal: restarting journalctl: ${why}`);
     this.pendingError = why;

@@ -70,6 +70,24 @@ describe("classification of real captures", () => {
     expect(run.candidates[0]?.facts).toMatchObject({ kind: "unit", result: "restart-loop", restartCount: 4 });
   });
 
+  test("five units restarted by one `systemctl restart`: one mass-restart event naming the units, not one per unit", async () => {
+    const run = await triageFixture("real/mass-restart-five-units.jsonl");
+    expect(run.candidates.map((c) => `${c.tier} ${c.rule} ${c.unit}`)).toEqual(["T3 mass-restart null"]);
+    expect(run.candidates[0]?.summary).toBe(
+      "Mass restart: 3 units restarted within 1 min: lt-mass-a.service, lt-mass-b.service, lt-mass-c.service (a package upgrade, a watchdog or a script restarting services?)",
+    );
+  });
+
+  test("daemon-reexec and a stop of the same five units: no mass restart (no restart jobs)", async () => {
+    const run = await triageFixture("real/daemon-reexec-then-mass-stop.jsonl");
+    expect(rulesOf(run)).not.toContain("mass-restart");
+    expect(run.candidates.filter((c) => c.tier !== null)).toEqual([]);
+  });
+
+  test("units in Restart= loops restart together: each its own restart loop, never a mass restart", async () => {
+    expect(rulesOf(await triageFixture("real/unit-restart-always-loop.jsonl"))).not.toContain("mass-restart");
+  });
+
   test("a failing unit's restarts are its crash loop, not a second restart-loop event", async () => {
     expect(rulesOf(await triageFixture("real/unit-fail-restart-limit.jsonl"))).not.toContain("unit-start-loop");
     const run = await triageFixture("real/unit-fail-restart-limit.jsonl");

@@ -78,14 +78,22 @@ describe.skipIf(!isRoot)("blindness end to end (root: a journald of the test's o
     const restartedAt = Date.now();
     await journald.start();
     // One incident, one notification: "sees again" resolves it, updating the blind alert in place.
-    await until("the blind alert updated to resolved at the stand-in", () => ntfy.messages.some((m) => m.sequenceId === blind?.sequenceId && m.title.includes("Resolved")), 20_000);
+    const resolved = () => ntfy.messages.find((m) => m.sequenceId === blind?.sequenceId && m.title.includes("Resolved"));
+    try {
+      await until("the blind alert updated to resolved at the stand-in", () => resolved() !== undefined, 20_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; messages: ${ntfy.messages.map((m) => m.title).join(" | ")}; daemon output:\n${daemon.output()}`);
+    }
     const seesAgainMs = Date.now() - restartedAt;
-    const back = ntfy.messages.find((m) => m.sequenceId === blind?.sequenceId && m.title.includes("Resolved"));
+    const back = resolved();
+    expect(back?.message).toMatch(/^Resolved after \d+/);
     expect(back?.message).toContain("sees again: journald is back after");
     expect(JSON.parse(cli(daemon.box, ["status", "--json"]).stdout).blind).toEqual([]);
 
     const stored = events(daemon.dbPath).filter((e) => e.rule === "logtriage-blind");
     expect(stored.map((e) => (JSON.parse(e.facts_json) as { blindness: { state: string } }).blindness.state)).toEqual(["blind", "sees-again"]);
+    // Not asserted: that a line written to the new journald is then read. After a kill -9 the
+    // restarted reader still missed it in most runs here (docs/watching.md, known gap).
     console.log(`figure: journald killed → blind alert at the stand-in ${blindAlertMs} ms; journald started → sees-again alert ${seesAgainMs} ms`);
   }, 90_000);
 });

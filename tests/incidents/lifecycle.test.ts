@@ -44,6 +44,13 @@ describe("fingerprint", () => {
     expect(new Set(candidates.map((c) => fingerprintOf(c).key))).toEqual(new Set(["unit:lt-cap-oomsvc2.service"]));
   });
 
+  test("a mass restart is one incident of its own, not any of its units' (real capture)", async () => {
+    const { candidates } = await triageFixture("real/mass-restart-five-units.jsonl");
+    expect(candidates.map((c) => fingerprintOf(c).key)).toEqual(["restarts:mass"]);
+    // A mass restart in a later burst meets the same open incident.
+    expect(fingerprintOf(candidate({ rule: "mass-restart", summary: "Mass restart: 3 units restarted within 1 min: x, y, z" })).key).toBe("restarts:mass");
+  });
+
   test("subjects: probe, disk (SMART and kernel errors meet), GPU, program, pressure", () => {
     const probe = candidate({ facts: { kind: "probe", probe: { service: "web", state: "unhealthy" } as never } });
     expect(fingerprintOf(probe).key).toBe("probe:web");

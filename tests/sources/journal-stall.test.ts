@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JournalSource } from "../../src/sources/journal.ts";
+import { cursorRealtimeUs, JournalSource } from "../../src/sources/journal.ts";
 
 // The blindness check needs a journalctl that hangs while the journal moves on, which a real
 // one will not do on demand: this stand-in script follows journalctl's command line. With
@@ -86,4 +86,73 @@ test("a record cut off by journalctl's death is not counted as read: the restart
   }
   expect(messages).toEqual(["line 1", "line 2"]);
   expect(source.stats.malformed).toBe(0);
+});
+
+// A busy journal: the newest entry is always a fresh one, so the probe asks for the newest entry
+// at least 5 s old (--reverse --until) and compares its time with the last entry read (the
+// cursor's t= field). This stand-in answers the probe with an entry later than the follower's
+// position, as the journal does when other programs keep logging past a wedged follower.
+const busyJournalctl = join(dir, "journalctl-busy");
+writeFileSync(
+  busyJournalctl,
+  `#!/bin/sh
+case " $* " in
+  *" --follow "*) exec sleep 1000 ;;
+  *" --reverse "*"--until=@"*) echo '{"__CURSOR":"s=a;i=9;t=5f5e100a","__REALTIME_TIMESTAMP":"1600000010","MESSAGE":"x"}' ;;
+  *) echo '{"__CURSOR":"s=a;i=99;t=ffffffffff","__REALTIME_TIMESTAMP":"1099511627775","MESSAGE":"fresh"}' ;;
+esac
+`,
+);
+chmodSync(busyJournalctl, 0o755);
+
+test("a cursor's realtime is its t= field", () => {
+  expect(cursorRealtimeUs("s=4e46dc0c6ab249479a1a03d859e60c2a;i=ff140;b=2723e04c26bb402aaad6492f0c317071;m=14bcaf814;t=661ee2c32dac9;x=b66b3a1f9d3b7334")).toBe(0x661ee2c32dac9);
+  expect(cursorRealtimeUs("s=older")).toBeNull();
+});
+
+async function runWith(after: string, options: { stallCheckMs?: number; restartAfterMs?: number }, until: (source: JournalSource, warnings: string[]) => boolean): Promise<{ source: JournalSource; warnings: string[] }> {
+  const warnings: string[] = [];
+  const source = new JournalSource({ after, matches: null, journalctl: busyJournalctl, log: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) }, ...(options.stallCheckMs === undefined ? {} : { stallCheckMs: options.stallCheckMs }), backoffInitialMs: 50 });
+  const controller = new AbortController();
+  const reading = (async () => {
+    for await (const _ of source.batches(controller.signal)) {
+      // the wedged follower yields nothing
+    }
+  })();
+  if (options.restartAfterMs !== undefined) {
+    await waitFor(() => source.childPid !== null, 5_000);
+    source.restartReader("journald is back (pid 1)");
+  }
+  await waitFor(() => until(source, warnings), 15_000).catch(() => {});
+  controller.abort();
+  await reading;
+  return { source, warnings };
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await Bun.sleep(20);
+  }
+}
+
+test("on a busy journal, an entry older than 5 s past the position means a stall", async () => {
+  // Position at t=0x5f5e1000 (1600000000 µs), before the probe's entry.
+  const { source, warnings } = await runWith("s=a;i=8;t=5f5e1000", { stallCheckMs: 200 }, (s) => s.stats.restarts >= 1);
+  expect(source.stats.restarts).toBeGreaterThanOrEqual(1);
+  expect(warnings[0]).toContain("(stalled)");
+});
+
+test("on a busy journal, a follower past the newest 5-s-old entry is left alone although newer entries exist", async () => {
+  const probes: number[] = [];
+  const { source } = await runWith("s=a;i=9;t=5f5e100b", { stallCheckMs: 200 }, (s) => (probes.push(s.stats.restarts), probes.length > 60));
+  expect(source.stats.restarts).toBe(0);
+});
+
+test("after journald came back, the reader is checked within seconds, not after the 10-minute quiet period", async () => {
+  const { source, warnings } = await runWith("s=a;i=8;t=5f5e1000", { restartAfterMs: 0 }, (_s, w) => w.some((line) => line.includes("(stalled)")));
+  expect(warnings[0]).toContain("journald is back (pid 1)");
+  expect(warnings.some((line) => line.includes("(stalled)"))).toBe(true);
+  expect(source.stats.restarts).toBeGreaterThanOrEqual(1);
 });

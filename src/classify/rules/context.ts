@@ -1,4 +1,4 @@
-import { RESTART_LOOP_MAX, RESTART_LOOP_WINDOW_US, type RuleSpec } from "../rule-spec.ts";
+import { MASS_RESTART_MIN, MASS_RESTART_RULE, MASS_RESTART_WINDOW_US, RESTART_LOOP_MAX, RESTART_LOOP_WINDOW_US, type RuleSpec, type UnitHistory } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import { field } from "./_helpers.ts";
 
@@ -63,6 +63,32 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     },
   },
   {
+    // Many services restarted at once (a package upgrade's postinst or needrestart, a watchdog
+    // script, `systemctl restart a b c`): one incident naming them, not one per unit. A restart
+    // job's stop half is logged "Stopped X" with JOB_TYPE=restart; a boot logs only starts, a
+    // shutdown or isolate stops with JOB_TYPE=stop, and daemon-reload/daemon-reexec log
+    // "Reloading."/"Reexecuting." and nothing per unit, so none of them counts. Units that
+    // Restart= restarts or that failed are restart or crash loops of their own, not counted.
+    // Fires once, on the restart that makes the burst's count reach the minimum.
+    name: MASS_RESTART_RULE,
+    tier: "T3",
+    severity: "medium",
+    group: "core",
+    doc: "systemd: 3 or more different units restarted by restart jobs ('Stopped' with JOB_TYPE=restart) within 1 min, none failing or under Restart= — one incident for a mass restart (package upgrade, watchdog script)",
+    messageId: MESSAGE_ID.unitStopped,
+    describe: ({ entry, history }) => {
+      const unit = entry.unit;
+      if (!unit || field(entry, "JOB_TYPE") !== "restart" || field(entry, "JOB_RESULT") !== "done") return null;
+      // Only a unit's first restart in the window can grow the burst.
+      if (history.restartJobsWithin(unit, MASS_RESTART_WINDOW_US) !== 1 || !restartedFromOutside(history, unit)) return null;
+      const units = history.unitsRestartedWithin(MASS_RESTART_WINDOW_US).filter((u) => restartedFromOutside(history, u));
+      if (units.length !== MASS_RESTART_MIN) return null;
+      return {
+        summary: `Mass restart: ${units.length} units restarted within 1 min: ${units.join(", ")} (a package upgrade, a watchdog or a script restarting services?)`,
+      };
+    },
+  },
+  {
     name: "unit-restart-scheduled",
     tier: null,
     severity: "warning",
@@ -85,3 +111,8 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     describe: () => ({ summary: "" }),
   },
 ];
+
+/** A restart asked for from outside: not Restart= at work (its "Scheduled restart job") and no failure. */
+function restartedFromOutside(history: UnitHistory, unit: string): boolean {
+  return history.restartsWithin(unit, RESTART_LOOP_WINDOW_US) === 0 && !history.failedWithin(unit, RESTART_LOOP_WINDOW_US);
+}

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { events, startDaemon, until, withDb, type DaemonUnderTest } from "./_daemon.ts";
+import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
+
+// Many services restarted at once on the real system: four real user units restarted by one
+// `systemctl --user restart` (as a package upgrade or a watchdog script does), then a
+// daemon-reexec and a stop of the same units. The compiled daemon must store one mass-restart
+// event in one incident of its own, nothing per unit, and nothing for the reexec or the stop.
+
+function config(): string {
+  return `
+[instance]
+id = "e2e-mass"
+
+[[rules.custom]]
+name = "lt-mass-marker"
+tier = "T5"
+identifier = "lt-mass-e2e"
+pattern = "marker (?<process>\\\\w+)"
+summary = "mass marker {process}"
+`;
+}
+
+describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user)", () => {
+  let journald: Journald;
+  let manager: UserManager;
+  let daemon: DaemonUnderTest;
+  const units = ["a", "b", "c", "d"].map((n) => `lt-e2e-mass-${n}-${process.pid}.service`);
+  const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+
+  async function marker(word: string): Promise<void> {
+    // Everything written before the marker has been read once the marker is stored.
+    Bun.spawnSync(["systemd-cat", "-t", "lt-mass-e2e"], { stdin: new TextEncoder().encode(`marker ${word}\n`) });
+    try {
+      await until(`the marker ${word}`, () => events(daemon.dbPath).some((e) => e.summary === `mass marker ${word}`), 20_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; events: ${events(daemon.dbPath).map((e) => e.summary).join(" | ")}; daemon output:\n${daemon.output()}`);
+    }
+  }
+
+  beforeAll(async () => {
+    journald = await ensureJournald();
+    manager = await ensureUserManager();
+    daemon = await startDaemon(config());
+    await daemon.waitForOutput(/source journal/);
+    await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
+  });
+
+  afterAll(async () => {
+    if (manager) for (const unit of units) systemctl("stop", unit);
+    if (daemon && daemon.proc.exitCode === null) await daemon.stop();
+    await manager?.stop();
+    await journald?.stop();
+    if (daemon) rmSync(daemon.box.home, { recursive: true, force: true });
+  });
+
+  test("four units restarted by one systemctl restart: one mass-restart event and incident; reexec and stop add nothing", async () => {
+    for (const unit of units) {
+      const started = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "sleep", "infinity"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+      expect(started.exitCode).toBe(0);
+    }
+    const restart = systemctl("restart", ...units);
+    expect(restart.stderr.toString()).toBe("");
+    await marker("restarted");
+    const mass = events(daemon.dbPath).filter((e) => e.rule === "mass-restart");
+    expect(mass.map((e) => `${e.tier} ${e.unit}`)).toEqual(["T3 null"]);
+    // The three restarts that made it a mass restart, in the order systemd ran the jobs.
+    const named = /^Mass restart: 3 units restarted within 1 min: (.+) \(a package upgrade, a watchdog or a script restarting services\?\)$/.exec(mass[0]?.summary ?? "")?.[1]?.split(", ") ?? [];
+    expect(named).toHaveLength(3);
+    for (const unit of named) expect(units).toContain(unit);
+    expect(events(daemon.dbPath).filter((e) => e.unit !== null && units.includes(e.unit))).toEqual([]);
+    const incidents = withDb(daemon.dbPath, (db) => db.query("SELECT fingerprint FROM incidents WHERE kind = 'restarts'").all() as { fingerprint: string }[]) ?? [];
+    expect(incidents.map((i) => i.fingerprint)).toEqual(["restarts:mass"]);
+
+    expect(systemctl("daemon-reexec").exitCode).toBe(0);
+    expect(systemctl("stop", ...units).exitCode).toBe(0);
+    await marker("stopped");
+    expect(events(daemon.dbPath).filter((e) => e.rule === "mass-restart").map((e) => e.occurrences)).toEqual([1]);
+    console.log(`figure: ${units.length} units restarted by one systemctl --user restart → ${mass.length} event: ${mass[0]?.summary}`);
+  }, 90_000);
+});
