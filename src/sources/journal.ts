@@ -92,6 +92,12 @@ export class JournalSource implements Source {
   private verifyUntilMs = 0;
   /** Why the reader is being restarted on purpose (restartReader), for lastError. */
   private pendingError: string | null = null;
+  /**
+   * A first start: the wall clock (µs) it began at, followed with --since until the first line
+   * gives a cursor of our own. The pinned tail cursor is of the journal's end when the probe
+   * ran, which may already be past lines written after the start; following from it lost them.
+   */
+  private firstStartUs: number | null = null;
 
   constructor(options: JournalSourceOptions) {
     this.options = options;
@@ -112,7 +118,8 @@ export class JournalSource implements Source {
     // before v255 with --after-cursor and matches skips the first *matching* entry when the
     // cursor's entry does not match (systemd#30288, fixed by #30336) — the journal's tail
     // rarely matches, so a first start lost the first event after it.
-    if (this.position !== null) args.push(`--cursor=${this.position}`);
+    if (this.firstStartUs !== null) args.push(`--since=@${(this.firstStartUs / 1e6).toFixed(6)}`);
+    else if (this.position !== null) args.push(`--cursor=${this.position}`);
     else if (this.options.sinceUs != null) args.push(`--since=@${(this.options.sinceUs / 1e6).toFixed(6)}`);
     else args.push("--lines=0");
     if (this.options.matches) args.push(...this.options.matches);
@@ -122,9 +129,13 @@ export class JournalSource implements Source {
   async *batches(signal: AbortSignal): AsyncGenerator<SourceBatch> {
     if (this.position === null && this.options.sinceUs == null && !signal.aborted) {
       // Pin "now" to a cursor before following: a restart before the first line arrives then
-      // resumes here instead of at a later "now".
+      // resumes here instead of at a later "now". The probe takes its time (a busy start: the
+      // kmsg reader draining the ring buffer beside it), and whatever is logged meanwhile is
+      // before that cursor: the follower reads from the moment we started instead (see argv).
+      const startedUs = Date.now() * 1000;
       try {
         this.position = await this.tailCursor();
+        if (this.position !== null) this.firstStartUs = startedUs;
         if (this.position !== null) yield { entries: [], position: this.position };
       } catch (error) {
         this.options.log.warn(`journal: could not read the journal's end (${error instanceof Error ? error.message : String(error)}); following from now`);
@@ -164,8 +175,9 @@ export class JournalSource implements Source {
     let stalled = false;
     let readError: string | null = null;
     const watchdog = this.watchStall(child, signal, () => (stalled = true));
-    // The entry we resume from, printed again first when it matches (see argv).
-    let resumedFrom = this.position;
+    // The entry we resume from, printed again first when it matches (see argv). Following
+    // --since, nothing has been read yet: the pinned entry, if printed, is new to us.
+    let resumedFrom = this.firstStartUs === null ? this.position : null;
     try {
       for await (const items of splitLines(child.stdout, MAX_LINE_CHARS)) {
         const entries: Entry[] = [];
@@ -187,7 +199,10 @@ export class JournalSource implements Source {
           const alreadyRead = resumedFrom !== null && cursor === resumedFrom;
           resumedFrom = null;
           if (alreadyRead) continue;
-          if (cursor !== null) this.position = cursor;
+          if (cursor !== null) {
+            this.position = cursor;
+            this.firstStartUs = null;
+          }
           if (this.options.keepLine && !this.options.keepLine(item.text)) continue;
           const entry = parseJournalLine(item.text);
           if (entry === null) this.stats.malformed++;

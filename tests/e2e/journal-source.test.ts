@@ -65,6 +65,8 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
   test("a first start begins at the journal's end; a restart resumes exactly after its position", async () => {
     const id = `lt-src-${process.pid}-a`;
     logLines(id, ["before start"]);
+    // A first start reads what the journal received from the moment it started: "before start" must be in before that.
+    await until(() => Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=${id}`]).stdout.toString().includes("before start"));
     const first = new JournalSource({ after: null, matches: null, log: quiet });
     const run1 = await collect(first, id, (got) => got.length >= 3, {
       during: async () => {
