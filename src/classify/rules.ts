@@ -6,6 +6,7 @@ import { SERVICE_RULES } from "./rules/service.ts";
 import { STORAGE_RULES } from "./rules/storage.ts";
 import { BACKSTOP_RULES, KERNEL_RULES } from "./rules/kernel.ts";
 import { GPU_RULES } from "./rules/gpu.ts";
+import { HARDWARE_RULES } from "./rules/hardware.ts";
 import { PRESSURE_RULES } from "./rules/pressure.ts";
 
 // The built-in rule table. Rules are data: each names what it matches (MESSAGE_ID first,
@@ -26,6 +27,7 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
   ...SERVICE_RULES,
   ...STORAGE_RULES,
   ...KERNEL_RULES,
+  ...HARDWARE_RULES,
   ...GPU_RULES,
   ...PRESSURE_RULES,
   // Last: it takes what no rule above named.
