@@ -53,13 +53,18 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
 /**
  * `rateLimitOff`: journald drops a service's lines beyond 10,000 per 30 s by default
  * (RateLimitBurst); a storm benchmark needs them all. Applies only to a journald started here.
+ *
+ * A journald started here also keeps few runtime journal files (RuntimeMaxFiles): the tests
+ * kill journald on purpose, and every kill leaves an archived file behind; a reader of the
+ * journal steps through every file for every entry, so after a few hundred test runs on one
+ * machine (a CI box, a development VM) a resumed reader fell to a few hundred entries a
+ * second. Only a machine with no journald of its own (which is what lets the harness start
+ * one) is touched, and only its runtime journal under /run.
  */
 export async function ensureJournald(options: { rateLimitOff?: boolean } = {}): Promise<Journald> {
   if (isJournaldRunning()) return { ours: false, restart: async () => {}, stop: async () => {}, pid: () => null, kill: async () => {}, start: async () => {} };
-  if (options.rateLimitOff) {
-    mkdirSync(DROP_IN_DIR, { recursive: true });
-    writeFileSync(DROP_IN, "[Journal]\nRateLimitBurst=0\n");
-  }
+  mkdirSync(DROP_IN_DIR, { recursive: true });
+  writeFileSync(DROP_IN, `[Journal]\nRuntimeMaxFiles=8\nRuntimeMaxUse=256M\n${options.rateLimitOff ? "RateLimitBurst=0\n" : ""}`);
   let proc = await spawnJournald();
   let killed = false;
   return {
