@@ -42,5 +42,7 @@ for (const file of files) {
     for (const c of out) if (c.rule === "kernel-error-unrecognized") fired.push(entry.message);
   }
 }
-console.log(`kernel lines: ${lines}, at err or worse: ${errLines}, backstop events: ${fired.length} (${lines ? ((fired.length / lines) * 10_000).toFixed(2) : "n/a"} per 10,000 lines)`);
+console.log(
+  `kernel lines: ${lines}, at err or worse: ${errLines}, backstop events: ${fired.length} (${lines ? ((fired.length / lines) * 10_000).toFixed(2) : "n/a"} per 10,000 lines)`,
+);
 for (const m of fired) console.log(`  ${m}`);

@@ -65,11 +65,17 @@ async function benchOomLatency(work: string): Promise<void> {
       // From the kernel's own time of the report (journald's receive time of its first line),
       // so the figure includes journald, journalctl, triage, commit and the POST.
       const t1 = events(daemon.dbPath).find((e) => e.summary.includes(victim));
-      const eventUs = withDb(daemon.dbPath, (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp) ?? NaN;
+      const eventUs =
+        withDb(
+          daemon.dbPath,
+          (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp,
+        ) ?? NaN;
       latenciesMs.push(received - eventUs / 1000);
     }
     console.log(`\n## OOM kill → ntfy POST latency (${KILLS} real cgroup OOM kills)`);
-    console.log(`p50 ${fmt(percentile(latenciesMs, 50))} ms   p95 ${fmt(percentile(latenciesMs, 95))} ms   max ${fmt(Math.max(...latenciesMs))} ms   (aim: p95 < 1000 ms)`);
+    console.log(
+      `p50 ${fmt(percentile(latenciesMs, 50))} ms   p95 ${fmt(percentile(latenciesMs, 95))} ms   max ${fmt(Math.max(...latenciesMs))} ms   (aim: p95 < 1000 ms)`,
+    );
   } finally {
     await daemon.stop();
     await ntfy.stop();
@@ -101,7 +107,9 @@ async function benchIdleRss(work: string): Promise<void> {
         const journalctlPid = daemon.journalctlPid();
         const childRss = journalctlPid === null ? NaN : statusKb(journalctlPid, "VmRSS");
         const lock = statusKb(daemon.proc.pid, "VmLck") > 0 ? "locked" : "not locked";
-        console.log(`logtriage daemon, ${label}: ${fmt(statusKb(daemon.proc.pid, "VmRSS") / 1024, 1)} MB (${lock}; its journalctl child: ${fmt(childRss / 1024, 1)} MB)`);
+        console.log(
+          `logtriage daemon, ${label}: ${fmt(statusKb(daemon.proc.pid, "VmRSS") / 1024, 1)} MB (${lock}; its journalctl child: ${fmt(childRss / 1024, 1)} MB)`,
+        );
       } finally {
         await daemon.stop();
         rmSync(daemon.box.home, { recursive: true, force: true });
@@ -122,7 +130,8 @@ export async function storm(lines: number, writers: number): Promise<{ ms: numbe
       const p = Bun.spawn(["systemd-cat", "-t", "lt-storm", "-p", "err"], { stdin: "pipe" });
       for (let i = 0; i < per; i += 1000) {
         const chunk: string[] = [];
-        for (let j = i; j < Math.min(per, i + 1000); j++) chunk.push(j % 100 === 0 ? `storm ${w}/${j}: hit` : `storm ${w}/${j}: benign noise from a chatty service`);
+        for (let j = i; j < Math.min(per, i + 1000); j++)
+          chunk.push(j % 100 === 0 ? `storm ${w}/${j}: hit` : `storm ${w}/${j}: benign noise from a chatty service`);
         p.stdin.write(`${chunk.join("\n")}\n`);
         await p.stdin.flush();
       }
@@ -138,7 +147,15 @@ export async function storm(lines: number, writers: number): Promise<{ ms: numbe
 /** Resolves when the daemon has stored `n` end-of-storm lines (each writer's last line). */
 async function caughtUp(daemon: DaemonUnderTest, n: number): Promise<void> {
   // Counted by occurrences: the end lines fold into one event (same unit or process).
-  await until(`the daemon to read ${n} end-of-storm lines`, () => events(daemon.dbPath).filter((e) => e.rule === "lt-storm-end").reduce((sum, e) => sum + e.occurrences, 0) >= n, 600_000, 20);
+  await until(
+    `the daemon to read ${n} end-of-storm lines`,
+    () =>
+      events(daemon.dbPath)
+        .filter((e) => e.rule === "lt-storm-end")
+        .reduce((sum, e) => sum + e.occurrences, 0) >= n,
+    600_000,
+    20,
+  );
 }
 
 async function benchStorm(): Promise<void> {
@@ -155,11 +172,22 @@ async function benchStorm(): Promise<void> {
     const rssAfterKb = statusKb(daemon.proc.pid, "VmRSS");
     await Bun.sleep(2000);
     const alerts = ntfy.messages.length;
-    const stored = withDb(daemon.dbPath, (db) => db.query("SELECT count(*) AS events, coalesce(sum(occurrences), 0) AS hits FROM events WHERE rule = 'lt-storm-hit'").get() as { events: number; hits: number });
+    const stored = withDb(
+      daemon.dbPath,
+      (db) =>
+        db.query("SELECT count(*) AS events, coalesce(sum(occurrences), 0) AS hits FROM events WHERE rule = 'lt-storm-hit'").get() as {
+          events: number;
+          hits: number;
+        },
+    );
     console.log(`\n## Log storm: ${fmt(STORM_LINES)} error lines through journald (1% rule hits), ${WRITERS} writers`);
     console.log(`writers done after ${fmt(written.ms)} ms; the daemon had stored the storm's last line ${fmt(totalMs)} ms after it began:`);
-    console.log(`live, journald → daemon → SQLite: ${fmt(STORM_LINES / (totalMs / 1000))} entries/s   peak RSS ${fmt(peakKb / 1024, 1)} MB (RSS after: ${fmt(rssAfterKb / 1024, 1)} MB)`);
-    console.log(`${fmt(stored?.hits ?? 0)} rule hits → ${fmt(stored?.events ?? 0)} events → ${alerts} alerts (cooldown + crash-loop aggregation)`);
+    console.log(
+      `live, journald → daemon → SQLite: ${fmt(STORM_LINES / (totalMs / 1000))} entries/s   peak RSS ${fmt(peakKb / 1024, 1)} MB (RSS after: ${fmt(rssAfterKb / 1024, 1)} MB)`,
+    );
+    console.log(
+      `${fmt(stored?.hits ?? 0)} rule hits → ${fmt(stored?.events ?? 0)} events → ${alerts} alerts (cooldown + crash-loop aggregation)`,
+    );
 
     // Cold catch-up: the daemon stopped, a storm lands, the daemon starts and reads it all.
     await daemon.stop();
@@ -169,7 +197,9 @@ async function benchStorm(): Promise<void> {
     await daemon.restart();
     await caughtUp(daemon, 2 * WRITERS);
     const catchUpMs = performance.now() - t1;
-    console.log(`catch-up from a cold start over ${fmt(STORM_LINES)} stored lines: ${fmt(STORM_LINES / (catchUpMs / 1000))} entries/s (${fmt(catchUpMs)} ms incl. start-up; written in ${fmt(again.ms)} ms)   peak RSS ${fmt(statusKb(daemon.proc.pid, "VmHWM") / 1024, 1)} MB`);
+    console.log(
+      `catch-up from a cold start over ${fmt(STORM_LINES)} stored lines: ${fmt(STORM_LINES / (catchUpMs / 1000))} entries/s (${fmt(catchUpMs)} ms incl. start-up; written in ${fmt(again.ms)} ms)   peak RSS ${fmt(statusKb(daemon.proc.pid, "VmHWM") / 1024, 1)} MB`,
+    );
   } finally {
     if (daemon.proc.exitCode === null) await daemon.stop();
     await ntfy.stop();
@@ -183,7 +213,8 @@ export async function benchDaemon(): Promise<void> {
     return;
   }
   const journald = await ensureJournald({ rateLimitOff: true });
-  if (!journald.ours) console.log("\n(a journald was already running: its rate limit, if on, may drop storm lines and stall the storm figures)");
+  if (!journald.ours)
+    console.log("\n(a journald was already running: its rate limit, if on, may drop storm lines and stall the storm figures)");
   const work = mkdtempSync(join(tmpdir(), "logtriage-bench-daemon-"));
   try {
     await benchOomLatency(work);

@@ -70,7 +70,11 @@ async function oomLatency(work: string, mode: (typeof MODES)[number]): Promise<n
       const received = ntfy.messages[before]?.receivedAtMs ?? NaN;
       // From the kernel's time of the report's first line, as bench-daemon.ts measures it.
       const t1 = events(daemon.dbPath).find((e) => e.summary.includes(victim));
-      const eventUs = withDb(daemon.dbPath, (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp) ?? NaN;
+      const eventUs =
+        withDb(
+          daemon.dbPath,
+          (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp,
+        ) ?? NaN;
       latenciesMs.push(received - eventUs / 1000);
     }
     const t1 = events(daemon.dbPath).filter((e) => e.tier === "T1").length;
@@ -83,7 +87,10 @@ async function oomLatency(work: string, mode: (typeof MODES)[number]): Promise<n
   return latenciesMs;
 }
 
-async function idle(mode: (typeof MODES)[number], barePid: number): Promise<{ daemonKb: number; childKb: number; bareKb: number; cpuPct: number; bareCpuPct: number }> {
+async function idle(
+  mode: (typeof MODES)[number],
+  barePid: number,
+): Promise<{ daemonKb: number; childKb: number; bareKb: number; cpuPct: number; bareCpuPct: number }> {
   const daemon = await startDaemon(mode.config);
   try {
     await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
@@ -122,7 +129,15 @@ pattern = "^end of storm"
     await Bun.sleep(IDLE_S * 1000);
     const idleKb = rssKb(daemon.proc.pid);
     await storm(STORM_LINES, 4);
-    await until("the storm's end", () => events(daemon.dbPath).filter((e) => e.rule === "lt-storm-end").reduce((n, e) => n + e.occurrences, 0) >= 4, 600_000, 50);
+    await until(
+      "the storm's end",
+      () =>
+        events(daemon.dbPath)
+          .filter((e) => e.rule === "lt-storm-end")
+          .reduce((n, e) => n + e.occurrences, 0) >= 4,
+      600_000,
+      50,
+    );
     const peakKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, "utf8"))?.[1] ?? NaN);
     await Bun.sleep(60_000);
     return { idleKb, peakKb, afterKb: rssKb(daemon.proc.pid) };
@@ -146,12 +161,16 @@ export async function benchFootprint(): Promise<void> {
   if (build.exitCode !== 0) throw new Error(`cannot build the bare program: ${build.stderr.toString()}`);
   const bare = Bun.spawn([bareBin], { stdout: "ignore", stderr: "ignore" });
   try {
-    if (PARTS.has("latency")) console.log(`\n## OOM kill → ntfy POST, ${KILLS} real cgroup OOM kills each (aim with the fast path: p95 ≤ 50 ms)`);
+    if (PARTS.has("latency"))
+      console.log(`\n## OOM kill → ntfy POST, ${KILLS} real cgroup OOM kills each (aim with the fast path: p95 ≤ 50 ms)`);
     for (const mode of PARTS.has("latency") ? MODES : []) {
       const ms = await oomLatency(work, mode);
-      console.log(`${mode.label.padEnd(13)} p50 ${percentile(ms, 50).toFixed(0)} ms   p95 ${percentile(ms, 95).toFixed(0)} ms   max ${Math.max(...ms).toFixed(0)} ms`);
+      console.log(
+        `${mode.label.padEnd(13)} p50 ${percentile(ms, 50).toFixed(0)} ms   p95 ${percentile(ms, 95).toFixed(0)} ms   max ${Math.max(...ms).toFixed(0)} ms`,
+      );
     }
-    if (PARTS.has("idle")) console.log(`\n## Idle: RSS after ${IDLE_S} s, CPU over the next ${CPU_S} s (PSI on by default; shared machine: CPU is noisy)`);
+    if (PARTS.has("idle"))
+      console.log(`\n## Idle: RSS after ${IDLE_S} s, CPU over the next ${CPU_S} s (PSI on by default; shared machine: CPU is noisy)`);
     for (const mode of PARTS.has("idle") ? MODES : []) {
       const r = await idle(mode, bare.pid);
       const total = r.daemonKb + r.childKb;
@@ -160,9 +179,13 @@ export async function benchFootprint(): Promise<void> {
       );
     }
     if (!PARTS.has("storm")) return;
-    console.log(`\n## ${STORM_LINES.toLocaleString("en-US")}-line storm through journald, fast path on (aim: back within 10 % of idle in 60 s)`);
+    console.log(
+      `\n## ${STORM_LINES.toLocaleString("en-US")}-line storm through journald, fast path on (aim: back within 10 % of idle in 60 s)`,
+    );
     const s = await stormRecovery();
-    console.log(`idle ${mb(s.idleKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.afterKb)} MB (${((s.afterKb / s.idleKb - 1) * 100).toFixed(0)} % over idle)`);
+    console.log(
+      `idle ${mb(s.idleKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.afterKb)} MB (${((s.afterKb / s.idleKb - 1) * 100).toFixed(0)} % over idle)`,
+    );
   } finally {
     bare.kill();
     await journald.stop();

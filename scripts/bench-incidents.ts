@@ -28,7 +28,8 @@ function percentile(xs: number[], p: number): number {
 
 async function workload(): Promise<Candidate[]> {
   const pool: Candidate[] = [];
-  for (const f of ["real/unit-oom-killed-user-service.jsonl", "real/coredump-c-program.jsonl", "real/timer-service-fails.jsonl"]) pool.push(...(await triageFixture(f)).candidates);
+  for (const f of ["real/unit-oom-killed-user-service.jsonl", "real/coredump-c-program.jsonl", "real/timer-service-fails.jsonl"])
+    pool.push(...(await triageFixture(f)).candidates);
   const t0 = Date.now() * 1000;
   return Array.from({ length: COMMITS }, (_, i) => {
     const c = pool[i % pool.length] as Candidate;
@@ -40,14 +41,22 @@ async function workload(): Promise<Candidate[]> {
 function run(candidates: readonly Candidate[], withIncidents: boolean): number[] {
   const dir = mkdtempSync(join(tmpdir(), "lt-bench-incidents-"));
   const db = openStore(join(dir, "events.db"));
-  const config = resolveConfig({ ntfy: { url: "https://ntfy.example/t" } }, { hostname: "bench", env: { HOME: tmpdir() }, file: join(tmpdir(), "config.toml") });
+  const config = resolveConfig(
+    { ntfy: { url: "https://ntfy.example/t" } },
+    { hostname: "bench", env: { HOME: tmpdir() }, file: join(tmpdir(), "config.toml") },
+  );
   const toNotification = (event: StoredEventWithLines) => withSequence(alertFor(event, config.ntfy, "bench"), event.incidentId);
   const incidents = withIncidents
     ? new IncidentStep({
         instanceId: "bench",
         policy: incidentPolicy(config),
         rules: { updateIntervalMs: config.ntfy.updateIntervalMs },
-        windows: { unitMs: config.incidents.resolveUnitMs, programMs: config.incidents.resolveProgramMs, diskMs: config.incidents.resolveDiskMs, otherMs: config.incidents.resolveOtherMs },
+        windows: {
+          unitMs: config.incidents.resolveUnitMs,
+          programMs: config.incidents.resolveProgramMs,
+          diskMs: config.incidents.resolveDiskMs,
+          otherMs: config.incidents.resolveOtherMs,
+        },
         onResolve: "update",
         toNotification,
         click: null,
@@ -75,7 +84,8 @@ run(candidates.slice(0, 200), true); // warm-up: JIT and page cache
 const without = run(candidates, false);
 const withStep = run(candidates, true);
 const diff = withStep.map((ms, i) => ms - (without[i] as number));
-const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(3)} ms, p95 ${percentile(xs, 95).toFixed(3)} ms, p99 ${percentile(xs, 99).toFixed(3)} ms`;
+const fmt = (xs: number[]) =>
+  `p50 ${percentile(xs, 50).toFixed(3)} ms, p95 ${percentile(xs, 95).toFixed(3)} ms, p99 ${percentile(xs, 99).toFixed(3)} ms`;
 console.log(`commits: ${COMMITS} (one candidate each, WAL database on disk)`);
 console.log(`store only:          ${fmt(without)}`);
 console.log(`store + incidents:   ${fmt(withStep)}`);

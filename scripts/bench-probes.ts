@@ -25,14 +25,25 @@ function quantile(xs: number[], q: number): number {
 
 export async function benchProbes(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "logtriage-bench-probes-"));
-  const server = Bun.spawn(["bun", "-e", `const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") }); console.log(s.port);`], { stdout: "pipe", stderr: "inherit" });
+  const server = Bun.spawn(
+    ["bun", "-e", `const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") }); console.log(s.port);`],
+    { stdout: "pipe", stderr: "inherit" },
+  );
   try {
     const reader = server.stdout.getReader();
     const first = await reader.read();
     const port = Number(new TextDecoder().decode(first.value).trim());
     const db = openStore(join(dir, "events.db"));
     const services: Record<string, ServiceProbeConfig> = {};
-    for (let i = 0; i < SERVICES; i++) services[`svc${i}`] = { healthUrl: `http://127.0.0.1:${port}/health/${i}`, unit: null, intervalMs: INTERVAL_S * 1000, timeoutMs: 5_000, expectStatus: 200, failuresBeforeAlert: 2 };
+    for (let i = 0; i < SERVICES; i++)
+      services[`svc${i}`] = {
+        healthUrl: `http://127.0.0.1:${port}/health/${i}`,
+        unit: null,
+        intervalMs: INTERVAL_S * 1000,
+        timeoutMs: 5_000,
+        expectStatus: 200,
+        failuresBeforeAlert: 2,
+      };
     const driftsMs: number[] = [];
     const monitor = new ProbesMonitor({
       services,
@@ -55,9 +66,15 @@ export async function benchProbes(): Promise<void> {
     const wallMs = performance.now() - t0;
     db.close();
     const up = [...monitor.status().values()].filter((s) => s.up === true).length;
-    console.log(`\n## Health probes: ${SERVICES} services every ${INTERVAL_S} s for ${RUN_S} s (${driftsMs.length} checks, ${up}/${SERVICES} up, ${emitted} events)`);
-    console.log(`scheduling drift (actual start − scheduled): median ${quantile(driftsMs, 0.5).toFixed(2)} ms, p95 ${quantile(driftsMs, 0.95).toFixed(2)} ms, max ${Math.max(...driftsMs).toFixed(2)} ms  (aim < 100 ms)`);
-    console.log(`CPU: ${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(3)}% of one core (user ${(cpu.user / 1000).toFixed(0)} ms + system ${(cpu.system / 1000).toFixed(0)} ms over ${(wallMs / 1000).toFixed(1)} s; aim < 0.5%)`);
+    console.log(
+      `\n## Health probes: ${SERVICES} services every ${INTERVAL_S} s for ${RUN_S} s (${driftsMs.length} checks, ${up}/${SERVICES} up, ${emitted} events)`,
+    );
+    console.log(
+      `scheduling drift (actual start − scheduled): median ${quantile(driftsMs, 0.5).toFixed(2)} ms, p95 ${quantile(driftsMs, 0.95).toFixed(2)} ms, max ${Math.max(...driftsMs).toFixed(2)} ms  (aim < 100 ms)`,
+    );
+    console.log(
+      `CPU: ${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(3)}% of one core (user ${(cpu.user / 1000).toFixed(0)} ms + system ${(cpu.system / 1000).toFixed(0)} ms over ${(wallMs / 1000).toFixed(1)} s; aim < 0.5%)`,
+    );
   } finally {
     server.kill();
     await server.exited;

@@ -60,7 +60,9 @@ async function benchRss(): Promise<void> {
   console.log(`daemon, [psi] off                      : median ${mb(median(off))} MB  (${list(off)})`);
   console.log(`daemon, [psi] on, idle (a reading / 5 s): median ${mb(median(on))} MB  (${list(on)})`);
   console.log(`daemon, [psi] on, 10 readings/s (history full after ~62 s): median ${mb(median(full))} MB  (${list(full)})`);
-  console.log(`added when idle: median of rounds ${(median(on.map((kb, i) => kb - (off[i] as number))) / 1024).toFixed(2)} MB (aim ≤ 2 MB); with a full history at 10 readings/s: ${(median(full.map((kb, i) => kb - (off[i] as number))) / 1024).toFixed(2)} MB`);
+  console.log(
+    `added when idle: median of rounds ${(median(on.map((kb, i) => kb - (off[i] as number))) / 1024).toFixed(2)} MB (aim ≤ 2 MB); with a full history at 10 readings/s: ${(median(full.map((kb, i) => kb - (off[i] as number))) / 1024).toFixed(2)} MB`,
+  );
 }
 
 function cpuPerReadingMs(readings: number): number {
@@ -78,13 +80,19 @@ function processCount(): number {
 function benchCpu(): void {
   const batches = Math.max(3, RUNS);
   const measure = () => median(Array.from({ length: batches }, () => cpuPerReadingMs(100)));
-  console.log(`\n## PSI monitor: CPU of one reading (PSI + meminfo + top 5 of every /proc/PID/statm), medians of ${batches} × 100 readings`);
+  console.log(
+    `\n## PSI monitor: CPU of one reading (PSI + meminfo + top 5 of every /proc/PID/statm), medians of ${batches} × 100 readings`,
+  );
   const base = measure();
-  console.log(`${processCount()} processes: ${base.toFixed(3)} ms CPU per reading = ${(base / 10).toFixed(3)}% of one core at 1 reading/s (aim ≤ 1%)`);
+  console.log(
+    `${processCount()} processes: ${base.toFixed(3)} ms CPU per reading = ${(base / 10).toFixed(3)}% of one core at 1 reading/s (aim ≤ 1%)`,
+  );
   const sleepers = Array.from({ length: 300 }, () => Bun.spawn(["sleep", "600"], { stdout: "ignore", stderr: "ignore" }));
   try {
     const more = measure();
-    console.log(`${processCount()} processes: ${more.toFixed(3)} ms CPU per reading = ${(more / 10).toFixed(3)}% of one core at 1 reading/s`);
+    console.log(
+      `${processCount()} processes: ${more.toFixed(3)} ms CPU per reading = ${(more / 10).toFixed(3)}% of one core at 1 reading/s`,
+    );
   } finally {
     for (const s of sleepers) s.kill();
   }

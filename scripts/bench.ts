@@ -65,12 +65,17 @@ function ereEscape(s: string): string {
 
 /** The pattern set the engine's prefilter uses, as one grep -E alternation. */
 function grepPattern(): string {
-  const triage = new Triage({ pageSizeKb: 4, enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]) });
+  const triage = new Triage({
+    pageSizeKb: 4,
+    enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]),
+  });
   const raw = triage.classifier.rawPrefilter;
   if (!raw) throw new Error("the built-in rules always have a prefilter");
   // grep cannot tie a literal to an identifier or a transport: every literal, anywhere in the line.
   const identifierLiterals = [...raw.identifiers.values()].flatMap((lits) => lits ?? []);
-  return [...raw.messageIds, ...identifierLiterals, ...raw.anyLiterals, ...raw.kernelLiterals, ...REPORT_OPENER_LITERALS].map(ereEscape).join("|");
+  return [...raw.messageIds, ...identifierLiterals, ...raw.anyLiterals, ...raw.kernelLiterals, ...REPORT_OPENER_LITERALS]
+    .map(ereEscape)
+    .join("|");
 }
 
 function fmt(n: number, digits = 0): string {
@@ -112,7 +117,9 @@ async function benchReplay(home: string): Promise<void> {
   console.log(`grep -E -c (same literals): ${fmt(median(grepMs))} ms  ${fmt(grepRate)} entries/s  (${fmt(grepCount)} matching lines)`);
   console.log(`ratio logtriage/grep     : ${fmt(replayRate / grepRate, 2)}  (aim ≥ 0.50)`);
   console.log(`\n## Peak RSS of replay (median of ${RUNS})`);
-  console.log(`${fmt(ENTRIES)} entries: ${fmt(median(rss) / 1024, 1)} MB   ${fmt(ENTRIES / 10)} entries: ${fmt(smallRss / 1024, 1)} MB   (streaming: should not grow with input)`);
+  console.log(
+    `${fmt(ENTRIES)} entries: ${fmt(median(rss) / 1024, 1)} MB   ${fmt(ENTRIES / 10)} entries: ${fmt(smallRss / 1024, 1)} MB   (streaming: should not grow with input)`,
+  );
 }
 
 function seedEvents(dbPath: string, count: number): void {
@@ -166,7 +173,9 @@ function benchQuery(home: string): void {
   }
   db.close();
   console.log(`\n## query --tier T1 --last 7d over ${fmt(ENTRIES)} events (medians)`);
-  console.log(`compiled CLI, wall time incl. start-up: ${fmt(median(cli), 1)} ms  (aim < 50 ms; --version alone: ${fmt(median(version), 1)} ms)`);
+  console.log(
+    `compiled CLI, wall time incl. start-up: ${fmt(median(cli), 1)} ms  (aim < 50 ms; --version alone: ${fmt(median(version), 1)} ms)`,
+  );
   console.log(`binary size: ${fmt(statSync(BIN).size / 1024 / 1024, 1)} MB (the Bun runtime included)`);
   console.log(`the query itself, in-process          : ${fmt(median(inProcess), 2)} ms`);
 }
@@ -184,7 +193,8 @@ async function benchFuzz(): Promise<void> {
   const r = await fuzzParsers(seed, iterations);
   console.log(`\n## Parser fuzz (seed ${seed}, ${fmt(iterations)} rounds)`);
   console.log(`${fmt(r.calls)} parser calls in ${fmt((performance.now() - t0) / 1000, 1)} s: ${r.findings.length} finding(s)`);
-  for (const f of r.findings.slice(0, 10)) console.log(`  ${f.parser} (round ${f.iteration}): ${f.error}; input ${JSON.stringify(f.input.slice(0, 200))}`);
+  for (const f of r.findings.slice(0, 10))
+    console.log(`  ${f.parser} (round ${f.iteration}): ${f.error}; input ${JSON.stringify(f.input.slice(0, 200))}`);
   if (r.findings.length > 0) process.exitCode = 1;
 }
 

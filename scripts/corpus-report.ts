@@ -7,5 +7,6 @@ const { records, knownMisses } = await loadCorpus();
 const results = runCorpus(records, knownMisses);
 console.log(formatFigures(figures(results)));
 if (process.argv.includes("--misses")) {
-  for (const x of results.filter((r) => !r.pass)) console.log(`${x.knownMiss === null ? "MISS" : "known"} ${describeResult(x)}${x.knownMiss ? ` (${x.knownMiss})` : ""}`);
+  for (const x of results.filter((r) => !r.pass))
+    console.log(`${x.knownMiss === null ? "MISS" : "known"} ${describeResult(x)}${x.knownMiss ? ` (${x.knownMiss})` : ""}`);
 }

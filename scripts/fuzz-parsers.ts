@@ -50,7 +50,39 @@ class Gen {
   }
   /** Text from odd corners: control bytes, escapes, lone surrogates, RTL marks, long digits. */
   weirdText(): string {
-    const pieces = ["\u0000", "\x1b[2J", "\x1b]0;title\x07", "\r", "\t", "\n", "\u202e", "\ud800", "\ufffd", "é", "💥", "%s%n", "${x}", "\\", '"', "=", ";", ",", "[", "]", "{", "}", ":", " ", "9".repeat(this.int(40) + 1), "-1", "1e309", "NaN", "0x", "kB", "pages"];
+    const pieces = [
+      "\u0000",
+      "\x1b[2J",
+      "\x1b]0;title\x07",
+      "\r",
+      "\t",
+      "\n",
+      "\u202e",
+      "\ud800",
+      "\ufffd",
+      "é",
+      "💥",
+      "%s%n",
+      "${x}",
+      "\\",
+      '"',
+      "=",
+      ";",
+      ",",
+      "[",
+      "]",
+      "{",
+      "}",
+      ":",
+      " ",
+      "9".repeat(this.int(40) + 1),
+      "-1",
+      "1e309",
+      "NaN",
+      "0x",
+      "kB",
+      "pages",
+    ];
     let s = "";
     for (let i = this.int(12); i >= 0; i--) s += this.pick(pieces);
     return s;
@@ -174,10 +206,21 @@ export async function fuzzParsers(seed: number, iterations: number, corpus: Corp
       run();
     } catch (error) {
       if (allowed?.(error)) return;
-      findings.push({ parser, seed, iteration, input: input.slice(0, 2000), error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      findings.push({
+        parser,
+        seed,
+        iteration,
+        input: input.slice(0, 2000),
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
     }
   };
-  const triage = new Triage({ pageSizeKb: 4, enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]), disabled: [], custom: [] });
+  const triage = new Triage({
+    pageSizeKb: 4,
+    enabledGroups: new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]),
+    disabled: [],
+    custom: [],
+  });
   const nowUs = 1_796_000_000_000_000;
   const env = { env: { HOME: "/home/fuzz" }, hostname: "fuzz" };
 
@@ -247,7 +290,12 @@ export async function fuzzParsers(seed: number, iterations: number, corpus: Corp
     check("parseTimespan", span, () => parseTimespan(span));
 
     const config = g.mutate(g.pick(corpus.config));
-    check("parseConfig", config, () => parseConfig(config, "/fuzz/config.toml", env), (e) => e instanceof ConfigError);
+    check(
+      "parseConfig",
+      config,
+      () => parseConfig(config, "/fuzz/config.toml", env),
+      (e) => e instanceof ConfigError,
+    );
   }
   return { iterations, calls, findings };
 }
@@ -258,7 +306,10 @@ if (import.meta.main) {
   const t0 = performance.now();
   const result = await fuzzParsers(seed, iterations);
   const s = (performance.now() - t0) / 1000;
-  console.log(`fuzz: seed ${seed}, ${result.iterations} rounds, ${result.calls} parser calls in ${s.toFixed(1)} s, ${result.findings.length} finding(s)`);
-  for (const f of result.findings.slice(0, 20)) console.log(`  ${f.parser} (round ${f.iteration}): ${f.error}\n    input: ${JSON.stringify(f.input.slice(0, 300))}`);
+  console.log(
+    `fuzz: seed ${seed}, ${result.iterations} rounds, ${result.calls} parser calls in ${s.toFixed(1)} s, ${result.findings.length} finding(s)`,
+  );
+  for (const f of result.findings.slice(0, 20))
+    console.log(`  ${f.parser} (round ${f.iteration}): ${f.error}\n    input: ${JSON.stringify(f.input.slice(0, 300))}`);
   if (result.findings.length > 0) process.exitCode = 1;
 }

@@ -21,19 +21,98 @@ interface Service {
 }
 
 const SERVICES: Service[] = [
-  { identifier: "NetworkManager", unit: "NetworkManager.service", exe: "/usr/sbin/NetworkManager", priority: 6, messages: ["<info>  [1763836800.1234] device (wlp3s0): state change: activated -> activated (reason 'none', sys-iface-state: 'managed')", "<info>  [1763836801.0042] dhcp4 (wlp3s0): state changed new lease, address=192.168.1.23", "<info>  [1763836802.5531] manager: NetworkManager state is now CONNECTED_GLOBAL"] },
-  { identifier: "sshd", unit: "ssh.service", exe: "/usr/sbin/sshd", priority: 6, messages: ["Accepted publickey for alice from 192.168.1.10 port 51234 ssh2: ED25519 SHA256:Zm9vYmFyYmF6", "pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)", "Received disconnect from 192.168.1.10 port 51234:11: disconnected by user"] },
-  { identifier: "CRON", unit: "cron.service", exe: "/usr/sbin/cron", priority: 6, messages: ["(root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)", "pam_unix(cron:session): session closed for user root"] },
-  { identifier: "systemd-logind", unit: "systemd-logind.service", exe: "/lib/systemd/systemd-logind", priority: 6, messages: ["New session 42 of user alice.", "Session 42 logged out. Waiting for processes to exit.", "Removed session 42."] },
-  { identifier: "gnome-shell", unit: "user@1000.service", exe: "/usr/bin/gnome-shell", priority: 4, messages: ["Window manager warning: Buggy client sent a _NET_ACTIVE_WINDOW message with a timestamp of 0 for 0x3a00007", "JS ERROR: TypeError: this._button is null", "meta_window_set_stack_position_no_sync: assertion 'window->stack_position >= 0' failed"] },
-  { identifier: "dbus-daemon", unit: "dbus.service", exe: "/usr/bin/dbus-daemon", priority: 5, messages: ["[system] Activating via systemd: service name='org.freedesktop.hostname1' unit='dbus-org.freedesktop.hostname1.service' requested by ':1.42' (uid=1000 pid=2012 comm=\"gnome-shell\")", "[system] Successfully activated service 'org.freedesktop.hostname1'"] },
-  { identifier: "smbd", unit: "smbd.service", exe: "/usr/sbin/smbd", priority: 5, messages: ["  Copyright Andrew Tridgell and the Samba Team 1992-2022", "[2026/11/22 18:00:00.123456,  0] ../../source3/smbd/server.c:1741(main)"] },
-  { identifier: "dockerd", unit: "docker.service", exe: "/usr/bin/dockerd", priority: 6, messages: ['time="2026-11-22T18:00:00.000000000Z" level=info msg="ignoring event" container=3f2a1b module=libcontainerd namespace=moby topic=/tasks/delete type="*events.TaskDelete"', 'time="2026-11-22T18:00:01.000000000Z" level=warning msg="Health check for container 3f2a1b error: context deadline exceeded"'] },
-  { identifier: "systemd", unit: "init.scope", exe: "/usr/lib/systemd/systemd", priority: 6, messages: ["Starting apt-daily.service - Daily apt download activities...", "Finished apt-daily.service - Daily apt download activities.", "Started session-42.scope - Session 42 of User alice."] },
+  {
+    identifier: "NetworkManager",
+    unit: "NetworkManager.service",
+    exe: "/usr/sbin/NetworkManager",
+    priority: 6,
+    messages: [
+      "<info>  [1763836800.1234] device (wlp3s0): state change: activated -> activated (reason 'none', sys-iface-state: 'managed')",
+      "<info>  [1763836801.0042] dhcp4 (wlp3s0): state changed new lease, address=192.168.1.23",
+      "<info>  [1763836802.5531] manager: NetworkManager state is now CONNECTED_GLOBAL",
+    ],
+  },
+  {
+    identifier: "sshd",
+    unit: "ssh.service",
+    exe: "/usr/sbin/sshd",
+    priority: 6,
+    messages: [
+      "Accepted publickey for alice from 192.168.1.10 port 51234 ssh2: ED25519 SHA256:Zm9vYmFyYmF6",
+      "pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)",
+      "Received disconnect from 192.168.1.10 port 51234:11: disconnected by user",
+    ],
+  },
+  {
+    identifier: "CRON",
+    unit: "cron.service",
+    exe: "/usr/sbin/cron",
+    priority: 6,
+    messages: ["(root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)", "pam_unix(cron:session): session closed for user root"],
+  },
+  {
+    identifier: "systemd-logind",
+    unit: "systemd-logind.service",
+    exe: "/lib/systemd/systemd-logind",
+    priority: 6,
+    messages: ["New session 42 of user alice.", "Session 42 logged out. Waiting for processes to exit.", "Removed session 42."],
+  },
+  {
+    identifier: "gnome-shell",
+    unit: "user@1000.service",
+    exe: "/usr/bin/gnome-shell",
+    priority: 4,
+    messages: [
+      "Window manager warning: Buggy client sent a _NET_ACTIVE_WINDOW message with a timestamp of 0 for 0x3a00007",
+      "JS ERROR: TypeError: this._button is null",
+      "meta_window_set_stack_position_no_sync: assertion 'window->stack_position >= 0' failed",
+    ],
+  },
+  {
+    identifier: "dbus-daemon",
+    unit: "dbus.service",
+    exe: "/usr/bin/dbus-daemon",
+    priority: 5,
+    messages: [
+      "[system] Activating via systemd: service name='org.freedesktop.hostname1' unit='dbus-org.freedesktop.hostname1.service' requested by ':1.42' (uid=1000 pid=2012 comm=\"gnome-shell\")",
+      "[system] Successfully activated service 'org.freedesktop.hostname1'",
+    ],
+  },
+  {
+    identifier: "smbd",
+    unit: "smbd.service",
+    exe: "/usr/sbin/smbd",
+    priority: 5,
+    messages: [
+      "  Copyright Andrew Tridgell and the Samba Team 1992-2022",
+      "[2026/11/22 18:00:00.123456,  0] ../../source3/smbd/server.c:1741(main)",
+    ],
+  },
+  {
+    identifier: "dockerd",
+    unit: "docker.service",
+    exe: "/usr/bin/dockerd",
+    priority: 6,
+    messages: [
+      'time="2026-11-22T18:00:00.000000000Z" level=info msg="ignoring event" container=3f2a1b module=libcontainerd namespace=moby topic=/tasks/delete type="*events.TaskDelete"',
+      'time="2026-11-22T18:00:01.000000000Z" level=warning msg="Health check for container 3f2a1b error: context deadline exceeded"',
+    ],
+  },
+  {
+    identifier: "systemd",
+    unit: "init.scope",
+    exe: "/usr/lib/systemd/systemd",
+    priority: 6,
+    messages: [
+      "Starting apt-daily.service - Daily apt download activities...",
+      "Finished apt-daily.service - Daily apt download activities.",
+      "Started session-42.scope - Session 42 of User alice.",
+    ],
+  },
 ];
 
 const KERNEL_BENIGN = [
-  "audit: type=1400 audit(1763836800.123:42): apparmor=\"DENIED\" operation=\"open\" profile=\"snap.firefox.firefox\" name=\"/proc/1/cmdline\" pid=2012 comm=\"firefox\" requested_mask=\"r\" denied_mask=\"r\" fsuid=1000 ouid=0",
+  'audit: type=1400 audit(1763836800.123:42): apparmor="DENIED" operation="open" profile="snap.firefox.firefox" name="/proc/1/cmdline" pid=2012 comm="firefox" requested_mask="r" denied_mask="r" fsuid=1000 ouid=0',
   "usb 1-1: new high-speed USB device number 5 using xhci_hcd",
   "e1000e 0000:00:1f.6 eno1: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx",
   "wlp3s0: associated",
@@ -123,17 +202,47 @@ function scenarios(oom: { message: string; priority: number }[]) {
     },
     segfault(clock: Clock, emit: (r: Record) => void, n: number) {
       clock.tick();
-      emit(kernelRecord(clock, `vlc[${3000 + (n % 5000)}]: segfault at 0 ip 00007f7d17185ad8 sp 00007fffd7a39a08 error 4 in libavcodec.so.59[167ad8,7f7d17044000+156000] likely on CPU 1 (core 1, socket 0)`, 6));
+      emit(
+        kernelRecord(
+          clock,
+          `vlc[${3000 + (n % 5000)}]: segfault at 0 ip 00007f7d17185ad8 sp 00007fffd7a39a08 error 4 in libavcodec.so.59[167ad8,7f7d17044000+156000] likely on CPU 1 (core 1, socket 0)`,
+          6,
+        ),
+      );
       clock.tick();
-      emit(kernelRecord(clock, "Code: e1 ff ff ff c3 66 2e 0f 1f 84 00 00 00 00 00 0f 1f 00 89 f8 62 a1 fd 00 ef c0 25 ff 0f 00 00 3d e0 0f 00 00 0f 87 38 01 00 00 <62> f3 7d 20 3f 07 00", 6));
+      emit(
+        kernelRecord(
+          clock,
+          "Code: e1 ff ff ff c3 66 2e 0f 1f 84 00 00 00 00 00 0f 1f 00 89 f8 62 a1 fd 00 ef c0 25 ff 0f 00 00 3d e0 0f 00 00 0f 87 38 01 00 00 <62> f3 7d 20 3f 07 00",
+          6,
+        ),
+      );
     },
     unitFailure(clock: Clock, emit: (r: Record) => void, n: number) {
       const systemd = SERVICES[SERVICES.length - 1] as Service;
       const unit = `backup-${n % 13}.service`;
       clock.tick();
-      emit(serviceRecord(clock, systemd, `${unit}: Main process exited, code=exited, status=1/FAILURE`, 1, { MESSAGE_ID: "98e322203f7a4ed290d09fe03c09fe15", UNIT: unit, EXIT_CODE: "exited", EXIT_STATUS: "1" }, 6));
+      emit(
+        serviceRecord(
+          clock,
+          systemd,
+          `${unit}: Main process exited, code=exited, status=1/FAILURE`,
+          1,
+          { MESSAGE_ID: "98e322203f7a4ed290d09fe03c09fe15", UNIT: unit, EXIT_CODE: "exited", EXIT_STATUS: "1" },
+          6,
+        ),
+      );
       clock.tick();
-      emit(serviceRecord(clock, systemd, `${unit}: Failed with result 'exit-code'.`, 1, { MESSAGE_ID: "d9b373ed55a64feb8242e02dbe79a49c", UNIT: unit, UNIT_RESULT: "exit-code" }, 4));
+      emit(
+        serviceRecord(
+          clock,
+          systemd,
+          `${unit}: Failed with result 'exit-code'.`,
+          1,
+          { MESSAGE_ID: "d9b373ed55a64feb8242e02dbe79a49c", UNIT: unit, UNIT_RESULT: "exit-code" },
+          4,
+        ),
+      );
     },
     ioError(clock: Clock, emit: (r: Record) => void, n: number) {
       clock.tick();
@@ -141,7 +250,13 @@ function scenarios(oom: { message: string; priority: number }[]) {
     },
     xid(clock: Clock, emit: (r: Record) => void, n: number) {
       clock.tick();
-      emit(kernelRecord(clock, `NVRM: Xid (PCI:0000:01:00): 13, pid=${4000 + (n % 100)}, name=blender, Graphics Exception: ESR 0x404600=0x80000002`, 3));
+      emit(
+        kernelRecord(
+          clock,
+          `NVRM: Xid (PCI:0000:01:00): 13, pid=${4000 + (n % 100)}, name=blender, Graphics Exception: ESR 0x404600=0x80000002`,
+          3,
+        ),
+      );
     },
   };
 }

@@ -24,7 +24,12 @@ interface ReleaseTarget {
 const arm64Runtime = process.env["LOGTRIAGE_BUN_ARM64"];
 const TARGETS: ReleaseTarget[] = [
   { asset: "logtriage-linux-x64", bunTarget: "bun-linux-x64", elfMachine: 0x3e },
-  { asset: "logtriage-linux-arm64", bunTarget: "bun-linux-arm64", elfMachine: 0xb7, ...(arm64Runtime ? { executablePath: arm64Runtime } : {}) },
+  {
+    asset: "logtriage-linux-arm64",
+    bunTarget: "bun-linux-arm64",
+    elfMachine: 0xb7,
+    ...(arm64Runtime ? { executablePath: arm64Runtime } : {}),
+  },
 ];
 
 function buildLogs(error: unknown): string[] {
@@ -54,7 +59,12 @@ for (const target of TARGETS) {
   const started = performance.now();
   let logs: string[] = [];
   try {
-    const result = await compileLogtriage({ outfile, revision, target: target.bunTarget, ...(target.executablePath ? { executablePath: target.executablePath } : {}) });
+    const result = await compileLogtriage({
+      outfile,
+      revision,
+      target: target.bunTarget,
+      ...(target.executablePath ? { executablePath: target.executablePath } : {}),
+    });
     if (!result.success) logs = result.logs.map(String);
   } catch (error) {
     // Bun.build throws (AggregateError) rather than returning success: false when it cannot
@@ -65,7 +75,9 @@ for (const target of TARGETS) {
     console.error(`release: ${target.asset} (${target.bunTarget}) failed:`);
     for (const line of logs) console.error(`  ${line}`);
     if (target.bunTarget !== "bun-linux-x64") {
-      console.error(`  Bun fetches this runtime from registry.npmjs.org; offline, set LOGTRIAGE_BUN_ARM64 to an aarch64 bun (npm package @oven/bun-linux-aarch64@${Bun.version}, bin/bun).`);
+      console.error(
+        `  Bun fetches this runtime from registry.npmjs.org; offline, set LOGTRIAGE_BUN_ARM64 to an aarch64 bun (npm package @oven/bun-linux-aarch64@${Bun.version}, bin/bun).`,
+      );
     }
     process.exit(1);
   }
@@ -74,7 +86,9 @@ for (const target of TARGETS) {
   rmSync(`${outfile}.map`, { force: true });
   const machine = await elfMachine(outfile);
   if (machine !== target.elfMachine) {
-    console.error(`release: ${outfile} is not an ELF for ${target.bunTarget} (e_machine ${machine === null ? "none" : `0x${machine.toString(16)}`})`);
+    console.error(
+      `release: ${outfile} is not an ELF for ${target.bunTarget} (e_machine ${machine === null ? "none" : `0x${machine.toString(16)}`})`,
+    );
     process.exit(1);
   }
   assets.push(outfile);

@@ -4,7 +4,9 @@
 import { BUILTIN_RULES } from "../src/classify/rules.ts";
 
 export function rulesTable(): string {
-  const rows = BUILTIN_RULES.map((r) => `| \`${r.name}\` | ${r.tier ?? "—"} | ${r.tier ? r.severity : "not an event"} | ${r.group} | ${r.doc.replaceAll("|", "\\|")} |`);
+  const rows = BUILTIN_RULES.map(
+    (r) => `| \`${r.name}\` | ${r.tier ?? "—"} | ${r.tier ? r.severity : "not an event"} | ${r.group} | ${r.doc.replaceAll("|", "\\|")} |`,
+  );
   return ["| rule | tier | severity | group | matches |", "|---|---|---|---|---|", ...rows].join("\n");
 }
 

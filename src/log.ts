@@ -11,7 +11,20 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 // Under systemd (JOURNAL_STREAM set) each line starts with a syslog level prefix ("<4>"),
 // which journald turns into the entry's PRIORITY, so `journalctl -p warning` finds them.
 
-const SYSLOG_LEVEL: Record<string, number> = { fatal: 2, error: 3, warn: 4, log: 6, info: 6, success: 6, start: 6, ready: 6, box: 6, debug: 7, trace: 7, verbose: 7 };
+const SYSLOG_LEVEL: Record<string, number> = {
+  fatal: 2,
+  error: 3,
+  warn: 4,
+  log: 6,
+  info: 6,
+  success: 6,
+  start: 6,
+  ready: 6,
+  box: 6,
+  debug: 7,
+  trace: 7,
+  verbose: 7,
+};
 
 function lineReporter(toJournal: boolean): ConsolaReporter {
   return {

@@ -55,8 +55,13 @@ function checkOptions(command: string, def: ArgsDef, args: readonly string[]): v
     if (!arg.startsWith("-") || arg === "-") continue;
     const name = arg.replace(/^--?/, "").split("=")[0] as string;
     if (known.has(name)) continue;
-    const suggestion = closestName(name, [...known].filter((n) => n.length > 1));
-    throw new UsageError(`unknown option ${arg} for '${command}'${suggestion ? ` — did you mean --${suggestion}?` : ""} (see 'logtriage ${command} --help')`);
+    const suggestion = closestName(
+      name,
+      [...known].filter((n) => n.length > 1),
+    );
+    throw new UsageError(
+      `unknown option ${arg} for '${command}'${suggestion ? ` — did you mean --${suggestion}?` : ""} (see 'logtriage ${command} --help')`,
+    );
   }
 }
 
@@ -124,7 +129,9 @@ function reportError(error: unknown, debug: boolean): number {
     return 2;
   }
   if (e.code === "EPIPE") return 0; // `logtriage query | head`: the reader left; not our failure.
-  console.error(`logtriage: internal error: ${e.message ?? String(error)}${debug ? "" : " (run again with --debug for details, and please report it)"}`);
+  console.error(
+    `logtriage: internal error: ${e.message ?? String(error)}${debug ? "" : " (run again with --debug for details, and please report it)"}`,
+  );
   if (debug) console.error(error);
   return 1;
 }

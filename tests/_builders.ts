@@ -78,8 +78,19 @@ export function failureSnapshot(timeUs: number, over: Partial<FailureSnapshot> =
  * A stored incident of one stored event: `unit` failed at `atUs` (resolved a minute later when
  * `resolved`), alertable, with the given id. Returns the incident as saved.
  */
-export function storedUnitIncident(db: Database, id: string, unit: string, atUs: number, options: { resolved?: boolean; severity?: Candidate["severity"] } = {}): Incident {
-  const candidate = unitFailure({ unit, summary: `Service failed: ${unit} (exit-code)`, timestampUs: atUs, severity: options.severity ?? "medium" });
+export function storedUnitIncident(
+  db: Database,
+  id: string,
+  unit: string,
+  atUs: number,
+  options: { resolved?: boolean; severity?: Candidate["severity"] } = {},
+): Incident {
+  const candidate = unitFailure({
+    unit,
+    summary: `Service failed: ${unit} (exit-code)`,
+    timestampUs: atUs,
+    severity: options.severity ?? "medium",
+  });
   const outcome = commitEvent(db, candidate, { instanceId: "nas", cooldownMs: 300_000, aggregateThreshold: 3 });
   let incident = openIncident(id, "nas", fingerprintOf(candidate), {
     eventId: outcome.id,

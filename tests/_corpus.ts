@@ -71,7 +71,8 @@ export function checkRecord(raw: unknown, at: string): CorpusRecord {
   const lines = r["lines"];
   if ((text === undefined) === (lines === undefined)) fail(at, 'exactly one of "text" and "lines"');
   if (text !== undefined && (typeof text !== "string" || text === "")) fail(at, '"text" must be a non-empty string');
-  if (lines !== undefined && (!Array.isArray(lines) || lines.length === 0 || !lines.every((l) => typeof l === "string"))) fail(at, '"lines" must be a non-empty list of strings');
+  if (lines !== undefined && (!Array.isArray(lines) || lines.length === 0 || !lines.every((l) => typeof l === "string")))
+    fail(at, '"lines" must be a non-empty list of strings');
   if (r["origin"] !== "kernel" && r["origin"] !== "journal") fail(at, '"origin" must be "kernel" or "journal"');
   const tier = r["tier"];
   if (tier !== null && !(TIERS as readonly unknown[]).includes(tier)) fail(at, '"tier" must be T1..T5 or null');
@@ -80,7 +81,7 @@ export function checkRecord(raw: unknown, at: string): CorpusRecord {
   if ((tier === null) !== (rule === null)) fail(at, '"tier" and "rule" are both null (benign) or both set');
   const kind = r["kind"];
   if (!(KINDS as readonly unknown[]).includes(kind)) fail(at, `"kind" must be one of ${KINDS.join(", ")}`);
-  if ((kind === "benign") !== (tier === null)) fail(at, 'benign records, and only they, have tier null');
+  if ((kind === "benign") !== (tier === null)) fail(at, "benign records, and only they, have tier null");
   if (typeof r["source"] !== "string" || r["source"] === "") fail(at, '"source" must name where the line came from');
   const fields = r["fields"];
   if (fields !== undefined) {
@@ -129,7 +130,9 @@ async function readJsonl(path: string, name: string): Promise<{ value: unknown; 
 
 export async function loadCorpus(dir = CORPUS_DIR): Promise<{ records: CorpusRecord[]; knownMisses: Map<string, string> }> {
   const records: CorpusRecord[] = [];
-  const files = readdirSync(dir).filter((f) => f.endsWith(".jsonl") && f !== KNOWN_MISSES).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".jsonl") && f !== KNOWN_MISSES)
+    .sort();
   for (const f of files) for (const { value, at } of await readJsonl(join(dir, f), f)) records.push(checkRecord(value, at));
   const knownMisses = new Map<string, string>();
   const missPath = join(dir, KNOWN_MISSES);
@@ -242,7 +245,10 @@ export function formatFigures(f: CorpusFigures): string {
   for (const t of f.perTier) rows.push(`| ${t.tier} | ${t.count} | ${pct(t.hits, t.count)} |`);
   rows.push(`| benign (no event) | ${f.benign.count} | ${pct(f.benign.quiet, f.benign.count)} |`);
   for (const k of f.perKind) if (k.kind !== "benign") rows.push(`| kind: ${k.kind} | ${k.count} | ${pct(k.hits, k.count)} |`);
-  rows.push("", `precision: ${pct(f.firedRight, f.fired)} (${f.firedRight} of ${f.fired} records that raised an event raised the expected one)`);
+  rows.push(
+    "",
+    `precision: ${pct(f.firedRight, f.fired)} (${f.firedRight} of ${f.fired} records that raised an event raised the expected one)`,
+  );
   return rows.join("\n");
 }
 

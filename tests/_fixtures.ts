@@ -9,7 +9,15 @@ import { parseDmesgLine } from "../src/parse/dmesg.ts";
 
 export const FIXTURES = join(import.meta.dir, "fixtures");
 
-export const ALL_GROUPS: ReadonlySet<RuleGroup> = new Set(["core", "gpu", "raid", "file_sharing", "containers", "coredumps", "memory_pressure"]);
+export const ALL_GROUPS: ReadonlySet<RuleGroup> = new Set([
+  "core",
+  "gpu",
+  "raid",
+  "file_sharing",
+  "containers",
+  "coredumps",
+  "memory_pressure",
+]);
 
 export function fixturePath(name: string): string {
   return join(FIXTURES, name);
@@ -35,7 +43,11 @@ export interface TriageRun {
 }
 
 /** Run text through reading (with the raw prefilter), assembly and classification. */
-export async function triageStream(stream: ReadableStream<Uint8Array>, groups: ReadonlySet<RuleGroup> = ALL_GROUPS, pageSizeKb = 4): Promise<TriageRun> {
+export async function triageStream(
+  stream: ReadableStream<Uint8Array>,
+  groups: ReadonlySet<RuleGroup> = ALL_GROUPS,
+  pageSizeKb = 4,
+): Promise<TriageRun> {
   const triage = new Triage({ pageSizeKb, enabledGroups: groups });
   const stats = newStats();
   const candidates: Candidate[] = [];

@@ -168,7 +168,8 @@ const errors = {
   // The wording of these two is ours; the codes are ntfy's (v2.28.0).
   titleTooLarge: () => new HttpError(400, 40057, "invalid request: title too large"),
   tagsTooLarge: () => new HttpError(400, 40058, "invalid request: tags too large"),
-  attachmentsDisallowed: () => new HttpError(400, 40014, "invalid request: attachments not allowed", "https://ntfy.sh/docs/config/#attachments"),
+  attachmentsDisallowed: () =>
+    new HttpError(400, 40014, "invalid request: attachments not allowed", "https://ntfy.sh/docs/config/#attachments"),
   unauthorized: () => new HttpError(401, 40101, "unauthorized", "https://ntfy.sh/docs/publish/#authentication"),
   forbidden: () => new HttpError(403, 40301, "forbidden", "https://ntfy.sh/docs/publish/#authentication"),
   // Code and words as ntfy 2.16 reports them for a sequence id outside its regex.
@@ -277,7 +278,11 @@ function parseJsonPublish(text: string, sequenceIds: boolean): Draft {
     title: str("title"),
     message: str("message"),
     priority: priority === 0 ? 0 : parsePriority(String(priority)),
-    tags: (tags as string[]).join(",").split(",").map((t) => t.trim()).filter((t) => t !== ""),
+    tags: (tags as string[])
+      .join(",")
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== ""),
     click: str("click"),
     via: "json",
     sequenceId: sequenceIds ? checkSequenceId(str("sequence_id")) : "",
@@ -291,7 +296,10 @@ function parsePathPublish(req: Request, url: URL, topic: string, body: string, p
     title: param(req, url, "X-Title", "Title", "t"),
     message: body,
     priority: parsePriority(param(req, url, "X-Priority", "Priority", "prio", "p")),
-    tags: param(req, url, "X-Tags", "Tags", "Tag", "ta").split(",").map((t) => t.trim()).filter((t) => t !== ""),
+    tags: param(req, url, "X-Tags", "Tags", "Tag", "ta")
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== ""),
     click: param(req, url, "X-Click", "Click"),
     via: "path",
     sequenceId: sequenceIds ? checkSequenceId(pathSequenceId || param(req, url, "X-Sequence-ID", "Sequence-ID", "SID")) : "",
@@ -342,7 +350,11 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     if (header === null || header.trim() === "") return "none";
     const value = header.trim();
     if (options.token !== null && value === `Bearer ${options.token}`) return "ok";
-    if (options.basic !== null && value === `Basic ${Buffer.from(`${options.basic.user}:${options.basic.password}`, "utf8").toString("base64")}`) return "ok";
+    if (
+      options.basic !== null &&
+      value === `Basic ${Buffer.from(`${options.basic.user}:${options.basic.password}`, "utf8").toString("base64")}`
+    )
+      return "ok";
     return "wrong";
   }
 
@@ -364,7 +376,12 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       const header = req.headers.get("authorization") ?? "";
       const anonymous = auth === "none" || header === "";
       const username = anonymous ? "*" : header.startsWith("Basic") ? (options.basic?.user ?? "*") : "standin-token-owner";
-      return Response.json({ username, role: anonymous ? "anonymous" : "user", limits: { basis: "tier", messages: 250 }, stats: { messages: 0, messages_remaining: 250 } });
+      return Response.json({
+        username,
+        role: anonymous ? "anonymous" : "user",
+        limits: { basis: "tier", messages: 250 },
+        stats: { messages: 0, messages_remaining: 250 },
+      });
     }
     const topicAuth = /^\/([-_A-Za-z0-9]{1,64}(?:,[-_A-Za-z0-9]{1,64})*)\/auth$/.exec(path);
     if (topicAuth) {
@@ -385,7 +402,8 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     const isPublish = req.method === "POST" || req.method === "PUT";
     const subscribe = /^\/([-_A-Za-z0-9]{1,64})\/json$/.exec(path);
     if (subscribe && req.method === "GET") {
-      if (checkAuth(req.headers.get("authorization")) !== "ok") throw req.headers.get("authorization") ? errors.unauthorized() : errors.forbidden();
+      if (checkAuth(req.headers.get("authorization")) !== "ok")
+        throw req.headers.get("authorization") ? errors.unauthorized() : errors.forbidden();
       return subscribeStream(subscribe[1] as string, receivedAtMs, url.searchParams.get("since"));
     }
     if (req.method === "GET") return handleGet(req, path);
@@ -397,7 +415,8 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     const del = options.sequenceIds && parts.length === 2 && req.method === "DELETE";
     const seqPublish = options.sequenceIds && parts.length === 2 && isPublish;
     const plain = path === "/" || (parts.length === 1 && isPublish);
-    if (!(plain || clear || del || seqPublish) || (path !== "/" && !TOPIC.test(topicInPath)) || (!plain && !SEQUENCE_ID.test(seqInPath))) throw errors.notFound();
+    if (!(plain || clear || del || seqPublish) || (path !== "/" && !TOPIC.test(topicInPath)) || (!plain && !SEQUENCE_ID.test(seqInPath)))
+      throw errors.notFound();
     const auth = checkAuth(req.headers.get("authorization"));
     if (auth === "wrong") throw errors.unauthorized();
     if (clear || del) {
@@ -424,7 +443,10 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       return Response.json(messageObject(marker), { status: 200 });
     }
     const body = await req.text();
-    const draft = path === "/" ? parseJsonPublish(body, options.sequenceIds) : parsePathPublish(req, url, topicInPath, body, seqInPath, options.sequenceIds);
+    const draft =
+      path === "/"
+        ? parseJsonPublish(body, options.sequenceIds)
+        : parsePathPublish(req, url, topicInPath, body, seqInPath, options.sequenceIds);
     if (!takeRequest(server.requestIP(req)?.address ?? "unknown", receivedAtMs)) throw errors.tooManyRequests();
     if (auth === "none") throw errors.forbidden();
     if (bytes(draft.title) > TITLE_LIMIT_BYTES) throw errors.titleTooLarge();
@@ -497,7 +519,10 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
           const from = since === "all" ? 0 : mine.findIndex((m) => m.id === since) + 1;
           for (const m of mine.slice(from)) me.push(JSON.stringify(messageObject(m)));
         }
-        keepalive = setInterval(() => me?.push(JSON.stringify({ id: randomId(), time: Math.floor(Date.now() / 1000), event: "keepalive", topic })), options.keepaliveMs);
+        keepalive = setInterval(
+          () => me?.push(JSON.stringify({ id: randomId(), time: Math.floor(Date.now() / 1000), event: "keepalive", topic })),
+          options.keepaliveMs,
+        );
       },
       cancel() {
         if (keepalive) clearInterval(keepalive);
@@ -522,7 +547,13 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
     if (m.tags.length) out["tags"] = m.tags;
     if (m.click) out["click"] = m.click;
     if (m.actions.length) out["actions"] = m.actions;
-    if (m.attachment) out["attachment"] = { name: m.attachment.name, type: "text/plain; charset=utf-8", size: m.attachment.size, url: `${base()}/file/${m.id}.txt` };
+    if (m.attachment)
+      out["attachment"] = {
+        name: m.attachment.name,
+        type: "text/plain; charset=utf-8",
+        size: m.attachment.size,
+        url: `${base()}/file/${m.id}.txt`,
+      };
     return out;
   }
 
@@ -536,7 +567,13 @@ export async function startNtfyStandIn(initial: StandInOptions = {}): Promise<Nt
       response = errorResponse(error);
     }
     if (options.delayMs > 0) await Bun.sleep(options.delayMs);
-    requests.push({ method: req.method, path: new URL(req.url).pathname, status: response.status, authorization: req.headers.get("authorization"), receivedAtMs });
+    requests.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      status: response.status,
+      authorization: req.headers.get("authorization"),
+      receivedAtMs,
+    });
     return response;
   }
 

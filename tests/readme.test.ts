@@ -50,7 +50,8 @@ function configKeys(): Map<string, string[]> {
     tables.set(`[${table}]`, Object.keys(entries));
     for (const [key, child] of Object.entries(entries)) {
       const list = unwrap(child);
-      if (list.type === "array" && list.item && unwrap(list.item).entries) tables.set(`[[${table}.${key}]]`, Object.keys(unwrap(list.item).entries ?? {}));
+      if (list.type === "array" && list.item && unwrap(list.item).entries)
+        tables.set(`[[${table}.${key}]]`, Object.keys(unwrap(list.item).entries ?? {}));
     }
   }
   return tables;
@@ -107,7 +108,12 @@ test("every relative link in the README and docs/ leads to a file and heading th
   const { existsSync, readdirSync } = await import("node:fs");
   const { dirname, resolve } = await import("node:path");
   const root = join(import.meta.dir, "..");
-  const files = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const files = [
+    "README.md",
+    ...readdirSync(join(root, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
   const broken: string[] = [];
   let checked = 0;
   for (const file of files) {
@@ -120,7 +126,8 @@ test("every relative link in the README and docs/ leads to a file and heading th
       const resolved = path === "" ? join(root, file) : resolve(dirname(join(root, file)), path);
       if (!resolved.startsWith(root + "/")) broken.push(`${file}: ${target} leaves the repository`);
       else if (!existsSync(resolved)) broken.push(`${file}: ${target}: no such file`);
-      else if (anchor !== undefined && !anchors(await Bun.file(resolved).text()).has(anchor)) broken.push(`${file}: ${target}: no such heading`);
+      else if (anchor !== undefined && !anchors(await Bun.file(resolved).text()).has(anchor))
+        broken.push(`${file}: ${target}: no such heading`);
     }
     if (text.includes("../shared")) broken.push(`${file}: mentions ../shared, which is outside the repository`);
   }

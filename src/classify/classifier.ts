@@ -94,17 +94,18 @@ function compileBuiltin(spec: RuleSpec): CompiledRule {
     messageId: spec.messageId ?? null,
     literals: spec.literals ?? null,
     maxPriority: spec.maxPriority ?? null,
-    raw: spec.maxPriority !== undefined && spec.kernel && spec.literals
-      ? { kernelErrLiterals: spec.literals, maxPriority: spec.maxPriority }
-      : spec.messageId
-      ? { messageId: spec.messageId }
-      : spec.identifiers
-        ? { identifiers: spec.identifiers, ...(spec.literals ? { identifierLiterals: spec.literals } : {}) }
-        : spec.literals
-          ? spec.kernel
-            ? { kernelLiterals: spec.literals }
-            : { anyLiterals: spec.literals }
-          : null,
+    raw:
+      spec.maxPriority !== undefined && spec.kernel && spec.literals
+        ? { kernelErrLiterals: spec.literals, maxPriority: spec.maxPriority }
+        : spec.messageId
+          ? { messageId: spec.messageId }
+          : spec.identifiers
+            ? { identifiers: spec.identifiers, ...(spec.literals ? { identifierLiterals: spec.literals } : {}) }
+            : spec.literals
+              ? spec.kernel
+                ? { kernelLiterals: spec.literals }
+                : { anyLiterals: spec.literals }
+              : null,
     match(entry, group, history) {
       if (spec.assembled) {
         if (group.kind !== spec.assembled) return null;
@@ -266,7 +267,14 @@ export class Classifier {
     const identifierNeeds = new Map([...identifiers].map(([i, lits]) => [i, lits === null ? null : [...lits]] as const));
     this.rawPrefilter = everyLineMatters
       ? null
-      : { messageIds, identifiers: identifierNeeds, anyLiterals: [...anyLiterals], kernelLiterals: [...kernelLiterals], kernelErrLiterals: [...errLiterals], kernelErrMaxPriority: errMaxPriority };
+      : {
+          messageIds,
+          identifiers: identifierNeeds,
+          anyLiterals: [...anyLiterals],
+          kernelLiterals: [...kernelLiterals],
+          kernelErrLiterals: [...errLiterals],
+          kernelErrMaxPriority: errMaxPriority,
+        };
     this.info = {
       unknownDisabled: [...disabled].filter((n) => !allNames.has(n)),
     };
@@ -310,7 +318,8 @@ export class Classifier {
     else {
       if (entry.messageId) candidates.push(...(this.byMessageId.get(entry.messageId) ?? []));
       if (this.literalScan?.test(entry.message)) candidates.push(...this.literalRules);
-      if (entry.priority !== null && entry.priority <= this.errMaxPriority && this.errScan?.test(entry.message)) candidates.push(...this.errRules);
+      if (entry.priority !== null && entry.priority <= this.errMaxPriority && this.errScan?.test(entry.message))
+        candidates.push(...this.errRules);
     }
     for (const rule of candidates) {
       const match = rule.match(entry, group, this.history);

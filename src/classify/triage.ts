@@ -6,7 +6,6 @@ import { Classifier, type ClassifierOptions, literalScan } from "./classifier.ts
 // assemble → classify, as one stage: entries in, candidates out. Shared by `replay` and the
 // daemon so both see exactly the same events for the same input.
 
-
 export interface TriageOptions extends ClassifierOptions {
   pageSizeKb: number;
 }
@@ -71,7 +70,9 @@ export class Triage {
     if (raw.errScan === null) return false;
     // The priority-bound rules (the backstop) want err-or-worse kernel lines only.
     const priority = rawStringField(line, "PRIORITY");
-    return priority === null || priority === "" || (/^\d$/.test(priority) && Number(priority) <= raw.errMaxPriority) ? raw.errScan.test(message) : false;
+    return priority === null || priority === "" || (/^\d$/.test(priority) && Number(priority) <= raw.errMaxPriority)
+      ? raw.errScan.test(message)
+      : false;
   }
 
   push(entry: Entry, fallbackTimeUs: number): Candidate[] {

@@ -26,7 +26,11 @@ export class UnitHistoryMemory implements UnitHistory {
       this.note(this.restarts, unit);
     } else if (entry.messageId === MESSAGE_ID.unitStarted && entry.fields["JOB_RESULT"] === "done") {
       this.note(this.starts, unit);
-    } else if (entry.messageId === MESSAGE_ID.unitStopped && entry.fields["JOB_TYPE"] === "restart" && entry.fields["JOB_RESULT"] === "done") {
+    } else if (
+      entry.messageId === MESSAGE_ID.unitStopped &&
+      entry.fields["JOB_TYPE"] === "restart" &&
+      entry.fields["JOB_RESULT"] === "done"
+    ) {
       this.note(this.restartJobs, unit);
     } else if (entry.messageId === MESSAGE_ID.unitFailureResult) {
       remember(this.failures, unit, this.nowUs);

@@ -72,5 +72,8 @@ export function repeatedOption(rawArgs: readonly string[], name: string): string
     if (arg === `--${name}` && i + 1 < rawArgs.length) values.push(rawArgs[++i] as string);
     else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
   }
-  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  return values
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
 }

@@ -26,9 +26,6 @@ export function bold(text: string): string {
   return paint("1", text);
 }
 
-
-
-
 /** One line per event, with the instance id, so lines from several machines can be told apart. */
 export function eventLine(e: StoredEvent): string {
   const times = e.occurrences > 1 ? ` ${bold(`×${e.occurrences}`)}` : "";
@@ -55,11 +52,17 @@ export function candidateLine(c: Candidate, instanceId: string): string {
 export function snapshotLines(s: FailureSnapshot): string[] {
   const out: string[] = [];
   const fmtPercent = (v: number | null) => (v === null ? "    ?" : `${v.toFixed(0).padStart(4)}%`);
-  const memPercent = (used: number | null, total: number | null) => (used === null || total === null || total <= 0 ? null : (used / total) * 100);
-  out.push(bold(`Failure snapshot: ${p(s.service)} at ${formatLocalTime(s.timeUs)}`) + `  ${p(s.healthUrl)}${s.unit ? `  (${p(s.unit)})` : ""}`);
+  const memPercent = (used: number | null, total: number | null) =>
+    used === null || total === null || total <= 0 ? null : (used / total) * 100;
+  out.push(
+    bold(`Failure snapshot: ${p(s.service)} at ${formatLocalTime(s.timeUs)}`) + `  ${p(s.healthUrl)}${s.unit ? `  (${p(s.unit)})` : ""}`,
+  );
   out.push(`At the failure: ${p(s.summary)}`);
   out.push("", bold("Checks:"));
-  for (const c of [...s.failedChecks, s.check]) out.push(`  ${formatLocalTime(c.timeUs)}  ${c.outcome === "status" ? `HTTP ${c.status} (expected ${c.expectedStatus})` : p(c.error ?? c.outcome)}  ${dim(`${Math.round(c.latencyMs)} ms`)}`);
+  for (const c of [...s.failedChecks, s.check])
+    out.push(
+      `  ${formatLocalTime(c.timeUs)}  ${c.outcome === "status" ? `HTTP ${c.status} (expected ${c.expectedStatus})` : p(c.error ?? c.outcome)}  ${dim(`${Math.round(c.latencyMs)} ms`)}`,
+    );
   out.push("", bold(`System readings (${s.readings.length}, oldest first):`));
   const mounts = [...new Set(s.readings.flatMap((r) => r.disks.map((d) => p(d.mount))))].slice(0, 4);
   out.push(dim(`  ${"time".padEnd(19)}   CPU    RAM   swap  load1 ${mounts.map((m) => m.padStart(8)).join(" ")}`));
@@ -69,20 +72,32 @@ export function snapshotLines(s: FailureSnapshot): string[] {
       return (d ? `${d.usedPercent.toFixed(0)}%` : "?").padStart(8);
     });
     const swap = r.swapTotalKb ? memPercent(r.swapUsedKb, r.swapTotalKb) : null;
-    out.push(`  ${formatLocalTime(r.timeUs)} ${fmtPercent(r.cpuPercent)} ${fmtPercent(memPercent(r.memUsedKb, r.memTotalKb))} ${r.swapTotalKb ? fmtPercent(swap) : "    -"} ${(r.load1 === null ? "?" : r.load1.toFixed(2)).padStart(6)} ${disks.join(" ")}`);
+    out.push(
+      `  ${formatLocalTime(r.timeUs)} ${fmtPercent(r.cpuPercent)} ${fmtPercent(memPercent(r.memUsedKb, r.memTotalKb))} ${r.swapTotalKb ? fmtPercent(swap) : "    -"} ${(r.load1 === null ? "?" : r.load1.toFixed(2)).padStart(6)} ${disks.join(" ")}`,
+    );
   }
   if (s.psi.length) {
     const recent = s.psi.slice(-10);
     out.push("", bold(`Memory pressure (PSI some/full avg10, last ${recent.length} of ${s.psi.length}):`));
-    for (const p of recent) out.push(`  ${formatLocalTime(p.timeUs)}  some ${p.someAvg10.toFixed(2)}%  full ${p.fullAvg10 === null ? "?" : `${p.fullAvg10.toFixed(2)}%`}`);
+    for (const p of recent)
+      out.push(
+        `  ${formatLocalTime(p.timeUs)}  some ${p.someAvg10.toFixed(2)}%  full ${p.fullAvg10 === null ? "?" : `${p.fullAvg10.toFixed(2)}%`}`,
+      );
   }
   if (s.topConsumers.length) {
     out.push("", bold(`Top memory consumers${s.topConsumersTimeUs === null ? "" : ` at ${formatLocalTime(s.topConsumersTimeUs)}`}:`));
-    s.topConsumers.forEach((c, i) => out.push(`  ${i + 1}. ${p(c.comm).padEnd(16)} ${formatKb(c.rssKb).padStart(9)}  pid ${c.pid}${c.owner ? `  ${p(c.owner)}` : ""}  ${dim(p(c.cmdline))}`));
+    s.topConsumers.forEach((c, i) =>
+      out.push(
+        `  ${i + 1}. ${p(c.comm).padEnd(16)} ${formatKb(c.rssKb).padStart(9)}  pid ${c.pid}${c.owner ? `  ${p(c.owner)}` : ""}  ${dim(p(c.cmdline))}`,
+      ),
+    );
   }
   if (s.journal) {
     out.push("", bold(`Journal of ${p(s.journal.unit)} (${s.journal.scope} manager, last ${s.journal.lines.length} lines of 10 min):`));
-    for (const l of s.journal.lines) out.push(`  ${l.timeUs === null ? "?".padEnd(19) : formatLocalTime(l.timeUs)}  ${p(l.identifier ?? "")}${l.pid === null ? "" : `[${l.pid}]`}: ${p(l.message)}`);
+    for (const l of s.journal.lines)
+      out.push(
+        `  ${l.timeUs === null ? "?".padEnd(19) : formatLocalTime(l.timeUs)}  ${p(l.identifier ?? "")}${l.pid === null ? "" : `[${l.pid}]`}: ${p(l.message)}`,
+      );
   }
   if (s.missing.length) out.push("", "Not gathered:", ...s.missing.map((m) => `  - ${p(m)}`));
   return out;

@@ -14,12 +14,17 @@ export const daemonCommand = defineCommand({
   meta: { name: "daemon", description: "Watch the journal (or /dev/kmsg), store events, send alerts (the systemd service runs this)" },
   args: {
     ...commonArgs,
-    backfill: { type: "string", description: "On the very first start, read the journal back this far (e.g. 1h) instead of starting at now", valueHint: "DURATION" },
+    backfill: {
+      type: "string",
+      description: "On the very first start, read the journal back this far (e.g. 1h) instead of starting at now",
+      valueHint: "DURATION",
+    },
   },
   async run({ args }) {
     const env = loadCommandEnv(args);
     const backfillMs = args.backfill === undefined ? null : parseDuration(args.backfill);
-    if (backfillMs === null && args.backfill !== undefined) throw new UsageError(`--backfill: expected a duration like "30m", "1h" or "2d", got ${JSON.stringify(args.backfill)}`);
+    if (backfillMs === null && args.backfill !== undefined)
+      throw new UsageError(`--backfill: expected a duration like "30m", "1h" or "2d", got ${JSON.stringify(args.backfill)}`);
     const log = env.log;
     const db = openStore(env.dbPath);
     let lock: DatabaseLock | null;
@@ -47,7 +52,18 @@ export const daemonCommand = defineCommand({
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
     try {
-      await runDaemon({ config: env.config, db, log, triage: new Triage(triageOptions(env.config)), newTriage: () => new Triage(triageOptions(env.config)), backfillMs, configPath: env.configPath }, controller.signal);
+      await runDaemon(
+        {
+          config: env.config,
+          db,
+          log,
+          triage: new Triage(triageOptions(env.config)),
+          newTriage: () => new Triage(triageOptions(env.config)),
+          backfillMs,
+          configPath: env.configPath,
+        },
+        controller.signal,
+      );
     } finally {
       process.off("SIGTERM", onTerm);
       process.off("SIGINT", onInt);

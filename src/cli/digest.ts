@@ -67,7 +67,9 @@ export function digestNtfyConfig(ntfy: NtfyConfig, digestTopic: string, configFi
   if (topic !== "" && !NTFY_TOPIC.test(topic)) {
     const own = parseNtfyUrl(topic);
     if (own === null) {
-      return { error: `[digest] topic ${JSON.stringify(topic)} in ${configFile} is neither a topic name (1 to 64 letters, digits, "_" or "-") nor an ntfy topic URL like "https://ntfy.sh/my-topic"` };
+      return {
+        error: `[digest] topic ${JSON.stringify(topic)} in ${configFile} is neither a topic name (1 to 64 letters, digits, "_" or "-") nor an ntfy topic URL like "https://ntfy.sh/my-topic"`,
+      };
     }
     if (alerts !== null && alerts.serverUrl === own.serverUrl) return { ...ntfy, url: `${own.serverUrl}/${own.topic}` };
     return { ...ntfy, url: `${own.serverUrl}/${own.topic}`, token: null, tokenFile: null, user: null, password: null };
@@ -107,7 +109,8 @@ function gather(paths: readonly string[], sinceUs: number, untilUs: number, prev
       if (records.length === 0) out.silent.push(path);
       for (const r of records) {
         const known = out.instances.get(r.instanceId);
-        const first = known === undefined || known === null ? r.firstEventUs : r.firstEventUs === null ? known : Math.min(known, r.firstEventUs);
+        const first =
+          known === undefined || known === null ? r.firstEventUs : r.firstEventUs === null ? known : Math.min(known, r.firstEventUs);
         out.instances.set(r.instanceId, first);
       }
     } finally {
@@ -118,7 +121,13 @@ function gather(paths: readonly string[], sinceUs: number, untilUs: number, prev
 }
 
 /** Each instance's incidents this period and (where it was watched all through it) the one before. */
-function incidentCountsOf(paths: readonly string[], sinceUs: number, untilUs: number, previousSinceUs: number, watched: ReadonlySet<string>): Map<string, { now: IncidentCounts; before: IncidentCounts | null }> {
+function incidentCountsOf(
+  paths: readonly string[],
+  sinceUs: number,
+  untilUs: number,
+  previousSinceUs: number,
+  watched: ReadonlySet<string>,
+): Map<string, { now: IncidentCounts; before: IncidentCounts | null }> {
   const rows: Incident[] = [];
   const earlierNow = new Set<string>();
   const earlierBefore = new Set<string>();
@@ -149,9 +158,22 @@ export const digestCommand = defineCommand({
   meta: { name: "digest", description: "Print the weekly digest (events per instance and tier); --send posts it to ntfy" },
   args: {
     ...commonArgs,
-    db: { type: "string", description: "Event database; repeat (or a comma list) to merge several instances' databases (default: [db] path)", valueHint: "PATH" },
-    since: { type: "string", description: "Start: a duration back from now (7d) or a date (2026-02-10, local); default one period of [digest] schedule (7d weekly, 1d daily)", valueHint: "DURATION|DATE" },
-    until: { type: "string", description: "End (exclusive): a date (2026-02-16 includes that day), a date and time, or a duration back from now; default now", valueHint: "DATE" },
+    db: {
+      type: "string",
+      description: "Event database; repeat (or a comma list) to merge several instances' databases (default: [db] path)",
+      valueHint: "PATH",
+    },
+    since: {
+      type: "string",
+      description:
+        "Start: a duration back from now (7d) or a date (2026-02-10, local); default one period of [digest] schedule (7d weekly, 1d daily)",
+      valueHint: "DURATION|DATE",
+    },
+    until: {
+      type: "string",
+      description: "End (exclusive): a date (2026-02-16 includes that day), a date and time, or a duration back from now; default now",
+      valueHint: "DATE",
+    },
     send: { type: "boolean", description: "Also send it to ntfy ([digest] topic, else [ntfy] url), low priority" },
     json: { type: "boolean", description: "As one JSON object: the period, the text, and each instance's incident counts" },
   },
@@ -163,8 +185,10 @@ export const digestCommand = defineCommand({
     const sinceMs = parseTimeBound(since, nowMs, "since");
     if (sinceMs === null) throw new UsageError(`--since: expected a duration like 7d or a date like 2026-02-10, got "${since}"`);
     const untilMs = args.until === undefined ? nowMs : parseTimeBound(args.until, nowMs, "until");
-    if (untilMs === null) throw new UsageError(`--until: expected a date like 2026-02-16, a date and time, or a duration like 1d, got "${args.until}"`);
-    if (sinceMs >= untilMs) throw new UsageError(`--since (${new Date(sinceMs).toISOString()}) must be before --until (${new Date(untilMs).toISOString()})`);
+    if (untilMs === null)
+      throw new UsageError(`--until: expected a date like 2026-02-16, a date and time, or a duration like 1d, got "${args.until}"`);
+    if (sinceMs >= untilMs)
+      throw new UsageError(`--since (${new Date(sinceMs).toISOString()}) must be before --until (${new Date(untilMs).toISOString()})`);
 
     let target: NtfyConfig | null = null;
     if (args.send) {
@@ -180,11 +204,15 @@ export const digestCommand = defineCommand({
     const gathered = gather(paths, sinceUs, untilUs, previousSinceUs);
     if (gathered.silent.length > 0) {
       if (paths.length === 1) gathered.instances.set(env.config.instance.id, null);
-      else for (const path of gathered.silent) console.error(`logtriage: ${path} holds no events and no daemon record, so no instance to show for it`);
+      else
+        for (const path of gathered.silent)
+          console.error(`logtriage: ${path} holds no events and no daemon record, so no instance to show for it`);
     }
     // Only instances with an event stored from before the previous period began were
     // watched all through it; for the others a "0 last week" would mean "not yet installed".
-    const watched = new Set([...gathered.instances].filter(([, firstUs]) => firstUs !== null && firstUs < previousSinceUs).map(([id]) => id));
+    const watched = new Set(
+      [...gathered.instances].filter(([, firstUs]) => firstUs !== null && firstUs < previousSinceUs).map(([id]) => id),
+    );
     const incidents = incidentCountsOf(paths, sinceUs, untilUs, previousSinceUs, watched);
     const digest = buildDigest({
       sinceUs,
@@ -197,7 +225,9 @@ export const digestCommand = defineCommand({
     });
     if (args.json) {
       const perInstance = Object.fromEntries([...incidents].map(([id, c]) => [id, { ...c.now, previous: c.before }]));
-      process.stdout.write(`${JSON.stringify({ title: digest.title, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), text: digestText(digest), incidents: perInstance })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ title: digest.title, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), text: digestText(digest), incidents: perInstance })}\n`,
+      );
     } else process.stdout.write(`${digest.title}\n\n${digestText(digest)}\n`);
     if (target === null) return;
 
@@ -206,10 +236,17 @@ export const digestCommand = defineCommand({
     const signal = new AbortController().signal;
     for (const [i, part] of parts.entries()) {
       try {
-        await notifier.send({ title: part.title, message: part.message, priority: DIGEST_PRIORITY, tags: DIGEST_TAGS, click: target.click }, signal);
+        await notifier.send(
+          { title: part.title, message: part.message, priority: DIGEST_PRIORITY, tags: DIGEST_TAGS, click: target.click },
+          signal,
+        );
       } catch (error) {
         if (!(error instanceof NotifyError) || i === 0) throw error;
-        throw new NotifyError(`${error.message} (${i} of the digest's ${parts.length} messages were sent before)`, { status: error.status, retryable: error.retryable, cause: error });
+        throw new NotifyError(`${error.message} (${i} of the digest's ${parts.length} messages were sent before)`, {
+          status: error.status,
+          retryable: error.retryable,
+          cause: error,
+        });
       }
     }
     const messages = parts.length > 1 ? ` in ${parts.length} messages` : "";

@@ -19,7 +19,15 @@ import { daemonStatus, readDaemonRow } from "../store/daemon-state.ts";
 import { outboxCounts } from "../store/outbox.ts";
 import { formatKb } from "../text/format.ts";
 import { commonArgs } from "./_context.ts";
-import { CORRUPT_DB_FIX, digestScheduleChecks, integrityProblem, ntfyAccessChecks, sightChecks, type Check, type CheckStatus } from "./_doctor-watch.ts";
+import {
+  CORRUPT_DB_FIX,
+  digestScheduleChecks,
+  integrityProblem,
+  ntfyAccessChecks,
+  sightChecks,
+  type Check,
+  type CheckStatus,
+} from "./_doctor-watch.ts";
 import type { DaemonRow } from "../store/daemon-state.ts";
 
 // `logtriage doctor`: every precondition the daemon has, checked and explained, each failure
@@ -40,7 +48,12 @@ export function renderChecks(checks: readonly Check[]): string {
   }
   const failed = checks.filter((c) => c.status === "fail").length;
   const warned = checks.filter((c) => c.status === "warn").length;
-  lines.push("", failed === 0 ? `all good${warned ? ` (${warned} warning${warned > 1 ? "s" : ""})` : ""}` : `${failed} problem${failed > 1 ? "s" : ""}${warned ? `, ${warned} warning${warned > 1 ? "s" : ""}` : ""}`);
+  lines.push(
+    "",
+    failed === 0
+      ? `all good${warned ? ` (${warned} warning${warned > 1 ? "s" : ""})` : ""}`
+      : `${failed} problem${failed > 1 ? "s" : ""}${warned ? `, ${warned} warning${warned > 1 ? "s" : ""}` : ""}`,
+  );
   return lines.join("\n");
 }
 
@@ -48,11 +61,26 @@ function configCheck(path: string | undefined): { check: Check; config: Config }
   const env = process.env;
   try {
     const loaded = loadConfig(path, { env, hostname: hostname() });
-    return { check: { name: "config", status: "ok", detail: loaded.path ? `${loaded.path} is valid` : `no file (${defaultConfigPath(env)}): built-in defaults` }, config: loaded.config };
+    return {
+      check: {
+        name: "config",
+        status: "ok",
+        detail: loaded.path ? `${loaded.path} is valid` : `no file (${defaultConfigPath(env)}): built-in defaults`,
+      },
+      config: loaded.config,
+    };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const fallback = loadConfig(undefined, { env: { ...env, XDG_CONFIG_HOME: "/nonexistent" }, hostname: hostname() }).config;
-    return { check: { name: "config", status: "fail", detail: error.message, fix: "correct that line; the other checks below use the built-in defaults" }, config: fallback };
+    return {
+      check: {
+        name: "config",
+        status: "fail",
+        detail: error.message,
+        fix: "correct that line; the other checks below use the built-in defaults",
+      },
+      config: fallback,
+    };
   }
 }
 
@@ -63,21 +91,47 @@ async function journalChecks(config: Config): Promise<Check[]> {
   checks.push(
     journalctl
       ? { name: "journalctl", status: "ok", detail: journalctl }
-      : { name: "journalctl", status: wantsJournal ? "warn" : "ok", detail: "not installed", fix: "apt install systemd (without it the daemon reads /dev/kmsg: kernel events only)" },
+      : {
+          name: "journalctl",
+          status: wantsJournal ? "warn" : "ok",
+          detail: "not installed",
+          fix: "apt install systemd (without it the daemon reads /dev/kmsg: kernel events only)",
+        },
   );
   if (journalctl && wantsJournal) {
-    if (!isJournaldRunning()) checks.push({ name: "journal", status: "warn", detail: "journald is not running: the daemon reads /dev/kmsg instead (kernel events only)" });
+    if (!isJournaldRunning())
+      checks.push({
+        name: "journal",
+        status: "warn",
+        detail: "journald is not running: the daemon reads /dev/kmsg instead (kernel events only)",
+      });
     else {
       const probe = await probeJournal();
-      checks.push(probe.usable ? { name: "journal", status: "ok", detail: probe.reason } : { name: "journal", status: "fail", detail: probe.reason, fix: "sudo usermod -aG systemd-journal $USER, then log in again" });
+      checks.push(
+        probe.usable
+          ? { name: "journal", status: "ok", detail: probe.reason }
+          : { name: "journal", status: "fail", detail: probe.reason, fix: "sudo usermod -aG systemd-journal $USER, then log in again" },
+      );
     }
   }
   const kmsg = isKmsgReadable();
   const kmsgNeeded = config.sources.use === "kmsg" || !isJournaldRunning();
-  checks.push(kmsg === null ? { name: "/dev/kmsg", status: "ok", detail: "readable" } : { name: "/dev/kmsg", status: kmsgNeeded ? "fail" : "ok", detail: kmsgNeeded ? kmsg : `not readable, not needed while the journal is (${kmsg})` });
+  checks.push(
+    kmsg === null
+      ? { name: "/dev/kmsg", status: "ok", detail: "readable" }
+      : {
+          name: "/dev/kmsg",
+          status: kmsgNeeded ? "fail" : "ok",
+          detail: kmsgNeeded ? kmsg : `not readable, not needed while the journal is (${kmsg})`,
+        },
+  );
   if (!kmsgNeeded) {
     const plan = planFastPath(config.sources.use, "journal", config.sources.use === "journal" ? null : kmsg);
-    checks.push(plan.on ? { name: "kernel fast path", status: "ok", detail: "on: /dev/kmsg is read beside the journal" } : { name: "kernel fast path", status: "ok", detail: `off: ${plan.reason}` });
+    checks.push(
+      plan.on
+        ? { name: "kernel fast path", status: "ok", detail: "on: /dev/kmsg is read beside the journal" }
+        : { name: "kernel fast path", status: "ok", detail: `off: ${plan.reason}` },
+    );
   }
   return checks;
 }
@@ -85,40 +139,97 @@ async function journalChecks(config: Config): Promise<Check[]> {
 function toolCheck(name: string, needed: boolean, purpose: string, fix: string): Check {
   const path = Bun.which(name);
   if (path) return { name, status: "ok", detail: path };
-  return { name, status: needed ? "warn" : "ok", detail: `not installed${needed ? `: ${purpose}` : " (not needed with this config)"}`, ...(needed ? { fix } : {}) };
+  return {
+    name,
+    status: needed ? "warn" : "ok",
+    detail: `not installed${needed ? `: ${purpose}` : " (not needed with this config)"}`,
+    ...(needed ? { fix } : {}),
+  };
 }
 
 function psiCheck(): Check {
   const psi = readMemoryPsi();
   return psi
     ? { name: "PSI", status: "ok", detail: `memory some=${psi.some.avg10.toFixed(1)}% full=${(psi.full?.avg10 ?? 0).toFixed(1)}%` }
-    : { name: "PSI", status: "warn", detail: "/proc/pressure/memory is missing: no memory-pressure history", fix: "Linux 4.20+ with CONFIG_PSI=y (some distributions need psi=1 on the kernel command line)" };
+    : {
+        name: "PSI",
+        status: "warn",
+        detail: "/proc/pressure/memory is missing: no memory-pressure history",
+        fix: "Linux 4.20+ with CONFIG_PSI=y (some distributions need psi=1 on the kernel command line)",
+      };
 }
 
 /** A request that publishes nothing: ntfy's health endpoint, then the topic's auth check. */
 async function ntfyCheck(config: Config): Promise<Check> {
-  if (!config.ntfy.url) return { name: "ntfy", status: "warn", detail: "no [ntfy] url: events are stored but no alert is sent", fix: `set [ntfy] url = "https://ntfy.sh/<a-secret-topic>", then logtriage test-ntfy` };
+  if (!config.ntfy.url)
+    return {
+      name: "ntfy",
+      status: "warn",
+      detail: "no [ntfy] url: events are stored but no alert is sent",
+      fix: `set [ntfy] url = "https://ntfy.sh/<a-secret-topic>", then logtriage test-ntfy`,
+    };
   const target = parseNtfyUrl(config.ntfy.url);
   if (!target) return { name: "ntfy", status: "fail", detail: `[ntfy] url ${config.ntfy.url} names no topic` };
   const timeout = AbortSignal.timeout(config.ntfy.timeoutMs);
   try {
     const response = await fetch(`${target.serverUrl}/v1/health`, { signal: timeout, redirect: "manual" });
     await response.body?.cancel();
-    if (response.status >= 500) return { name: "ntfy", status: "fail", detail: `${target.serverUrl} answers ${response.status}`, fix: "the server has a problem; alerts wait in the outbox meanwhile" };
-    return { name: "ntfy", status: "ok", detail: `${target.serverUrl} answers (topic ${target.topic}); 'logtriage test-ntfy' sends a real one` };
+    if (response.status >= 500)
+      return {
+        name: "ntfy",
+        status: "fail",
+        detail: `${target.serverUrl} answers ${response.status}`,
+        fix: "the server has a problem; alerts wait in the outbox meanwhile",
+      };
+    return {
+      name: "ntfy",
+      status: "ok",
+      detail: `${target.serverUrl} answers (topic ${target.topic}); 'logtriage test-ntfy' sends a real one`,
+    };
   } catch (error) {
     // The same words the daemon's ntfy client and test-ntfy use for the same failure.
-    const reason = fetchFailure(error, { server: target.serverUrl, host: new URL(target.serverUrl).hostname, timeoutMs: config.ntfy.timeoutMs, cancelled: false, timedOut: timeout.aborted }).message;
-    return { name: "ntfy", status: "fail", detail: reason, fix: "check [ntfy] url and the network; alerts wait in the outbox until it answers" };
+    const reason = fetchFailure(error, {
+      server: target.serverUrl,
+      host: new URL(target.serverUrl).hostname,
+      timeoutMs: config.ntfy.timeoutMs,
+      cancelled: false,
+      timedOut: timeout.aborted,
+    }).message;
+    return {
+      name: "ntfy",
+      status: "fail",
+      detail: reason,
+      fix: "check [ntfy] url and the network; alerts wait in the outbox until it answers",
+    };
   }
 }
 
 async function unitChecks(runner: Runner): Promise<Check[]> {
-  if (!Bun.which("systemctl")) return [{ name: "service", status: "warn", detail: "systemctl not found: run 'logtriage daemon' under your own supervisor" }];
-  const show = await runner.run(["systemctl", "--user", "show", "logtriage.service", "-p", "LoadState,ActiveState,SubState,UnitFileState,WatchdogUSec,NRestarts"], { timeoutMs: 5_000 });
-  if (show.exitCode !== 0) return [{ name: "service", status: "warn", detail: `no user manager to ask (${show.stderr.trim().split("\n").pop() ?? "systemctl failed"})`, fix: "log in through a session with systemd, or check the unit with 'systemctl status logtriage' if installed with --system" }];
+  if (!Bun.which("systemctl"))
+    return [{ name: "service", status: "warn", detail: "systemctl not found: run 'logtriage daemon' under your own supervisor" }];
+  const show = await runner.run(
+    ["systemctl", "--user", "show", "logtriage.service", "-p", "LoadState,ActiveState,SubState,UnitFileState,WatchdogUSec,NRestarts"],
+    { timeoutMs: 5_000 },
+  );
+  if (show.exitCode !== 0)
+    return [
+      {
+        name: "service",
+        status: "warn",
+        detail: `no user manager to ask (${show.stderr.trim().split("\n").pop() ?? "systemctl failed"})`,
+        fix: "log in through a session with systemd, or check the unit with 'systemctl status logtriage' if installed with --system",
+      },
+    ];
   const p = Object.fromEntries(parseShowBlocks(show.stdout)[0] ?? []);
-  if (p["LoadState"] !== "loaded") return [{ name: "service", status: "warn", detail: "logtriage.service is not installed for this user", fix: "run install.sh (curl -fsSL …/install.sh | sh)" }];
+  if (p["LoadState"] !== "loaded")
+    return [
+      {
+        name: "service",
+        status: "warn",
+        detail: "logtriage.service is not installed for this user",
+        fix: "run install.sh (curl -fsSL …/install.sh | sh)",
+      },
+    ];
   const checks: Check[] = [];
   const active = p["ActiveState"] === "active";
   checks.push({
@@ -128,7 +239,16 @@ async function unitChecks(runner: Runner): Promise<Check[]> {
     ...(active ? {} : { fix: "systemctl --user enable --now logtriage.service; journalctl --user -u logtriage -n 20 says why it stopped" }),
   });
   const watchdog = p["WatchdogUSec"] ?? "0";
-  checks.push(watchdog !== "0" && watchdog !== "infinity" ? { name: "watchdog", status: "ok", detail: `WatchdogSec=${watchdog}` } : { name: "watchdog", status: "warn", detail: "no WatchdogSec on the unit: a wedged daemon would not be restarted", fix: "reinstall the unit (install.sh) or add WatchdogSec=60" });
+  checks.push(
+    watchdog !== "0" && watchdog !== "infinity"
+      ? { name: "watchdog", status: "ok", detail: `WatchdogSec=${watchdog}` }
+      : {
+          name: "watchdog",
+          status: "warn",
+          detail: "no WatchdogSec on the unit: a wedged daemon would not be restarted",
+          fix: "reinstall the unit (install.sh) or add WatchdogSec=60",
+        },
+  );
   return checks;
 }
 
@@ -141,13 +261,23 @@ function databaseCheck(dbPath: string): Check {
       accessSync(dir, constants.W_OK);
       return { name: "database", status: "ok", detail: `${dbPath} not created yet (the daemon creates it; ${dir} is writable)` };
     } catch {
-      return { name: "database", status: "fail", detail: `${dbPath} cannot be created: ${dir} is not writable by this user`, fix: "set [db] path to a writable place, or fix the directory's owner" };
+      return {
+        name: "database",
+        status: "fail",
+        detail: `${dbPath} cannot be created: ${dir} is not writable by this user`,
+        fix: "set [db] path to a writable place, or fix the directory's owner",
+      };
     }
   }
   try {
     accessSync(dbPath, constants.R_OK | constants.W_OK);
   } catch {
-    return { name: "database", status: "fail", detail: `${dbPath} is not readable and writable by this user`, fix: `chown $USER '${dbPath}'` };
+    return {
+      name: "database",
+      status: "fail",
+      detail: `${dbPath} is not readable and writable by this user`,
+      fix: `chown $USER '${dbPath}'`,
+    };
   }
   const sizeKb = Math.round(statSync(dbPath).size / 1024);
   try {
@@ -158,7 +288,11 @@ function databaseCheck(dbPath: string): Check {
       if (damage) return { name: "database", status: "fail", detail: `${dbPath} is damaged: ${damage}`, fix: CORRUPT_DB_FIX };
       const version = schemaVersion(db);
       const daemon = daemonStatus(readDaemonRow(db), Date.now() * 1000);
-      return { name: "database", status: "ok", detail: `${dbPath}: ${formatKb(sizeKb)}, schema ${version}/${SCHEMA_VERSION}, integrity ok, daemon ${daemon}` };
+      return {
+        name: "database",
+        status: "ok",
+        detail: `${dbPath}: ${formatKb(sizeKb)}, schema ${version}/${SCHEMA_VERSION}, integrity ok, daemon ${daemon}`,
+      };
     } finally {
       db.close();
     }
@@ -166,7 +300,12 @@ function databaseCheck(dbPath: string): Check {
     const message = error instanceof Error ? error.message : String(error);
     // SQLITE_CORRUPT / SQLITE_NOTADB: the file is there but is not a sound database.
     const corrupt = /malformed|not a database|corrupt/i.test(message);
-    return { name: "database", status: "fail", detail: corrupt ? `${dbPath} is damaged: ${message}` : message, ...(corrupt ? { fix: CORRUPT_DB_FIX } : {}) };
+    return {
+      name: "database",
+      status: "fail",
+      detail: corrupt ? `${dbPath} is damaged: ${message}` : message,
+      ...(corrupt ? { fix: CORRUPT_DB_FIX } : {}),
+    };
   }
 }
 
@@ -240,11 +379,21 @@ function outboxCheck(dbPath: string): Check | null {
   }
 }
 
-export async function runChecks(args: { config?: string | undefined; db?: string | undefined }, runner: Runner = processRunner): Promise<Check[]> {
+export async function runChecks(
+  args: { config?: string | undefined; db?: string | undefined },
+  runner: Runner = processRunner,
+): Promise<Check[]> {
   const { check, config } = configCheck(args.config);
   const checks: Check[] = [check];
   checks.push(...(await journalChecks(config)));
-  checks.push(toolCheck("coredumpctl", config.detectors.coredumps, "crash backtraces come only from the kernel's line", "apt install systemd-coredump"));
+  checks.push(
+    toolCheck(
+      "coredumpctl",
+      config.detectors.coredumps,
+      "crash backtraces come only from the kernel's line",
+      "apt install systemd-coredump",
+    ),
+  );
   checks.push(toolCheck("smartctl", config.smart.enabled, "[smart] is on but disks cannot be queried", "apt install smartmontools"));
   checks.push(psiCheck());
   const ntfy = await ntfyCheck(config);
@@ -263,7 +412,10 @@ export async function runChecks(args: { config?: string | undefined; db?: string
 }
 
 export const doctorCommand = defineCommand({
-  meta: { name: "doctor", description: "Check journal access, tools, PSI, config, ntfy, the service and the database; say how to fix each problem" },
+  meta: {
+    name: "doctor",
+    description: "Check journal access, tools, PSI, config, ntfy, the service and the database; say how to fix each problem",
+  },
   args: { ...commonArgs, json: { type: "boolean", description: "As JSON" } },
   async run({ args }) {
     const checks = await runChecks(args);

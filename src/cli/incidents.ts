@@ -28,11 +28,19 @@ function line(i: Incident, nowUs: number, silenced: boolean): string {
 }
 
 export const incidentsCommand = defineCommand({
-  meta: { name: "incidents", description: "List incidents: each one thing going wrong (a unit, a probe, a disk, a program), with its events" },
+  meta: {
+    name: "incidents",
+    description: "List incidents: each one thing going wrong (a unit, a probe, a disk, a program), with its events",
+  },
   args: {
     ...commonArgs,
     open: { type: "boolean", description: "Only incidents still open" },
-    last: { type: "string", description: "Active within: 30m, 24h, 7d, 90d (open ones are always listed)", default: "7d", valueHint: "DURATION" },
+    last: {
+      type: "string",
+      description: "Active within: 30m, 24h, 7d, 90d (open ones are always listed)",
+      default: "7d",
+      valueHint: "DURATION",
+    },
     json: { type: "boolean", description: "One JSON object per line" },
     limit: { type: "string", description: "At most this many", default: "100", valueHint: "N" },
   },
@@ -48,7 +56,8 @@ export const incidentsCommand = defineCommand({
       const list = queryIncidents(db, { sinceUs: nowUs - lastMs * 1000, openOnly: Boolean(args.open), limit });
       const silenced = silencedIncidents(db);
       if (args.json) {
-        for (const i of list) process.stdout.write(`${JSON.stringify(incidentJson(i, nowUs, incidentEventIds(db, i.id), silenced.get(i.id) ?? []))}\n`);
+        for (const i of list)
+          process.stdout.write(`${JSON.stringify(incidentJson(i, nowUs, incidentEventIds(db, i.id), silenced.get(i.id) ?? []))}\n`);
         return;
       }
       if (list.length === 0) {
@@ -74,18 +83,26 @@ export const muteCommand = defineCommand({
   args: {
     ...commonArgs,
     id: { type: "positional", description: "Incident id, or a unique prefix of it (as printed by 'logtriage incidents')", required: true },
-    for: { type: "string", description: "Also end the mute after this long: 1h, 24h, 7d (default: only when the incident changes)", valueHint: "DURATION" },
+    for: {
+      type: "string",
+      description: "Also end the mute after this long: 1h, 24h, 7d (default: only when the incident changes)",
+      valueHint: "DURATION",
+    },
   },
   async run({ args }) {
     const forMs = args.for === undefined ? null : parseDuration(args.for);
-    if (args.for !== undefined && (forMs === null || forMs <= 0)) throw new UsageError(`--for: expected a duration like 1h, 24h or 7d, got "${args.for}"`);
+    if (args.for !== undefined && (forMs === null || forMs <= 0))
+      throw new UsageError(`--for: expected a duration like 1h, 24h or 7d, got "${args.for}"`);
     const { dbPath, config } = loadCommandEnv(args);
     const db = openStore(dbPath);
     try {
       const inc = findOrFail(db, args.id, dbPath);
       const nowUs = Date.now() * 1000;
       setMute(db, inc.id, { untilUs: forMs === null ? null : nowUs + forMs * 1000, severity: inc.severity, loop: inc.loop });
-      const until = forMs === null ? "until its severity rises or it becomes a loop" : `for ${args.for} (until ${formatLocalTime(nowUs + forMs * 1000)}), or until it changes`;
+      const until =
+        forMs === null
+          ? "until its severity rises or it becomes a loop"
+          : `for ${args.for} (until ${formatLocalTime(nowUs + forMs * 1000)}), or until it changes`;
       console.log(`Muted ${inc.id} (${inc.summary}) ${until}. It is still stored and counted in the digest.`);
       const client = alertmanagerClient(config.alertmanager);
       if (client) {
@@ -98,13 +115,27 @@ export const muteCommand = defineCommand({
           { name: "severity", value: inc.severity, isRegex: false, isEqual: true },
         ];
         const id = await client
-          .createSilence({ matchers, startsAt: new Date(), endsAt: new Date(endsMs), createdBy: `logtriage mute (${inc.instanceId})`, comment: inc.summary }, AbortSignal.timeout(config.alertmanager.timeoutMs))
+          .createSilence(
+            {
+              matchers,
+              startsAt: new Date(),
+              endsAt: new Date(endsMs),
+              createdBy: `logtriage mute (${inc.instanceId})`,
+              comment: inc.summary,
+            },
+            AbortSignal.timeout(config.alertmanager.timeoutMs),
+          )
           .catch((error: unknown) => {
             const reason = error instanceof Error ? error.message : String(error);
-            throw new NotifyError(`muted here, but Alertmanager has no silence for it (${reason}); run 'logtriage mute ${inc.id}' again when it answers`, { status: null, retryable: true, cause: error });
+            throw new NotifyError(
+              `muted here, but Alertmanager has no silence for it (${reason}); run 'logtriage mute ${inc.id}' again when it answers`,
+              { status: null, retryable: true, cause: error },
+            );
           });
         recordSilences(db, inc.id, [id]);
-        console.log(`Silenced in Alertmanager (${client.urls[0]}): silence ${id}, until ${formatLocalTime(endsMs * 1000)} or a higher severity.`);
+        console.log(
+          `Silenced in Alertmanager (${client.urls[0]}): silence ${id}, until ${formatLocalTime(endsMs * 1000)} or a higher severity.`,
+        );
       }
     } finally {
       db.close();

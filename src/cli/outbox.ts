@@ -29,7 +29,11 @@ export const outboxCommand = defineCommand({
   run({ args }) {
     const env = loadCommandEnv(args);
     if (!existsSync(env.dbPath)) {
-      process.stdout.write(args.json ? `${JSON.stringify({ db: env.dbPath, paused: null, alerts: [] })}\n` : `no event database at ${env.dbPath} yet: nothing waits\n`);
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ db: env.dbPath, paused: null, alerts: [] })}\n`
+          : `no event database at ${env.dbPath} yet: nothing waits\n`,
+      );
       return;
     }
     if (args.retry) {
@@ -53,7 +57,15 @@ export const outboxCommand = defineCommand({
           db: env.dbPath,
           paused: paused && { since: isoTime(paused.sinceMs * 1000), status: paused.status, reason: paused.reason },
           counts: { pending: counts.pending, refused: counts.failed, expired: counts.expired, sent: counts.sent },
-          alerts: alerts.map((a) => ({ id: a.id, event: a.eventId, created: isoTime(a.createdUs), state: a.state === "failed" ? "refused" : a.state, attempts: a.attempts, last_error: a.lastError, title: a.title })),
+          alerts: alerts.map((a) => ({
+            id: a.id,
+            event: a.eventId,
+            created: isoTime(a.createdUs),
+            state: a.state === "failed" ? "refused" : a.state,
+            attempts: a.attempts,
+            last_error: a.lastError,
+            title: a.title,
+          })),
         };
         process.stdout.write(`${JSON.stringify(out)}\n`);
         return;
@@ -62,7 +74,9 @@ export const outboxCommand = defineCommand({
       if (paused) lines.push(`The outbox is PAUSED since ${formatLocalTime(paused.sinceMs * 1000)}: ${paused.reason}`, "");
       if (alerts.length === 0) lines.push("nothing waits: every alert was delivered");
       for (const a of alerts) {
-        lines.push(`#${a.id} ${formatLocalTime(a.createdUs)}  ${WHY[a.state] ?? a.state}${a.attempts ? ` (${a.attempts} attempt(s))` : ""}  ${JSON.stringify(a.title)}`);
+        lines.push(
+          `#${a.id} ${formatLocalTime(a.createdUs)}  ${WHY[a.state] ?? a.state}${a.attempts ? ` (${a.attempts} attempt(s))` : ""}  ${JSON.stringify(a.title)}`,
+        );
         if (a.lastError) lines.push(`    ${a.lastError}`);
       }
       if (counts.failed) lines.push("", "'logtriage outbox --retry' queues the refused alerts again.");

@@ -15,7 +15,12 @@ import { isServiceName, listSnapshots, readSnapshot, snapshotsDir } from "../sto
 // column of their own.
 const SCAN_LIMIT = 100_000;
 
-function queryService(db: Database, dbPath: string, service: string, o: { sinceUs: number; last: string; limit: number; json: boolean }): void {
+function queryService(
+  db: Database,
+  dbPath: string,
+  service: string,
+  o: { sinceUs: number; last: string; limit: number; json: boolean },
+): void {
   const events = queryEvents(db, { sinceUs: o.sinceUs, tiers: ["T3"], limit: SCAN_LIMIT })
     .filter((e) => e.facts.kind === "probe" && e.facts.probe.service === service)
     .slice(0, o.limit);
@@ -68,7 +73,10 @@ export const queryCommand = defineCommand({
     const limit = Number(args.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive whole number, got "${args.limit}"`);
 
-    if (args.service !== undefined && !isServiceName(args.service)) throw new UsageError(`--service: expected a service name of letters, digits, "_" and "-" as in [services.NAME], got "${args.service}"`);
+    if (args.service !== undefined && !isServiceName(args.service))
+      throw new UsageError(
+        `--service: expected a service name of letters, digits, "_" and "-" as in [services.NAME], got "${args.service}"`,
+      );
 
     const { dbPath } = loadCommandEnv(args);
     const db = openStore(dbPath, { readonly: true });

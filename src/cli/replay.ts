@@ -56,7 +56,9 @@ class EventSink {
   add(c: Candidate): void {
     this.totals.events++;
     this.totals.byTier[c.tier]++;
-    process.stdout.write(`${this.json ? JSON.stringify(replayJson(c, this.env.config.instance.id)) : candidateLine(c, this.env.config.instance.id)}\n`);
+    process.stdout.write(
+      `${this.json ? JSON.stringify(replayJson(c, this.env.config.instance.id)) : candidateLine(c, this.env.config.instance.id)}\n`,
+    );
     if (this.db) {
       this.pending.push(c);
       if (this.pending.length >= STORE_BATCH) this.commit();
@@ -93,30 +95,44 @@ function openInput(path: string): ReadableStream<Uint8Array> | string {
 }
 
 export const replayCommand = defineCommand({
-  meta: { name: "replay", description: "Run recorded entries (journalctl -o json, dmesg text or /dev/kmsg records) through triage; never notifies" },
+  meta: {
+    name: "replay",
+    description: "Run recorded entries (journalctl -o json, dmesg text or /dev/kmsg records) through triage; never notifies",
+  },
   args: {
     ...commonArgs,
     file: { type: "positional", description: "Input file(s), or - for standard input", required: true, valueHint: "FILE|-" },
     json: { type: "boolean", description: "One JSON object per event" },
     store: { type: "boolean", description: "Also write the events to the database (with cooldown)" },
-    "page-size": { type: "string", description: "Page size in kB of the machine the log came from (default: this machine's)", valueHint: "KB" },
-    year: { type: "string", description: "Year of syslog stamps that have none (default: the latest year that does not put them in the future)", valueHint: "YYYY" },
+    "page-size": {
+      type: "string",
+      description: "Page size in kB of the machine the log came from (default: this machine's)",
+      valueHint: "KB",
+    },
+    year: {
+      type: "string",
+      description: "Year of syslog stamps that have none (default: the latest year that does not put them in the future)",
+      valueHint: "YYYY",
+    },
   },
   async run({ args }) {
     const inputs = args._.length ? args._ : [args.file];
     let pageSizeKb: number | undefined;
     if (args["page-size"] !== undefined) {
       pageSizeKb = Number(args["page-size"]);
-      if (![4, 8, 16, 64].includes(pageSizeKb)) throw new UsageError(`--page-size: expected 4, 8, 16 or 64 (kB), got "${args["page-size"]}"`);
+      if (![4, 8, 16, 64].includes(pageSizeKb))
+        throw new UsageError(`--page-size: expected 4, 8, 16 or 64 (kB), got "${args["page-size"]}"`);
     }
     let year: number | undefined;
     if (args.year !== undefined) {
       year = Number(args.year);
-      if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new UsageError(`--year: expected a year such as 2026, got "${args.year}"`);
+      if (!Number.isInteger(year) || year < 1970 || year > 9999)
+        throw new UsageError(`--year: expected a year such as 2026, got "${args.year}"`);
     }
     const env = loadCommandEnv(args);
     const triage = new Triage(triageOptions(env.config, pageSizeKb));
-    for (const name of triage.classifier.info.unknownDisabled) env.log.warn(`rules.disable: no rule named "${name}" (the built-in rules are listed in docs/rules.md)`);
+    for (const name of triage.classifier.info.unknownDisabled)
+      env.log.warn(`rules.disable: no rule named "${name}" (the built-in rules are listed in docs/rules.md)`);
 
     const db = args.store ? openStore(env.dbPath) : null;
     const totals: ReplayTotals = { events: 0, byTier: { T1: 0, T2: 0, T3: 0, T4: 0, T5: 0 }, stored: { new: 0, folded: 0 }, badShown: 0 };
@@ -149,7 +165,8 @@ export const replayCommand = defineCommand({
             bootClock,
             wantsRawLine: (line) => triage.wantsRawLine(line),
             onBadLine: (kind, lineNumber, sample) => {
-              if (totals.badShown++ < SHOWN_BAD_LINES) env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${printable(sample)}`);
+              if (totals.badShown++ < SHOWN_BAD_LINES)
+                env.log.warn(`${input}:${lineNumber}: skipped, ${BAD_WORDS[kind]}: ${printable(sample)}`);
             },
           },
           stats,
@@ -162,7 +179,9 @@ export const replayCommand = defineCommand({
             // A classifier bug must not cost the rest of the file (or, with --store, what was
             // already found): this entry is skipped with its line number, the others go on.
             totals.badShown++;
-            env.log.warn(`${input}:${stats.lines}: could not classify this entry, skipped: ${error instanceof Error ? error.message : String(error)} (please report it)`);
+            env.log.warn(
+              `${input}:${stats.lines}: could not classify this entry, skipped: ${error instanceof Error ? error.message : String(error)} (please report it)`,
+            );
             continue;
           }
           for (const c of candidates) sink.add(c);
@@ -187,7 +206,9 @@ export const replayCommand = defineCommand({
     }
     if (!readAny) throw new UsageError(`nothing to replay: ${inputs.join(", ")} could not be read`);
     const tiers = (Object.entries(totals.byTier) as [Tier, number][]).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`);
-    const stored = db ? `; stored ${totals.stored.new} new, ${totals.stored.folded} folded into existing events (cooldown) in ${env.dbPath}` : "";
+    const stored = db
+      ? `; stored ${totals.stored.new} new, ${totals.stored.folded} folded into existing events (cooldown) in ${env.dbPath}`
+      : "";
     process.stderr.write(`${dim(`${totals.events} events${tiers.length ? ` (${tiers.join(", ")})` : ""}${stored}`)}\n`);
   },
 });

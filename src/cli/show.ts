@@ -39,21 +39,28 @@ export const showCommand = defineCommand({
     const db = openStore(dbPath, { readonly: true });
     try {
       const found = getEvent(db, args.id);
-      if (found.kind === "none") throw new UsageError(`no event with id "${args.id}" in ${dbPath}; list them with 'logtriage query --last 90d'`);
-      if (found.kind === "ambiguous") throw new UsageError(`"${args.id}" matches several events (${found.ids.join(", ")}); give more of the id`);
+      if (found.kind === "none")
+        throw new UsageError(`no event with id "${args.id}" in ${dbPath}; list them with 'logtriage query --last 90d'`);
+      if (found.kind === "ambiguous")
+        throw new UsageError(`"${args.id}" matches several events (${found.ids.join(", ")}); give more of the id`);
       const e = found.event;
       // A probe's outage links its failure snapshot: shown in full, as a timeline.
       const snapshotPath = e.facts.kind === "probe" && e.facts.probe.state === "unhealthy" ? e.facts.probe.snapshotPath : null;
       const snapshot = snapshotPath ? loadSnapshot(snapshotPath) : null;
       if (args.json) {
-        const snapshotJson = snapshot === null ? {} : "snapshot" in snapshot ? { snapshot: snapshot.snapshot } : { snapshotProblem: snapshot.problem };
-        process.stdout.write(`${JSON.stringify({ ...eventJson(e), cursors: e.cursors, lines: e.lines, raw: e.raw[0] ?? {}, enrichment: e.enrichment, ...snapshotJson })}\n`);
+        const snapshotJson =
+          snapshot === null ? {} : "snapshot" in snapshot ? { snapshot: snapshot.snapshot } : { snapshotProblem: snapshot.problem };
+        process.stdout.write(
+          `${JSON.stringify({ ...eventJson(e), cursors: e.cursors, lines: e.lines, raw: e.raw[0] ?? {}, enrichment: e.enrichment, ...snapshotJson })}\n`,
+        );
         return;
       }
       const out: string[] = [];
       out.push(`${bold(printable(e.summary))}`);
       out.push(`${tierLabel(e.tier)} ${TIER_NAMES[e.tier]}, ${e.severity}  [${printable(e.instanceId)}]  ${dim(e.id)}`);
-      out.push(`Time:     ${formatLocalTime(e.timestampUs)}${e.occurrences > 1 ? `  (${e.occurrences} occurrences, last ${formatLocalTime(e.lastSeenUs)})` : ""}`);
+      out.push(
+        `Time:     ${formatLocalTime(e.timestampUs)}${e.occurrences > 1 ? `  (${e.occurrences} occurrences, last ${formatLocalTime(e.lastSeenUs)})` : ""}`,
+      );
       if (e.process) out.push(`Process:  ${printable(e.process)}${e.pid === null ? "" : ` (pid ${e.pid})`}`);
       if (e.unit) out.push(`Unit:     ${printable(e.unit)}`);
       out.push(`Rule:     ${e.rule}`);
@@ -63,7 +70,8 @@ export const showCommand = defineCommand({
         const evidence = Object.entries(section.evidence ?? {});
         if (evidence.length === 0) continue;
         out.push("", bold(`Evidence (${section.enricher}):`));
-        for (const [key, value] of evidence) out.push(`  ${printable(key)}: ${printable(typeof value === "string" ? value : JSON.stringify(value))}`);
+        for (const [key, value] of evidence)
+          out.push(`  ${printable(key)}: ${printable(typeof value === "string" ? value : JSON.stringify(value))}`);
       }
       if (snapshot) out.push("", ...("snapshot" in snapshot ? snapshotLines(snapshot.snapshot) : [dim(printable(snapshot.problem))]));
       if (e.lines.length > 1) {

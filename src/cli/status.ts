@@ -16,8 +16,6 @@ import { processRunner } from "../run.ts";
 
 const DAY_US = 86_400_000_000;
 
-
-
 function daemonLine(status: DaemonStatus, row: DaemonRow | null, nowUs: number): string {
   switch (status) {
     case "never started":
@@ -90,7 +88,10 @@ function failedUnitsText(failed: readonly FailedUnits[]): string {
 }
 
 export const statusCommand = defineCommand({
-  meta: { name: "status", description: "Instance, daemon state and source, event database, last event, 24h counts per tier, PSI memory, alert outbox" },
+  meta: {
+    name: "status",
+    description: "Instance, daemon state and source, event database, last event, 24h counts per tier, PSI memory, alert outbox",
+  },
   args: {
     ...commonArgs,
     json: { type: "boolean", description: "As one JSON object" },
@@ -157,7 +158,10 @@ export const statusCommand = defineCommand({
               journal_claimed: daemon.state.fastPath.ledger?.journalClaimed ?? null,
             }
           : null,
-        blind: state === "running" && daemon ? (daemon.state.blind ?? []).map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: isoTime(b.sinceUs) })) : [],
+        blind:
+          state === "running" && daemon
+            ? (daemon.state.blind ?? []).map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: isoTime(b.sinceUs) }))
+            : [],
         failed_units: Object.fromEntries(failedUnits.map((f) => [f.manager, f.units])),
         monitors: daemon?.state.monitors ?? null,
         enrichment: daemon?.state.enrichment ?? null,
@@ -188,7 +192,9 @@ export const statusCommand = defineCommand({
       `Daemon:       ${daemonLine(state, daemon, nowUs)}`,
       `Source:       ${sourceLine(daemon, nowUs)}`,
       ...(daemon?.state.fastPath ? [`Fast path:    ${fastPathLine(daemon.state.fastPath)}`] : []),
-      ...(state === "running" && daemon?.state.blind?.length ? daemon.state.blind.map((b) => `Blind:        ${b.cause} (since ${formatAgo(b.sinceUs, nowUs)})${b.fix ? ` — fix: ${b.fix}` : ""}`) : []),
+      ...(state === "running" && daemon?.state.blind?.length
+        ? daemon.state.blind.map((b) => `Blind:        ${b.cause} (since ${formatAgo(b.sinceUs, nowUs)})${b.fix ? ` — fix: ${b.fix}` : ""}`)
+        : []),
       `Config:       ${env.configPath ?? "built-in defaults (no config file)"}`,
       `Database:     ${env.dbPath}${dbExists ? ` (${formatKb(dbSizeKb)})` : " (not created yet)"}`,
       `Last event:   ${last ? `[${last.tier}] ${last.summary} — ${formatAgo(last.timestampUs, nowUs)} (${formatLocalTime(last.timestampUs)})` : "none"}`,

@@ -160,7 +160,10 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
     alertmanager: {
       urls: am.urls ?? [],
       bearerToken: am.bearer_token ?? null,
-      bearerTokenFile: am.bearer_token_file === undefined ? null : resolveConfigPath(am.bearer_token_file, ctx.file, ctx.env, "alertmanager.bearer_token_file"),
+      bearerTokenFile:
+        am.bearer_token_file === undefined
+          ? null
+          : resolveConfigPath(am.bearer_token_file, ctx.file, ctx.env, "alertmanager.bearer_token_file"),
       basicAuth: am.basic_auth ?? null,
       caFile: am.ca_file === undefined ? null : resolveConfigPath(am.ca_file, ctx.file, ctx.env, "alertmanager.ca_file"),
       insecureSkipVerify: am.insecure_skip_verify ?? false,
@@ -177,9 +180,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
     },
     rules: {
       disable: rules.disable ?? [],
-      custom: (rules.custom ?? []).map(
-        (rule): CustomRuleConfig => ({ ...rule, severity: rule.severity ?? DEFAULT_SEVERITY[rule.tier] }),
-      ),
+      custom: (rules.custom ?? []).map((rule): CustomRuleConfig => ({ ...rule, severity: rule.severity ?? DEFAULT_SEVERITY[rule.tier] })),
     },
   };
 }
@@ -187,5 +188,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
 // valibot's output types optional keys as `key?: T | undefined`; drop the undefined ones
 // so they do not overwrite defaults in a spread.
 function definedOnly<T extends object>(table: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(table).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+  return Object.fromEntries(Object.entries(table).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }

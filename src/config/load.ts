@@ -61,7 +61,10 @@ function crossCheck(file: ConfigFile): KeyProblem[] {
   }
   const am = file.alertmanager ?? {};
   if ([am.bearer_token, am.bearer_token_file, am.basic_auth].filter((x) => x !== undefined).length > 1) {
-    problems.push({ path: ["alertmanager", "bearer_token"], message: "alertmanager: set one of bearer_token, bearer_token_file and basic_auth" });
+    problems.push({
+      path: ["alertmanager", "bearer_token"],
+      message: "alertmanager: set one of bearer_token, bearer_token_file and basic_auth",
+    });
   }
   if ((ntfy.user === undefined) !== (ntfy.password === undefined)) {
     const [given, missing] = ntfy.user === undefined ? ["password", "user"] : ["user", "password"];
@@ -80,7 +83,10 @@ function unrepresentable(value: unknown): boolean {
 function writtenValue(line: string): string | null {
   const eq = line.indexOf("=");
   if (eq < 0) return null;
-  const value = line.slice(eq + 1).replace(/#.*$/, "").trim();
+  const value = line
+    .slice(eq + 1)
+    .replace(/#.*$/, "")
+    .trim();
   return value === "" ? null : value;
 }
 
@@ -89,7 +95,11 @@ function issueProblem(issue: v.BaseIssue<unknown>): KeyProblem & { unrepresentab
   // valibot reports a missing required key as an issue of its table, with the key's name,
   // quoted, as what it expected.
   const missing = issue.kind === "schema" && issue.input === undefined && issue.expected?.startsWith('"') === true;
-  return { path, message: `${formatKeyPath(path)}: ${missing ? "required key is missing" : issue.message}`, unrepresentable: unrepresentable(issue.input) };
+  return {
+    path,
+    message: `${formatKeyPath(path)}: ${missing ? "required key is missing" : issue.message}`,
+    unrepresentable: unrepresentable(issue.input),
+  };
 }
 
 function problemsError(problems: readonly (KeyProblem & { unrepresentable?: boolean })[], text: string, file: string): ConfigError {
@@ -190,17 +200,24 @@ function decodeConfig(bytes: Uint8Array, file: string): string {
     }
   }
   const column = bad - lineStart + 1;
-  throw new ConfigError(`${formatLocation(file, line, column)}: not UTF-8 (byte 0x${(bytes[bad] as number).toString(16).padStart(2, "0")}): save the config as UTF-8 text`, { file, line, column });
+  throw new ConfigError(
+    `${formatLocation(file, line, column)}: not UTF-8 (byte 0x${(bytes[bad] as number).toString(16).padStart(2, "0")}): save the config as UTF-8 text`,
+    { file, line, column },
+  );
 }
 
 function readConfigText(file: string, explicit: boolean): string | null {
   try {
     const stat = statSync(file);
     if (stat.isDirectory()) {
-      throw new ConfigError(`${file}: is a directory, not a config file (${explicit ? "point --config at a TOML file" : "replace it with a TOML file"}, such as ${join(file, "config.toml")})`, { file });
+      throw new ConfigError(
+        `${file}: is a directory, not a config file (${explicit ? "point --config at a TOML file" : "replace it with a TOML file"}, such as ${join(file, "config.toml")})`,
+        { file },
+      );
     }
     if (!stat.isFile()) throw new ConfigError(`${file}: not a regular file (a config file is a TOML text file)`, { file });
-    if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: ${stat.size} bytes is too large for a config file (is this the right file?)`, { file });
+    if (stat.size > MAX_CONFIG_BYTES)
+      throw new ConfigError(`${file}: ${stat.size} bytes is too large for a config file (is this the right file?)`, { file });
     return decodeConfig(readFileSync(file), file);
   } catch (error) {
     if (error instanceof ConfigError) throw error;

@@ -9,7 +9,10 @@ export type EnvVars = Readonly<Record<string, string | undefined>>;
 function home(env: EnvVars, file: string, keyPath: string | null): string {
   const value = env["HOME"];
   if (value && isAbsolute(value)) return value;
-  throw new ConfigError(`${file ? `${file}: ` : ""}${keyPath ? `${keyPath}: ` : ""}HOME is not set (or not an absolute path); set HOME, or give absolute paths`, { file, keyPath });
+  throw new ConfigError(
+    `${file ? `${file}: ` : ""}${keyPath ? `${keyPath}: ` : ""}HOME is not set (or not an absolute path); set HOME, or give absolute paths`,
+    { file, keyPath },
+  );
 }
 
 // The XDG spec says a relative XDG_*_HOME is invalid and must be ignored.

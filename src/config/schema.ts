@@ -185,9 +185,13 @@ const tier = () => v.picklist(TIERS, expected(oneOf(TIERS)));
 const severity = () => v.picklist(SEVERITIES, expected(oneOf(SEVERITIES)));
 
 const unitList = () =>
-  v.array(v.pipe(text("a unit name"), v.regex(/^[\w@:.\\*-]+\.[a-z]+$/, expected(`a unit name like "backup.service"`))), expected(`an array of unit names like ["backup.service"]`));
+  v.array(
+    v.pipe(text("a unit name"), v.regex(/^[\w@:.\\*-]+\.[a-z]+$/, expected(`a unit name like "backup.service"`))),
+    expected(`an array of unit names like ["backup.service"]`),
+  );
 
-const programList = () => v.array(v.pipe(text("a program name"), v.minLength(1, expected("a program name"))), expected(`an array of program names like ["steam"]`));
+const programList = () =>
+  v.array(v.pipe(text("a program name"), v.minLength(1, expected("a program name"))), expected(`an array of program names like ["steam"]`));
 
 const NTFY_TOPIC_NAME = /^[-_A-Za-z0-9]{1,64}$/;
 const CONTROL_TOPIC_EXPECTED = `a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none`;
@@ -280,7 +284,10 @@ export const ConfigFileSchema = v.strictObject(
             v.pipe(
               text("a non-empty string"),
               v.minLength(1, expected("a non-empty string")),
-              v.check((s) => !/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s), expected("printable characters only (no control characters or escape sequences)")),
+              v.check(
+                (s) => !/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s),
+                expected("printable characters only (no control characters or escape sequences)"),
+              ),
             ),
           ),
           role: v.optional(v.picklist(ROLES, expected(oneOf(ROLES)))),
@@ -313,7 +320,12 @@ export const ConfigFileSchema = v.strictObject(
           token_file: v.optional(text("a file path")),
           user: v.optional(text()),
           password: v.optional(text()),
-          click: v.optional(v.pipe(text("a URL"), v.check((s) => URL.canParse(s), expected("a URL")))),
+          click: v.optional(
+            v.pipe(
+              text("a URL"),
+              v.check((s) => URL.canParse(s), expected("a URL")),
+            ),
+          ),
           timeout: v.optional(duration(1)),
           max_age: v.optional(duration(60_000)),
           min_severity: v.optional(
@@ -329,7 +341,12 @@ export const ConfigFileSchema = v.strictObject(
             ),
           ),
           on_resolve: v.optional(v.picklist(ON_RESOLVE, expected(oneOf(ON_RESOLVE)))),
-          control_topic: v.optional(v.pipe(text(CONTROL_TOPIC_EXPECTED), v.check((s) => s === "" || NTFY_TOPIC_NAME.test(s), expected(CONTROL_TOPIC_EXPECTED)))),
+          control_topic: v.optional(
+            v.pipe(
+              text(CONTROL_TOPIC_EXPECTED),
+              v.check((s) => s === "" || NTFY_TOPIC_NAME.test(s), expected(CONTROL_TOPIC_EXPECTED)),
+            ),
+          ),
           update_interval: v.optional(duration(0)),
         },
         TABLE,
@@ -406,14 +423,25 @@ export const ConfigFileSchema = v.strictObject(
               text(`an http:// or https:// URL`),
               v.check((s) => /^https?:\/\//.test(s) && URL.canParse(s), expected(`an http:// or https:// URL`)),
             ),
-            unit: v.optional(v.pipe(text("a unit name"), v.regex(/^[\w@:.\\-]+\.[a-z]+$/, expected(`a unit name like "nextcloud.service"`)))),
+            unit: v.optional(
+              v.pipe(text("a unit name"), v.regex(/^[\w@:.\\-]+\.[a-z]+$/, expected(`a unit name like "nextcloud.service"`))),
+            ),
             interval: v.optional(duration(1_000)),
             timeout: v.optional(duration(100)),
             expect_status: v.optional(
-              v.pipe(v.number(expected("an HTTP status 100 to 599")), v.integer(expected("an HTTP status 100 to 599")), v.minValue(100, expected("an HTTP status 100 to 599")), v.maxValue(599, expected("an HTTP status 100 to 599"))),
+              v.pipe(
+                v.number(expected("an HTTP status 100 to 599")),
+                v.integer(expected("an HTTP status 100 to 599")),
+                v.minValue(100, expected("an HTTP status 100 to 599")),
+                v.maxValue(599, expected("an HTTP status 100 to 599")),
+              ),
             ),
             failures_before_alert: v.optional(
-              v.pipe(v.number(expected("a whole number of at least 1")), v.integer(expected("a whole number of at least 1")), v.minValue(1, expected("a whole number of at least 1"))),
+              v.pipe(
+                v.number(expected("a whole number of at least 1")),
+                v.integer(expected("a whole number of at least 1")),
+                v.minValue(1, expected("a whole number of at least 1")),
+              ),
             ),
           },
           TABLE,
@@ -425,7 +453,12 @@ export const ConfigFileSchema = v.strictObject(
       v.pipe(
         v.strictObject(
           {
-            listen: v.optional(v.pipe(text(LISTEN_EXPECTED), v.check((s) => s === "" || parseHttpListen(s) !== null, expected(LISTEN_EXPECTED)))),
+            listen: v.optional(
+              v.pipe(
+                text(LISTEN_EXPECTED),
+                v.check((s) => s === "" || parseHttpListen(s) !== null, expected(LISTEN_EXPECTED)),
+              ),
+            ),
             token: v.optional(text()),
             allow_unauthenticated_loopback: v.optional(flag()),
           },
@@ -478,7 +511,12 @@ export const ConfigFileSchema = v.strictObject(
         TABLE,
       ),
     ),
-    db: v.optional(v.strictObject({ path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) }, TABLE)),
+    db: v.optional(
+      v.strictObject(
+        { path: v.optional(v.pipe(text("a file path"), v.minLength(1, expected("a file path")))), retention: v.optional(duration(1)) },
+        TABLE,
+      ),
+    ),
     log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS, expected(oneOf(LOG_LEVELS)))) }, TABLE)),
     redact: v.optional(
       v.strictObject(
@@ -488,7 +526,10 @@ export const ConfigFileSchema = v.strictObject(
             v.array(
               v.pipe(
                 text("a regular expression (string)"),
-                v.check((s) => regexError(s) === null, (issue) => `invalid regular expression ${JSON.stringify(issue.input)}: ${regexError(String(issue.input)) ?? ""}`),
+                v.check(
+                  (s) => regexError(s) === null,
+                  (issue) => `invalid regular expression ${JSON.stringify(issue.input)}: ${regexError(String(issue.input)) ?? ""}`,
+                ),
               ),
               expected(`an array of regular expressions like ["CUST-[0-9]{6}"]`),
             ),
@@ -504,14 +545,19 @@ export const ConfigFileSchema = v.strictObject(
             v.array(
               v.pipe(
                 text(`an Alertmanager URL like "http://alertmanager:9093"`),
-                v.check((s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s), expected(`an Alertmanager URL like "http://alertmanager:9093"`)),
+                v.check(
+                  (s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s),
+                  expected(`an Alertmanager URL like "http://alertmanager:9093"`),
+                ),
               ),
               expected(`an array of Alertmanager URLs like ["http://alertmanager:9093"]`),
             ),
           ),
           bearer_token: v.optional(text()),
           bearer_token_file: v.optional(text("a file path")),
-          basic_auth: v.optional(v.strictObject({ user: text(), password: text() }, expected(`a table like { user = "…", password = "…" }`))),
+          basic_auth: v.optional(
+            v.strictObject({ user: text(), password: text() }, expected(`a table like { user = "…", password = "…" }`)),
+          ),
           ca_file: v.optional(text("a file path")),
           insecure_skip_verify: v.optional(flag()),
           timeout: v.optional(duration(1)),

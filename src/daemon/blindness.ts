@@ -77,7 +77,15 @@ export class BlindnessTracker {
     const was = this.open.get(subject);
     if (blind && !was) {
       this.open.set(subject, { subject, cause: blind.cause, fix: blind.fix, sinceUs: nowUs, recordsAtStart: recordsRead });
-      const facts: BlindnessFacts = { subject, state: "blind", cause: blind.cause, fix: blind.fix, blindSinceUs: nowUs, blindForMs: null, reread: null };
+      const facts: BlindnessFacts = {
+        subject,
+        state: "blind",
+        cause: blind.cause,
+        fix: blind.fix,
+        blindSinceUs: nowUs,
+        blindForMs: null,
+        reread: null,
+      };
       const summary = subject === "database" ? `logtriage cannot store events: ${blind.cause}` : `logtriage is blind: ${blind.cause}`;
       return candidateOf(facts, summary, nowUs);
     }
@@ -89,8 +97,20 @@ export class BlindnessTracker {
         subject === "database"
           ? "events held in memory meanwhile are stored now"
           : `${read} record(s) read while blind; the reader resumes from the last entry it read, so what was written meanwhile is read now`;
-      const facts: BlindnessFacts = { subject, state: "sees-again", cause: was.cause, fix: null, blindSinceUs: was.sinceUs, blindForMs, reread };
-      return candidateOf(facts, `logtriage sees again: ${SUBJECT_WORDS[subject]} is back after ${formatElapsed(Math.max(1000, blindForMs))} blind`, nowUs);
+      const facts: BlindnessFacts = {
+        subject,
+        state: "sees-again",
+        cause: was.cause,
+        fix: null,
+        blindSinceUs: was.sinceUs,
+        blindForMs,
+        reread,
+      };
+      return candidateOf(
+        facts,
+        `logtriage sees again: ${SUBJECT_WORDS[subject]} is back after ${formatElapsed(Math.max(1000, blindForMs))} blind`,
+        nowUs,
+      );
     }
     return null;
   }
@@ -229,16 +249,36 @@ export class BlindnessWatch {
     const nowUs = nowMs * 1000;
     const records = source?.stats.recordsRead ?? 0;
     if (!source) {
-      this.emit(this.tracker.update("source", { cause: `no log source can be read (${this.options.startReason})`, fix: blindnessFix(this.options.startReason) }, nowUs, records));
+      this.emit(
+        this.tracker.update(
+          "source",
+          { cause: `no log source can be read (${this.options.startReason})`, fix: blindnessFix(this.options.startReason) },
+          nowUs,
+          records,
+        ),
+      );
     } else {
       if (source.stats.running) this.sourceDownSinceMs = null;
       else this.sourceDownSinceMs ??= nowMs;
       const downFor = this.sourceDownSinceMs === null ? 0 : nowMs - this.sourceDownSinceMs;
       const down = downFor >= (this.options.sourceDownMs ?? 30_000);
-      this.emit(this.tracker.update("source", down ? { cause: `the ${source.name} reader has been down for ${formatElapsed(downFor)} (${source.stats.lastError ?? "not started"})`, fix: null } : null, nowUs, records));
+      this.emit(
+        this.tracker.update(
+          "source",
+          down
+            ? {
+                cause: `the ${source.name} reader has been down for ${formatElapsed(downFor)} (${source.stats.lastError ?? "not started"})`,
+                fix: null,
+              }
+            : null,
+          nowUs,
+          records,
+        ),
+      );
       // A stall the source detected and fixed by restarting its reader: said once, as it happened.
       if (source.stats.restarts > this.restartsSeen) {
-        if (/stalled/.test(source.stats.lastError ?? "")) this.emit(this.tracker.restarted("source", `the ${source.name} reader stalled and was restarted`, nowUs));
+        if (/stalled/.test(source.stats.lastError ?? ""))
+          this.emit(this.tracker.restarted("source", `the ${source.name} reader stalled and was restarted`, nowUs));
         this.restartsSeen = source.stats.restarts;
       }
       if (source.stats.lost > this.lostSeen) {
@@ -247,7 +287,19 @@ export class BlindnessWatch {
       }
     }
     if (this.options.watchJournald) this.sampleJournald(nowUs, records);
-    this.emit(this.tracker.update("database", this.options.dbWritable() ? null : { cause: "the database takes no writes (disk full, read-only or locked)", fix: "check the disk and the database file's permissions; events wait in memory meanwhile" }, nowUs, records));
+    this.emit(
+      this.tracker.update(
+        "database",
+        this.options.dbWritable()
+          ? null
+          : {
+              cause: "the database takes no writes (disk full, read-only or locked)",
+              fix: "check the disk and the database file's permissions; events wait in memory meanwhile",
+            },
+        nowUs,
+        records,
+      ),
+    );
   }
 
   /**
@@ -267,7 +319,8 @@ export class BlindnessWatch {
         }
       })
       .join(",");
-    if (this.journalInodes !== null && inodes !== this.journalInodes && inodes.replaceAll(",", "") !== "") this.options.onJournaldBack?.("the active journal file was replaced");
+    if (this.journalInodes !== null && inodes !== this.journalInodes && inodes.replaceAll(",", "") !== "")
+      this.options.onJournaldBack?.("the active journal file was replaced");
     this.journalInodes = inodes;
   }
 
@@ -278,7 +331,14 @@ export class BlindnessWatch {
     const wasBlind = this.tracker.current().some((b) => b.subject === "journald");
     if (now === null) {
       const cause = before ? `journald (pid ${before.pid}) stopped` : "journald is not running";
-      this.emit(this.tracker.update("journald", { cause, fix: "start systemd-journald; nothing is logged, so nothing can be read, while it is down" }, nowUs, records));
+      this.emit(
+        this.tracker.update(
+          "journald",
+          { cause, fix: "start systemd-journald; nothing is logged, so nothing can be read, while it is down" },
+          nowUs,
+          records,
+        ),
+      );
     } else if (wasBlind) {
       this.options.onJournaldBack?.(`journald is back (pid ${now.pid})`);
       this.emit(this.tracker.update("journald", null, nowUs, records));

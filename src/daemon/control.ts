@@ -29,7 +29,8 @@ export function loadOrCreateControlKey(path: string): Buffer {
   // A key others can read lets them mute alerts: make it ours alone whatever umask made it.
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
   const hex = readFileSync(path, "utf8").trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${path} is not a logtriage control key (64 hex digits); remove it and a new one is made at the next start`);
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new Error(`${path} is not a logtriage control key (64 hex digits); remove it and a new one is made at the next start`);
   return Buffer.from(hex, "hex");
 }
 
@@ -40,7 +41,14 @@ export function controlKeyPath(dbPath: string): string {
 /** The buttons of an incident's alert: "Mute 24 h", signed for that incident. */
 export function muteButton(key: Buffer, target: NtfyTarget, controlTopic: string, incidentId: string, nowUs: number): NtfyAction {
   const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("hex");
-  return { action: "http", label: "Mute 24 h", url: `${target.serverUrl}/${controlTopic}`, method: "POST", body: signMute(key, { incidentId, forMs: MUTE_BUTTON_MS, issuedUs: nowUs, nonce }), clear: true };
+  return {
+    action: "http",
+    label: "Mute 24 h",
+    url: `${target.serverUrl}/${controlTopic}`,
+    method: "POST",
+    body: signMute(key, { incidentId, forMs: MUTE_BUTTON_MS, issuedUs: nowUs, nonce }),
+    clear: true,
+  };
 }
 
 export interface ControlLog {
@@ -49,7 +57,12 @@ export interface ControlLog {
 }
 
 /** Acts on one control message's text; returns what became of it. */
-export function applyControl(db: Database, key: Buffer, text: string, nowUs: number): ControlVerdict | { ok: false; reason: "no such incident" } {
+export function applyControl(
+  db: Database,
+  key: Buffer,
+  text: string,
+  nowUs: number,
+): ControlVerdict | { ok: false; reason: "no such incident" } {
   const verdict = verifyControl(key, text, nowUs, (nonce) => loadMonitorState(db, `control-nonce:${nonce}`) !== null);
   if (!verdict.ok) return verdict;
   const found = getIncident(db, verdict.mute.incidentId);
@@ -57,7 +70,11 @@ export function applyControl(db: Database, key: Buffer, text: string, nowUs: num
   const inc = found.incident;
   db.transaction(() => {
     saveMonitorState(db, `control-nonce:${verdict.mute.nonce}`, { incident: inc.id }, nowUs);
-    setMute(db, inc.id, { untilUs: verdict.mute.forMs === null ? null : nowUs + verdict.mute.forMs * 1000, severity: inc.severity, loop: inc.loop });
+    setMute(db, inc.id, {
+      untilUs: verdict.mute.forMs === null ? null : nowUs + verdict.mute.forMs * 1000,
+      severity: inc.severity,
+      loop: inc.loop,
+    });
   })();
   return verdict;
 }
@@ -103,7 +120,10 @@ export class ControlSubscriber {
         }
       } catch (error) {
         if (signal.aborted) return;
-        if (!saidDown) this.log.warn(`control topic ${this.topic}: ${error instanceof Error ? error.message : String(error)}; mute buttons wait until it answers (retrying)`);
+        if (!saidDown)
+          this.log.warn(
+            `control topic ${this.topic}: ${error instanceof Error ? error.message : String(error)}; mute buttons wait until it answers (retrying)`,
+          );
         saidDown = true;
       }
       if (signal.aborted) return;
@@ -125,7 +145,10 @@ export class ControlSubscriber {
     }
     if (event.event !== "message" || typeof event.message !== "string") return null;
     const result = applyControl(this.db, this.key, event.message, Date.now() * 1000);
-    if (result.ok) this.log.info(`control topic: incident ${result.mute.incidentId} muted ${result.mute.forMs === null ? "until it changes" : `for ${Math.round(result.mute.forMs / 3_600_000)} h`} from the phone`);
+    if (result.ok)
+      this.log.info(
+        `control topic: incident ${result.mute.incidentId} muted ${result.mute.forMs === null ? "until it changes" : `for ${Math.round(result.mute.forMs / 3_600_000)} h`} from the phone`,
+      );
     else if (!this.refusedKinds.has(result.reason)) {
       this.refusedKinds.add(result.reason);
       this.log.warn(`control topic: refused a message (${result.reason}); further ones refused for the same reason are not logged`);

@@ -15,7 +15,15 @@ import { alertmanagerClient } from "../notify/alertmanager.ts";
 import { AlertmanagerFeed } from "../notify/alertmanager-feed.ts";
 import { JournalSource, journalMatches } from "../sources/journal.ts";
 import { createKmsgSource, isKmsgReadable } from "../sources/kmsg.ts";
-import { JOURNAL_CLAIM_ROW, KernelLedger, KMSG_LEDGER_ROW, planFastPath, withJournalLedger, withKmsgLedger, type FastPathPlan } from "../sources/kernel-dedupe.ts";
+import {
+  JOURNAL_CLAIM_ROW,
+  KernelLedger,
+  KMSG_LEDGER_ROW,
+  planFastPath,
+  withJournalLedger,
+  withKmsgLedger,
+  type FastPathPlan,
+} from "../sources/kernel-dedupe.ts";
 import { readFileSync } from "node:fs";
 import { readMemoryPsi } from "../host/proc-files.ts";
 import { probeJournal, selectSource, type SourceSelection } from "../sources/registry.ts";
@@ -97,7 +105,11 @@ export function notificationTarget(config: Config): string {
 export async function chooseSource(config: Config): Promise<SourceSelection & { fastPath: FastPathPlan }> {
   const kmsgProblem = config.sources.use === "journal" ? "not probed" : isKmsgReadable();
   const journal = config.sources.use === "kmsg" ? { usable: false, reason: "not probed" } : await probeJournal();
-  const selection = selectSource(config.sources.use, journal, kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem });
+  const selection = selectSource(
+    config.sources.use,
+    journal,
+    kmsgProblem === null ? { usable: true, reason: "/dev/kmsg is readable" } : { usable: false, reason: kmsgProblem },
+  );
   return { ...selection, fastPath: planFastPath(config.sources.use, selection.name, kmsgProblem) };
 }
 
@@ -125,8 +137,15 @@ function readBootId(): string | null {
 function createFastPath(o: DaemonOptions, journal: Source, writer: EventWriter): { fastPath: FastPath; journal: Source } | null {
   const bootId = readBootId();
   if (o.newTriage === undefined || bootId === null) return null;
-  const ledger = new KernelLedger({ bootId, savedCoverage: loadCursor(o.db, KMSG_LEDGER_ROW), savedClaim: loadCursor(o.db, JOURNAL_CLAIM_ROW) });
-  const kmsg = withKmsgLedger(createKmsgSource({ after: loadCursor(o.db, "kmsg"), log: o.log.withTag("kmsg"), onTail: (_seq, us) => ledger.kmsgTail(us) }), ledger);
+  const ledger = new KernelLedger({
+    bootId,
+    savedCoverage: loadCursor(o.db, KMSG_LEDGER_ROW),
+    savedClaim: loadCursor(o.db, JOURNAL_CLAIM_ROW),
+  });
+  const kmsg = withKmsgLedger(
+    createKmsgSource({ after: loadCursor(o.db, "kmsg"), log: o.log.withTag("kmsg"), onTail: (_seq, us) => ledger.kmsgTail(us) }),
+    ledger,
+  );
   const pipeline = new Pipeline({
     source: kmsg,
     triage: o.newTriage(),
@@ -219,14 +238,27 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   }
   // Without a control topic there is no mute button: nothing would hear it.
   const withButtons = (n: Notification, incidentId: string | null | undefined): Notification =>
-    controlKey && notifier && controlTopic && incidentId ? { ...n, actions: [muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000)] } : n;
-  const toNotification = notifier ? (event: StoredEventWithLines) => withButtons(withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId), event.incidentId) : null;
-  const control = controlKey && notifier && controlTopic ? new ControlSubscriber(db, controlKey, notifier.target, controlTopic, () => notifier.authorizationHeader(), log.withTag("control")) : null;
+    controlKey && notifier && controlTopic && incidentId
+      ? { ...n, actions: [muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000)] }
+      : n;
+  const toNotification = notifier
+    ? (event: StoredEventWithLines) =>
+        withButtons(withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId), event.incidentId)
+    : null;
+  const control =
+    controlKey && notifier && controlTopic
+      ? new ControlSubscriber(db, controlKey, notifier.target, controlTopic, () => notifier.authorizationHeader(), log.withTag("control"))
+      : null;
   const incidents = new IncidentStep({
     instanceId: config.instance.id,
     policy: incidentPolicy(config),
     rules: { updateIntervalMs: config.ntfy.updateIntervalMs },
-    windows: { unitMs: config.incidents.resolveUnitMs, programMs: config.incidents.resolveProgramMs, diskMs: config.incidents.resolveDiskMs, otherMs: config.incidents.resolveOtherMs },
+    windows: {
+      unitMs: config.incidents.resolveUnitMs,
+      programMs: config.incidents.resolveProgramMs,
+      diskMs: config.incidents.resolveDiskMs,
+      otherMs: config.incidents.resolveOtherMs,
+    },
     onResolve: config.ntfy.onResolve,
     toNotification,
     click: config.ntfy.click,
@@ -249,7 +281,11 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   });
   const writer = new EventWriter({
     db,
-    policy: { instanceId: config.instance.id, cooldownMs: config.cooldown.windowMs, aggregateThreshold: config.cooldown.aggregateThreshold },
+    policy: {
+      instanceId: config.instance.id,
+      cooldownMs: config.cooldown.windowMs,
+      aggregateThreshold: config.cooldown.aggregateThreshold,
+    },
     alerts: toNotification ? { tiers: alertTiers, toNotification } : null,
     enrichment,
     incidents,
@@ -258,7 +294,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   });
   const fast = selection.fastPath.on && mainSource ? createFastPath(o, mainSource, writer) : null;
   const fastPath = fast?.fastPath ?? null;
-  const fastPathReason = selection.fastPath.on && !fastPath ? "off: the boot id cannot be read, so kernel records of two boots cannot be told apart" : selection.fastPath.reason;
+  const fastPathReason =
+    selection.fastPath.on && !fastPath
+      ? "off: the boot id cannot be read, so kernel records of two boots cannot be told apart"
+      : selection.fastPath.reason;
   const source = fast?.journal ?? mainSource;
   const pipeline = source
     ? new Pipeline({
@@ -306,7 +345,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     source: {
       name: selection.name,
       reason: selection.reason,
-      stats: source ? { ...source.stats } : { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: selection.reason, lastReadUs: null, running: false },
+      stats: source
+        ? { ...source.stats }
+        : { recordsRead: 0, malformed: 0, lost: 0, restarts: 0, lastError: selection.reason, lastReadUs: null, running: false },
       lastEntryUs: pipeline?.counters.lastEntryUs ?? null,
       lagUs: pipeline?.counters.lagUs ?? null,
       committed: pipeline?.counters.committedPosition ?? null,
@@ -326,7 +367,14 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     heldCandidates: pipeline?.heldCandidates ?? 0,
     monitors: monitors.map((m) => m.name),
     enrichment: { ...enrichment.counters, waiting: enrichment.pending },
-    outbox: sender ? { paused: sender.counters.paused, expired: sender.counters.expired, refused: sender.counters.refused, updatesInPlace: sender.counters.updatesInPlace } : null,
+    outbox: sender
+      ? {
+          paused: sender.counters.paused,
+          expired: sender.counters.expired,
+          refused: sender.counters.refused,
+          updatesInPlace: sender.counters.updatesInPlace,
+        }
+      : null,
     blind: blindness.current(),
   });
   const systemd = openSystemdNotifier();
@@ -340,7 +388,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       heartbeatFailing = false;
       return true;
     } catch (error) {
-      if (!heartbeatFailing) log.warn(`cannot write the heartbeat: ${explainSqliteError(error, db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}`);
+      if (!heartbeatFailing)
+        log.warn(
+          `cannot write the heartbeat: ${explainSqliteError(error, db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}`,
+        );
       heartbeatFailing = true;
       return false;
     }
@@ -363,7 +414,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const retain = () => {
     try {
       const r = applyRetention(db, Date.now() * 1000, config.db.retentionMs);
-      if (r.events || r.alerts || r.incidents) log.info(`retention: removed ${r.events} event(s), ${r.incidents} resolved incident(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`);
+      if (r.events || r.alerts || r.incidents)
+        log.info(
+          `retention: removed ${r.events} event(s), ${r.incidents} resolved incident(s) and ${r.alerts} sent alert(s) older than ${formatDuration(config.db.retentionMs)}; the file shrank by ${r.pagesFreed} page(s)`,
+        );
     } catch (error) {
       log.warn(`retention failed, tried again tomorrow: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -372,20 +426,25 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   // Held-back updates and quiet incidents: looked at often enough for a one-minute update
   // interval to be kept to within a few seconds.
   let sweeping = false;
-  const sweep = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    incidents
-      .sweep(db, Date.now() * 1000)
-      .then((queued) => {
-        if (queued > 0) sender?.wake();
-        alertmanager?.wake();
-      })
-      .catch((error: unknown) => log.warn(`incidents: ${error instanceof Error ? error.message : String(error)}; looked at again shortly`))
-      .finally(() => {
-        sweeping = false;
-      });
-  }, Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)));
+  const sweep = setInterval(
+    () => {
+      if (sweeping) return;
+      sweeping = true;
+      incidents
+        .sweep(db, Date.now() * 1000)
+        .then((queued) => {
+          if (queued > 0) sender?.wake();
+          alertmanager?.wake();
+        })
+        .catch((error: unknown) =>
+          log.warn(`incidents: ${error instanceof Error ? error.message : String(error)}; looked at again shortly`),
+        )
+        .finally(() => {
+          sweeping = false;
+        });
+    },
+    Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)),
+  );
   const settle = settleAfterBursts({
     entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
     onTrim: (r, entries) => log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}`),
@@ -395,7 +454,12 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   void announceReady(systemd, source, signal);
   const http = config.http.listen ? startApi(o, state, () => !heartbeatFailing, monitors) : null;
   const pending = outboxCounts(db).pending;
-  if (pending > 0) log.info(sender ? `${pending} alert(s) from before wait in the outbox; sending them first` : `${pending} alert(s) wait in the outbox, unsent while [ntfy] url is not set`);
+  if (pending > 0)
+    log.info(
+      sender
+        ? `${pending} alert(s) from before wait in the outbox; sending them first`
+        : `${pending} alert(s) wait in the outbox, unsent while [ntfy] url is not set`,
+    );
 
   try {
     await Promise.all([
@@ -436,7 +500,9 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
   if (!listen) return null;
   const probes = monitors.find((m): m is ProbesMonitor => m instanceof ProbesMonitor) ?? null;
   const failedUnits = new FailedUnitsReader(processRunner);
-  const units = config.metrics.units.length ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") }) : null;
+  const units = config.metrics.units.length
+    ? new UnitReader({ units: config.metrics.units, runner: processRunner, log: log.withTag("metrics") })
+    : null;
   return startHttpServer({
     listen,
     openLoopback: config.http.allowUnauthenticatedLoopback,
@@ -450,7 +516,14 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
       nowUs: () => Date.now() * 1000,
       health: () => {
         const s = state().source;
-        return { sourceName: s.name, sourceRunning: s.stats.running, sourceError: s.stats.lastError, dbWritable: dbWritable(), blind: state().blind ?? [], outboxPaused: state().outbox?.paused ?? null };
+        return {
+          sourceName: s.name,
+          sourceRunning: s.stats.running,
+          sourceError: s.stats.lastError,
+          dbWritable: dbWritable(),
+          blind: state().blind ?? [],
+          outboxPaused: state().outbox?.paused ?? null,
+        };
       },
       metrics: async () => {
         const families = await collectMetrics(
@@ -484,7 +557,9 @@ async function runMonitor(monitor: Monitor, writer: EventWriter, log: Log, signa
   try {
     await monitor.run(signal, (candidate) => writer.submit([candidate], monitorLog));
   } catch (error) {
-    monitorLog.error(`the ${monitor.name} monitor stopped: ${error instanceof Error ? error.message : String(error)}; the rest of the daemon goes on`);
+    monitorLog.error(
+      `the ${monitor.name} monitor stopped: ${error instanceof Error ? error.message : String(error)}; the rest of the daemon goes on`,
+    );
   }
 }
 
@@ -501,7 +576,12 @@ async function announceReady(systemd: SystemdNotifier | null, source: Source | n
  * reader is up, or has been down for less than one ping period (a journalctl being restarted).
  * A wedged database or a source that stays down lets systemd restart the daemon.
  */
-function startWatchdog(systemd: SystemdNotifier, source: Source | null, beat: () => boolean, log: Log): ReturnType<typeof setInterval> | null {
+function startWatchdog(
+  systemd: SystemdNotifier,
+  source: Source | null,
+  beat: () => boolean,
+  log: Log,
+): ReturnType<typeof setInterval> | null {
   const pingMs = watchdogPingMs(process.env, process.pid);
   if (pingMs === null) return null;
   let downSinceMs: number | null = null;
@@ -517,14 +597,18 @@ function startWatchdog(systemd: SystemdNotifier, source: Source | null, beat: ()
       withheld = false;
     } else if (!withheld) {
       withheld = true;
-      log.warn(`not answering systemd's watchdog: ${dbOk ? `the ${source?.name} source is down (${source?.stats.lastError ?? "no reader"})` : "the database takes no writes"}; systemd restarts the daemon if this lasts`);
+      log.warn(
+        `not answering systemd's watchdog: ${dbOk ? `the ${source?.name} source is down (${source?.stats.lastError ?? "no reader"})` : "the database takes no writes"}; systemd restarts the daemon if this lasts`,
+      );
     }
   }, pingMs);
 }
 
 export function statusLine(s: DaemonState, newEvents: number): string {
   const blind = blindLine(s.blind ?? []);
-  const src = s.source.name ? `${s.source.name}${s.source.stats.running ? "" : " (down)"}: ${s.source.stats.recordsRead} records read` : "no source";
+  const src = s.source.name
+    ? `${s.source.name}${s.source.stats.running ? "" : " (down)"}: ${s.source.stats.recordsRead} records read`
+    : "no source";
   return `${blind ? `${blind} | ` : ""}${src}, ${newEvents} new events this run`;
 }
 

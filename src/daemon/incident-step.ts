@@ -2,13 +2,34 @@ import type { Database } from "bun:sqlite";
 import type { OnResolve } from "../config/schema.ts";
 import type { Candidate } from "../event.ts";
 import { fingerprintOf, GPU_CRASH_JOIN_US, isOomKill, isPressureEnd, isRecovery, mayJoinGpuIncident } from "../incidents/fingerprint.ts";
-import { decideAlert, joinIncident, narrowToUnit, openIncident, pressureBecomesKill, quietResolution, resolveIncident, withDecision, type AlertRules, type Incident, type ResolveWindows } from "../incidents/lifecycle.ts";
+import {
+  decideAlert,
+  joinIncident,
+  narrowToUnit,
+  openIncident,
+  pressureBecomesKill,
+  quietResolution,
+  resolveIncident,
+  withDecision,
+  type AlertRules,
+  type Incident,
+  type ResolveWindows,
+} from "../incidents/lifecycle.ts";
 import type { IncidentPolicy } from "../incidents/policy.ts";
 import { FloodGate } from "../incidents/flood.ts";
 import { clearNotification, floodNotification, incidentAlert, resolvedNotification } from "../notify/incident-alert.ts";
 import type { Notification } from "../text/alert.ts";
 import { getEvent, type CommitOutcome, type StoredEventWithLines } from "../store/events.ts";
-import { eventIsLoop, findOpenIncident, findRecentOpenOfKind, getIncident, linkEvent, newIncidentId, openIncidents, saveIncident } from "../store/incidents.ts";
+import {
+  eventIsLoop,
+  findOpenIncident,
+  findRecentOpenOfKind,
+  getIncident,
+  linkEvent,
+  newIncidentId,
+  openIncidents,
+  saveIncident,
+} from "../store/incidents.ts";
 import { enqueueAlert } from "../store/outbox.ts";
 import type { UnitState } from "./unit-state.ts";
 
@@ -84,9 +105,25 @@ export class IncidentStep {
       // an episode never told while it lasted is kept as an incident already over, for the digest.
       const p = c.facts.kind === "memory-pressure" ? c.facts.pressure : null;
       const endUs = p?.endUs ?? c.timestampUs;
-      const ev = { eventId: event.id, tier: c.tier, severity: c.severity, summary: event.summary, timestampUs: endUs, occurrences: event.occurrences, loop: false, alertable: false };
-      const base = existing?.kind === "pressure" ? joinIncident(existing, ev) : openIncident(newIncidentId(), instanceId, fp, { ...ev, timestampUs: p?.startUs ?? c.timestampUs });
-      const resolved = resolveIncident({ ...base, lastSeenUs: Math.max(base.lastSeenUs, endUs) }, endUs, p?.ended === false ? "the daemon stopped during it" : "pressure eased");
+      const ev = {
+        eventId: event.id,
+        tier: c.tier,
+        severity: c.severity,
+        summary: event.summary,
+        timestampUs: endUs,
+        occurrences: event.occurrences,
+        loop: false,
+        alertable: false,
+      };
+      const base =
+        existing?.kind === "pressure"
+          ? joinIncident(existing, ev)
+          : openIncident(newIncidentId(), instanceId, fp, { ...ev, timestampUs: p?.startUs ?? c.timestampUs });
+      const resolved = resolveIncident(
+        { ...base, lastSeenUs: Math.max(base.lastSeenUs, endUs) },
+        endUs,
+        p?.ended === false ? "the daemon stopped during it" : "pressure eased",
+      );
       linkEvent(db, event.id, resolved.id);
       saveIncident(db, resolved);
       return this.resolutionAlerts(resolved);
@@ -97,7 +134,11 @@ export class IncidentStep {
       linkEvent(db, event.id, existing.id);
       // A probe is "healthy again"; logtriage seeing again says what it re-read.
       const resolution = c.facts.kind === "blindness" ? event.summary.replace(/^logtriage /, "") : "healthy again";
-      const resolved = resolveIncident({ ...existing, lastSeenUs: Math.max(existing.lastSeenUs, c.timestampUs) }, c.timestampUs, resolution);
+      const resolved = resolveIncident(
+        { ...existing, lastSeenUs: Math.max(existing.lastSeenUs, c.timestampUs) },
+        c.timestampUs,
+        resolution,
+      );
       saveIncident(db, resolved);
       return this.resolutionAlerts(resolved);
     }
@@ -133,7 +174,12 @@ export class IncidentStep {
     return alert ? [{ ...alert, incidentId: inc.id }] : [];
   }
 
-  private alertFor(db: Database, inc: Incident, update: string | null, justStored: StoredEventWithLines | null): { eventId: string; notification: Notification } | null {
+  private alertFor(
+    db: Database,
+    inc: Incident,
+    update: string | null,
+    justStored: StoredEventWithLines | null,
+  ): { eventId: string; notification: Notification } | null {
     const toNotification = this.options.toNotification;
     if (toNotification === null) return null;
     let lead = justStored?.id === inc.leadEventId ? justStored : null;
@@ -154,7 +200,13 @@ export class IncidentStep {
       case "clear":
         return [{ eventId: inc.leadEventId, notification: clearNotification(inc), incidentId: inc.id }];
       case "update":
-        return [{ eventId: inc.leadEventId, notification: resolvedNotification(inc, this.options.instanceId, this.options.click), incidentId: inc.id }];
+        return [
+          {
+            eventId: inc.leadEventId,
+            notification: resolvedNotification(inc, this.options.instanceId, this.options.click),
+            incidentId: inc.id,
+          },
+        ];
     }
   }
 

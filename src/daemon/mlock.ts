@@ -32,7 +32,10 @@ export function memlockLimit(limitsText: string): number | "unlimited" | null {
 
 export type MlockResult = { locked: true } | { locked: false; reason: string };
 
-export function lockMemory(limitsText = readFileSync("/proc/self/limits", "utf8"), statusText = readFileSync("/proc/self/status", "utf8")): MlockResult {
+export function lockMemory(
+  limitsText = readFileSync("/proc/self/limits", "utf8"),
+  statusText = readFileSync("/proc/self/status", "utf8"),
+): MlockResult {
   const limit = memlockLimit(limitsText);
   // CAP_IPC_LOCK (root, or a system unit granting it) is not bound by the limit.
   if (limit !== "unlimited" && !hasIpcLock(statusText)) {

@@ -89,7 +89,9 @@ export class Pipeline {
     try {
       for (;;) {
         const next = batches.next();
-        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.options.triage.assembler.isOpen ? await Promise.race([next, sleep(quietMs).then((): typeof TIMEOUT => TIMEOUT)]) : await next;
+        let result: IteratorResult<SourceBatch> | typeof TIMEOUT = this.options.triage.assembler.isOpen
+          ? await Promise.race([next, sleep(quietMs).then((): typeof TIMEOUT => TIMEOUT)])
+          : await next;
         while (result === TIMEOUT) {
           // A quiet stream with a report open (a segfault line whose `Code:` line never
           // came): close it as it is, rather than wait for the next kernel line.
@@ -101,13 +103,17 @@ export class Pipeline {
         this.handle(result.value);
         // A report open while other entries keep coming (a storm of userspace lines never
         // lets the stream go quiet): close it once no kernel line has come for the quiet time.
-        if (this.options.triage.assembler.isOpen && Date.now() - this.lastKernelEntryMs > quietMs) this.take(this.options.triage.flush(Date.now() * 1000));
+        if (this.options.triage.assembler.isOpen && Date.now() - this.lastKernelEntryMs > quietMs)
+          this.take(this.options.triage.flush(Date.now() * 1000));
         await this.commitIfQuiet(signal);
       }
     } finally {
       // Stopping: what is complete was committed; a report still open is not, and is read
       // again from the committed position on the next start.
-      if (this.held.length) this.options.log.info(`stopping with a kernel report half read: ${this.held.length} event(s) held back will be read again on the next start`);
+      if (this.held.length)
+        this.options.log.info(
+          `stopping with a kernel report half read: ${this.held.length} event(s) held back will be read again on the next start`,
+        );
     }
   }
 
@@ -122,7 +128,10 @@ export class Pipeline {
       } catch (error) {
         // A bug of ours met an entry it did not expect: skip that entry, keep the daemon.
         this.counters.triageErrors++;
-        if (this.counters.triageErrors <= 10) this.options.log.error(`could not classify entry ${entry.cursor ?? "(no cursor)"}, skipped: ${error instanceof Error ? error.message : String(error)} — please report it`);
+        if (this.counters.triageErrors <= 10)
+          this.options.log.error(
+            `could not classify entry ${entry.cursor ?? "(no cursor)"}, skipped: ${error instanceof Error ? error.message : String(error)} — please report it`,
+          );
         continue;
       }
       this.take(candidates);
@@ -153,7 +162,9 @@ export class Pipeline {
         return;
       } catch (error) {
         this.counters.commitFailures++;
-        this.options.log.error(`cannot store events (${explainSqliteError(error)?.message ?? (error instanceof Error ? error.message : String(error))}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`);
+        this.options.log.error(
+          `cannot store events (${explainSqliteError(error)?.message ?? (error instanceof Error ? error.message : String(error))}); retrying in ${delayMs / 1000}s — nothing is lost meanwhile, reading waits`,
+        );
         await sleep(delayMs, signal);
         if (signal.aborted) return;
         delayMs = Math.min(delayMs * 2, COMMIT_RETRY_MAX_MS);
@@ -162,7 +173,11 @@ export class Pipeline {
   }
 
   private commit(candidates: Candidate[], position: string | null): void {
-    const result = this.options.writer.commit(candidates, position === null ? null : { name: this.options.source.name, position }, this.options.sideRows?.(position) ?? []);
+    const result = this.options.writer.commit(
+      candidates,
+      position === null ? null : { name: this.options.source.name, position },
+      this.options.sideRows?.(position) ?? [],
+    );
     this.options.onCommitted?.(position);
     this.counters.commits++;
     this.counters.eventsNew += result.created;

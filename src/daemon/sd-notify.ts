@@ -72,7 +72,9 @@ export function openSystemdNotifier(env: Record<string, string | undefined> = pr
   return {
     send(message) {
       const payload = Buffer.from(message, "utf8");
-      return Number(libc.symbols.sendto(fd, ptr(payload), payload.length, MSG_NOSIGNAL, ptr(address.bytes), address.length)) === payload.length;
+      return (
+        Number(libc.symbols.sendto(fd, ptr(payload), payload.length, MSG_NOSIGNAL, ptr(address.bytes), address.length)) === payload.length
+      );
     },
     close() {
       libc.symbols.close(fd);

@@ -40,5 +40,8 @@ export function trimStartupMemory(): TrimResult {
   const ranges = mappingsOf(readFileSync("/proc/self/maps", "utf8"), exe);
   let failed = 0;
   for (const [start, end] of ranges) if (libc.madvise(start, end - start, MADV_PAGEOUT) !== 0) failed++;
-  return { ranges: ranges.length - failed, error: failed ? `madvise failed on ${failed} of ${ranges.length} mappings (kernel before 5.4?)` : null };
+  return {
+    ranges: ranges.length - failed,
+    error: failed ? `madvise failed on ${failed} of ${ranges.length} mappings (kernel before 5.4?)` : null,
+  };
 }

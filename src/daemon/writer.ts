@@ -58,7 +58,11 @@ export class EventWriter {
    * Stores candidates and, when given, the source position, in one transaction; throws when
    * the database refuses (the caller retries: the log pipeline holds its reading meanwhile).
    */
-  commit(candidates: readonly Candidate[], source: { name: string; position: string } | null, sideRows: readonly { name: string; position: string }[] = []): CommitResult {
+  commit(
+    candidates: readonly Candidate[],
+    source: { name: string; position: string } | null,
+    sideRows: readonly { name: string; position: string }[] = [],
+  ): CommitResult {
     const { db, policy, alerts, enrichment } = this.options;
     const nowUs = Date.now() * 1000;
     const result: CommitResult = { created: 0, folded: 0, queued: 0 };
@@ -130,7 +134,9 @@ export class EventWriter {
       this.commit(this.unsubmitted, null);
       this.unsubmitted = [];
     } catch (error) {
-      log.error(`cannot store ${this.unsubmitted.length} monitor event(s) (${error instanceof Error ? error.message : String(error)}); retrying in 5s`);
+      log.error(
+        `cannot store ${this.unsubmitted.length} monitor event(s) (${error instanceof Error ? error.message : String(error)}); retrying in 5s`,
+      );
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = null;
         this.flushUnsubmitted(log);

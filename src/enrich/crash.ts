@@ -2,7 +2,16 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { sleep } from "../sleep.ts";
 import { join } from "node:path";
 import type { Candidate, Entry } from "../event.ts";
-import { apportReportPrefix, describeFrame, parseCorePattern, parseCoredumpInfo, parseStackFrames, type CoreTarget, type CoredumpInfo, type StackFrame } from "../parse/coredump.ts";
+import {
+  apportReportPrefix,
+  describeFrame,
+  parseCorePattern,
+  parseCoredumpInfo,
+  parseStackFrames,
+  type CoreTarget,
+  type CoredumpInfo,
+  type StackFrame,
+} from "../parse/coredump.ts";
 import { parseJournalLine } from "../parse/journal-json.ts";
 import { RunError } from "../run.ts";
 import { CRASH_INCIDENT_WINDOW_US } from "../store/events.ts";
@@ -52,7 +61,11 @@ async function coredumpInfo(pid: number, crashUs: number, ctx: EnrichContext): P
     // --since: a pid is reused across boots and over time, and `info PID` prints the oldest
     // match first; only a dump from this crash's moment is this crash's.
     const since = `--since=@${Math.floor(crashUs / 1e6) - SINCE_SLACK_S}`;
-    const r = await ctx.runner.run(["coredumpctl", "--no-pager", since, "info", String(pid)], { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 256 << 10 });
+    const r = await ctx.runner.run(["coredumpctl", "--no-pager", since, "info", String(pid)], {
+      timeoutMs: TOOL_TIMEOUT_MS,
+      signal: ctx.signal,
+      maxOutputBytes: 256 << 10,
+    });
     const info = r.exitCode === 0 ? parseCoredumpInfo(r.stdout) : null;
     return info ? { kind: "found", info } : { kind: "not-yet" };
   } catch (error) {
@@ -67,7 +80,9 @@ function whereCoresGo(target: CoreTarget, executable: string | null, crashDir: s
       return "systemd-coredump";
     case "apport": {
       const prefix = executable ? apportReportPrefix(executable) : null;
-      const reports = existsSync(crashDir) ? readdirSync(crashDir).filter((f) => f.endsWith(".crash") && (prefix === null || f.startsWith(prefix))) : [];
+      const reports = existsSync(crashDir)
+        ? readdirSync(crashDir).filter((f) => f.endsWith(".crash") && (prefix === null || f.startsWith(prefix)))
+        : [];
       return reports.length > 0 ? `apport: ${join(crashDir, reports[0] as string)}` : `apport (no report in ${crashDir} yet)`;
     }
     case "pipe":
@@ -94,7 +109,10 @@ async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean>
   // A system unit's Result; a user manager is reachable only with its XDG_RUNTIME_DIR, which a
   // system daemon does not have, so user units rely on the stored event above.
   try {
-    const r = await ctx.runner.run(systemctlArgv("system", "show", unit, "-p", "Result"), { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal });
+    const r = await ctx.runner.run(systemctlArgv("system", "show", unit, "-p", "Result"), {
+      timeoutMs: TOOL_TIMEOUT_MS,
+      signal: ctx.signal,
+    });
     return r.exitCode === 0 && parseShowBlocks(r.stdout)[0]?.get("Result") === "start-limit-hit";
   } catch (error) {
     if (error instanceof RunError && error.result === null) return false;
@@ -110,7 +128,18 @@ async function hitStartLimit(unit: string, ctx: EnrichContext): Promise<boolean>
 async function unitPhase(unit: string, crashUs: number, ctx: EnrichContext): Promise<{ phase: Phase | null; why: string }> {
   if (await hitStartLimit(unit, ctx)) return { phase: "gave_up", why: "the unit hit its start limit" };
   const match = (field: string) => [`MESSAGE_ID=${MESSAGE_ID.unitStarted}`, `${field}=${unit}`];
-  const argv = ["journalctl", "-o", "json", "-n", "1", "--no-pager", `--until=@${Math.ceil(crashUs / 1e6)}`, ...match("UNIT"), "+", ...match("USER_UNIT")];
+  const argv = [
+    "journalctl",
+    "-o",
+    "json",
+    "-n",
+    "1",
+    "--no-pager",
+    `--until=@${Math.ceil(crashUs / 1e6)}`,
+    ...match("UNIT"),
+    "+",
+    ...match("USER_UNIT"),
+  ];
   let started: Entry | null = null;
   try {
     const r = await ctx.runner.run(argv, { timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 64 << 10 });
@@ -146,7 +175,8 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
       if (c.pid !== null && frames.length === 0) {
         const target = readCorePattern(procRoot);
         if (target === null) missing.push("core_pattern cannot be read: where the core went is unknown");
-        else if (target.kind !== "systemd-coredump") missing.push(`no backtrace: cores go ${whereCoresGo(target, executable, crashDir)}, not to systemd-coredump`);
+        else if (target.kind !== "systemd-coredump")
+          missing.push(`no backtrace: cores go ${whereCoresGo(target, executable, crashDir)}, not to systemd-coredump`);
         else {
           let found: CoredumpInfo | null = null;
           // Stop asking in time to do the rest (the 24 h count, the unit's phase) before the
@@ -171,7 +201,9 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
             signal = found.signalName ?? signal;
             frames = found.frames;
             unit = unit ?? found.unit ?? found.userUnit;
-            storage = found.storagePath ? `${found.storagePath} (${found.storageState ?? "?"}, ${found.sizeOnDisk ?? "size unknown"})` : `not stored: ${found.storageState ?? "no core file"}`;
+            storage = found.storagePath
+              ? `${found.storagePath} (${found.storageState ?? "?"}, ${found.sizeOnDisk ?? "size unknown"})`
+              : `not stored: ${found.storageState ?? "no core file"}`;
           } else if (missing.length === 0) missing.push(`no coredump of pid ${c.pid} found in time: no backtrace`);
         }
       }
@@ -185,7 +217,11 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
       if (storage) lines.push(`Core dump: ${storage}`);
 
       const before = earlierCrashes(c, ctx);
-      lines.push(before === 0 ? "First crash of this program in 24 h" : `Occurred ${before} time${before === 1 ? "" : "s"} before in 24 h (this is crash ${before + 1})`);
+      lines.push(
+        before === 0
+          ? "First crash of this program in 24 h"
+          : `Occurred ${before} time${before === 1 ? "" : "s"} before in 24 h (this is crash ${before + 1})`,
+      );
 
       if (unit) {
         const { phase, why } = await unitPhase(unit, c.timestampUs, ctx);

@@ -54,7 +54,10 @@ export function smartDevicesFor(device: string, sysRoot = "/sys"): string[] {
   if (scsi) return [`/dev/${scsi[1] as string}`];
   const nvme = NVME.exec(device);
   // smartctl --scan names the controller (/dev/nvme0); a configured device may be the namespace.
-  if (nvme) return nvme[2] ? [`/dev/${nvme[1] as string}`, `/dev/${nvme[1] as string}${nvme[2]}`] : [`/dev/${nvme[1] as string}`, `/dev/${nvme[1] as string}n1`];
+  if (nvme)
+    return nvme[2]
+      ? [`/dev/${nvme[1] as string}`, `/dev/${nvme[1] as string}${nvme[2]}`]
+      : [`/dev/${nvme[1] as string}`, `/dev/${nvme[1] as string}n1`];
   const ata = ATA_PORT.exec(device);
   if (ata) {
     const disk = diskBehindAtaPort(ata[1] as string, sysRoot);
@@ -62,7 +65,6 @@ export function smartDevicesFor(device: string, sysRoot = "/sys"): string[] {
   }
   return [];
 }
-
 
 function storedSummary(db: Database, devices: string[]): SavedSmartState | null {
   for (const d of devices) {
@@ -75,9 +77,14 @@ function storedSummary(db: Database, devices: string[]): SavedSmartState | null 
 async function smartNow(device: string, ctx: EnrichContext): Promise<Enrichment> {
   let result;
   try {
-    result = await ctx.runner.run(smartctlArgv(device, null), { timeoutMs: SMARTCTL_TIMEOUT_MS, signal: ctx.signal, maxOutputBytes: 4 << 20 });
+    result = await ctx.runner.run(smartctlArgv(device, null), {
+      timeoutMs: SMARTCTL_TIMEOUT_MS,
+      signal: ctx.signal,
+      maxOutputBytes: 4 << 20,
+    });
   } catch (error) {
-    if (error instanceof RunError && error.result === null) return { lines: [], missing: [`no SMART state of ${device}: smartctl cannot be run (install smartmontools)`] };
+    if (error instanceof RunError && error.result === null)
+      return { lines: [], missing: [`no SMART state of ${device}: smartctl cannot be run (install smartmontools)`] };
     throw error;
   }
   if (result.timedOut) return { lines: [], missing: [`no SMART state of ${device}: smartctl did not answer in time`] };

@@ -49,7 +49,12 @@ const GPU_RULES: readonly string[] = BUILTIN_RULES.filter((r) => r.group === "gp
  * The cooldown folds a reset's many lines into one event, so its last_seen is the reset's
  * end (e.g. "GPU reset succeeded") while its timestamp is the hang's start.
  */
-export function findGpuEventBefore(db: Database, instanceId: string, crashUs: number, windowUs = GPU_CRASH_WINDOW_US): EventTimesRow | null {
+export function findGpuEventBefore(
+  db: Database,
+  instanceId: string,
+  crashUs: number,
+  windowUs = GPU_CRASH_WINDOW_US,
+): EventTimesRow | null {
   return latestT4EventOverlapping(db, instanceId, GPU_RULES, crashUs, crashUs - windowUs);
 }
 
@@ -81,9 +86,16 @@ export function linkCompositorCrash(candidate: Candidate, db: Database, instance
   const secondsBefore = Math.max(0, Math.round((candidate.timestampUs - gpu.last_seen) / 1_000_000));
   const signal = crashSignal(candidate);
   return {
-    lines: [`Follows a ${happening} at ${formatLocalClock(gpu.timestamp)} (event ${gpu.id}: ${gpu.summary}) — the GPU driver, not ${compositor}, is the likely cause.`],
+    lines: [
+      `Follows a ${happening} at ${formatLocalClock(gpu.timestamp)} (event ${gpu.id}: ${gpu.summary}) — the GPU driver, not ${compositor}, is the likely cause.`,
+    ],
     summary: `Crash: ${compositor}${signal ? ` (${signal})` : ""} after ${happening}${driver ? ` (${driver})` : ""}`,
-    evidence: { gpuEventId: gpu.id, gpuSummary: gpu.summary, secondsAfterGpuEvent: secondsBefore, windowSeconds: GPU_CRASH_WINDOW_US / 1_000_000 },
+    evidence: {
+      gpuEventId: gpu.id,
+      gpuSummary: gpu.summary,
+      secondsAfterGpuEvent: secondsBefore,
+      windowSeconds: GPU_CRASH_WINDOW_US / 1_000_000,
+    },
   };
 }
 

@@ -53,7 +53,10 @@ function lastSampleWithTop(samples: MemorySample[]): MemorySample | null {
 }
 
 /** The process whose RSS grew the most in the window before the kill (by pid, first and last sighting). */
-export function fastestGrowing(samples: MemorySample[], killTimeUs: number): { process: ProcessSample; fromKb: number; toKb: number; overUs: number } | null {
+export function fastestGrowing(
+  samples: MemorySample[],
+  killTimeUs: number,
+): { process: ProcessSample; fromKb: number; toKb: number; overUs: number } | null {
   const first = new Map<number, { rssKb: number; timeUs: number }>();
   const last = new Map<number, { p: ProcessSample; timeUs: number }>();
   for (const s of samples) {
@@ -68,13 +71,17 @@ export function fastestGrowing(samples: MemorySample[], killTimeUs: number): { p
     const start = first.get(pid) as { rssKb: number; timeUs: number };
     const grew = end.p.rssKb - start.rssKb;
     if (grew < MIN_GROWTH_KB || end.timeUs === start.timeUs) continue;
-    if (!best || grew > best.toKb - best.fromKb) best = { process: end.p, fromKb: start.rssKb, toKb: end.p.rssKb, overUs: end.timeUs - start.timeUs };
+    if (!best || grew > best.toKb - best.fromKb)
+      best = { process: end.p, fromKb: start.rssKb, toKb: end.p.rssKb, overUs: end.timeUs - start.timeUs };
   }
   return best;
 }
 
 /** How long PSI stayed over the thresholds right up to the kill, and its peak meanwhile. */
-export function pressureBeforeKill(samples: MemorySample[], t: Thresholds): { sinceUs: number; readings: number; peakSome: number; peakFull: number | null } | null {
+export function pressureBeforeKill(
+  samples: MemorySample[],
+  t: Thresholds,
+): { sinceUs: number; readings: number; peakSome: number; peakFull: number | null } | null {
   let run: MemorySample[] = [];
   for (const s of samples) run = isAbove(s, t) ? [...run, s] : [];
   if (run.length === 0) return null;
@@ -109,7 +116,10 @@ export function blameOom(input: OomBlameInput): OomBlame {
     const owner = ownerOfCgroup(cgroup);
     evidence["cgroup"] = { path: cgroup, owner, limitKb: oom?.memcgLimitKb ?? null, usageKb: oom?.memcgUsageKb ?? null };
     // The rule's own detail already says a cgroup hit its limit; what is added here is whose.
-    if (oom && ownedBy(cgroup, owner)) lines.push(`That cgroup is ${owner}'s: ${owner} hit its own memory limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)}`}, the machine did not run out of memory.`);
+    if (oom && ownedBy(cgroup, owner))
+      lines.push(
+        `That cgroup is ${owner}'s: ${owner} hit its own memory limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)}`}, the machine did not run out of memory.`,
+      );
     else if (userspace && ownedBy(cgroup, owner)) lines.push(`${userspace.killer} acted on ${owner} (cgroup ${cgroup}).`);
   }
 
@@ -126,14 +136,25 @@ export function blameOom(input: OomBlameInput): OomBlame {
   let summary: string | null = null;
   if (largest) {
     evidence["largest"] = largest;
-    const where = largest.source === "kernel task table" ? (oom?.constraint === "CONSTRAINT_MEMCG" ? "in the cgroup, per the kernel's task table at the kill" : "per the kernel's task table at the kill") : `in the memory history ${formatWholeSeconds(killTimeUs - (fromHistory as MemorySample).timeUs)} before the kill`;
+    const where =
+      largest.source === "kernel task table"
+        ? oom?.constraint === "CONSTRAINT_MEMCG"
+          ? "in the cgroup, per the kernel's task table at the kill"
+          : "per the kernel's task table at the kill"
+        : `in the memory history ${formatWholeSeconds(killTimeUs - (fromHistory as MemorySample).timeUs)} before the kill`;
     if (largest.pid === victimPid) {
-      lines.push(`${largest.name} (pid ${largest.pid}) was itself the largest consumer, ${formatKb(largest.rssKb)} RSS ${where}: the victim was the cause.`);
+      lines.push(
+        `${largest.name} (pid ${largest.pid}) was itself the largest consumer, ${formatKb(largest.rssKb)} RSS ${where}: the victim was the cause.`,
+      );
     } else {
-      lines.push(`Likely cause: ${largest.name} (pid ${largest.pid}${largest.owner ? `, ${largest.owner}` : ""}) consuming ${formatKb(largest.rssKb)} RSS ${where}${victimKb ? ` — ${(largest.rssKb / Math.max(1, victimKb)).toFixed(1)}× the victim's ${formatKb(victimKb)}` : ""}.`);
+      lines.push(
+        `Likely cause: ${largest.name} (pid ${largest.pid}${largest.owner ? `, ${largest.owner}` : ""}) consuming ${formatKb(largest.rssKb)} RSS ${where}${victimKb ? ` — ${(largest.rssKb / Math.max(1, victimKb)).toFixed(1)}× the victim's ${formatKb(victimKb)}` : ""}.`,
+      );
       const victimAdj = oom?.victim?.oomScoreAdj ?? null;
       if (victimAdj !== null && largest.oomScoreAdj !== null && victimAdj > largest.oomScoreAdj) {
-        lines.push(`The kernel killed ${victimName ?? "the victim"} instead because its oom_score_adj is ${victimAdj} (the largest's: ${largest.oomScoreAdj}).`);
+        lines.push(
+          `The kernel killed ${victimName ?? "the victim"} instead because its oom_score_adj is ${victimAdj} (the largest's: ${largest.oomScoreAdj}).`,
+        );
       }
       summary = `OOM kill: ${victimName ?? "a process"}${victimPid === null ? "" : ` (pid ${victimPid})`} — likely cause: ${largest.name} ${formatKb(largest.rssKb)}`;
     }
@@ -149,24 +170,49 @@ export function blameOom(input: OomBlameInput): OomBlame {
     const growth = fastestGrowing(samples, killTimeUs);
     if (growth) {
       const perMin = (growth.toKb - growth.fromKb) / (Math.max(1e6, growth.overUs) / 60e6);
-      evidence["fastestGrowing"] = { name: growth.process.comm, pid: growth.process.pid, owner: growth.process.owner, fromKb: growth.fromKb, toKb: growth.toKb, overS: Math.round(growth.overUs / 1e6) };
-      lines.push(`Fastest-growing before the kill: ${growth.process.comm} (pid ${growth.process.pid}${growth.process.owner ? `, ${growth.process.owner}` : ""}), ${formatKb(growth.fromKb)} → ${formatKb(growth.toKb)} in ${formatWholeSeconds(growth.overUs)} (${formatKb(Math.round(perMin))}/min).`);
+      evidence["fastestGrowing"] = {
+        name: growth.process.comm,
+        pid: growth.process.pid,
+        owner: growth.process.owner,
+        fromKb: growth.fromKb,
+        toKb: growth.toKb,
+        overS: Math.round(growth.overUs / 1e6),
+      };
+      lines.push(
+        `Fastest-growing before the kill: ${growth.process.comm} (pid ${growth.process.pid}${growth.process.owner ? `, ${growth.process.owner}` : ""}), ${formatKb(growth.fromKb)} → ${formatKb(growth.toKb)} in ${formatWholeSeconds(growth.overUs)} (${formatKb(Math.round(perMin))}/min).`,
+      );
     }
     const pressure = pressureBeforeKill(samples, thresholds);
     const span = killTimeUs - (samples[0] as MemorySample).timeUs;
     if (pressure) {
-      evidence["pressure"] = { aboveForS: Math.round((killTimeUs - pressure.sinceUs) / 1e6), readings: pressure.readings, peakSomeAvg10: pressure.peakSome, peakFullAvg10: pressure.peakFull, thresholds };
-      lines.push(`Memory pressure was critical (PSI ${pressure.peakFull !== null ? `full avg10 up to ${pressure.peakFull.toFixed(0)}%, ` : ""}some avg10 up to ${pressure.peakSome.toFixed(0)}%) for ${formatWholeSeconds(killTimeUs - pressure.sinceUs)} before the kill.`);
+      evidence["pressure"] = {
+        aboveForS: Math.round((killTimeUs - pressure.sinceUs) / 1e6),
+        readings: pressure.readings,
+        peakSomeAvg10: pressure.peakSome,
+        peakFullAvg10: pressure.peakFull,
+        thresholds,
+      };
+      lines.push(
+        `Memory pressure was critical (PSI ${pressure.peakFull !== null ? `full avg10 up to ${pressure.peakFull.toFixed(0)}%, ` : ""}some avg10 up to ${pressure.peakSome.toFixed(0)}%) for ${formatWholeSeconds(killTimeUs - pressure.sinceUs)} before the kill.`,
+      );
     } else if (samples.some((s) => s.psi)) {
       evidence["pressure"] = { aboveForS: 0, historyS: Math.round(span / 1e6), thresholds };
-      lines.push(cgroup ? `No system-wide memory pressure in the ${formatWholeSeconds(span)} before the kill — as expected when a cgroup hits its own limit.` : `No memory pressure over the thresholds in the ${formatWholeSeconds(span)} before the kill: the memory went fast.`);
+      lines.push(
+        cgroup
+          ? `No system-wide memory pressure in the ${formatWholeSeconds(span)} before the kill — as expected when a cgroup hits its own limit.`
+          : `No memory pressure over the thresholds in the ${formatWholeSeconds(span)} before the kill: the memory went fast.`,
+      );
     } else {
       missing.push("no PSI on this kernel: how long memory was short before the kill is unknown");
     }
     // The machine-wide view, for kills whose report has no table (userspace killers).
     if (!table.length && fromHistory?.top.length) {
       lines.push(`Largest processes ${formatWholeSeconds(killTimeUs - fromHistory.timeUs)} before the kill:`);
-      fromHistory.top.forEach((p, i) => lines.push(`  ${i + 1}. ${p.comm.padEnd(16)} ${formatKb(p.rssKb).padStart(9)}  pid ${p.pid}${p.pid === victimPid ? " (killed)" : ""}${p.owner ? `  ${p.owner}` : ""}`));
+      fromHistory.top.forEach((p, i) =>
+        lines.push(
+          `  ${i + 1}. ${p.comm.padEnd(16)} ${formatKb(p.rssKb).padStart(9)}  pid ${p.pid}${p.pid === victimPid ? " (killed)" : ""}${p.owner ? `  ${p.owner}` : ""}`,
+        ),
+      );
     }
   }
   return { summary, lines, evidence, missing };

@@ -78,7 +78,16 @@ export class EnrichmentStage {
     if (enrichers.length === 0) return;
     if (this.stop.signal.aborted || this.pending >= (this.options.maxQueued ?? 64)) {
       this.counters.skipped++;
-      this.finish(eventId, enrichers.map((e) => ({ enricher: e.name, lines: [], evidence: null, missing: [`${e.name}: skipped, too many new events at once`] })), null);
+      this.finish(
+        eventId,
+        enrichers.map((e) => ({
+          enricher: e.name,
+          lines: [],
+          evidence: null,
+          missing: [`${e.name}: skipped, too many new events at once`],
+        })),
+        null,
+      );
       return;
     }
     this.queue.push({ eventId, candidate, enrichers });
@@ -102,7 +111,16 @@ export class EnrichmentStage {
   async close(): Promise<void> {
     this.stop.abort();
     for (const job of this.queue.splice(0)) {
-      this.finish(job.eventId, job.enrichers.map((e) => ({ enricher: e.name, lines: [], evidence: null, missing: [`${e.name}: not run, the daemon was stopping`] })), null);
+      this.finish(
+        job.eventId,
+        job.enrichers.map((e) => ({
+          enricher: e.name,
+          lines: [],
+          evidence: null,
+          missing: [`${e.name}: not run, the daemon was stopping`],
+        })),
+        null,
+      );
     }
     await Promise.all([...this.inFlight]);
     // Anything a crash of ours left behind goes out as it is.
@@ -140,7 +158,9 @@ export class EnrichmentStage {
     this.stop.signal.addEventListener("abort", onStop, { once: true });
     // Time up or daemon stopping: the enricher's promise is abandoned (its tools are killed
     // through the signal) and its section says why.
-    const cutOff = new Promise<"cut-off">((resolve) => controller.signal.addEventListener("abort", () => resolve("cut-off"), { once: true }));
+    const cutOff = new Promise<"cut-off">((resolve) =>
+      controller.signal.addEventListener("abort", () => resolve("cut-off"), { once: true }),
+    );
     const timer = setTimeout(() => controller.abort(), enricher.timeoutMs);
     try {
       const outcome = await Promise.race([
@@ -183,7 +203,9 @@ export class EnrichmentStage {
       }).immediate();
     } catch (error) {
       // The event and its place in the queue are stored already; a failure here only costs the context.
-      this.options.log.warn(`could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.log.warn(
+        `could not store the enrichment of event ${eventId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
       try {
         if (toNotification) db.transaction(() => releaseEnrichedAlert(db, eventId, toNotification)).immediate();
       } catch {

@@ -69,7 +69,9 @@ function journalEntries(stdout: string): Entry[] {
 
 /** The unit's own entries from journalctl's output, oldest first; systemd's messages about the unit and kernel lines left out. */
 export function ownUnitEntries(stdout: string): Entry[] {
-  return journalEntries(stdout).filter((e) => e.transport !== "kernel" && e.fields["UNIT"] === undefined && e.fields["USER_UNIT"] === undefined);
+  return journalEntries(stdout).filter(
+    (e) => e.transport !== "kernel" && e.fields["UNIT"] === undefined && e.fields["USER_UNIT"] === undefined,
+  );
 }
 
 /** EXIT_CODE / EXIT_STATUS of the last "Main process exited" entry the rule kept with the candidate (the detail already explains it). */
@@ -86,7 +88,13 @@ function lastExit(entries: readonly Entry[]): { code: string; status: string } |
  * systemd's failure message in the journal, and events are committed in journal order before
  * enrichment runs, so the T1 event is already stored when this looks.
  */
-export function findOomKillOfUnit(db: Database, instanceId: string, unit: string, pids: ReadonlySet<number>, failureUs: number): { id: string; victim: string | null } | null {
+export function findOomKillOfUnit(
+  db: Database,
+  instanceId: string,
+  unit: string,
+  pids: ReadonlySet<number>,
+  failureUs: number,
+): { id: string; victim: string | null } | null {
   const rows = t1EventsBetween(db, instanceId, failureUs - OOM_WINDOW_US, failureUs + 1_000_000);
   const inUnit = (cgroup: string | null | undefined) => !!cgroup && (cgroup === unit || cgroup.endsWith(`/${unit}`));
   for (const row of rows) {
@@ -99,7 +107,8 @@ export function findOomKillOfUnit(db: Database, instanceId: string, unit: string
     }
     if (facts.kind === "oom-kill") {
       const v = facts.oom.victim;
-      if (inUnit(facts.oom.taskMemcg) || inUnit(facts.oom.memcg) || (v && pids.has(v.pid))) return { id: row.id, victim: v ? `${v.name} (${v.pid})` : null };
+      if (inUnit(facts.oom.taskMemcg) || inUnit(facts.oom.memcg) || (v && pids.has(v.pid)))
+        return { id: row.id, victim: v ? `${v.name} (${v.pid})` : null };
     } else if (facts.kind === "userspace-oom-kill") {
       if (inUnit(facts.cgroup) || (facts.pid !== null && pids.has(facts.pid))) return { id: row.id, victim: facts.victim };
     }
@@ -173,7 +182,9 @@ export function createUnitEnricher(): Enricher {
           summary = `Service failed: ${facts.unit} — killed by the OOM killer`;
           evidence["oomEventId"] = oom.id;
         } else {
-          lines.push("SIGKILL with no OOM kill of this unit logged just before: a stop that timed out (TimeoutStopSec), `systemctl kill`, a userspace killer that does not log, or another process's kill -9.");
+          lines.push(
+            "SIGKILL with no OOM kill of this unit logged just before: a stop that timed out (TimeoutStopSec), `systemctl kill`, a userspace killer that does not log, or another process's kill -9.",
+          );
         }
       }
       return { lines, ...(summary ? { summary } : {}), evidence, ...(missing.length ? { missing: [...new Set(missing)] } : {}) };

@@ -23,7 +23,12 @@ export function ownerOfCgroup(path: string | null): string | null {
   return appNameFromCgroup(path);
 }
 
-export function sampleTopProcesses(count: number, pageSizeKb: number, procRoot = "/proc", previous?: ReadonlyMap<number, ProcessSample>): ProcessSample[] {
+export function sampleTopProcesses(
+  count: number,
+  pageSizeKb: number,
+  procRoot = "/proc",
+  previous?: ReadonlyMap<number, ProcessSample>,
+): ProcessSample[] {
   let names: string[];
   try {
     names = readdirSync(procRoot);

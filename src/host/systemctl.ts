@@ -17,5 +17,12 @@ function userRuntimeEnv(env: Record<string, string | undefined> = process.env, u
  * --timestamp=unix and is printed in the local zone (parse/systemd-show.ts reads it back as UTC).
  */
 export function systemctlArgv(manager: Manager, ...args: string[]): string[] {
-  return ["env", "TZ=UTC", ...(manager === "user" ? userRuntimeEnv() : []), "systemctl", ...(manager === "user" ? ["--user"] : []), ...args];
+  return [
+    "env",
+    "TZ=UTC",
+    ...(manager === "user" ? userRuntimeEnv() : []),
+    "systemctl",
+    ...(manager === "user" ? ["--user"] : []),
+    ...args,
+  ];
 }

@@ -51,7 +51,10 @@ const FAILURE_LIST_LENGTH = 10;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body, null, 2) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
+  return new Response(JSON.stringify(body, null, 2) + "\n", {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
 }
 
 function error(status: number, message: string, headers: Record<string, string> = {}): Response {
@@ -89,7 +92,10 @@ export function parseSince(value: string, nowUs: number): number | string {
 }
 
 export function parseTiers(value: string): Tier[] | string {
-  const tiers = value.split(",").map((t) => t.trim().toUpperCase()).filter(Boolean);
+  const tiers = value
+    .split(",")
+    .map((t) => t.trim().toUpperCase())
+    .filter(Boolean);
   const bad = tiers.filter((t) => !isTier(t));
   if (bad.length || tiers.length === 0) return `tier=${JSON.stringify(value)}: expected tiers T1 to T5, comma-separated (tier=T1,T2)`;
   return tiers as Tier[];
@@ -97,7 +103,8 @@ export function parseTiers(value: string): Tier[] | string {
 
 function eventsRoute(url: URL, deps: ApiDeps): Response {
   const known = new Set(["tier", "since", "limit"]);
-  for (const key of url.searchParams.keys()) if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /events takes tier, since and limit`);
+  for (const key of url.searchParams.keys())
+    if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /events takes tier, since and limit`);
   const nowUs = deps.nowUs();
   const sinceParam = url.searchParams.get("since");
   const sinceUs = sinceParam === null ? nowUs - DEFAULT_SINCE_MS * 1000 : parseSince(sinceParam, nowUs);
@@ -107,32 +114,40 @@ function eventsRoute(url: URL, deps: ApiDeps): Response {
   if (typeof tiers === "string") return error(400, tiers);
   const limitParam = url.searchParams.get("limit");
   const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
   const events = queryEvents(deps.db, { sinceUs, tiers, limit });
   return json(200, redacted(deps, { since: isoTime(sinceUs), count: events.length, events: events.map(eventJson) }));
 }
 
 function incidentsRoute(url: URL, deps: ApiDeps): Response {
   const known = new Set(["open", "since", "limit"]);
-  for (const key of url.searchParams.keys()) if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /incidents takes open, since and limit`);
+  for (const key of url.searchParams.keys())
+    if (!known.has(key)) return error(400, `unknown parameter ${JSON.stringify(key)}: /incidents takes open, since and limit`);
   const nowUs = deps.nowUs();
   const sinceParam = url.searchParams.get("since");
   const sinceUs = sinceParam === null ? nowUs - 7 * DEFAULT_SINCE_MS * 1000 : parseSince(sinceParam, nowUs);
   if (typeof sinceUs === "string") return error(400, sinceUs);
   const limitParam = url.searchParams.get("limit");
   const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    return error(400, `limit=${JSON.stringify(limitParam)}: expected a whole number 1 to ${MAX_LIMIT}`);
   const openOnly = url.searchParams.has("open") && url.searchParams.get("open") !== "false";
   const silenced = silencedIncidents(deps.db);
   const incidents = queryIncidents(deps.db, { sinceUs, openOnly, limit });
-  return json(200, { since: isoTime(sinceUs), count: incidents.length, incidents: incidents.map((i) => incidentJson(i, nowUs, incidentEventIds(deps.db, i.id), silenced.get(i.id) ?? [])) });
+  return json(200, {
+    since: isoTime(sinceUs),
+    count: incidents.length,
+    incidents: incidents.map((i) => incidentJson(i, nowUs, incidentEventIds(deps.db, i.id), silenced.get(i.id) ?? [])),
+  });
 }
 
 /** One incident with its events in full (the event JSON shape): where an alert's link leads. */
 function incidentRoute(id: string, deps: ApiDeps): Response {
   const found = getIncident(deps.db, id);
   if (found.kind === "none") return error(404, `no incident ${JSON.stringify(id)}`);
-  if (found.kind === "ambiguous") return error(400, `${JSON.stringify(id)} matches several incidents (${found.ids.join(", ")}); give more of the id`);
+  if (found.kind === "ambiguous")
+    return error(400, `${JSON.stringify(id)} matches several incidents (${found.ids.join(", ")}); give more of the id`);
   const nowUs = deps.nowUs();
   const ids = incidentEventIds(deps.db, found.incident.id);
   const events = ids.flatMap((eventId) => {
@@ -144,7 +159,9 @@ function incidentRoute(id: string, deps: ApiDeps): Response {
 
 function failureContextRoute(service: string, view: string, deps: ApiDeps): Response {
   if (!deps.services.includes(service)) {
-    const names = deps.services.length ? `configured services: ${deps.services.join(", ")}` : "no services are configured ([services.NAME] in the config)";
+    const names = deps.services.length
+      ? `configured services: ${deps.services.join(", ")}`
+      : "no services are configured ([services.NAME] in the config)";
     return error(404, `no service ${JSON.stringify(service)}: ${names}`);
   }
   if (view === "list") {
@@ -165,9 +182,12 @@ function failureContextRoute(service: string, view: string, deps: ApiDeps): Resp
 /** One request → its answer. Throws only on a bug or an unreadable store; the server turns that into 500. */
 export async function route(request: Request, deps: ApiDeps): Promise<Response> {
   if (deps.token !== null && !authorized(request, deps.token)) {
-    return error(401, 'this API needs "Authorization: Bearer TOKEN" with the [http] token from the config', { "www-authenticate": 'Bearer realm="logtriage"' });
+    return error(401, 'this API needs "Authorization: Bearer TOKEN" with the [http] token from the config', {
+      "www-authenticate": 'Bearer realm="logtriage"',
+    });
   }
-  if (request.method !== "GET" && request.method !== "HEAD") return error(405, `${request.method} is not served: the API is read-only (GET)`, { allow: "GET, HEAD" });
+  if (request.method !== "GET" && request.method !== "HEAD")
+    return error(405, `${request.method} is not served: the API is read-only (GET)`, { allow: "GET, HEAD" });
   const url = new URL(request.url);
   const path = url.pathname.replace(/\/+$/, "") || "/";
   if (path === "/healthz") {
@@ -182,7 +202,10 @@ export async function route(request: Request, deps: ApiDeps): Promise<Response> 
       source: { name: h.sourceName, running: h.sourceRunning, ...(h.sourceRunning ? {} : { error: h.sourceError }) },
       db: { writable: h.dbWritable },
       blind: blind.map((b) => ({ subject: b.subject, cause: b.cause, fix: b.fix, since: new Date(b.sinceUs / 1000).toISOString() })),
-      outbox: paused === null ? { paused: false } : { paused: true, reason: paused.reason, status: paused.status, since: new Date(paused.sinceMs).toISOString() },
+      outbox:
+        paused === null
+          ? { paused: false }
+          : { paused: true, reason: paused.reason, status: paused.status, since: new Date(paused.sinceMs).toISOString() },
     });
   }
   if (path === "/metrics") return new Response(await deps.metrics(), { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
@@ -201,5 +224,8 @@ export async function route(request: Request, deps: ApiDeps): Promise<Response> 
     }
     return failureContextRoute(service, failure[2] as string, deps);
   }
-  return error(404, `no such endpoint ${path}: GET /healthz, /metrics, /events?tier=&since=, /incidents?open&since=, /incidents/ID, /failure-context/SERVICE/last or /list`);
+  return error(
+    404,
+    `no such endpoint ${path}: GET /healthz, /metrics, /events?tier=&since=, /incidents?open&since=, /incidents/ID, /failure-context/SERVICE/last or /list`,
+  );
 }

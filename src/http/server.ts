@@ -52,7 +52,9 @@ export function startHttpServer(o: HttpServerOptions): HttpServer | null {
   // The config refuses this already; checked again here, where the listener is made, so no
   // other caller can open the API to every local user by leaving the token out.
   if (o.deps.token === null && !("unix" in listen) && !(o.openLoopback === true && isLoopback(listen.host))) {
-    o.log.error(`HTTP API not started on ${address}: no [http] token is set. Set one (clients send "Authorization: Bearer TOKEN"), listen on "unix:/path", or set allow_unauthenticated_loopback = true for a loopback address`);
+    o.log.error(
+      `HTTP API not started on ${address}: no [http] token is set. Set one (clients send "Authorization: Bearer TOKEN"), listen on "unix:/path", or set allow_unauthenticated_loopback = true for a loopback address`,
+    );
     return null;
   }
   // Requests carry no body we read; keep what a client may send small.
@@ -82,13 +84,19 @@ export function startHttpServer(o: HttpServerOptions): HttpServer | null {
             : error instanceof Error
               ? error.message
               : String(error);
-    o.log.error(`HTTP API not started: cannot listen on ${address}: ${why}. Change [http] listen in the config; the daemon goes on without the API`);
+    o.log.error(
+      `HTTP API not started: cannot listen on ${address}: ${why}. Change [http] listen in the config; the daemon goes on without the API`,
+    );
     return null;
   } finally {
     if (previousUmask !== null) process.umask(previousUmask);
   }
   const url = "unix" in listen ? `unix:${listen.unix}` : `http://${addressText({ host: listen.host, port: server.port ?? listen.port })}/`;
-  const access = o.deps.token ? "bearer token required" : "unix" in listen ? "socket mode 0600: this user only" : "no token: open to every local user";
+  const access = o.deps.token
+    ? "bearer token required"
+    : "unix" in listen
+      ? "socket mode 0600: this user only"
+      : "no token: open to every local user";
   o.log.info(`HTTP API on ${url} (/healthz, /metrics, /events, /failure-context), ${access}`);
   return {
     url,

@@ -54,7 +54,8 @@ export function fingerprintOf(c: Candidate): Fingerprint {
   // Many units restarted at once: one incident of its own, not joined to any one unit's.
   if (c.rule === MASS_RESTART_RULE) return make("restarts", "mass");
   if (c.tier === "T4" && GPU_RULE.test(c.rule)) return make("gpu", c.facts.kind === "kernel" && c.facts.device ? c.facts.device : "gpu");
-  if (c.tier === "T4" && c.facts.kind === "kernel" && c.facts.device && DISK_RULE.test(c.rule)) return make("disk", diskName(c.facts.device));
+  if (c.tier === "T4" && c.facts.kind === "kernel" && c.facts.device && DISK_RULE.test(c.rule))
+    return make("disk", diskName(c.facts.device));
   if (c.unit) return make("unit", c.unit);
   if (c.facts.kind === "oom-kill" && c.facts.oom.taskMemcg) return make("cgroup", c.facts.oom.taskMemcg);
   if (c.facts.kind === "userspace-oom-kill" && c.facts.cgroup) return make("cgroup", c.facts.cgroup);
@@ -67,7 +68,22 @@ export function fingerprintOf(c: Candidate): Fingerprint {
  * Programs that draw the screen: when one crashes within seconds of a GPU hang, the hang is
  * why, and the crash joins the GPU's incident instead of opening its own.
  */
-const COMPOSITORS = new Set(["gnome-shell", "kwin_wayland", "kwin_x11", "Xorg", "Xwayland", "sway", "mutter", "weston", "Hyprland", "labwc", "wayfire", "river", "cosmic-comp", "plasmashell"]);
+const COMPOSITORS = new Set([
+  "gnome-shell",
+  "kwin_wayland",
+  "kwin_x11",
+  "Xorg",
+  "Xwayland",
+  "sway",
+  "mutter",
+  "weston",
+  "Hyprland",
+  "labwc",
+  "wayfire",
+  "river",
+  "cosmic-comp",
+  "plasmashell",
+]);
 
 /** How long after a GPU hang a compositor's crash is taken to be caused by it. */
 export const GPU_CRASH_JOIN_US = 60 * 1_000_000;

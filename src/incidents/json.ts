@@ -4,7 +4,12 @@ import { muteHolds, type Incident } from "./lifecycle.ts";
 // /incidents write. `silencedBy`: the Alertmanager silences that cover it (a silenced incident
 // is muted too).
 
-export function incidentJson(i: Incident, nowUs: number, eventIds: string[] | null = null, silencedBy: readonly string[] = []): Record<string, unknown> {
+export function incidentJson(
+  i: Incident,
+  nowUs: number,
+  eventIds: string[] | null = null,
+  silencedBy: readonly string[] = [],
+): Record<string, unknown> {
   return {
     id: i.id,
     instance: i.instanceId,

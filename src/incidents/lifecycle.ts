@@ -166,7 +166,8 @@ export function muteHolds(inc: Incident, nowUs: number): boolean {
 export function escalation(inc: Incident): { reason: string; severityRose: boolean } | null {
   const a = inc.alerted;
   if (a === null) return null;
-  if (severityRank(inc.severity) < severityRank(a.severity)) return { reason: `severity ${a.severity} → ${inc.severity}`, severityRose: true };
+  if (severityRank(inc.severity) < severityRank(a.severity))
+    return { reason: `severity ${a.severity} → ${inc.severity}`, severityRose: true };
   if (inc.loop && !a.loop) return { reason: "became a loop", severityRose: false };
   // A count alone escalates by an order of magnitude: a loop already said it keeps happening.
   if (inc.occurrences >= Math.max(2, a.occurrences) * 10) return { reason: `${inc.occurrences} occurrences`, severityRose: false };
@@ -187,7 +188,12 @@ export function decideAlert(inc: Incident, rules: AlertRules, nowUs: number): Al
 
 /** The incident after its alert (or update) was queued. */
 export function markAlerted(inc: Incident, nowUs: number): Incident {
-  return { ...inc, alerted: { atUs: nowUs, severity: inc.severity, occurrences: inc.occurrences, loop: inc.loop }, updateDue: false, mute: inc.mute !== null && !muteHolds(inc, nowUs) ? null : inc.mute };
+  return {
+    ...inc,
+    alerted: { atUs: nowUs, severity: inc.severity, occurrences: inc.occurrences, loop: inc.loop },
+    updateDue: false,
+    mute: inc.mute !== null && !muteHolds(inc, nowUs) ? null : inc.mute,
+  };
 }
 
 export function withDecision(inc: Incident, decision: AlertAction, nowUs: number): Incident {

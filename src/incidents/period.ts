@@ -5,7 +5,10 @@ import { muteHolds } from "./lifecycle.ts";
 // (its subject had one before), still open at the end, resolved in it, and how many of those
 // were muted (a mute silences the phone, not the digest). Pure: incidents and bounds in.
 
-export type IncidentRow = Pick<Incident, "id" | "instanceId" | "fingerprint" | "state" | "firstSeenUs" | "lastSeenUs" | "resolvedUs" | "summary" | "mute" | "severity" | "loop">;
+export type IncidentRow = Pick<
+  Incident,
+  "id" | "instanceId" | "fingerprint" | "state" | "firstSeenUs" | "lastSeenUs" | "resolvedUs" | "summary" | "mute" | "severity" | "loop"
+>;
 
 export interface IncidentCounts {
   /** Incidents active in the period (begun before its end; seen in it, or open through it). */
@@ -29,7 +32,12 @@ function activeIn(i: IncidentRow, sinceUs: number, untilUs: number): boolean {
  * `earlier`: fingerprints that had an incident beginning before `sinceUs` (an incident that
  * begins in the period with one of them is recurring).
  */
-export function countIncidents(incidents: readonly IncidentRow[], earlier: ReadonlySet<string>, sinceUs: number, untilUs: number): IncidentCounts {
+export function countIncidents(
+  incidents: readonly IncidentRow[],
+  earlier: ReadonlySet<string>,
+  sinceUs: number,
+  untilUs: number,
+): IncidentCounts {
   const out: IncidentCounts = { active: 0, new: 0, recurring: 0, stillOpen: 0, resolved: 0, muted: 0, opened: [] };
   const seen = new Set(earlier);
   for (const i of [...incidents].sort((a, b) => a.firstSeenUs - b.firstSeenUs)) {

@@ -17,7 +17,17 @@ export interface IncidentPolicy {
 function matcher(patterns: readonly string[]): (name: string | null) => boolean {
   if (patterns.length === 0) return () => false;
   const exact = new Set(patterns.filter((p) => !p.includes("*")));
-  const globs = patterns.filter((p) => p.includes("*")).map((p) => new RegExp(`^${p.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+  const globs = patterns
+    .filter((p) => p.includes("*"))
+    .map(
+      (p) =>
+        new RegExp(
+          `^${p
+            .split("*")
+            .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+            .join(".*")}$`,
+        ),
+    );
   return (name) => name !== null && (exact.has(name) || globs.some((g) => g.test(name)));
 }
 

@@ -45,14 +45,31 @@ export function eventFamilies(db: Database, instanceId: string): MetricFamily[] 
       help: "Occurrences of events stored, by instance and tier (a repeat folded into an open event counts too). Retention deletes old events, which lowers this sum; Prometheus reads a drop as a counter reset, so increase() and rate() stay right.",
       samples: total,
     },
-    { name: "logtriage_last_event_timestamp_seconds", type: "gauge", help: "When the latest occurrence of each instance's tier was seen, seconds since the epoch.", samples: last },
+    {
+      name: "logtriage_last_event_timestamp_seconds",
+      type: "gauge",
+      help: "When the latest occurrence of each instance's tier was seen, seconds since the epoch.",
+      samples: last,
+    },
   ];
 }
 
 export async function collectMetrics(s: MetricsSources, nowUs: number): Promise<MetricFamily[]> {
-  const families: MetricFamily[] = [{ name: "logtriage_build_info", type: "gauge", help: "Always 1; the labels say which logtriage and instance answer.", samples: [{ labels: { version: s.version, instance: s.instanceId }, value: 1 }] }];
+  const families: MetricFamily[] = [
+    {
+      name: "logtriage_build_info",
+      type: "gauge",
+      help: "Always 1; the labels say which logtriage and instance answer.",
+      samples: [{ labels: { version: s.version, instance: s.instanceId }, value: 1 }],
+    },
+  ];
   families.push(...eventFamilies(s.db, s.instanceId));
-  families.push({ name: "logtriage_outbox_pending", type: "gauge", help: "Alerts waiting to be sent to ntfy (including those waiting for their event's enrichment).", samples: [{ value: outboxCounts(s.db).pending }] });
+  families.push({
+    name: "logtriage_outbox_pending",
+    type: "gauge",
+    help: "Alerts waiting to be sent to ntfy (including those waiting for their event's enrichment).",
+    samples: [{ value: outboxCounts(s.db).pending }],
+  });
   families.push({
     name: "logtriage_outbox_paused",
     type: "gauge",
@@ -62,7 +79,12 @@ export async function collectMetrics(s: MetricsSources, nowUs: number): Promise<
 
   const source = s.source();
   const sourceLabels = { source: source.name ?? "none" };
-  families.push({ name: "logtriage_source_up", type: "gauge", help: "1 while the log source's reader (journalctl or /dev/kmsg) runs; 0 means logtriage is blind.", samples: [{ labels: sourceLabels, value: source.running ? 1 : 0 }] });
+  families.push({
+    name: "logtriage_source_up",
+    type: "gauge",
+    help: "1 while the log source's reader (journalctl or /dev/kmsg) runs; 0 means logtriage is blind.",
+    samples: [{ labels: sourceLabels, value: source.running ? 1 : 0 }],
+  });
   families.push({
     name: "logtriage_source_lag_seconds",
     type: "gauge",
@@ -71,8 +93,18 @@ export async function collectMetrics(s: MetricsSources, nowUs: number): Promise<
   });
 
   const psi = s.readPsi();
-  families.push({ name: "logtriage_psi_memory_some_avg10", type: "gauge", help: "Memory pressure: percent of the last 10 s some task waited for memory (/proc/pressure/memory).", samples: psi ? [{ value: psi.some.avg10 }] : [] });
-  families.push({ name: "logtriage_psi_memory_full_avg10", type: "gauge", help: "Memory pressure: percent of the last 10 s all non-idle tasks waited for memory (/proc/pressure/memory).", samples: psi?.full ? [{ value: psi.full.avg10 }] : [] });
+  families.push({
+    name: "logtriage_psi_memory_some_avg10",
+    type: "gauge",
+    help: "Memory pressure: percent of the last 10 s some task waited for memory (/proc/pressure/memory).",
+    samples: psi ? [{ value: psi.some.avg10 }] : [],
+  });
+  families.push({
+    name: "logtriage_psi_memory_full_avg10",
+    type: "gauge",
+    help: "Memory pressure: percent of the last 10 s all non-idle tasks waited for memory (/proc/pressure/memory).",
+    samples: psi?.full ? [{ value: psi.full.avg10 }] : [],
+  });
 
   const probeUp: Sample[] = [];
   const probeLatency: Sample[] = [];
@@ -81,8 +113,18 @@ export async function collectMetrics(s: MetricsSources, nowUs: number): Promise<
     if (status.up !== null) probeUp.push({ labels: { service }, value: status.up ? 1 : 0 });
     if (status.latencyMs !== null) probeLatency.push({ labels: { service }, value: status.latencyMs / 1000 });
   }
-  families.push({ name: "logtriage_probe_up", type: "gauge", help: "1 when the service's last health check passed, 0 when it failed ([services.NAME]).", samples: probeUp });
-  families.push({ name: "logtriage_probe_latency_seconds", type: "gauge", help: "How long the service's last health check took, to its answer or its failure.", samples: probeLatency });
+  families.push({
+    name: "logtriage_probe_up",
+    type: "gauge",
+    help: "1 when the service's last health check passed, 0 when it failed ([services.NAME]).",
+    samples: probeUp,
+  });
+  families.push({
+    name: "logtriage_probe_latency_seconds",
+    type: "gauge",
+    help: "How long the service's last health check took, to its answer or its failure.",
+    samples: probeLatency,
+  });
 
   if (s.units) families.push(...unitFamilies(await s.units.read(Math.floor(nowUs / 1000)), nowUs));
   if (s.failedUnits) {

@@ -25,7 +25,11 @@ export function showArgv(manager: Manager, units: readonly string[]): string[] {
 }
 
 /** Each unit's reading from the manager that has it loaded (system first); units neither loads are absent. */
-export function pickLoaded(units: readonly string[], system: ReadonlyMap<string, UnitShow>, user: ReadonlyMap<string, UnitShow>): Map<string, UnitReading> {
+export function pickLoaded(
+  units: readonly string[],
+  system: ReadonlyMap<string, UnitShow>,
+  user: ReadonlyMap<string, UnitShow>,
+): Map<string, UnitReading> {
   const out = new Map<string, UnitReading>();
   for (const unit of units) {
     const s = system.get(unit);
@@ -69,7 +73,8 @@ export function unitFamilies(readings: ReadonlyMap<string, UnitReading>, nowUs: 
       serviceRestarts.push({ labels: { name: unit }, value: show.nRestarts });
     }
     // ExecMainCode 0: the main process never ran, so its status means nothing yet.
-    if (show.execMainStatus !== null && show.execMainCode !== null && show.execMainCode !== 0) exitStatus.push({ labels: { unit }, value: show.execMainStatus });
+    if (show.execMainStatus !== null && show.execMainCode !== null && show.execMainCode !== 0)
+      exitStatus.push({ labels: { unit }, value: show.execMainStatus });
     const since = secondsSinceActive(show, nowUs);
     if (since !== null) sinceActive.push({ labels: { unit }, value: since });
     const type = unit.slice(unit.lastIndexOf(".") + 1);
@@ -77,14 +82,49 @@ export function unitFamilies(readings: ReadonlyMap<string, UnitReading>, nowUs: 
     if (show.lastTriggerUs !== null) lastTrigger.push({ labels: { name: unit }, value: show.lastTriggerUs / 1e6 });
   }
   return [
-    { name: "systemd_unit_active", type: "gauge", help: "1 while the unit is active (or reloading), else 0; sub_state is systemd's SubState (running, auto-restart, dead, waiting, ...).", samples: active },
-    { name: "systemd_unit_restart_count_total", type: "counter", help: "Restarts systemd scheduled for the service (NRestarts, Restart=); reset when the unit is reloaded. Restarts by an external `systemctl restart` are not counted.", samples: restarts },
-    { name: "systemd_unit_last_exit_status", type: "gauge", help: "The main process's last exit status (ExecMainStatus): the exit code, or the signal number when it was killed.", samples: exitStatus },
-    { name: "systemd_unit_seconds_since_active", type: "gauge", help: "Timers: seconds since the timer last fired. Other units: 0 while active, else seconds since the unit last went inactive or failed.", samples: sinceActive },
+    {
+      name: "systemd_unit_active",
+      type: "gauge",
+      help: "1 while the unit is active (or reloading), else 0; sub_state is systemd's SubState (running, auto-restart, dead, waiting, ...).",
+      samples: active,
+    },
+    {
+      name: "systemd_unit_restart_count_total",
+      type: "counter",
+      help: "Restarts systemd scheduled for the service (NRestarts, Restart=); reset when the unit is reloaded. Restarts by an external `systemctl restart` are not counted.",
+      samples: restarts,
+    },
+    {
+      name: "systemd_unit_last_exit_status",
+      type: "gauge",
+      help: "The main process's last exit status (ExecMainStatus): the exit code, or the signal number when it was killed.",
+      samples: exitStatus,
+    },
+    {
+      name: "systemd_unit_seconds_since_active",
+      type: "gauge",
+      help: "Timers: seconds since the timer last fired. Other units: 0 while active, else seconds since the unit last went inactive or failed.",
+      samples: sinceActive,
+    },
     // The names systemd_exporter uses, so dashboards built on it keep working.
-    { name: "systemd_unit_state", type: "gauge", help: "The unit's ActiveState, one series per state, 1 for the current one (as systemd_exporter).", samples: state },
-    { name: "systemd_service_restart_total", type: "counter", help: "NRestarts, as systemd_exporter names it (same value as systemd_unit_restart_count_total).", samples: serviceRestarts },
-    { name: "systemd_timer_last_trigger_seconds", type: "gauge", help: "When the timer last fired, seconds since the epoch (as systemd_exporter).", samples: lastTrigger },
+    {
+      name: "systemd_unit_state",
+      type: "gauge",
+      help: "The unit's ActiveState, one series per state, 1 for the current one (as systemd_exporter).",
+      samples: state,
+    },
+    {
+      name: "systemd_service_restart_total",
+      type: "counter",
+      help: "NRestarts, as systemd_exporter names it (same value as systemd_unit_restart_count_total).",
+      samples: serviceRestarts,
+    },
+    {
+      name: "systemd_timer_last_trigger_seconds",
+      type: "gauge",
+      help: "When the timer last fired, seconds since the epoch (as systemd_exporter).",
+      samples: lastTrigger,
+    },
   ];
 }
 
@@ -134,9 +174,13 @@ export class UnitReader {
     let problem: string | null = null;
     let shows = new Map<string, UnitShow>();
     try {
-      const r = await this.options.runner.run(showArgv(manager, this.options.units), { timeoutMs: SHOW_TIMEOUT_MS, maxOutputBytes: 256 * 1024 });
+      const r = await this.options.runner.run(showArgv(manager, this.options.units), {
+        timeoutMs: SHOW_TIMEOUT_MS,
+        maxOutputBytes: 256 * 1024,
+      });
       if (r.timedOut) problem = `systemctl${manager === "user" ? " --user" : ""} show did not answer within ${SHOW_TIMEOUT_MS / 1000} s`;
-      else if (r.exitCode !== 0) problem = `systemctl${manager === "user" ? " --user" : ""} show failed: ${r.stderr.trim().split("\n")[0] || `exit ${r.exitCode}`}`;
+      else if (r.exitCode !== 0)
+        problem = `systemctl${manager === "user" ? " --user" : ""} show failed: ${r.stderr.trim().split("\n")[0] || `exit ${r.exitCode}`}`;
       else shows = parseSystemctlShow(r.stdout, this.options.units);
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);

@@ -26,11 +26,27 @@ export function createMonitors(deps: MonitorDeps): Monitor[] {
   const monitors: Monitor[] = [];
   const { psi } = deps.config;
   if (psi.enabled && deps.memory) {
-    monitors.push(new PsiMonitor({ memory: deps.memory, pollIntervalMs: psi.pollIntervalMs, warnSomeAvg10: psi.warnSomeAvg10, warnFullAvg10: psi.warnFullAvg10, log: deps.log.withTag("psi") }));
+    monitors.push(
+      new PsiMonitor({
+        memory: deps.memory,
+        pollIntervalMs: psi.pollIntervalMs,
+        warnSomeAvg10: psi.warnSomeAvg10,
+        warnFullAvg10: psi.warnFullAvg10,
+        log: deps.log.withTag("psi"),
+      }),
+    );
   }
   const { smart } = deps.config;
   if (smart.enabled) {
-    monitors.push(new SmartMonitor({ devices: smart.devices, pollIntervalMs: smart.pollIntervalMs, db: deps.db, runner: deps.runner, log: deps.log.withTag("smart") }));
+    monitors.push(
+      new SmartMonitor({
+        devices: smart.devices,
+        pollIntervalMs: smart.pollIntervalMs,
+        db: deps.db,
+        runner: deps.runner,
+        log: deps.log.withTag("smart"),
+      }),
+    );
   }
   if (Object.keys(deps.config.services).length > 0) {
     monitors.push(
@@ -46,9 +62,25 @@ export function createMonitors(deps: MonitorDeps): Monitor[] {
   }
   const { timers } = deps.config;
   if (timers.watch.length > 0 || timers.all) {
-    monitors.push(new TimersMonitor({ watch: timers.watch, all: timers.all, pollIntervalMs: timers.pollIntervalMs, db: deps.db, runner: deps.runner, log: deps.log.withTag("timers") }));
+    monitors.push(
+      new TimersMonitor({
+        watch: timers.watch,
+        all: timers.all,
+        pollIntervalMs: timers.pollIntervalMs,
+        db: deps.db,
+        runner: deps.runner,
+        log: deps.log.withTag("timers"),
+      }),
+    );
   }
   // Once per boot, at the first start in it: how did the previous boot end?
-  monitors.push(new PreviousBootMonitor({ db: deps.db, runner: deps.runner, log: deps.log.withTag("previous-boot"), instanceId: deps.config.instance.id }));
+  monitors.push(
+    new PreviousBootMonitor({
+      db: deps.db,
+      runner: deps.runner,
+      log: deps.log.withTag("previous-boot"),
+      instanceId: deps.config.instance.id,
+    }),
+  );
   return monitors;
 }

@@ -109,7 +109,19 @@ export class PreviousBootMonitor implements Monitor {
 
   private async judge(nowUs: number): Promise<Candidate | null> {
     const { runner, log } = this.options;
-    const argv = ["journalctl", ...(this.options.journalctlArgs ?? []), "-b", "-1", "-o", "json", "--all", "-n", String(TAIL_ENTRIES), "--no-pager", "--quiet"];
+    const argv = [
+      "journalctl",
+      ...(this.options.journalctlArgs ?? []),
+      "-b",
+      "-1",
+      "-o",
+      "json",
+      "--all",
+      "-n",
+      String(TAIL_ENTRIES),
+      "--no-pager",
+      "--quiet",
+    ];
     let stdout: string;
     try {
       const r = await runner.run(argv, { timeoutMs: 15_000, maxOutputBytes: 8 << 20 });
@@ -120,7 +132,10 @@ export class PreviousBootMonitor implements Monitor {
       if (error instanceof RunError && error.result === null) return null;
       throw error;
     }
-    const entries = stdout.split("\n").flatMap((l) => (l.trim() ? [parseJournalLine(l)] : [])).filter((e) => e !== null);
+    const entries = stdout
+      .split("\n")
+      .flatMap((l) => (l.trim() ? [parseJournalLine(l)] : []))
+      .filter((e) => e !== null);
     const end = judgeBootEnd(entries);
     if (end === null || end.clean) return null;
     const previousBootId = entries.at(-1)?.bootId ?? "unknown";
@@ -140,10 +155,17 @@ export class PreviousBootMonitor implements Monitor {
         ? []
         : (
             this.options.db
-              .query(`SELECT tier, summary FROM events WHERE instance_id = ?1 AND tier IN ('T1','T2','T3','T4') AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC LIMIT 3`)
+              .query(
+                `SELECT tier, summary FROM events WHERE instance_id = ?1 AND tier IN ('T1','T2','T3','T4') AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC LIMIT 3`,
+              )
               .all(this.options.instanceId, end.firstUs, end.endUs) as { tier: string; summary: string }[]
           ).map((e) => `[${e.tier}] ${e.summary}`);
-    log.warn(`the previous boot ended without a shutdown (last entry ${end.endUs === null ? "?" : new Date(end.endUs / 1000).toISOString()})`);
-    return uncleanCandidate({ bootId: previousBootId, endUs: end.endUs, clean: false, pstore: kept, lastEvents, lastLines: end.lastLines }, nowUs);
+    log.warn(
+      `the previous boot ended without a shutdown (last entry ${end.endUs === null ? "?" : new Date(end.endUs / 1000).toISOString()})`,
+    );
+    return uncleanCandidate(
+      { bootId: previousBootId, endUs: end.endUs, clean: false, pstore: kept, lastEvents, lastLines: end.lastLines },
+      nowUs,
+    );
   }
 }

@@ -11,7 +11,14 @@ import { loadMonitorStates, saveMonitorState } from "../store/monitor-state.ts";
 import { writeSnapshot, type FailureSnapshot, type ProbeOutcome, type ProbeResult, type SnapshotJournalLine } from "../store/snapshots.ts";
 import type { MemoryHistory } from "../host/memory-history.ts";
 import type { Monitor } from "./monitor.ts";
-import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine, READINGS_PER_SNAPSHOT, type MemoryNow } from "../host/system-history.ts";
+import {
+  SystemHistory,
+  SystemSampler,
+  systemHistoryCapacity,
+  systemSummaryLine,
+  READINGS_PER_SNAPSHOT,
+  type MemoryNow,
+} from "../host/system-history.ts";
 
 // HTTP health probes: GET each `[services.NAME] health_url` on its interval. After
 // `failures_before_alert` failed checks in a row (one failed check is a blip: a slow answer,
@@ -21,7 +28,10 @@ import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine,
 
 /** A fetch failure → the outcome and its words. Pure: the error object is all it reads. */
 export function classifyFetchError(error: unknown, timeoutMs: number): { outcome: ProbeOutcome; error: string } {
-  const name = typeof error === "object" && error !== null && typeof (error as { name?: unknown }).name === "string" ? (error as { name: string }).name : "";
+  const name =
+    typeof error === "object" && error !== null && typeof (error as { name?: unknown }).name === "string"
+      ? (error as { name: string }).name
+      : "";
   if (name === "TimeoutError") return { outcome: "timeout", error: `timeout: no answer within ${formatMs(timeoutMs)}` };
   const failure = describeFetchFailure(error);
   switch (failure.kind) {
@@ -134,25 +144,58 @@ export async function checkOnce(config: ServiceProbeConfig, signal: AbortSignal)
   const started = performance.now();
   const timeout = AbortSignal.timeout(config.timeoutMs);
   try {
-    const response = await fetch(config.healthUrl, { signal: AbortSignal.any([timeout, signal]), redirect: "manual", headers: { "user-agent": "logtriage health probe" } });
+    const response = await fetch(config.healthUrl, {
+      signal: AbortSignal.any([timeout, signal]),
+      redirect: "manual",
+      headers: { "user-agent": "logtriage health probe" },
+    });
     await drainCapped(response.body);
     const latencyMs = performance.now() - started;
     const ok = response.status === config.expectStatus;
-    return { timeUs, outcome: ok ? "ok" : "status", status: response.status, expectedStatus: config.expectStatus, latencyMs, error: ok ? null : `HTTP ${response.status} (expected ${config.expectStatus})` };
+    return {
+      timeUs,
+      outcome: ok ? "ok" : "status",
+      status: response.status,
+      expectedStatus: config.expectStatus,
+      latencyMs,
+      error: ok ? null : `HTTP ${response.status} (expected ${config.expectStatus})`,
+    };
   } catch (error) {
     const latencyMs = performance.now() - started;
     const { outcome, error: words } = classifyFetchError(error, config.timeoutMs);
     // fetch's words may quote the URL it was given, credentials and all.
-    return { timeUs, outcome, status: null, expectedStatus: config.expectStatus, latencyMs, error: words === null ? null : redactUrlsIn(words) };
+    return {
+      timeUs,
+      outcome,
+      status: null,
+      expectedStatus: config.expectStatus,
+      latencyMs,
+      error: words === null ? null : redactUrlsIn(words),
+    };
   }
 }
 
 /** The unit's journal lines of the last 10 minutes, system manager first, then the user manager. */
-async function readUnitJournal(runner: Runner, unit: string, nowUs: number, signal: AbortSignal): Promise<{ journal: FailureSnapshot["journal"]; missing: string | null }> {
+async function readUnitJournal(
+  runner: Runner,
+  unit: string,
+  nowUs: number,
+  signal: AbortSignal,
+): Promise<{ journal: FailureSnapshot["journal"]; missing: string | null }> {
   const sinceSeconds = Math.floor((nowUs - JOURNAL_WINDOW_US) / 1_000_000);
   let lastProblem: string | null = null;
   for (const scope of ["system", "user"] as const) {
-    const argv = ["journalctl", scope === "system" ? "--unit" : "--user-unit", unit, `--since=@${sinceSeconds}`, "--lines", String(JOURNAL_LINES), "--output=json", "--no-pager", "--quiet"];
+    const argv = [
+      "journalctl",
+      scope === "system" ? "--unit" : "--user-unit",
+      unit,
+      `--since=@${sinceSeconds}`,
+      "--lines",
+      String(JOURNAL_LINES),
+      "--output=json",
+      "--no-pager",
+      "--quiet",
+    ];
     try {
       const result = await runner.run(argv, { timeoutMs: JOURNAL_TIMEOUT_MS, maxOutputBytes: 2 << 20, signal });
       if (result.timedOut) {
@@ -166,11 +209,21 @@ async function readUnitJournal(runner: Runner, unit: string, nowUs: number, sign
       const lines: SnapshotJournalLine[] = [];
       for (const text of result.stdout.split("\n")) {
         const entry = text ? parseJournalLine(text) : null;
-        if (entry) lines.push({ timeUs: entry.realtimeUs, priority: entry.priority, identifier: entry.identifier, pid: entry.pid, message: entry.message });
+        if (entry)
+          lines.push({
+            timeUs: entry.realtimeUs,
+            priority: entry.priority,
+            identifier: entry.identifier,
+            pid: entry.pid,
+            message: entry.message,
+          });
       }
       if (lines.length > 0) return { journal: { unit, scope, lines }, missing: null };
     } catch (error) {
-      return { journal: null, missing: `journalctl cannot be run (${error instanceof Error ? error.message : String(error)}): no journal lines for ${unit}` };
+      return {
+        journal: null,
+        missing: `journalctl cannot be run (${error instanceof Error ? error.message : String(error)}): no journal lines for ${unit}`,
+      };
     }
   }
   return { journal: null, missing: lastProblem ?? `${unit} logged nothing in the 10 minutes before the failure (system and user journal)` };
@@ -201,7 +254,10 @@ export class ProbesMonitor implements Monitor {
     const intervals = this.runs.map((r) => r.config.intervalMs);
     this.samplingMs = intervals.length ? Math.min(...intervals) : 30_000;
     this.history = new SystemHistory(systemHistoryCapacity(intervals));
-    this.sampler = new SystemSampler({ ...(options.readMemory ? { readMemory: options.readMemory } : {}), ...(options.procRoot ? { procRoot: options.procRoot } : {}) });
+    this.sampler = new SystemSampler({
+      ...(options.readMemory ? { readMemory: options.readMemory } : {}),
+      ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+    });
   }
 
   /** Each service's last check, by name (the HTTP API's /metrics, `status`). */
@@ -255,14 +311,24 @@ export class ProbesMonitor implements Monitor {
   }
 
   private async record(run: ServiceRun, result: ProbeResult, signal: AbortSignal, emit: (candidate: Candidate) => void): Promise<void> {
-    run.status = { up: result.outcome === "ok", latencyMs: result.status === null ? null : Math.round(result.latencyMs * 10) / 10, lastCheckUs: result.timeUs, lastError: result.error };
+    run.status = {
+      up: result.outcome === "ok",
+      latencyMs: result.status === null ? null : Math.round(result.latencyMs * 10) / 10,
+      lastCheckUs: result.timeUs,
+      lastError: result.error,
+    };
     if (result.outcome === "ok") {
       run.consecutiveFailures = 0;
       run.failed = [];
       if (run.down) {
         const down = run.down;
         run.down = null;
-        saveMonitorState(this.options.db, `probe:${run.name}`, { down: false, sinceUs: result.timeUs, snapshotPath: null } satisfies SavedProbeState, result.timeUs);
+        saveMonitorState(
+          this.options.db,
+          `probe:${run.name}`,
+          { down: false, sinceUs: result.timeUs, snapshotPath: null } satisfies SavedProbeState,
+          result.timeUs,
+        );
         emit(this.recoveryCandidate(run, result, down));
       }
       return;
@@ -277,7 +343,11 @@ export class ProbesMonitor implements Monitor {
     emit(this.unhealthyCandidate(run, result, snapshot, path, problem));
   }
 
-  private async captureSnapshot(run: ServiceRun, result: ProbeResult, signal: AbortSignal): Promise<{ snapshot: FailureSnapshot; path: string | null; problem: string | null }> {
+  private async captureSnapshot(
+    run: ServiceRun,
+    result: ProbeResult,
+    signal: AbortSignal,
+  ): Promise<{ snapshot: FailureSnapshot; path: string | null; problem: string | null }> {
     const missing: string[] = [];
     const memorySamples = this.options.memory?.samples() ?? [];
     const psi = memorySamples.flatMap((s) => (s.psi ? [{ timeUs: s.timeUs, someAvg10: s.psi.someAvg10, fullAvg10: s.psi.fullAvg10 }] : []));
@@ -321,18 +391,31 @@ export class ProbesMonitor implements Monitor {
     }
   }
 
-  private unhealthyCandidate(run: ServiceRun, result: ProbeResult, snapshot: FailureSnapshot, path: string | null, problem: string | null): Candidate {
+  private unhealthyCandidate(
+    run: ServiceRun,
+    result: ProbeResult,
+    snapshot: FailureSnapshot,
+    path: string | null,
+    problem: string | null,
+  ): Candidate {
     const checks = run.failed.length;
     // A health endpoint failing is a service down for its users: as high as a failed unit.
-    return probeCandidate(run, result, "high", "service-unhealthy", `Service unhealthy: ${run.name} — ${describeProbeResult(result)} (${checks} check${checks === 1 ? "" : "s"}) · ${snapshot.summary}`, {
-      state: "unhealthy",
-      failedChecks: checks,
-      systemSummary: snapshot.summary,
-      snapshotPath: path,
-      snapshotProblem: problem,
-      downSinceUs: result.timeUs,
-      downForMs: null,
-    });
+    return probeCandidate(
+      run,
+      result,
+      "high",
+      "service-unhealthy",
+      `Service unhealthy: ${run.name} — ${describeProbeResult(result)} (${checks} check${checks === 1 ? "" : "s"}) · ${snapshot.summary}`,
+      {
+        state: "unhealthy",
+        failedChecks: checks,
+        systemSummary: snapshot.summary,
+        snapshotPath: path,
+        snapshotProblem: problem,
+        downSinceUs: result.timeUs,
+        downForMs: null,
+      },
+    );
   }
 
   // The recovery is its own event (rule service-healthy) so it alerts: the user who was woken
@@ -341,15 +424,22 @@ export class ProbesMonitor implements Monitor {
   // recovery never folds into the outage it ends, nor into the unit's own failures.
   private recoveryCandidate(run: ServiceRun, result: ProbeResult, down: SavedProbeState): Candidate {
     const downForMs = Math.max(0, (result.timeUs - down.sinceUs) / 1000);
-    return probeCandidate(run, result, "warning", "service-healthy", `Service healthy again: ${run.name} after ${formatElapsed(downForMs)}`, {
-      state: "healthy",
-      failedChecks: 0,
-      systemSummary: systemSummaryLine(this.history.latest()),
-      snapshotPath: down.snapshotPath,
-      snapshotProblem: null,
-      downSinceUs: down.sinceUs,
-      downForMs: Math.round(downForMs),
-    });
+    return probeCandidate(
+      run,
+      result,
+      "warning",
+      "service-healthy",
+      `Service healthy again: ${run.name} after ${formatElapsed(downForMs)}`,
+      {
+        state: "healthy",
+        failedChecks: 0,
+        systemSummary: systemSummaryLine(this.history.latest()),
+        snapshotPath: down.snapshotPath,
+        snapshotProblem: null,
+        downSinceUs: down.sinceUs,
+        downForMs: Math.round(downForMs),
+      },
+    );
   }
 }
 
@@ -371,7 +461,10 @@ function probeCandidate(
     pid: null,
     unit: run.config.unit,
     timestampUs: result.timeUs,
-    facts: { kind: "probe", probe: { service: run.name, healthUrl: redactUrl(run.config.healthUrl), check: describeProbeResult(result), ...transition } },
+    facts: {
+      kind: "probe",
+      probe: { service: run.name, healthUrl: redactUrl(run.config.healthUrl), check: describeProbeResult(result), ...transition },
+    },
     entries: [],
   };
 }

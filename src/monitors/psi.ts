@@ -79,7 +79,18 @@ export class PressureEpisodes {
       this.aboveRun.push(sample);
       if (this.aboveRun.length < READINGS_TO_ENTER) return null;
       const [first, ...rest] = this.aboveRun as [MemorySample, ...MemorySample[]];
-      this.open = { toldRising: false, lastSomeAvg10: 0, previousSomeAvg10: 0, startUs: first.timeUs, lastAboveUs: first.timeUs, readings: 0, peak: first, peakFull: null, lowestAvailableKb: null, highestSwapUsedKb: null };
+      this.open = {
+        toldRising: false,
+        lastSomeAvg10: 0,
+        previousSomeAvg10: 0,
+        startUs: first.timeUs,
+        lastAboveUs: first.timeUs,
+        readings: 0,
+        peak: first,
+        peakFull: null,
+        lowestAvailableKb: null,
+        highestSwapUsedKb: null,
+      };
       this.record(first, true);
       for (const s of rest) this.record(s, true);
       this.aboveRun = [];
@@ -123,7 +134,8 @@ export class PressureEpisodes {
     if ((s.psi?.someAvg10 ?? 0) > (e.peak.psi?.someAvg10 ?? 0)) e.peak = s;
     if (s.psi?.fullAvg10 != null) e.peakFull = Math.max(e.peakFull ?? 0, s.psi.fullAvg10);
     if (s.memAvailableKb !== null) e.lowestAvailableKb = Math.min(e.lowestAvailableKb ?? Infinity, s.memAvailableKb);
-    if (s.swapTotalKb !== null && s.swapFreeKb !== null) e.highestSwapUsedKb = Math.max(e.highestSwapUsedKb ?? 0, s.swapTotalKb - s.swapFreeKb);
+    if (s.swapTotalKb !== null && s.swapFreeKb !== null)
+      e.highestSwapUsedKb = Math.max(e.highestSwapUsedKb ?? 0, s.swapTotalKb - s.swapFreeKb);
   }
 
   private close(ended: boolean): PressureFacts {
@@ -242,14 +254,17 @@ export class PsiMonitor implements Monitor {
       this.options.memory.push(sample);
       if (!sample.psi && !saidNoPsi) {
         // Nothing here is not a failure: the history still has MemAvailable and the largest processes.
-        this.options.log.debug("no /proc/pressure/memory (needs Linux 4.20+ with CONFIG_PSI, and not psi=0): no memory-pressure episodes, the memory history goes on without PSI");
+        this.options.log.debug(
+          "no /proc/pressure/memory (needs Linux 4.20+ with CONFIG_PSI, and not psi=0): no memory-pressure episodes, the memory history goes on without PSI",
+        );
         saidNoPsi = true;
       }
       const ended = episodes.push(sample);
       if (ended) emit(pressureCandidate(ended));
       const rising = ended ? null : episodes.rising(sample);
       if (rising) emit(risingPressureCandidate(rising));
-      const next = episodes.active || isAbove(sample, this.options) ? (this.options.fastIntervalMs ?? FAST_INTERVAL_MS) : this.options.pollIntervalMs;
+      const next =
+        episodes.active || isAbove(sample, this.options) ? (this.options.fastIntervalMs ?? FAST_INTERVAL_MS) : this.options.pollIntervalMs;
       await (this.options.wait ?? sleep)(next, signal);
     }
     const open = episodes.finish();

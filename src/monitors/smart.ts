@@ -2,7 +2,15 @@ import type { Database } from "bun:sqlite";
 import { sleep } from "../sleep.ts";
 import type { Candidate, SmartSummary } from "../event.ts";
 import { OnceLog, type Log } from "../log.ts";
-import { nameDisk, parseSmartctlReport, parseSmartctlScan, smartChanges, STANDBY_EXIT_STATUS, type ScannedDevice, type SmartctlReport } from "../parse/smartctl.ts";
+import {
+  nameDisk,
+  parseSmartctlReport,
+  parseSmartctlScan,
+  smartChanges,
+  STANDBY_EXIT_STATUS,
+  type ScannedDevice,
+  type SmartctlReport,
+} from "../parse/smartctl.ts";
 import { RunError, type Runner } from "../run.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
 import type { Monitor } from "./monitor.ts";
@@ -59,7 +67,8 @@ export interface SmartPollResult {
 }
 
 const INSTALL_HINT = "install smartmontools (apt install smartmontools), or set [smart] enabled = false";
-const PERMISSION_HINT = "run logtriage as root (SMART needs raw disk access: the disk group and CAP_SYS_RAWIO), or set [smart] enabled = false";
+const PERMISSION_HINT =
+  "run logtriage as root (SMART needs raw disk access: the disk group and CAP_SYS_RAWIO), or set [smart] enabled = false";
 
 export class SmartMonitor implements Monitor {
   readonly name = "smart";
@@ -110,7 +119,11 @@ export class SmartMonitor implements Monitor {
     if (result === null) return null;
     const scanned = parseSmartctlScan(result.stdout);
     if (scanned === null) {
-      this.once.tell("scan-unreadable", "warn", `smartctl --scan-open gave no JSON (smartmontools 7.0 or newer is needed): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
+      this.once.tell(
+        "scan-unreadable",
+        "warn",
+        `smartctl --scan-open gave no JSON (smartmontools 7.0 or newer is needed): ${(result.stderr || result.stdout).trim().slice(0, 200)}`,
+      );
       return [];
     }
     const usable: ScannedDevice[] = [];
@@ -127,7 +140,11 @@ export class SmartMonitor implements Monitor {
       }
     }
     if (scanned.length === 0) {
-      this.once.tell("no-disks", "info", "smartctl --scan-open found no disks with SMART (virtual disks have none); name them in [smart] devices if it missed some");
+      this.once.tell(
+        "no-disks",
+        "info",
+        "smartctl --scan-open found no disks with SMART (virtual disks have none); name them in [smart] devices if it missed some",
+      );
     }
     return usable;
   }
@@ -150,7 +167,11 @@ export class SmartMonitor implements Monitor {
       const report = parseSmartctlReport(result.stdout, device.name, result.exitCode);
       if (report === null) {
         out.skipped.push({ device: device.name, why: "no JSON" });
-        this.once.tell(`nojson:${device.name}`, "warn", `smartctl on ${device.name} gave no JSON (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
+        this.once.tell(
+          `nojson:${device.name}`,
+          "warn",
+          `smartctl on ${device.name} gave no JSON (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().slice(0, 200)}`,
+        );
         continue;
       }
       const summary = this.handle(report, out);

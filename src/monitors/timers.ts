@@ -4,7 +4,16 @@ import { sleep } from "../sleep.ts";
 import type { Candidate } from "../event.ts";
 import { OnceLog, type Log } from "../log.ts";
 import { formatElapsed } from "../text/format.ts";
-import { parseCalendarIntervals, parseServiceShow, parseTimerList, parseTimerShow, SERVICE_PROPERTIES, TIMER_PROPERTIES, type ServiceShow, type TimerShow } from "../parse/systemd-show.ts";
+import {
+  parseCalendarIntervals,
+  parseServiceShow,
+  parseTimerList,
+  parseTimerShow,
+  SERVICE_PROPERTIES,
+  TIMER_PROPERTIES,
+  type ServiceShow,
+  type TimerShow,
+} from "../parse/systemd-show.ts";
 import { RunError, type Runner } from "../run.ts";
 import { systemctlArgv, type Manager } from "../host/systemctl.ts";
 import { loadMonitorState, saveMonitorState } from "../store/monitor-state.ts";
@@ -52,9 +61,15 @@ export const STALE_FACTOR = 2;
 export const DUE_GRACE_US = 5 * 60 * 1_000_000;
 
 /** Why a timer is stale, or null. Pure: the timer as systemd shows it, its interval, the clock and the boot time. */
-export function timerStaleness(timer: Pick<TimerShow, "lastTriggerUs" | "nextElapseUs" | "activeEnterUs">, interval: TimerInterval | null, nowUs: number, bootUs: number | null): { sinceUs: number; why: string } | null {
+export function timerStaleness(
+  timer: Pick<TimerShow, "lastTriggerUs" | "nextElapseUs" | "activeEnterUs">,
+  interval: TimerInterval | null,
+  nowUs: number,
+  bootUs: number | null,
+): { sinceUs: number; why: string } | null {
   const last = timer.lastTriggerUs;
-  if (interval !== null && last !== null && nowUs - last > STALE_FACTOR * interval.us) return { sinceUs: last, why: `has not fired for ${formatElapsed((nowUs - last) / 1000)}` };
+  if (interval !== null && last !== null && nowUs - last > STALE_FACTOR * interval.us)
+    return { sinceUs: last, why: `has not fired for ${formatElapsed((nowUs - last) / 1000)}` };
   // After a reboot a timer without Persistent= has no last trigger at all; one left stopped
   // never fires again. Counted from the boot, with or without Persistent=, or from the timer's
   // own start when that came later (a timer installed today is not overdue since last week).
@@ -65,7 +80,8 @@ export function timerStaleness(timer: Pick<TimerShow, "lastTriggerUs" | "nextEla
     return { sinceUs, why: `has not fired since ${what} ${formatElapsed((nowUs - sinceUs) / 1000)} ago` };
   }
   const next = timer.nextElapseUs;
-  if (next !== null && nowUs - next > DUE_GRACE_US && (last === null || last < next)) return { sinceUs: next, why: `was due ${formatElapsed((nowUs - next) / 1000)} ago and did not fire` };
+  if (next !== null && nowUs - next > DUE_GRACE_US && (last === null || last < next))
+    return { sinceUs: next, why: `was due ${formatElapsed((nowUs - next) / 1000)} ago and did not fire` };
   return null;
 }
 
@@ -86,8 +102,10 @@ export function timerStateKey(manager: Manager, timer: string): string {
 
 /** "exit 3", "killed by SIGKILL", "timeout"; the words for a service's last run. */
 export function describeServiceFailure(service: ServiceShow): string {
-  if (service.execMainCode === 1 && service.execMainStatus !== null && service.execMainStatus !== 0) return `exit ${service.execMainStatus}`;
-  if ((service.execMainCode === 2 || service.execMainCode === 3) && service.execMainStatus !== null) return `killed by signal ${service.execMainStatus}${service.execMainCode === 3 ? ", core dumped" : ""}`;
+  if (service.execMainCode === 1 && service.execMainStatus !== null && service.execMainStatus !== 0)
+    return `exit ${service.execMainStatus}`;
+  if ((service.execMainCode === 2 || service.execMainCode === 3) && service.execMainStatus !== null)
+    return `killed by signal ${service.execMainStatus}${service.execMainCode === 3 ? ", core dumped" : ""}`;
   return service.result;
 }
 
@@ -108,7 +126,8 @@ export function staleCandidate(timer: string, stale: { sinceUs: number; why: str
 }
 
 export function failedCandidate(timer: string, service: ServiceShow, nowUs: number): Candidate {
-  const exitCode = service.execMainCode === 1 ? "exited" : service.execMainCode === 2 ? "killed" : service.execMainCode === 3 ? "dumped" : null;
+  const exitCode =
+    service.execMainCode === 1 ? "exited" : service.execMainCode === 2 ? "killed" : service.execMainCode === 3 ? "dumped" : null;
   return {
     tier: "T3",
     severity: "medium",
@@ -120,7 +139,14 @@ export function failedCandidate(timer: string, service: ServiceShow, nowUs: numb
     // When the service failed, so the unit enricher's last lines end there (to the µs: --timestamp=us+utc;
     // whole seconds would cut off the lines of the service's last second).
     timestampUs: service.inactiveEnterUs ?? nowUs,
-    facts: { kind: "unit", unit: service.id, result: service.result, exitCode, exitStatus: service.execMainStatus === null ? null : String(service.execMainStatus), restartCount: null },
+    facts: {
+      kind: "unit",
+      unit: service.id,
+      result: service.result,
+      exitCode,
+      exitStatus: service.execMainStatus === null ? null : String(service.execMainStatus),
+      restartCount: null,
+    },
     entries: [],
   };
 }
@@ -156,13 +182,21 @@ export class TimersMonitor implements Monitor {
     try {
       const result = await this.options.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS, signal });
       if (result.exitCode === 0) return result.stdout;
-      this.once.tell(`unreachable:${what}`, "info", `${what} cannot be asked about timers (${(result.stderr || result.stdout).trim().slice(0, 200) || `exit ${result.exitCode}`}); its timers are not watched`);
+      this.once.tell(
+        `unreachable:${what}`,
+        "info",
+        `${what} cannot be asked about timers (${(result.stderr || result.stdout).trim().slice(0, 200) || `exit ${result.exitCode}`}); its timers are not watched`,
+      );
       return null;
     } catch (error) {
       if (error instanceof RunError) {
         // The tool is the first word after env's assignments.
         const tool = argv.find((a, i) => i > 0 && !a.includes("=")) ?? argv[0];
-        this.once.tell(`missing:${tool}`, "warn", `timers are not watched: ${error.message}; install systemd, or remove [timers] from the config`);
+        this.once.tell(
+          `missing:${tool}`,
+          "warn",
+          `timers are not watched: ${error.message}; install systemd, or remove [timers] from the config`,
+        );
         return null;
       }
       throw error;
@@ -172,7 +206,11 @@ export class TimersMonitor implements Monitor {
   /** The timers to read on one manager; null when it is not reachable. */
   private async timersOf(manager: Manager, signal: AbortSignal): Promise<string[] | null> {
     if (!this.options.all) return this.options.watch;
-    const listed = await this.ask(systemctlArgv(manager, "list-units", "--type=timer", "--all", "--plain", "--no-legend", "--no-pager"), `the ${manager} manager`, signal);
+    const listed = await this.ask(
+      systemctlArgv(manager, "list-units", "--type=timer", "--all", "--plain", "--no-legend", "--no-pager"),
+      `the ${manager} manager`,
+      signal,
+    );
     return listed === null ? null : parseTimerList(listed);
   }
 
@@ -188,7 +226,11 @@ export class TimersMonitor implements Monitor {
     for (const us of timer.repeatUs) if (!best || us > best.us) best = { us, how: "OnUnitActiveSec/OnUnitInactiveSec" };
     const unknown = timer.calendars.filter((s) => !this.calendarIntervals.has(s));
     if (unknown.length) {
-      const out = await this.ask(["env", "TZ=UTC", "systemd-analyze", "calendar", "--iterations=2", "--", ...unknown], "systemd-analyze calendar", signal);
+      const out = await this.ask(
+        ["env", "TZ=UTC", "systemd-analyze", "calendar", "--iterations=2", "--", ...unknown],
+        "systemd-analyze calendar",
+        signal,
+      );
       const intervals = out === null ? [] : parseCalendarIntervals(out);
       unknown.forEach((spec, i) => this.calendarIntervals.set(spec, intervals[i] ?? null));
     }
@@ -210,12 +252,27 @@ export class TimersMonitor implements Monitor {
         if (names !== null) reachable++;
         continue;
       }
-      const shown = await this.ask(systemctlArgv(manager, "show", "--timestamp=us+utc", `--property=${TIMER_PROPERTIES.join(",")}`, "--", ...names), `the ${manager} manager`, signal);
+      const shown = await this.ask(
+        systemctlArgv(manager, "show", "--timestamp=us+utc", `--property=${TIMER_PROPERTIES.join(",")}`, "--", ...names),
+        `the ${manager} manager`,
+        signal,
+      );
       if (shown === null) continue;
       reachable++;
       const timers = parseTimerShow(shown).filter((t) => t.loaded && t.unit !== "");
       if (timers.length === 0) continue;
-      const services = await this.ask(systemctlArgv(manager, "show", "--timestamp=us+utc", `--property=${SERVICE_PROPERTIES.join(",")}`, "--", ...timers.map((t) => t.unit)), `the ${manager} manager`, signal);
+      const services = await this.ask(
+        systemctlArgv(
+          manager,
+          "show",
+          "--timestamp=us+utc",
+          `--property=${SERVICE_PROPERTIES.join(",")}`,
+          "--",
+          ...timers.map((t) => t.unit),
+        ),
+        `the ${manager} manager`,
+        signal,
+      );
       const byId = new Map((services === null ? [] : parseServiceShow(services)).map((s) => [s.id, s]));
       for (const timer of timers) {
         found.add(timer.id);
@@ -224,7 +281,12 @@ export class TimersMonitor implements Monitor {
     }
     if (reachable > 0 && !this.options.all) {
       for (const name of this.options.watch) {
-        if (!found.has(name)) this.once.tell(`unknown:${name}`, "warn", `[timers] watch names ${name}, which neither the system nor the user manager knows; check the name (systemctl list-timers --all)`);
+        if (!found.has(name))
+          this.once.tell(
+            `unknown:${name}`,
+            "warn",
+            `[timers] watch names ${name}, which neither the system nor the user manager knows; check the name (systemctl list-timers --all)`,
+          );
       }
     }
     return candidates;
@@ -242,7 +304,8 @@ export class TimersMonitor implements Monitor {
     if (staleness && !before.stale && interval) out.push(staleCandidate(timer.id, staleness, interval, nowUs));
 
     const failedNow = service !== null && service.result !== "" && service.result !== "success";
-    const signature = failedNow && service ? `${service.result} ${service.execMainCode}/${service.execMainStatus} @${service.inactiveEnterUs ?? ""}` : null;
+    const signature =
+      failedNow && service ? `${service.result} ${service.execMainCode}/${service.execMainStatus} @${service.inactiveEnterUs ?? ""}` : null;
     if (signature !== null && before.failed === null && service) out.push(failedCandidate(timer.id, service, nowUs));
 
     const after: TimerState = { stale, failed: signature === null ? null : (before.failed ?? signature) };

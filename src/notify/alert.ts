@@ -1,6 +1,15 @@
 import type { Config } from "../config/schema.ts";
 import { TIER_NAMES, type StoredEvent, type Tier } from "../event.ts";
-import { alertBody, alertTitle, fitBytes, fitTags, NTFY_MESSAGE_LIMIT_BYTES, printable, type Notification, type NtfyPriority } from "../text/alert.ts";
+import {
+  alertBody,
+  alertTitle,
+  fitBytes,
+  fitTags,
+  NTFY_MESSAGE_LIMIT_BYTES,
+  printable,
+  type Notification,
+  type NtfyPriority,
+} from "../text/alert.ts";
 import { formatAlertTime } from "../text/format.ts";
 
 // Event → ntfy notification, laid out like this:
@@ -8,7 +17,10 @@ import { formatAlertTime } from "../text/format.ts";
 //   Body:  Host: workstation / Time: 2026-02-19 14:32:05 GMT+5:30 / (blank) / the event's detail
 // Pure: the event, the [ntfy] config and the instance id in, a Notification out.
 
-export type AlertEvent = Pick<StoredEvent, "id" | "tier" | "severity" | "summary" | "timestampUs" | "detail" | "occurrences" | "process" | "unit">;
+export type AlertEvent = Pick<
+  StoredEvent,
+  "id" | "tier" | "severity" | "summary" | "timestampUs" | "detail" | "occurrences" | "process" | "unit"
+>;
 
 // The title's emoji and the tags per tier. T1 a red circle and a skull, T2 a collision. T3–T5 use circles in the
 // colours `logtriage query` prints those tiers in (yellow, magenta, cyan: cli/_render.ts), so a

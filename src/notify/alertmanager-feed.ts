@@ -168,7 +168,12 @@ export class AlertmanagerFeed {
     const { db, client, instanceId, detailsBaseUrl, resendMs, log } = this.options;
     const nowUs = Date.now() * 1000;
     this.sinceUs ??= feedStartedUs(db, nowUs);
-    const { alerts, planned } = planPost(db, owedAlerts(db, this.sinceUs, MAX_ALERTS_PER_POST), { instanceId, detailsBaseUrl, resendMs, nowUs });
+    const { alerts, planned } = planPost(db, owedAlerts(db, this.sinceUs, MAX_ALERTS_PER_POST), {
+      instanceId,
+      detailsBaseUrl,
+      resendMs,
+      nowUs,
+    });
     if (alerts.length === 0) return true;
     try {
       await client.postAlerts(alerts, signal);
@@ -189,7 +194,8 @@ export class AlertmanagerFeed {
     })();
     this.counters.posts++;
     this.counters.alertsPosted += alerts.length;
-    if (this.counters.failingSinceMs !== null) log.info(`Alertmanager takes alerts again after ${Math.round((Date.now() - this.counters.failingSinceMs) / 1000)} s`);
+    if (this.counters.failingSinceMs !== null)
+      log.info(`Alertmanager takes alerts again after ${Math.round((Date.now() - this.counters.failingSinceMs) / 1000)} s`);
     this.counters.failingSinceMs = null;
     this.counters.lastError = null;
     await this.readSilences(planned, signal);
@@ -209,7 +215,8 @@ export class AlertmanagerFeed {
         if (id !== undefined) silences.set(id, [...(silences.get(id) ?? []), ...a.silencedBy]);
       }
       db.transaction(() => {
-        for (const p of planned) recordSilences(db, p.incidentId, p.state === "firing" ? [...new Set(silences.get(p.incidentId) ?? [])] : []);
+        for (const p of planned)
+          recordSilences(db, p.incidentId, p.state === "firing" ? [...new Set(silences.get(p.incidentId) ?? [])] : []);
       })();
     } catch (error) {
       log.debug(`alertmanager: could not read silences: ${error instanceof Error ? error.message : String(error)}`);

@@ -58,7 +58,8 @@ export function postableAlert(subject: AlertSubject, instanceId: string, details
   if (subject.description !== "") annotations["description"] = subject.description;
   const alert: PostableAlert = { labels, annotations, startsAt: new Date(subject.openedUs / 1000).toISOString() };
   if (subject.resolvedUs !== null) alert.endsAt = new Date(subject.resolvedUs / 1000).toISOString();
-  if (detailsBaseUrl !== null) alert.generatorURL = `${detailsBaseUrl.replace(/\/+$/, "")}/incidents/${encodeURIComponent(subject.incidentId)}`;
+  if (detailsBaseUrl !== null)
+    alert.generatorURL = `${detailsBaseUrl.replace(/\/+$/, "")}/incidents/${encodeURIComponent(subject.incidentId)}`;
   return alert;
 }
 
@@ -141,17 +142,28 @@ export class AlertmanagerClient {
       if (typeof a !== "object" || a === null) return [];
       const record = a as { labels?: unknown; status?: { state?: unknown; silencedBy?: unknown } };
       const labelsOut = typeof record.labels === "object" && record.labels !== null ? (record.labels as Record<string, string>) : {};
-      const silencedBy = Array.isArray(record.status?.silencedBy) ? record.status.silencedBy.filter((s): s is string => typeof s === "string") : [];
+      const silencedBy = Array.isArray(record.status?.silencedBy)
+        ? record.status.silencedBy.filter((s): s is string => typeof s === "string")
+        : [];
       return [{ labels: labelsOut, state: typeof record.status?.state === "string" ? record.status.state : "unknown", silencedBy }];
     });
   }
 
   /** Creates a silence on the first URL that takes it (peers share silences by gossip); returns its id. */
-  async createSilence(silence: { matchers: Silence["matchers"]; startsAt: Date; endsAt: Date; createdBy: string; comment: string }, signal: AbortSignal): Promise<string> {
+  async createSilence(
+    silence: { matchers: Silence["matchers"]; startsAt: Date; endsAt: Date; createdBy: string; comment: string },
+    signal: AbortSignal,
+  ): Promise<string> {
     let lastError: unknown = null;
     for (const url of this.#options.urls) {
       try {
-        const body = (await this.#request(url, "POST", "/api/v2/silences", { ...silence, startsAt: silence.startsAt.toISOString(), endsAt: silence.endsAt.toISOString() }, signal)) as { silenceID?: unknown };
+        const body = (await this.#request(
+          url,
+          "POST",
+          "/api/v2/silences",
+          { ...silence, startsAt: silence.startsAt.toISOString(), endsAt: silence.endsAt.toISOString() },
+          signal,
+        )) as { silenceID?: unknown };
         if (typeof body?.silenceID === "string") return body.silenceID;
         lastError = new NotifyError(`${url}: the silence was taken but no silenceID came back`, { status: null, retryable: false });
       } catch (error) {
@@ -168,7 +180,8 @@ export class AlertmanagerClient {
     const { bearerToken, bearerTokenFile, basic } = this.#options.auth;
     if (bearerToken !== null) headers["Authorization"] = `Bearer ${bearerToken}`;
     else if (bearerTokenFile !== null) headers["Authorization"] = `Bearer ${await readToken(bearerTokenFile)}`;
-    else if (basic !== null) headers["Authorization"] = `Basic ${Buffer.from(`${basic.user}:${basic.password}`, "utf8").toString("base64")}`;
+    else if (basic !== null)
+      headers["Authorization"] = `Basic ${Buffer.from(`${basic.user}:${basic.password}`, "utf8").toString("base64")}`;
     const timeout = AbortSignal.timeout(this.#options.timeoutMs);
     const tls: { rejectUnauthorized?: boolean; ca?: ReturnType<typeof Bun.file> } = {};
     if (this.#options.tls.insecureSkipVerify) tls.rejectUnauthorized = false;
@@ -176,7 +189,13 @@ export class AlertmanagerClient {
     let response: Response;
     let text: string;
     try {
-      const init: RequestInit & { tls?: typeof tls } = { method, headers, signal: AbortSignal.any([signal, timeout]), redirect: "manual", tls };
+      const init: RequestInit & { tls?: typeof tls } = {
+        method,
+        headers,
+        signal: AbortSignal.any([signal, timeout]),
+        redirect: "manual",
+        tls,
+      };
       if (body !== undefined) init.body = JSON.stringify(body);
       response = await fetch(`${base}${path}`, init);
       text = (await response.text()).slice(0, MAX_RESPONSE_BYTES);
@@ -187,7 +206,10 @@ export class AlertmanagerClient {
       // 4xx other than 429 is a request Alertmanager will never take (bad auth, bad alert);
       // 5xx and 429 pass with time.
       const retryable = response.status >= 500 || response.status === 429;
-      throw new NotifyError(`${base}${path} answered ${response.status}: ${text.trim().slice(0, 300) || response.statusText}`, { status: response.status, retryable });
+      throw new NotifyError(`${base}${path} answered ${response.status}: ${text.trim().slice(0, 300) || response.statusText}`, {
+        status: response.status,
+        retryable,
+      });
     }
     if (text.trim() === "") return null;
     try {
@@ -216,10 +238,17 @@ async function readToken(path: string): Promise<string> {
     // A token is short; 4 KB bounds a wrong path to a big file.
     text = await Bun.file(path).slice(0, 4096).text();
   } catch (error) {
-    throw new NotifyError(`cannot read [alertmanager] bearer_token_file ${path}: ${error instanceof Error ? error.message : String(error)}`, { status: null, retryable: false, cause: error });
+    throw new NotifyError(
+      `cannot read [alertmanager] bearer_token_file ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      { status: null, retryable: false, cause: error },
+    );
   }
   const token = text.trim();
-  if (!/^[\x21-\x7e]+$/.test(token)) throw new NotifyError(`[alertmanager] bearer_token_file ${path} is empty or holds characters an HTTP header cannot carry`, { status: null, retryable: false });
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new NotifyError(`[alertmanager] bearer_token_file ${path} is empty or holds characters an HTTP header cannot carry`, {
+      status: null,
+      retryable: false,
+    });
   return token;
 }
 
@@ -235,7 +264,10 @@ function unreachable(error: unknown, base: string, timeoutMs: number, cancelled:
     case "refused":
       return new NotifyError(`Alertmanager ${base} refused the connection: is it running and listening there?`, retry);
     case "tls":
-      return new NotifyError(`TLS error with Alertmanager ${base}: ${failure.tlsWords} (${failure.code}); see [alertmanager] ca_file`, retry);
+      return new NotifyError(
+        `TLS error with Alertmanager ${base}: ${failure.tlsWords} (${failure.code}); see [alertmanager] ca_file`,
+        retry,
+      );
     default:
       return new NotifyError(`cannot reach Alertmanager ${base}: ${failure.message}`, retry);
   }

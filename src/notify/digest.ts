@@ -21,7 +21,19 @@ import { fitBytes, NTFY_MESSAGE_LIMIT_BYTES, printable, utf8Bytes } from "../tex
 
 export type DigestEvent = Pick<
   StoredEvent,
-  "id" | "instanceId" | "tier" | "severity" | "rule" | "summary" | "process" | "unit" | "timestampUs" | "lastSeenUs" | "occurrences" | "detail" | "facts"
+  | "id"
+  | "instanceId"
+  | "tier"
+  | "severity"
+  | "rule"
+  | "summary"
+  | "process"
+  | "unit"
+  | "timestampUs"
+  | "lastSeenUs"
+  | "occurrences"
+  | "detail"
+  | "facts"
 >;
 
 export interface DigestInput {
@@ -95,11 +107,22 @@ export function buildDigest(input: DigestInput): Digest {
     if (incidents !== undefined) lines.push(...incidentLines(incidents.now));
     if (previous !== undefined && previous.instances.has(instanceId)) {
       const before = previous.events.filter((e) => e.instanceId === instanceId);
-      lines.push(trendLine(tierCounts(before), tierCounts(events), periodLabel, incidents?.before ? [incidents.before.active, incidents.now.active] : null));
+      lines.push(
+        trendLine(
+          tierCounts(before),
+          tierCounts(events),
+          periodLabel,
+          incidents?.before ? [incidents.before.active, incidents.now.active] : null,
+        ),
+      );
     }
     return lines;
   });
-  return { title: digestTitle(input.sinceUs, input.untilUs, input.periodWord ?? "weekly"), sections, footer: longestIncidentLines(input.events) };
+  return {
+    title: digestTitle(input.sinceUs, input.untilUs, input.periodWord ?? "weekly"),
+    sections,
+    footer: longestIncidentLines(input.events),
+  };
 }
 
 /** "Incidents: 3 new, 1 recurring, 2 still open, 4 resolved (1 muted)", then the new ones' names. */
@@ -122,7 +145,6 @@ export function digestText(digest: Digest): string {
 export function digestTitle(sinceUs: number, untilUs: number, word: "weekly" | "daily" = "weekly"): string {
   return `📊 logtriage ${word} digest (${formatPeriod(sinceUs, untilUs)})`;
 }
-
 
 /** Section order: this machine's own instance first (the reader is most likely at it), then the others alphabetically. */
 export function orderInstances(instanceIds: Iterable<string>, own: string | null): string[] {
@@ -258,7 +280,10 @@ function topMemoryOffender(events: readonly DigestEvent[]): Offender | null {
   const largestCount = new Map<string, number>();
   const largestOf = new Map<OomReport, string>();
   for (const oom of reports) {
-    const largest = oom.topTasks.reduce<OomReport["topTasks"][number] | null>((best, t) => (best === null || t.rssKb > best.rssKb ? t : best), null);
+    const largest = oom.topTasks.reduce<OomReport["topTasks"][number] | null>(
+      (best, t) => (best === null || t.rssKb > best.rssKb ? t : best),
+      null,
+    );
     if (largest === null) continue;
     largestOf.set(oom, largest.name);
     largestCount.set(largest.name, (largestCount.get(largest.name) ?? 0) + 1);
@@ -274,7 +299,11 @@ function topMemoryOffender(events: readonly DigestEvent[]): Offender | null {
     }
     const avgRssKb = rssPerKill.reduce((a, b) => a + b, 0) / rssPerKill.length;
     const candidate = { name, avgRssKb, triggered, largestIn };
-    if (best === null || largestIn > best.largestIn || (largestIn === best.largestIn && (avgRssKb > best.avgRssKb || (avgRssKb === best.avgRssKb && name < best.name)))) {
+    if (
+      best === null ||
+      largestIn > best.largestIn ||
+      (largestIn === best.largestIn && (avgRssKb > best.avgRssKb || (avgRssKb === best.avgRssKb && name < best.name)))
+    ) {
       best = candidate;
     }
   }
@@ -294,7 +323,10 @@ function longestIncidentLines(events: readonly DigestEvent[]): string[] {
   }
   if (best === null) return [];
   const lines = [`Longest incident: [${oneLine(best.instanceId)}] ${oneLine(best.summary)}`];
-  const firstDetailLine = printable(best.detail).split("\n").map((l) => l.trim()).find((l) => l !== "");
+  const firstDetailLine = printable(best.detail)
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l !== "");
   if (firstDetailLine !== undefined) lines.push(`  → ${firstDetailLine}`);
   return lines;
 }
@@ -319,7 +351,10 @@ function tierCounts(events: readonly DigestEvent[]): TrendCounts {
 
 /** "Trend vs previous 7d: OOM Kills 3→2, Process Crashes 0→3", only what changed. */
 function trendLine(before: TrendCounts, now: TrendCounts, periodLabel: string, incidents: [number, number] | null = null): string {
-  const labels: readonly [Tier, string][] = [...TIER_LINES.map((l): [Tier, string] => [l.tier, l.label.slice(0, -1)]), ["T5", "Memory Pressure"]];
+  const labels: readonly [Tier, string][] = [
+    ...TIER_LINES.map((l): [Tier, string] => [l.tier, l.label.slice(0, -1)]),
+    ["T5", "Memory Pressure"],
+  ];
   const changes = labels.filter(([tier]) => before[tier] !== now[tier]).map(([tier, label]) => `${label} ${before[tier]}→${now[tier]}`);
   if (incidents !== null && incidents[0] !== incidents[1]) changes.unshift(`Incidents ${incidents[0]}→${incidents[1]}`);
   return `Trend vs previous ${periodLabel}: ${changes.length > 0 ? changes.join(", ") : "unchanged"}`;

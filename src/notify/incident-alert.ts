@@ -13,7 +13,11 @@ export function sequenceIdFor(incidentId: string): string {
 }
 
 /** The lead event's alert, made the incident's: its sequence id, and on an update why it is one. */
-export function incidentAlert(base: Notification, inc: Pick<Incident, "id" | "occurrences" | "firstSeenUs" | "lastSeenUs">, update: string | null): Notification {
+export function incidentAlert(
+  base: Notification,
+  inc: Pick<Incident, "id" | "occurrences" | "firstSeenUs" | "lastSeenUs">,
+  update: string | null,
+): Notification {
   const n: Notification = { ...base, sequenceId: sequenceIdFor(inc.id) };
   if (update === null) return n;
   const head = `Update (${update}): ${inc.occurrences} occurrence${inc.occurrences === 1 ? "" : "s"} over ${formatLasted(inc.lastSeenUs - inc.firstSeenUs)}.`;

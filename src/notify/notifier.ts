@@ -15,7 +15,10 @@ export class NotifyError extends Error {
   readonly ntfyCode: number | null;
   /** How long the server asked us to wait (429's Retry-After), ms. */
   readonly retryAfterMs: number | null;
-  constructor(reason: string, options: { status: number | null; retryable: boolean; cause?: unknown; ntfyCode?: number | null; retryAfterMs?: number | null }) {
+  constructor(
+    reason: string,
+    options: { status: number | null; retryable: boolean; cause?: unknown; ntfyCode?: number | null; retryAfterMs?: number | null },
+  ) {
     super(reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "NotifyError";
     this.status = options.status;

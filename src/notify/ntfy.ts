@@ -58,7 +58,10 @@ export class NtfyNotifier implements Notifier {
     this.#redactor = redactor;
     const target = parseNtfyUrl(config.url);
     if (target === null) {
-      throw new NotifyError(`[ntfy] url ${JSON.stringify(config.url)} is not an ntfy topic URL like "https://ntfy.sh/my-topic" (topic: 1 to 64 letters, digits, "_" or "-")`, { status: null, retryable: false });
+      throw new NotifyError(
+        `[ntfy] url ${JSON.stringify(config.url)} is not an ntfy topic URL like "https://ntfy.sh/my-topic" (topic: 1 to 64 letters, digits, "_" or "-")`,
+        { status: null, retryable: false },
+      );
     }
     this.target = target;
     this.#config = config;
@@ -105,7 +108,12 @@ export class NtfyNotifier implements Notifier {
   }
 
   #redact(n: Notification): Notification {
-    return { ...n, title: this.#redactor.text(n.title), message: this.#redactor.text(n.message), click: n.click === null ? null : redactUrl(n.click) };
+    return {
+      ...n,
+      title: this.#redactor.text(n.title),
+      message: this.#redactor.text(n.message),
+      click: n.click === null ? null : redactUrl(n.click),
+    };
   }
 
   /** The same credentials for another request to this server (the control topic's subscription). */
@@ -131,7 +139,10 @@ function bearer(token: string, source: string): string {
   // fetch refuses header values outside visible ASCII with a TypeError that would read as a
   // network failure; say what is wrong instead (and never echo the token).
   if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new NotifyError(`${source} holds characters an HTTP header cannot carry (an ntfy token looks like "tk_…")`, { status: null, retryable: false });
+    throw new NotifyError(`${source} holds characters an HTTP header cannot carry (an ntfy token looks like "tk_…")`, {
+      status: null,
+      retryable: false,
+    });
   }
   return `Bearer ${token}`;
 }
@@ -264,15 +275,26 @@ function statusFailure(status: number, body: string, ctx: StatusContext): Notify
   const retryAfterMs = parseRetryAfter(ctx.retryAfter, Date.now());
   const fail = (reason: string, retryable: boolean) => new NotifyError(reason, { status, retryable, ntfyCode, retryAfterMs });
   if (status >= 300 && status < 400) {
-    return fail(`${ctx.server} redirects (${http}) to ${ctx.location ?? "another address"}: put the address it names, with the topic, in [ntfy] url`, false);
+    return fail(
+      `${ctx.server} redirects (${http}) to ${ctx.location ?? "another address"}: put the address it names, with the topic, in [ntfy] url`,
+      false,
+    );
   }
   if (status === 401 || status === 403) {
     const none = ctx.hasCredentials ? "" : " (none are set)";
-    return fail(`${ctx.server} rejected the credentials for topic "${ctx.topic}" (${http}): check [ntfy] token / token_file / user+password${none}`, false);
+    return fail(
+      `${ctx.server} rejected the credentials for topic "${ctx.topic}" (${http}): check [ntfy] token / token_file / user+password${none}`,
+      false,
+    );
   }
-  if (status === 404) return fail(`${ctx.server} has no ntfy publish endpoint there (${http}): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`, false);
+  if (status === 404)
+    return fail(`${ctx.server} has no ntfy publish endpoint there (${http}): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`, false);
   if (status === 413) return fail(`${ctx.server} refused the message as too large (${http})`, false);
-  if (status === 429) return fail(`${ctx.server} is rate limiting this host (${http})${retryAfterMs === null ? "" : `; it asks to wait ${formatSecondsMs(retryAfterMs)}`}`, true);
+  if (status === 429)
+    return fail(
+      `${ctx.server} is rate limiting this host (${http})${retryAfterMs === null ? "" : `; it asks to wait ${formatSecondsMs(retryAfterMs)}`}`,
+      true,
+    );
   if (status >= 500) return fail(`${ctx.server} failed to take the message (${http})`, true);
   return fail(`${ctx.server} rejected the message (${http})`, false);
 }

@@ -24,10 +24,7 @@ export const PAUSE_RETRY_MS = 60_000;
  */
 const MESSAGE_CODES = new Set([40007, 40014, 40024, 40057, 40058, 41303]);
 
-export type FailureAction =
-  | { action: "retry"; atLeastMs: number }
-  | { action: "pause" }
-  | { action: "refuse" };
+export type FailureAction = { action: "retry"; atLeastMs: number } | { action: "pause" } | { action: "refuse" };
 
 export function actionFor(failure: unknown): FailureAction {
   if (!(failure instanceof NotifyError)) return { action: "retry", atLeastMs: 0 };

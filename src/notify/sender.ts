@@ -63,7 +63,17 @@ const CONFIG_POLL_MS = 2_000;
 const DEFAULT_MAX_AGE_MS = 7 * 86_400_000;
 
 export class OutboxSender {
-  readonly counters: SenderCounters = { sent: 0, failed: 0, retries: 0, failingSince: null, lastError: null, refused: 0, expired: 0, paused: null, updatesInPlace: null };
+  readonly counters: SenderCounters = {
+    sent: 0,
+    failed: 0,
+    retries: 0,
+    failingSince: null,
+    lastError: null,
+    refused: 0,
+    expired: 0,
+    paused: null,
+    updatesInPlace: null,
+  };
   private readonly options: SenderOptions;
   private notifier: Notifier;
   private readonly waker = new Wakeable();
@@ -91,7 +101,9 @@ export class OutboxSender {
       } catch (error) {
         // The database, not ntfy (locked past busy_timeout, disk trouble): the rows are safe
         // where they are; look again shortly.
-        this.options.log.error(`outbox: ${explainSqliteError(error, this.options.db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}; trying again in 5s`);
+        this.options.log.error(
+          `outbox: ${explainSqliteError(error, this.options.db.filename)?.message ?? (error instanceof Error ? error.message : String(error))}; trying again in 5s`,
+        );
         await this.idle(5_000, signal, false);
       }
     }
@@ -137,7 +149,10 @@ export class OutboxSender {
         this.options.log.info(`ntfy: delivering again after ${Math.round((Date.now() - this.counters.failingSince) / 1000)}s of failures`);
       }
       const paused = this.counters.paused;
-      if (paused !== null) this.options.log.info(`ntfy takes alerts again: the outbox resumes after ${Math.round((Date.now() - paused.sinceMs) / 1000)}s paused`);
+      if (paused !== null)
+        this.options.log.info(
+          `ntfy takes alerts again: the outbox resumes after ${Math.round((Date.now() - paused.sinceMs) / 1000)}s paused`,
+        );
       this.counters.paused = null;
       this.counters.failingSince = null;
       this.counters.lastError = null;
@@ -149,7 +164,9 @@ export class OutboxSender {
     if (action.action === "refuse") {
       markRefused(this.options.db, row, reason, Date.now() * 1000);
       this.counters.refused++;
-      this.options.log.error(`ntfy refused alert ${row.eventId} itself: ${reason}; it is set aside ('logtriage outbox --retry' queues it again) and the next one goes`);
+      this.options.log.error(
+        `ntfy refused alert ${row.eventId} itself: ${reason}; it is set aside ('logtriage outbox --retry' queues it again) and the next one goes`,
+      );
       return backoffMs;
     }
     if (action.action === "pause") {
@@ -158,9 +175,15 @@ export class OutboxSender {
       // One line when the pause starts or its cause changes, not one per retry.
       if (before === null || before.reason !== reason) {
         const retryMs = this.options.pauseRetryMs ?? PAUSE_RETRY_MS;
-        this.options.log.error(`ntfy: ${reason}. The outbox is paused, no alert is dropped: it resumes when the config or token file changes, or on a retry every ${Math.round(retryMs / 1000)}s`);
+        this.options.log.error(
+          `ntfy: ${reason}. The outbox is paused, no alert is dropped: it resumes when the config or token file changes, or on a retry every ${Math.round(retryMs / 1000)}s`,
+        );
       }
-      this.counters.paused = { sinceMs: before?.sinceMs ?? Date.now(), status: failure instanceof NotifyError ? failure.status : null, reason };
+      this.counters.paused = {
+        sinceMs: before?.sinceMs ?? Date.now(),
+        status: failure instanceof NotifyError ? failure.status : null,
+        reason,
+      };
       await this.waitPaused(signal);
       return initialMs;
     }
@@ -197,7 +220,9 @@ export class OutboxSender {
         next = this.options.reload?.() ?? null;
       } catch (error) {
         // A config edited into an invalid state: keep sending with the one we have, say why.
-        this.options.log.warn(`the config changed but cannot be used, keeping the previous [ntfy] settings: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.log.warn(
+          `the config changed but cannot be used, keeping the previous [ntfy] settings: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       if (next !== null) this.notifier = next;
       this.options.log.info("the configuration changed: retrying the paused outbox now");

@@ -64,7 +64,13 @@ export function parseStackFrames(text: string): StackFrame[] {
       continue;
     }
     const func = m[3] as string;
-    frames.push({ index: Number(m[1]), address: m[2] as string, func: func === "n/a" ? null : func, object: m[4] as string, offset: m[5] as string });
+    frames.push({
+      index: Number(m[1]),
+      address: m[2] as string,
+      func: func === "n/a" ? null : func,
+      object: m[4] as string,
+      offset: m[5] as string,
+    });
   }
   return frames;
 }

@@ -48,7 +48,15 @@ export interface DmesgContext {
 }
 
 /** A local time from a year-less stamp: `ctx.year`, else the latest year not in the future of `ctx.nowUs`. */
-function yearlessUs(ctx: DmesgContext, month: number, day: number, h: number, m: number, sec: number, fraction: string | undefined): number | null {
+function yearlessUs(
+  ctx: DmesgContext,
+  month: number,
+  day: number,
+  h: number,
+  m: number,
+  sec: number,
+  fraction: string | undefined,
+): number | null {
   const frac = fraction ? Math.round(Number(`0.${fraction}`) * 1_000_000) : 0;
   const at = (year: number) => new Date(year, month, day, h, m, sec).getTime() * 1000 + frac;
   if (ctx.year !== undefined) return at(ctx.year);
@@ -142,7 +150,8 @@ export function parseDmesgLine(line: string, ctx: DmesgContext): Entry | null {
     const ctime = CTIME_STAMP.exec(text);
     if (ctime) {
       const month = MONTHS.indexOf(ctime[2] as string);
-      realtimeUs = new Date(Number(ctime[7]), month, Number(ctime[3]), Number(ctime[4]), Number(ctime[5]), Number(ctime[6])).getTime() * 1000;
+      realtimeUs =
+        new Date(Number(ctime[7]), month, Number(ctime[3]), Number(ctime[4]), Number(ctime[5]), Number(ctime[6])).getTime() * 1000;
       text = text.slice(ctime[0].length);
     }
   }

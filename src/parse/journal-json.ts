@@ -95,7 +95,7 @@ export function journalRecordToEntry(record: unknown): Entry | null {
     unit: first["UNIT"] ?? first["USER_UNIT"] ?? first["_SYSTEMD_USER_UNIT"] ?? first["_SYSTEMD_UNIT"] ?? null,
     pid: toInt(first["_PID"] ?? first["SYSLOG_PID"]),
     comm: first["_COMM"] ?? null,
-    message: first["MESSAGE"] ?? (fields["MESSAGE"] ?? ""),
+    message: first["MESSAGE"] ?? fields["MESSAGE"] ?? "",
     messageId: first["MESSAGE_ID"] ?? null,
     fields,
   };

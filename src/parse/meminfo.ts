@@ -21,5 +21,10 @@ export function parseMeminfo(text: string): MeminfoReading | null {
     if (key) found[key] = Number(match[2]);
   }
   if (found.memTotalKb === undefined || found.memAvailableKb === undefined) return null;
-  return { memTotalKb: found.memTotalKb, memAvailableKb: found.memAvailableKb, swapTotalKb: found.swapTotalKb ?? 0, swapFreeKb: found.swapFreeKb ?? 0 };
+  return {
+    memTotalKb: found.memTotalKb,
+    memAvailableKb: found.memAvailableKb,
+    swapTotalKb: found.swapTotalKb ?? 0,
+    swapFreeKb: found.swapFreeKb ?? 0,
+  };
 }

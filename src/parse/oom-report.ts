@@ -24,7 +24,8 @@ import type { OomReport, OomTask, OomVictim } from "../event.ts";
 
 export const OOM_OPENER = /^(.+?) invoked oom-killer: (.*)$/;
 // 4.4 and older print no shmem-rss; CentOS 7's 3.10 puts ", UID N," before total-vm.
-export const OOM_KILLED = /^(?:([^:]*out of memory(?: \([^)]*\))?): )?Killed process (\d+) \((.*)\)(?:, UID (\d+),)? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(.*)$/i;
+export const OOM_KILLED =
+  /^(?:([^:]*out of memory(?: \([^)]*\))?): )?Killed process (\d+) \((.*)\)(?:, UID (\d+),)? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(.*)$/i;
 
 const CPU_LINE = /^CPU: \d+ (?:UID: \d+ )?PID: (\d+) Comm: (.*?)(?: (?:Not tainted|Tainted: )|$)/;
 const MEMCG_USAGE = /^memory: usage (\d+)kB, limit (\d+)kB/;

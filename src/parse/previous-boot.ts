@@ -50,10 +50,16 @@ export interface PstoreRecord {
 
 /** What a kept kernel log (pstore dmesg record, or systemd-pstore's dmesg.txt) says, by its worst line. */
 export function parsePstoreDmesg(path: string, text: string): PstoreRecord {
-  const lines = text.split("\n").map((l) => l.replace(/^<\d+>/, "").replace(/^\[\s*\d+\.\d+\]\s*/, "").trim());
+  const lines = text.split("\n").map((l) =>
+    l
+      .replace(/^<\d+>/, "")
+      .replace(/^\[\s*\d+\.\d+\]\s*/, "")
+      .trim(),
+  );
   const find = (re: RegExp) => lines.find((l) => re.test(l)) ?? null;
   const panic = find(/Kernel panic - not syncing/);
-  if (panic) return { path, kind: /LOCKUP|watchdog/i.test(panic) ? "lockup" : "panic", headline: panic.slice(panic.indexOf("Kernel panic")) };
+  if (panic)
+    return { path, kind: /LOCKUP|watchdog/i.test(panic) ? "lockup" : "panic", headline: panic.slice(panic.indexOf("Kernel panic")) };
   const lockup = find(/watchdog: (?:BUG: soft lockup|Watchdog detected hard LOCKUP)|hard LOCKUP|soft lockup/);
   if (lockup) return { path, kind: "lockup", headline: lockup };
   const oops = find(/^(?:Oops|BUG: |general protection fault|Internal error: Oops)/);

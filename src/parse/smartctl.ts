@@ -42,7 +42,9 @@ const DeviceReportSchema = v.looseObject({
   smart_support: v.optional(v.looseObject({ available: v.optional(v.boolean()), enabled: v.optional(v.boolean()) })),
   smart_status: v.optional(v.looseObject({ passed: v.optional(v.boolean()) })),
   ata_smart_attributes: v.optional(v.looseObject({ table: v.optional(v.array(AtaAttribute)) })),
-  nvme_smart_health_information_log: v.optional(v.looseObject({ critical_warning: num, media_errors: num, temperature: num, power_on_hours: num })),
+  nvme_smart_health_information_log: v.optional(
+    v.looseObject({ critical_warning: num, media_errors: num, temperature: num, power_on_hours: num }),
+  ),
   scsi_grown_defect_list: num,
   scsi_error_counter_log: v.optional(v.looseObject({ read: ScsiErrorCounters, write: ScsiErrorCounters, verify: ScsiErrorCounters })),
   temperature: v.optional(v.looseObject({ current: num })),
@@ -105,7 +107,10 @@ export type SmartctlReport =
   /** smartctl ran but said something else went wrong before it could read the disk. */
   | { kind: "failed"; device: string; message: string };
 
-function protocolOf(protocol: string | null | undefined, report: v.InferOutput<typeof DeviceReportSchema>): SmartSummary["protocol"] | null {
+function protocolOf(
+  protocol: string | null | undefined,
+  report: v.InferOutput<typeof DeviceReportSchema>,
+): SmartSummary["protocol"] | null {
   if (protocol === "ATA" || protocol === "NVMe" || protocol === "SCSI") return protocol;
   if (report.nvme_smart_health_information_log) return "NVMe";
   if (report.ata_smart_attributes) return "ATA";
@@ -120,7 +125,9 @@ function ataRaw(report: v.InferOutput<typeof DeviceReportSchema>, id: number): n
 function scsiUncorrected(report: v.InferOutput<typeof DeviceReportSchema>): number | null {
   const log = report.scsi_error_counter_log;
   if (!log) return null;
-  const counts = [log.read, log.write, log.verify].map((c) => c?.total_uncorrected_errors).filter((n): n is number => typeof n === "number");
+  const counts = [log.read, log.write, log.verify]
+    .map((c) => c?.total_uncorrected_errors)
+    .filter((n): n is number => typeof n === "number");
   return counts.length ? counts.reduce((a, b) => a + b, 0) : null;
 }
 
@@ -145,14 +152,24 @@ export function parseSmartctlReport(text: string, deviceArg: string, exitCode: n
 
   if (exitStatus === STANDBY_EXIT_STATUS && !report.smart_status) return { kind: "standby", device };
   const protocol = protocolOf(report.device?.protocol, report);
-  const hasSmartData = report.smart_status !== undefined || report.ata_smart_attributes !== undefined || report.nvme_smart_health_information_log !== undefined;
+  const hasSmartData =
+    report.smart_status !== undefined ||
+    report.ata_smart_attributes !== undefined ||
+    report.nvme_smart_health_information_log !== undefined;
   if (!hasSmartData) {
     if (/Permission denied/i.test(message)) return { kind: "denied", device, message, notPermitted: false };
     if (/Operation not permitted/i.test(message)) return { kind: "denied", device, message, notPermitted: true };
-    if (/Unable to detect device type|Unknown USB bridge|lacks SMART capability|SMART support is:\s*Unavailable/i.test(message) || report.smart_support?.available === false) {
+    if (
+      /Unable to detect device type|Unknown USB bridge|lacks SMART capability|SMART support is:\s*Unavailable/i.test(message) ||
+      report.smart_support?.available === false
+    ) {
       return { kind: "unsupported", device, message: message || "SMART support is unavailable" };
     }
-    return { kind: "failed", device, message: message || `smartctl exit status ${exitStatus}: ${describeExitStatus(exitStatus).join(", ")}` };
+    return {
+      kind: "failed",
+      device,
+      message: message || `smartctl exit status ${exitStatus}: ${describeExitStatus(exitStatus).join(", ")}`,
+    };
   }
   if (protocol === null) return { kind: "unsupported", device, message: "smartctl named no protocol (ATA, NVMe, SCSI) for it" };
 
@@ -215,7 +232,11 @@ const COUNTERS: readonly { key: "reallocated" | "pending" | "offlineUncorrectabl
 export function smartChanges(previous: SmartSummary | null, current: SmartSummary): string[] {
   const changes: string[] = [];
   if (current.healthPassed === false && previous?.healthPassed !== false) {
-    changes.push(previous === null || previous.healthPassed === null ? "SMART overall health FAILED" : `SMART overall health FAILED (was ${health(previous)})`);
+    changes.push(
+      previous === null || previous.healthPassed === null
+        ? "SMART overall health FAILED"
+        : `SMART overall health FAILED (was ${health(previous)})`,
+    );
   }
   for (const { key, words } of COUNTERS) {
     const now = current[key];

@@ -21,7 +21,17 @@
 // TZ=UTC: the one zone whose abbreviation reads back without a table.
 
 /** The properties /metrics asks for; everything `unitFamilies` reads. */
-export const SHOW_PROPERTIES = ["Id", "LoadState", "ActiveState", "SubState", "NRestarts", "ExecMainCode", "ExecMainStatus", "InactiveEnterTimestamp", "LastTriggerUSec"] as const;
+export const SHOW_PROPERTIES = [
+  "Id",
+  "LoadState",
+  "ActiveState",
+  "SubState",
+  "NRestarts",
+  "ExecMainCode",
+  "ExecMainStatus",
+  "InactiveEnterTimestamp",
+  "LastTriggerUSec",
+] as const;
 
 export interface UnitShow {
   id: string;
@@ -122,7 +132,17 @@ export function parseSystemctlShow(text: string, asked: readonly string[]): Map<
 //   LastTriggerUSec=Mon 2026-11-23 00:38:15 UTC
 //   LoadState=not-found            (a timer no manager knows still gets a block)
 
-export const TIMER_PROPERTIES = ["Id", "LoadState", "ActiveState", "Unit", "LastTriggerUSec", "NextElapseUSecRealtime", "ActiveEnterTimestamp", "TimersCalendar", "TimersMonotonic"] as const;
+export const TIMER_PROPERTIES = [
+  "Id",
+  "LoadState",
+  "ActiveState",
+  "Unit",
+  "LastTriggerUSec",
+  "NextElapseUSecRealtime",
+  "ActiveEnterTimestamp",
+  "TimersCalendar",
+  "TimersMonotonic",
+] as const;
 export const SERVICE_PROPERTIES = ["Id", "LoadState", "Result", "ExecMainCode", "ExecMainStatus", "InactiveEnterTimestamp"] as const;
 
 export interface TimerShow {
@@ -152,8 +172,15 @@ export interface ServiceShow {
 }
 
 const TIMESPAN_UNITS: Record<string, number> = {
-  us: 1, ms: 1_000, s: 1_000_000, min: 60_000_000, h: 3_600_000_000,
-  d: 86_400_000_000, w: 604_800_000_000, M: 2_629_800_000_000, y: 31_557_600_000_000,
+  us: 1,
+  ms: 1_000,
+  s: 1_000_000,
+  min: 60_000_000,
+  h: 3_600_000_000,
+  d: 86_400_000_000,
+  w: 604_800_000_000,
+  M: 2_629_800_000_000,
+  y: 31_557_600_000_000,
 };
 
 /** systemd's timespan as it prints it ("1h", "1d 2h 30min", "24.632751s") → µs; null when unreadable. */
@@ -175,7 +202,10 @@ function integer(value: string | undefined): number | null {
 
 /** The blocks as their lines: a property printed several times (TimersMonotonic) keeps every value. */
 function blockLines(text: string): string[][] {
-  return text.split(/\n{2,}/).map((b) => b.split("\n").filter((l) => l.indexOf("=") > 0)).filter((b) => b.length > 0);
+  return text
+    .split(/\n{2,}/)
+    .map((b) => b.split("\n").filter((l) => l.indexOf("=") > 0))
+    .filter((b) => b.length > 0);
 }
 
 function repeated(lines: string[], key: string): string[] {
@@ -232,18 +262,24 @@ export function parseServiceShow(text: string): ServiceShow[] {
  * cannot be read gets null.
  */
 export function parseCalendarIntervals(text: string): (number | null)[] {
-  return text.split(/\n\n+/).filter((b) => b.trim() !== "").map((block) => {
-    const next = /Next elapse: (.+)$/m.exec(block)?.[1];
-    const second = /Iter\. #2: (.+)$/m.exec(block)?.[1];
-    const a = parseShowTimestamp(next?.trim());
-    const b = parseShowTimestamp(second?.trim());
-    return a !== null && b !== null && b > a ? b - a : null;
-  });
+  return text
+    .split(/\n\n+/)
+    .filter((b) => b.trim() !== "")
+    .map((block) => {
+      const next = /Next elapse: (.+)$/m.exec(block)?.[1];
+      const second = /Iter\. #2: (.+)$/m.exec(block)?.[1];
+      const a = parseShowTimestamp(next?.trim());
+      const b = parseShowTimestamp(second?.trim());
+      return a !== null && b !== null && b > a ? b - a : null;
+    });
 }
 
 /** `systemctl list-units --type=timer --all --plain --no-legend` → the timers' names. */
 export function parseTimerList(text: string): string[] {
-  return text.split("\n").map((l) => l.trim().split(/\s+/)[0] ?? "").filter((n) => n.endsWith(".timer"));
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((n) => n.endsWith(".timer"));
 }
 
 /**

@@ -68,7 +68,11 @@ export function newStats(): FileReadStats {
   return { format: null, lines: 0, entries: 0, skipped: 0, bad: { "malformed-json": 0, oversized: 0, "bad-kmsg-record": 0 }, bytes: 0 };
 }
 
-export async function* readLogStream(stream: ReadableStream<Uint8Array>, options: FileReadOptions, stats: FileReadStats = newStats()): AsyncGenerator<Entry> {
+export async function* readLogStream(
+  stream: ReadableStream<Uint8Array>,
+  options: FileReadOptions,
+  stats: FileReadStats = newStats(),
+): AsyncGenerator<Entry> {
   const maxChars = options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS;
   const bad = (kind: BadLineKind, sample: string) => {
     stats.bad[kind]++;
@@ -144,7 +148,8 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
         }
         case "kmsg": {
           if (line.startsWith(" ") && kmsgRecord !== null) {
-            if (kmsgContinuations >= MAX_KMSG_CONTINUATIONS || kmsgRecord.length + line.length > maxChars) bad("oversized", `kmsg record continues past ${MAX_KMSG_CONTINUATIONS} lines or ${maxChars} characters`);
+            if (kmsgContinuations >= MAX_KMSG_CONTINUATIONS || kmsgRecord.length + line.length > maxChars)
+              bad("oversized", `kmsg record continues past ${MAX_KMSG_CONTINUATIONS} lines or ${maxChars} characters`);
             else {
               kmsgRecord += `\n${line}`;
               kmsgContinuations++;
@@ -162,7 +167,10 @@ export async function* readLogStream(stream: ReadableStream<Uint8Array>, options
           break;
         }
         case "dmesg": {
-          const entry = parseDmesgLine(line, { ...(options.year === undefined ? {} : { year: options.year }), ...(options.nowUs === undefined ? {} : { nowUs: options.nowUs }) });
+          const entry = parseDmesgLine(line, {
+            ...(options.year === undefined ? {} : { year: options.year }),
+            ...(options.nowUs === undefined ? {} : { nowUs: options.nowUs }),
+          });
           if (entry) {
             stats.entries++;
             yield toWallTime(entry);

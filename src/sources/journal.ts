@@ -63,7 +63,9 @@ export function cursorRealtimeUs(cursor: string): number | null {
  * rules look at. A priority filter alone would miss segfaults (kernel, priority 6) and unit
  * results (priority 4 with a MESSAGE_ID). Null when some rule may match any entry.
  */
-export function journalMatches(prefilter: { messageIds: ReadonlySet<string>; identifiers: ReadonlyMap<string, unknown>; anyLiterals: readonly string[] } | null): string[] | null {
+export function journalMatches(
+  prefilter: { messageIds: ReadonlySet<string>; identifiers: ReadonlyMap<string, unknown>; anyLiterals: readonly string[] } | null,
+): string[] | null {
   if (prefilter === null || prefilter.anyLiterals.length > 0) return null;
   const groups: string[][] = [["_TRANSPORT=kernel"], ["PRIORITY=0", "PRIORITY=1", "PRIORITY=2", "PRIORITY=3"]];
   if (prefilter.messageIds.size) groups.push([...prefilter.messageIds].sort().map((id) => `MESSAGE_ID=${id}`));
@@ -138,7 +140,9 @@ export class JournalSource implements Source {
         if (this.position !== null) this.firstStartUs = startedUs;
         if (this.position !== null) yield { entries: [], position: this.position };
       } catch (error) {
-        this.options.log.warn(`journal: could not read the journal's end (${error instanceof Error ? error.message : String(error)}); following from now`);
+        this.options.log.warn(
+          `journal: could not read the journal's end (${error instanceof Error ? error.message : String(error)}); following from now`,
+        );
       }
     }
     let backoffMs = this.options.backoffInitialMs ?? 1000;
@@ -150,7 +154,9 @@ export class JournalSource implements Source {
       yield* this.follow(signal);
       if (signal.aborted) break;
       if (Date.now() - startedAt > HEALTHY_RUN_MS) backoffMs = this.options.backoffInitialMs ?? 1000;
-      this.options.log.warn(`journal: ${this.stats.lastError ?? "journalctl stopped"}; restarting it in ${(backoffMs / 1000).toFixed(1)}s from ${this.position === null ? "now" : "the last entry read"}`);
+      this.options.log.warn(
+        `journal: ${this.stats.lastError ?? "journalctl stopped"}; restarting it in ${(backoffMs / 1000).toFixed(1)}s from ${this.position === null ? "now" : "the last entry read"}`,
+      );
       await sleep(backoffMs, signal);
       backoffMs = Math.min(backoffMs * 2, this.options.backoffMaxMs ?? 30_000);
     }
@@ -162,7 +168,9 @@ export class JournalSource implements Source {
     this.options.log.debug(`journal: ${argv.join(" ")}`);
     let child: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
     try {
-      child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }) as ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
+      child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }) as ReturnType<
+        typeof Bun.spawn<"ignore", "pipe", "pipe">
+      >;
     } catch (error) {
       this.stats.lastError = `cannot run ${this.journalctl}: ${error instanceof Error ? error.message : String(error)}`;
       return;
@@ -224,7 +232,8 @@ export class JournalSource implements Source {
       this.stats.running = false;
       if (!signal.aborted) {
         const exit = `journalctl exited with ${child.signalCode ? `signal ${child.signalCode}` : `code ${code}`}${why ? `: ${why.split("\n").pop()}` : ""}`;
-        this.stats.lastError = readError ?? this.pendingError ?? (stalled ? "journalctl stopped delivering entries the journal holds (stalled)" : exit);
+        this.stats.lastError =
+          readError ?? this.pendingError ?? (stalled ? "journalctl stopped delivering entries the journal holds (stalled)" : exit);
         this.pendingError = null;
       }
     }
@@ -242,36 +251,50 @@ export class JournalSource implements Source {
     // least (each one grows its memory a little); at most 144 a day, only on a quiet journal.
     const quietMs = this.options.stallCheckMs ?? 600_000;
     let probing = false;
-    const timer = setInterval(async () => {
-      if (probing || signal.aborted || child.exitCode !== null) return;
-      // Just after journald came back, a follower started from the cursor was seen to print
-      // nothing more (systemd 252) while the journal held newer entries: look sooner then.
-      const quiet = Date.now() < this.verifyUntilMs ? VERIFY_QUIET_MS : quietMs;
-      if (Date.now() - this.quietSinceMs < quiet) return;
-      probing = true;
-      try {
-        // The newest entry at least 5 s old (journalctl has had ample time to print it): on a
-        // busy journal the very newest is always younger than that and would hide a stall.
-        const until = `--until=@${(Date.now() / 1000 - STALL_AGE_MS / 1000).toFixed(6)}`;
-        const argv = [this.journalctl, "--reverse", until, "--lines=1", "--output=json", "--all", "--no-pager", "--quiet", ...(this.options.matches ?? [])];
-        const r = await this.runner.run(argv, { timeoutMs: PROBE_TIMEOUT_MS });
-        const line = r.stdout.trim().split("\n")[0] ?? "";
-        const newest = rawStringField(line, "__CURSOR");
-        const newestUs = Number(rawStringField(line, "__REALTIME_TIMESTAMP") ?? NaN);
-        const readUs = this.position === null ? null : cursorRealtimeUs(this.position);
-        const missed = newest !== null && newest !== this.position && (readUs === null || !Number.isFinite(newestUs) || newestUs > readUs);
-        if (missed) {
-          onStall();
-          child.kill("SIGTERM");
+    const timer = setInterval(
+      async () => {
+        if (probing || signal.aborted || child.exitCode !== null) return;
+        // Just after journald came back, a follower started from the cursor was seen to print
+        // nothing more (systemd 252) while the journal held newer entries: look sooner then.
+        const quiet = Date.now() < this.verifyUntilMs ? VERIFY_QUIET_MS : quietMs;
+        if (Date.now() - this.quietSinceMs < quiet) return;
+        probing = true;
+        try {
+          // The newest entry at least 5 s old (journalctl has had ample time to print it): on a
+          // busy journal the very newest is always younger than that and would hide a stall.
+          const until = `--until=@${(Date.now() / 1000 - STALL_AGE_MS / 1000).toFixed(6)}`;
+          const argv = [
+            this.journalctl,
+            "--reverse",
+            until,
+            "--lines=1",
+            "--output=json",
+            "--all",
+            "--no-pager",
+            "--quiet",
+            ...(this.options.matches ?? []),
+          ];
+          const r = await this.runner.run(argv, { timeoutMs: PROBE_TIMEOUT_MS });
+          const line = r.stdout.trim().split("\n")[0] ?? "";
+          const newest = rawStringField(line, "__CURSOR");
+          const newestUs = Number(rawStringField(line, "__REALTIME_TIMESTAMP") ?? NaN);
+          const readUs = this.position === null ? null : cursorRealtimeUs(this.position);
+          const missed =
+            newest !== null && newest !== this.position && (readUs === null || !Number.isFinite(newestUs) || newestUs > readUs);
+          if (missed) {
+            onStall();
+            child.kill("SIGTERM");
+          }
+          // Quiet and caught up: look again after another quiet period.
+          this.quietSinceMs = Date.now();
+        } catch (error) {
+          this.options.log.debug(`journal: stall probe failed: ${error instanceof Error ? error.message : String(error)}`);
+        } finally {
+          probing = false;
         }
-        // Quiet and caught up: look again after another quiet period.
-        this.quietSinceMs = Date.now();
-      } catch (error) {
-        this.options.log.debug(`journal: stall probe failed: ${error instanceof Error ? error.message : String(error)}`);
-      } finally {
-        probing = false;
-      }
-    }, Math.max(100, Math.min(quietMs / 4, VERIFY_QUIET_MS)));
+      },
+      Math.max(100, Math.min(quietMs / 4, VERIFY_QUIET_MS)),
+    );
     return timer;
   }
 

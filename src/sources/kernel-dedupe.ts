@@ -69,7 +69,8 @@ function cloneCoverage(c: Coverage): Coverage {
 /** The kmsg path's saved ranges: `{"v":1,"boots":{"<boot>":{"f":µs,"r":[[loUs,hiUs,loSeq,hiSeq],…]}}}`. */
 export function serializeCoverage(c: Coverage): string {
   const boots: Record<string, { f: number; r: number[][] }> = {};
-  for (const [boot, b] of [...c].slice(-MAX_BOOTS)) boots[boot] = { f: b.frontierUs, r: b.runs.slice(-MAX_RANGES).map((r) => [r.loUs, r.hiUs, r.loSeq, r.hiSeq]) };
+  for (const [boot, b] of [...c].slice(-MAX_BOOTS))
+    boots[boot] = { f: b.frontierUs, r: b.runs.slice(-MAX_RANGES).map((r) => [r.loUs, r.hiUs, r.loSeq, r.hiSeq]) };
   return JSON.stringify({ v: 1, boots });
 }
 
@@ -82,7 +83,9 @@ export function parseCoverage(text: string | null): Coverage {
     if (parsed.v !== 1 || typeof parsed.boots !== "object" || parsed.boots === null) return c;
     for (const [boot, b] of Object.entries(parsed.boots)) {
       if (typeof b.f !== "number" || !Array.isArray(b.r)) continue;
-      const runs = (b.r as unknown[]).filter((r): r is number[] => Array.isArray(r) && r.length === 4 && r.every((n) => typeof n === "number")).map(([loUs, hiUs, loSeq, hiSeq]) => ({ loUs: loUs!, hiUs: hiUs!, loSeq: loSeq!, hiSeq: hiSeq! }));
+      const runs = (b.r as unknown[])
+        .filter((r): r is number[] => Array.isArray(r) && r.length === 4 && r.every((n) => typeof n === "number"))
+        .map(([loUs, hiUs, loSeq, hiSeq]) => ({ loUs: loUs!, hiUs: hiUs!, loSeq: loSeq!, hiSeq: hiSeq! }));
       c.set(boot, { frontierUs: b.f, runs });
     }
   } catch {
@@ -140,7 +143,14 @@ export interface KernelLedgerCounters {
 /** The shared state of the two paths (see the comment at the top). */
 export class KernelLedger {
   readonly bootId: string | null;
-  readonly counters: KernelLedgerCounters = { journalDropped: 0, journalKept: 0, journalClaimed: 0, kmsgSkipped: 0, journalWaitMs: 0, journalWaitsTimedOut: 0 };
+  readonly counters: KernelLedgerCounters = {
+    journalDropped: 0,
+    journalKept: 0,
+    journalClaimed: 0,
+    kmsgSkipped: 0,
+    journalWaitMs: 0,
+    journalWaitsTimedOut: 0,
+  };
   /** What the kmsg path has read, committed or not. */
   private read: Coverage;
   /** What the kmsg path has committed: what the journal path decides on. */
@@ -361,9 +371,29 @@ export interface FastPathPlan {
  * Whether to read /dev/kmsg beside the journal. Pure: `use` is `[sources] use`, `selected` the
  * source the daemon reads, `kmsgProblem` why /dev/kmsg cannot be opened (null: it can).
  */
-export function planFastPath(use: "auto" | "journal" | "kmsg", selected: "journal" | "kmsg" | null, kmsgProblem: string | null): FastPathPlan {
-  if (selected !== "journal") return { on: false, reason: selected === "kmsg" ? "/dev/kmsg is the only source: kernel events are read from it directly" : "no log source" };
-  if (use === "journal") return { on: false, reason: `[sources] use = "journal" reads kernel events from the journal only (about 0.3 s later); "auto" adds /dev/kmsg where it is readable` };
-  if (kmsgProblem !== null) return { on: false, reason: `${kmsgProblem}; kernel events come from the journal only (about 0.3 s later) — the system unit (root) gets the fast path` };
-  return { on: true, reason: "/dev/kmsg is read beside the journal: kernel events are classified as the kernel prints them, the journal's copies are dropped" };
+export function planFastPath(
+  use: "auto" | "journal" | "kmsg",
+  selected: "journal" | "kmsg" | null,
+  kmsgProblem: string | null,
+): FastPathPlan {
+  if (selected !== "journal")
+    return {
+      on: false,
+      reason: selected === "kmsg" ? "/dev/kmsg is the only source: kernel events are read from it directly" : "no log source",
+    };
+  if (use === "journal")
+    return {
+      on: false,
+      reason: `[sources] use = "journal" reads kernel events from the journal only (about 0.3 s later); "auto" adds /dev/kmsg where it is readable`,
+    };
+  if (kmsgProblem !== null)
+    return {
+      on: false,
+      reason: `${kmsgProblem}; kernel events come from the journal only (about 0.3 s later) — the system unit (root) gets the fast path`,
+    };
+  return {
+    on: true,
+    reason:
+      "/dev/kmsg is read beside the journal: kernel events are classified as the kernel prints them, the journal's copies are dropped",
+  };
 }

@@ -112,7 +112,8 @@ export function planKmsgStart(after: string | null, bootId: string | null): Kmsg
   if (after === null) return { kind: "tail", malformed: false };
   const position = parseKmsgPosition(after);
   if (position === null) return { kind: "tail", malformed: true };
-  if (bootId === null || position.bootId === UNKNOWN_BOOT || position.bootId !== bootId) return { kind: "other-boot", previousBootId: position.bootId };
+  if (bootId === null || position.bootId === UNKNOWN_BOOT || position.bootId !== bootId)
+    return { kind: "other-boot", previousBootId: position.bootId };
   return { kind: "resume", afterSeq: position.seq };
 }
 
@@ -198,7 +199,10 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
 
   const bootIdText = readText(options.bootIdPath ?? BOOT_ID_PATH);
   const bootId = bootIdText?.trim() || null;
-  if (bootId === null) log.warn(`kmsg: cannot read the boot id from ${options.bootIdPath ?? BOOT_ID_PATH}; positions cannot be matched to this boot, so a restart rereads the whole buffer`);
+  if (bootId === null)
+    log.warn(
+      `kmsg: cannot read the boot id from ${options.bootIdPath ?? BOOT_ID_PATH}; positions cannot be matched to this boot, so a restart rereads the whole buffer`,
+    );
 
   const start = planKmsgStart(options.after, bootId);
   /** Seq of the last record consumed; records at or below it are ones we already had. Null: not yet at the end. */
@@ -207,7 +211,10 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
   let atTail = false;
   switch (start.kind) {
     case "tail":
-      if (start.malformed) log.warn(`kmsg: saved position ${JSON.stringify(options.after)} is not kmsg:<boot id>:<seq>; starting at the end of the kernel log`);
+      if (start.malformed)
+        log.warn(
+          `kmsg: saved position ${JSON.stringify(options.after)} is not kmsg:<boot id>:<seq>; starting at the end of the kernel log`,
+        );
       atTail = true;
       break;
     case "resume":
@@ -215,7 +222,9 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
       position = options.after;
       break;
     case "other-boot":
-      log.info(`kmsg: saved position is from boot ${start.previousBootId}, this is boot ${bootId ?? UNKNOWN_BOOT}; reading this boot's whole kernel log`);
+      log.info(
+        `kmsg: saved position is from boot ${start.previousBootId}, this is boot ${bootId ?? UNKNOWN_BOOT}; reading this boot's whole kernel log`,
+      );
       // Seq numbers start at 0 every boot: whatever is older than the oldest record still in
       // the buffer was overwritten before we could read it.
       lastSeq = -1;
@@ -246,7 +255,11 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
    * more (EAGAIN), the batch is full, or read() failed — then the records read before the
    * failure are still handed on, since the position already counts them.
    */
-  function readBatch(fd: number, buffer: Buffer, bootRealtimeUs: number | null): { entries: Entry[]; consumed: number; end: "drained" | "full" | { error: unknown } } {
+  function readBatch(
+    fd: number,
+    buffer: Buffer,
+    bootRealtimeUs: number | null,
+  ): { entries: Entry[]; consumed: number; end: "drained" | "full" | { error: unknown } } {
     const entries: Entry[] = [];
     let consumed = 0;
     let overrun = false;
@@ -274,7 +287,9 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
           const lost = lostBetween(lastSeq, seq);
           if (lost > 0) {
             stats.lost += lost;
-            const why = overrun ? "logtriage fell behind and the ring buffer overwrote them" : "the ring buffer overwrote them before logtriage read them";
+            const why = overrun
+              ? "logtriage fell behind and the ring buffer overwrote them"
+              : "the ring buffer overwrote them before logtriage read them";
             log.warn(`kmsg: lost ${lost} kernel log record(s) (seq ${lastSeq + 1}…${seq - 1}): ${why}`);
           }
         }
@@ -314,7 +329,8 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
         // suspended, kmsg's clock does not: after a suspend, times read early by that much.)
         const uptimeText = readText(options.uptimePath ?? UPTIME_PATH);
         const bootRealtimeUs = uptimeText === null ? null : parseBootRealtimeUs(uptimeText, Date.now());
-        if (bootRealtimeUs === null) log.warn(`kmsg: cannot read the uptime from ${options.uptimePath ?? UPTIME_PATH}; entries carry no wall-clock time`);
+        if (bootRealtimeUs === null)
+          log.warn(`kmsg: cannot read the uptime from ${options.uptimePath ?? UPTIME_PATH}; entries carry no wall-clock time`);
         if (atTail) {
           drainToTail(fd, buffer);
           if (position !== null) yield { entries: [], position };
@@ -330,7 +346,8 @@ export function createKmsgSource(options: KmsgSourceOptions): Source {
           if (batch.end === "drained") {
             if (waker && waker.lastError === null) await waker.wait(READABLE_SAFETY_DRAIN_MS, signal);
             else {
-              if (waker?.lastError) log.debug(`kmsg: ${waker.lastError}; polling every ${formatBackoff(pollIntervalMs)} until it works again`);
+              if (waker?.lastError)
+                log.debug(`kmsg: ${waker.lastError}; polling every ${formatBackoff(pollIntervalMs)} until it works again`);
               await sleep(pollIntervalMs, signal);
               // Try the waker again on the next wait.
               if (waker) waker.lastError = null;

@@ -63,7 +63,10 @@ async function journalGroupAccess(runner: Runner): Promise<boolean | null> {
   if (uid.stdout.trim() === "0") return true;
   const groups = await runner.run(["id", "-Gn"], { timeoutMs: 5_000, maxOutputBytes: 64 * 1024 });
   if (groups.exitCode !== 0) return null;
-  return groups.stdout.trim().split(/\s+/).some((g) => JOURNAL_GROUPS.has(g));
+  return groups.stdout
+    .trim()
+    .split(/\s+/)
+    .some((g) => JOURNAL_GROUPS.has(g));
 }
 
 export async function probeJournal(options: { journalctl?: string; runner?: Runner; procRoot?: string } = {}): Promise<SourceProbe> {
@@ -71,12 +74,16 @@ export async function probeJournal(options: { journalctl?: string; runner?: Runn
   if (!isJournaldRunning(options.procRoot)) return { usable: false, reason: "journald is not running" };
   if (Bun.which(journalctl) === null) return { usable: false, reason: `${journalctl} is not installed (apt install systemd)` };
   try {
-    const r = await (options.runner ?? processRunner).run([journalctl, "--lines=1", "--output=json", "--no-pager"], { timeoutMs: 10_000, maxOutputBytes: 64 * 1024 });
+    const r = await (options.runner ?? processRunner).run([journalctl, "--lines=1", "--output=json", "--no-pager"], {
+      timeoutMs: 10_000,
+      maxOutputBytes: 64 * 1024,
+    });
     if (r.timedOut) return { usable: false, reason: `${journalctl} did not answer within 10 s` };
     if (NO_SYSTEM_ACCESS.test(r.stderr)) {
       return { usable: false, reason: `this user sees only its own journal, not the system's: ${JOIN_GROUP}` };
     }
-    if (r.exitCode !== 0) return { usable: false, reason: `${journalctl} failed: ${r.stderr.trim().split("\n").pop() ?? `exit code ${r.exitCode}`}` };
+    if (r.exitCode !== 0)
+      return { usable: false, reason: `${journalctl} failed: ${r.stderr.trim().split("\n").pop() ?? `exit code ${r.exitCode}`}` };
     if (r.stdout.trim() === "") {
       // No entry at all is what everyone sees before journald has written its first file (a
       // fresh machine, a container just started): journalctl then exits 0 with nothing, for
@@ -84,7 +91,11 @@ export async function probeJournal(options: { journalctl?: string; runner?: Runn
       // may read it is decided by group: journald's files belong to systemd-journal, and
       // systemd's tmpfiles.d/systemd.conf adds ACLs for adm and wheel.
       const access = await journalGroupAccess(options.runner ?? processRunner);
-      if (access === false) return { usable: false, reason: `the system journal has no entries yet, and this user is not in a group that may read it: ${JOIN_GROUP}` };
+      if (access === false)
+        return {
+          usable: false,
+          reason: `the system journal has no entries yet, and this user is not in a group that may read it: ${JOIN_GROUP}`,
+        };
     }
     return { usable: true, reason: "journald is running and the system journal is readable" };
   } catch (error) {
@@ -96,9 +107,13 @@ export async function probeJournal(options: { journalctl?: string; runner?: Runn
 export function selectSource(use: SourceChoice, journal: SourceProbe, kmsg: SourceProbe): SourceSelection {
   switch (use) {
     case "journal":
-      return journal.usable ? { name: "journal", reason: `forced by [sources] use; ${journal.reason}` } : { name: null, reason: `[sources] use = "journal" but ${journal.reason}` };
+      return journal.usable
+        ? { name: "journal", reason: `forced by [sources] use; ${journal.reason}` }
+        : { name: null, reason: `[sources] use = "journal" but ${journal.reason}` };
     case "kmsg":
-      return kmsg.usable ? { name: "kmsg", reason: `forced by [sources] use; ${kmsg.reason}` } : { name: null, reason: `[sources] use = "kmsg" but ${kmsg.reason}` };
+      return kmsg.usable
+        ? { name: "kmsg", reason: `forced by [sources] use; ${kmsg.reason}` }
+        : { name: null, reason: `[sources] use = "kmsg" but ${kmsg.reason}` };
     case "auto":
       if (journal.usable) return { name: "journal", reason: journal.reason };
       if (kmsg.usable) return { name: "kmsg", reason: `journal unusable (${journal.reason}); reading the kernel log directly` };

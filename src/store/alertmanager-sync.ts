@@ -74,7 +74,13 @@ export function owedAlerts(db: Database, sinceUs: number, limit: number): OwedAl
   });
 }
 
-export function recordPosted(db: Database, incidentId: string, labels: Record<string, string>, state: "firing" | "resolved", postedUs: number): void {
+export function recordPosted(
+  db: Database,
+  incidentId: string,
+  labels: Record<string, string>,
+  state: "firing" | "resolved",
+  postedUs: number,
+): void {
   db.query(
     `INSERT INTO alertmanager_sync (incident_id, labels_json, state, first_posted_us, posted_us) VALUES (?1, ?2, ?3, ?4, ?4)
      ON CONFLICT(incident_id) DO UPDATE SET labels_json = excluded.labels_json, state = excluded.state, posted_us = excluded.posted_us`,
@@ -83,12 +89,18 @@ export function recordPosted(db: Database, incidentId: string, labels: Record<st
 
 /** The silences Alertmanager reports for the incident's alert; [] when none. */
 export function recordSilences(db: Database, incidentId: string, silenceIds: readonly string[]): void {
-  db.query("UPDATE alertmanager_sync SET silenced_by = ?2 WHERE incident_id = ?1").run(incidentId, silenceIds.length > 0 ? JSON.stringify(silenceIds) : null);
+  db.query("UPDATE alertmanager_sync SET silenced_by = ?2 WHERE incident_id = ?1").run(
+    incidentId,
+    silenceIds.length > 0 ? JSON.stringify(silenceIds) : null,
+  );
 }
 
 /** Incident ids Alertmanager last reported as silenced, with the silences. */
 export function silencedIncidents(db: Database): Map<string, string[]> {
   if (!hasTable(db, "alertmanager_sync")) return new Map();
-  const rows = db.query("SELECT incident_id, silenced_by FROM alertmanager_sync WHERE silenced_by IS NOT NULL").all() as { incident_id: string; silenced_by: string }[];
+  const rows = db.query("SELECT incident_id, silenced_by FROM alertmanager_sync WHERE silenced_by IS NOT NULL").all() as {
+    incident_id: string;
+    silenced_by: string;
+  }[];
   return new Map(rows.map((r) => [r.incident_id, JSON.parse(r.silenced_by) as string[]]));
 }

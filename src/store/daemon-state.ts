@@ -30,7 +30,14 @@ export interface DaemonState {
     reason: string;
     kmsg: SourceStats | null;
     committed: string | null;
-    ledger: { journalDropped: number; journalKept: number; journalClaimed: number; kmsgSkipped: number; journalWaitMs: number; journalWaitsTimedOut?: number } | null;
+    ledger: {
+      journalDropped: number;
+      journalKept: number;
+      journalClaimed: number;
+      kmsgSkipped: number;
+      journalWaitMs: number;
+      journalWaitsTimedOut?: number;
+    } | null;
   } | null;
   psi: { someAvg10: number; fullAvg10: number | null } | null;
   /** "off" or the ntfy server/topic alerts go to. */
@@ -46,7 +53,12 @@ export interface DaemonState {
    * updatesInPlace: whether the server echoed the sequence id of the last alert that had one
    * (ntfy 2.16+ updates notifications in place), null until one was sent.
    */
-  outbox?: { paused: { sinceMs: number; status: number | null; reason: string } | null; expired: number; refused: number; updatesInPlace?: boolean | null } | null;
+  outbox?: {
+    paused: { sinceMs: number; status: number | null; reason: string } | null;
+    expired: number;
+    refused: number;
+    updatesInPlace?: boolean | null;
+  } | null;
   /** What the daemon cannot see now (daemon/blindness.ts); absent from older daemons, empty when it sees. */
   blind?: { subject: string; cause: string; fix: string | null; sinceUs: number }[];
 }
@@ -86,7 +98,13 @@ export function readDaemonRow(db: Database): DaemonRow | null {
     state_json: string;
   } | null;
   if (!row) return null;
-  return { pid: row.pid, startedUs: row.started_us, heartbeatUs: row.heartbeat_us, stoppedUs: row.stopped_us, state: JSON.parse(row.state_json) as DaemonState };
+  return {
+    pid: row.pid,
+    startedUs: row.started_us,
+    heartbeatUs: row.heartbeat_us,
+    stoppedUs: row.stopped_us,
+    state: JSON.parse(row.state_json) as DaemonState,
+  };
 }
 
 /** A heartbeat older than this means the daemon is gone or wedged (it beats every 5 s). */

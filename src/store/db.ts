@@ -10,7 +10,6 @@ export { StoreError };
 // Schema changes are numbered migrations tracked in PRAGMA user_version; a database from a
 // newer logtriage is refused rather than "upgraded" into something it cannot read.
 
-
 const MIGRATIONS: readonly string[] = [
   // 1: the events table, with integer microsecond timestamps (range scans on an
   // index are what `query --last 7d` does) and what cooldown and `show` need.

@@ -26,8 +26,13 @@ export interface InstanceRecord {
 
 /** Instances this database holds events for, plus the one its daemon last ran as; sorted by id. */
 export function instancesIn(db: Database): InstanceRecord[] {
-  const rows = db.query("SELECT instance_id, min(timestamp) AS first_us FROM events GROUP BY instance_id").all() as { instance_id: string; first_us: number }[];
-  const records = new Map<string, InstanceRecord>(rows.map((r) => [r.instance_id, { instanceId: r.instance_id, firstEventUs: r.first_us }]));
+  const rows = db.query("SELECT instance_id, min(timestamp) AS first_us FROM events GROUP BY instance_id").all() as {
+    instance_id: string;
+    first_us: number;
+  }[];
+  const records = new Map<string, InstanceRecord>(
+    rows.map((r) => [r.instance_id, { instanceId: r.instance_id, firstEventUs: r.first_us }]),
+  );
   const daemonInstance = readDaemonRow(db)?.state.instance;
   if (daemonInstance !== undefined && daemonInstance !== "" && !records.has(daemonInstance)) {
     records.set(daemonInstance, { instanceId: daemonInstance, firstEventUs: null });

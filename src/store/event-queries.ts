@@ -16,7 +16,11 @@ export interface TierCountRow {
 /** Occurrences and the latest time per instance and tier (the /metrics event counters); none before the table exists. */
 export function occurrencesByTier(db: Database): TierCountRow[] {
   if (!hasTable(db, "events")) return [];
-  return db.query("SELECT instance_id, tier, sum(occurrences) AS occurrences, max(last_seen) AS last_seen FROM events GROUP BY instance_id, tier ORDER BY instance_id, tier").all() as TierCountRow[];
+  return db
+    .query(
+      "SELECT instance_id, tier, sum(occurrences) AS occurrences, max(last_seen) AS last_seen FROM events GROUP BY instance_id, tier ORDER BY instance_id, tier",
+    )
+    .all() as TierCountRow[];
 }
 
 export interface EventTimesRow {
@@ -27,7 +31,13 @@ export interface EventTimesRow {
 }
 
 /** The T4 event of one of `rules` that started by `atUs` and was still seen at `sinceUs` or later, latest occurrence first. */
-export function latestT4EventOverlapping(db: Database, instanceId: string, rules: readonly string[], atUs: number, sinceUs: number): EventTimesRow | null {
+export function latestT4EventOverlapping(
+  db: Database,
+  instanceId: string,
+  rules: readonly string[],
+  atUs: number,
+  sinceUs: number,
+): EventTimesRow | null {
   const placeholders = rules.map(() => "?").join(", ");
   return db
     .query(
@@ -52,7 +62,11 @@ export function crashOccurrencesSince(db: Database, instanceId: string, exceptId
 
 /** Whether rule `rule` stored an event about `unit` seen since `sinceUs`. */
 export function unitRuleSeenSince(db: Database, instanceId: string, unit: string, rule: string, sinceUs: number): boolean {
-  return db.query(`SELECT 1 FROM events WHERE instance_id = ?1 AND unit = ?2 AND rule = ?4 AND last_seen >= ?3 LIMIT 1`).get(instanceId, unit, sinceUs, rule) !== null;
+  return (
+    db
+      .query(`SELECT 1 FROM events WHERE instance_id = ?1 AND unit = ?2 AND rule = ?4 AND last_seen >= ?3 LIMIT 1`)
+      .get(instanceId, unit, sinceUs, rule) !== null
+  );
 }
 
 export interface EventFactsRow {
@@ -63,5 +77,9 @@ export interface EventFactsRow {
 
 /** The T1 events that started between fromUs and toUs (inclusive), newest first, with their facts as stored. */
 export function t1EventsBetween(db: Database, instanceId: string, fromUs: number, toUs: number): EventFactsRow[] {
-  return db.query("SELECT id, timestamp, facts_json FROM events WHERE instance_id = ?1 AND tier = 'T1' AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC").all(instanceId, fromUs, toUs) as EventFactsRow[];
+  return db
+    .query(
+      "SELECT id, timestamp, facts_json FROM events WHERE instance_id = ?1 AND tier = 'T1' AND timestamp BETWEEN ?2 AND ?3 ORDER BY timestamp DESC",
+    )
+    .all(instanceId, fromUs, toUs) as EventFactsRow[];
 }

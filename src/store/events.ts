@@ -39,7 +39,11 @@ export const UNIT_INCIDENT_WINDOW_US = 150 * 1_000_000;
 /** The kinds of incident whose several lines join one event. */
 type IncidentKind = "crash" | "oom" | "unit";
 
-const INCIDENT_WINDOW_US: Record<IncidentKind, number> = { crash: CRASH_INCIDENT_WINDOW_US, oom: OOM_INCIDENT_WINDOW_US, unit: UNIT_INCIDENT_WINDOW_US };
+const INCIDENT_WINDOW_US: Record<IncidentKind, number> = {
+  crash: CRASH_INCIDENT_WINDOW_US,
+  oom: OOM_INCIDENT_WINDOW_US,
+  unit: UNIT_INCIDENT_WINDOW_US,
+};
 
 /** The pid and the parts seen of an event's latest incident (events.incident_json; no kind: a crash). */
 interface Incident {
@@ -81,7 +85,12 @@ function incidentPartsOf(c: Candidate): IncidentPart[] {
   }
   if (c.tier === "T1" && (c.facts.kind === "oom-kill" || c.facts.kind === "userspace-oom-kill")) {
     // A whole report and its lone lines are one kernel part; the reaper and the unit's lines are others.
-    const part = c.rule === "oom-reaper" ? "reaper" : c.rule.startsWith("kernel-") ? c.rule.replace(/^kernel-(?:memcg-)?oom-kill$/, "kernel-report") : c.rule.replace(/-text$/, "");
+    const part =
+      c.rule === "oom-reaper"
+        ? "reaper"
+        : c.rule.startsWith("kernel-")
+          ? c.rule.replace(/^kernel-(?:memcg-)?oom-kill$/, "kernel-report")
+          : c.rule.replace(/-text$/, "");
     return [{ kind: "oom", part }];
   }
   if (c.tier === "T3" && c.facts.kind === "unit" && c.unit !== null) {
@@ -130,7 +139,13 @@ function cursorsOf(c: Candidate): string[] {
 }
 
 /** What a run of the same thing is called: a crash or failure repeating is a loop; other tiers just repeat. */
-const AGGREGATE_WORD: Record<Tier, string> = { T1: "Repeated OOM kills", T2: "Crash loop", T3: "Crash loop", T4: "Repeated", T5: "Repeated" };
+const AGGREGATE_WORD: Record<Tier, string> = {
+  T1: "Repeated OOM kills",
+  T2: "Crash loop",
+  T3: "Crash loop",
+  T4: "Repeated",
+  T5: "Repeated",
+};
 
 function aggregateSummary(c: Candidate, occurrences: number, windowMs: number): string {
   const who = c.unit ?? c.process ?? c.rule;
@@ -144,7 +159,6 @@ interface OpenEventRow {
   aggregated: number;
   cursors_json: string;
 }
-
 
 interface OpenIncidentRow extends OpenEventRow {
   pid: number | null;
@@ -160,7 +174,12 @@ interface OpenIncidentRow extends OpenEventRow {
  * that event's latest incident or a new one of the same subject (another pid, or a part that
  * incident already had: a second exit of the unit).
  */
-function findIncident(db: Database, c: Candidate, wanted: IncidentPart, instanceId: string): { row: OpenIncidentRow; incident: Incident; sameIncident: boolean } | null {
+function findIncident(
+  db: Database,
+  c: Candidate,
+  wanted: IncidentPart,
+  instanceId: string,
+): { row: OpenIncidentRow; incident: Incident; sameIncident: boolean } | null {
   if (c.pid === null && c.unit === null) return null;
   const row = db
     .query(
@@ -225,7 +244,15 @@ export function commitEvent(db: Database, c: Candidate, policy: CommitPolicy): C
     db.query(
       `UPDATE events SET occurrences = ?2, last_seen = max(last_seen, ?3), cursors_json = ?4,
                          aggregated = ?5, summary = coalesce(?6, summary), incident_json = coalesce(?7, incident_json) WHERE id = ?1`,
-    ).run(open.id, occurrences, c.timestampUs, JSON.stringify(cursors), isLoop ? 1 : 0, isLoop ? aggregateSummary(c, occurrences, policy.cooldownMs) : null, incident);
+    ).run(
+      open.id,
+      occurrences,
+      c.timestampUs,
+      JSON.stringify(cursors),
+      isLoop ? 1 : 0,
+      isLoop ? aggregateSummary(c, occurrences, policy.cooldownMs) : null,
+      incident,
+    );
     return { id: open.id, outcome: becomesLoop ? "aggregated" : "occurrence" };
   }
   const id = newEventId();
@@ -322,7 +349,8 @@ function rowToEvent(row: EventRow): StoredEventWithLines {
   };
 }
 
-const LIST_COLUMNS = "id, instance_id, timestamp, last_seen, tier, severity, rule, summary, process, pid, unit, detail, facts_json, '{}' AS raw_json, '[]' AS lines_json, cursors_json, occurrences, notified";
+const LIST_COLUMNS =
+  "id, instance_id, timestamp, last_seen, tier, severity, rule, summary, process, pid, unit, detail, facts_json, '{}' AS raw_json, '[]' AS lines_json, cursors_json, occurrences, notified";
 
 function whereClause(q: EventQuery): { sql: string; params: (string | number)[] } {
   const parts = ["timestamp >= ?"];
@@ -353,7 +381,9 @@ function whereClause(q: EventQuery): { sql: string; params: (string | number)[] 
 /** Newest first; the list view leaves out the raw fields and report lines (see `getEvent`). */
 export function queryEvents(db: Database, q: EventQuery): StoredEvent[] {
   const where = whereClause(q);
-  const rows = db.query(`SELECT ${LIST_COLUMNS} FROM events WHERE ${where.sql} ORDER BY timestamp DESC LIMIT ?`).all(...where.params, q.limit) as EventRow[];
+  const rows = db
+    .query(`SELECT ${LIST_COLUMNS} FROM events WHERE ${where.sql} ORDER BY timestamp DESC LIMIT ?`)
+    .all(...where.params, q.limit) as EventRow[];
   return rows.map(rowToEvent);
 }
 

@@ -62,13 +62,19 @@ export function newIncidentId(): string {
 
 /** The open incident with this fingerprint, if any. */
 export function findOpenIncident(db: Database, instanceId: string, fingerprint: string): Incident | null {
-  const row = db.query("SELECT * FROM incidents WHERE instance_id = ?1 AND fingerprint = ?2 AND state = 'open' ORDER BY last_seen DESC LIMIT 1").get(instanceId, fingerprint) as IncidentRow | null;
+  const row = db
+    .query("SELECT * FROM incidents WHERE instance_id = ?1 AND fingerprint = ?2 AND state = 'open' ORDER BY last_seen DESC LIMIT 1")
+    .get(instanceId, fingerprint) as IncidentRow | null;
   return row ? fromRow(row) : null;
 }
 
 /** The most recent open incident of a kind seen since `sinceUs` (a GPU hang a compositor crash may belong to). */
 export function findRecentOpenOfKind(db: Database, instanceId: string, kind: IncidentKind, sinceUs: number): Incident | null {
-  const row = db.query("SELECT * FROM incidents WHERE instance_id = ?1 AND kind = ?2 AND state = 'open' AND last_seen >= ?3 ORDER BY last_seen DESC LIMIT 1").get(instanceId, kind, sinceUs) as IncidentRow | null;
+  const row = db
+    .query(
+      "SELECT * FROM incidents WHERE instance_id = ?1 AND kind = ?2 AND state = 'open' AND last_seen >= ?3 ORDER BY last_seen DESC LIMIT 1",
+    )
+    .get(instanceId, kind, sinceUs) as IncidentRow | null;
   return row ? fromRow(row) : null;
 }
 
@@ -126,7 +132,9 @@ export interface IncidentQuery {
 export function queryIncidents(db: Database, q: IncidentQuery): Incident[] {
   if (!hasTable(db, "incidents")) return [];
   const rows = db
-    .query(`SELECT * FROM incidents WHERE (last_seen >= ?1 OR state = 'open') ${q.openOnly ? "AND state = 'open'" : ""} ORDER BY last_seen DESC LIMIT ?2`)
+    .query(
+      `SELECT * FROM incidents WHERE (last_seen >= ?1 OR state = 'open') ${q.openOnly ? "AND state = 'open'" : ""} ORDER BY last_seen DESC LIMIT ?2`,
+    )
     .all(q.sinceUs, q.limit) as IncidentRow[];
   return rows.map(fromRow);
 }
@@ -164,7 +172,9 @@ export function eventIsLoop(db: Database, eventId: string): boolean {
 export function incidentsOverlapping(db: Database, sinceUs: number, untilUs: number): Incident[] {
   if (!hasTable(db, "incidents")) return [];
   const rows = db
-    .query("SELECT * FROM incidents WHERE first_seen < ?2 AND (state = 'open' OR last_seen >= ?1 OR coalesce(resolved_us, 0) >= ?1) ORDER BY first_seen")
+    .query(
+      "SELECT * FROM incidents WHERE first_seen < ?2 AND (state = 'open' OR last_seen >= ?1 OR coalesce(resolved_us, 0) >= ?1) ORDER BY first_seen",
+    )
     .all(sinceUs, untilUs) as IncidentRow[];
   return rows.map(fromRow);
 }
@@ -172,6 +182,9 @@ export function incidentsOverlapping(db: Database, sinceUs: number, untilUs: num
 /** Fingerprints that had an incident begin before `beforeUs`, per instance ("instance\tfingerprint"). */
 export function fingerprintsBefore(db: Database, beforeUs: number): Set<string> {
   if (!hasTable(db, "incidents")) return new Set();
-  const rows = db.query("SELECT DISTINCT instance_id, fingerprint FROM incidents WHERE first_seen < ?").all(beforeUs) as { instance_id: string; fingerprint: string }[];
+  const rows = db.query("SELECT DISTINCT instance_id, fingerprint FROM incidents WHERE first_seen < ?").all(beforeUs) as {
+    instance_id: string;
+    fingerprint: string;
+  }[];
   return new Set(rows.map((r) => `${r.instance_id}\t${r.fingerprint}`));
 }

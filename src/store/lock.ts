@@ -53,13 +53,21 @@ export function lockDatabase(dbPath: string, pid = process.pid): DatabaseLock | 
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT | O_CLOEXEC, 0o600);
   } catch (error) {
-    throw new StoreError(`cannot create the daemon's lock file ${path} (${error instanceof Error ? error.message : String(error)}): its directory must be writable by this user, or pass --db PATH`, dbPath, { cause: error });
+    throw new StoreError(
+      `cannot create the daemon's lock file ${path} (${error instanceof Error ? error.message : String(error)}): its directory must be writable by this user, or pass --db PATH`,
+      dbPath,
+      { cause: error },
+    );
   }
   if (libc.symbols.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     const errnoPtr = libc.symbols.__errno_location();
     const errno = errnoPtr === null ? 0 : read.i32(errnoPtr);
     closeSync(fd);
-    if (errno !== EWOULDBLOCK) throw new StoreError(`cannot lock ${path} (errno ${errno}): is it on a filesystem without flock (some network mounts)? Put the database on a local disk with --db PATH`, dbPath);
+    if (errno !== EWOULDBLOCK)
+      throw new StoreError(
+        `cannot lock ${path} (errno ${errno}): is it on a filesystem without flock (some network mounts)? Put the database on a local disk with --db PATH`,
+        dbPath,
+      );
     const holder = readHolder(path);
     throw new StoreError(
       `another logtriage daemon${holder === null ? "" : ` (pid ${holder})`} is running with ${dbPath} (it holds ${path}): stop it first (systemctl --user stop logtriage${holder === null ? "" : `, or kill ${holder}`}), or give this one another --db`,

@@ -25,7 +25,9 @@ interface OutboxRowBase {
 }
 
 /** "enriching": its event's context is still being gathered; not written, not to be sent yet. */
-export type OutboxRow = (OutboxRowBase & { state: "pending"; notification: Notification }) | (OutboxRowBase & { state: "enriching"; notification: null });
+export type OutboxRow =
+  | (OutboxRowBase & { state: "pending"; notification: Notification })
+  | (OutboxRowBase & { state: "enriching"; notification: null });
 
 /** What an alert written after its event's enrichment is rendered from, besides the event. */
 export interface AlertRenderSpec {
@@ -37,7 +39,9 @@ export interface AlertRenderSpec {
 export type RenderAlert = (event: StoredEventWithLines) => Notification;
 
 export function enqueueAlert(db: Database, eventId: string, notification: Notification, nowUs: number): number {
-  const result = db.query("INSERT INTO outbox (event_id, created_us, notification, state) VALUES (?, ?, ?, 'pending')").run(eventId, nowUs, JSON.stringify(notification));
+  const result = db
+    .query("INSERT INTO outbox (event_id, created_us, notification, state) VALUES (?, ?, ?, 'pending')")
+    .run(eventId, nowUs, JSON.stringify(notification));
   return Number(result.lastInsertRowid);
 }
 
@@ -46,7 +50,9 @@ export function enqueueAlert(db: Database, eventId: string, notification: Notifi
  * text is written when it is released (releaseEnrichedAlert, releaseAllEnriching).
  */
 export function enqueueAfterEnrichment(db: Database, eventId: string, spec: AlertRenderSpec, nowUs: number): number {
-  const result = db.query("INSERT INTO outbox (event_id, created_us, notification, render_json, state) VALUES (?, ?, NULL, ?, 'enriching')").run(eventId, nowUs, JSON.stringify(spec));
+  const result = db
+    .query("INSERT INTO outbox (event_id, created_us, notification, render_json, state) VALUES (?, ?, NULL, ?, 'enriching')")
+    .run(eventId, nowUs, JSON.stringify(spec));
   return Number(result.lastInsertRowid);
 }
 
@@ -56,7 +62,11 @@ export function enqueueAfterEnrichment(db: Database, eventId: string, spec: Aler
  * the sender.
  */
 export function nextPending(db: Database): OutboxRow | null {
-  const row = db.query("SELECT id, event_id, created_us, notification, attempts, state FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1").get() as {
+  const row = db
+    .query(
+      "SELECT id, event_id, created_us, notification, attempts, state FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1",
+    )
+    .get() as {
     id: number;
     event_id: string;
     created_us: number;
@@ -76,7 +86,9 @@ export function nextPending(db: Database): OutboxRow | null {
  * enriched, and may go. Returns how many rows were released.
  */
 export function releaseEnrichedAlert(db: Database, eventId: string, render: RenderAlert): number {
-  const rows = db.query("SELECT id, event_id, render_json FROM outbox WHERE event_id = ? AND state = 'enriching' ORDER BY id").all(eventId) as WaitingRow[];
+  const rows = db
+    .query("SELECT id, event_id, render_json FROM outbox WHERE event_id = ? AND state = 'enriching' ORDER BY id")
+    .all(eventId) as WaitingRow[];
   for (const row of rows) release(db, row, render);
   return rows.length;
 }
@@ -111,7 +123,10 @@ function release(db: Database, row: WaitingRow, render: RenderAlert): void {
     // An accepted alert is never dropped: one that cannot be written says so and where to look.
     notification = unwritableAlert(row.event_id, error instanceof Error ? error.message : String(error));
   }
-  db.query("UPDATE outbox SET state = 'pending', notification = ?, render_json = NULL WHERE id = ? AND state = 'enriching'").run(JSON.stringify(notification), row.id);
+  db.query("UPDATE outbox SET state = 'pending', notification = ?, render_json = NULL WHERE id = ? AND state = 'enriching'").run(
+    JSON.stringify(notification),
+    row.id,
+  );
 }
 
 function unwritableAlert(eventId: string, reason: string): Notification {
@@ -132,12 +147,20 @@ export function markSent(db: Database, row: OutboxRow, nowUs: number): void {
 }
 
 export function markFailed(db: Database, row: OutboxRow, error: string, nowUs: number): void {
-  db.query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?").run(error, nowUs, row.id);
+  db.query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?").run(
+    error,
+    nowUs,
+    row.id,
+  );
 }
 
 /** ntfy refused this one message (not the server or credentials): set aside until `outbox --retry`. */
 export function markRefused(db: Database, row: OutboxRow, error: string, nowUs: number): void {
-  db.query("UPDATE outbox SET state = 'refused', attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?").run(error, nowUs, row.id);
+  db.query("UPDATE outbox SET state = 'refused', attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?").run(
+    error,
+    nowUs,
+    row.id,
+  );
 }
 
 /** Unsent for longer than [ntfy] max_age: dropped (kept as a counted row, never sent). */
@@ -164,11 +187,30 @@ export interface OutboxListing {
 export function listUnsent(db: Database, limit = 1000): OutboxListing[] {
   if (!hasTable(db, "outbox")) return [];
   const rows = db
-    .query("SELECT id, event_id, created_us, state, attempts, last_error, notification FROM outbox WHERE state != 'sent' ORDER BY id LIMIT ?")
-    .all(limit) as { id: number; event_id: string; created_us: number; state: OutboxState; attempts: number; last_error: string | null; notification: string | null }[];
+    .query(
+      "SELECT id, event_id, created_us, state, attempts, last_error, notification FROM outbox WHERE state != 'sent' ORDER BY id LIMIT ?",
+    )
+    .all(limit) as {
+    id: number;
+    event_id: string;
+    created_us: number;
+    state: OutboxState;
+    attempts: number;
+    last_error: string | null;
+    notification: string | null;
+  }[];
   return rows.map((r) => {
     let title = "";
-    if (r.notification === null) return { id: r.id, eventId: r.event_id, createdUs: r.created_us, state: r.state, attempts: r.attempts, lastError: r.last_error, title: "(written once its context is gathered)" };
+    if (r.notification === null)
+      return {
+        id: r.id,
+        eventId: r.event_id,
+        createdUs: r.created_us,
+        state: r.state,
+        attempts: r.attempts,
+        lastError: r.last_error,
+        title: "(written once its context is gathered)",
+      };
     try {
       const n = JSON.parse(r.notification) as { title?: unknown };
       title = typeof n.title === "string" ? n.title : "";
@@ -200,10 +242,22 @@ export interface OutboxCounts {
 export function outboxCounts(db: Database): OutboxCounts {
   if (!hasTable(db, "outbox")) return { pending: 0, sent: 0, failed: 0, expired: 0, oldestPendingUs: null, lastError: null };
   const counts: Record<OutboxState, number> = { enriching: 0, pending: 0, sent: 0, failed: 0, refused: 0, expired: 0 };
-  for (const row of db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state").all() as { state: OutboxState; n: number }[]) counts[row.state] = row.n;
+  for (const row of db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state").all() as { state: OutboxState; n: number }[])
+    counts[row.state] = row.n;
   const { enriching, refused, ...rest } = counts;
   rest.failed += refused;
-  const oldest = db.query("SELECT created_us, last_error FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1").get() as { created_us: number; last_error: string | null } | null;
-  const lastFailed = oldest?.last_error ? null : (db.query("SELECT last_error FROM outbox WHERE state IN ('failed', 'refused') ORDER BY id DESC LIMIT 1").get() as { last_error: string | null } | null);
-  return { ...rest, pending: rest.pending + enriching, oldestPendingUs: oldest?.created_us ?? null, lastError: oldest?.last_error ?? lastFailed?.last_error ?? null };
+  const oldest = db
+    .query("SELECT created_us, last_error FROM outbox WHERE state IN ('pending', 'enriching') ORDER BY id LIMIT 1")
+    .get() as { created_us: number; last_error: string | null } | null;
+  const lastFailed = oldest?.last_error
+    ? null
+    : (db.query("SELECT last_error FROM outbox WHERE state IN ('failed', 'refused') ORDER BY id DESC LIMIT 1").get() as {
+        last_error: string | null;
+      } | null);
+  return {
+    ...rest,
+    pending: rest.pending + enriching,
+    oldestPendingUs: oldest?.created_us ?? null,
+    lastError: oldest?.last_error ?? lastFailed?.last_error ?? null,
+  };
 }

@@ -152,7 +152,9 @@ export function listSnapshots(dir: string, service: string, limit = SNAPSHOTS_KE
 /** Services that have snapshots, by name. */
 export function listSnapshotServices(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((n) => isServiceName(n) && snapshotNames(dir, n).length > 0).sort();
+    return readdirSync(dir)
+      .filter((n) => isServiceName(n) && snapshotNames(dir, n).length > 0)
+      .sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
@@ -191,7 +193,14 @@ export function parseSnapshot(text: string, path: string): FailureSnapshot {
     throw new Error(`${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   const v = value as Partial<FailureSnapshot> | null;
-  if (!v || typeof v !== "object" || v.version !== 1 || typeof v.service !== "string" || typeof v.timeUs !== "number" || !Array.isArray(v.readings)) {
+  if (
+    !v ||
+    typeof v !== "object" ||
+    v.version !== 1 ||
+    typeof v.service !== "string" ||
+    typeof v.timeUs !== "number" ||
+    !Array.isArray(v.readings)
+  ) {
     throw new Error(`${path} is not a logtriage failure snapshot (version 1)`);
   }
   return v as FailureSnapshot;

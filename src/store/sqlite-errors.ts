@@ -69,20 +69,30 @@ export function explainSqliteError(error: unknown, path: string | null = lastOpe
   switch (kind) {
     case "SQLITE_BUSY":
     case "SQLITE_LOCKED":
-      return make(`${file} stayed locked by another process for longer than the 5 s busy timeout (${detail}): a long write by the daemon or another logtriage; try again, and see 'fuser -v ${file}' if it persists`);
+      return make(
+        `${file} stayed locked by another process for longer than the 5 s busy timeout (${detail}): a long write by the daemon or another logtriage; try again, and see 'fuser -v ${file}' if it persists`,
+      );
     case "SQLITE_FULL":
-      return make(`${file}: the disk is full (${detail}); nothing half-written was kept. Free space on its filesystem (df -h '${dirname(file)}'), or lower [db] retention, or move it with --db PATH / [db] path`);
+      return make(
+        `${file}: the disk is full (${detail}); nothing half-written was kept. Free space on its filesystem (df -h '${dirname(file)}'), or lower [db] retention, or move it with --db PATH / [db] path`,
+      );
     case "SQLITE_READONLY":
     case "SQLITE_PERM":
     case "SQLITE_AUTH":
-      return make(`${file} cannot be written by this user (${detail}): check the owner and mode of the file and of its directory (ls -l '${dirname(file)}'; SQLite needs to create ${file}-wal and -shm there), or pass --db PATH`);
+      return make(
+        `${file} cannot be written by this user (${detail}): check the owner and mode of the file and of its directory (ls -l '${dirname(file)}'; SQLite needs to create ${file}-wal and -shm there), or pass --db PATH`,
+      );
     case "SQLITE_CORRUPT":
     case "SQLITE_NOTADB":
-      return make(`${file} is not a readable logtriage database (${detail}): damaged, or another kind of file. It was left untouched; move it aside (mv '${file}' '${file}.bad') to start a new one, or pass --db PATH; 'sqlite3 ${file}.bad .recover' may save its events`);
+      return make(
+        `${file} is not a readable logtriage database (${detail}): damaged, or another kind of file. It was left untouched; move it aside (mv '${file}' '${file}.bad') to start a new one, or pass --db PATH; 'sqlite3 ${file}.bad .recover' may save its events`,
+      );
     case "SQLITE_IOERR":
       return make(`the disk failed reading or writing ${file} (${detail}): check the kernel log (dmesg) and the filesystem`);
     case "SQLITE_CANTOPEN":
-      return make(`cannot open ${file} (${detail}): check that its directory exists and this user may enter and write it, or pass --db PATH`);
+      return make(
+        `cannot open ${file} (${detail}): check that its directory exists and this user may enter and write it, or pass --db PATH`,
+      );
     default:
       return make(`event database ${file}: ${detail}`);
   }

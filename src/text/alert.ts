@@ -45,7 +45,6 @@ export function alertTitle(emoji: string, instanceId: string, summary: string): 
   return fitBytes(line, NTFY_TITLE_LIMIT_BYTES);
 }
 
-
 /**
  * Tags without commas (ntfy joins JSON tags into its comma-separated X-Tags internally, so a
  * comma would split one) and without blanks, dropping from the end until all of them, joined

@@ -28,16 +28,22 @@ function describeOom(oom: OomReport): string[] {
   if (v) {
     const rss = victimRssKb(v);
     lines.push(`${v.name} (pid ${v.pid}${v.uid === null ? "" : `, uid ${v.uid}`}) was killed by the kernel OOM killer.`);
-    lines.push(`RSS at kill: ${formatKb(rss)} (anon ${formatKb(v.anonRssKb)}, file ${formatKb(v.fileRssKb)}, shmem ${formatKb(v.shmemRssKb)})${v.oomScoreAdj === null ? "" : `, oom_score_adj ${v.oomScoreAdj}`}`);
+    lines.push(
+      `RSS at kill: ${formatKb(rss)} (anon ${formatKb(v.anonRssKb)}, file ${formatKb(v.fileRssKb)}, shmem ${formatKb(v.shmemRssKb)})${v.oomScoreAdj === null ? "" : `, oom_score_adj ${v.oomScoreAdj}`}`,
+    );
   } else {
     lines.push("The OOM killer was invoked but the report was cut off before it named a victim.");
   }
   if (oom.trigger) {
-    lines.push(`Triggered by: ${oom.trigger.name}${oom.trigger.pid === null ? "" : ` (pid ${oom.trigger.pid})`} allocating${oom.trigger.gfpMask ? ` ${oom.trigger.gfpMask}` : ""}${oom.trigger.order === null ? "" : ` order ${oom.trigger.order}`}`);
+    lines.push(
+      `Triggered by: ${oom.trigger.name}${oom.trigger.pid === null ? "" : ` (pid ${oom.trigger.pid})`} allocating${oom.trigger.gfpMask ? ` ${oom.trigger.gfpMask}` : ""}${oom.trigger.order === null ? "" : ` order ${oom.trigger.order}`}`,
+    );
   }
   lines.push(`Constraint: ${constraintWords(oom.constraint)}`);
   if (oom.constraint === "CONSTRAINT_MEMCG") {
-    lines.push(`cgroup ${oom.memcg ?? "?"} hit its own limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)} (usage ${formatKb(oom.memcgUsageKb)})`} — not a system-wide shortage.`);
+    lines.push(
+      `cgroup ${oom.memcg ?? "?"} hit its own limit${oom.memcgLimitKb === null ? "" : ` of ${formatKb(oom.memcgLimitKb)} (usage ${formatKb(oom.memcgUsageKb)})`} — not a system-wide shortage.`,
+    );
   }
   if (oom.taskMemcg && oom.taskMemcg !== oom.memcg) lines.push(`Victim's cgroup: ${oom.taskMemcg}`);
   if (oom.memTotalKb !== null) lines.push(`Memory: ${formatKb(oom.memTotalKb)} total, ${formatKb(oom.memFreeKb)} free at the time`);
@@ -56,7 +62,9 @@ function describeFacts(facts: Facts): string[] {
     case "oom-kill":
       return describeOom(facts.oom);
     case "userspace-oom-kill":
-      return [`${facts.killer} killed ${facts.victim ?? "a process"}${facts.pid === null ? "" : ` (pid ${facts.pid})`}${facts.cgroup ? ` in ${facts.cgroup}` : ""}.`];
+      return [
+        `${facts.killer} killed ${facts.victim ?? "a process"}${facts.pid === null ? "" : ` (pid ${facts.pid})`}${facts.cgroup ? ` in ${facts.cgroup}` : ""}.`,
+      ];
     case "crash": {
       const c = facts.crash;
       const lines = [`${c.process}${c.pid === null ? "" : ` (pid ${c.pid})`} crashed: ${c.fault}${c.object ? ` in ${c.object}` : ""}.`];
@@ -69,7 +77,11 @@ function describeFacts(facts: Facts): string[] {
       const lines = [`${facts.unit} failed${facts.result ? ` with result '${facts.result}'` : ""}.`];
       if (facts.exitCode || facts.exitStatus) {
         const words = explainExit(facts.exitCode, facts.exitStatus);
-        lines.push(words ? `Main process ${facts.exitCode ?? "ended"}: ${words}` : `Main process: code=${facts.exitCode ?? "?"}, status=${facts.exitStatus ?? "?"}`);
+        lines.push(
+          words
+            ? `Main process ${facts.exitCode ?? "ended"}: ${words}`
+            : `Main process: code=${facts.exitCode ?? "?"}, status=${facts.exitStatus ?? "?"}`,
+        );
       }
       return lines;
     }
@@ -80,7 +92,11 @@ function describeFacts(facts: Facts): string[] {
     case "memory-pressure":
       return describePressure(facts.pressure);
     case "smart": {
-      const lines = [`Disk ${nameDisk(facts.disk)}, ${facts.disk.protocol}:`, ...facts.changes.map((c) => `  ${c}`), `Now: ${describeSmartSummary(facts.disk)}`];
+      const lines = [
+        `Disk ${nameDisk(facts.disk)}, ${facts.disk.protocol}:`,
+        ...facts.changes.map((c) => `  ${c}`),
+        `Now: ${describeSmartSummary(facts.disk)}`,
+      ];
       const bits = describeExitStatus(facts.disk.exitStatus & ~0b11);
       if (bits.length) lines.push(`smartctl says: ${bits.join("; ")}`);
       return lines;
@@ -114,7 +130,8 @@ function describePressure(p: PressureFacts): string[] {
     `Memory pressure ${p.ended ? "lasted" : "had lasted"} ${lasted}${p.ended ? "" : " and was still going when logtriage stopped"} (${p.readings} readings).`,
     `Peak PSI: some avg10 ${p.peakSomeAvg10.toFixed(1)}%${p.peakFullAvg10 === null ? "" : `, full avg10 ${p.peakFullAvg10.toFixed(1)}%`} (warning at some ${p.warnSomeAvg10}% / full ${p.warnFullAvg10}%).`,
   ];
-  if (p.lowestMemAvailableKb !== null) lines.push(`Lowest MemAvailable: ${formatKb(p.lowestMemAvailableKb)}${p.memTotalKb ? ` of ${formatKb(p.memTotalKb)}` : ""}.`);
+  if (p.lowestMemAvailableKb !== null)
+    lines.push(`Lowest MemAvailable: ${formatKb(p.lowestMemAvailableKb)}${p.memTotalKb ? ` of ${formatKb(p.memTotalKb)}` : ""}.`);
   if (p.highestSwapUsedKb) lines.push(`Swap in use at most: ${formatKb(p.highestSwapUsedKb)}.`);
   if (p.topAtPeak.length) {
     lines.push("Largest processes at the peak:");
@@ -130,7 +147,10 @@ function describeProbe(p: ProbeFacts): string[] {
     if (p.snapshotPath) lines.push(`Failure snapshot of the outage: ${p.snapshotPath}`);
     return lines;
   }
-  const lines = [`${p.service} failed ${p.failedChecks} health check${p.failedChecks === 1 ? "" : "s"} in a row: ${p.check} at ${p.healthUrl}.`, `System: ${p.systemSummary}`];
+  const lines = [
+    `${p.service} failed ${p.failedChecks} health check${p.failedChecks === 1 ? "" : "s"} in a row: ${p.check} at ${p.healthUrl}.`,
+    `System: ${p.systemSummary}`,
+  ];
   lines.push(p.snapshotPath ? `Failure snapshot: ${p.snapshotPath}` : `No failure snapshot: ${p.snapshotProblem ?? "not written"}`);
   return lines;
 }

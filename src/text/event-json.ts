@@ -15,7 +15,13 @@ export type JsonEvent = Omit<StoredEvent, "id" | "cursors" | "raw"> & { id: stri
 function oomJson(oom: OomReport): Record<string, unknown> {
   const v = oom.victim;
   return {
-    trigger: oom.trigger && { name: oom.trigger.name, pid: oom.trigger.pid, gfp_mask: oom.trigger.gfpMask, order: oom.trigger.order, oom_score_adj: oom.trigger.oomScoreAdj },
+    trigger: oom.trigger && {
+      name: oom.trigger.name,
+      pid: oom.trigger.pid,
+      gfp_mask: oom.trigger.gfpMask,
+      order: oom.trigger.order,
+      oom_score_adj: oom.trigger.oomScoreAdj,
+    },
     victim: v && {
       name: v.name,
       pid: v.pid,
@@ -33,7 +39,14 @@ function oomJson(oom: OomReport): Record<string, unknown> {
     mem_free_kb: oom.memFreeKb,
     memcg_usage_kb: oom.memcgUsageKb,
     memcg_limit_kb: oom.memcgLimitKb,
-    top_tasks: oom.topTasks.map((t) => ({ pid: t.pid, uid: t.uid, name: t.name, rss_kb: t.rssKb, total_vm_kb: t.totalVmKb, oom_score_adj: t.oomScoreAdj })),
+    top_tasks: oom.topTasks.map((t) => ({
+      pid: t.pid,
+      uid: t.uid,
+      name: t.name,
+      rss_kb: t.rssKb,
+      total_vm_kb: t.totalVmKb,
+      oom_score_adj: t.oomScoreAdj,
+    })),
     complete: oom.complete,
   };
 }

@@ -124,6 +124,7 @@ export function explainExit(code: string | null, status: string | null): string 
   if (n === 0) return "status=0 — success";
   const entry = EXIT_WORDS[n];
   if (entry) return `status=${n}${entry[0] ? `/${entry[0]}` : ""} — ${entry[1]}`;
-  if (n > 128 && n < 160 && SIGNALS[n - 128]) return `status=${n} — 128+${n - 128}: a shell reporting its child died of SIG${SIGNALS[n - 128]?.[0]}`;
+  if (n > 128 && n < 160 && SIGNALS[n - 128])
+    return `status=${n} — 128+${n - 128}: a shell reporting its child died of SIG${SIGNALS[n - 128]?.[0]}`;
   return `status=${n}`;
 }

@@ -67,7 +67,9 @@ export function isoTime(us: number): string {
 /** Local time with its zone as the locale names it: "2026-02-19 14:32:05 GMT+5:30", "… EST", "… UTC". */
 export function formatAlertTime(us: number): string {
   const date = new Date(Math.floor(us / 1000));
-  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(date).find((p) => p.type === "timeZoneName")?.value;
+  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" })
+    .formatToParts(date)
+    .find((p) => p.type === "timeZoneName")?.value;
   return zone ? `${formatLocalTime(us)} ${zone}` : formatLocalTime(us);
 }
 

@@ -16,7 +16,26 @@
 export const REDACTED = "REDACTED";
 
 /** Query parameter names whose values are secrets; compared lowercase, "-" and "_" ignored. */
-const SECRET_PARAMS = new Set(["token", "accesstoken", "authtoken", "key", "apikey", "password", "passwd", "pwd", "secret", "clientsecret", "sig", "signature", "xamzsignature", "xamzcredential", "xamzsecuritytoken", "auth", "session", "sessionid"]);
+const SECRET_PARAMS = new Set([
+  "token",
+  "accesstoken",
+  "authtoken",
+  "key",
+  "apikey",
+  "password",
+  "passwd",
+  "pwd",
+  "secret",
+  "clientsecret",
+  "sig",
+  "signature",
+  "xamzsignature",
+  "xamzcredential",
+  "xamzsecuritytoken",
+  "auth",
+  "session",
+  "sessionid",
+]);
 
 function isSecretParam(name: string): boolean {
   return SECRET_PARAMS.has(name.toLowerCase().replace(/[-_]/g, ""));
@@ -90,8 +109,16 @@ const keepPrefix = (g: (string | undefined)[]) => `${g[0] ?? ""}${REDACTED}`;
 // - JSON Web Tokens: three base64url parts, the first a JSON header starting eyJ (RFC 7519).
 // - PEM private keys (RFC 7468).
 const BUILTIN: readonly SecretPattern[] = [
-  { name: "private key", pattern: /-----BEGIN ((?:[A-Z]+ )*PRIVATE KEY)-----[\s\S]*?(?:-----END \1-----|$)/g, replace: (g) => `-----BEGIN ${g[0] ?? ""}----- ${REDACTED}` },
-  { name: "authorization header", pattern: /\b((?:proxy-)?authorization\s*[:=]\s*"?)(?:(bearer|basic|token|digest|negotiate)\s+)?[^\s",;]+/gi, replace: (g) => `${g[0] ?? ""}${g[1] ? `${g[1]} ` : ""}${REDACTED}` },
+  {
+    name: "private key",
+    pattern: /-----BEGIN ((?:[A-Z]+ )*PRIVATE KEY)-----[\s\S]*?(?:-----END \1-----|$)/g,
+    replace: (g) => `-----BEGIN ${g[0] ?? ""}----- ${REDACTED}`,
+  },
+  {
+    name: "authorization header",
+    pattern: /\b((?:proxy-)?authorization\s*[:=]\s*"?)(?:(bearer|basic|token|digest|negotiate)\s+)?[^\s",;]+/gi,
+    replace: (g) => `${g[0] ?? ""}${g[1] ? `${g[1]} ` : ""}${REDACTED}`,
+  },
   { name: "bearer token", pattern: /\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*/gi, replace: keepPrefix },
   { name: "github token", pattern: /\b(gh[pousr]_)[A-Za-z0-9]{36,255}\b/g, replace: keepPrefix },
   { name: "github fine-grained token", pattern: /\b(github_pat_)[A-Za-z0-9_]{22,255}\b/g, replace: keepPrefix },
@@ -107,7 +134,8 @@ const BUILTIN: readonly SecretPattern[] = [
   // value already redacted above stays as it is.
   {
     name: "secret assignment",
-    pattern: /\b((?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|credentials?)["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}]+)/gi,
+    pattern:
+      /\b((?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|credentials?)["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"'}]+)/gi,
     replace: keepPrefix,
   },
 ];
@@ -127,7 +155,11 @@ export class Redactor {
 
   constructor(config: RedactionConfig = DEFAULT_REDACTION) {
     this.#enabled = config.enabled;
-    const extra = config.patterns.map((source, i) => ({ name: `[redact] patterns[${i}]`, pattern: new RegExp(source, "g"), replace: () => REDACTED }));
+    const extra = config.patterns.map((source, i) => ({
+      name: `[redact] patterns[${i}]`,
+      pattern: new RegExp(source, "g"),
+      replace: () => REDACTED,
+    }));
     this.#patterns = [...BUILTIN, ...extra];
   }
 

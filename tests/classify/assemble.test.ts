@@ -35,7 +35,9 @@ describe("KernelReportAssembler", () => {
     // The real capture with a real-shaped EXT4 error spliced into the Mem section.
     const entries = await fixtureEntries("real/oom-memcg-v1-kernel6.dmesg.txt");
     const at = entries.findIndex((e) => e.message.startsWith("Memory cgroup stats"));
-    const intruder = kernel("[ 4095.367002] EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0");
+    const intruder = kernel(
+      "[ 4095.367002] EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0",
+    );
     const out = run([...entries.slice(0, at), intruder, ...entries.slice(at)]);
     expect(out.map((o) => o.kind)).toEqual(["entry", "oom-report"]);
     expect(out[0]?.kind === "entry" && out[0].entry.message).toStartWith("EXT4-fs error");

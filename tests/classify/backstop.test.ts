@@ -20,7 +20,14 @@ function kmsg(prio: number, message: string): Candidate[] {
 
 function journal(priority: string, message: string, transport = "kernel"): { wanted: boolean; events: Candidate[] } {
   const triage = new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS });
-  const line = JSON.stringify({ __CURSOR: "s=1", __REALTIME_TIMESTAMP: "1700000000000000", _TRANSPORT: transport, SYSLOG_IDENTIFIER: "kernel", PRIORITY: priority, MESSAGE: message });
+  const line = JSON.stringify({
+    __CURSOR: "s=1",
+    __REALTIME_TIMESTAMP: "1700000000000000",
+    _TRANSPORT: transport,
+    SYSLOG_IDENTIFIER: "kernel",
+    PRIORITY: priority,
+    MESSAGE: message,
+  });
   const wanted = triage.wantsRawLine(line);
   const e = parseJournalLine(line);
   if (!e) throw new Error("bad line");
@@ -31,7 +38,12 @@ describe("kernel-error-unrecognized", () => {
   test("an err-level GPU driver error no rule names is a T4 warning naming the subsystem", () => {
     const [c, ...rest] = kmsg(3, DRM_LINE);
     expect(rest).toEqual([]);
-    expect(c).toMatchObject({ tier: "T4", rule: "kernel-error-unrecognized", severity: "warning", summary: `Unrecognized kernel error (GPU): ${DRM_LINE}` });
+    expect(c).toMatchObject({
+      tier: "T4",
+      rule: "kernel-error-unrecognized",
+      severity: "warning",
+      summary: `Unrecognized kernel error (GPU): ${DRM_LINE}`,
+    });
   });
 
   test.each([

@@ -7,7 +7,13 @@ const rules = (s: Parameters<typeof triageSection>[0]) => triageSection(s).map((
 
 describe("older and foreign OOM report shapes", () => {
   test("kernel 4.9 global OOM: nr_ptes table, 'Kill process … or sacrifice child', Mem-Info totals", async () => {
-    const run = triageSection({ title: "4.9", identifier: null, lines: (await Bun.file(`${import.meta.dir}/../fixtures/public/oom-global-kernel4.9.dmesg.txt`).text()).split("\n").filter((l) => l && !l.startsWith("#")) });
+    const run = triageSection({
+      title: "4.9",
+      identifier: null,
+      lines: (await Bun.file(`${import.meta.dir}/../fixtures/public/oom-global-kernel4.9.dmesg.txt`).text())
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#")),
+    });
     // The report, then the reaper's line about the same victim (the store joins the two).
     expect(run.map((c) => c.rule)).toEqual(["kernel-oom-kill", "oom-reaper"]);
     expect(run[1]?.pid).toBe(2935);
@@ -23,7 +29,9 @@ describe("older and foreign OOM report shapes", () => {
   });
 
   test("kernel 4.4 docker memcg OOM: 'Task in … killed as a result of limit of …', no shmem-rss", async () => {
-    const lines = (await Bun.file(`${import.meta.dir}/../fixtures/public/oom-memcg-kernel4.dmesg.txt`).text()).split("\n").filter((l) => l && !l.startsWith("#"));
+    const lines = (await Bun.file(`${import.meta.dir}/../fixtures/public/oom-memcg-kernel4.dmesg.txt`).text())
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
     const [c] = triageSection({ title: "4.4", identifier: null, lines });
     const facts = c?.facts;
     if (facts?.kind !== "oom-kill") throw new Error("expected an OOM report");
@@ -35,7 +43,9 @@ describe("older and foreign OOM report shapes", () => {
   });
 
   test("cgroup v2 reports on 5.15 and 6.x, joined midway: the kill still gets the table", async () => {
-    const lines = (await Bun.file(`${import.meta.dir}/../fixtures/public/oom-memcg-v2-kernel6.dmesg.txt`).text()).split("\n").filter((l) => l && !l.startsWith("#"));
+    const lines = (await Bun.file(`${import.meta.dir}/../fixtures/public/oom-memcg-v2-kernel6.dmesg.txt`).text())
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
     const kills = triageSection({ title: "v2", identifier: null, lines }).filter((c) => c.tier === "T1");
     expect(kills.map((c) => c.process)).toEqual([".thunderbird-wr", "apk", "mem_stress"]);
     const first = kills[0]?.facts;
@@ -124,9 +134,24 @@ describe("GPU (T4)", () => {
 
 describe("userspace OOM killers (T1)", () => {
   test.each([
-    ["SYSLOG_IDENTIFIER=systemd-oomd  (source: github.com/systemd/systemd/issues/23606", null, "systemd-oomd-kill", "vte-spawn-dbb4a75e-031f-480d-924b-5de5af7579d2.scope"],
-    ["SYSLOG_IDENTIFIER=systemd-oomd  (source: github.com/systemd/systemd/pull/42321", null, "systemd-oomd-kill", "systemd-journald.service"],
-    ["SYSLOG_IDENTIFIER=systemd (user manager", null, "systemd-oomd-unit-kill-text", "vte-spawn-dbb4a75e-031f-480d-924b-5de5af7579d2.scope"],
+    [
+      "SYSLOG_IDENTIFIER=systemd-oomd  (source: github.com/systemd/systemd/issues/23606",
+      null,
+      "systemd-oomd-kill",
+      "vte-spawn-dbb4a75e-031f-480d-924b-5de5af7579d2.scope",
+    ],
+    [
+      "SYSLOG_IDENTIFIER=systemd-oomd  (source: github.com/systemd/systemd/pull/42321",
+      null,
+      "systemd-oomd-kill",
+      "systemd-journald.service",
+    ],
+    [
+      "SYSLOG_IDENTIFIER=systemd (user manager",
+      null,
+      "systemd-oomd-unit-kill-text",
+      "vte-spawn-dbb4a75e-031f-480d-924b-5de5af7579d2.scope",
+    ],
     ["SYSLOG_IDENTIFIER=earlyoom  (source: github.com/rfjakob/earlyoom/issues/354", null, "earlyoom-kill", "java"],
     ["earlyoom stderr, v1.3-rc1", "earlyoom", "earlyoom-kill", "python3"],
     ["earlyoom stderr, 2018 format", "earlyoom", "earlyoom-kill", "bash"],
@@ -144,7 +169,9 @@ describe("userspace OOM killers (T1)", () => {
     const events = triageSection({
       title: "constructed from the documented systemd-oomd shape",
       identifier: "systemd-oomd",
-      lines: ["Killed /user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4521.scope due to memory pressure for /user.slice/user-1000.slice/user@1000.service being 92.33% > 50.00% for > 20s with reclaim activity"],
+      lines: [
+        "Killed /user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4521.scope due to memory pressure for /user.slice/user-1000.slice/user@1000.service being 92.33% > 50.00% for > 20s with reclaim activity",
+      ],
     });
     expect(events[0]?.process).toBe("firefox");
   });
@@ -153,13 +180,19 @@ describe("userspace OOM killers (T1)", () => {
 describe("look-alikes are not tiered", () => {
   test("every section of public/lookalikes.txt", async () => {
     for (const section of await fixtureSections("public/lookalikes.txt")) {
-      expect({ section: section.title, events: triageSection(section).map((c) => c.summary) }).toEqual({ section: section.title, events: [] });
+      expect({ section: section.title, events: triageSection(section).map((c) => c.summary) }).toEqual({
+        section: section.title,
+        events: [],
+      });
     }
   });
 
   test.each([
     ["myapp", "test: handling segfault in parser gracefully"],
-    ["kernel-as-app", "python3[4215]: segfault at 0 ip 00007f7d17185ad8 sp 00007fffd7a39a08 error 4 in libc.so.6[167ad8,7f7d17044000+156000]"],
+    [
+      "kernel-as-app",
+      "python3[4215]: segfault at 0 ip 00007f7d17185ad8 sp 00007fffd7a39a08 error 4 in libc.so.6[167ad8,7f7d17044000+156000]",
+    ],
     ["myapp", "Adjusting oom_score_adj of pid 1 to -900"],
     ["myapp", "Killed process 4521 (firefox) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB"],
   ])("an application (%s) printing kernel words: %p", (identifier, line) => {
@@ -173,21 +206,31 @@ describe("look-alikes are not tiered", () => {
 });
 
 describe("the raw prefilter never changes the outcome", () => {
-  test.each(["public/oom-memcg-v2-kernel6.dmesg.txt", "public/oom-memcg-kernel4.dmesg.txt", "public/hardware-errors.txt", "public/gpu-errors.txt"])(
-    "%s as journal JSON: same events with and without it",
-    async (file) => {
-      const { Triage } = await import("../../src/classify/triage.ts");
-      const { parseJournalLine } = await import("../../src/parse/journal-json.ts");
-      // Each kernel line as journald would store it (a kernel-transport record).
-      const lines = (await Bun.file(`${import.meta.dir}/../fixtures/${file}`).text()).split("\n").filter((l) => l && !l.startsWith("#"));
-      const records = lines.map((l, i) => JSON.stringify({ __CURSOR: `c${i}`, _TRANSPORT: "kernel", SYSLOG_IDENTIFIER: "kernel", PRIORITY: "4", MESSAGE: l.replace(/^\[[^\]]*\] ?/, "") }));
-      const run = (prefilter: boolean) => {
-        const t = new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS });
-        // One line at a time, as the reader does: the filter depends on the assembler's state.
-        const out = records.flatMap((r) => (!prefilter || t.wantsRawLine(r) ? t.push(parseJournalLine(r)!, 0) : []));
-        return [...out, ...t.flush(0)].map((c) => [c.rule, c.summary, c.entries.length]);
-      };
-      expect(run(true)).toEqual(run(false));
-    },
-  );
+  test.each([
+    "public/oom-memcg-v2-kernel6.dmesg.txt",
+    "public/oom-memcg-kernel4.dmesg.txt",
+    "public/hardware-errors.txt",
+    "public/gpu-errors.txt",
+  ])("%s as journal JSON: same events with and without it", async (file) => {
+    const { Triage } = await import("../../src/classify/triage.ts");
+    const { parseJournalLine } = await import("../../src/parse/journal-json.ts");
+    // Each kernel line as journald would store it (a kernel-transport record).
+    const lines = (await Bun.file(`${import.meta.dir}/../fixtures/${file}`).text()).split("\n").filter((l) => l && !l.startsWith("#"));
+    const records = lines.map((l, i) =>
+      JSON.stringify({
+        __CURSOR: `c${i}`,
+        _TRANSPORT: "kernel",
+        SYSLOG_IDENTIFIER: "kernel",
+        PRIORITY: "4",
+        MESSAGE: l.replace(/^\[[^\]]*\] ?/, ""),
+      }),
+    );
+    const run = (prefilter: boolean) => {
+      const t = new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS });
+      // One line at a time, as the reader does: the filter depends on the assembler's state.
+      const out = records.flatMap((r) => (!prefilter || t.wantsRawLine(r) ? t.push(parseJournalLine(r)!, 0) : []));
+      return [...out, ...t.flush(0)].map((c) => [c.rule, c.summary, c.entries.length]);
+    };
+    expect(run(true)).toEqual(run(false));
+  });
 });

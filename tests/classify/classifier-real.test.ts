@@ -60,12 +60,20 @@ describe("classification of real captures", () => {
       "T3 unit-restart-loop Restart loop: lt-restart-always.service restarted 4 times within 5 min (restart counter at 4)",
       "T3 unit-restart-loop Restart loop: lt-restart-always.service restarted 5 times within 5 min (restart counter at 5)",
     ]);
-    expect(run.candidates[0]?.facts).toMatchObject({ kind: "unit", unit: "lt-restart-always.service", result: "restart-loop", restartCount: 4 });
+    expect(run.candidates[0]?.facts).toMatchObject({
+      kind: "unit",
+      unit: "lt-restart-always.service",
+      result: "restart-loop",
+      restartCount: 4,
+    });
   });
 
   test("a loop driven from outside (Started entries, no restart counter, clean exits): a restart loop from the starts", async () => {
     const run = await triageFixture("real/unit-restart-external-loop.jsonl");
-    expect(run.candidates.map((c) => `${c.tier} ${c.rule} ${c.unit}`)).toEqual(["T3 unit-start-loop lt-restart-always.service", "T3 unit-start-loop lt-restart-always.service"]);
+    expect(run.candidates.map((c) => `${c.tier} ${c.rule} ${c.unit}`)).toEqual([
+      "T3 unit-start-loop lt-restart-always.service",
+      "T3 unit-start-loop lt-restart-always.service",
+    ]);
     expect(run.candidates[0]?.summary).toContain("started 4 times within 5 min with no failure logged");
     expect(run.candidates[0]?.facts).toMatchObject({ kind: "unit", result: "restart-loop", restartCount: 4 });
   });

@@ -17,7 +17,9 @@ const described = (cs: Candidate[]) => cs.map((c) => `${c.rule} ${c.severity} ${
 
 describe("amdgpu", () => {
   test("6.12+ wording ('amdgpu: ring … timeout' after the device); the per-ring reset that followed is context", async () => {
-    expect(described(await triageNamed("amdgpu 6.12+ per-ring reset"))).toEqual(["amdgpu-fault high GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)"]);
+    expect(described(await triageNamed("amdgpu 6.12+ per-ring reset"))).toEqual([
+      "amdgpu-fault high GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)",
+    ]);
   });
 
   test("7.x wording (no second 'amdgpu:'): the timeout and the full reset it needed; the reset's progress is not an event", async () => {
@@ -44,7 +46,10 @@ describe("amdgpu", () => {
   test("6.x wording ('*ERROR* ring … timeout' from amdgpu_job_timedout)", async () => {
     const cs = await triageNamed("amdgpu 6.x, picom");
     expect(cs[0]?.summary).toBe("GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)");
-    expect(cs.map((c) => c.summary)).toEqual(["GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)", "GPU error (amdgpu): GPU reset begin"]);
+    expect(cs.map((c) => c.summary)).toEqual([
+      "GPU error (amdgpu): ring gfx_0.0.0 timeout (GPU hang)",
+      "GPU error (amdgpu): GPU reset begin",
+    ]);
   });
 
   test("the lines of one incident share a subject, so the cooldown folds them into one event", async () => {
@@ -161,7 +166,9 @@ test("as journal JSON, the raw prefilter keeps every line a GPU rule (or gpu-res
   const { ALL_GROUPS } = await import("../_fixtures.ts");
   const lines = (await Bun.file(`${import.meta.dir}/../fixtures/${FILE}`).text()).split("\n").filter((l) => l && !l.startsWith("#"));
   // each line as journald stores a kernel record
-  const records = lines.map((l, i) => JSON.stringify({ __CURSOR: `c${i}`, _TRANSPORT: "kernel", SYSLOG_IDENTIFIER: "kernel", PRIORITY: "3", MESSAGE: l.trimStart() }));
+  const records = lines.map((l, i) =>
+    JSON.stringify({ __CURSOR: `c${i}`, _TRANSPORT: "kernel", SYSLOG_IDENTIFIER: "kernel", PRIORITY: "3", MESSAGE: l.trimStart() }),
+  );
   const run = (prefilter: boolean) => {
     const t = new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS });
     const out = records.flatMap((r) => (!prefilter || t.wantsRawLine(r) ? t.push(parseJournalLine(r)!, 0) : []));

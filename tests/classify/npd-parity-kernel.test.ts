@@ -52,7 +52,8 @@ const NPD: readonly NpdRule[] = [
     line: "BUG: unable to handle kernel NULL pointer dereference at 0000000000000078",
     source: "kubernetes/node-problem-detector test/kernel_log_generator/problems/null_pointer",
     ours: "kernel-oops",
-    differs: "every Oops shape (5.x 'BUG: kernel NULL pointer dereference, address:', page faults, arm64 'Internal error: Oops', GPF) is caught, not only this one",
+    differs:
+      "every Oops shape (5.x 'BUG: kernel NULL pointer dereference, address:', page faults, arm64 'Internal error: Oops', GPF) is caught, not only this one",
   },
   {
     monitor: "kernel-monitor",
@@ -110,7 +111,8 @@ const NPD: readonly NpdRule[] = [
     line: "INFO: task docker:20744 blocked for more than 120 seconds.",
     source: "kubernetes/node-problem-detector test/kernel_log_generator/problems/docker_hung",
     ours: "hung-task",
-    differs: "any hung task is reported, naming the task; NPD's KernelDeadlock condition for dockerd is a Kubernetes node condition logtriage has no use for",
+    differs:
+      "any hung task is reported, naming the task; NPD's KernelDeadlock condition for dockerd is a Kubernetes node condition logtriage has no use for",
   },
   {
     monitor: "kernel-monitor",
@@ -153,7 +155,16 @@ describe("node-problem-detector kernel-monitor and readonly-monitor parity", () 
     // The line is one NPD's rule matches…
     expect(new RegExp(r.pattern).test(r.line)).toBe(true);
     // …and logtriage gives it the named rule, as a kernel record at err.
-    const events = runRecord({ text: r.line, origin: "kernel", fields: { PRIORITY: "3" }, tier: null, rule: null, kind: "benign", source: r.source, at: r.reason });
+    const events = runRecord({
+      text: r.line,
+      origin: "kernel",
+      fields: { PRIORITY: "3" },
+      tier: null,
+      rule: null,
+      kind: "benign",
+      source: r.source,
+      at: r.reason,
+    });
     expect(events.map((c) => c.rule)).toEqual([r.ours]);
   });
 });

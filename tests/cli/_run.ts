@@ -37,10 +37,18 @@ export interface CliResult {
 }
 
 export function cli(box: Sandbox, args: string[], stdin?: string): CliResult {
-  const proc = Bun.spawnSync([BIN, ...args], { env: box.env, stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawnSync([BIN, ...args], {
+    env: box.env,
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   return { code: proc.exitCode ?? -1, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
 }
 
 export function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

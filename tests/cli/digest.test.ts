@@ -76,9 +76,21 @@ beforeAll(async () => {
   seed(wsDb, "workstation", [
     // Before the previous period (Feb 3-9): the workstation was watched all through it.
     candidate({ tier: "T2", summary: "Crash: old (SIGSEGV)", process: "old", timestampUs: at(1) }),
-    candidate({ tier: "T1", summary: "OOM kill: gimp", process: "gimp", timestampUs: at(5), facts: oomFacts("gimp", "electron", 7_000_000) }),
+    candidate({
+      tier: "T1",
+      summary: "OOM kill: gimp",
+      process: "gimp",
+      timestampUs: at(5),
+      facts: oomFacts("gimp", "electron", 7_000_000),
+    }),
     // The period.
-    candidate({ tier: "T1", summary: "OOM kill: firefox (pid 200)", process: "firefox", timestampUs: at(11), facts: oomFacts("firefox", "electron", 8_493_466) }),
+    candidate({
+      tier: "T1",
+      summary: "OOM kill: firefox (pid 200)",
+      process: "firefox",
+      timestampUs: at(11),
+      facts: oomFacts("firefox", "electron", 8_493_466),
+    }),
     // Three vlc crashes within the 5 min cooldown: one stored event, a crash loop of 3.
     candidate({ tier: "T2", summary: "Crash: vlc (SIGSEGV)", process: "vlc", timestampUs: at(12, 16, 45) }),
     candidate({ tier: "T2", summary: "Crash: vlc (SIGSEGV)", process: "vlc", timestampUs: at(12, 16, 47) }),
@@ -86,14 +98,31 @@ beforeAll(async () => {
     candidate({ tier: "T2", summary: "Crash: gimp (SIGABRT)", process: "gimp", timestampUs: at(14) }),
     candidate({ tier: "T3", summary: "docker.service failed", unit: "docker.service", timestampUs: at(10, 8) }),
     // A pressure episode: page allocation failures 40 s apart fold into one event.
-    candidate({ tier: "T5", severity: "warning", summary: "Memory pressure: page allocation failure in firefox (order 4)", process: "firefox", timestampUs: at(13, 14, 31, 0) }),
-    candidate({ tier: "T5", severity: "warning", summary: "Memory pressure: page allocation failure in firefox (order 4)", process: "firefox", timestampUs: at(13, 14, 31, 40) }),
+    candidate({
+      tier: "T5",
+      severity: "warning",
+      summary: "Memory pressure: page allocation failure in firefox (order 4)",
+      process: "firefox",
+      timestampUs: at(13, 14, 31, 0),
+    }),
+    candidate({
+      tier: "T5",
+      severity: "warning",
+      summary: "Memory pressure: page allocation failure in firefox (order 4)",
+      process: "firefox",
+      timestampUs: at(13, 14, 31, 40),
+    }),
     // After --until 2026-02-16 (which includes the 16th): not in this digest.
     candidate({ tier: "T2", summary: "Crash: late (SIGSEGV)", process: "late", timestampUs: at(17, 0, 0, 1) }),
   ]);
   seed(nasDb, "nas", [
     candidate({ tier: "T3", summary: "smbd.service failed", unit: "smbd.service", timestampUs: at(11, 3) }),
-    candidate({ tier: "T4", summary: "I/O error on /dev/sdc", timestampUs: at(14, 2), facts: { kind: "kernel", device: "sdc", lines: [] } }),
+    candidate({
+      tier: "T4",
+      summary: "I/O error on /dev/sdc",
+      timestampUs: at(14, 2),
+      facts: { kind: "kernel", device: "sdc", lines: [] },
+    }),
     candidate({
       tier: "T3",
       summary: "zfs-scrub.service failed",
@@ -154,7 +183,9 @@ describe("printing", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toStartWith("📊 logtriage weekly digest (Feb 10-16)\n\n=== nas ===\n");
     // The nas has no events before this period: no trend line.
-    expect(r.stdout).toEndWith("Memory Pressure:  0\n\nLongest incident: [nas] zfs-scrub.service failed\n  → zfs-scrub.service failed with result 'exit-code'.\n");
+    expect(r.stdout).toEndWith(
+      "Memory Pressure:  0\n\nLongest incident: [nas] zfs-scrub.service failed\n  → zfs-scrub.service failed with result 'exit-code'.\n",
+    );
   });
 
   test("a period with nothing in it: zeros, no longest incident", async () => {
@@ -184,7 +215,10 @@ describe("printing", () => {
     [["--since", "last week"], `logtriage: --since: expected a duration like 7d or a date like 2026-02-10, got "last week"\n`],
     [["--since", "2026-02-30"], `logtriage: --since: expected a duration like 7d or a date like 2026-02-10, got "2026-02-30"\n`],
     [["--until", "soon"], `logtriage: --until: expected a date like 2026-02-16, a date and time, or a duration like 1d, got "soon"\n`],
-    [["--since", "2026-02-16", "--until", "2026-02-10"], "logtriage: --since (2026-02-16T00:00:00.000Z) must be before --until (2026-02-11T00:00:00.000Z)\n"],
+    [
+      ["--since", "2026-02-16", "--until", "2026-02-10"],
+      "logtriage: --since (2026-02-16T00:00:00.000Z) must be before --until (2026-02-11T00:00:00.000Z)\n",
+    ],
   ])("bad %p: exit 2, one line", async (args, stderr) => {
     writeConfig("");
     const r = await run(["digest", "--db", wsDb, ...args]);
@@ -195,7 +229,10 @@ describe("printing", () => {
     writeConfig("");
     const missing = join(box.home, "nope.db");
     const r = await run(["digest", "--db", missing]);
-    expect([r.code, r.stderr]).toEqual([1, `logtriage: no event database at ${missing} yet: the daemon (or 'logtriage replay --store') creates it.\n`]);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      `logtriage: no event database at ${missing} yet: the daemon (or 'logtriage replay --store') creates it.\n`,
+    ]);
   });
 });
 
@@ -244,7 +281,9 @@ describe("--send", () => {
   test("a digest over 4096 bytes goes out as several messages, each accepted, titled (i/n)", async () => {
     const fleetDb = join(box.home, "fleet.db");
     for (let i = 0; i < 40; i++) {
-      seed(fleetDb, `host-${String(i).padStart(2, "0")}`, [candidate({ tier: "T2", summary: `Crash: worker-${i} (SIGSEGV)`, process: `worker-${i}`, timestampUs: at(12, 1, i) })]);
+      seed(fleetDb, `host-${String(i).padStart(2, "0")}`, [
+        candidate({ tier: "T2", summary: `Crash: worker-${i} (SIGSEGV)`, process: `worker-${i}`, timestampUs: at(12, 1, i) }),
+      ]);
     }
     writeConfig(`[ntfy]\nurl = "${ntfy.topicUrl("alerts")}"`);
     const before = ntfy.messages.length;
@@ -306,8 +345,13 @@ describe("in process", () => {
     expect(pick("weekly")).toEqual(["https://ntfy.example/weekly", "tk_secret"]);
     expect(pick("https://ntfy.example/weekly")).toEqual(["https://ntfy.example/weekly", "tk_secret"]);
     expect(pick("https://ntfy.sh/weekly")).toEqual(["https://ntfy.sh/weekly", null]);
-    expect(pick("weekly", { ...ntfyConfig, url: "https://ntfy.example/sub/path/alerts" })).toEqual(["https://ntfy.example/sub/path/weekly", "tk_secret"]);
-    expect(pick("not a topic!")).toBe(`[digest] topic "not a topic!" in /c.toml is neither a topic name (1 to 64 letters, digits, "_" or "-") nor an ntfy topic URL like "https://ntfy.sh/my-topic"`);
+    expect(pick("weekly", { ...ntfyConfig, url: "https://ntfy.example/sub/path/alerts" })).toEqual([
+      "https://ntfy.example/sub/path/weekly",
+      "tk_secret",
+    ]);
+    expect(pick("not a topic!")).toBe(
+      `[digest] topic "not a topic!" in /c.toml is neither a topic name (1 to 64 letters, digits, "_" or "-") nor an ntfy topic URL like "https://ntfy.sh/my-topic"`,
+    );
     expect(pick("weekly", { ...ntfyConfig, url: "" })).toBe(
       `no ntfy topic configured: set [ntfy] url in /c.toml, e.g. url = "https://ntfy.sh/my-topic" ([digest] topic "weekly" is a topic name on [ntfy] url's server)`,
     );

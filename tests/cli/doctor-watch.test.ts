@@ -119,15 +119,18 @@ describe("database integrity", () => {
 });
 
 describe("digest schedule, through systemd-analyze calendar", () => {
-  test.skipIf(!Bun.which("systemd-analyze"))("a valid schedule says when it runs next; an invalid one fails with systemd's words", async () => {
-    const good = await doctor(box(`[digest]\nschedule = "Sun 09:00"\n`));
-    expect(good.checks["digest"]?.status).toBe("ok");
-    expect(good.checks["digest"]?.detail).toMatch(/schedule "Sun 09:00": next Sun \d{4}-\d\d-\d\d 09:00:00/);
-    const bad = await doctor(box(`[digest]\nschedule = "every sunday at nine"\n`));
-    expect(bad.checks["digest"]?.status).toBe("fail");
-    expect(bad.checks["digest"]?.detail).toContain("is not a systemd calendar spec");
-    expect(bad.code).toBe(1);
-  });
+  test.skipIf(!Bun.which("systemd-analyze"))(
+    "a valid schedule says when it runs next; an invalid one fails with systemd's words",
+    async () => {
+      const good = await doctor(box(`[digest]\nschedule = "Sun 09:00"\n`));
+      expect(good.checks["digest"]?.status).toBe("ok");
+      expect(good.checks["digest"]?.detail).toMatch(/schedule "Sun 09:00": next Sun \d{4}-\d\d-\d\d 09:00:00/);
+      const bad = await doctor(box(`[digest]\nschedule = "every sunday at nine"\n`));
+      expect(bad.checks["digest"]?.status).toBe("fail");
+      expect(bad.checks["digest"]?.detail).toContain("is not a systemd calendar spec");
+      expect(bad.code).toBe(1);
+    },
+  );
 });
 
 describe("sight: would the daemon see, and does the running one", () => {
@@ -148,7 +151,11 @@ describe("sight: would the daemon see, and does the running one", () => {
     });
     db.close();
     const r = await doctor(b, ["--db", path]);
-    expect(r.checks["sight (running)"]).toMatchObject({ status: "fail", detail: "the running daemon is blind: journald (pid 77) stopped", fix: "start systemd-journald" });
+    expect(r.checks["sight (running)"]).toMatchObject({
+      status: "fail",
+      detail: "the running daemon is blind: journald (pid 77) stopped",
+      fix: "start systemd-journald",
+    });
   });
 
   test.skipIf(process.getuid?.() !== 0 || !Bun.which("setpriv"))(
@@ -158,7 +165,8 @@ describe("sight: would the daemon see, and does the running one", () => {
       if (restrict !== "1") return expect(restrict).toBe("0"); // the kernel lets anyone read /dev/kmsg here: nothing to show
       const b = box("[digest]\nenabled = false\n");
       // nobody must reach its HOME and the binary; the sandbox is private to root otherwise.
-      for (const dir of [b.home, ...readdirSync(b.home, { recursive: true }).map((p) => join(b.home, String(p)))]) chmodSync(dir, statSync(dir).isDirectory() ? 0o777 : 0o666);
+      for (const dir of [b.home, ...readdirSync(b.home, { recursive: true }).map((p) => join(b.home, String(p)))])
+        chmodSync(dir, statSync(dir).isDirectory() ? 0o777 : 0o666);
       const r = await doctor(b, [], ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
       expect(r.checks["sight"]?.status).toBe("fail");
       expect(r.checks["sight"]?.detail).toContain("a daemon started now would be blind");

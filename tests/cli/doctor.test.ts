@@ -13,7 +13,9 @@ afterAll(() => {
   for (const home of boxes) rmSync(home, { recursive: true, force: true });
 });
 
-async function doctor(configToml: string | null): Promise<{ code: number; stdout: string; checks: { name: string; status: string; detail: string; fix?: string }[] }> {
+async function doctor(
+  configToml: string | null,
+): Promise<{ code: number; stdout: string; checks: { name: string; status: string; detail: string; fix?: string }[] }> {
   const box = sandbox();
   boxes.push(box.home);
   if (configToml !== null) writeFileSync(join(box.configDir, "config.toml"), configToml);
@@ -27,7 +29,9 @@ test("a reachable ntfy and a fresh HOME: no failure, exit 0; every check is ther
   const ntfy = await startNtfyStandIn();
   try {
     const r = await doctor(`[ntfy]\nurl = "${ntfy.url}/doctor"\n`);
-    expect(r.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["config", "journalctl", "/dev/kmsg", "coredumpctl", "smartctl", "PSI", "ntfy", "database"]));
+    expect(r.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(["config", "journalctl", "/dev/kmsg", "coredumpctl", "smartctl", "PSI", "ntfy", "database"]),
+    );
     const byName = Object.fromEntries(r.checks.map((c) => [c.name, c]));
     expect(byName["config"]?.status).toBe("ok");
     expect(byName["ntfy"]).toMatchObject({ status: "ok" });
@@ -65,5 +69,14 @@ test("the text report: a line per check, fixes below, a verdict", () => {
     { name: "journal", status: "fail", detail: "no access", fix: "sudo usermod -aG systemd-journal $USER" },
     { name: "PSI", status: "warn", detail: "missing" },
   ]);
-  expect(text).toBe(["✓ config   valid", "✗ journal  no access", "           fix: sudo usermod -aG systemd-journal $USER", "! PSI      missing", "", "1 problem, 1 warning"].join("\n"));
+  expect(text).toBe(
+    [
+      "✓ config   valid",
+      "✗ journal  no access",
+      "           fix: sudo usermod -aG systemd-journal $USER",
+      "! PSI      missing",
+      "",
+      "1 problem, 1 warning",
+    ].join("\n"),
+  );
 });

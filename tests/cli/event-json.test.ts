@@ -13,8 +13,26 @@ import { cli, jsonLines, sandbox } from "./_run.ts";
 const box = sandbox();
 afterAll(() => rmSync(box.home, { recursive: true, force: true }));
 
-const FIXTURES = ["real/oom-memcg-victim-not-hog.jsonl", "real/segfault-python.jsonl", "real/unit-fail-restart-limit.jsonl"].map(fixturePath);
-const SHAPE = ["id", "instance", "time", "last_seen", "tier", "severity", "rule", "summary", "process", "pid", "unit", "occurrences", "notified", "detail", "facts"];
+const FIXTURES = ["real/oom-memcg-victim-not-hog.jsonl", "real/segfault-python.jsonl", "real/unit-fail-restart-limit.jsonl"].map(
+  fixturePath,
+);
+const SHAPE = [
+  "id",
+  "instance",
+  "time",
+  "last_seen",
+  "tier",
+  "severity",
+  "rule",
+  "summary",
+  "process",
+  "pid",
+  "unit",
+  "occurrences",
+  "notified",
+  "detail",
+  "facts",
+];
 
 test("query, show, replay and /events write one event the same way", async () => {
   const dbPath = join(box.home, "events.db");
@@ -50,7 +68,9 @@ test("query, show, replay and /events write one event the same way", async () =>
       metrics: async () => "",
       nowUs: () => Date.now() * 1000,
     };
-    const answer = (await (await route(new Request("http://127.0.0.1/events?since=2000-01-01&limit=1000"), deps)).json()) as { events: Record<string, unknown>[] };
+    const answer = (await (await route(new Request("http://127.0.0.1/events?since=2000-01-01&limit=1000"), deps)).json()) as {
+      events: Record<string, unknown>[];
+    };
     const byId = (list: Record<string, unknown>[]) => [...list].sort((a, b) => String(a["id"]).localeCompare(String(b["id"])));
     expect(byId(answer.events)).toEqual(byId(queried));
   } finally {
@@ -66,7 +86,15 @@ test("query, show, replay and /events write one event the same way", async () =>
     const { cursors, ...base } = same as Record<string, unknown>;
     expect(Object.keys(base).filter((k) => k !== "oom")).toEqual(SHAPE);
     expect(Array.isArray(cursors)).toBe(true);
-    const added: Record<string, unknown> = { ...base, id: e["id"], last_seen: e["last_seen"], occurrences: e["occurrences"], notified: e["notified"], summary: e["summary"], detail: e["detail"] };
+    const added: Record<string, unknown> = {
+      ...base,
+      id: e["id"],
+      last_seen: e["last_seen"],
+      occurrences: e["occurrences"],
+      notified: e["notified"],
+      summary: e["summary"],
+      detail: e["detail"],
+    };
     expect(added).toEqual(e);
     if (e["occurrences"] === 1) expect([base["summary"], base["detail"]]).toEqual([e["summary"], e["detail"]]);
   }

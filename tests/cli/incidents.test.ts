@@ -20,7 +20,10 @@ afterAll(() => rmSync(box.home, { recursive: true, force: true }));
 async function fill(): Promise<void> {
   mkdirSync(box.dataDir, { recursive: true });
   const db = openStore(dbPath);
-  const config = { ntfy: { alertTiers: ["T1", "T2", "T3", "T4"], minSeverity: { T4: "high" } }, incidents: { ignoreUnits: [], quietUnits: [], ignorePrograms: [], quietPrograms: [] } } as never;
+  const config = {
+    ntfy: { alertTiers: ["T1", "T2", "T3", "T4"], minSeverity: { T4: "high" } },
+    incidents: { ignoreUnits: [], quietUnits: [], ignorePrograms: [], quietPrograms: [] },
+  } as never;
   const step = new IncidentStep({
     instanceId: "box",
     policy: incidentPolicy(config),
@@ -30,11 +33,19 @@ async function fill(): Promise<void> {
     toNotification: null,
     click: null,
   });
-  const writer = new EventWriter({ db, policy: { instanceId: "box", cooldownMs: 300_000, aggregateThreshold: 3 }, alerts: null, incidents: step });
+  const writer = new EventWriter({
+    db,
+    policy: { instanceId: "box", cooldownMs: 300_000, aggregateThreshold: 3 },
+    alerts: null,
+    incidents: step,
+  });
   const nowUs = Date.now() * 1000;
   for (const f of ["real/unit-oom-killed-user-service.jsonl", "real/coredump-c-program.jsonl"]) {
     const { candidates } = await triageFixture(f);
-    writer.commit(candidates.map((c: Candidate) => ({ ...c, timestampUs: nowUs })), null);
+    writer.commit(
+      candidates.map((c: Candidate) => ({ ...c, timestampUs: nowUs })),
+      null,
+    );
   }
   db.close();
 }
@@ -82,7 +93,11 @@ describe("digest by incident", () => {
     writeFileSync(join(box.configDir, "config.toml"), `[instance]\nid = "box"\n[digest]\nschedule = "09:00"\n`);
     const r = cli(box, ["digest", "--json"]);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { title: string; text: string; incidents: Record<string, { new: number; stillOpen: number; active: number }> };
+    const out = JSON.parse(r.stdout) as {
+      title: string;
+      text: string;
+      incidents: Record<string, { new: number; stillOpen: number; active: number }>;
+    };
     expect(out.title).toStartWith("📊 logtriage daily digest (");
     expect(out.incidents["box"]).toMatchObject({ active: 2, new: 2, stillOpen: 2 });
     expect(out.text).toContain("Incidents:        2 new, 0 recurring, 2 still open, 0 resolved");

@@ -29,7 +29,10 @@ test("outbox lists waiting, refused and expired alerts with their reasons; --ret
   const listed = cli(box, ["outbox", "--db", dbPath, "--json"]);
   expect(listed.stderr).toBe("");
   expect(listed.code).toBe(0);
-  const out = JSON.parse(listed.stdout) as { counts: Record<string, number>; alerts: { title: string; state: string; last_error: string | null }[] };
+  const out = JSON.parse(listed.stdout) as {
+    counts: Record<string, number>;
+    alerts: { title: string; state: string; last_error: string | null }[];
+  };
   expect(out.counts).toMatchObject({ pending: 1, refused: 1, expired: 1 });
   expect(out.alerts.map((a) => [a.title, a.state])).toEqual([
     ["waits", "pending"],

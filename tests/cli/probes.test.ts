@@ -18,7 +18,18 @@ afterEach(() => {
 const T_US = Date.now() * 1000 - 60_000_000;
 
 function snapshot(): FailureSnapshot {
-  const reading = (i: number) => ({ timeUs: T_US - (10 - i) * 30_000_000, cpuPercent: 20 + i, memUsedKb: 900_000 + i * 10_000, memTotalKb: 1_000_000, swapUsedKb: 0, swapTotalKb: 0, disks: [{ mount: "/", usedPercent: 87 }], load1: 4.2, load5: 3, load15: 2 });
+  const reading = (i: number) => ({
+    timeUs: T_US - (10 - i) * 30_000_000,
+    cpuPercent: 20 + i,
+    memUsedKb: 900_000 + i * 10_000,
+    memTotalKb: 1_000_000,
+    swapUsedKb: 0,
+    swapTotalKb: 0,
+    disks: [{ mount: "/", usedPercent: 87 }],
+    load1: 4.2,
+    load5: 3,
+    load15: 2,
+  });
   return {
     version: 1,
     service: "nextcloud",
@@ -26,13 +37,26 @@ function snapshot(): FailureSnapshot {
     unit: "nextcloud.service",
     timeUs: T_US,
     check: { timeUs: T_US, outcome: "status", status: 503, expectedStatus: 200, latencyMs: 12, error: "HTTP 503 (expected 200)" },
-    failedChecks: [{ timeUs: T_US - 30_000_000, outcome: "timeout", status: null, expectedStatus: 200, latencyMs: 5000, error: "timeout: no answer within 5 s" }],
+    failedChecks: [
+      {
+        timeUs: T_US - 30_000_000,
+        outcome: "timeout",
+        status: null,
+        expectedStatus: 200,
+        latencyMs: 5000,
+        error: "timeout: no answer within 5 s",
+      },
+    ],
     summary: "RAM: 99% | disk: 87% | load: 4.2",
     readings: Array.from({ length: 10 }, (_, i) => reading(i)),
     psi: [{ timeUs: T_US - 1_000_000, someAvg10: 41.5, fullAvg10: 12 }],
     topConsumers: [{ pid: 4242, comm: "php-fpm", cmdline: "php-fpm: pool www", rssKb: 812_000, owner: "nextcloud.service" }],
     topConsumersTimeUs: T_US - 1_000_000,
-    journal: { unit: "nextcloud.service", scope: "system", lines: [{ timeUs: T_US - 5_000_000, priority: 3, identifier: "php-fpm", pid: 4242, message: "Allowed memory size exhausted" }] },
+    journal: {
+      unit: "nextcloud.service",
+      scope: "system",
+      lines: [{ timeUs: T_US - 5_000_000, priority: 3, identifier: "php-fpm", pid: 4242, message: "Allowed memory size exhausted" }],
+    },
     missing: [],
   };
 }
@@ -52,7 +76,21 @@ function setUp(): { box: Sandbox; eventId: string; path: string } {
     pid: null,
     unit: "nextcloud.service",
     timestampUs: T_US,
-    facts: { kind: "probe", probe: { service: "nextcloud", state: "unhealthy", healthUrl: "http://127.0.0.1:8080/status.php", check: "HTTP 503 (expected 200)", failedChecks: 2, systemSummary: "RAM: 99% | disk: 87% | load: 4.2", snapshotPath: path, snapshotProblem: null, downSinceUs: T_US, downForMs: null } },
+    facts: {
+      kind: "probe",
+      probe: {
+        service: "nextcloud",
+        state: "unhealthy",
+        healthUrl: "http://127.0.0.1:8080/status.php",
+        check: "HTTP 503 (expected 200)",
+        failedChecks: 2,
+        systemSummary: "RAM: 99% | disk: 87% | load: 4.2",
+        snapshotPath: path,
+        snapshotProblem: null,
+        downSinceUs: T_US,
+        downForMs: null,
+      },
+    },
     entries: [],
   };
   const outcome = commitEvent(db, c, { instanceId: "nas", cooldownMs: 300_000, aggregateThreshold: 3 });

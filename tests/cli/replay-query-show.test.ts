@@ -35,7 +35,9 @@ describe("logtriage replay", () => {
     const text = await Bun.file(fixturePath("real/oom-memcg-v1-kernel6.dmesg.txt")).text();
     const r = cli(box, ["replay", "-", "--json"], text);
     expect(r.code).toBe(0);
-    expect(jsonLines(r.stdout).map((e) => e["summary"])).toEqual(["OOM kill: python3 (pid 3546, 69.0 MB RSS), cgroup /lt_test hit its limit of 64.0 MB"]);
+    expect(jsonLines(r.stdout).map((e) => e["summary"])).toEqual([
+      "OOM kill: python3 (pid 3546, 69.0 MB RSS), cgroup /lt_test hit its limit of 64.0 MB",
+    ]);
     expect(r.stderr).toContain("(dmesg)");
   });
 
@@ -85,7 +87,12 @@ test("replay: an unreadable file is skipped with the reason, exit 2 (run as nobo
   chmodSync(box.home, 0o755);
   const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
   // A copy of the binary nobody can reach: the clone may sit in a 0700 folder.
-  const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(BIN) : BIN, "replay", file], { cwd: "/", env: box.env, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(BIN) : BIN, "replay", file], {
+    cwd: "/",
+    env: box.env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   expect(proc.exitCode).toBe(2);
   expect(proc.stderr.toString()).toContain(`${file}: permission denied`);
 });
@@ -94,7 +101,14 @@ describe("replay --store, then query and show", () => {
   const db = join(box.home, "events.db");
 
   test("stores the events; cooldown folds a failing unit's repeats", () => {
-    const r = cli(box, ["replay", "--store", "--db", db, fixturePath("real/oom-memcg-two-kills.jsonl"), fixturePath("real/unit-fail-restart-limit.jsonl")]);
+    const r = cli(box, [
+      "replay",
+      "--store",
+      "--db",
+      db,
+      fixturePath("real/oom-memcg-two-kills.jsonl"),
+      fixturePath("real/unit-fail-restart-limit.jsonl"),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/stored \d+ new, \d+ folded/);
   });
@@ -108,7 +122,10 @@ describe("replay --store, then query and show", () => {
     const t1 = jsonLines(cli(box, ["query", "--db", db, "--last", "3650d", "--tier", "T1", "--json"]).stdout);
     expect(t1.every((e) => e["tier"] === "T1")).toBe(true);
     // the second /lt_two kill (pid 3741) came within the cooldown window: an occurrence of the first
-    expect(t1.map((e) => [e["pid"], e["occurrences"]]).sort()).toEqual([[3546, 1], [3739, 2]]);
+    expect(t1.map((e) => [e["pid"], e["occurrences"]]).sort()).toEqual([
+      [3546, 1],
+      [3739, 2],
+    ]);
     const t3 = jsonLines(cli(box, ["query", "--db", db, "--last", "3650d", "--tier=T3", "--json"]).stdout);
     expect(t3).toHaveLength(1);
     expect(t3[0]?.["unit"]).toBe("lt-fail.service");
@@ -144,7 +161,22 @@ describe("replay --store, then query and show", () => {
     const [first] = jsonLines(cli(box, ["query", "--db", db, "--last", "3650d", "--tier", "T1", "--json", "--limit", "1"]).stdout);
     const id = first?.["id"] as string;
     const store = openStore(db);
-    saveEnrichment(store, id, { completedUs: 1, sections: [{ enricher: "oom", lines: ["Likely cause: lt_hog 412 MB"], evidence: { largestRssKb: 421_888 }, missing: ["memory history is off"] }] }, null);
+    saveEnrichment(
+      store,
+      id,
+      {
+        completedUs: 1,
+        sections: [
+          {
+            enricher: "oom",
+            lines: ["Likely cause: lt_hog 412 MB"],
+            evidence: { largestRssKb: 421_888 },
+            missing: ["memory history is off"],
+          },
+        ],
+      },
+      null,
+    );
     store.close();
     const text = cli(box, ["show", id, "--db", db]).stdout;
     expect(text).toContain("Likely cause: lt_hog 412 MB");

@@ -38,7 +38,12 @@ test("replay, query, show and status print escape sequences from log text as esc
   const show = cli(box, ["show", "--db", dbPath, id]);
   expect(show.code).toBe(0);
   const status = cli(box, ["status", "--db", dbPath]);
-  for (const [what, out] of [["replay", replay.stdout + replay.stderr], ["query", query.stdout], ["show", show.stdout], ["status", status.stdout]] as const) {
+  for (const [what, out] of [
+    ["replay", replay.stdout + replay.stderr],
+    ["query", query.stdout],
+    ["show", show.stdout],
+    ["status", status.stdout],
+  ] as const) {
     expect({ what, raw: RAW.test(out) }).toEqual({ what, raw: false });
     expect({ what, shown: out.includes("\\u202e") }).toEqual({ what, shown: true });
   }

@@ -47,7 +47,9 @@ test("a rejected token: the reason in one line on stderr, exit 1, no stack trace
   const r = await run(["test-ntfy"]);
   expect(r.code).toBe(1);
   expect(r.stdout).toBe("");
-  expect(r.stderr).toBe(`logtriage: ${ntfy.url} rejected the credentials for topic "alerts" (HTTP 401: unauthorized, ntfy code 40101): check [ntfy] token / token_file / user+password\n`);
+  expect(r.stderr).toBe(
+    `logtriage: ${ntfy.url} rejected the credentials for topic "alerts" (HTTP 401: unauthorized, ntfy code 40101): check [ntfy] token / token_file / user+password\n`,
+  );
 });
 
 test("nothing listening: exit 1 with the reason", async () => {
@@ -78,5 +80,7 @@ test("a url without a topic: exit 2, naming the file, line and the expected form
   writeConfig(`url = "https://ntfy.sh/"`);
   const r = await run(["test-ntfy"]);
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/^logtriage: .*config\.toml:\d+: ntfy\.url: expected an ntfy topic URL like "https:\/\/ntfy\.sh\/my-topic", or "" for no notifications, got "https:\/\/ntfy\.sh\/"\n$/);
+  expect(r.stderr).toMatch(
+    /^logtriage: .*config\.toml:\d+: ntfy\.url: expected an ntfy topic URL like "https:\/\/ntfy\.sh\/my-topic", or "" for no notifications, got "https:\/\/ntfy\.sh\/"\n$/,
+  );
 });

@@ -23,7 +23,13 @@ describe("[alertmanager]", () => {
 
   test("a cluster's URLs, a token file under ~ and a CA file", () => {
     const { alertmanager } = parseConfig(
-      ['[alertmanager]', 'urls = ["http://am1:9093", "https://am2.example:9093"]', 'bearer_token_file = "~/.config/logtriage/am-token"', 'ca_file = "/etc/ssl/am-ca.pem"', 'resend_interval = "2m"'].join("\n"),
+      [
+        "[alertmanager]",
+        'urls = ["http://am1:9093", "https://am2.example:9093"]',
+        'bearer_token_file = "~/.config/logtriage/am-token"',
+        'ca_file = "/etc/ssl/am-ca.pem"',
+        'resend_interval = "2m"',
+      ].join("\n"),
       "config.toml",
       ctx,
     );
@@ -41,6 +47,8 @@ describe("[alertmanager]", () => {
   });
 
   test("two ways to authenticate at once are refused", () => {
-    expect(problem('[alertmanager]\nurls = ["http://am1:9093"]\nbearer_token = "x"\nbasic_auth = { user = "a", password = "b" }')).toContain("set one of bearer_token, bearer_token_file and basic_auth");
+    expect(
+      problem('[alertmanager]\nurls = ["http://am1:9093"]\nbearer_token = "x"\nbasic_auth = { user = "a", password = "b" }'),
+    ).toContain("set one of bearer_token, bearer_token_file and basic_auth");
   });
 });

@@ -96,7 +96,9 @@ gpu = false
       .join("");
     const severities = parse(rules).rules.custom.map((r) => r.severity);
     expect(severities).toEqual(["critical", "high", "medium", "high", "warning"]);
-    expect(parse(`[[rules.custom]]\nname = "a"\ntier = "T1"\nseverity = "warning"\npattern = "x"\n`).rules.custom[0]?.severity).toBe("warning");
+    expect(parse(`[[rules.custom]]\nname = "a"\ntier = "T1"\nseverity = "warning"\npattern = "x"\n`).rules.custom[0]?.severity).toBe(
+      "warning",
+    );
   });
 });
 
@@ -166,7 +168,14 @@ summary = "backup {job} failed"
     expect(config.ntfy.alertTiers).toEqual(["T1", "T2", "T3"]);
     expect(config.rules.disable).toEqual(["gpu-xid"]);
     expect(config.rules.custom).toEqual([
-      { name: "backup-failed", tier: "T3", severity: "medium", pattern: "backup (?<job>\\S+) failed", identifier: "restic", summary: "backup {job} failed" },
+      {
+        name: "backup-failed",
+        tier: "T3",
+        severity: "medium",
+        pattern: "backup (?<job>\\S+) failed",
+        identifier: "restic",
+        summary: "backup {job} failed",
+      },
     ]);
   });
 
@@ -205,9 +214,21 @@ resolve_other = "30m"
 
   test.each([
     ["on_resolve", `[ntfy]\non_resolve = "dismiss"`, `config.toml:2: ntfy.on_resolve: expected one of update, clear, none, got "dismiss"`],
-    ["min_severity", `[ntfy]\nmin_severity = { T4 = "urgent" }`, `config.toml:2: ntfy.min_severity.T4: expected one of critical, high, medium, warning, got "urgent"`],
-    ["control_topic", `[ntfy]\ncontrol_topic = "my topic"`, `config.toml:2: ntfy.control_topic: expected a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none, got "my topic"`],
-    ["quiet_units", `[incidents]\nquiet_units = ["backup"]`, `config.toml:2: incidents.quiet_units[0]: expected a unit name like "backup.service", got "backup"`],
+    [
+      "min_severity",
+      `[ntfy]\nmin_severity = { T4 = "urgent" }`,
+      `config.toml:2: ntfy.min_severity.T4: expected one of critical, high, medium, warning, got "urgent"`,
+    ],
+    [
+      "control_topic",
+      `[ntfy]\ncontrol_topic = "my topic"`,
+      `config.toml:2: ntfy.control_topic: expected a topic name (1 to 64 letters, digits, "_" or "-") on the [ntfy] url's server, or "" for none, got "my topic"`,
+    ],
+    [
+      "quiet_units",
+      `[incidents]\nquiet_units = ["backup"]`,
+      `config.toml:2: incidents.quiet_units[0]: expected a unit name like "backup.service", got "backup"`,
+    ],
   ])("alert policy, wrong value: %s", (_key, text, message) => {
     expect(configError(text).message).toBe(message);
   });
@@ -296,17 +317,49 @@ describe("errors", () => {
   });
 
   test.each([
-    ["alert_tiers", `[ntfy]\nalert_tiers = ["T1", "T9"]`, `config.toml:2: ntfy.alert_tiers[1]: expected one of T1, T2, T3, T4, T5, got "T9"`],
-    ["window", `[cooldown]\nwindow = "5 minutes"`, `config.toml:2: cooldown.window: expected a duration like "5m", "1h" or "90d", got "5 minutes"`],
+    [
+      "alert_tiers",
+      `[ntfy]\nalert_tiers = ["T1", "T9"]`,
+      `config.toml:2: ntfy.alert_tiers[1]: expected one of T1, T2, T3, T4, T5, got "T9"`,
+    ],
+    [
+      "window",
+      `[cooldown]\nwindow = "5 minutes"`,
+      `config.toml:2: cooldown.window: expected a duration like "5m", "1h" or "90d", got "5 minutes"`,
+    ],
     ["window", `[cooldown]\nwindow = 300`, `config.toml:2: cooldown.window: expected a duration like "5m", "1h" or "90d", got 300`],
-    ["warn_some_avg10", `[psi]\nwarn_some_avg10 = "high"`, `config.toml:2: psi.warn_some_avg10: expected a number between 0 and 100, got "high"`],
-    ["warn_full_avg10", `[psi]\nwarn_full_avg10 = 101.5`, `config.toml:2: psi.warn_full_avg10: expected a number between 0 and 100, got 101.5`],
-    ["aggregate_threshold", `[cooldown]\naggregate_threshold = 0`, `config.toml:2: cooldown.aggregate_threshold: expected a whole number of at least 1, got 0`],
+    [
+      "warn_some_avg10",
+      `[psi]\nwarn_some_avg10 = "high"`,
+      `config.toml:2: psi.warn_some_avg10: expected a number between 0 and 100, got "high"`,
+    ],
+    [
+      "warn_full_avg10",
+      `[psi]\nwarn_full_avg10 = 101.5`,
+      `config.toml:2: psi.warn_full_avg10: expected a number between 0 and 100, got 101.5`,
+    ],
+    [
+      "aggregate_threshold",
+      `[cooldown]\naggregate_threshold = 0`,
+      `config.toml:2: cooldown.aggregate_threshold: expected a whole number of at least 1, got 0`,
+    ],
     ["role", `[instance]\nrole = "laptop"`, `config.toml:2: instance.role: expected one of desktop, nas, server, got "laptop"`],
     ["gpu", `[detectors]\ngpu = "yes"`, `config.toml:2: detectors.gpu: expected true or false, got "yes"`],
-    ["url", `[ntfy]\nurl = "ntfy.sh/topic"`, `config.toml:2: ntfy.url: expected an ntfy topic URL like "https://ntfy.sh/my-topic", or "" for no notifications, got "ntfy.sh/topic"`],
-    ["url", `[ntfy]\nurl = "https://ntfy.sh/"`, `config.toml:2: ntfy.url: expected an ntfy topic URL like "https://ntfy.sh/my-topic", or "" for no notifications, got "https://ntfy.sh/"`],
-    ["priority_map", `[ntfy]\npriority_map = { high = "loud" }`, `config.toml:2: ntfy.priority_map.high: expected one of min, low, default, high, urgent or a number 1 to 5, got "loud"`],
+    [
+      "url",
+      `[ntfy]\nurl = "ntfy.sh/topic"`,
+      `config.toml:2: ntfy.url: expected an ntfy topic URL like "https://ntfy.sh/my-topic", or "" for no notifications, got "ntfy.sh/topic"`,
+    ],
+    [
+      "url",
+      `[ntfy]\nurl = "https://ntfy.sh/"`,
+      `config.toml:2: ntfy.url: expected an ntfy topic URL like "https://ntfy.sh/my-topic", or "" for no notifications, got "https://ntfy.sh/"`,
+    ],
+    [
+      "priority_map",
+      `[ntfy]\npriority_map = { high = "loud" }`,
+      `config.toml:2: ntfy.priority_map.high: expected one of min, low, default, high, urgent or a number 1 to 5, got "loud"`,
+    ],
     ["priority_map", `[ntfy]\npriority_map = "urgent"`, `config.toml:2: ntfy.priority_map: expected a table, got "urgent"`],
     ["ntfy", `ntfy = ["x"]`, `config.toml:1: ntfy: expected a table, got an array`],
     ["use", `[sources]\nuse = "syslog"`, `config.toml:2: sources.use: expected one of auto, journal, kmsg, got "syslog"`],
@@ -329,13 +382,17 @@ describe("errors", () => {
 
   test("a custom rule whose regex does not compile names the rule and the regex error", () => {
     const error = configError(`[[rules.custom]]\nname = "disk-full"\ntier = "T4"\npattern = "No space (left"\n`);
-    expect(error.message).toStartWith(`config.toml:4: rules.custom[0].pattern: rule "disk-full": invalid regular expression "No space (left": `);
+    expect(error.message).toStartWith(
+      `config.toml:4: rules.custom[0].pattern: rule "disk-full": invalid regular expression "No space (left": `,
+    );
     expect(error.message).not.toContain("Invalid regular expression");
     expect(error.keyPath).toBe("rules.custom[0].pattern");
   });
 
   test("custom rule: required keys and name format", () => {
-    expect(configError(`[[rules.custom]]\nname = "x"\ntier = "T2"\n`).message).toBe(`config.toml:1: rules.custom[0].pattern: required key is missing`);
+    expect(configError(`[[rules.custom]]\nname = "x"\ntier = "T2"\n`).message).toBe(
+      `config.toml:1: rules.custom[0].pattern: required key is missing`,
+    );
     expect(configError(`[[rules.custom]]\nname = "My Rule"\ntier = "T2"\npattern = "x"\n`).message).toBe(
       `config.toml:2: rules.custom[0].name: expected a rule name of lowercase letters, digits and "-" like "my-rule", got "My Rule"`,
     );
@@ -393,7 +450,9 @@ describe("loadConfig", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const e = error as ConfigError;
-    expect(e.message).toBe(`${file}: config file not found (check the --config path, or leave --config out to use the default file or built-in defaults)`);
+    expect(e.message).toBe(
+      `${file}: config file not found (check the --config path, or leave --config out to use the default file or built-in defaults)`,
+    );
     expect(e.file).toBe(file);
     expect(e.exitCode).toBe(2);
   });
@@ -402,7 +461,9 @@ describe("loadConfig", () => {
     const env = dir("isdir");
     const path = join(tmp, "isdir", "conf.d");
     mkdirSync(path);
-    expect(() => loadConfig(path, env)).toThrow(`${path}: is a directory, not a config file (point --config at a TOML file, such as ${path}/config.toml)`);
+    expect(() => loadConfig(path, env)).toThrow(
+      `${path}: is a directory, not a config file (point --config at a TOML file, such as ${path}/config.toml)`,
+    );
   });
 
   test("a directory where the default file should be is an error too, not zero config", () => {
@@ -422,7 +483,12 @@ describe("loadConfig", () => {
     const bin = join(import.meta.dir, "..", "..", "dist", "logtriage");
     const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
     // A copy of the binary nobody can reach: the clone may sit in a 0700 folder.
-    const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(bin) : bin, "status", "--config", file], { cwd: "/", env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stderr: "pipe", stdout: "pipe" });
+    const proc = Bun.spawnSync([...asNobody, asNobody.length ? copyForOtherUsers(bin) : bin, "status", "--config", file], {
+      cwd: "/",
+      env: { HOME: base, PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+      stderr: "pipe",
+      stdout: "pipe",
+    });
     rmSync(base, { recursive: true, force: true });
     expect(proc.exitCode).toBe(2);
     expect(proc.stderr.toString()).toBe(`logtriage: ${file}: cannot read config file: permission denied (check its owner and mode)\n`);
@@ -444,8 +510,22 @@ expect_status = 204
 failures_before_alert = 3
 `);
     expect(config.services).toEqual({
-      nextcloud: { healthUrl: "https://127.0.0.1:8443/status.php", unit: "nextcloud.service", intervalMs: 30_000, timeoutMs: 5_000, expectStatus: 200, failuresBeforeAlert: 2 },
-      grafana: { healthUrl: "http://localhost:3000/api/health", unit: null, intervalMs: 10_000, timeoutMs: 2_000, expectStatus: 204, failuresBeforeAlert: 3 },
+      nextcloud: {
+        healthUrl: "https://127.0.0.1:8443/status.php",
+        unit: "nextcloud.service",
+        intervalMs: 30_000,
+        timeoutMs: 5_000,
+        expectStatus: 200,
+        failuresBeforeAlert: 2,
+      },
+      grafana: {
+        healthUrl: "http://localhost:3000/api/health",
+        unit: null,
+        intervalMs: 10_000,
+        timeoutMs: 2_000,
+        expectStatus: 204,
+        failuresBeforeAlert: 3,
+      },
     });
     expect(config.http).toEqual({ listen: null, token: null, allowUnauthenticatedLoopback: false });
     expect(config.metrics).toEqual({ units: [] });
@@ -466,14 +546,31 @@ failures_before_alert = 3
     const loopback = configError(`[http]\nlisten = "127.0.0.1:9876"\n`);
     expect(loopback.message).toContain("http.listen");
     expect(loopback.message).toContain("lets every local user read the API");
-    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: "s3cret", allowUnauthenticatedLoopback: false });
-    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\nallow_unauthenticated_loopback = true\n`).http).toEqual({ listen: { host: "127.0.0.1", port: 9876 }, token: null, allowUnauthenticatedLoopback: true });
-    expect(parse(`[http]\nlisten = "[::1]:9876"\nallow_unauthenticated_loopback = true\n`).http.listen).toEqual({ host: "::1", port: 9876 });
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\ntoken = "s3cret"\n`).http).toEqual({
+      listen: { host: "127.0.0.1", port: 9876 },
+      token: "s3cret",
+      allowUnauthenticatedLoopback: false,
+    });
+    expect(parse(`[http]\nlisten = "127.0.0.1:9876"\nallow_unauthenticated_loopback = true\n`).http).toEqual({
+      listen: { host: "127.0.0.1", port: 9876 },
+      token: null,
+      allowUnauthenticatedLoopback: true,
+    });
+    expect(parse(`[http]\nlisten = "[::1]:9876"\nallow_unauthenticated_loopback = true\n`).http.listen).toEqual({
+      host: "::1",
+      port: 9876,
+    });
     expect(parse(`[http]\nlisten = "unix:/run/user/1000/logtriage.sock"\n`).http.listen).toEqual({ unix: "/run/user/1000/logtriage.sock" });
     expect(configError(`[http]\nlisten = "unix:relative.sock"\n`).message).toContain("a Unix socket like");
     // Open loopback is only loopback: the flag does not open another address.
-    expect(configError(`[http]\nlisten = "0.0.0.0:9876"\nallow_unauthenticated_loopback = true\n`).message).toContain("set [http] token too");
-    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({ listen: { host: "0.0.0.0", port: 9876 }, token: "s3cret", allowUnauthenticatedLoopback: false });
+    expect(configError(`[http]\nlisten = "0.0.0.0:9876"\nallow_unauthenticated_loopback = true\n`).message).toContain(
+      "set [http] token too",
+    );
+    expect(parse(`[http]\nlisten = "0.0.0.0:9876"\ntoken = "s3cret"\n`).http).toEqual({
+      listen: { host: "0.0.0.0", port: 9876 },
+      token: "s3cret",
+      allowUnauthenticatedLoopback: false,
+    });
     const error = configError(`[http]\nlisten = "0.0.0.0:9876"\n`);
     expect(error.message).toContain("http.listen");
     expect(error.message).toContain("set [http] token too");
@@ -501,7 +598,10 @@ describe("what the config file holds is reported as written", () => {
   };
 
   test("a config that is not UTF-8 is refused at its line and column", () => {
-    const error = load("latin1.toml", Buffer.concat([Buffer.from('[instance]\nrole = "nas"\nid = "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
+    const error = load(
+      "latin1.toml",
+      Buffer.concat([Buffer.from('[instance]\nrole = "nas"\nid = "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error?.message).toBe(`${join(dir, "latin1.toml")}:3:10: not UTF-8 (byte 0xe9): save the config as UTF-8 text`);
     expect(error?.line).toBe(3);
@@ -515,7 +615,9 @@ describe("what the config file holds is reported as written", () => {
   });
 
   test("a number too large to hold is shown as the file has it, not as it was rounded", () => {
-    expect(load("big.toml", `[cooldown]\naggregate_threshold = 99999999999999999999 # oops\n`)?.message).toContain("got 99999999999999999999, too large a number");
+    expect(load("big.toml", `[cooldown]\naggregate_threshold = 99999999999999999999 # oops\n`)?.message).toContain(
+      "got 99999999999999999999, too large a number",
+    );
     expect(load("inf.toml", `[psi]\nwarn_some_avg10 = 1e400\n`)?.message).toContain("got 1e400, too large a number");
   });
 });

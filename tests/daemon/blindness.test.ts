@@ -55,7 +55,10 @@ describe("BlindnessTracker", () => {
 
 describe("blindnessFix", () => {
   test.each([
-    ["this user sees only its own journal, not the system's: add it to the systemd-journal group (sudo usermod -aG systemd-journal $USER, then log in again)", /usermod -aG systemd-journal/],
+    [
+      "this user sees only its own journal, not the system's: add it to the systemd-journal group (sudo usermod -aG systemd-journal $USER, then log in again)",
+      /usermod -aG systemd-journal/,
+    ],
     ["/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal", /kernel\.dmesg_restrict=0/],
     ["journald is not running", /start systemd-journald/],
   ])("%s", (reason, fix) => {
@@ -77,7 +80,29 @@ let procRoot: string;
 function writeProc(pid: number, comm: string, startTicks: number, state = "S"): void {
   mkdirSync(join(procRoot, String(pid)), { recursive: true });
   writeFileSync(join(procRoot, String(pid), "comm"), `${comm}\n`);
-  const after = [state, "1", String(pid), "0", "0", "-1", "4194560", "1000", "0", "0", "0", "10", "5", "0", "0", "20", "0", "1", "0", String(startTicks), "123"];
+  const after = [
+    state,
+    "1",
+    String(pid),
+    "0",
+    "0",
+    "-1",
+    "4194560",
+    "1000",
+    "0",
+    "0",
+    "0",
+    "10",
+    "5",
+    "0",
+    "0",
+    "20",
+    "0",
+    "1",
+    "0",
+    String(startTicks),
+    "123",
+  ];
   writeFileSync(join(procRoot, String(pid), "stat"), `${pid} (${comm}) ${after.join(" ")}\n`);
 }
 
@@ -122,7 +147,15 @@ describe("BlindnessWatch", () => {
     const source = fakeSource();
     source.stats.running = true;
     const events: Candidate[] = [];
-    const w = new BlindnessWatch({ source, startReason: "", watchJournald: true, dbWritable: () => true, emit: (c) => events.push(c), log: silent, procRoot });
+    const w = new BlindnessWatch({
+      source,
+      startReason: "",
+      watchJournald: true,
+      dbWritable: () => true,
+      emit: (c) => events.push(c),
+      log: silent,
+      procRoot,
+    });
     w.sample(1_000);
     expect(events).toEqual([]);
     rmSync(join(procRoot, "312"), { recursive: true });
@@ -151,7 +184,17 @@ describe("BlindnessWatch", () => {
     const restarts: string[] = [];
     const source = fakeSource();
     source.stats.running = true;
-    const w = new BlindnessWatch({ source, startReason: "", watchJournald: true, dbWritable: () => true, emit: () => {}, onJournaldBack: (why) => restarts.push(why), log: silent, procRoot, journalFiles: [file, join(procRoot, "absent.journal")] });
+    const w = new BlindnessWatch({
+      source,
+      startReason: "",
+      watchJournald: true,
+      dbWritable: () => true,
+      emit: () => {},
+      onJournaldBack: (why) => restarts.push(why),
+      log: silent,
+      procRoot,
+      journalFiles: [file, join(procRoot, "absent.journal")],
+    });
     w.sample(1_000);
     w.sample(3_000);
     expect(restarts).toEqual([]);
@@ -165,8 +208,17 @@ describe("BlindnessWatch", () => {
 
   test("no source at start: blind at the first look, with the fix", () => {
     const events: Candidate[] = [];
-    const reason = "no usable source: journal: journald is not running; /dev/kmsg: /dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal";
-    const w = new BlindnessWatch({ source: null, startReason: reason, watchJournald: false, dbWritable: () => true, emit: (c) => events.push(c), log: silent, procRoot });
+    const reason =
+      "no usable source: journal: journald is not running; /dev/kmsg: /dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal";
+    const w = new BlindnessWatch({
+      source: null,
+      startReason: reason,
+      watchJournald: false,
+      dbWritable: () => true,
+      emit: (c) => events.push(c),
+      log: silent,
+      procRoot,
+    });
     w.sample(1_000);
     w.sample(3_000);
     expect(events).toHaveLength(1);
@@ -178,7 +230,16 @@ describe("BlindnessWatch", () => {
     const source = fakeSource();
     const events: Candidate[] = [];
     let writable = true;
-    const w = new BlindnessWatch({ source, startReason: "", watchJournald: false, dbWritable: () => writable, emit: (c) => events.push(c), log: silent, procRoot, sourceDownMs: 30_000 });
+    const w = new BlindnessWatch({
+      source,
+      startReason: "",
+      watchJournald: false,
+      dbWritable: () => writable,
+      emit: (c) => events.push(c),
+      log: silent,
+      procRoot,
+      sourceDownMs: 30_000,
+    });
     source.stats.lastError = "journalctl exited with code 1";
     w.sample(0);
     w.sample(29_000);
@@ -193,7 +254,11 @@ describe("BlindnessWatch", () => {
     source.stats.lost = 5;
     writable = false;
     w.sample(33_000);
-    expect(events.slice(2).map((e) => `${blindnessOf(e).subject}:${blindnessOf(e).state}`)).toEqual(["source:restarted", "kernel-ring-buffer:lost-records", "database:blind"]);
+    expect(events.slice(2).map((e) => `${blindnessOf(e).subject}:${blindnessOf(e).state}`)).toEqual([
+      "source:restarted",
+      "kernel-ring-buffer:lost-records",
+      "database:blind",
+    ]);
     writable = true;
     w.sample(35_000);
     expect(blindnessOf(events[5] ?? null).state).toBe("sees-again");
@@ -216,7 +281,10 @@ describe("alerting and status", () => {
     const writer = new EventWriter({
       db,
       policy: { instanceId: "box", cooldownMs: 600_000, aggregateThreshold: 3 },
-      alerts: { tiers: new Set(["T1", "T2"]), toNotification: (e) => ({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }) },
+      alerts: {
+        tiers: new Set(["T1", "T2"]),
+        toNotification: (e) => ({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }),
+      },
     });
     const t = new BlindnessTracker();
     const nowUs = Date.now() * 1000;

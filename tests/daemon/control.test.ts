@@ -39,17 +39,37 @@ describe("the control topic", () => {
     const target = parseNtfyUrl(`${ntfy.url}/alerts`)!;
     const step = new IncidentStep({
       instanceId: "box",
-      policy: incidentPolicy({ ntfy: { alertTiers: ["T1", "T2", "T3"], minSeverity: {} }, incidents: { ignoreUnits: [], quietUnits: [], ignorePrograms: [], quietPrograms: [] } } as never),
+      policy: incidentPolicy({
+        ntfy: { alertTiers: ["T1", "T2", "T3"], minSeverity: {} },
+        incidents: { ignoreUnits: [], quietUnits: [], ignorePrograms: [], quietPrograms: [] },
+      } as never),
       rules: { updateIntervalMs: 60_000 },
       windows: { unitMs: 300_000, programMs: 86_400_000, diskMs: 86_400_000, otherMs: 3_600_000 },
       onResolve: "update",
-      toNotification: (e) => ({ title: e.summary, message: "m", priority: 5, tags: [], click: null, actions: e.incidentId ? [muteButton(key, target, "lt-control", e.incidentId, Date.now() * 1000)] : [] }),
+      toNotification: (e) => ({
+        title: e.summary,
+        message: "m",
+        priority: 5,
+        tags: [],
+        click: null,
+        actions: e.incidentId ? [muteButton(key, target, "lt-control", e.incidentId, Date.now() * 1000)] : [],
+      }),
       click: null,
     });
-    const writer = new EventWriter({ db, policy: { instanceId: "box", cooldownMs: 300_000, aggregateThreshold: 3 }, alerts: null, incidents: step });
+    const writer = new EventWriter({
+      db,
+      policy: { instanceId: "box", cooldownMs: 300_000, aggregateThreshold: 3 },
+      alerts: null,
+      incidents: step,
+    });
     const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
-    writer.commit(candidates.map((c: Candidate) => ({ ...c, timestampUs: Date.now() * 1000 })), null);
-    const alert = JSON.parse((db.query("SELECT notification FROM outbox ORDER BY id LIMIT 1").get() as { notification: string }).notification) as { actions: NtfyAction[] };
+    writer.commit(
+      candidates.map((c: Candidate) => ({ ...c, timestampUs: Date.now() * 1000 })),
+      null,
+    );
+    const alert = JSON.parse(
+      (db.query("SELECT notification FROM outbox ORDER BY id LIMIT 1").get() as { notification: string }).notification,
+    ) as { actions: NtfyAction[] };
     const button = alert.actions[0] as Extract<NtfyAction, { action: "http" }>;
     expect(button).toMatchObject({ action: "http", label: "Mute 24 h", url: `${ntfy.url}/lt-control`, method: "POST", clear: true });
 
@@ -61,16 +81,25 @@ describe("the control topic", () => {
     try {
       const phone = (body: string) => fetch(button.url, { method: button.method, body });
       // The subscription is open once the stand-in has a subscriber that sees a message: publish until one lands.
-      await until("the subscription", async () => {
-        await phone("hello");
-        return logged.some((l) => l.includes("refused a message (unsigned)"));
-      }, 5_000, 100);
+      await until(
+        "the subscription",
+        async () => {
+          await phone("hello");
+          return logged.some((l) => l.includes("refused a message (unsigned)"));
+        },
+        5_000,
+        100,
+      );
       await phone(button.body);
       const [inc] = queryIncidents(db, { sinceUs: 0, limit: 5 });
-      await until("the mute", () => {
-        const found = getIncident(db, inc!.id);
-        return found.kind === "found" && found.incident.mute !== null;
-      }, 5_000);
+      await until(
+        "the mute",
+        () => {
+          const found = getIncident(db, inc!.id);
+          return found.kind === "found" && found.incident.mute !== null;
+        },
+        5_000,
+      );
       const found = getIncident(db, inc!.id);
       const mute = found.kind === "found" ? found.incident.mute : null;
       expect(mute?.severity).toBe("critical");
@@ -79,9 +108,17 @@ describe("the control topic", () => {
       await phone(button.body);
       await phone(button.body.replace(/[0-9a-f]$/, (c) => (c === "0" ? "1" : "0")));
       await phone("unsigned again");
-      await until("the refusals", () => logged.some((l) => l.includes("(replayed)")) && logged.some((l) => l.includes("(bad signature)")), 5_000);
+      await until(
+        "the refusals",
+        () => logged.some((l) => l.includes("(replayed)")) && logged.some((l) => l.includes("(bad signature)")),
+        5_000,
+      );
       await Bun.sleep(200);
-      expect(logged.filter((l) => l.startsWith("warn")).map((l) => /\(([^)]+)\)/.exec(l)?.[1])).toEqual(["unsigned", "replayed", "bad signature"]);
+      expect(logged.filter((l) => l.startsWith("warn")).map((l) => /\(([^)]+)\)/.exec(l)?.[1])).toEqual([
+        "unsigned",
+        "replayed",
+        "bad signature",
+      ]);
       expect(logged.filter((l) => l.includes("muted for 24 h from the phone"))).toHaveLength(1);
 
       // The server goes away and comes back; a mute published before the subscriber is back
@@ -92,10 +129,14 @@ describe("the control topic", () => {
       await ntfy.restart();
       const again = muteButton(key, target, "lt-control", inc!.id, Date.now() * 1000) as Extract<NtfyAction, { action: "http" }>;
       await phone(again.body);
-      await until("the mute after reconnecting", () => {
-        const f = getIncident(db, inc!.id);
-        return f.kind === "found" && f.incident.mute !== null;
-      }, 10_000);
+      await until(
+        "the mute after reconnecting",
+        () => {
+          const f = getIncident(db, inc!.id);
+          return f.kind === "found" && f.incident.mute !== null;
+        },
+        10_000,
+      );
       expect(logged.some((l) => l.includes("subscribed again"))).toBe(true);
     } finally {
       controller.abort();

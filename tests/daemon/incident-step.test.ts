@@ -65,18 +65,30 @@ function setup(over: { onResolve?: Config["ntfy"]["onResolve"] } = {}): { writer
     instanceId: "vm",
     policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),
     rules: { updateIntervalMs: ntfy.updateIntervalMs },
-    windows: { unitMs: incidentsConfig.resolveUnitMs, programMs: incidentsConfig.resolveProgramMs, diskMs: incidentsConfig.resolveDiskMs, otherMs: incidentsConfig.resolveOtherMs },
+    windows: {
+      unitMs: incidentsConfig.resolveUnitMs,
+      programMs: incidentsConfig.resolveProgramMs,
+      diskMs: incidentsConfig.resolveDiskMs,
+      otherMs: incidentsConfig.resolveOtherMs,
+    },
     onResolve: over.onResolve ?? "update",
     toNotification,
     click: null,
     unitState: async () => (unitFailed === null ? null : { failed: unitFailed, lastTriggerUs: timerFiredUs }),
   });
-  const writer = new EventWriter({ db, policy: { instanceId: "vm", cooldownMs: 5 * 60_000, aggregateThreshold: 3 }, alerts: { tiers: new Set(), toNotification }, incidents: step });
+  const writer = new EventWriter({
+    db,
+    policy: { instanceId: "vm", cooldownMs: 5 * 60_000, aggregateThreshold: 3 },
+    alerts: { tiers: new Set(), toNotification },
+    incidents: step,
+  });
   return { writer, step };
 }
 
 function outbox(): Notification[] {
-  return (db.query("SELECT notification FROM outbox ORDER BY id").all() as { notification: string }[]).map((r) => JSON.parse(r.notification) as Notification);
+  return (db.query("SELECT notification FROM outbox ORDER BY id").all() as { notification: string }[]).map(
+    (r) => JSON.parse(r.notification) as Notification,
+  );
 }
 
 /** The candidate as if it happened now (+ offset): quiet windows count from the wall clock. */
@@ -88,7 +100,10 @@ describe("one incident per thing going wrong", () => {
   test("a unit OOM-killed: the kernel's report and the unit's oom-kill failure are one incident, one notification (real capture)", async () => {
     const { writer } = setup();
     const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
-    writer.commit(candidates.map((c) => now(c)), null);
+    writer.commit(
+      candidates.map((c) => now(c)),
+      null,
+    );
     const incidents = queryIncidents(db, { sinceUs: 0, limit: 10 });
     expect(incidents).toHaveLength(1);
     const inc = incidents[0]!;
@@ -105,7 +120,10 @@ describe("one incident per thing going wrong", () => {
   test("a crash: segfault line, coredump entry, unit exit and unit failure are one incident (real capture)", async () => {
     const { writer } = setup();
     const { candidates } = await triageFixture("real/coredump-c-program.jsonl");
-    writer.commit(candidates.map((c) => now(c)), null);
+    writer.commit(
+      candidates.map((c) => now(c)),
+      null,
+    );
     const incidents = queryIncidents(db, { sinceUs: 0, limit: 10 });
     expect(incidents.map((i) => i.fingerprint)).toEqual(["unit:lt-crash-c.service"]);
     expect(incidents[0]!.tier).toBe("T2");
@@ -145,7 +163,10 @@ describe("one incident per thing going wrong", () => {
     const { writer, step } = setup();
     const { candidates } = await triageFixture("real/timer-service-fails.jsonl");
     const failure = candidates.find((c) => c.rule === "unit-failed") as Candidate;
-    writer.commit(Array.from({ length: 25 }, (_, i) => ({ ...now(failure), unit: `u${i}.service`, facts: { kind: "plain" as const } })), null);
+    writer.commit(
+      Array.from({ length: 25 }, (_, i) => ({ ...now(failure), unit: `u${i}.service`, facts: { kind: "plain" as const } })),
+      null,
+    );
     expect(outbox()).toHaveLength(10);
     expect(await step.sweep(db, Date.now() * 1000)).toBe(1);
     const summary = outbox()[10]!;
@@ -160,14 +181,32 @@ describe("one incident per thing going wrong", () => {
   test("memory pressure rising is an incident while it lasts; the OOM kill escalates that same incident, which the unit's failure joins", async () => {
     const { writer } = setup();
     const t0 = Date.now() * 1000;
-    const pressure = { startUs: t0, endUs: t0 + 12 * S, ended: false, readings: 12, peakSomeAvg10: 62, peakFullAvg10: 20, warnSomeAvg10: 50, warnFullAvg10: 10, lowestMemAvailableKb: 100_000, memTotalKb: 16_000_000, highestSwapUsedKb: 0, topAtPeak: [{ pid: 7, comm: "python3", rssKb: 9_000_000, owner: null }] };
+    const pressure = {
+      startUs: t0,
+      endUs: t0 + 12 * S,
+      ended: false,
+      readings: 12,
+      peakSomeAvg10: 62,
+      peakFullAvg10: 20,
+      warnSomeAvg10: 50,
+      warnFullAvg10: 10,
+      lowestMemAvailableKb: 100_000,
+      memTotalKb: 16_000_000,
+      highestSwapUsedKb: 0,
+      topAtPeak: [{ pid: 7, comm: "python3", rssKb: 9_000_000, owner: null }],
+    };
     writer.commit([risingPressureCandidate(pressure)], null);
     expect(outbox()).toHaveLength(1);
     expect(outbox()[0]!.title).toContain("Memory pressure rising for 12 s");
     const { candidates } = await triageFixture("real/unit-oom-killed-user-service.jsonl");
-    writer.commit(candidates.map((c, i) => ({ ...c, timestampUs: t0 + (13 + i) * S })), null);
+    writer.commit(
+      candidates.map((c, i) => ({ ...c, timestampUs: t0 + (13 + i) * S })),
+      null,
+    );
     const incidents = queryIncidents(db, { sinceUs: 0, limit: 10 });
-    expect(incidents.map((i) => [i.fingerprint, i.tier, i.severity, i.state])).toEqual([["unit:lt-cap-oomsvc2.service", "T1", "critical", "open"]]);
+    expect(incidents.map((i) => [i.fingerprint, i.tier, i.severity, i.state])).toEqual([
+      ["unit:lt-cap-oomsvc2.service", "T1", "critical", "open"],
+    ]);
     expect(incidentEventIds(db, incidents[0]!.id)).toHaveLength(3);
     const sent = outbox();
     expect(sent).toHaveLength(2);
@@ -215,7 +254,13 @@ describe("one incident per thing going wrong", () => {
     const sent = outbox();
     expect(sent.map((n) => n.message.split("\n")[0])).toEqual(["Host: vm", "Resolved after 1 min 30 s: healthy again"]);
 
-    const failed = (unit: string): Candidate => ({ ...probe("unhealthy", 0), rule: "unit-failed", unit, facts: { kind: "plain" }, summary: `${unit} failed` });
+    const failed = (unit: string): Candidate => ({
+      ...probe("unhealthy", 0),
+      rule: "unit-failed",
+      unit,
+      facts: { kind: "plain" },
+      summary: `${unit} failed`,
+    });
     writer.commit([failed("ignored.service"), failed("quiet.service")], null);
     expect(db.query("SELECT count(*) AS n FROM events WHERE unit = 'ignored.service'").get()).toEqual({ n: 0 });
     expect(queryIncidents(db, { sinceUs: 0, limit: 10 }).map((i) => i.subject)).toContain("quiet.service");
@@ -240,7 +285,17 @@ describe("what systemd says of a unit", () => {
   test("a stale timer's incident stays open until the timer fires again", async () => {
     const { writer, step } = setup();
     const nowUs = Date.now() * 1000;
-    writer.commit([staleCandidate("backup.timer", { sinceUs: nowUs - 3 * 86_400 * S, why: "last fired 3 d ago" }, { us: 86_400 * S, how: "OnCalendar=daily" }, nowUs)], null);
+    writer.commit(
+      [
+        staleCandidate(
+          "backup.timer",
+          { sinceUs: nowUs - 3 * 86_400 * S, why: "last fired 3 d ago" },
+          { us: 86_400 * S, how: "OnCalendar=daily" },
+          nowUs,
+        ),
+      ],
+      null,
+    );
     unitFailed = false;
     expect(await step.sweep(db, nowUs + 6 * 60 * S)).toBe(0);
     timerFiredUs = nowUs + 60 * S;

@@ -29,16 +29,28 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
   }
 }
 
-async function daemonAgainst(sequenceIds: boolean): Promise<{ status: () => string; statusJson: () => { outbox: { updates_in_place: boolean | null } }; doctor: () => { name: string; status: string; detail: string; fix?: string }[] }> {
+async function daemonAgainst(sequenceIds: boolean): Promise<{
+  status: () => string;
+  statusJson: () => { outbox: { updates_in_place: boolean | null } };
+  doctor: () => { name: string; status: string; detail: string; fix?: string }[];
+}> {
   const box = sandbox();
   boxes.push(box);
   const ntfy = await startNtfyStandIn({ sequenceIds });
   standIns.push(ntfy);
   const config = join(box.configDir, "config.toml");
-  writeFileSync(config, `[instance]\nid = "server-box"\n[ntfy]\nurl = "${ntfy.topicUrl("alerts")}"\n[sources]\nuse = "kmsg"\n[psi]\nenabled = false\n`);
+  writeFileSync(
+    config,
+    `[instance]\nid = "server-box"\n[ntfy]\nurl = "${ntfy.topicUrl("alerts")}"\n[sources]\nuse = "kmsg"\n[psi]\nenabled = false\n`,
+  );
   const dbPath = join(box.home, "events.db");
   const db = openStore(dbPath);
-  enqueueAlert(db, "ev-1", { title: "OOM kill: stress", message: "m", priority: 5, tags: [], click: null, sequenceId: "logtriage-inc1" }, Date.now() * 1000);
+  enqueueAlert(
+    db,
+    "ev-1",
+    { title: "OOM kill: stress", message: "m", priority: 5, tags: [], click: null, sequenceId: "logtriage-inc1" },
+    Date.now() * 1000,
+  );
   db.close();
   const args = ["--config", config, "--db", dbPath];
   const before = cli(box, ["status", ...args]).stdout;
@@ -48,7 +60,12 @@ async function daemonAgainst(sequenceIds: boolean): Promise<{ status: () => stri
   return {
     status: () => cli(box, ["status", ...args]).stdout,
     statusJson: () => JSON.parse(cli(box, ["status", "--json", ...args]).stdout),
-    doctor: () => (JSON.parse(cli(box, ["doctor", "--json", ...args]).stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks,
+    doctor: () =>
+      (
+        JSON.parse(cli(box, ["doctor", "--json", ...args]).stdout) as {
+          checks: { name: string; status: string; detail: string; fix?: string }[];
+        }
+      ).checks,
   };
 }
 
@@ -57,7 +74,11 @@ test("a 2.16+ server: status and doctor say updates arrive in place", async () =
   await until("the heartbeat to tell the server", () => d.statusJson().outbox.updates_in_place !== null);
   expect(d.statusJson().outbox.updates_in_place).toBe(true);
   expect(d.status()).toContain("ntfy:         updates notifications in place (2.16 or newer)");
-  expect(d.doctor().find((c) => c.name === "ntfy server")).toEqual({ name: "ntfy server", status: "ok", detail: "updates notifications in place (2.16 or newer)" });
+  expect(d.doctor().find((c) => c.name === "ntfy server")).toEqual({
+    name: "ntfy server",
+    status: "ok",
+    detail: "updates notifications in place (2.16 or newer)",
+  });
 });
 
 test("an older server: status says each update is a new notification, doctor warns with the fix", async () => {

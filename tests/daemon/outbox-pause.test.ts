@@ -38,7 +38,10 @@ test("401 pauses the daemon's outbox (status, doctor and outbox say so); a fixed
   const tokenFile = join(box.home, "ntfy-token");
   writeFileSync(tokenFile, "tk_revoked\n", { mode: 0o600 });
   const config = join(box.configDir, "config.toml");
-  writeFileSync(config, `[instance]\nid = "pause-box"\n[ntfy]\nurl = "${ntfy.topicUrl("alerts")}"\ntoken_file = "${tokenFile}"\n[sources]\nuse = "kmsg"\n[psi]\nenabled = false\n`);
+  writeFileSync(
+    config,
+    `[instance]\nid = "pause-box"\n[ntfy]\nurl = "${ntfy.topicUrl("alerts")}"\ntoken_file = "${tokenFile}"\n[sources]\nuse = "kmsg"\n[psi]\nenabled = false\n`,
+  );
   const dbPath = join(box.home, "events.db");
   const db = openStore(dbPath);
   enqueueAlert(db, "ev-1", { title: "OOM kill: stress", message: "m", priority: 5, tags: [], click: null }, Date.now() * 1000);
@@ -53,15 +56,24 @@ test("401 pauses the daemon's outbox (status, doctor and outbox say so); a fixed
     })();
   }
   await until("ntfy to refuse the alert", () => ntfy.requests.some((r) => r.status === 401));
-  await until("the heartbeat to report the pause", () => cli(box, ["status", "--config", config, "--db", dbPath]).stdout.includes("PAUSED"));
+  await until("the heartbeat to report the pause", () =>
+    cli(box, ["status", "--config", config, "--db", dbPath]).stdout.includes("PAUSED"),
+  );
 
-  const status = JSON.parse(cli(box, ["status", "--json", "--config", config, "--db", dbPath]).stdout) as { outbox: { pending: number; refused: number; paused: { status: number; reason: string } | null } };
+  const status = JSON.parse(cli(box, ["status", "--json", "--config", config, "--db", dbPath]).stdout) as {
+    outbox: { pending: number; refused: number; paused: { status: number; reason: string } | null };
+  };
   // The daemon reads the real kernel log: other alerts may queue behind ours, none goes first.
   expect(status.outbox).toMatchObject({ refused: 0, paused: { status: 401 } });
   expect(status.outbox.pending).toBeGreaterThanOrEqual(1);
-  const doctor = JSON.parse(cli(box, ["doctor", "--json", "--config", config, "--db", dbPath]).stdout) as { checks: { name: string; status: string; detail: string }[] };
+  const doctor = JSON.parse(cli(box, ["doctor", "--json", "--config", config, "--db", dbPath]).stdout) as {
+    checks: { name: string; status: string; detail: string }[];
+  };
   expect(doctor.checks.find((c) => c.name === "outbox")).toMatchObject({ status: "fail", detail: expect.stringContaining("paused since") });
-  const listed = JSON.parse(cli(box, ["outbox", "--json", "--config", config, "--db", dbPath]).stdout) as { paused: unknown; alerts: { event: string; state: string; last_error: string }[] };
+  const listed = JSON.parse(cli(box, ["outbox", "--json", "--config", config, "--db", dbPath]).stdout) as {
+    paused: unknown;
+    alerts: { event: string; state: string; last_error: string }[];
+  };
   expect(listed.paused).not.toBeNull();
   expect(listed.alerts[0]).toMatchObject({ event: "ev-1", state: "pending", last_error: expect.stringContaining("HTTP 401") });
   expect(ntfy.messages).toHaveLength(0);

@@ -63,7 +63,13 @@ const alertT1T2: AlertPolicy = {
 };
 
 async function runOver(source: Source, alerts: AlertPolicy | null = null): Promise<Pipeline> {
-  const pipeline = new Pipeline({ source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), writer: new EventWriter({ db, policy, alerts }), log: silentLog, quietFlushMs: 50 });
+  const pipeline = new Pipeline({
+    source,
+    triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }),
+    writer: new EventWriter({ db, policy, alerts }),
+    log: silentLog,
+    quietFlushMs: 50,
+  });
   await pipeline.run(new AbortController().signal);
   return pipeline;
 }
@@ -149,7 +155,13 @@ test("a storm of userspace lines does not hold an open kernel report (and its co
   const batches = [segv, ...Array.from({ length: 20 }, (_, i) => [noise[i % noise.length] as Entry])];
   const committedAt: number[] = [];
   const source = new ScriptedSource(batches, { pauseMs: 100 });
-  const pipeline = new Pipeline({ source, triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }), writer: new EventWriter({ db, policy, alerts: null }), log: silentLog, quietFlushMs: 300 });
+  const pipeline = new Pipeline({
+    source,
+    triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }),
+    writer: new EventWriter({ db, policy, alerts: null }),
+    log: silentLog,
+    quietFlushMs: 300,
+  });
   const started = Date.now();
   const poll = setInterval(() => {
     if (committedAt.length === 0 && storedLines().some((l) => l.startsWith("T2 "))) committedAt.push(Date.now() - started);

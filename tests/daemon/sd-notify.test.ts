@@ -68,7 +68,11 @@ test("messages arrive on a path socket", async () => {
 });
 
 test("messages arrive on an abstract socket", async () => {
-  expect(await roundTrip(`@logtriage-test-${process.pid}`)).toEqual(["READY=1", "STATUS=journal: 12 records read, 0 new events this run", "WATCHDOG=1"]);
+  expect(await roundTrip(`@logtriage-test-${process.pid}`)).toEqual([
+    "READY=1",
+    "STATUS=journal: 12 records read, 0 new events this run",
+    "WATCHDOG=1",
+  ]);
 });
 
 test("no NOTIFY_SOCKET: no notifier (run by hand)", () => {

@@ -4,7 +4,15 @@ import { settleAfterBursts, trimAfterBurst } from "../../src/daemon/settle.ts";
 test("after a burst and a quiet spell the memory is trimmed once; no burst trims nothing", async () => {
   let entries = 0;
   const trims: number[] = [];
-  const timer = settleAfterBursts({ entriesRead: () => entries, burstEntries: 1000, quietMs: 20, trickleRate: 0, minGapMs: 0, relockAfterMs: 0, onTrim: (_r, n) => trims.push(n) });
+  const timer = settleAfterBursts({
+    entriesRead: () => entries,
+    burstEntries: 1000,
+    quietMs: 20,
+    trickleRate: 0,
+    minGapMs: 0,
+    relockAfterMs: 0,
+    onTrim: (_r, n) => trims.push(n),
+  });
   try {
     entries = 500;
     await Bun.sleep(100);

@@ -54,6 +54,8 @@ test("two seconds after start the daemon pages out its binary's start-up pages",
   // What the idle loop touched since is back; most of start-up's pages are not.
   const pid = daemon.proc.pid;
   let afterKb = beforeKb;
-  await until("the start-up pages to be given back", () => (afterKb = residentKbOf(pid, exe)) < beforeKb / 2, 20_000, 250).catch(() => undefined);
+  await until("the start-up pages to be given back", () => (afterKb = residentKbOf(pid, exe)) < beforeKb / 2, 20_000, 250).catch(
+    () => undefined,
+  );
   expect(afterKb).toBeLessThan(beforeKb / 2);
 });

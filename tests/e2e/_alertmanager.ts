@@ -85,7 +85,10 @@ export async function startAlertmanager(options: { groupBy?: string[] } = {}): P
     await until(
       "Alertmanager to be ready",
       async () => {
-        if (started.exitCode !== null) throw new Error(`prometheus-alertmanager exited with ${started.exitCode}: ${await new Response(started.stderr as ReadableStream).text()}`);
+        if (started.exitCode !== null)
+          throw new Error(
+            `prometheus-alertmanager exited with ${started.exitCode}: ${await new Response(started.stderr as ReadableStream).text()}`,
+          );
         try {
           return (await fetch(`${url}/-/ready`)).ok;
         } catch {

@@ -137,5 +137,13 @@ export interface EventRow {
 }
 
 export function events(dbPath: string): EventRow[] {
-  return withDb(dbPath, (db) => db.query("SELECT id, tier, rule, summary, process, pid, unit, occurrences, detail, facts_json FROM events ORDER BY timestamp").all() as EventRow[]) ?? [];
+  return (
+    withDb(
+      dbPath,
+      (db) =>
+        db
+          .query("SELECT id, tier, rule, summary, process, pid, unit, occurrences, detail, facts_json FROM events ORDER BY timestamp")
+          .all() as EventRow[],
+    ) ?? []
+  );
 }

@@ -10,7 +10,11 @@ import { until } from "../_builders.ts";
 export const isRoot = process.getuid?.() === 0;
 
 function run(argv: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const p = Bun.spawnSync(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawnSync(argv, {
+    stdin: input === undefined ? "ignore" : new TextEncoder().encode(input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
@@ -41,12 +45,17 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
   const proc = Bun.spawn(["/lib/systemd/systemd-journald"], { stdout: "ignore", stderr: "ignore" });
   const probe = `lt-journald-up-${process.pid}-${Date.now()}`;
   let sent = false;
-  await until("journald to take a line and show it", () => {
-    if (proc.exitCode !== null) throw new Error(`systemd-journald exited with ${proc.exitCode} at start`);
-    if (!JOURNAL_SOCKETS.every((socket) => existsSync(socket))) return false;
-    sent ||= run(["systemd-cat", "-t", "lt-harness"], `${probe}\n`).code === 0;
-    return sent && journalShows(probe);
-  }, 15_000, 100);
+  await until(
+    "journald to take a line and show it",
+    () => {
+      if (proc.exitCode !== null) throw new Error(`systemd-journald exited with ${proc.exitCode} at start`);
+      if (!JOURNAL_SOCKETS.every((socket) => existsSync(socket))) return false;
+      sent ||= run(["systemd-cat", "-t", "lt-harness"], `${probe}\n`).code === 0;
+      return sent && journalShows(probe);
+    },
+    15_000,
+    100,
+  );
   return proc;
 }
 
@@ -62,7 +71,8 @@ async function spawnJournald(): Promise<ReturnType<typeof Bun.spawn>> {
  * one) is touched, and only its runtime journal under /run.
  */
 export async function ensureJournald(options: { rateLimitOff?: boolean } = {}): Promise<Journald> {
-  if (isJournaldRunning()) return { ours: false, restart: async () => {}, stop: async () => {}, pid: () => null, kill: async () => {}, start: async () => {} };
+  if (isJournaldRunning())
+    return { ours: false, restart: async () => {}, stop: async () => {}, pid: () => null, kill: async () => {}, start: async () => {} };
   mkdirSync(DROP_IN_DIR, { recursive: true });
   writeFileSync(DROP_IN, `[Journal]\nRuntimeMaxFiles=8\nRuntimeMaxUse=256M\n${options.rateLimitOff ? "RateLimitBurst=0\n" : ""}`);
   let proc = await spawnJournald();
@@ -107,7 +117,8 @@ export interface UserManager {
 export async function ensureUserManager(): Promise<UserManager> {
   const runtimeDir = "/run/user/0";
   const env = { ...(process.env as Record<string, string>), XDG_RUNTIME_DIR: runtimeDir };
-  const answers = () => Bun.spawnSync(["systemctl", "--user", "is-system-running"], { env, stdout: "pipe", stderr: "pipe" }).stdout.toString().trim() !== "";
+  const answers = () =>
+    Bun.spawnSync(["systemctl", "--user", "is-system-running"], { env, stdout: "pipe", stderr: "pipe" }).stdout.toString().trim() !== "";
   if (existsSync(join(runtimeDir, "systemd", "private")) && answers()) return { env, stop: async () => {} };
   // /run/systemd/system tells systemd it "booted with systemd".
   mkdirSync("/run/systemd/system", { recursive: true });
@@ -159,7 +170,11 @@ function journalShows(message: string): boolean {
  */
 async function unitOutputReachesJournal(env: Record<string, string>): Promise<string | null> {
   const marker = `lt-warmup-${process.pid}-${Date.now()}`;
-  const started = Bun.spawn(["systemd-run", "--user", "--quiet", "--wait", "--collect", `--unit=${marker}`, "/bin/echo", marker], { env, stdout: "ignore", stderr: "pipe" });
+  const started = Bun.spawn(["systemd-run", "--user", "--quiet", "--wait", "--collect", `--unit=${marker}`, "/bin/echo", marker], {
+    env,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   if ((await started.exited) !== 0) return `systemd-run --user failed: ${(await new Response(started.stderr).text()).trim()}`;
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -210,26 +225,34 @@ export async function memcgOomKill(name: string, program = "python3"): Promise<{
     if (hog.signalCode !== "SIGKILL") throw new Error(`the hog was expected to be OOM-killed, it exited ${code} ${hog.signalCode}`);
     return { pid: hog.pid, memcg: `/${name}` };
   } finally {
-    await until(`${dir} to empty`, () => {
-      try {
-        rmdirSync(dir);
-        return true;
-      } catch {
-        // EBUSY until the kernel has finished tearing the killed task down
-        return false;
-      }
-    }, 15_000, 100);
+    await until(
+      `${dir} to empty`,
+      () => {
+        try {
+          rmdirSync(dir);
+          return true;
+        } catch {
+          // EBUSY until the kernel has finished tearing the killed task down
+          return false;
+        }
+      },
+      15_000,
+      100,
+    );
   }
 }
 
 /** A real segfault: python3 (or a symlink to it, see pythonNamed) reading address 0 (no core file: ulimit -c 0). */
 export async function segfault(cwd: string, program = "python3"): Promise<number> {
-  const p = Bun.spawn(["sh", "-c", `ulimit -c 0; exec ${program} -c "import ctypes; ctypes.string_at(0)"`], { cwd, stdout: "ignore", stderr: "ignore" });
+  const p = Bun.spawn(["sh", "-c", `ulimit -c 0; exec ${program} -c "import ctypes; ctypes.string_at(0)"`], {
+    cwd,
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   await p.exited;
   if (p.signalCode !== "SIGSEGV") throw new Error(`python3 was expected to die of SIGSEGV, got ${p.exitCode} ${p.signalCode}`);
   return p.pid;
 }
-
 
 /** A symlink to python3 named `name` in `dir`, for a victim called `name`. */
 export function pythonNamed(dir: string, name: string): string {

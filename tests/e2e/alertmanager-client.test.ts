@@ -35,7 +35,12 @@ describe.skipIf(!present)("Alertmanager client against a real prometheus-alertma
 
   beforeAll(async () => {
     am = await startAlertmanager({ groupBy: ["instance"] });
-    client = new AlertmanagerClient({ urls: [am.url], auth: { bearerToken: null, bearerTokenFile: null, basic: null }, tls: { caFile: null, insecureSkipVerify: false }, timeoutMs: 5_000 });
+    client = new AlertmanagerClient({
+      urls: [am.url],
+      auth: { bearerToken: null, bearerTokenFile: null, basic: null },
+      tls: { caFile: null, insecureSkipVerify: false },
+      timeoutMs: 5_000,
+    });
   });
   afterAll(async () => {
     await am?.stop();
@@ -43,13 +48,33 @@ describe.skipIf(!present)("Alertmanager client against a real prometheus-alertma
 
   test("two incidents of one instance: listed with their labels, one grouped webhook notification", async () => {
     const oom = subject({ incidentId: "inc-oom" });
-    const unit = subject({ incidentId: "inc-unit", name: "unit-failed", tier: "T3", severity: "high", summary: "lt-fail.service failed (exit-code)", process: null, unit: "lt-fail.service", description: "" });
+    const unit = subject({
+      incidentId: "inc-unit",
+      name: "unit-failed",
+      tier: "T3",
+      severity: "high",
+      summary: "lt-fail.service failed (exit-code)",
+      process: null,
+      unit: "lt-fail.service",
+      description: "",
+    });
     await client.postAlerts([postableAlert(oom, "host-a", null), postableAlert(unit, "host-a", "http://127.0.0.1:8080")], signal);
     const listed = await client.alerts(am.url, { instance: "host-a" }, signal);
     expect(listed.map((a) => a.labels["alertname"]).sort()).toEqual(["kernel-oom-kill", "unit-failed"]);
     const unitAlert = listed.find((a) => a.labels["alertname"] === "unit-failed");
-    expect(unitAlert?.labels).toMatchObject({ instance: "host-a", tier: "T3", severity: "high", unit: "lt-fail.service", incident: "inc-unit" });
-    await until("the grouped webhook notification", () => am.received.some((n) => n.commonLabels["instance"] === "host-a" && n.alerts.length === 2), 15_000, 100);
+    expect(unitAlert?.labels).toMatchObject({
+      instance: "host-a",
+      tier: "T3",
+      severity: "high",
+      unit: "lt-fail.service",
+      incident: "inc-unit",
+    });
+    await until(
+      "the grouped webhook notification",
+      () => am.received.some((n) => n.commonLabels["instance"] === "host-a" && n.alerts.length === 2),
+      15_000,
+      100,
+    );
     const grouped = am.received.filter((n) => n.commonLabels["instance"] === "host-a");
     expect(grouped).toHaveLength(1);
     expect(grouped[0]?.status).toBe("firing");
@@ -60,9 +85,19 @@ describe.skipIf(!present)("Alertmanager client against a real prometheus-alertma
     const open = subject({ incidentId: "inc-resolve", openedUs: opened });
     const instance = "host-resolve";
     await client.postAlerts([postableAlert(open, instance, null)], signal);
-    await until("the firing notification", () => am.received.some((n) => n.commonLabels["instance"] === instance && n.status === "firing"), 15_000, 100);
+    await until(
+      "the firing notification",
+      () => am.received.some((n) => n.commonLabels["instance"] === instance && n.status === "firing"),
+      15_000,
+      100,
+    );
     await client.postAlerts([postableAlert({ ...open, resolvedUs: Date.now() * 1000 }, instance, null)], signal);
-    await until("the resolved notification", () => am.received.some((n) => n.commonLabels["instance"] === instance && n.status === "resolved"), 15_000, 100);
+    await until(
+      "the resolved notification",
+      () => am.received.some((n) => n.commonLabels["instance"] === instance && n.status === "resolved"),
+      15_000,
+      100,
+    );
   });
 
   test("a silence made through the client suppresses the alert it matches", async () => {

@@ -43,7 +43,10 @@ describe.skipIf(!isRoot || !HAS_COREDUMP)("crash end to end (root: real systemd-
       writeFileSync(join(SYSCTL, key), value);
     }
     if (!existsSync(COREDUMP_SOCKET)) {
-      activator = Bun.spawn(["systemd-socket-activate", "--seqpacket", "-a", "-l", COREDUMP_SOCKET, "/lib/systemd/systemd-coredump"], { stdout: "ignore", stderr: "ignore" });
+      activator = Bun.spawn(["systemd-socket-activate", "--seqpacket", "-a", "-l", COREDUMP_SOCKET, "/lib/systemd/systemd-coredump"], {
+        stdout: "ignore",
+        stderr: "ignore",
+      });
       await until("the coredump socket", () => existsSync(COREDUMP_SOCKET));
     }
   });
@@ -59,7 +62,8 @@ describe.skipIf(!isRoot || !HAS_COREDUMP)("crash end to end (root: real systemd-
       await activator.exited;
       rmSync(COREDUMP_SOCKET, { force: true });
     }
-    if (existsSync(COREDUMP_DIR)) for (const f of readdirSync(COREDUMP_DIR)) if (!coresBefore.has(f)) rmSync(join(COREDUMP_DIR, f), { force: true });
+    if (existsSync(COREDUMP_DIR))
+      for (const f of readdirSync(COREDUMP_DIR)) if (!coresBefore.has(f)) rmSync(join(COREDUMP_DIR, f), { force: true });
     await ntfy?.stop();
     await manager?.stop();
     await journald?.stop();
@@ -79,13 +83,26 @@ url = "${ntfy.url}/lt-crash"
 `);
     await daemon.waitForOutput(/source journal/);
     await until("the daemon's journalctl", () => (daemon as DaemonUnderTest).journalctlPid() !== null);
-    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "/usr/bin/python3", "-c", "import ctypes; ctypes.string_at(0)"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "/usr/bin/python3", "-c", "import ctypes; ctypes.string_at(0)"], {
+      env: manager.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(run.stderr.toString()).not.toContain("Failed");
     expect(run.exitCode).toBe(0);
     const dbPath = daemon.dbPath;
 
-    const lines = () => withDb(dbPath, (db) => (db.query("SELECT lines_json FROM events WHERE tier = 'T2'").all() as { lines_json: string }[]).flatMap((r) => JSON.parse(r.lines_json) as string[])) ?? [];
-    await until("the unit's exit among the crash's lines", () => lines().some((l) => l.includes(`${unit}: Main process exited, code=dumped`)), 20_000);
+    const lines = () =>
+      withDb(dbPath, (db) =>
+        (db.query("SELECT lines_json FROM events WHERE tier = 'T2'").all() as { lines_json: string }[]).flatMap(
+          (r) => JSON.parse(r.lines_json) as string[],
+        ),
+      ) ?? [];
+    await until(
+      "the unit's exit among the crash's lines",
+      () => lines().some((l) => l.includes(`${unit}: Main process exited, code=dumped`)),
+      20_000,
+    );
     await until("the backtrace in the event", () => events(dbPath).some((e) => e.tier === "T2" && e.detail.includes("Backtrace")), 20_000);
 
     const t2 = events(dbPath).filter((e) => e.tier === "T2");

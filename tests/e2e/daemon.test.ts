@@ -5,7 +5,16 @@ import { join } from "node:path";
 import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
 import { cli } from "../cli/_run.ts";
 import { events, startDaemon, until, withDb, type DaemonUnderTest } from "./_daemon.ts";
-import { ensureJournald, ensureUserManager, isRoot, memcgOomKill, pythonNamed, segfault, type Journald, type UserManager } from "./_system.ts";
+import {
+  ensureJournald,
+  ensureUserManager,
+  isRoot,
+  memcgOomKill,
+  pythonNamed,
+  segfault,
+  type Journald,
+  type UserManager,
+} from "./_system.ts";
 
 // The compiled daemon on the real system: a real journald, a real systemd --user manager,
 // real cgroup OOM kills and segfaults, alerts to a local ntfy stand-in. What a user would see
@@ -74,11 +83,26 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     journal("lt-e2e", [`marker ${n}`]);
     // Counted by occurrences: markers fold into one event when they share a unit or process.
     try {
-      await until(`marker ${n} in the database`, () => events(daemon.dbPath).filter((e) => e.rule === "lt-marker").reduce((sum, e) => sum + e.occurrences, 0) === n + 1, 15_000);
+      await until(
+        `marker ${n} in the database`,
+        () =>
+          events(daemon.dbPath)
+            .filter((e) => e.rule === "lt-marker")
+            .reduce((sum, e) => sum + e.occurrences, 0) ===
+          n + 1,
+        15_000,
+      );
     } catch (error) {
       // Say where it stopped: in the journal, or between the journal and the database.
-      const inJournal = Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", "-t", "lt-e2e"]).stdout.toString().trim().split("\n").slice(-3).join(" | ");
-      throw new Error(`${(error as Error).message}; the journal's last lt-e2e lines: ${inJournal || "none"}; daemon output:\n${daemon.output()}`);
+      const inJournal = Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", "-t", "lt-e2e"])
+        .stdout.toString()
+        .trim()
+        .split("\n")
+        .slice(-3)
+        .join(" | ");
+      throw new Error(
+        `${(error as Error).message}; the journal's last lt-e2e lines: ${inJournal || "none"}; daemon output:\n${daemon.output()}`,
+      );
     }
   }
 
@@ -148,11 +172,30 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     units.push(unit);
     const before = ntfy.messages.length;
     const run = Bun.spawnSync(
-      ["systemd-run", "--user", `--unit=${unit}`, "-p", "Restart=on-failure", "-p", "RestartSec=200ms", "-p", "StartLimitBurst=3", "-p", "StartLimitIntervalSec=30", "/bin/sh", "-c", "exit 3"],
+      [
+        "systemd-run",
+        "--user",
+        `--unit=${unit}`,
+        "-p",
+        "Restart=on-failure",
+        "-p",
+        "RestartSec=200ms",
+        "-p",
+        "StartLimitBurst=3",
+        "-p",
+        "StartLimitIntervalSec=30",
+        "/bin/sh",
+        "-c",
+        "exit 3",
+      ],
       { env: manager.env, stdout: "pipe", stderr: "pipe" },
     );
     expect(run.exitCode).toBe(0);
-    await until("the unit's T3 events", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === unit && /start|gave|repeated|loop/i.test(e.summary)), 15_000);
+    await until(
+      "the unit's T3 events",
+      () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === unit && /start|gave|repeated|loop/i.test(e.summary)),
+      15_000,
+    );
     const t3 = events(daemon.dbPath).filter((e) => e.tier === "T3" && e.unit === unit);
     expect(t3.length).toBeGreaterThanOrEqual(1);
     const facts = t3.map((e) => JSON.parse(e.facts_json) as { kind: string; exitStatus?: string | null });
@@ -171,11 +214,28 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     const unit = `lt-e2e-loop-${process.pid}.service`;
     units.push(unit);
     const run = Bun.spawnSync(
-      ["systemd-run", "--user", `--unit=${unit}`, "-p", "Restart=always", "-p", "RestartSec=200ms", "-p", "StartLimitIntervalSec=0", "/bin/sh", "-c", "exit 0"],
+      [
+        "systemd-run",
+        "--user",
+        `--unit=${unit}`,
+        "-p",
+        "Restart=always",
+        "-p",
+        "RestartSec=200ms",
+        "-p",
+        "StartLimitIntervalSec=0",
+        "/bin/sh",
+        "-c",
+        "exit 0",
+      ],
       { env: manager.env, stdout: "pipe", stderr: "pipe" },
     );
     expect(run.exitCode).toBe(0);
-    await until("the restart-loop event", () => events(daemon.dbPath).some((e) => e.unit === unit && e.rule === "unit-restart-loop"), 15_000);
+    await until(
+      "the restart-loop event",
+      () => events(daemon.dbPath).some((e) => e.unit === unit && e.rule === "unit-restart-loop"),
+      15_000,
+    );
     Bun.spawnSync(["systemctl", "--user", "stop", unit], { env: manager.env });
     const mine = events(daemon.dbPath).filter((e) => e.unit === unit);
     expect(mine.length).toBe(1);
@@ -193,12 +253,26 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     // Only these two OOM alerts count here: an earlier test's unit-failure alert (T3 alerts on
     // defaults) may still be in the queue too.
     const waitingOom = () =>
-      withDb(daemon.dbPath, (db) => (db.query("SELECT count(*) AS n FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.state = 'pending' AND e.tier = 'T1' AND (e.summary LIKE ?1 OR e.summary LIKE ?2)").get(`%${first}%`, `%${second}%`) as { n: number }).n) ?? 0;
+      withDb(
+        daemon.dbPath,
+        (db) =>
+          (
+            db
+              .query(
+                "SELECT count(*) AS n FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.state = 'pending' AND e.tier = 'T1' AND (e.summary LIKE ?1 OR e.summary LIKE ?2)",
+              )
+              .get(`%${first}%`, `%${second}%`) as { n: number }
+          ).n,
+      ) ?? 0;
     await until("both alerts waiting in the outbox", () => waitingOom() === 2, 10_000);
     const status = cli(daemon.box, ["status"]);
     expect(Number(/outbox: (\d+) waiting/.exec(status.stdout)?.[1] ?? 0)).toBeGreaterThanOrEqual(2);
     await ntfy.restart();
-    const oomTitles = () => ntfy.messages.slice(before).map((m) => m.title).filter((t) => t.includes(first) || t.includes(second));
+    const oomTitles = () =>
+      ntfy.messages
+        .slice(before)
+        .map((m) => m.title)
+        .filter((t) => t.includes(first) || t.includes(second));
     await until("the delayed alerts", () => oomTitles().length >= 2, 20_000);
     await Bun.sleep(1000);
     const titles = oomTitles();
@@ -228,22 +302,40 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
       writer.stdin.write(`${lines.slice(i, i + 1000).join("\n")}\n`);
       await writer.stdin.flush();
       if (i === 3000) {
-        await until("the daemon inside the burst", () => (withDb(daemon.dbPath, (db) => (db.query("SELECT count(*) AS n FROM events WHERE rule = 'lt-burst'").get() as { n: number }).n) ?? 0) > 0, 10_000).catch((error: Error) => {
-          throw new Error(`${error.message}; daemon output:\n${daemon.output()}\nstatus: ${cli(daemon.box, ["status", "--json"]).stdout}\n${JSON.stringify(events(daemon.dbPath).map((e) => [e.rule, e.summary, e.occurrences, e.unit]))}`);
+        await until(
+          "the daemon inside the burst",
+          () =>
+            (withDb(
+              daemon.dbPath,
+              (db) => (db.query("SELECT count(*) AS n FROM events WHERE rule = 'lt-burst'").get() as { n: number }).n,
+            ) ?? 0) > 0,
+          10_000,
+        ).catch((error: Error) => {
+          throw new Error(
+            `${error.message}; daemon output:\n${daemon.output()}\nstatus: ${cli(daemon.box, ["status", "--json"]).stdout}\n${JSON.stringify(events(daemon.dbPath).map((e) => [e.rule, e.summary, e.occurrences, e.unit]))}`,
+          );
         });
         await daemon.crash();
       }
     }
     await writer.stdin.end();
     await writer.exited;
-    const storedBeforeRestart = withDb(daemon.dbPath, (db) => (db.query("SELECT coalesce(sum(occurrences), 0) AS n FROM events WHERE rule = 'lt-burst'").get() as { n: number }).n) ?? 0;
+    const storedBeforeRestart =
+      withDb(
+        daemon.dbPath,
+        (db) => (db.query("SELECT coalesce(sum(occurrences), 0) AS n FROM events WHERE rule = 'lt-burst'").get() as { n: number }).n,
+      ) ?? 0;
     await daemon.restart();
     await awaitMarker(3);
     // journald may drop lines of a burst (RateLimitBurst per service): what counts is that
     // every line it stored is in the database exactly once.
     // journald reads each stream on its own, so the burst's tail may land after the marker:
     // count once the journal stops growing.
-    const countInJournal = () => Bun.spawnSync(["journalctl", "--output=cat", "--no-pager", "SYSLOG_IDENTIFIER=lt-burst", `_PID=${writer.pid}`]).stdout.toString().split("\n").filter((l) => /^burst \d+$/.test(l)).length;
+    const countInJournal = () =>
+      Bun.spawnSync(["journalctl", "--output=cat", "--no-pager", "SYSLOG_IDENTIFIER=lt-burst", `_PID=${writer.pid}`])
+        .stdout.toString()
+        .split("\n")
+        .filter((l) => /^burst \d+$/.test(l)).length;
     let inJournal = countInJournal();
     for (let previous = -1; previous !== inJournal; ) {
       previous = inJournal;
@@ -252,9 +344,16 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     }
     expect(inJournal).toBeGreaterThan(3000);
     expect(storedBeforeRestart).toBeLessThan(inJournal);
-    const burstEvents = () => withDb(daemon.dbPath, (db) => db.query("SELECT summary, occurrences FROM events WHERE rule = 'lt-burst'").all() as { summary: string; occurrences: number }[]) ?? [];
+    const burstEvents = () =>
+      withDb(
+        daemon.dbPath,
+        (db) =>
+          db.query("SELECT summary, occurrences FROM events WHERE rule = 'lt-burst'").all() as { summary: string; occurrences: number }[],
+      ) ?? [];
     const occurrencesOf = (rows: { occurrences: number }[]) => rows.reduce((n, e) => n + e.occurrences, 0);
-    await until("every burst line stored", () => occurrencesOf(burstEvents()) >= inJournal, 10_000).catch(() => "the expect below reports the counts");
+    await until("every burst line stored", () => occurrencesOf(burstEvents()) >= inJournal, 10_000).catch(
+      () => "the expect below reports the counts",
+    );
     await Bun.sleep(500);
     const stored = burstEvents();
     expect(occurrencesOf(stored)).toBe(inJournal);
@@ -273,7 +372,11 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     const tag = `${process.pid}`;
     const total = 2000;
     const kmsg = openSync("/dev/kmsg", "w");
-    const storedCount = () => withDb(daemon.dbPath, (db) => (db.query("SELECT coalesce(sum(occurrences), 0) AS n FROM events WHERE rule = 'lt-kburst'").get() as { n: number }).n) ?? 0;
+    const storedCount = () =>
+      withDb(
+        daemon.dbPath,
+        (db) => (db.query("SELECT coalesce(sum(occurrences), 0) AS n FROM events WHERE rule = 'lt-kburst'").get() as { n: number }).n,
+      ) ?? 0;
     try {
       for (let i = 0; i < total; i++) {
         // One write() is one record; facility 1 (user), so "lt-kburst:" is its identifier on both paths.
@@ -295,13 +398,20 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
     await until("every kernel burst line stored", () => storedCount() >= total, 20_000).catch(() => "the expect below reports the counts");
     await awaitMarker(4);
     await Bun.sleep(1000);
-    const rows = withDb(daemon.dbPath, (db) => db.query("SELECT summary, occurrences FROM events WHERE rule = 'lt-kburst'").all() as { summary: string; occurrences: number }[]) ?? [];
+    const rows =
+      withDb(
+        daemon.dbPath,
+        (db) =>
+          db.query("SELECT summary, occurrences FROM events WHERE rule = 'lt-kburst'").all() as { summary: string; occurrences: number }[],
+      ) ?? [];
     const numbers = rows.map((r) => /kernel burst line (\d+)/.exec(r.summary)?.[1]).filter((n) => n?.startsWith(tag));
     expect(rows.reduce((n, r) => n + r.occurrences, 0)).toBe(total);
     expect(new Set(numbers).size).toBe(total);
     // Both copies did arrive: the journal's were recognized and dropped (status reads the
     // heartbeat row, written every few seconds).
-    const fastPath = () => (JSON.parse(cli(daemon.box, ["status", "--json"]).stdout) as { fast_path: { on: boolean; journal_copies_dropped: number } | null }).fast_path;
+    const fastPath = () =>
+      (JSON.parse(cli(daemon.box, ["status", "--json"]).stdout) as { fast_path: { on: boolean; journal_copies_dropped: number } | null })
+        .fast_path;
     await until("status to count dropped journal copies", () => (fastPath()?.journal_copies_dropped ?? 0) > 0, 15_000, 500);
     expect(fastPath()?.on).toBe(true);
   });

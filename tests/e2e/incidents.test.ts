@@ -26,8 +26,14 @@ interface IncidentRow {
 
 function incidents(dbPath: string): IncidentRow[] {
   return (
-    withDb(dbPath, (db) =>
-      db.query("SELECT i.id, i.fingerprint, i.state, i.occurrences, i.loop, i.resolution, (SELECT count(*) FROM events e WHERE e.incident_id = i.id) AS events FROM incidents i ORDER BY first_seen").all() as IncidentRow[],
+    withDb(
+      dbPath,
+      (db) =>
+        db
+          .query(
+            "SELECT i.id, i.fingerprint, i.state, i.occurrences, i.loop, i.resolution, (SELECT count(*) FROM events e WHERE e.incident_id = i.id) AS events FROM incidents i ORDER BY first_seen",
+          )
+          .all() as IncidentRow[],
     ) ?? []
   );
 }
@@ -40,7 +46,8 @@ describe.skipIf(!isRoot)("incidents end to end (root: real journald, real system
   const flappy = `lt-e2e-flap-${process.pid}`;
   const hog = `lt-e2e-inc-oom-${process.pid}.service`;
   const counter = `/tmp/lt-e2e-flap-${process.pid}.count`;
-  const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+  const systemctl = (...args: string[]) =>
+    Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
   const postsAbout = (unit: string): ReceivedMessage[] => ntfy.messages.filter((m) => m.tags.includes(unit) || m.title.includes(unit));
 
   beforeAll(async () => {
@@ -88,7 +95,9 @@ resolve_unit = "6s"
     expect(systemctl("start", "--no-block", `${flappy}.service`).exitCode).toBe(0);
     const unit = `${flappy}.service`;
     await until("the resolved post", () => postsAbout(unit).some((m) => m.title.includes("Resolved")), 60_000).catch((error: Error) => {
-      throw new Error(`${error.message}; posts: ${JSON.stringify(postsAbout(unit).map((m) => [m.title, m.sequenceId]))}; incidents: ${JSON.stringify(incidents(daemon.dbPath))}`);
+      throw new Error(
+        `${error.message}; posts: ${JSON.stringify(postsAbout(unit).map((m) => [m.title, m.sequenceId]))}; incidents: ${JSON.stringify(incidents(daemon.dbPath))}`,
+      );
     });
     const posts = postsAbout(unit);
     const mine = incidents(daemon.dbPath).filter((i) => i.fingerprint === `unit:${unit}`);
@@ -111,18 +120,41 @@ resolve_unit = "6s"
 
   test("a unit's process OOM-killed: one incident with the kernel's report and the unit's failure, one notification", async () => {
     const script = "import sys\nprint('allocating', flush=True)\na = []\nwhile True: a.append(bytearray(1 << 20))";
-    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${hog}`, "-p", "MemoryLimit=48M", "python3", "-c", script], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${hog}`, "-p", "MemoryLimit=48M", "python3", "-c", script], {
+      env: manager.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
-    await until("the T1 and T3 events in one incident", () => incidents(daemon.dbPath).some((i) => i.fingerprint === `unit:${hog}` && i.events >= 2), 30_000).catch((error: Error) => {
-      throw new Error(`${error.message}; incidents: ${JSON.stringify(incidents(daemon.dbPath))}; events: ${JSON.stringify(events(daemon.dbPath).map((e) => [e.tier, e.rule, e.unit]))}`);
+    await until(
+      "the T1 and T3 events in one incident",
+      () => incidents(daemon.dbPath).some((i) => i.fingerprint === `unit:${hog}` && i.events >= 2),
+      30_000,
+    ).catch((error: Error) => {
+      throw new Error(
+        `${error.message}; incidents: ${JSON.stringify(incidents(daemon.dbPath))}; events: ${JSON.stringify(events(daemon.dbPath).map((e) => [e.tier, e.rule, e.unit]))}`,
+      );
     });
     await until("its post", () => postsAbout(hog).length > 0, 20_000);
     // The unit's failure came after the kernel's report: give a second post, were there one, time to arrive.
-    await until("the outbox drained", () => (withDb(daemon.dbPath, (db) => (db.query("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'enriching')").get() as { n: number }).n) ?? 1) === 0, 20_000);
+    await until(
+      "the outbox drained",
+      () =>
+        (withDb(
+          daemon.dbPath,
+          (db) => (db.query("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'enriching')").get() as { n: number }).n,
+        ) ?? 1) === 0,
+      20_000,
+    );
     const mine = incidents(daemon.dbPath).filter((i) => i.fingerprint === `unit:${hog}`);
     const posts = postsAbout(hog);
-    const tiers = events(daemon.dbPath).filter((e) => e.unit === hog).map((e) => e.tier).sort();
-    console.log(`FIGURE OOM kill of a unit's process: ${mine.length} incident(s), events ${JSON.stringify(tiers)}, ${posts.length} post(s): ${JSON.stringify(posts.map((p) => p.title))}`);
+    const tiers = events(daemon.dbPath)
+      .filter((e) => e.unit === hog)
+      .map((e) => e.tier)
+      .sort();
+    console.log(
+      `FIGURE OOM kill of a unit's process: ${mine.length} incident(s), events ${JSON.stringify(tiers)}, ${posts.length} post(s): ${JSON.stringify(posts.map((p) => p.title))}`,
+    );
     expect(mine).toHaveLength(1);
     expect(tiers).toEqual(["T1", "T3"]);
     expect(posts).toHaveLength(1);
@@ -135,7 +167,11 @@ resolve_unit = "6s"
     const button = post.actions[0] as { action: string; label: string; url: string; method: string; body: string };
     expect([button.action, button.label, button.url]).toEqual(["http", "Mute 24 h", `${ntfy.url}/lt-incidents-control`]);
     const [inc] = incidents(daemon.dbPath).filter((i) => i.fingerprint === `unit:${hog}`);
-    const muted = () => withDb(daemon.dbPath, (db) => (db.query("SELECT mute_json FROM incidents WHERE id = ?").get(inc!.id) as { mute_json: string | null }).mute_json) ?? null;
+    const muted = () =>
+      withDb(
+        daemon.dbPath,
+        (db) => (db.query("SELECT mute_json FROM incidents WHERE id = ?").get(inc!.id) as { mute_json: string | null }).mute_json,
+      ) ?? null;
     expect(muted()).toBeNull();
     await fetch(button.url, { method: button.method, body: button.body });
     await until("the mute", () => muted() !== null, 10_000).catch((error: Error) => {

@@ -17,7 +17,12 @@ function logLines(identifier: string, lines: string[]): void {
 }
 
 /** Collects the messages of `identifier` the source yields, until `done` or a timeout. */
-async function collect(source: JournalSource, identifier: string, done: (got: string[]) => boolean, options: { timeoutMs?: number; during?: (got: string[]) => Promise<void> } = {}) {
+async function collect(
+  source: JournalSource,
+  identifier: string,
+  done: (got: string[]) => boolean,
+  options: { timeoutMs?: number; during?: (got: string[]) => Promise<void> } = {},
+) {
   const controller = new AbortController();
   const got: string[] = [];
   let last: SourceBatch | null = null;
@@ -66,7 +71,11 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
     const id = `lt-src-${process.pid}-a`;
     logLines(id, ["before start"]);
     // A first start reads what the journal received from the moment it started: "before start" must be in before that.
-    await until(() => Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=${id}`]).stdout.toString().includes("before start"));
+    await until(() =>
+      Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=${id}`])
+        .stdout.toString()
+        .includes("before start"),
+    );
     const first = new JournalSource({ after: null, matches: null, log: quiet });
     const run1 = await collect(first, id, (got) => got.length >= 3, {
       during: async () => {
@@ -77,7 +86,11 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
     expect(run1.got).toEqual(["one", "two", "three"]);
     expect(run1.position).toMatch(/^s=/);
     logLines(id, ["four", "five"]);
-    const second = new JournalSource({ after: run1.position, matches: journalMatches(new Classifier({ enabledGroups: new Set(["core"]) }).rawPrefilter), log: quiet });
+    const second = new JournalSource({
+      after: run1.position,
+      matches: journalMatches(new Classifier({ enabledGroups: new Set(["core"]) }).rawPrefilter),
+      log: quiet,
+    });
     const run2 = await collect(second, id, (got) => got.length >= 2);
     expect(run2.got).toEqual(["four", "five"]);
   });
@@ -87,11 +100,17 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
     const matches = [`SYSLOG_IDENTIFIER=${id}`];
     // The position: an entry the matches do not cover (as the journal's tail at a first start).
     logLines(`lt-src-${process.pid}-other`, ["not ours"]);
-    await until(() => Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=lt-src-${process.pid}-other`]).stdout.toString().includes("not ours"));
+    await until(() =>
+      Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=lt-src-${process.pid}-other`])
+        .stdout.toString()
+        .includes("not ours"),
+    );
     const tail = await new JournalSource({ after: null, matches: null, log: quiet }).tailCursor();
     expect(tail).toMatch(/^s=/);
     logLines(id, ["first after the position", "second"]);
-    const fromForeign = await collect(new JournalSource({ after: tail, matches, log: quiet }), id, (got) => got.length >= 2, { timeoutMs: 5_000 });
+    const fromForeign = await collect(new JournalSource({ after: tail, matches, log: quiet }), id, (got) => got.length >= 2, {
+      timeoutMs: 5_000,
+    });
     expect(fromForeign.got).toEqual(["first after the position", "second"]);
     // From an entry the matches do cover: that entry is not read again.
     const fromOwn = await collect(new JournalSource({ after: fromForeign.position, matches, log: quiet }), id, (got) => got.length >= 1, {
@@ -115,7 +134,12 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
   test("killing journalctl: the source restarts it and no entry is lost or repeated", async () => {
     const id = `lt-src-${process.pid}-b`;
     const warnings: string[] = [];
-    const source = new JournalSource({ after: null, matches: null, log: { ...quiet, warn: (m: string) => warnings.push(m) }, backoffInitialMs: 100 });
+    const source = new JournalSource({
+      after: null,
+      matches: null,
+      log: { ...quiet, warn: (m: string) => warnings.push(m) },
+      backoffInitialMs: 100,
+    });
     const want = Array.from({ length: 200 }, (_, i) => `line ${i}`);
     const run = await collect(source, id, (got) => got.length >= 200, {
       timeoutMs: 30_000,
@@ -137,7 +161,13 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
 
   test("a journalctl that cannot start is reported and retried, not thrown", async () => {
     const warnings: string[] = [];
-    const source = new JournalSource({ after: "s=bogus", matches: null, journalctl: "/nonexistent/journalctl", log: { ...quiet, warn: (m: string) => warnings.push(m) }, backoffInitialMs: 50 });
+    const source = new JournalSource({
+      after: "s=bogus",
+      matches: null,
+      journalctl: "/nonexistent/journalctl",
+      log: { ...quiet, warn: (m: string) => warnings.push(m) },
+      backoffInitialMs: 50,
+    });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 400);
     for await (const _ of source.batches(controller.signal)) {

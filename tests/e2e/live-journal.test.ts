@@ -44,7 +44,13 @@ describe.skipIf(!isRoot)("live journal (root: real journald, real OOM kill, real
     expect(t1).toHaveLength(1);
     expect(t1[0]?.["rule"]).toBe("kernel-memcg-oom-kill");
     expect(t1[0]?.["pid"]).toBe(pid);
-    const oom = t1[0]?.["oom"] as { memcg: string; constraint: string; victim: { name: string }; top_tasks: { pid: number }[]; trigger: { pid: number } };
+    const oom = t1[0]?.["oom"] as {
+      memcg: string;
+      constraint: string;
+      victim: { name: string };
+      top_tasks: { pid: number }[];
+      trigger: { pid: number };
+    };
     expect(oom.constraint).toBe("CONSTRAINT_MEMCG");
     expect(oom.memcg).toBe(memcg);
     expect(oom.victim.name).toBe("python3");

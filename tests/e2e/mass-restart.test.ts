@@ -27,7 +27,8 @@ describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user
   let manager: UserManager;
   let daemon: DaemonUnderTest;
   const units = ["a", "b", "c", "d"].map((n) => `lt-e2e-mass-${n}-${process.pid}.service`);
-  const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+  const systemctl = (...args: string[]) =>
+    Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
 
   async function marker(word: string): Promise<void> {
     // Everything written before the marker has been read once the marker is stored.
@@ -35,7 +36,11 @@ describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user
     try {
       await until(`the marker ${word}`, () => events(daemon.dbPath).some((e) => e.summary === `mass marker ${word}`), 20_000);
     } catch (error) {
-      throw new Error(`${(error as Error).message}; events: ${events(daemon.dbPath).map((e) => e.summary).join(" | ")}; daemon output:\n${daemon.output()}`);
+      throw new Error(
+        `${(error as Error).message}; events: ${events(daemon.dbPath)
+          .map((e) => e.summary)
+          .join(" | ")}; daemon output:\n${daemon.output()}`,
+      );
     }
   }
 
@@ -57,7 +62,11 @@ describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user
 
   test("four units restarted by one systemctl restart: one mass-restart event and incident; reexec and stop add nothing", async () => {
     for (const unit of units) {
-      const started = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "sleep", "infinity"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+      const started = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "sleep", "infinity"], {
+        env: manager.env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       expect(started.exitCode).toBe(0);
     }
     const restart = systemctl("restart", ...units);
@@ -66,17 +75,28 @@ describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user
     const mass = events(daemon.dbPath).filter((e) => e.rule === "mass-restart");
     expect(mass.map((e) => `${e.tier} ${e.unit}`)).toEqual(["T3 null"]);
     // The three restarts that made it a mass restart, in the order systemd ran the jobs.
-    const named = /^Mass restart: 3 units restarted within 1 min: (.+) \(a package upgrade, a watchdog or a script restarting services\?\)$/.exec(mass[0]?.summary ?? "")?.[1]?.split(", ") ?? [];
+    const named =
+      /^Mass restart: 3 units restarted within 1 min: (.+) \(a package upgrade, a watchdog or a script restarting services\?\)$/
+        .exec(mass[0]?.summary ?? "")?.[1]
+        ?.split(", ") ?? [];
     expect(named).toHaveLength(3);
     for (const unit of named) expect(units).toContain(unit);
     expect(events(daemon.dbPath).filter((e) => e.unit !== null && units.includes(e.unit))).toEqual([]);
-    const incidents = withDb(daemon.dbPath, (db) => db.query("SELECT fingerprint FROM incidents WHERE kind = 'restarts'").all() as { fingerprint: string }[]) ?? [];
+    const incidents =
+      withDb(
+        daemon.dbPath,
+        (db) => db.query("SELECT fingerprint FROM incidents WHERE kind = 'restarts'").all() as { fingerprint: string }[],
+      ) ?? [];
     expect(incidents.map((i) => i.fingerprint)).toEqual(["restarts:mass"]);
 
     expect(systemctl("daemon-reexec").exitCode).toBe(0);
     expect(systemctl("stop", ...units).exitCode).toBe(0);
     await marker("stopped");
-    expect(events(daemon.dbPath).filter((e) => e.rule === "mass-restart").map((e) => e.occurrences)).toEqual([1]);
+    expect(
+      events(daemon.dbPath)
+        .filter((e) => e.rule === "mass-restart")
+        .map((e) => e.occurrences),
+    ).toEqual([1]);
     console.log(`figure: ${units.length} units restarted by one systemctl --user restart → ${mass.length} event: ${mass[0]?.summary}`);
   }, 90_000);
 });

@@ -55,7 +55,14 @@ poll_interval = "1s"
     mkdirSync(cgroup);
     writeFileSync(join(cgroup, "memory.limit_in_bytes"), String(64 * 1024 * 1024));
     const join_ = `echo $$ > ${join(cgroup, "cgroup.procs")}`;
-    const small = Bun.spawn(["sh", "-c", `${join_}; echo 1000 > /proc/self/oom_score_adj; exec ${pythonNamed(work, "lt-small")} -c "import time; b = bytearray(12 << 20); time.sleep(60)"`], { stdout: "ignore", stderr: "ignore" });
+    const small = Bun.spawn(
+      [
+        "sh",
+        "-c",
+        `${join_}; echo 1000 > /proc/self/oom_score_adj; exec ${pythonNamed(work, "lt-small")} -c "import time; b = bytearray(12 << 20); time.sleep(60)"`,
+      ],
+      { stdout: "ignore", stderr: "ignore" },
+    );
     await Bun.sleep(1500);
     // The hog grows 1 MiB at a time until the kernel has killed the small one, then stops: it
     // passes the limit with the small one's ~20 MB, and alone stays under it (a fixed size either
@@ -74,7 +81,10 @@ poll_interval = "1s"
       "    a.append(bytearray(1 << 20)); time.sleep(0.1)",
       "time.sleep(3)",
     ].join("\n");
-    const hog = Bun.spawn(["sh", "-c", `${join_}; exec ${pythonNamed(work, "lt-hog")} -c "${hogProgram}"`], { stdout: "ignore", stderr: "ignore" });
+    const hog = Bun.spawn(["sh", "-c", `${join_}; exec ${pythonNamed(work, "lt-hog")} -c "${hogProgram}"`], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     await small.exited;
     expect(small.signalCode).toBe("SIGKILL");
     // The hog stops growing once the small one is picked, and almost always lives; about one run
@@ -86,15 +96,28 @@ poll_interval = "1s"
     expect([0, 137]).toContain(hogCode);
     const kills = hogCode === 137 ? 2 : 1;
 
-    await until("the T1 event, enriched", () => events((daemon as DaemonUnderTest).dbPath).some((e) => e.tier === "T1" && e.summary.includes("likely cause")), 15_000);
-    await until(`${kills} OOM kill(s) stored`, () => events((daemon as DaemonUnderTest).dbPath).filter((e) => e.tier === "T1").reduce((sum, e) => sum + e.occurrences, 0) === kills, 15_000);
+    await until(
+      "the T1 event, enriched",
+      () => events((daemon as DaemonUnderTest).dbPath).some((e) => e.tier === "T1" && e.summary.includes("likely cause")),
+      15_000,
+    );
+    await until(
+      `${kills} OOM kill(s) stored`,
+      () =>
+        events((daemon as DaemonUnderTest).dbPath)
+          .filter((e) => e.tier === "T1")
+          .reduce((sum, e) => sum + e.occurrences, 0) === kills,
+      15_000,
+    );
     const t1 = events((daemon as DaemonUnderTest).dbPath).filter((e) => e.tier === "T1");
     expect(t1).toHaveLength(1);
     expect(t1[0]?.occurrences).toBe(kills);
     const event = t1[0] as (typeof t1)[number];
     expect(event.summary).toMatch(/^OOM kill: lt-small \(pid \d+\) — likely cause: lt-hog \d+\.\d MB$/);
     expect(event.detail).toContain("lt-small (pid");
-    expect(event.detail).toMatch(/Likely cause: lt-hog \(pid \d+\) consuming [\d.]+ MB RSS in the cgroup, per the kernel's task table at the kill/);
+    expect(event.detail).toMatch(
+      /Likely cause: lt-hog \(pid \d+\) consuming [\d.]+ MB RSS in the cgroup, per the kernel's task table at the kill/,
+    );
     expect(event.detail).toContain("The kernel killed lt-small instead because its oom_score_adj is 1000 (the largest's: 0).");
     expect(event.detail).toContain(`cgroup /lt_blame_${process.pid} hit its own limit of 64.0 MB`);
 

@@ -53,7 +53,10 @@ describe.skipIf(!isRoot)("health probes end to end (root: real journald, a real 
     work = mkdtempSync(join(tmpdir(), "logtriage-e2e-probes-"));
     writeFileSync(join(work, "server.py"), SERVER);
     writeFileSync(join(work, "state"), "ok");
-    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "python3", join(work, "server.py"), String(port), join(work, "state")], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync(
+      ["systemd-run", "--user", `--unit=${unit}`, "python3", join(work, "server.py"), String(port), join(work, "state")],
+      { env: manager.env, stdout: "pipe", stderr: "pipe" },
+    );
     if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
     await until("the service to answer", async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => null))?.status === 200, 15_000);
     daemon = await startDaemon(`
@@ -87,8 +90,21 @@ allow_unauthenticated_loopback = true
   test("503 then a closed port under a memory hog: one unhealthy event, one snapshot with 10 readings and the unit's journal; then recovery", async () => {
     // 10 readings at 1 s, then a hog holding 512 MiB (no OOM: the VM has room), then the failure.
     await Bun.sleep(11_000);
-    hog = Bun.spawn(["python3", "-c", "import time\nb = bytearray(512 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('held', flush=True)\ntime.sleep(120)"], { stdout: "pipe" });
-    await until("the hog to hold its memory", () => readFileSync(`/proc/${hog?.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] !== undefined && Number(readFileSync(`/proc/${hog?.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]) > 500_000, 15_000);
+    hog = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        "import time\nb = bytearray(512 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('held', flush=True)\ntime.sleep(120)",
+      ],
+      { stdout: "pipe" },
+    );
+    await until(
+      "the hog to hold its memory",
+      () =>
+        readFileSync(`/proc/${hog?.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] !== undefined &&
+        Number(readFileSync(`/proc/${hog?.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]) > 500_000,
+      15_000,
+    );
     await Bun.sleep(1_500);
     writeFileSync(join(work, "state"), "503");
     await until("the unhealthy event", () => events(daemon.dbPath).some((e) => e.rule === "service-unhealthy"), 15_000);
@@ -102,7 +118,9 @@ allow_unauthenticated_loopback = true
     const event = unhealthy[0] as (typeof unhealthy)[number];
     expect(event.tier).toBe("T3");
     expect(event.unit).toBe(unit);
-    expect(event.summary).toMatch(/^Service unhealthy: x — HTTP 503 \(expected 200\) \(2 checks\) · RAM: \d+% \| disk: \d+% \| load: \d+\.\d/);
+    expect(event.summary).toMatch(
+      /^Service unhealthy: x — HTTP 503 \(expected 200\) \(2 checks\) · RAM: \d+% \| disk: \d+% \| load: \d+\.\d/,
+    );
 
     const dir = join(daemon.box.dataDir, "snapshots", "x");
     const files = readdirSync(dir);
@@ -132,7 +150,10 @@ allow_unauthenticated_loopback = true
     // Back: the service is started again and answers 200.
     writeFileSync(join(work, "state"), "ok");
     Bun.spawnSync(["systemctl", "--user", "reset-failed", unit], { env: manager.env });
-    const rerun = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "python3", join(work, "server.py"), String(port), join(work, "state")], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const rerun = Bun.spawnSync(
+      ["systemd-run", "--user", `--unit=${unit}`, "python3", join(work, "server.py"), String(port), join(work, "state")],
+      { env: manager.env, stdout: "pipe", stderr: "pipe" },
+    );
     expect(rerun.exitCode).toBe(0);
     await until("the recovery event", () => events(daemon.dbPath).some((e) => e.rule === "service-healthy"), 15_000);
     const healthy = events(daemon.dbPath).filter((e) => e.rule === "service-healthy");

@@ -53,7 +53,22 @@ describe.skipIf(!isRoot || !PROMETHEUS)("Prometheus scrapes the daemon's /metric
     // start ("restart counter is at 5", then "Start request repeated too quickly"), and the unit stays loaded in "failed" with NRestarts fixed, so
     // the value Prometheus stored can be compared with systemctl's exactly.
     const run = Bun.spawnSync(
-      ["systemd-run", "--user", `--unit=${unit}`, "-p", "Restart=always", "-p", "RestartSec=200ms", "-p", "StartLimitBurst=5", "-p", "StartLimitIntervalSec=60", "/bin/sh", "-c", "exit 3"],
+      [
+        "systemd-run",
+        "--user",
+        `--unit=${unit}`,
+        "-p",
+        "Restart=always",
+        "-p",
+        "RestartSec=200ms",
+        "-p",
+        "StartLimitBurst=5",
+        "-p",
+        "StartLimitIntervalSec=60",
+        "/bin/sh",
+        "-c",
+        "exit 3",
+      ],
       { env: manager.env, stdout: "pipe", stderr: "pipe" },
     );
     if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
@@ -89,13 +104,24 @@ scrape_configs:
 `,
     );
     prometheus = Bun.spawn(
-      [PROMETHEUS as string, `--config.file=${join(work, "prometheus.yml")}`, `--storage.tsdb.path=${join(work, "tsdb")}`, `--web.listen-address=127.0.0.1:${promPort}`, "--log.level=warn"],
+      [
+        PROMETHEUS as string,
+        `--config.file=${join(work, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(work, "tsdb")}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        "--log.level=warn",
+      ],
       { stdout: "pipe", stderr: "pipe" },
     );
     void (async () => {
       for await (const chunk of prometheus.stderr as ReadableStream<Uint8Array>) prometheusLog += new TextDecoder().decode(chunk);
     })();
-    await until("prometheus to be ready", async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`).catch(() => null))?.ok === true, 30_000, 200);
+    await until(
+      "prometheus to be ready",
+      async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`).catch(() => null))?.ok === true,
+      30_000,
+      200,
+    );
   });
 
   afterAll(async () => {
@@ -139,7 +165,9 @@ scrape_configs:
         500,
       );
     } catch (error) {
-      throw new Error(`${(error as Error).message}: last value ${value}, systemctl says ${nRestarts}; daemon output:\n${daemon.output()}\nprometheus:\n${prometheusLog}`);
+      throw new Error(
+        `${(error as Error).message}: last value ${value}, systemctl says ${nRestarts}; daemon output:\n${daemon.output()}\nprometheus:\n${prometheusLog}`,
+      );
     }
     expect(value).toBe(nRestarts);
     // The same scrape carried the unit's state and exit status as systemd sees them.
@@ -171,7 +199,10 @@ scrape_configs:
     try {
       await second.waitForOutput(/HTTP API not started/);
       await second.waitForOutput(/source journal/);
-      const lines = second.output().split("\n").filter((l) => l.includes("HTTP API not started"));
+      const lines = second
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("HTTP API not started"));
       expect(lines.length).toBe(1);
       expect(lines[0]).toContain(`cannot listen on 127.0.0.1:${apiPort}: the address is in use`);
       expect(lines[0]).toContain("[http] listen");

@@ -46,7 +46,11 @@ describe.skipIf(!isRoot)("restart loop driven by a script (root: real journald, 
   });
 
   test("10 restarts by systemctl within 2 minutes, clean exits: one unit-start-loop event", async () => {
-    const started = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "sleep", "infinity"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const started = Bun.spawnSync(["systemd-run", "--user", `--unit=${unit}`, "sleep", "infinity"], {
+      env: manager.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(started.exitCode).toBe(0);
     const t0 = Date.now();
     for (let i = 0; i < 10; i++) {
@@ -58,7 +62,10 @@ describe.skipIf(!isRoot)("restart loop driven by a script (root: real journald, 
     }
     const loopMs = Date.now() - t0;
     expect(loopMs).toBeLessThan(120_000);
-    const show = Bun.spawnSync(["systemctl", "--user", "show", unit, "-p", "NRestarts,Result"], { env: manager.env, stdout: "pipe" }).stdout.toString();
+    const show = Bun.spawnSync(["systemctl", "--user", "show", unit, "-p", "NRestarts,Result"], {
+      env: manager.env,
+      stdout: "pipe",
+    }).stdout.toString();
     expect(show).toContain("NRestarts=0");
     expect(show).toContain("Result=success");
     // Everything up to here has been read once the marker written after it is stored.
@@ -67,6 +74,8 @@ describe.skipIf(!isRoot)("restart loop driven by a script (root: real journald, 
     const loop = events(daemon.dbPath).filter((e) => e.unit === unit);
     expect(loop.map((e) => e.rule)).toEqual(["unit-start-loop"]);
     expect(loop[0]?.tier).toBe("T3");
-    console.log(`figure: ${unit} restarted 10 times by systemctl in ${(loopMs / 1000).toFixed(1)} s (NRestarts=0) → ${loop.length} event(s), ${loop[0]?.occurrences} occurrence(s): ${loop[0]?.summary}`);
+    console.log(
+      `figure: ${unit} restarted 10 times by systemctl in ${(loopMs / 1000).toFixed(1)} s (NRestarts=0) → ${loop.length} event(s), ${loop[0]?.occurrences} occurrence(s): ${loop[0]?.summary}`,
+    );
   }, 120_000);
 });

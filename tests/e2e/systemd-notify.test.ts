@@ -15,7 +15,8 @@ describe.skipIf(!isRoot)("daemon under systemd (root: real systemd --user manage
   let box: Sandbox;
   const unit = `lt-notify-${process.pid}.service`;
 
-  const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+  const systemctl = (...args: string[]) =>
+    Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
   const show = (property: string) => systemctl("show", "-p", property, "--value", unit).stdout.toString().trim();
 
   beforeAll(async () => {
@@ -38,11 +39,24 @@ describe.skipIf(!isRoot)("daemon under systemd (root: real systemd --user manage
     const started = Date.now();
     const run = Bun.spawnSync(
       [
-        "systemd-run", "--user", `--unit=${unit}`,
-        "-p", "Type=notify", "-p", "NotifyAccess=main", "-p", "WatchdogSec=4", "-p", "Restart=on-failure", "-p", "RestartSec=500ms",
-        "-p", "TimeoutStartSec=20",
+        "systemd-run",
+        "--user",
+        `--unit=${unit}`,
+        "-p",
+        "Type=notify",
+        "-p",
+        "NotifyAccess=main",
+        "-p",
+        "WatchdogSec=4",
+        "-p",
+        "Restart=on-failure",
+        "-p",
+        "RestartSec=500ms",
+        "-p",
+        "TimeoutStartSec=20",
         ...Object.entries(box.env).flatMap(([k, v]) => ["--setenv", `${k}=${v}`]),
-        BIN, "daemon",
+        BIN,
+        "daemon",
       ],
       { env: manager.env, stdout: "pipe", stderr: "pipe" },
     );
@@ -68,7 +82,14 @@ describe.skipIf(!isRoot)("daemon under systemd (root: real systemd --user manage
     const dbPath = join(box.dataDir, "events.db");
     mkdirSync(box.dataDir, { recursive: true });
     // Another process holds SQLite's write lock for 12 s: every heartbeat write fails.
-    const holder = Bun.spawn(["python3", "-c", `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(dbPath)}, isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked", flush=True)\ntime.sleep(12)`], { stdout: "pipe", stderr: "pipe" });
+    const holder = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        `import sqlite3, time\nc = sqlite3.connect(${JSON.stringify(dbPath)}, isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked", flush=True)\ntime.sleep(12)`,
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     const reader = holder.stdout.getReader();
     await reader.read();
     await until("systemd to restart the daemon", () => Number(show("NRestarts")) >= 1, 30_000, 200);

@@ -21,13 +21,17 @@ describe.skipIf(!isRoot)("failed units and timers end to end (root: real journal
   const service = `lt-e2e-lines-${process.pid}.service`;
   const tick = `lt-e2e-tick-${process.pid}`;
   const hog = `lt-e2e-oomsvc-${process.pid}.service`;
-  const systemctl = (...args: string[]) => Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+  const systemctl = (...args: string[]) =>
+    Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
 
   beforeAll(async () => {
     journald = await ensureJournald();
     manager = await ensureUserManager();
     mkdirSync(RUNTIME_UNITS, { recursive: true });
-    writeFileSync(join(RUNTIME_UNITS, `${tick}.service`), "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo rotating logs; echo no space left >&2; exit 3'\n");
+    writeFileSync(
+      join(RUNTIME_UNITS, `${tick}.service`),
+      "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo rotating logs; echo no space left >&2; exit 3'\n",
+    );
     // Fires once, 1 s after it is started, and then every hour (not again during the test).
     writeFileSync(join(RUNTIME_UNITS, `${tick}.timer`), "[Timer]\nOnActiveSec=1s\nOnUnitActiveSec=1h\nAccuracySec=1ms\n");
     expect(systemctl("daemon-reload").exitCode).toBe(0);
@@ -56,15 +60,37 @@ poll_interval = "1s"
   });
 
   test("a user service that exits 3: its event carries its own last lines from the journal", async () => {
-    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${service}`, "/bin/sh", "-c", "echo starting backup; echo copying /srv/data; echo 'error: disk full' >&2; exit 3"], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync(
+      [
+        "systemd-run",
+        "--user",
+        `--unit=${service}`,
+        "/bin/sh",
+        "-c",
+        "echo starting backup; echo copying /srv/data; echo 'error: disk full' >&2; exit 3",
+      ],
+      { env: manager.env, stdout: "pipe", stderr: "pipe" },
+    );
     if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
-    await until("the unit's failure event, enriched", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === service && e.detail.includes("Last lines before the failure:")), 20_000).catch((error: Error) => {
-      throw new Error(`${error.message}; events: ${JSON.stringify(events(daemon.dbPath).map((e) => [e.rule, e.unit, e.summary, e.detail]))}`);
+    await until(
+      "the unit's failure event, enriched",
+      () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === service && e.detail.includes("Last lines before the failure:")),
+      20_000,
+    ).catch((error: Error) => {
+      throw new Error(
+        `${error.message}; events: ${JSON.stringify(events(daemon.dbPath).map((e) => [e.rule, e.unit, e.summary, e.detail]))}`,
+      );
     });
-    const event = events(daemon.dbPath).find((e) => e.tier === "T3" && e.unit === service) as NonNullable<ReturnType<typeof events>[number]>;
+    const event = events(daemon.dbPath).find((e) => e.tier === "T3" && e.unit === service) as NonNullable<
+      ReturnType<typeof events>[number]
+    >;
     const lines = event.detail.split("\n");
     const at = lines.indexOf("Last lines before the failure:");
-    expect(lines.slice(at + 1, at + 4).map((l) => l.replace(/^ {2}\d\d:\d\d:\d\d /, ""))).toEqual(["starting backup", "copying /srv/data", "error: disk full"]);
+    expect(lines.slice(at + 1, at + 4).map((l) => l.replace(/^ {2}\d\d:\d\d:\d\d /, ""))).toEqual([
+      "starting backup",
+      "copying /srv/data",
+      "error: disk full",
+    ]);
     expect(event.detail).toContain("status=3");
   }, 30_000);
 
@@ -86,9 +112,17 @@ poll_interval = "1s"
     // cgroup v1: the user manager creates /sys/fs/cgroup/memory/app.slice/UNIT with the limit; the
     // kernel kills the main process (SIGKILL) and systemd reports result 'signal'.
     const script = "import sys\nprint('allocating', flush=True)\na = []\nwhile True: a.append(bytearray(1 << 20))";
-    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${hog}`, "-p", "MemoryLimit=48M", "python3", "-c", script], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync(["systemd-run", "--user", `--unit=${hog}`, "-p", "MemoryLimit=48M", "python3", "-c", script], {
+      env: manager.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (run.exitCode !== 0) throw new Error(`systemd-run: ${run.stderr.toString()}`);
-    await until("the unit's failure event, enriched", () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === hog && e.detail.includes("Last lines before the failure:")), 30_000);
+    await until(
+      "the unit's failure event, enriched",
+      () => events(daemon.dbPath).some((e) => e.tier === "T3" && e.unit === hog && e.detail.includes("Last lines before the failure:")),
+      30_000,
+    );
     const oom = events(daemon.dbPath).find((e) => e.tier === "T1");
     const failed = events(daemon.dbPath).find((e) => e.tier === "T3" && e.unit === hog);
     expect(oom).toBeDefined();

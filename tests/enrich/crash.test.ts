@@ -61,7 +61,15 @@ async function segfaultOfC(): Promise<Candidate> {
 }
 
 async function enrich(c: Candidate, runner: Runner) {
-  const stage = new EnrichmentStage({ db, enrichers: [createCrashEnricher({ procRoot: proc, crashDir: join(proc, "crash"), timeoutMs: 5_000 })], runner, memory: null, instanceId: "vm", log: quiet, toNotification: null });
+  const stage = new EnrichmentStage({
+    db,
+    enrichers: [createCrashEnricher({ procRoot: proc, crashDir: join(proc, "crash"), timeoutMs: 5_000 })],
+    runner,
+    memory: null,
+    instanceId: "vm",
+    log: quiet,
+    toNotification: null,
+  });
   const { id } = commitEvent(db, c, policy);
   stage.enqueue(id, c);
   await stage.idle();
@@ -139,7 +147,8 @@ describe("phase of a crash in a unit", () => {
   const startedLine = capture.find((l) => l.includes('"MESSAGE":"Started lt-crash-c.service')) as string;
   /** journalctl answers with the capture's real "Started lt-crash-c.service" entry. */
   const journalWithStart: Runner = {
-    run: (argv) => Promise.resolve(argv[0] === "journalctl" && argv.includes("USER_UNIT=lt-crash-c.service") ? ok(`${startedLine}\n`) : noUnit),
+    run: (argv) =>
+      Promise.resolve(argv[0] === "journalctl" && argv.includes("USER_UNIT=lt-crash-c.service") ? ok(`${startedLine}\n`) : noUnit),
   };
   async function coredumpEntry(): Promise<Candidate> {
     return (await triageFixture("real/coredump-c-program.jsonl")).candidates.find((c) => c.rule === "coredump") as Candidate;
@@ -158,7 +167,9 @@ describe("phase of a crash in a unit", () => {
 
   test("a unit that hit its start limit gave up", async () => {
     const c = await coredumpEntry();
-    const limit = (await triageFixture("real/unit-fail-restart-limit.jsonl")).candidates.find((x) => x.rule === "unit-start-limit-hit") as Candidate;
+    const limit = (await triageFixture("real/unit-fail-restart-limit.jsonl")).candidates.find(
+      (x) => x.rule === "unit-start-limit-hit",
+    ) as Candidate;
     commitEvent(db, { ...limit, unit: c.unit, timestampUs: Date.now() * 1000 }, policy);
     const event = await enrich(c, journalWithStart);
     expect(event.detail).toContain("Phase: gave_up (the unit hit its start limit)");

@@ -55,7 +55,15 @@ function storeSummary(capture: string, device: string, polledUs: number): void {
 const noSmartctl = missingTool;
 
 async function enrichThroughStage(event: Candidate, runner: Runner, sysRoot = "/sys") {
-  const stage = new EnrichmentStage({ db, enrichers: [createDiskEnricher({ sysRoot })], runner, memory: null, instanceId: "box", log: quiet, toNotification: null });
+  const stage = new EnrichmentStage({
+    db,
+    enrichers: [createDiskEnricher({ sysRoot })],
+    runner,
+    memory: null,
+    instanceId: "box",
+    log: quiet,
+    toNotification: null,
+  });
   const { id } = commitEvent(db, event, policy);
   const wanted = stage.wants(event);
   stage.enqueue(id, event);
@@ -72,7 +80,9 @@ describe("a kernel I/O error on a disk carries its SMART summary", () => {
     storeSummary("public-ata-hitachi-failed-reallocated-pending.json", "/dev/sda", Date.now() * 1000 - 40 * MINUTE_US);
     const { wanted, event } = await enrichThroughStage(io, noSmartctl);
     expect(wanted).toBe(true);
-    expect(event.detail).toContain("SMART 40 min ago: /dev/sda (Hitachi HDS721050DLE630, serial MSK423Y20S3HBC): FAILED, reallocated 1975, pending 8, offline uncorrectable 0, 25 °C, 65592 h on");
+    expect(event.detail).toContain(
+      "SMART 40 min ago: /dev/sda (Hitachi HDS721050DLE630, serial MSK423Y20S3HBC): FAILED, reallocated 1975, pending 8, offline uncorrectable 0, 25 °C, 65592 h on",
+    );
     expect(event.enrichment?.sections[0]?.evidence).toMatchObject({ smartDevice: "/dev/sda" });
   });
 
@@ -80,7 +90,9 @@ describe("a kernel I/O error on a disk carries its SMART summary", () => {
     const io = await kernelEvent("blk_update_request: I/O error, dev sda, sector 263176", "block-io-error");
     storeSummary("public-ata-wd-green-healthy.json", "/dev/sda", Date.now() * 1000 - 12 * MINUTE_US);
     const { event } = await enrichThroughStage(io, noSmartctl);
-    expect(event.detail).toContain("SMART 12 min ago: /dev/sda (WDC WD10EADS-00M2B0, serial WD-WCAV5M851348): PASSED, reallocated 0, pending 0");
+    expect(event.detail).toContain(
+      "SMART 12 min ago: /dev/sda (WDC WD10EADS-00M2B0, serial WD-WCAV5M851348): PASSED, reallocated 0, pending 0",
+    );
     expect(event.enrichment?.sections[0]?.evidence).toMatchObject({ smartDevice: "/dev/sda", smartAgeSeconds: 720 });
   });
 
@@ -88,7 +100,9 @@ describe("a kernel I/O error on a disk carries its SMART summary", () => {
     const io = await kernelEvent("I/O error, dev nvme0n1, sector 131209936", "block-io-error");
     storeSummary("public-nvme-samsung970-media-errors.json", "/dev/nvme0", Date.now() * 1000 - 3 * 60 * MINUTE_US);
     const { event } = await enrichThroughStage(io, noSmartctl);
-    expect(event.detail).toContain("SMART 3 h ago: /dev/nvme0 (Samsung SSD 970 EVO 500GB, serial S466NX0M776250H): PASSED, media errors 7, 35 °C, 12798 h on");
+    expect(event.detail).toContain(
+      "SMART 3 h ago: /dev/nvme0 (Samsung SSD 970 EVO 500GB, serial S466NX0M776250H): PASSED, media errors 7, 35 °C, 12798 h on",
+    );
   });
 
   test("nothing stored and no smartctl: the event goes through, saying what is missing", async () => {
@@ -142,7 +156,8 @@ test("kernel device → smartctl names", () => {
 });
 
 test("registered only with [smart] enabled", () => {
-  const names = (toml: string) => createEnrichers(parseConfig(toml, "config.toml", { env: { HOME: "/home/me" }, hostname: "nas" })).map((e) => e.name);
+  const names = (toml: string) =>
+    createEnrichers(parseConfig(toml, "config.toml", { env: { HOME: "/home/me" }, hostname: "nas" })).map((e) => e.name);
   expect(names("[smart]\nenabled = true\n")).toContain("disk");
   expect(names("[smart]\nenabled = false\n")).not.toContain("disk");
 });

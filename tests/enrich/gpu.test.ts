@@ -56,7 +56,15 @@ function crashOf(process: string, atUs: number): Candidate {
 }
 
 async function enrichThroughStage(crash: Candidate) {
-  const stage = new EnrichmentStage({ db, enrichers: [createGpuEnricher()], runner: processRunner, memory: null, instanceId: "box", log: quiet, toNotification: null });
+  const stage = new EnrichmentStage({
+    db,
+    enrichers: [createGpuEnricher()],
+    runner: processRunner,
+    memory: null,
+    instanceId: "box",
+    log: quiet,
+    toNotification: null,
+  });
   const { id } = commitEvent(db, crash, policy);
   const wanted = stage.wants(crash);
   stage.enqueue(id, crash);

@@ -46,7 +46,9 @@ function render(e: StoredEventWithLines): Notification {
   renders.push(e.id);
   const n: Notification = withSequence({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }, e.incidentId);
   // Stands in for the control topic's mute button, which names the incident.
-  return e.incidentId ? { ...n, actions: [{ action: "view", label: `Mute ${e.incidentId}`, url: "https://ntfy.example/mute", clear: false }] } : n;
+  return e.incidentId
+    ? { ...n, actions: [{ action: "view", label: `Mute ${e.incidentId}`, url: "https://ntfy.example/mute", clear: false }] }
+    : n;
 }
 
 function wire(enrichers: Enricher[], maxQueued?: number, incidents: IncidentStep | null = null) {
@@ -76,7 +78,9 @@ function released(): Extract<OutboxRow, { state: "pending" }> {
 
 /** The stored text of every alert still waiting for its context. */
 function waitingTexts(): (string | null)[] {
-  return (db.query("SELECT notification FROM outbox WHERE state = 'enriching'").all() as { notification: string | null }[]).map((r) => r.notification);
+  return (db.query("SELECT notification FROM outbox WHERE state = 'enriching'").all() as { notification: string | null }[]).map(
+    (r) => r.notification,
+  );
 }
 
 function onlyEventId(): string {
@@ -183,7 +187,16 @@ test("an incident's first alert waits unwritten and is released with the inciden
     controlTopic: null,
     updateIntervalMs: 60_000,
   };
-  const incidentsConfig: Config["incidents"] = { ignoreUnits: [], quietUnits: [], ignorePrograms: [], quietPrograms: [], resolveUnitMs: 300_000, resolveProgramMs: 86_400_000, resolveDiskMs: 86_400_000, resolveOtherMs: 3_600_000 };
+  const incidentsConfig: Config["incidents"] = {
+    ignoreUnits: [],
+    quietUnits: [],
+    ignorePrograms: [],
+    quietPrograms: [],
+    resolveUnitMs: 300_000,
+    resolveProgramMs: 86_400_000,
+    resolveDiskMs: 86_400_000,
+    resolveOtherMs: 3_600_000,
+  };
   const step = new IncidentStep({
     instanceId: "box",
     policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),

@@ -47,7 +47,15 @@ async function candidateOf(fixture: string, rule: string): Promise<Candidate> {
 }
 
 async function enrich(candidate: Candidate, runner: Runner) {
-  const stage = new EnrichmentStage({ db, enrichers: [createUnitEnricher()], runner, memory: null, instanceId: "box", log: quiet, toNotification: null });
+  const stage = new EnrichmentStage({
+    db,
+    enrichers: [createUnitEnricher()],
+    runner,
+    memory: null,
+    instanceId: "box",
+    log: quiet,
+    toNotification: null,
+  });
   expect(stage.wants(candidate)).toBe(true);
   const { id } = commitEvent(db, candidate, policy);
   stage.enqueue(id, candidate);
@@ -103,7 +111,11 @@ describe("unit enricher", () => {
     const run = await triageFixture("real/unit-oom-killed-user-service.jsonl");
     const oom = run.candidates.find((c) => c.tier === "T1") as Candidate;
     if (oom.facts.kind !== "oom-kill") throw new Error("expected an OOM report");
-    const elsewhere = { ...oom, unit: "lt_other", facts: { kind: "oom-kill" as const, oom: { ...oom.facts.oom, taskMemcg: "/lt_other", memcg: "/lt_other" } } };
+    const elsewhere = {
+      ...oom,
+      unit: "lt_other",
+      facts: { kind: "oom-kill" as const, oom: { ...oom.facts.oom, taskMemcg: "/lt_other", memcg: "/lt_other" } },
+    };
     const id = commitEvent(db, elsewhere, policy).id;
     const exitUs = oom.timestampUs + 1_000_000;
     expect(findOomKillOfUnit(db, "box", "lt-cap-oomsvc2.service", new Set([10553]), exitUs)?.id).toBe(id);
@@ -129,7 +141,14 @@ describe("unit enricher", () => {
 
     db.close();
     db = openStore(":memory:");
-    const denied: Runner = { run: async () => ({ exitCode: 1, stdout: "", stderr: "No journal files were opened due to insufficient permissions.\n", timedOut: false }) };
+    const denied: Runner = {
+      run: async () => ({
+        exitCode: 1,
+        stdout: "",
+        stderr: "No journal files were opened due to insufficient permissions.\n",
+        timedOut: false,
+      }),
+    };
     const refused = await enrich(failed, denied);
     const row = db.query("SELECT enrichment_json FROM events WHERE id = ?").get(refused.id) as { enrichment_json: string };
     expect(row.enrichment_json).toContain("systemd-journal group");
@@ -137,18 +156,37 @@ describe("unit enricher", () => {
 
   test("system units are matched by _SYSTEMD_UNIT, user units by their manager's uid; until the failure plus 1 s of slack", () => {
     expect(unitJournalArgv("nginx.service", { kind: "system" }, 1_795_394_268_446_224)).toEqual([
-      "journalctl", "--no-pager", "--quiet", "--output=json", "--lines=10", "--until=@1795394269.446224", "_SYSTEMD_UNIT=nginx.service",
+      "journalctl",
+      "--no-pager",
+      "--quiet",
+      "--output=json",
+      "--lines=10",
+      "--until=@1795394269.446224",
+      "_SYSTEMD_UNIT=nginx.service",
     ]);
     expect(unitJournalArgv("sync.service", { kind: "user", uid: 1000 }, 1_000_000_005).slice(5)).toEqual([
-      "--until=@1001.000005", "_SYSTEMD_USER_UNIT=sync.service", "_UID=1000", "+", "_SYSTEMD_UNIT=sync.service", "_UID=1000",
+      "--until=@1001.000005",
+      "_SYSTEMD_USER_UNIT=sync.service",
+      "_UID=1000",
+      "+",
+      "_SYSTEMD_UNIT=sync.service",
+      "_UID=1000",
     ]);
   });
 
   test("the manager is read from the entry systemd wrote; own entries leave systemd's out", async () => {
     const failed = await candidateOf("real/unit-failed-user-service.jsonl", "unit-failed");
     expect(unitManagerOf(failed.entries[0] as NonNullable<Candidate["entries"][0]>)).toEqual({ kind: "user", uid: 0 });
-    expect(ownUnitEntries(readFileSync(fixturePath("real/unit-failed-user-service.jsonl"), "utf8")).map((e) => e.message)).toEqual(["starting backup", "copying /srv/data", "error: disk full"]);
+    expect(ownUnitEntries(readFileSync(fixturePath("real/unit-failed-user-service.jsonl"), "utf8")).map((e) => e.message)).toEqual([
+      "starting backup",
+      "copying /srv/data",
+      "error: disk full",
+    ]);
     // what journalctl printed for this project's own query on the real journal (lt-capture-backup.service)
-    expect(ownUnitEntries(readFileSync(fixturePath("real/journalctl-unit-own-lines.jsonl"), "utf8")).map((e) => e.message)).toEqual(["starting backup", "copying files", "disk full"]);
+    expect(ownUnitEntries(readFileSync(fixturePath("real/journalctl-unit-own-lines.jsonl"), "utf8")).map((e) => e.message)).toEqual([
+      "starting backup",
+      "copying files",
+      "disk full",
+    ]);
   });
 });

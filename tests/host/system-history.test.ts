@@ -1,10 +1,31 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { FIXTURES } from "../_fixtures.ts";
-import { SystemHistory, SystemSampler, systemHistoryCapacity, systemSummaryLine, type SystemReading } from "../../src/host/system-history.ts";
+import {
+  SystemHistory,
+  SystemSampler,
+  systemHistoryCapacity,
+  systemSummaryLine,
+  type SystemReading,
+} from "../../src/host/system-history.ts";
 
 function reading(timeS: number, over: Partial<SystemReading> = {}): SystemReading {
-  return { timeUs: timeS * 1_000_000, cpuPercent: 10, memUsedKb: 940, memTotalKb: 1000, swapUsedKb: 0, swapTotalKb: 0, disks: [{ mount: "/", usedPercent: 40 }, { mount: "/srv", usedPercent: 87.4 }], load1: 4.24, load5: 2, load15: 1, ...over };
+  return {
+    timeUs: timeS * 1_000_000,
+    cpuPercent: 10,
+    memUsedKb: 940,
+    memTotalKb: 1000,
+    swapUsedKb: 0,
+    swapTotalKb: 0,
+    disks: [
+      { mount: "/", usedPercent: 40 },
+      { mount: "/srv", usedPercent: 87.4 },
+    ],
+    load1: 4.24,
+    load5: 2,
+    load15: 1,
+    ...over,
+  };
 }
 
 describe("system history", () => {

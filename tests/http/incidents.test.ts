@@ -38,7 +38,15 @@ async function get(path: string): Promise<{ status: number; body: Record<string,
   server ??= startHttpServer({
     listen: { host: "127.0.0.1", port: 0 },
     openLoopback: true,
-    deps: { db, token: null, services: [], snapshotsDir: join(dir, "snapshots"), health: () => ({ sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true }), metrics: async () => "", nowUs: () => NOW_US },
+    deps: {
+      db,
+      token: null,
+      services: [],
+      snapshotsDir: join(dir, "snapshots"),
+      health: () => ({ sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true }),
+      metrics: async () => "",
+      nowUs: () => NOW_US,
+    },
     log: createLog("error"),
   });
   if (!server) throw new Error("the test server did not start");

@@ -46,7 +46,12 @@ async function get(base: string, path: string): Promise<{ status: number; text: 
 test("ntfy refusing alerts (401): /healthz 503 degraded naming the reason, logtriage_outbox_paused 1; both clear when it takes them again", async () => {
   ntfy = await startNtfyStandIn({ token: "tk_rotated" });
   enqueueAlert(db, "ev-a", { title: "a", message: "m", priority: 4, tags: [], click: null }, Date.now() * 1000);
-  const sender = new OutboxSender({ db, notifier: new NtfyNotifier(ntfyTestConfig(ntfy.topicUrl("alerts"), { token: "tk_old" })), log: silent, pauseRetryMs: 100 });
+  const sender = new OutboxSender({
+    db,
+    notifier: new NtfyNotifier(ntfyTestConfig(ntfy.topicUrl("alerts"), { token: "tk_old" })),
+    log: silent,
+    pauseRetryMs: 100,
+  });
   server = startHttpServer({
     listen: { host: "127.0.0.1", port: 0 },
     openLoopback: true,
@@ -57,11 +62,27 @@ test("ntfy refusing alerts (401): /healthz 503 degraded naming the reason, logtr
       services: [],
       snapshotsDir: join(dir, "snapshots"),
       nowUs: () => Date.now() * 1000,
-      health: () => ({ sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true, blind: [], outboxPaused: sender.counters.paused }),
+      health: () => ({
+        sourceName: "journal",
+        sourceRunning: true,
+        sourceError: null,
+        dbWritable: true,
+        blind: [],
+        outboxPaused: sender.counters.paused,
+      }),
       metrics: async () =>
         renderExposition(
           await collectMetrics(
-            { db, version: "test", instanceId: "nas", source: () => ({ name: "journal", running: true, lagUs: null }), readPsi: () => null, probes: null, units: null, outboxPaused: () => sender.counters.paused !== null },
+            {
+              db,
+              version: "test",
+              instanceId: "nas",
+              source: () => ({ name: "journal", running: true, lagUs: null }),
+              readPsi: () => null,
+              probes: null,
+              units: null,
+              outboxPaused: () => sender.counters.paused !== null,
+            },
             Date.now() * 1000,
           ),
         ),

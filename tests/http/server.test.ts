@@ -39,7 +39,21 @@ function deps(over: Partial<ApiDeps> = {}): ApiDeps {
     services: ["nextcloud", "gitea"],
     snapshotsDir: join(dir, "snapshots"),
     health: () => health,
-    metrics: async () => renderExposition(await collectMetrics({ db, version: "test", instanceId: "nas", source: () => ({ name: "journal", running: true, lagUs: 1500 }), readPsi: () => null, probes: null, units: null }, NOW_US)),
+    metrics: async () =>
+      renderExposition(
+        await collectMetrics(
+          {
+            db,
+            version: "test",
+            instanceId: "nas",
+            source: () => ({ name: "journal", running: true, lagUs: 1500 }),
+            readPsi: () => null,
+            probes: null,
+            units: null,
+          },
+          NOW_US,
+        ),
+      ),
     nowUs: () => NOW_US,
     ...over,
   };
@@ -53,7 +67,11 @@ function serve(over: Partial<ApiDeps> = {}): string {
   return server.url;
 }
 
-async function get(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; text: string; type: string | null }> {
+async function get(
+  base: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; text: string; type: string | null }> {
   const r = await fetch(new URL(path, base), { headers });
   const text = await r.text();
   const type = r.headers.get("content-type");
@@ -66,8 +84,24 @@ beforeEach(() => {
   health = { sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true };
   commitEvent(db, unitFailure({ timestampUs: NOW_US - HOUR_US }), policy);
   commitEvent(db, unitFailure({ timestampUs: NOW_US - HOUR_US + 1_000_000 }), policy); // a second occurrence of the same
-  commitEvent(db, unitFailure({ tier: "T1", rule: "oom-kill", unit: null, process: "python3", pid: 4215, summary: "OOM kill: python3", timestampUs: NOW_US - 2 * HOUR_US }), policy);
-  commitEvent(db, unitFailure({ tier: "T2", rule: "segfault", unit: null, process: "old", summary: "old crash", timestampUs: NOW_US - 48 * HOUR_US }), policy);
+  commitEvent(
+    db,
+    unitFailure({
+      tier: "T1",
+      rule: "oom-kill",
+      unit: null,
+      process: "python3",
+      pid: 4215,
+      summary: "OOM kill: python3",
+      timestampUs: NOW_US - 2 * HOUR_US,
+    }),
+    policy,
+  );
+  commitEvent(
+    db,
+    unitFailure({ tier: "T2", rule: "segfault", unit: null, process: "old", summary: "old crash", timestampUs: NOW_US - 48 * HOUR_US }),
+    policy,
+  );
 });
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
@@ -118,7 +152,8 @@ describe("GET /events", () => {
 describe("GET /failure-context", () => {
   test("/last is the newest snapshot; /list its last 10 timestamps, newest first", async () => {
     const t0 = Date.UTC(2026, 1, 18, 3, 12, 45, 123) * 1000;
-    for (let i = 0; i < 12; i++) writeSnapshot(join(dir, "snapshots"), "nextcloud", failureSnapshot(t0 + i * 60_000_000, { summary: `failure ${i}` }));
+    for (let i = 0; i < 12; i++)
+      writeSnapshot(join(dir, "snapshots"), "nextcloud", failureSnapshot(t0 + i * 60_000_000, { summary: `failure ${i}` }));
     const base = serve();
     const last = await get(base, "/failure-context/nextcloud/last");
     expect(last.status).toBe(200);
@@ -214,7 +249,9 @@ describe("routing and auth", () => {
     const log = createLog("error");
     log.setReporters([{ log: (o) => lines.push(o.args.join(" ")) }]);
     expect(startHttpServer({ listen: { host: "127.0.0.1", port }, openLoopback: true, deps: deps(), log })).toBeNull();
-    expect(lines).toEqual([`HTTP API not started: cannot listen on 127.0.0.1:${port}: the address is in use (another logtriage or program listens there). Change [http] listen in the config; the daemon goes on without the API`]);
+    expect(lines).toEqual([
+      `HTTP API not started: cannot listen on 127.0.0.1:${port}: the address is in use (another logtriage or program listens there). Change [http] listen in the config; the daemon goes on without the API`,
+    ]);
     expect((await get(base, "/healthz")).status).toBe(200);
   });
 });
@@ -236,7 +273,10 @@ describe("no one in by default", () => {
     servers.push(server);
     for (const path of ["/metrics", "/events", "/healthz", "/failure-context/nextcloud"]) {
       expect({ path, status: (await get(server.url, path)).status }).toEqual({ path, status: 401 });
-      expect({ path, status: (await get(server.url, path, { authorization: "Bearer tk-local" })).status }).not.toEqual({ path, status: 401 });
+      expect({ path, status: (await get(server.url, path, { authorization: "Bearer tk-local" })).status }).not.toEqual({
+        path,
+        status: 401,
+      });
     }
   });
 
@@ -261,7 +301,10 @@ describe("no one in by default", () => {
     servers.push(server);
     // Asynchronous: this process is the server and must go on answering while curl runs.
     const curl = async (...prefix: string[]) => {
-      const p = Bun.spawn([...prefix, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://localhost/healthz"], { stderr: "pipe", stdout: "pipe" });
+      const p = Bun.spawn(
+        [...prefix, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://localhost/healthz"],
+        { stderr: "pipe", stdout: "pipe" },
+      );
       await p.exited;
       return await new Response(p.stdout).text();
     };
@@ -276,7 +319,11 @@ describe("no one in by default", () => {
 
 describe("secrets in answers", () => {
   test("/events passes the redaction: a secret in an event's text does not leave through the API", async () => {
-    commitEvent(db, unitFailure({ summary: "app failed: DB_PASSWORD=hunter2 via http://admin:pw@db:5432/x", unit: "secret-app.service" }), policy);
+    commitEvent(
+      db,
+      unitFailure({ summary: "app failed: DB_PASSWORD=hunter2 via http://admin:pw@db:5432/x", unit: "secret-app.service" }),
+      policy,
+    );
     const r = await get(serve({ redactor: new Redactor() }), "/events?since=2d");
     expect(r.status).toBe(200);
     expect(r.text).not.toContain("hunter2");
@@ -287,7 +334,11 @@ describe("secrets in answers", () => {
 
 describe("GET /metrics", () => {
   test("events by instance and tier sum occurrences; every tier of this instance is listed; outbox, source, build info", async () => {
-    const event = commitEvent(db, unitFailure({ tier: "T4", rule: "io-error", unit: null, process: null, summary: "I/O error", timestampUs: NOW_US }), { ...policy, instanceId: "other-host" });
+    const event = commitEvent(
+      db,
+      unitFailure({ tier: "T4", rule: "io-error", unit: null, process: null, summary: "I/O error", timestampUs: NOW_US }),
+      { ...policy, instanceId: "other-host" },
+    );
     enqueueAlert(db, event.id, { title: "I/O error", message: "I/O error", priority: 4, tags: [], click: null }, NOW_US);
     const r = await get(serve(), "/metrics");
     const text = r.text;
@@ -309,14 +360,27 @@ describe("GET /metrics", () => {
   });
 
   test("PSI from a real /proc/pressure/memory capture and probe status per service", async () => {
-    const psi = parsePsi(readFileSync(fixturePath("real/proc/pressure-memory-thrash-series.txt"), "utf8").split("\n")[6]?.replace(" full", "\nfull") ?? "");
+    const psi = parsePsi(
+      readFileSync(fixturePath("real/proc/pressure-memory-thrash-series.txt"), "utf8").split("\n")[6]?.replace(" full", "\nfull") ?? "",
+    );
     if (!psi) throw new Error("fixture line did not parse");
     const probes = new Map<string, ProbeStatus>([
       ["nextcloud", { up: false, latencyMs: 2000, lastCheckUs: NOW_US, lastError: "timeout" }],
       ["gitea", { up: true, latencyMs: 12.5, lastCheckUs: NOW_US, lastError: null }],
       ["new", { up: null, latencyMs: null, lastCheckUs: null, lastError: null }],
     ]);
-    const families = await collectMetrics({ db, version: "test", instanceId: "nas", source: () => ({ name: null, running: false, lagUs: null }), readPsi: () => psi, probes: () => probes, units: null }, NOW_US);
+    const families = await collectMetrics(
+      {
+        db,
+        version: "test",
+        instanceId: "nas",
+        source: () => ({ name: null, running: false, lagUs: null }),
+        readPsi: () => psi,
+        probes: () => probes,
+        units: null,
+      },
+      NOW_US,
+    );
     const out = renderExposition(families);
     expect(out).toContain(`logtriage_psi_memory_some_avg10 ${psi.some.avg10}\n`);
     expect(out).toContain(`logtriage_psi_memory_full_avg10 ${psi.full?.avg10}\n`);

@@ -11,7 +11,10 @@ describe("signed control messages", () => {
 
   test("a message signed with the key is a mute of that incident, for that long", () => {
     expect(signed).toMatch(/^lt1 mute 0123456789abcdef 86400 1800000000 00112233445566778899aabb [0-9a-f]{64}$/);
-    expect(verifyControl(key, signed, now + 3600 * S, never)).toEqual({ ok: true, mute: { incidentId: "0123456789abcdef", forMs: 86_400_000, issuedUs: now, nonce: "00112233445566778899aabb" } });
+    expect(verifyControl(key, signed, now + 3600 * S, never)).toEqual({
+      ok: true,
+      mute: { incidentId: "0123456789abcdef", forMs: 86_400_000, issuedUs: now, nonce: "00112233445566778899aabb" },
+    });
     const untilChanged = signMute(key, { incidentId: "ab", forMs: null, issuedUs: now, nonce: "ffffffffffffffff" });
     expect(verifyControl(key, untilChanged, now, never)).toMatchObject({ ok: true, mute: { forMs: null } });
   });

@@ -26,11 +26,33 @@ const rules = { updateIntervalMs: 60_000 };
 const windows = { unitMs: 5 * 60_000, programMs: 24 * 3_600_000, diskMs: 24 * 3_600_000, otherMs: 3_600_000 };
 
 function candidate(over: Partial<Candidate>): Candidate {
-  return { tier: "T3", severity: "medium", rule: "unit-failed", summary: "x", process: null, pid: null, unit: null, timestampUs: 0, facts: { kind: "plain" }, entries: [], ...over };
+  return {
+    tier: "T3",
+    severity: "medium",
+    rule: "unit-failed",
+    summary: "x",
+    process: null,
+    pid: null,
+    unit: null,
+    timestampUs: 0,
+    facts: { kind: "plain" },
+    entries: [],
+    ...over,
+  };
 }
 
 function ev(over: Partial<IncidentEvent> = {}): IncidentEvent {
-  return { eventId: "e1", tier: "T3", severity: "medium", summary: "Unit failed: a.service", timestampUs: 1000 * S, occurrences: 1, loop: false, alertable: true, ...over };
+  return {
+    eventId: "e1",
+    tier: "T3",
+    severity: "medium",
+    summary: "Unit failed: a.service",
+    timestampUs: 1000 * S,
+    occurrences: 1,
+    loop: false,
+    alertable: true,
+    ...over,
+  };
 }
 
 const fp = { kind: "unit" as const, subject: "a.service", key: "unit:a.service" };
@@ -48,19 +70,27 @@ describe("fingerprint", () => {
     const { candidates } = await triageFixture("real/mass-restart-five-units.jsonl");
     expect(candidates.map((c) => fingerprintOf(c).key)).toEqual(["restarts:mass"]);
     // A mass restart in a later burst meets the same open incident.
-    expect(fingerprintOf(candidate({ rule: "mass-restart", summary: "Mass restart: 3 units restarted within 1 min: x, y, z" })).key).toBe("restarts:mass");
+    expect(fingerprintOf(candidate({ rule: "mass-restart", summary: "Mass restart: 3 units restarted within 1 min: x, y, z" })).key).toBe(
+      "restarts:mass",
+    );
   });
 
   test("subjects: probe, disk (SMART and kernel errors meet), GPU, program, pressure", () => {
     const probe = candidate({ facts: { kind: "probe", probe: { service: "web", state: "unhealthy" } as never } });
     expect(fingerprintOf(probe).key).toBe("probe:web");
     expect(isRecovery(candidate({ facts: { kind: "probe", probe: { service: "web", state: "healthy" } as never } }))).toBe(true);
-    const smart = candidate({ tier: "T4", rule: "smart-change", facts: { kind: "smart", disk: { device: "/dev/sda" } as never, changes: [] } });
+    const smart = candidate({
+      tier: "T4",
+      rule: "smart-change",
+      facts: { kind: "smart", disk: { device: "/dev/sda" } as never, changes: [] },
+    });
     const io = candidate({ tier: "T4", rule: "block-io-error", facts: { kind: "kernel", device: "sda3", lines: [] } });
     expect(fingerprintOf(smart).key).toBe("disk:sda");
     expect(fingerprintOf(io).key).toBe("disk:sda");
     expect(diskName("nvme0n1p2")).toBe("nvme0n1");
-    expect(fingerprintOf(candidate({ tier: "T4", rule: "i915-gpu-hang", facts: { kind: "kernel", device: "0000:00:02.0", lines: [] } })).key).toBe("gpu:0000:00:02.0");
+    expect(
+      fingerprintOf(candidate({ tier: "T4", rule: "i915-gpu-hang", facts: { kind: "kernel", device: "0000:00:02.0", lines: [] } })).key,
+    ).toBe("gpu:0000:00:02.0");
     expect(fingerprintOf(candidate({ tier: "T2", rule: "kernel-segfault", process: "crashme" })).key).toBe("program:crashme");
     expect(fingerprintOf(candidate({ tier: "T5", facts: { kind: "memory-pressure", pressure: {} as never } })).key).toBe("pressure:memory");
     expect(mayJoinGpuIncident(candidate({ tier: "T2", process: "gnome-shell" }))).toBe(true);
@@ -119,7 +149,10 @@ describe("lifecycle", () => {
   });
 
   test("not alertable (quiet, or below the tier's least severity): stored, never alerted", () => {
-    expect(decideAlert(openIncident("i1", "vm", fp, ev({ alertable: false })), rules, 0)).toEqual({ action: "none", why: "not alerted by the policy" });
+    expect(decideAlert(openIncident("i1", "vm", fp, ev({ alertable: false })), rules, 0)).toEqual({
+      action: "none",
+      why: "not alerted by the policy",
+    });
   });
 
   test("resolution: quiet past the window, said with how long it lasted", () => {

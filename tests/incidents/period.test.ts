@@ -6,14 +6,34 @@ const since = 100 * H;
 const until = since + 24 * H;
 
 function row(over: Partial<IncidentRow>): IncidentRow {
-  return { id: "i", instanceId: "box", fingerprint: "unit:a.service", state: "open", firstSeenUs: since + H, lastSeenUs: since + H, resolvedUs: null, summary: "a failed", mute: null, severity: "medium", loop: false, ...over };
+  return {
+    id: "i",
+    instanceId: "box",
+    fingerprint: "unit:a.service",
+    state: "open",
+    firstSeenUs: since + H,
+    lastSeenUs: since + H,
+    resolvedUs: null,
+    summary: "a failed",
+    mute: null,
+    severity: "medium",
+    loop: false,
+    ...over,
+  };
 }
 
 describe("incidents over a period", () => {
   test("new, recurring, still open, resolved, muted; what ended before the period is not counted", () => {
     const counts = countIncidents(
       [
-        row({ id: "old", fingerprint: "unit:b.service", state: "resolved", firstSeenUs: since - 10 * H, lastSeenUs: since - 9 * H, resolvedUs: since - 9 * H }),
+        row({
+          id: "old",
+          fingerprint: "unit:b.service",
+          state: "resolved",
+          firstSeenUs: since - 10 * H,
+          lastSeenUs: since - 9 * H,
+          resolvedUs: since - 9 * H,
+        }),
         row({ id: "again", fingerprint: "unit:b.service", summary: "b failed again", state: "resolved", resolvedUs: since + 2 * H }),
         row({ id: "new", summary: "a failed", mute: { untilUs: null, severity: "medium", loop: false } }),
         row({ id: "carried", fingerprint: "disk:sda", firstSeenUs: since - 30 * H, lastSeenUs: since - 20 * H }),
@@ -23,7 +43,15 @@ describe("incidents over a period", () => {
       since,
       until,
     );
-    expect(counts).toEqual({ active: 3, new: 1, recurring: 1, stillOpen: 2, resolved: 1, muted: 1, opened: ["b failed again", "a failed"] });
+    expect(counts).toEqual({
+      active: 3,
+      new: 1,
+      recurring: 1,
+      stillOpen: 2,
+      resolved: 1,
+      muted: 1,
+      opened: ["b failed again", "a failed"],
+    });
   });
 
   test("the period follows [digest] schedule", () => {

@@ -1,5 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isJournaldRunning } from "../../src/sources/registry.ts";
@@ -122,12 +135,17 @@ describe("install.sh without a user manager", () => {
     const r = await install({ ...env, LOGTRIAGE_BINARY: BUILT });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`Could not verify ${BUILT} against a published checksum (no LOGTRIAGE_SHA256SUMS): its SHA-256 is ${sha256(BUILT)}.`);
-    expect(r.stdout).toContain("No systemd manager reachable from here; to start logtriage later run:\n  systemctl --user daemon-reload\n  systemctl --user enable --now logtriage.service logtriage-digest.timer\n");
+    expect(r.stdout).toContain(
+      `Could not verify ${BUILT} against a published checksum (no LOGTRIAGE_SHA256SUMS): its SHA-256 is ${sha256(BUILT)}.`,
+    );
+    expect(r.stdout).toContain(
+      "No systemd manager reachable from here; to start logtriage later run:\n  systemctl --user daemon-reload\n  systemctl --user enable --now logtriage.service logtriage-digest.timer\n",
+    );
     const bin = join(home, ".local", "bin", "logtriage");
     expect(sha256(bin)).toBe(sha256(BUILT));
     expect(mode(bin)).toBe(0o755);
-    for (const unit of UNITS) expect(readFileSync(join(home, ".config", "systemd", "user", unit), "utf8")).toBe(readFileSync(join(REPO, unit), "utf8"));
+    for (const unit of UNITS)
+      expect(readFileSync(join(home, ".config", "systemd", "user", unit), "utf8")).toBe(readFileSync(join(REPO, unit), "utf8"));
     const config = join(home, ".config", "logtriage", "config.toml");
     expect(mode(config)).toBe(0o600);
     expect(r.stdout).toContain(`then check it with: ${bin} test-ntfy`);
@@ -190,7 +208,9 @@ describe("install.sh without a user manager", () => {
     writeFileSync(wrong, `${"0".repeat(64)}  ${ASSET}\n`);
     const refused = await install({ ...fresh.env, LOGTRIAGE_BINARY: BUILT, LOGTRIAGE_SHA256SUMS: wrong });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`checksum mismatch for ${BUILT}: SHA-256 is ${sha256(BUILT)}, the published sum is ${"0".repeat(64)}. Nothing was installed`);
+    expect(refused.stderr).toContain(
+      `checksum mismatch for ${BUILT}: SHA-256 is ${sha256(BUILT)}, the published sum is ${"0".repeat(64)}. Nothing was installed`,
+    );
     expect(existsSync(join(fresh.home, ".config"))).toBe(false);
     expect(readdirSync(join(fresh.home, ".local", "bin"))).toEqual([]);
 
@@ -279,13 +299,16 @@ describe.skipIf(!isRoot)("install.sh --system (root)", () => {
     expect(service).toContain("\nUser=root\nExecStart=/usr/local/bin/logtriage daemon\n");
     expect(service).toContain("\nOOMScoreAdjust=-900\n");
     expect(service).toContain("\nWantedBy=multi-user.target\n");
-    expect(readFileSync("/etc/systemd/system/logtriage-digest.service", "utf8")).toContain("\nExecStart=/usr/local/bin/logtriage digest --send\n");
+    expect(readFileSync("/etc/systemd/system/logtriage-digest.service", "utf8")).toContain(
+      "\nExecStart=/usr/local/bin/logtriage digest --send\n",
+    );
     expect(mode(join(paths.config, "config.toml"))).toBe(0o600);
     const verify = await run(["systemd-analyze", "verify", ...paths.units], env);
     expect(verify.stdout + verify.stderr).toBe("");
     expect(verify.code).toBe(0);
     // systemd is not PID 1 on the test machines: there is no system manager to enable them with.
-    if (!existsSync("/run/systemd/private")) expect(r.stdout).toContain("  systemctl daemon-reload\n  systemctl enable --now logtriage.service logtriage-digest.timer\n");
+    if (!existsSync("/run/systemd/private"))
+      expect(r.stdout).toContain("  systemctl daemon-reload\n  systemctl enable --now logtriage.service logtriage-digest.timer\n");
 
     const u = await run(["sh", INSTALL_SH, "--system", "--uninstall"], env);
     expect(u.code).toBe(0);
@@ -309,8 +332,18 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
   /** Directories this test created, removed in reverse order. */
   const createdDirs: string[] = [];
 
-  const userEnv = (extra: Record<string, string> = {}) => ({ HOME: home, USER: name, LOGNAME: name, SHELL: "/bin/sh", PATH: "/usr/bin:/bin", XDG_RUNTIME_DIR: runtimeDir, NO_COLOR: "1", ...extra });
-  const asUser = (argv: string[], extra: Record<string, string> = {}) => run(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--init-groups", ...argv], userEnv(extra), home);
+  const userEnv = (extra: Record<string, string> = {}) => ({
+    HOME: home,
+    USER: name,
+    LOGNAME: name,
+    SHELL: "/bin/sh",
+    PATH: "/usr/bin:/bin",
+    XDG_RUNTIME_DIR: runtimeDir,
+    NO_COLOR: "1",
+    ...extra,
+  });
+  const asUser = (argv: string[], extra: Record<string, string> = {}) =>
+    run(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--init-groups", ...argv], userEnv(extra), home);
   const systemctl = (...args: string[]) => asUser(["systemctl", "--user", ...args]);
   const show = async (unit: string, property: string) => (await systemctl("show", "-p", property, "--value", unit)).stdout.trim();
   const install = (extra: Record<string, string>, ...args: string[]) => asUser(["sh", join(filesDir, "install.sh"), ...args], extra);
@@ -335,7 +368,9 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
    * the v1 name=systemd one on a hybrid machine). Returns the cgroup.procs files to join.
    */
   function delegateCgroup(): string[] {
-    const roots = existsSync("/sys/fs/cgroup/cgroup.controllers") ? ["/sys/fs/cgroup"] : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter(existsSync);
+    const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
+      ? ["/sys/fs/cgroup"]
+      : ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter(existsSync);
     const procsFiles: string[] = [];
     for (const root of roots) {
       let dir = root;
@@ -390,11 +425,16 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
     // As user@.service starts it: in its delegated cgroup, with OOMScoreAdjust=100.
     const start = `echo 100 > /proc/self/oom_score_adj; for f in "$@"; do echo $$ > "$f"; done; exec setpriv --reuid=${uid} --regid=${gid} --init-groups /lib/systemd/systemd --user --log-target=journal`;
     manager = Bun.spawn(["sh", "-c", start, "sh", ...procsFiles], { env: userEnv(), cwd: home, stdout: "ignore", stderr: "ignore" });
-    await until("the user manager to answer", async () => {
-      if (manager?.exitCode !== null) throw new Error(`systemd --user exited (${manager?.exitCode}); its reasons are in the journal`);
-      const state = (await systemctl("is-system-running")).stdout.trim();
-      return state === "running" || state === "degraded";
-    }, 20_000, 100);
+    await until(
+      "the user manager to answer",
+      async () => {
+        if (manager?.exitCode !== null) throw new Error(`systemd --user exited (${manager?.exitCode}); its reasons are in the journal`);
+        const state = (await systemctl("is-system-running")).stdout.trim();
+        return state === "running" || state === "degraded";
+      },
+      20_000,
+      100,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -493,7 +533,15 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
     expect(Number(readFileSync(`/proc/${pid}/oom_score_adj`, "utf8"))).toBe(managerAdj);
     if (cursor !== null) {
       const since = cursor;
-      await until("systemd's debug line", () => journalAfter(since).includes("logtriage.service: Failed to adjust OOM setting, assuming containerized execution, ignoring: Permission denied"), 10_000, 100);
+      await until(
+        "systemd's debug line",
+        () =>
+          journalAfter(since).includes(
+            "logtriage.service: Failed to adjust OOM setting, assuming containerized execution, ignoring: Permission denied",
+          ),
+        10_000,
+        100,
+      );
     } else {
       console.warn("no journald running: the 'Failed to adjust OOM setting' debug line was not checked");
     }
@@ -550,7 +598,9 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
     const r = await install({}, "--uninstall");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`Kept ${join(home, ".config", "logtriage")} and ${join(home, ".local", "share", "logtriage")} (remove them with --purge).`);
+    expect(r.stdout).toContain(
+      `Kept ${join(home, ".config", "logtriage")} and ${join(home, ".local", "share", "logtriage")} (remove them with --purge).`,
+    );
     expect(existsSync(binPath())).toBe(false);
     expect(logtriageFilesUnder(unitDir())).toEqual([]);
     expect((await systemctl("list-unit-files", "--no-legend")).stdout).not.toContain("logtriage");

@@ -90,7 +90,16 @@ describe("contrib/grafana-dashboard.json", () => {
     expect(dashboard.title).toBe("logtriage");
     expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: "DS_PROMETHEUS", pluginId: "prometheus" })]);
     const titles = dashboard.panels.filter((p) => p.type !== "row").map((p) => p.title);
-    for (const wanted of ["Events by tier", "Unit restarts (15 min)", "Unit active", "Probe up", "Probe latency", "Memory PSI (avg10, %)", "Alerts waiting for ntfy (outbox)"]) expect(titles).toContain(wanted);
+    for (const wanted of [
+      "Events by tier",
+      "Unit restarts (15 min)",
+      "Unit active",
+      "Probe up",
+      "Probe latency",
+      "Memory PSI (avg10, %)",
+      "Alerts waiting for ntfy (outbox)",
+    ])
+      expect(titles).toContain(wanted);
   });
 
   test("every metric its panels query is one /metrics serves", async () => {
@@ -99,15 +108,41 @@ describe("contrib/grafana-dashboard.json", () => {
     // The units as a real systemd 252 user manager reported them (tests/fixtures/real/).
     const show = readFileSync(fixturePath("real/systemctl-show-user-units.txt"), "utf8");
     const units = new UnitReader({
-      units: ["lt-capture-loop.service", "lt-capture-ok.service", "lt-capture-tick.timer", "lt-capture-tick.service", "no-such-unit.service"],
-      runner: { run: async (argv) => ({ exitCode: argv.includes("--user") ? 0 : 1, stdout: argv.includes("--user") ? show : "", stderr: "", timedOut: false }) },
+      units: [
+        "lt-capture-loop.service",
+        "lt-capture-ok.service",
+        "lt-capture-tick.timer",
+        "lt-capture-tick.service",
+        "no-such-unit.service",
+      ],
+      runner: {
+        run: async (argv) => ({
+          exitCode: argv.includes("--user") ? 0 : 1,
+          stdout: argv.includes("--user") ? show : "",
+          stderr: "",
+          timedOut: false,
+        }),
+      },
       log: createLog("error"),
     });
-    const families = await collectMetrics({ db, version: "test", instanceId: "nas", source: () => ({ name: "journal", running: true, lagUs: 0 }), readPsi: () => null, probes: null, units }, Date.now() * 1000);
+    const families = await collectMetrics(
+      {
+        db,
+        version: "test",
+        instanceId: "nas",
+        source: () => ({ name: "journal", running: true, lagUs: 0 }),
+        readPsi: () => null,
+        probes: null,
+        units,
+      },
+      Date.now() * 1000,
+    );
     db.close();
     const served = new Set(families.map((f) => f.name));
     expect(renderExposition(families)).toContain("logtriage_events_total");
-    const queried = new Set(dashboard.panels.flatMap((p) => p.targets ?? []).flatMap((t) => t.expr.match(/\b(?:logtriage|systemd)_[a-z0-9_]+/g) ?? []));
+    const queried = new Set(
+      dashboard.panels.flatMap((p) => p.targets ?? []).flatMap((t) => t.expr.match(/\b(?:logtriage|systemd)_[a-z0-9_]+/g) ?? []),
+    );
     expect(queried.size).toBeGreaterThan(8);
     expect([...queried].filter((name) => !served.has(name))).toEqual([]);
   });

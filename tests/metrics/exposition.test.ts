@@ -4,7 +4,17 @@ import { PROMTOOL, promtoolCheckMetrics, promtoolMissing } from "./_promtool.ts"
 
 // Label values come from outside (unit names, service names, instance ids from config):
 // these are the characters the format escapes, and names people do use.
-const AWKWARD_VALUES = ['say "hi"', "back\\slash", "two\nlines", "C:\\temp\\", "getty@tty1.service", "Plex Media Server", "()", "ünïcode ✓", ""];
+const AWKWARD_VALUES = [
+  'say "hi"',
+  "back\\slash",
+  "two\nlines",
+  "C:\\temp\\",
+  "getty@tty1.service",
+  "Plex Media Server",
+  "()",
+  "ünïcode ✓",
+  "",
+];
 
 describe("exposition format", () => {
   test.each([
@@ -27,12 +37,31 @@ describe("exposition format", () => {
 
   test("one HELP and one TYPE per family, before its samples, samples kept together", () => {
     const text = renderExposition([
-      { name: "a_total", type: "counter", help: "A.", samples: [{ labels: { tier: "T1" }, value: 1 }, { labels: { tier: "T2" }, value: 2 }] },
+      {
+        name: "a_total",
+        type: "counter",
+        help: "A.",
+        samples: [
+          { labels: { tier: "T1" }, value: 1 },
+          { labels: { tier: "T2" }, value: 2 },
+        ],
+      },
       { name: "b", type: "gauge", help: "B.", samples: [{ value: 3 }] },
       { name: "c", type: "gauge", help: "Nothing now.", samples: [] },
     ]);
     expect(text).toBe(
-      ["# HELP a_total A.", "# TYPE a_total counter", 'a_total{tier="T1"} 1', 'a_total{tier="T2"} 2', "# HELP b B.", "# TYPE b gauge", "b 3", "# HELP c Nothing now.", "# TYPE c gauge", ""].join("\n"),
+      [
+        "# HELP a_total A.",
+        "# TYPE a_total counter",
+        'a_total{tier="T1"} 1',
+        'a_total{tier="T2"} 2',
+        "# HELP b B.",
+        "# TYPE b gauge",
+        "b 3",
+        "# HELP c Nothing now.",
+        "# TYPE c gauge",
+        "",
+      ].join("\n"),
     );
   });
 
@@ -46,8 +75,18 @@ describe("exposition format", () => {
 
   test("awkward label values and help text pass Prometheus's own parser (promtool check metrics)", () => {
     const text = renderExposition([
-      { name: "logtriage_test_total", type: "counter", help: 'Help with "quotes", a \\ and\na newline.', samples: AWKWARD_VALUES.map((v, i) => ({ labels: { unit: v }, value: i })) },
-      { name: "logtriage_test_seconds", type: "gauge", help: "Special values.", samples: [NaN, Infinity, -Infinity].map((value, i) => ({ labels: { i: String(i) }, value })) },
+      {
+        name: "logtriage_test_total",
+        type: "counter",
+        help: 'Help with "quotes", a \\ and\na newline.',
+        samples: AWKWARD_VALUES.map((v, i) => ({ labels: { unit: v }, value: i })),
+      },
+      {
+        name: "logtriage_test_seconds",
+        type: "gauge",
+        help: "Special values.",
+        samples: [NaN, Infinity, -Infinity].map((value, i) => ({ labels: { i: String(i) }, value })),
+      },
     ]);
     if (!PROMTOOL) return promtoolMissing("escaping");
     const r = promtoolCheckMetrics(text);

@@ -18,7 +18,8 @@ function runner(calls: string[][]): Runner {
   return {
     async run(argv): Promise<RunResult> {
       calls.push(argv);
-      if (!argv.includes("--user")) return { exitCode: 1, stdout: "", stderr: "Failed to connect to bus: No such file or directory\n", timedOut: false };
+      if (!argv.includes("--user"))
+        return { exitCode: 1, stdout: "", stderr: "Failed to connect to bus: No such file or directory\n", timedOut: false };
       return { exitCode: 0, stdout: USER_FAILED, stderr: "", timedOut: false };
     },
   };
@@ -43,7 +44,19 @@ test("an unreachable manager is unknown (null), not 'nothing failed'; /metrics c
     { manager: "user", units: ["lt-fail.service", "lt-backup.timer"] },
   ]);
   const out = renderExposition(
-    await collectMetrics({ db, version: "t", instanceId: "box", source: () => ({ name: "journal", running: true, lagUs: null }), readPsi: () => null, probes: null, units: null, failedUnits: async () => failed }, Date.now() * 1000),
+    await collectMetrics(
+      {
+        db,
+        version: "t",
+        instanceId: "box",
+        source: () => ({ name: "journal", running: true, lagUs: null }),
+        readPsi: () => null,
+        probes: null,
+        units: null,
+        failedUnits: async () => failed,
+      },
+      Date.now() * 1000,
+    ),
   );
   expect(out).toContain('systemd_units_failed{manager="user"} 2\n');
   expect(out).not.toContain('systemd_units_failed{manager="system"}');

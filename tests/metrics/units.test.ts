@@ -12,13 +12,24 @@ import { PROMTOOL, promtoolCheckMetrics, promtoolMissing } from "./_promtool.ts"
 // for a restart-looping service, a running one, a timer, the timer's service and a unit that
 // does not exist (how it was captured: tests/fixtures/real/README.md).
 const SHOW = readFileSync(fixturePath("real/systemctl-show-user-units.txt"), "utf8");
-const UNITS = ["lt-capture-loop.service", "lt-capture-ok.service", "lt-capture-tick.timer", "lt-capture-tick.service", "no-such-unit.service"];
+const UNITS = [
+  "lt-capture-loop.service",
+  "lt-capture-ok.service",
+  "lt-capture-tick.timer",
+  "lt-capture-tick.service",
+  "no-such-unit.service",
+];
 // The capture was taken at about this time (InactiveEnterTimestamp of the loop is @1795394052).
 const NOW_US = 1_795_394_060_000_000;
 
 // "Failed to connect to bus" is what `systemctl show` (system manager) says on this VM, where
 // systemd is not PID 1.
-const NO_SYSTEM_BUS: RunResult = { exitCode: 1, stdout: "", stderr: "Failed to connect to bus: No such file or directory\n", timedOut: false };
+const NO_SYSTEM_BUS: RunResult = {
+  exitCode: 1,
+  stdout: "",
+  stderr: "Failed to connect to bus: No such file or directory\n",
+  timedOut: false,
+};
 
 class CapturedRunner implements Runner {
   readonly calls: string[][] = [];

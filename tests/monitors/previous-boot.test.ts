@@ -74,7 +74,10 @@ function writeJournal(lines: readonly Line[]): string {
   mkdirSync(journalDir, { recursive: true });
   const exportFile = join(dir, "boots.export");
   writeFileSync(exportFile, exportFormat(lines));
-  const r = Bun.spawnSync([JOURNAL_REMOTE, `--output=${join(journalDir, "boots.journal")}`, exportFile], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([JOURNAL_REMOTE, `--output=${join(journalDir, "boots.journal")}`, exportFile], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`systemd-journal-remote: ${r.stderr.toString()}`);
   return journalDir;
 }
@@ -94,13 +97,31 @@ function twoBoots(previousEnd: Line[]): Line[] {
 }
 
 function monitor(journalDir: string, pstoreDirs: string[] = []): PreviousBootMonitor {
-  return new PreviousBootMonitor({ db, runner: processRunner, log: quiet, instanceId: "box", bootId: () => CURRENT, journalctlArgs: [`--directory=${journalDir}`], pstoreDirs });
+  return new PreviousBootMonitor({
+    db,
+    runner: processRunner,
+    log: quiet,
+    instanceId: "box",
+    bootId: () => CURRENT,
+    journalctlArgs: [`--directory=${journalDir}`],
+    pstoreDirs,
+  });
 }
 
 describe("judgeBootEnd and parsePstoreDmesg (pure)", () => {
   test("a shutdown's own line makes it clean; a journal that stops does not", () => {
-    const entry = (message: string, messageId: string | null = null) => parseJournalLine(JSON.stringify({ MESSAGE: message, SYSLOG_IDENTIFIER: "systemd", __REALTIME_TIMESTAMP: "1000", ...(messageId ? { MESSAGE_ID: messageId } : {}) }));
-    const clean = judgeBootEnd([entry("Stopping user@1000.service…"), entry("System is rebooting.", "98268866d1d54a499c4e98921d93bc40")].filter((e) => e !== null));
+    const entry = (message: string, messageId: string | null = null) =>
+      parseJournalLine(
+        JSON.stringify({
+          MESSAGE: message,
+          SYSLOG_IDENTIFIER: "systemd",
+          __REALTIME_TIMESTAMP: "1000",
+          ...(messageId ? { MESSAGE_ID: messageId } : {}),
+        }),
+      );
+    const clean = judgeBootEnd(
+      [entry("Stopping user@1000.service…"), entry("System is rebooting.", "98268866d1d54a499c4e98921d93bc40")].filter((e) => e !== null),
+    );
     expect(clean?.clean).toBe(true);
     expect(judgeBootEnd([entry("Reached target reboot.target - System Reboot.")].filter((e) => e !== null))?.clean).toBe(true);
     expect(judgeBootEnd([entry("nightly backup started")].filter((e) => e !== null))?.clean).toBe(false);
@@ -108,9 +129,21 @@ describe("judgeBootEnd and parsePstoreDmesg (pure)", () => {
   });
 
   test.each([
-    ["<0>[ 8123.401122] Kernel panic - not syncing: Fatal exception in interrupt", "panic", "Kernel panic - not syncing: Fatal exception in interrupt"],
-    ["<0>[  912.220314] Kernel panic - not syncing: Watchdog detected hard LOCKUP on cpu 3", "lockup", "Kernel panic - not syncing: Watchdog detected hard LOCKUP on cpu 3"],
-    ["<4>[  77.1] BUG: kernel NULL pointer dereference, address: 0000000000000008", "oops", "BUG: kernel NULL pointer dereference, address: 0000000000000008"],
+    [
+      "<0>[ 8123.401122] Kernel panic - not syncing: Fatal exception in interrupt",
+      "panic",
+      "Kernel panic - not syncing: Fatal exception in interrupt",
+    ],
+    [
+      "<0>[  912.220314] Kernel panic - not syncing: Watchdog detected hard LOCKUP on cpu 3",
+      "lockup",
+      "Kernel panic - not syncing: Watchdog detected hard LOCKUP on cpu 3",
+    ],
+    [
+      "<4>[  77.1] BUG: kernel NULL pointer dereference, address: 0000000000000008",
+      "oops",
+      "BUG: kernel NULL pointer dereference, address: 0000000000000008",
+    ],
     ["<6>[ 1.0] just a console line", "other", null],
   ] as const)("%s", (text, kind, headline) => {
     const r = parsePstoreDmesg("/x", `Panic#1 Part1\n${text}\n`);
@@ -138,21 +171,40 @@ describe.skipIf(!existsSync(JOURNAL_REMOTE))("previous boot from real journal fi
   test("a journal that stops, a panic kept by systemd-pstore, an event before: one T4 event with the last signs; once per boot", async () => {
     const journalDir = writeJournal(
       twoBoots([
-        { boot: "", atUs: 0, identifier: "kernel", transport: "kernel", priority: 4, message: "nvme nvme0: I/O 12 QID 3 timeout, aborting" },
+        {
+          boot: "",
+          atUs: 0,
+          identifier: "kernel",
+          transport: "kernel",
+          priority: 4,
+          message: "nvme nvme0: I/O 12 QID 3 timeout, aborting",
+        },
         { boot: "", atUs: 0, identifier: "backup.sh", message: "copying /home" },
       ]),
     );
     const t0 = Date.now() * 1000 - 3 * HOUR_US;
     commitEvent(
       db,
-      { tier: "T4", severity: "high", rule: "nvme-timeout", summary: "NVMe timeout on nvme0", process: null, pid: null, unit: null, timestampUs: t0 + HOUR_US, facts: { kind: "kernel", device: "nvme0", lines: [] }, entries: [] },
+      {
+        tier: "T4",
+        severity: "high",
+        rule: "nvme-timeout",
+        summary: "NVMe timeout on nvme0",
+        process: null,
+        pid: null,
+        unit: null,
+        timestampUs: t0 + HOUR_US,
+        facts: { kind: "kernel", device: "nvme0", lines: [] },
+        entries: [],
+      },
       { instanceId: "box", cooldownMs: 600_000, aggregateThreshold: 3 },
     );
     // systemd-pstore's archive of an EFI record: id 179650000001001 → 1796500000/001/.
     const archive = join(dir, "pstore");
     const recordDir = join(archive, "1796500000", "001");
     mkdirSync(recordDir, { recursive: true });
-    const dmesg = "Panic#1 Part1\n<4>[ 8120.1] nvme nvme0: I/O 12 QID 3 timeout, aborting\n<0>[ 8123.401122] Kernel panic - not syncing: Fatal exception in interrupt\n";
+    const dmesg =
+      "Panic#1 Part1\n<4>[ 8120.1] nvme nvme0: I/O 12 QID 3 timeout, aborting\n<0>[ 8123.401122] Kernel panic - not syncing: Fatal exception in interrupt\n";
     writeFileSync(join(recordDir, "dmesg-efi-179650000001001"), dmesg);
     writeFileSync(join(recordDir, "dmesg.txt"), dmesg);
     mkdirSync(join(dir, "sys-pstore"));
@@ -161,7 +213,9 @@ describe.skipIf(!existsSync(JOURNAL_REMOTE))("previous boot from real journal fi
     const c = await m.check(Date.now() * 1000);
     expect(c?.tier).toBe("T4");
     expect(c?.rule).toBe("unclean-shutdown");
-    expect(c?.summary).toMatch(/^Unclean shutdown at \d\d:\d\d:\d\d — last signs: Kernel panic - not syncing: Fatal exception in interrupt$/);
+    expect(c?.summary).toMatch(
+      /^Unclean shutdown at \d\d:\d\d:\d\d — last signs: Kernel panic - not syncing: Fatal exception in interrupt$/,
+    );
     if (c?.facts.kind !== "previous-boot") throw new Error("no previous-boot facts");
     expect(c.facts.boot.bootId).toBe(PREVIOUS);
     expect(c.facts.boot.lastEvents).toEqual(["[T4] NVMe timeout on nvme0"]);

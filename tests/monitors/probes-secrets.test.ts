@@ -55,7 +55,9 @@ test("a failing probe with credentials in its URL: event, snapshot and the ntfy 
   const lookup = getEvent(db, stored.id);
   if (lookup.kind !== "found") throw new Error("stored event not found");
   const row = JSON.stringify(db.query("SELECT * FROM events").all());
-  const snapshotText = listSnapshots(join(dir, "snapshots"), "web", 10).map((t) => readFileSync(join(dir, "snapshots", "web", `${t}.json`), "utf8")).join("\n");
+  const snapshotText = listSnapshots(join(dir, "snapshots"), "web", 10)
+    .map((t) => readFileSync(join(dir, "snapshots", "web", `${t}.json`), "utf8"))
+    .join("\n");
   expect(snapshotText).not.toBe("");
 
   const ntfy: NtfyStandIn = await startNtfyStandIn();
@@ -64,7 +66,11 @@ test("a failing probe with credentials in its URL: event, snapshot and the ntfy 
   await new NtfyNotifier(ntfyConfig).send(alertFor(lookup.event, ntfyConfig, "box"), new AbortController().signal);
   const sent = JSON.stringify(ntfy.messages);
 
-  for (const [where, text] of [["event row", row], ["snapshot", snapshotText], ["ntfy alert", sent]] as const) {
+  for (const [where, text] of [
+    ["event row", row],
+    ["snapshot", snapshotText],
+    ["ntfy alert", sent],
+  ] as const) {
     expect({ where, leaks: ["hunter2", "SECRETKEY42", "admin:"].filter((s) => text.includes(s)) }).toEqual({ where, leaks: [] });
   }
   expect(row).toContain(`http://REDACTED@127.0.0.1:${server.port}/health?api_key=REDACTED&verbose=1`);
@@ -75,7 +81,13 @@ test("an alert's log text passes the secret redaction on its way to ntfy", async
   cleanups.push(() => ntfy.stop());
   const ntfyConfig = ntfyTestConfig(ntfy.topicUrl("alerts"), { alertTiers: ["T3"] });
   await new NtfyNotifier(ntfyConfig).send(
-    { title: "app.service failed", message: "last lines:\nconnecting with password=hunter2\nAuthorization: Bearer abcdef0123456789abcdef", priority: 4, tags: [], click: null },
+    {
+      title: "app.service failed",
+      message: "last lines:\nconnecting with password=hunter2\nAuthorization: Bearer abcdef0123456789abcdef",
+      priority: 4,
+      tags: [],
+      click: null,
+    },
     new AbortController().signal,
   );
   expect(ntfy.messages[0]?.message).toBe("last lines:\nconnecting with password=REDACTED\nAuthorization: Bearer REDACTED");

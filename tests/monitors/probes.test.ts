@@ -44,7 +44,11 @@ function service(url: string, over: Partial<ServiceProbeConfig> = {}): ServicePr
 type Mode = "ok" | "503";
 function startServer(port = 0): { port: number; mode: { now: Mode }; stop: () => void } {
   const mode: { now: Mode } = { now: "ok" };
-  const server = Bun.serve({ port, hostname: "127.0.0.1", fetch: () => (mode.now === "ok" ? new Response("ok") : new Response("down", { status: 503 })) });
+  const server = Bun.serve({
+    port,
+    hostname: "127.0.0.1",
+    fetch: () => (mode.now === "ok" ? new Response("ok") : new Response("down", { status: 503 })),
+  });
   const stop = () => server.stop(true);
   stops.push(stop);
   return { port: server.port as number, mode, stop };
@@ -56,12 +60,27 @@ function probeFacts(c: Candidate): ProbeFacts {
 }
 
 function startMonitor(services: Record<string, ServiceProbeConfig>, options: { memory?: MemoryHistory; runner?: Runner } = {}) {
-  const monitor = new ProbesMonitor({ services, db, memory: options.memory ?? null, runner: options.runner ?? noJournal, log, snapshotsDir: join(dir, "snapshots"), readMemory: fixedMemory });
+  const monitor = new ProbesMonitor({
+    services,
+    db,
+    memory: options.memory ?? null,
+    runner: options.runner ?? noJournal,
+    log,
+    snapshotsDir: join(dir, "snapshots"),
+    readMemory: fixedMemory,
+  });
   const emitted: Candidate[] = [];
   const abort = new AbortController();
   const done = monitor.run(abort.signal, (c) => emitted.push(c));
   stops.push(() => abort.abort());
-  return { monitor, emitted, stop: async () => { abort.abort(); await done; } };
+  return {
+    monitor,
+    emitted,
+    stop: async () => {
+      abort.abort();
+      await done;
+    },
+  };
 }
 
 describe("health probes against a real local server", () => {
@@ -142,18 +161,44 @@ describe("health probes against a real local server", () => {
     server.mode.now = "503";
     const memory = new MemoryHistory();
     const nowUs = Date.now() * 1000;
-    memory.push({ timeUs: nowUs - 2_000_000, psi: { someAvg10: 12.5, fullAvg10: 3.1 }, memTotalKb: 1000, memAvailableKb: 60, swapTotalKb: 0, swapFreeKb: 0, top: [{ pid: 4242, comm: "python3", cmdline: "python3 hog.py", rssKb: 800, owner: "hog.service" }] });
-    memory.push({ timeUs: nowUs - 1_000_000, psi: { someAvg10: 40, fullAvg10: 20 }, memTotalKb: 1000, memAvailableKb: 50, swapTotalKb: 0, swapFreeKb: 0, top: [] });
+    memory.push({
+      timeUs: nowUs - 2_000_000,
+      psi: { someAvg10: 12.5, fullAvg10: 3.1 },
+      memTotalKb: 1000,
+      memAvailableKb: 60,
+      swapTotalKb: 0,
+      swapFreeKb: 0,
+      top: [{ pid: 4242, comm: "python3", cmdline: "python3 hog.py", rssKb: 800, owner: "hog.service" }],
+    });
+    memory.push({
+      timeUs: nowUs - 1_000_000,
+      psi: { someAvg10: 40, fullAvg10: 20 },
+      memTotalKb: 1000,
+      memAvailableKb: 50,
+      swapTotalKb: 0,
+      swapFreeKb: 0,
+      top: [],
+    });
     // journalctl as it answered for the real user unit lt-ok.service (tests/fixtures/real/unit-success.jsonl).
-    const unitLines = readFileSync(fixturePath("real/unit-success.jsonl"), "utf8").split("\n").filter((l) => l.includes('"lt-ok.service"'));
+    const unitLines = readFileSync(fixturePath("real/unit-success.jsonl"), "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"lt-ok.service"'));
     const calls: string[][] = [];
     const runner: Runner = {
       run: (argv: string[], _opts: RunOptions) => {
         calls.push(argv);
-        return Promise.resolve({ exitCode: 0, stdout: argv.includes("--user-unit") ? unitLines.join("\n") + "\n" : "", stderr: "", timedOut: false });
+        return Promise.resolve({
+          exitCode: 0,
+          stdout: argv.includes("--user-unit") ? unitLines.join("\n") + "\n" : "",
+          stderr: "",
+          timedOut: false,
+        });
       },
     };
-    const { emitted, stop } = startMonitor({ web: service(`http://127.0.0.1:${server.port}/`, { unit: "lt-ok.service" }) }, { memory, runner });
+    const { emitted, stop } = startMonitor(
+      { web: service(`http://127.0.0.1:${server.port}/`, { unit: "lt-ok.service" }) },
+      { memory, runner },
+    );
     await until("the unhealthy event", () => emitted.length === 1);
     await stop();
     expect(calls.map((a) => a.slice(0, 3))).toEqual([
@@ -164,7 +209,10 @@ describe("health probes against a real local server", () => {
     expect(snapshot?.psi.map((p) => p.someAvg10)).toEqual([12.5, 40]);
     expect(snapshot?.topConsumers[0]).toMatchObject({ pid: 4242, comm: "python3", rssKb: 800 });
     expect(snapshot?.journal?.scope).toBe("user");
-    expect(snapshot?.journal?.lines.map((l) => l.message)).toEqual(["Starting lt-ok.service - logtriage test oneshot that succeeds...", "Finished lt-ok.service - logtriage test oneshot that succeeds."]);
+    expect(snapshot?.journal?.lines.map((l) => l.message)).toEqual([
+      "Starting lt-ok.service - logtriage test oneshot that succeeds...",
+      "Finished lt-ok.service - logtriage test oneshot that succeeds.",
+    ]);
     expect(snapshot?.missing).toEqual([]);
   });
 });
@@ -174,23 +222,65 @@ describe("a failed check names its kind", () => {
     const server = startServer();
     const port = server.port;
     server.stop();
-    expect(await checkOnce(service(`http://127.0.0.1:${port}/`), new AbortController().signal)).toMatchObject({ outcome: "refused", error: "connection refused", status: null });
+    expect(await checkOnce(service(`http://127.0.0.1:${port}/`), new AbortController().signal)).toMatchObject({
+      outcome: "refused",
+      error: "connection refused",
+      status: null,
+    });
     expect((await checkOnce(service("http://no-such-host.invalid/"), new AbortController().signal)).outcome).toBe("dns");
-    const slow = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async () => { await Bun.sleep(2_000); return new Response("late"); } });
+    const slow = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: async () => {
+        await Bun.sleep(2_000);
+        return new Response("late");
+      },
+    });
     stops.push(() => slow.stop(true));
-    expect(await checkOnce(service(`http://127.0.0.1:${slow.port}/`, { timeoutMs: 100 }), new AbortController().signal)).toMatchObject({ outcome: "timeout", error: "timeout: no answer within 100 ms" });
+    expect(await checkOnce(service(`http://127.0.0.1:${slow.port}/`, { timeoutMs: 100 }), new AbortController().signal)).toMatchObject({
+      outcome: "timeout",
+      error: "timeout: no answer within 100 ms",
+    });
   });
 
   test("TLS: a self-signed certificate, and plain HTTP on an https URL", async () => {
     const keyPath = join(dir, "key.pem");
     const certPath = join(dir, "cert.pem");
-    const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "1", "-subj", "/CN=localhost"], { stderr: "pipe" });
+    const made = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        keyPath,
+        "-out",
+        certPath,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+      ],
+      { stderr: "pipe" },
+    );
     if (made.exitCode !== 0) throw new Error(`openssl could not make a certificate: ${made.stderr.toString()}`);
-    const tls = Bun.serve({ port: 0, hostname: "127.0.0.1", tls: { cert: Bun.file(certPath), key: Bun.file(keyPath) }, fetch: () => new Response("ok") });
+    const tls = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: Bun.file(certPath), key: Bun.file(keyPath) },
+      fetch: () => new Response("ok"),
+    });
     stops.push(() => tls.stop(true));
-    expect(await checkOnce(service(`https://127.0.0.1:${tls.port}/`), new AbortController().signal)).toMatchObject({ outcome: "tls", error: "TLS error: its certificate is self-signed" });
+    expect(await checkOnce(service(`https://127.0.0.1:${tls.port}/`), new AbortController().signal)).toMatchObject({
+      outcome: "tls",
+      error: "TLS error: its certificate is self-signed",
+    });
     const plain = startServer();
-    expect((await checkOnce(service(`https://127.0.0.1:${plain.port}/`), new AbortController().signal)).error).toStartWith("TLS error: the TLS handshake failed");
+    expect((await checkOnce(service(`https://127.0.0.1:${plain.port}/`), new AbortController().signal)).error).toStartWith(
+      "TLS error: the TLS handshake failed",
+    );
   });
 
   test.each([

@@ -18,7 +18,16 @@ const tmp = mkdtempSync(join(tmpdir(), "logtriage-psi-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function sample(i: number, some: number, full: number | null, extra: Partial<MemorySample> = {}): MemorySample {
-  return { timeUs: 1_800_000_000_000_000 + i * 1_000_000, psi: { someAvg10: some, fullAvg10: full }, memTotalKb: 24_000_000, memAvailableKb: 1_000_000, swapTotalKb: 0, swapFreeKb: 0, top: [], ...extra };
+  return {
+    timeUs: 1_800_000_000_000_000 + i * 1_000_000,
+    psi: { someAvg10: some, fullAvg10: full },
+    memTotalKb: 24_000_000,
+    memAvailableKb: 1_000_000,
+    swapTotalKb: 0,
+    swapFreeKb: 0,
+    top: [],
+    ...extra,
+  };
 }
 
 /** The real thrash series (20 readings, 1 s apart), then the decay after it stopped. */
@@ -150,7 +159,8 @@ test("readMemorySample on the real /proc: PSI, MemAvailable and this test among 
   expect(s.top.length).toBeGreaterThan(0);
   expect(s.top.length).toBeLessThanOrEqual(5);
   // Biggest first, each with a name.
-  for (let k = 1; k < s.top.length; k++) expect((s.top[k - 1] as { rssKb: number }).rssKb).toBeGreaterThanOrEqual((s.top[k] as { rssKb: number }).rssKb);
+  for (let k = 1; k < s.top.length; k++)
+    expect((s.top[k - 1] as { rssKb: number }).rssKb).toBeGreaterThanOrEqual((s.top[k] as { rssKb: number }).rssKb);
   expect(s.top.every((p) => p.comm.length > 0)).toBe(true);
   // Large enough to rank: this bun process holds more than a few MB.
   const all = sampleTopProcesses(10_000, 4);
@@ -176,7 +186,13 @@ test("sampleTopProcesses over a proc tree of real captures: the largest kept, va
   mkdirSync(join(root, "self"), { recursive: true });
   const top = sampleTopProcesses(2, 4, root);
   expect(top.map((p) => p.pid)).toEqual([100]);
-  expect(top[0]).toEqual({ pid: 100, comm: "python3", cmdline: "/usr/bin/python3 -c import time; b = bytearray(40*1024*1024…", rssKb: 12289 * 4, owner: "lt-capture-30761.service" });
+  expect(top[0]).toEqual({
+    pid: 100,
+    comm: "python3",
+    cmdline: "/usr/bin/python3 -c import time; b = bytearray(40*1024*1024…",
+    rssKb: 12289 * 4,
+    owner: "lt-capture-30761.service",
+  });
   expect(sampleTopProcesses(5, 4, root).map((p) => p.pid)).toEqual([100, 200]);
 });
 

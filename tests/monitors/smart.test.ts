@@ -65,7 +65,11 @@ function monitor(runner: Runner, log: Log, devices: string[] = ["/dev/sdb"], now
 describe("SmartMonitor with captured smartctl output", () => {
   test("healthy → pending sectors up: one event; unchanged: none; restart with the saved state: none", async () => {
     const { log } = capturingLog();
-    const runner = replayRunner(null, [capture("public-ata-wd-green-healthy.json"), capture("derived-ata-wd-green-pending-8.json"), capture("derived-ata-wd-green-pending-8.json")]);
+    const runner = replayRunner(null, [
+      capture("public-ata-wd-green-healthy.json"),
+      capture("derived-ata-wd-green-pending-8.json"),
+      capture("derived-ata-wd-green-pending-8.json"),
+    ]);
     const m = monitor(runner, log);
 
     const first = await m.pollOnce(never);
@@ -96,7 +100,9 @@ describe("SmartMonitor with captured smartctl output", () => {
     const runner = replayRunner(capture("public-scan-open-nvme.json"), [capture("public-nvme-samsung970-media-errors.json")]);
     const result = await monitor(runner, capturingLog().log, []).pollOnce(never);
     expect(runner.calls[1]).toEqual(["smartctl", "--json=c", "-a", "-n", "standby,3", "-d", "nvme", "/dev/nvme0"]);
-    expect(result.candidates.map((c) => c.summary)).toEqual(["SMART: /dev/nvme0 (Samsung SSD 970 EVO 500GB, serial S466NX0M776250H): media errors 7"]);
+    expect(result.candidates.map((c) => c.summary)).toEqual([
+      "SMART: /dev/nvme0 (Samsung SSD 970 EVO 500GB, serial S466NX0M776250H): media errors 7",
+    ]);
   });
 
   test("a FAILED disk is critical and its detail decodes smartctl's exit status", async () => {
@@ -124,7 +130,14 @@ describe("SmartMonitor with captured smartctl output", () => {
   test("not root and permission denied: one warning per disk with the fix, however many polls", async () => {
     const { log, lines } = capturingLog();
     const denied = capture("real-virtio-vda-permission-denied-nobody.json");
-    const m = new SmartMonitor({ devices: ["/dev/vda"], pollIntervalMs: 1, db, runner: replayRunner(null, [denied, denied]), log, isRoot: false });
+    const m = new SmartMonitor({
+      devices: ["/dev/vda"],
+      pollIntervalMs: 1,
+      db,
+      runner: replayRunner(null, [denied, denied]),
+      log,
+      isRoot: false,
+    });
     await m.pollOnce(never);
     const second = await m.pollOnce(never);
     expect(second.skipped).toEqual([{ device: "/dev/vda", why: "Smartctl open device: /dev/vda failed: Permission denied" }]);

@@ -61,13 +61,28 @@ function monitor(runner: Runner, nowUs: number, watch = ["lt-cap-mono.timer", "l
 }
 
 const signal = new AbortController().signal;
-const recovered = real("systemctl-show-timer-services.txt").replace("Result=exit-code\nExecMainExitTimestamp=@1795394315\nExecMainCode=1\nExecMainStatus=3", "Result=success\nExecMainExitTimestamp=@1795394315\nExecMainCode=1\nExecMainStatus=0");
+const recovered = real("systemctl-show-timer-services.txt").replace(
+  "Result=exit-code\nExecMainExitTimestamp=@1795394315\nExecMainCode=1\nExecMainStatus=3",
+  "Result=success\nExecMainExitTimestamp=@1795394315\nExecMainCode=1\nExecMainStatus=0",
+);
 
 test("a failed last run: one 'timer failed' event naming the service and its exit code", async () => {
   const events = await monitor(systemd(), LAST_TRIGGER_US + 60_000_000).pollOnce(signal);
   expect(events.map((e) => e.summary)).toEqual(["Timer failed: lt-cap-mono.timer — lt-cap-mono.service failed on its last run (exit 3)"]);
-  expect(events[0]).toMatchObject({ tier: "T3", severity: "medium", rule: "timer-failed", unit: "lt-cap-mono.timer", timestampUs: 1795394315_000_000 });
-  expect(events[0]!.facts).toMatchObject({ kind: "unit", unit: "lt-cap-mono.service", result: "exit-code", exitCode: "exited", exitStatus: "3" });
+  expect(events[0]).toMatchObject({
+    tier: "T3",
+    severity: "medium",
+    rule: "timer-failed",
+    unit: "lt-cap-mono.timer",
+    timestampUs: 1795394315_000_000,
+  });
+  expect(events[0]!.facts).toMatchObject({
+    kind: "unit",
+    unit: "lt-cap-mono.service",
+    result: "exit-code",
+    exitCode: "exited",
+    exitStatus: "3",
+  });
   // the system manager is unreachable here: said once, not as a warning
   expect(logged.filter((l) => l.text.includes("system manager")).map((l) => l.level)).toEqual(["info"]);
 });
@@ -90,8 +105,16 @@ test("a recovered run is forgotten, so the next failure alerts again", async () 
 test("stale after more than 2× its interval without firing; a timer never fired is not stale", async () => {
   const m = monitor(systemd(recovered), LAST_TRIGGER_US + 2 * HOUR_US + 1);
   const events = await m.pollOnce(signal);
-  expect(events.map((e) => e.summary)).toEqual(["Timer stale: lt-cap-mono.timer has not fired for 2 h 0 m (interval 1 h 0 m, OnUnitActiveSec/OnUnitInactiveSec)"]);
-  expect(events[0]).toMatchObject({ tier: "T3", severity: "medium", rule: "timer-stale", unit: "lt-cap-mono.timer", facts: { kind: "plain" } });
+  expect(events.map((e) => e.summary)).toEqual([
+    "Timer stale: lt-cap-mono.timer has not fired for 2 h 0 m (interval 1 h 0 m, OnUnitActiveSec/OnUnitInactiveSec)",
+  ]);
+  expect(events[0]).toMatchObject({
+    tier: "T3",
+    severity: "medium",
+    rule: "timer-stale",
+    unit: "lt-cap-mono.timer",
+    facts: { kind: "plain" },
+  });
   // still stale on the next poll: not repeated
   expect(await m.pollOnce(signal)).toHaveLength(0);
   expect(await monitor(systemd(recovered), LAST_TRIGGER_US + 2 * HOUR_US - 1).pollOnce(signal)).toHaveLength(0);
@@ -126,10 +149,24 @@ test("systemctl missing: one warning, no events, the poll does not throw", async
 
 test("all = true lists the user manager's timers", async () => {
   const calls: string[][] = [];
-  const m = new TimersMonitor({ watch: [], all: true, pollIntervalMs: 1_000, db, runner: systemd(undefined, calls), log, nowUs: () => LAST_TRIGGER_US });
+  const m = new TimersMonitor({
+    watch: [],
+    all: true,
+    pollIntervalMs: 1_000,
+    db,
+    runner: systemd(undefined, calls),
+    log,
+    nowUs: () => LAST_TRIGGER_US,
+  });
   await m.pollOnce(signal);
   const show = calls.find((a) => a.includes("--user") && a.includes("show") && a.some((x) => x.endsWith(".timer")));
-  expect(show?.slice(show.indexOf("--") + 1)).toEqual(["lt-cap-cal.timer", "lt-cap-mono.timer", "lt-capture-backup.timer", "lt-capture-daily.timer", "lt-capture-ok.timer"]);
+  expect(show?.slice(show.indexOf("--") + 1)).toEqual([
+    "lt-cap-cal.timer",
+    "lt-cap-mono.timer",
+    "lt-capture-backup.timer",
+    "lt-capture-daily.timer",
+    "lt-capture-ok.timer",
+  ]);
 });
 
 describe("timerStaleness: from the schedule, after a reboot too", () => {
@@ -137,14 +174,54 @@ describe("timerStaleness: from the schedule, after a reboot too", () => {
   const now = Date.parse("2026-12-06T12:00:00Z") * 1000;
   test.each([
     ["fired 30 min ago", { lastTriggerUs: now - HOUR_US / 2, nextElapseUs: null, activeEnterUs: null }, now - 10 * HOUR_US, null],
-    ["last fired 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null }, now - 10 * HOUR_US, "has not fired for 3 h 0 m"],
-    ["no Persistent=: never fired since a boot 3 h ago", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null }, now - 3 * HOUR_US, "has not fired since the machine booted 3 h 0 m ago"],
-    ["Persistent=: last fired before a boot 1 h ago, 3 h ago", { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null }, now - HOUR_US, "has not fired for 3 h 0 m"],
-    ["started 1 h ago on a machine up for days, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - HOUR_US }, now - 100 * HOUR_US, null],
-    ["started 3 h ago, never fired", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - 3 * HOUR_US }, now - 100 * HOUR_US, "has not fired since it was started 3 h 0 m ago"],
-    ["fresh boot 1 h ago, not fired yet: not yet stale", { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null }, now - HOUR_US, null],
-    ["due 20 min ago and did not fire", { lastTriggerUs: now - 80 * 60_000_000, nextElapseUs: now - 20 * 60_000_000, activeEnterUs: null }, now - 10 * HOUR_US, "was due 20 m 0 s ago and did not fire"],
-    ["due 2 min ago: within AccuracySec and slack", { lastTriggerUs: now - 62 * 60_000_000, nextElapseUs: now - 2 * 60_000_000, activeEnterUs: null }, now - 10 * HOUR_US, null],
+    [
+      "last fired 3 h ago",
+      { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null },
+      now - 10 * HOUR_US,
+      "has not fired for 3 h 0 m",
+    ],
+    [
+      "no Persistent=: never fired since a boot 3 h ago",
+      { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null },
+      now - 3 * HOUR_US,
+      "has not fired since the machine booted 3 h 0 m ago",
+    ],
+    [
+      "Persistent=: last fired before a boot 1 h ago, 3 h ago",
+      { lastTriggerUs: now - 3 * HOUR_US, nextElapseUs: null, activeEnterUs: null },
+      now - HOUR_US,
+      "has not fired for 3 h 0 m",
+    ],
+    [
+      "started 1 h ago on a machine up for days, not fired yet: not yet stale",
+      { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - HOUR_US },
+      now - 100 * HOUR_US,
+      null,
+    ],
+    [
+      "started 3 h ago, never fired",
+      { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: now - 3 * HOUR_US },
+      now - 100 * HOUR_US,
+      "has not fired since it was started 3 h 0 m ago",
+    ],
+    [
+      "fresh boot 1 h ago, not fired yet: not yet stale",
+      { lastTriggerUs: null, nextElapseUs: null, activeEnterUs: null },
+      now - HOUR_US,
+      null,
+    ],
+    [
+      "due 20 min ago and did not fire",
+      { lastTriggerUs: now - 80 * 60_000_000, nextElapseUs: now - 20 * 60_000_000, activeEnterUs: null },
+      now - 10 * HOUR_US,
+      "was due 20 m 0 s ago and did not fire",
+    ],
+    [
+      "due 2 min ago: within AccuracySec and slack",
+      { lastTriggerUs: now - 62 * 60_000_000, nextElapseUs: now - 2 * 60_000_000, activeEnterUs: null },
+      now - 10 * HOUR_US,
+      null,
+    ],
   ] as const)("%s", (_name, timer, bootUs, why) => {
     const stale = timerStaleness(timer, hourly, now, bootUs);
     if (why === null) expect(stale).toBeNull();

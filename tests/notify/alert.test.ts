@@ -48,7 +48,9 @@ function lines(text: string): string[] {
 describe("title and tags", () => {
   test("the two documented examples", () => {
     expect(alertFor(event(), ntfy, "workstation").title).toBe("🔴 [workstation] OOM Kill: firefox (pid 4521)");
-    expect(alertFor(event({ tier: "T2", severity: "high", summary: "Crash: vlc (SIGSEGV)" }), ntfy, "workstation").title).toBe("💥 [workstation] Crash: vlc (SIGSEGV)");
+    expect(alertFor(event({ tier: "T2", severity: "high", summary: "Crash: vlc (SIGSEGV)" }), ntfy, "workstation").title).toBe(
+      "💥 [workstation] Crash: vlc (SIGSEGV)",
+    );
   });
 
   test.each([
@@ -110,19 +112,30 @@ describe("body", () => {
 
   test("the time is local, with the zone's name or offset", () => {
     const script = `import { formatAlertTime } from ${JSON.stringify(join(import.meta.dir, "../../src/text/format.ts"))}; console.log(formatAlertTime(${TIME_US}));`;
-    const run = (tz: string) => Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: tz } }).stdout.toString().trim();
+    const run = (tz: string) =>
+      Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: tz } })
+        .stdout.toString()
+        .trim();
     expect(run("Asia/Kolkata")).toBe("2026-02-19 14:32:05 GMT+5:30");
     expect(run("America/New_York")).toBe("2026-02-19 04:02:05 EST");
     expect(run("UTC")).toBe("2026-02-19 09:02:05 UTC");
   });
 
   test("more than one occurrence adds a line with the count; one does not", () => {
-    expect(lines(alertFor(event({ occurrences: 4 }), ntfy, "ws").message).slice(-2)).toEqual(["Occurred 4 times.", "Details: logtriage show 0123456789abcdef"]);
+    expect(lines(alertFor(event({ occurrences: 4 }), ntfy, "ws").message).slice(-2)).toEqual([
+      "Occurred 4 times.",
+      "Details: logtriage show 0123456789abcdef",
+    ]);
     expect(alertFor(event(), ntfy, "ws").message).not.toContain("Occurred");
   });
 
   test("no detail: no empty paragraph", () => {
-    expect(lines(alertFor(event({ detail: "" }), ntfy, "ws").message)).toEqual(["Host: ws", `Time: ${formatAlertTime(TIME_US)}`, "", "Details: logtriage show 0123456789abcdef"]);
+    expect(lines(alertFor(event({ detail: "" }), ntfy, "ws").message)).toEqual([
+      "Host: ws",
+      `Time: ${formatAlertTime(TIME_US)}`,
+      "",
+      "Details: logtriage show 0123456789abcdef",
+    ]);
   });
 
   test("colour codes and control characters are dropped from the detail, tabs kept", () => {
@@ -224,7 +237,11 @@ describe("priority and click", () => {
   });
 
   test("the configured priority_map and click are used", () => {
-    const custom = { ...ntfy, priorityMap: { critical: 3, high: 1, medium: 1, warning: 1 } as const, click: "https://grafana.example/d/logtriage" };
+    const custom = {
+      ...ntfy,
+      priorityMap: { critical: 3, high: 1, medium: 1, warning: 1 } as const,
+      click: "https://grafana.example/d/logtriage",
+    };
     const n = alertFor(event(), custom, "ws");
     expect(n.priority).toBe(3);
     expect(n.click).toBe("https://grafana.example/d/logtriage");

@@ -29,7 +29,14 @@ describe("Alertmanager feed: what a pass posts", () => {
     const inc = storedUnitIncident(db, "a1".padEnd(32, "0"), "app.service", NOW_US - 10 * S);
     const { alerts, planned } = plan();
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]?.labels).toEqual({ alertname: "unit-failed", instance: "nas", tier: "T3", severity: "medium", incident: inc.id, unit: "app.service" });
+    expect(alerts[0]?.labels).toEqual({
+      alertname: "unit-failed",
+      instance: "nas",
+      tier: "T3",
+      severity: "medium",
+      incident: inc.id,
+      unit: "app.service",
+    });
     expect(alerts[0]?.annotations["summary"]).toBe("Service failed: app.service (exit-code)");
     expect(alerts[0]?.startsAt).toBe(new Date((NOW_US - 10 * S) / 1000).toISOString());
     expect(alerts[0]?.endsAt).toBeUndefined();

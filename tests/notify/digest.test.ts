@@ -53,7 +53,16 @@ function oomKill(victim: OomTask, trigger: OomTask, topTasks: OomTask[]): Facts 
     kind: "oom-kill",
     oom: {
       trigger: { name: trigger.name, pid: trigger.pid, gfpMask: "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)", order: 0, oomScoreAdj: 0 },
-      victim: { name: victim.name, pid: victim.pid, uid: 1000, totalVmKb: null, anonRssKb: victim.rssKb, fileRssKb: 0, shmemRssKb: 0, oomScoreAdj: victim.oomScoreAdj },
+      victim: {
+        name: victim.name,
+        pid: victim.pid,
+        uid: 1000,
+        totalVmKb: null,
+        anonRssKb: victim.rssKb,
+        fileRssKb: 0,
+        shmemRssKb: 0,
+        oomScoreAdj: victim.oomScoreAdj,
+      },
       constraint: "CONSTRAINT_NONE",
       memcg: null,
       taskMemcg: null,
@@ -77,18 +86,60 @@ function designEvents(): DigestEvent[] {
   const ws = "workstation";
   return [
     // Firefox killed while electron held 8.1 GB and was the allocating task (the alert example in the docs).
-    event({ instanceId: ws, tier: "T1", severity: "critical", summary: "OOM kill: firefox (pid 4521)", process: "firefox", timestampUs: localUs(2026, 2, 11, 14, 32, 5), facts: oomKill(firefox, electron1, [electron1, firefox, task("chromium", 2900, Math.round(1.8 * GB_KB))]) }),
+    event({
+      instanceId: ws,
+      tier: "T1",
+      severity: "critical",
+      summary: "OOM kill: firefox (pid 4521)",
+      process: "firefox",
+      timestampUs: localUs(2026, 2, 11, 14, 32, 5),
+      facts: oomKill(firefox, electron1, [electron1, firefox, task("chromium", 2900, Math.round(1.8 * GB_KB))]),
+    }),
     // Electron killed two days later; the largest task then was a VM shielded by oom_score_adj -1000.
-    event({ instanceId: ws, tier: "T1", severity: "critical", summary: "OOM kill: electron (pid 5120)", process: "electron", timestampUs: localUs(2026, 2, 13, 20, 1), facts: oomKill(electron2, qemu, [qemu, electron2, task("firefox", 6001, 900_000)]) }),
+    event({
+      instanceId: ws,
+      tier: "T1",
+      severity: "critical",
+      summary: "OOM kill: electron (pid 5120)",
+      process: "electron",
+      timestampUs: localUs(2026, 2, 13, 20, 1),
+      facts: oomKill(electron2, qemu, [qemu, electron2, task("firefox", 6001, 900_000)]),
+    }),
     event({ instanceId: ws, tier: "T2", summary: "Crash: vlc (SIGSEGV)", process: "vlc", timestampUs: localUs(2026, 2, 12, 16, 45, 12) }),
     event({ instanceId: ws, tier: "T2", summary: "Crash: gimp (SIGABRT)", process: "gimp", timestampUs: localUs(2026, 2, 14, 10, 3) }),
     event({ instanceId: ws, tier: "T2", summary: "Crash: vlc (SIGSEGV)", process: "vlc", timestampUs: localUs(2026, 2, 15, 21, 17) }),
-    event({ instanceId: ws, tier: "T3", summary: "docker.service failed", unit: "docker.service", timestampUs: localUs(2026, 2, 10, 8, 0) }),
+    event({
+      instanceId: ws,
+      tier: "T3",
+      summary: "docker.service failed",
+      unit: "docker.service",
+      timestampUs: localUs(2026, 2, 10, 8, 0),
+    }),
     ...[30, 60, 45, 45].map((spanS, i) =>
-      event({ instanceId: ws, tier: "T5", severity: "warning", summary: "Memory pressure: page allocation failure in firefox (order 4)", process: "firefox", timestampUs: localUs(2026, 2, 11 + i, 14, 31), spanS }),
+      event({
+        instanceId: ws,
+        tier: "T5",
+        severity: "warning",
+        summary: "Memory pressure: page allocation failure in firefox (order 4)",
+        process: "firefox",
+        timestampUs: localUs(2026, 2, 11 + i, 14, 31),
+        spanS,
+      }),
     ),
-    event({ instanceId: "nas", tier: "T3", summary: "smbd.service failed", unit: "smbd.service", timestampUs: localUs(2026, 2, 11, 3, 12) }),
-    event({ instanceId: "nas", tier: "T4", summary: "I/O error on /dev/sdc — SMART: reallocated sectors 48→52", timestampUs: localUs(2026, 2, 14, 2, 40), facts: { kind: "kernel", device: "sdc", lines: [] } }),
+    event({
+      instanceId: "nas",
+      tier: "T3",
+      summary: "smbd.service failed",
+      unit: "smbd.service",
+      timestampUs: localUs(2026, 2, 11, 3, 12),
+    }),
+    event({
+      instanceId: "nas",
+      tier: "T4",
+      summary: "I/O error on /dev/sdc — SMART: reallocated sectors 48→52",
+      timestampUs: localUs(2026, 2, 14, 2, 40),
+      facts: { kind: "kernel", device: "sdc", lines: [] },
+    }),
     event({
       instanceId: "nas",
       tier: "T3",
@@ -142,7 +193,11 @@ describe("the documented example", () => {
 describe("counts", () => {
   test("an instance with no events: its section with zeros, no offender, no longest incident", () => {
     const digest = buildDigest({ sinceUs: SINCE_US, untilUs: UNTIL_US, instances: ["x"], events: [] });
-    expect(digestText(digest)).toBe(["=== x ===", "OOM Kills:        0", "Process Crashes:  0", "Service Failures: 0", "HW/Kernel Errors: 0", "Memory Pressure:  0"].join("\n"));
+    expect(digestText(digest)).toBe(
+      ["=== x ===", "OOM Kills:        0", "Process Crashes:  0", "Service Failures: 0", "HW/Kernel Errors: 0", "Memory Pressure:  0"].join(
+        "\n",
+      ),
+    );
     expect(digest.footer).toEqual([]);
   });
 
@@ -157,8 +212,20 @@ describe("counts", () => {
       spanS: 1500,
       detail: "nfs-server.service failed with result 'exit-code'.",
     });
-    const again = event({ instanceId: "nas", tier: "T3", summary: "nfs-server.service failed", unit: "nfs-server.service", timestampUs: localUs(2026, 2, 15, 9, 0) });
-    const smbd = event({ instanceId: "nas", tier: "T3", summary: "smbd.service failed", unit: "smbd.service", timestampUs: localUs(2026, 2, 16, 9, 0) });
+    const again = event({
+      instanceId: "nas",
+      tier: "T3",
+      summary: "nfs-server.service failed",
+      unit: "nfs-server.service",
+      timestampUs: localUs(2026, 2, 15, 9, 0),
+    });
+    const smbd = event({
+      instanceId: "nas",
+      tier: "T3",
+      summary: "smbd.service failed",
+      unit: "smbd.service",
+      timestampUs: localUs(2026, 2, 16, 9, 0),
+    });
     const text = digestText(digestOf([loop, again, smbd]));
     expect(text).toContain("\nService Failures: 9 (nfs-server.service ×8, smbd.service ×1)\n");
     // It lasted 25 minutes, so it is the longest, although smbd's failure came later.
@@ -166,18 +233,47 @@ describe("counts", () => {
   });
 
   test("longest incident ties: more occurrences first, then the latest; memory pressure never", () => {
-    const twice = event({ instanceId: "a", tier: "T2", summary: "Crash: vlc", process: "vlc", occurrences: 2, timestampUs: localUs(2026, 2, 10, 9) });
+    const twice = event({
+      instanceId: "a",
+      tier: "T2",
+      summary: "Crash: vlc",
+      process: "vlc",
+      occurrences: 2,
+      timestampUs: localUs(2026, 2, 10, 9),
+    });
     const later = event({ instanceId: "a", tier: "T2", summary: "Crash: gimp", process: "gimp", timestampUs: localUs(2026, 2, 16, 9) });
-    const pressure = event({ instanceId: "a", tier: "T5", severity: "warning", summary: "Memory pressure: journald flushing caches", timestampUs: localUs(2026, 2, 12), spanS: 600 });
+    const pressure = event({
+      instanceId: "a",
+      tier: "T5",
+      severity: "warning",
+      summary: "Memory pressure: journald flushing caches",
+      timestampUs: localUs(2026, 2, 12),
+      spanS: 600,
+    });
     expect(digestOf([twice, later, pressure]).footer).toEqual(["Longest incident: [a] Crash: vlc"]);
-    const earlier = event({ instanceId: "a", tier: "T2", summary: "Crash: gimp earlier", process: "gimp", timestampUs: later.timestampUs - 1 });
+    const earlier = event({
+      instanceId: "a",
+      tier: "T2",
+      summary: "Crash: gimp earlier",
+      process: "gimp",
+      timestampUs: later.timestampUs - 1,
+    });
     expect(digestOf([later, earlier]).footer).toEqual(["Longest incident: [a] Crash: gimp"]);
     expect(digestOf([pressure]).footer).toEqual([]);
   });
 
   test("names: most first, then in the order they happened; more than five end with +N more", () => {
     const names = ["a", "b", "c", "d", "e", "f", "g"];
-    const events = names.map((name, i) => event({ instanceId: "ws", tier: "T2", summary: `Crash: ${name}`, process: name, timestampUs: localUs(2026, 2, 10, 10 + i), occurrences: name === "g" ? 3 : 1 }));
+    const events = names.map((name, i) =>
+      event({
+        instanceId: "ws",
+        tier: "T2",
+        summary: `Crash: ${name}`,
+        process: name,
+        timestampUs: localUs(2026, 2, 10, 10 + i),
+        occurrences: name === "g" ? 3 : 1,
+      }),
+    );
     expect(digestText(digestOf(events))).toContain("\nProcess Crashes:  9 (g ×3, a ×1, b ×1, c ×1, d ×1, +2 more)\n");
   });
 
@@ -190,7 +286,8 @@ describe("counts", () => {
   });
 
   test("memory pressure: one episode, mixed severities, durations over a minute", () => {
-    const episode = (severity: DigestEvent["severity"], spanS: number) => event({ instanceId: "ws", tier: "T5", severity, summary: "p", timestampUs: localUs(2026, 2, 11), spanS });
+    const episode = (severity: DigestEvent["severity"], spanS: number) =>
+      event({ instanceId: "ws", tier: "T5", severity, summary: "p", timestampUs: localUs(2026, 2, 11), spanS });
     expect(digestText(digestOf([episode("warning", 0)]))).toContain("\nMemory Pressure:  1 warning episode (avg duration: 0s)");
     const mixed = [episode("warning", 100), episode("high", 200)];
     expect(digestText(digestOf(mixed))).toContain("\nMemory Pressure:  2 episodes (avg duration: 2m30s)");
@@ -211,7 +308,8 @@ describe("counts", () => {
   });
 
   test("the offender: largest in the most kills; triggered = kills it was largest in or allocated in; average over kills it appears in", () => {
-    const kill = (day: number, facts: Facts) => event({ instanceId: "ws", tier: "T1", summary: "OOM kill", process: "firefox", timestampUs: localUs(2026, 2, 10 + day), facts });
+    const kill = (day: number, facts: Facts) =>
+      event({ instanceId: "ws", tier: "T1", summary: "OOM kill", process: "firefox", timestampUs: localUs(2026, 2, 10 + day), facts });
     const kills = [
       kill(1, oomKill(firefox, electron1, [electron1, firefox])), // largest and allocating
       kill(2, oomKill(firefox, firefox, [electron1, firefox])), // largest; firefox's own allocation
@@ -228,7 +326,12 @@ describe("counts", () => {
   });
 
   test("log text with line breaks and control characters stays on its line", () => {
-    const odd = event({ instanceId: "ws", tier: "T4", summary: "BUG: soft lockup\n\x1b[31mCPU#3\x1b[0m stuck", timestampUs: localUs(2026, 2, 12) });
+    const odd = event({
+      instanceId: "ws",
+      tier: "T4",
+      summary: "BUG: soft lockup\n\x1b[31mCPU#3\x1b[0m stuck",
+      timestampUs: localUs(2026, 2, 12),
+    });
     expect(digestText(digestOf([odd]))).toContain("\nHW/Kernel Errors: 1 (BUG: soft lockup CPU#3 stuck)\n");
   });
 });
@@ -253,13 +356,20 @@ describe("order and title", () => {
 
 describe("trend versus the previous period", () => {
   const week = 7 * 86_400_000_000;
-  const shifted = (e: DigestEvent): DigestEvent => ({ ...e, id: `${e.id}p`, timestampUs: e.timestampUs - week, lastSeenUs: e.lastSeenUs - week });
+  const shifted = (e: DigestEvent): DigestEvent => ({
+    ...e,
+    id: `${e.id}p`,
+    timestampUs: e.timestampUs - week,
+    lastSeenUs: e.lastSeenUs - week,
+  });
 
   test("a line per instance watched all through the previous period, naming what changed", () => {
     const now = designEvents();
     const before = [
       ...now.filter((e) => e.instanceId === "workstation" && e.tier !== "T2").map(shifted),
-      shifted(event({ instanceId: "workstation", tier: "T1", summary: "OOM kill: gimp", process: "gimp", timestampUs: localUs(2026, 2, 12) })),
+      shifted(
+        event({ instanceId: "workstation", tier: "T1", summary: "OOM kill: gimp", process: "gimp", timestampUs: localUs(2026, 2, 12) }),
+      ),
     ];
     const digest = buildDigest({
       sinceUs: SINCE_US,
@@ -276,7 +386,13 @@ describe("trend versus the previous period", () => {
 
   test("no change says so", () => {
     const now = designEvents().filter((e) => e.instanceId === "nas");
-    const digest = buildDigest({ sinceUs: SINCE_US, untilUs: UNTIL_US, instances: ["nas"], events: now, previous: { events: now.map(shifted), instances: new Set(["nas"]) } });
+    const digest = buildDigest({
+      sinceUs: SINCE_US,
+      untilUs: UNTIL_US,
+      instances: ["nas"],
+      events: now,
+      previous: { events: now.map(shifted), instances: new Set(["nas"]) },
+    });
     expect(digest.sections[0]?.at(-1)).toBe("Trend vs previous 7d: unchanged");
   });
 });
@@ -285,7 +401,13 @@ describe("splitting for ntfy's 4096-byte messages", () => {
   function fleet(count: number): DigestEvent[] {
     return Array.from({ length: count }, (_, i) => {
       const instanceId = `host-${String(i).padStart(2, "0")}`;
-      return event({ instanceId, tier: "T2", summary: `Crash: worker-${i} (SIGSEGV)`, process: `worker-${i}`, timestampUs: localUs(2026, 2, 10, 1) + i });
+      return event({
+        instanceId,
+        tier: "T2",
+        summary: `Crash: worker-${i} (SIGSEGV)`,
+        process: `worker-${i}`,
+        timestampUs: localUs(2026, 2, 10, 1) + i,
+      });
     });
   }
 
@@ -306,7 +428,12 @@ describe("splitting for ntfy's 4096-byte messages", () => {
   });
 
   test("a section longer than a message is cut between its lines, a line longer than one at a character", () => {
-    const digest = buildDigest({ sinceUs: SINCE_US, untilUs: UNTIL_US, instances: ["ws"], events: [event({ instanceId: "ws", tier: "T4", summary: "é".repeat(200), timestampUs: localUs(2026, 2, 11) })] });
+    const digest = buildDigest({
+      sinceUs: SINCE_US,
+      untilUs: UNTIL_US,
+      instances: ["ws"],
+      events: [event({ instanceId: "ws", tier: "T4", summary: "é".repeat(200), timestampUs: localUs(2026, 2, 11) })],
+    });
     const parts = splitDigest(digest, 120);
     for (const part of parts) expect(utf8Bytes(part.message)).toBeLessThanOrEqual(120);
     expect(parts[0]?.message).toBe("=== ws ===\nOOM Kills:        0\nProcess Crashes:  0\nService Failures: 0");

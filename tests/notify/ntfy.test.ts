@@ -28,7 +28,23 @@ async function standIn(options: Parameters<typeof startNtfyStandIn>[0] = {}): Pr
 }
 
 function config(url: string, over: Partial<Config["ntfy"]> = {}): Config["ntfy"] {
-  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 7 * 86_400_000, minSeverity: {}, onResolve: "update", controlTopic: null, updateIntervalMs: 60_000, ...over };
+  return {
+    url,
+    priorityMap: { ...DEFAULT_PRIORITY_MAP },
+    alertTiers: ["T1", "T2"],
+    token: null,
+    tokenFile: null,
+    user: null,
+    password: null,
+    click: null,
+    timeoutMs: 5000,
+    maxAgeMs: 7 * 86_400_000,
+    minSeverity: {},
+    onResolve: "update",
+    controlTopic: null,
+    updateIntervalMs: 60_000,
+    ...over,
+  };
 }
 
 const note: Notification = {
@@ -64,7 +80,16 @@ describe("parseNtfyUrl", () => {
     expect(parseNtfyUrl(url)).toEqual({ serverUrl, topic });
   });
 
-  test.each(["", "ntfy.sh/my-topic", "https://ntfy.sh", "https://ntfy.sh/", "https://ntfy.sh/my.topic", "https://ntfy.sh/caf%C3%A9", `https://ntfy.sh/${"t".repeat(65)}`, "ftp://ntfy.sh/t"])("%p is not a topic URL", (url) => {
+  test.each([
+    "",
+    "ntfy.sh/my-topic",
+    "https://ntfy.sh",
+    "https://ntfy.sh/",
+    "https://ntfy.sh/my.topic",
+    "https://ntfy.sh/caf%C3%A9",
+    `https://ntfy.sh/${"t".repeat(65)}`,
+    "ftp://ntfy.sh/t",
+  ])("%p is not a topic URL", (url) => {
     expect(parseNtfyUrl(url)).toBeNull();
   });
 
@@ -95,7 +120,13 @@ describe("publishing", () => {
   });
 
   test("click is left out when there is none", () => {
-    expect(publishBody("alerts", { ...note, click: null })).toEqual({ topic: "alerts", title: note.title, message: note.message, priority: 5, tags: note.tags });
+    expect(publishBody("alerts", { ...note, click: null })).toEqual({
+      topic: "alerts",
+      title: note.title,
+      message: note.message,
+      priority: 5,
+      tags: note.tags,
+    });
   });
 
   test("behind a path prefix, the POST goes to the prefix's root", async () => {
@@ -188,13 +219,17 @@ describe("credentials", () => {
     const file = join(dir, "empty-token");
     writeFileSync(file, "\n");
     expect((await failure(send(config("http://127.0.0.1:9/t", { tokenFile: file })))).message).toBe(`[ntfy] token_file ${file} is empty`);
-    expect((await failure(send(config("http://127.0.0.1:9/t", { tokenFile: dir })))).message).toBe(`cannot read [ntfy] token_file ${dir}: it is a directory`);
+    expect((await failure(send(config("http://127.0.0.1:9/t", { tokenFile: dir })))).message).toBe(
+      `cannot read [ntfy] token_file ${dir}: it is a directory`,
+    );
   });
 
   test("wrong token → 401: the reason names the server and the keys to check; not retryable", async () => {
     const s = await standIn({ token: "tk_right" });
     const e = await failure(send(config(s.topicUrl("alerts"), { token: "tk_wrong" })));
-    expect(e.message).toBe(`${s.url} rejected the credentials for topic "alerts" (HTTP 401: unauthorized, ntfy code 40101): check [ntfy] token / token_file / user+password`);
+    expect(e.message).toBe(
+      `${s.url} rejected the credentials for topic "alerts" (HTTP 401: unauthorized, ntfy code 40101): check [ntfy] token / token_file / user+password`,
+    );
     expect([e.status, e.retryable]).toEqual([401, false]);
     expect(e.message).not.toContain("tk_wrong");
     expect(s.messages).toHaveLength(0);
@@ -235,7 +270,9 @@ describe("failures: reason in words, naming the server, and whether waiting help
   test("wrong path (no ntfy there) → 404, not retryable", async () => {
     const s = await standIn({ pathPrefix: "/ntfy" });
     const e = await failure(send(config(`http://127.0.0.1:${s.port}/alerts`)));
-    expect(e.message).toBe(`http://127.0.0.1:${s.port} has no ntfy publish endpoint there (HTTP 404: page not found, ntfy code 40401): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`);
+    expect(e.message).toBe(
+      `http://127.0.0.1:${s.port} has no ntfy publish endpoint there (HTTP 404: page not found, ntfy code 40401): check [ntfy] url, e.g. "https://ntfy.sh/my-topic"`,
+    );
     expect([e.status, e.retryable]).toEqual([404, false]);
   });
 
@@ -296,12 +333,22 @@ describe("failures: reason in words, naming the server, and whether waiting help
   });
 
   test("a redirect is reported, not followed (fetch would re-send it as a GET)", async () => {
-    const redirector = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 301, headers: { Location: "https://ntfy.example/" } }) });
+    const redirector = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => new Response(null, { status: 301, headers: { Location: "https://ntfy.example/" } }),
+    });
     let requests = 0;
-    const counted = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (requests++, new Response(null, { status: 308, headers: { Location: `http://127.0.0.1:${redirector.port}/` } })) });
+    const counted = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => (requests++, new Response(null, { status: 308, headers: { Location: `http://127.0.0.1:${redirector.port}/` } })),
+    });
     try {
       const e = await failure(send(config(`http://127.0.0.1:${counted.port}/alerts`)));
-      expect(e.message).toBe(`http://127.0.0.1:${counted.port} redirects (HTTP 308) to http://127.0.0.1:${redirector.port}/: put the address it names, with the topic, in [ntfy] url`);
+      expect(e.message).toBe(
+        `http://127.0.0.1:${counted.port} redirects (HTTP 308) to http://127.0.0.1:${redirector.port}/: put the address it names, with the topic, in [ntfy] url`,
+      );
       expect([e.status, e.retryable, requests]).toEqual([308, false, 1]);
     } finally {
       await Promise.all([redirector.stop(true), counted.stop(true)]);
@@ -309,7 +356,12 @@ describe("failures: reason in words, naming the server, and whether waiting help
   });
 
   test("a certificate nobody vouches for → TLS error naming it, retryable", async () => {
-    const tls = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY }, fetch: () => new Response("{}") });
+    const tls = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
+      fetch: () => new Response("{}"),
+    });
     try {
       const e = await failure(send(config(`https://127.0.0.1:${tls.port}/alerts`)));
       expect(e.message).toBe(`TLS error with https://127.0.0.1:${tls.port}: its certificate is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)`);
@@ -340,10 +392,21 @@ describe("failures: reason in words, naming the server, and whether waiting help
 describe("the stand-in itself follows ntfy", () => {
   test("plain publish to /<topic> with X-Title / X-Priority / X-Tags headers", async () => {
     const s = await standIn();
-    const r = await fetch(s.topicUrl("backups"), { method: "PUT", body: "Backup done", headers: { "X-Title": "nightly", "X-Priority": "high", "X-Tags": "floppy_disk, ok" } });
+    const r = await fetch(s.topicUrl("backups"), {
+      method: "PUT",
+      body: "Backup done",
+      headers: { "X-Title": "nightly", "X-Priority": "high", "X-Tags": "floppy_disk, ok" },
+    });
     const reply = (await r.json()) as Record<string, unknown>;
     expect(r.status).toBe(200);
-    expect(reply).toMatchObject({ event: "message", topic: "backups", title: "nightly", message: "Backup done", priority: 4, tags: ["floppy_disk", "ok"] });
+    expect(reply).toMatchObject({
+      event: "message",
+      topic: "backups",
+      title: "nightly",
+      message: "Backup done",
+      priority: 4,
+      tags: ["floppy_disk", "ok"],
+    });
     expect(typeof reply["id"]).toBe("string");
     expect(s.messages[0]?.via).toBe("path");
   });

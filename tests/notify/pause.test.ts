@@ -56,7 +56,12 @@ test("401 from ntfy pauses the outbox: nothing is marked failed, one log line, a
   standIns.push(ntfy);
   for (const t of ["a", "b", "c"]) enqueueAlert(db, `ev-${t}`, note(t), Date.now() * 1000);
   const { lines, log } = recordingLog();
-  const sender = new OutboxSender({ db, notifier: new NtfyNotifier(ntfyConfig(ntfy.topicUrl("alerts"), { token: "tk_old" })), log, pauseRetryMs: 150 });
+  const sender = new OutboxSender({
+    db,
+    notifier: new NtfyNotifier(ntfyConfig(ntfy.topicUrl("alerts"), { token: "tk_old" })),
+    log,
+    pauseRetryMs: 150,
+  });
   const controller = new AbortController();
   const running = sender.run(controller.signal);
   // Several refused retries while paused.
@@ -136,13 +141,22 @@ test("429 waits at least what Retry-After asks before the next try", async () =>
     port: 0,
     fetch() {
       arrivals.push(Date.now());
-      if (arrivals.length === 1) return new Response(`{"code":42901,"http":429,"error":"limit reached: too many requests"}`, { status: 429, headers: { "Retry-After": "1" } });
+      if (arrivals.length === 1)
+        return new Response(`{"code":42901,"http":429,"error":"limit reached: too many requests"}`, {
+          status: 429,
+          headers: { "Retry-After": "1" },
+        });
       return Response.json({ id: "x", event: "message" });
     },
   });
   servers.push(server);
   enqueueAlert(db, "ev-a", note("a"), Date.now() * 1000);
-  const sender = new OutboxSender({ db, notifier: new NtfyNotifier(ntfyConfig(`http://127.0.0.1:${server.port}/alerts`)), log: recordingLog().log, backoffInitialMs: 10 });
+  const sender = new OutboxSender({
+    db,
+    notifier: new NtfyNotifier(ntfyConfig(`http://127.0.0.1:${server.port}/alerts`)),
+    log: recordingLog().log,
+    backoffInitialMs: 10,
+  });
   await runUntil(sender, () => outboxCounts(db).sent === 1);
   expect(arrivals).toHaveLength(2);
   expect((arrivals[1] as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(1000);

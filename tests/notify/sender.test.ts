@@ -53,7 +53,9 @@ async function drain(sender: OutboxSender, until: () => boolean, timeoutMs = 500
 test("an outage delays alerts, keeps their order and sends each once", async () => {
   for (const t of ["a", "b", "c"]) enqueueAlert(db, `ev-${t}`, note(t), Date.now() * 1000);
   // "a" fails three times (server down), then everything goes through.
-  const s = scripted((n, attempt) => (n.title === "a" && attempt <= 3 ? new NotifyError("connection refused", { status: null, retryable: true }) : null));
+  const s = scripted((n, attempt) =>
+    n.title === "a" && attempt <= 3 ? new NotifyError("connection refused", { status: null, retryable: true }) : null,
+  );
   const sender = new OutboxSender({ db, notifier: s.notifier, log: quiet, backoffInitialMs: 10, backoffMaxMs: 40 });
   await drain(sender, () => s.delivered.length === 3);
   expect(s.delivered).toEqual(["a", "b", "c"]);
@@ -65,9 +67,18 @@ test("an outage delays alerts, keeps their order and sends each once", async () 
 test("a refusal of one message sets that alert aside as refused, the queue moves on, --retry puts it back", async () => {
   for (const t of ["a", "b"]) enqueueAlert(db, `ev-${t}`, note(t), Date.now() * 1000);
   let refuse = true;
-  const s = scripted((n) => (n.title === "a" && refuse ? new NotifyError("title too large (HTTP 400, ntfy code 40057)", { status: 400, retryable: false, ntfyCode: 40057 }) : null));
+  const s = scripted((n) =>
+    n.title === "a" && refuse
+      ? new NotifyError("title too large (HTTP 400, ntfy code 40057)", { status: 400, retryable: false, ntfyCode: 40057 })
+      : null,
+  );
   const errors: string[] = [];
-  const sender = new OutboxSender({ db, notifier: s.notifier, log: { ...quiet, error: (m: string) => errors.push(m) }, backoffInitialMs: 10 });
+  const sender = new OutboxSender({
+    db,
+    notifier: s.notifier,
+    log: { ...quiet, error: (m: string) => errors.push(m) },
+    backoffInitialMs: 10,
+  });
   await drain(sender, () => outboxCounts(db).sent === 1);
   expect(s.attempts).toEqual(["a", "b"]);
   expect(outboxCounts(db)).toMatchObject({ pending: 0, sent: 1, failed: 1 });
@@ -86,7 +97,12 @@ test("only an alert older than max_age is dropped, and it is counted", async () 
   enqueueAlert(db, "ev-new", note("new"), nowUs - 6 * 86_400_000_000);
   const s = scripted(() => null);
   const warnings: string[] = [];
-  const sender = new OutboxSender({ db, notifier: s.notifier, log: { ...quiet, warn: (m: string) => warnings.push(m) }, maxAgeMs: 7 * 86_400_000 });
+  const sender = new OutboxSender({
+    db,
+    notifier: s.notifier,
+    log: { ...quiet, warn: (m: string) => warnings.push(m) },
+    maxAgeMs: 7 * 86_400_000,
+  });
   await drain(sender, () => outboxCounts(db).sent === 1);
   expect(s.attempts).toEqual(["new"]);
   expect(sender.counters.expired).toBe(1);

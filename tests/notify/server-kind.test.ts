@@ -21,17 +21,44 @@ afterEach(async () => {
 });
 
 function ntfy(url: string): Config["ntfy"] {
-  return { url, priorityMap: { ...DEFAULT_PRIORITY_MAP }, alertTiers: ["T1", "T2"], token: null, tokenFile: null, user: null, password: null, click: null, timeoutMs: 5000, maxAgeMs: 7 * 86_400_000, minSeverity: {}, onResolve: "update", controlTopic: null, updateIntervalMs: 60_000 };
+  return {
+    url,
+    priorityMap: { ...DEFAULT_PRIORITY_MAP },
+    alertTiers: ["T1", "T2"],
+    token: null,
+    tokenFile: null,
+    user: null,
+    password: null,
+    click: null,
+    timeoutMs: 5000,
+    maxAgeMs: 7 * 86_400_000,
+    minSeverity: {},
+    onResolve: "update",
+    controlTopic: null,
+    updateIntervalMs: 60_000,
+  };
 }
 
-const alert = (title: string, sequenceId?: string): Notification => ({ title, message: "m", priority: 4, tags: [], click: null, ...(sequenceId ? { sequenceId } : {}) });
+const alert = (title: string, sequenceId?: string): Notification => ({
+  title,
+  message: "m",
+  priority: 4,
+  tags: [],
+  click: null,
+  ...(sequenceId ? { sequenceId } : {}),
+});
 
 /** Sends what is queued through the real client, then stops; the sender's counters and what it warned. */
 async function drain(standIn: NtfyStandIn, alerts: Notification[]): Promise<{ sender: OutboxSender; warnings: string[] }> {
   db = openStore(":memory:");
   for (const [i, n] of alerts.entries()) enqueueAlert(db, `ev-${i}`, n, Date.now() * 1000);
   const warnings: string[] = [];
-  const sender = new OutboxSender({ db, notifier: new NtfyNotifier(ntfy(standIn.topicUrl("alerts"))), log: { info() {}, warn: (m) => warnings.push(m), error() {} }, idlePollMs: 20 });
+  const sender = new OutboxSender({
+    db,
+    notifier: new NtfyNotifier(ntfy(standIn.topicUrl("alerts"))),
+    log: { info() {}, warn: (m) => warnings.push(m), error() {} },
+    idlePollMs: 20,
+  });
   const stop = new AbortController();
   const running = sender.run(stop.signal);
   while (sender.counters.sent < alerts.length && sender.counters.lastError === null) await Bun.sleep(10);
@@ -44,7 +71,10 @@ async function drain(standIn: NtfyStandIn, alerts: Notification[]): Promise<{ se
 test("a 2.16+ server echoes the sequence id: updates arrive in place", async () => {
   const s = await startNtfyStandIn();
   standIns.push(s);
-  const { sender, warnings } = await drain(s, [alert("OOM kill: stress", "logtriage-inc1"), alert("Update: OOM kill: stress", "logtriage-inc1")]);
+  const { sender, warnings } = await drain(s, [
+    alert("OOM kill: stress", "logtriage-inc1"),
+    alert("Update: OOM kill: stress", "logtriage-inc1"),
+  ]);
   expect(sender.counters.updatesInPlace).toBe(true);
   expect(warnings).toEqual([]);
   expect(s.notifications("alerts")).toHaveLength(1);
@@ -53,7 +83,10 @@ test("a 2.16+ server echoes the sequence id: updates arrive in place", async () 
 test("an older server does not: said once, and each update is a new notification on the phone", async () => {
   const s = await startNtfyStandIn({ sequenceIds: false });
   standIns.push(s);
-  const { sender, warnings } = await drain(s, [alert("OOM kill: stress", "logtriage-inc1"), alert("Update: OOM kill: stress", "logtriage-inc1")]);
+  const { sender, warnings } = await drain(s, [
+    alert("OOM kill: stress", "logtriage-inc1"),
+    alert("Update: OOM kill: stress", "logtriage-inc1"),
+  ]);
   expect(sender.counters.updatesInPlace).toBe(false);
   expect(warnings).toEqual(["ntfy: an older server — each update arrives as a new notification; upgrade to 2.16+"]);
   expect(s.notifications("alerts")).toHaveLength(2);

@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { apportReportPrefix, describeFrame, parseCoredumpInfo, parseCoredumpList, parseCorePattern, parseStackFrames } from "../../src/parse/coredump.ts";
+import {
+  apportReportPrefix,
+  describeFrame,
+  parseCoredumpInfo,
+  parseCoredumpList,
+  parseCorePattern,
+  parseStackFrames,
+} from "../../src/parse/coredump.ts";
 import { fixtureEntries, fixturePath } from "../_fixtures.ts";
 
 // Real output of systemd-coredump / coredumpctl 252.39 on this project's Debian 12 VM
@@ -35,7 +42,13 @@ describe("parseCoredumpInfo", () => {
     expect(info?.pid).toBe(9747);
     expect(info?.executable).toBe("/usr/bin/python3.11");
     expect(info?.frames).toHaveLength(19);
-    expect(info?.frames[0]).toEqual({ index: 0, address: "0x00007f78faf5aad8", func: "__strlen_evex", object: "libc.so.6", offset: "0x167ad8" });
+    expect(info?.frames[0]).toEqual({
+      index: 0,
+      address: "0x00007f78faf5aad8",
+      func: "__strlen_evex",
+      object: "libc.so.6",
+      offset: "0x167ad8",
+    });
     expect(info?.frames[1]?.func).toBeNull();
     expect(info?.frames[1]?.object).toBe("_ctypes.cpython-311-x86_64-linux-gnu.so");
     expect(info?.frames[10]?.index).toBe(10);
@@ -76,8 +89,22 @@ describe("parseCoredumpList", () => {
   test("coredumpctl --json=short list: sizes in bytes, a deleted core is missing with size null", () => {
     const rows = parseCoredumpList(readFileSync(fixturePath("real/coredumpctl-list.json"), "utf8"));
     expect(rows).toHaveLength(3);
-    expect(rows?.[0]).toEqual({ timeUs: 1795373714066924, pid: 9532, signal: 11, corefile: "missing", exe: "/tmp/lt/crashme", sizeBytes: null });
-    expect(rows?.[2]).toEqual({ timeUs: 1795373756810763, pid: 9747, signal: 11, corefile: "present", exe: "/usr/bin/python3.11", sizeBytes: 627923 });
+    expect(rows?.[0]).toEqual({
+      timeUs: 1795373714066924,
+      pid: 9532,
+      signal: 11,
+      corefile: "missing",
+      exe: "/tmp/lt/crashme",
+      sizeBytes: null,
+    });
+    expect(rows?.[2]).toEqual({
+      timeUs: 1795373756810763,
+      pid: 9747,
+      signal: 11,
+      corefile: "present",
+      exe: "/usr/bin/python3.11",
+      sizeBytes: 627923,
+    });
   });
 
   test.each([["No coredumps found.\n"], ["{}"], [""]])("not the JSON array: %p → null", (text) => {

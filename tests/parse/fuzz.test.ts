@@ -21,7 +21,33 @@ function rng(seed: number): () => number {
   };
 }
 
-const PIECES = ["\\", '"', "{", "}", "[", "]", ":", ",", "\n", "\u0000", "\uFFFD", "é", "0x", "-1", "99999999999999999999", "kB", "(", ")", "=", " ", "Killed process", "invoked oom-killer:", "segfault at", "Tasks state", "[  pid  ]"];
+const PIECES = [
+  "\\",
+  '"',
+  "{",
+  "}",
+  "[",
+  "]",
+  ":",
+  ",",
+  "\n",
+  "\u0000",
+  "\uFFFD",
+  "é",
+  "0x",
+  "-1",
+  "99999999999999999999",
+  "kB",
+  "(",
+  ")",
+  "=",
+  " ",
+  "Killed process",
+  "invoked oom-killer:",
+  "segfault at",
+  "Tasks state",
+  "[  pid  ]",
+];
 
 function mutate(line: string, r: () => number): string {
   let s = line;
@@ -40,8 +66,16 @@ function mutate(line: string, r: () => number): string {
 async function realLines(): Promise<{ json: string[]; text: string[]; kmsg: string[] }> {
   const read = async (f: string) => (await Bun.file(fixturePath(f)).text()).split("\n").filter(Boolean);
   return {
-    json: [...(await read("real/oom-memcg-v1-kernel6.jsonl")), ...(await read("real/coredump-python.jsonl")), ...(await read("real/unit-fail-restart-limit.jsonl"))],
-    text: [...(await read("real/oom-memcg-v1-kernel6.dmesg.txt")), ...(await read("public/hardware-errors.txt")), ...(await read("public/oom-global-kernel4.9.dmesg.txt"))],
+    json: [
+      ...(await read("real/oom-memcg-v1-kernel6.jsonl")),
+      ...(await read("real/coredump-python.jsonl")),
+      ...(await read("real/unit-fail-restart-limit.jsonl")),
+    ],
+    text: [
+      ...(await read("real/oom-memcg-v1-kernel6.dmesg.txt")),
+      ...(await read("public/hardware-errors.txt")),
+      ...(await read("public/oom-global-kernel4.9.dmesg.txt")),
+    ],
     kmsg: await read("real/oom-memcg-v1-kernel6.kmsg.txt"),
   };
 }
@@ -72,9 +106,15 @@ test("20,000 mutated real lines: parsers and triage never throw", async () => {
 
 test("the OOM report parser survives any subset and order of a real report's lines", async () => {
   const r = rng(42);
-  const lines = (await Bun.file(fixturePath("real/oom-memcg-v1-kernel6.dmesg.txt")).text()).split("\n").filter(Boolean).map((l) => l.replace(/^\[[^\]]*\] /, ""));
+  const lines = (await Bun.file(fixturePath("real/oom-memcg-v1-kernel6.dmesg.txt")).text())
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.replace(/^\[[^\]]*\] /, ""));
   for (let i = 0; i < 2000; i++) {
-    const subset = lines.filter(() => r() < 0.5).sort(() => r() - 0.5).map((l) => (r() < 0.2 ? mutate(l, r) : l));
+    const subset = lines
+      .filter(() => r() < 0.5)
+      .sort(() => r() - 0.5)
+      .map((l) => (r() < 0.2 ? mutate(l, r) : l));
     const report = parseOomReport(subset, 4);
     expect(report.topTasks.length).toBeLessThanOrEqual(5);
   }

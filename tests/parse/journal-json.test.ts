@@ -40,7 +40,13 @@ describe("parseJournalLine", () => {
   });
 
   test("the subject unit: USER_UNIT of a user manager wins over the sender's own unit", () => {
-    const e = parseJournalLine(JSON.stringify({ MESSAGE: "lt-fail.service: Failed with result 'exit-code'.", USER_UNIT: "lt-fail.service", _SYSTEMD_UNIT: "user@0.service" }));
+    const e = parseJournalLine(
+      JSON.stringify({
+        MESSAGE: "lt-fail.service: Failed with result 'exit-code'.",
+        USER_UNIT: "lt-fail.service",
+        _SYSTEMD_UNIT: "user@0.service",
+      }),
+    );
     expect(e?.unit).toBe("lt-fail.service");
   });
 

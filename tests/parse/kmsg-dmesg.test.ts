@@ -4,7 +4,10 @@ import { parseKmsgRecord } from "../../src/parse/kmsg.ts";
 
 describe("parseKmsgRecord", () => {
   test("a real record: priority, sequence cursor, monotonic time", () => {
-    const e = parseKmsgRecord("4,344,4095361485,-;python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0", "fbab4f0c");
+    const e = parseKmsgRecord(
+      "4,344,4095361485,-;python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
+      "fbab4f0c",
+    );
     expect(e?.priority).toBe(4);
     expect(e?.cursor).toBe("kmsg:fbab4f0c:344");
     expect(e?.monotonicUs).toBe(4095361485);

@@ -56,9 +56,18 @@ describe("parseOomReport on real captures (Debian 12, kernel 6.18, cgroup v1 mem
 
 describe("line parsers", () => {
   test.each([
-    ["python3", "Memory cgroup out of memory: Killed process 3546 (python3) total-vm:76660kB, anon-rss:65280kB, file-rss:5328kB, shmem-rss:0kB, UID:0 pgtables:184kB oom_score_adj:0"],
-    ["Plex Media Server", "Out of memory: Killed process 812 (Plex Media Server) total-vm:1000kB, anon-rss:900kB, file-rss:0kB, shmem-rss:0kB, UID:998 pgtables:12kB oom_score_adj:0"],
-    ["()", "Out of memory: Killed process 9 (()) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0"],
+    [
+      "python3",
+      "Memory cgroup out of memory: Killed process 3546 (python3) total-vm:76660kB, anon-rss:65280kB, file-rss:5328kB, shmem-rss:0kB, UID:0 pgtables:184kB oom_score_adj:0",
+    ],
+    [
+      "Plex Media Server",
+      "Out of memory: Killed process 812 (Plex Media Server) total-vm:1000kB, anon-rss:900kB, file-rss:0kB, shmem-rss:0kB, UID:998 pgtables:12kB oom_score_adj:0",
+    ],
+    [
+      "()",
+      "Out of memory: Killed process 9 (()) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0",
+    ],
     ["with (parens)", "Killed process 10 (with (parens)) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:4kB"],
   ])("Killed process names %p", (name, line) => {
     expect(parseKilledProcess(line)?.name).toBe(name);
@@ -70,7 +79,9 @@ describe("line parsers", () => {
   });
 
   test("oom-kill: pairs keep mems_allowed lists with commas", () => {
-    const p = parseOomKillPairs("constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0-1,3,global_oom,task_memcg=/user.slice,task=chrome,pid=42,uid=1000");
+    const p = parseOomKillPairs(
+      "constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0-1,3,global_oom,task_memcg=/user.slice,task=chrome,pid=42,uid=1000",
+    );
     expect(p["mems_allowed"]).toBe("0-1,3");
     expect("global_oom" in p).toBe(true);
     expect(p["task"]).toBe("chrome");

@@ -34,7 +34,10 @@ test("cgroup: the unit's path from v2 or v1's name=systemd line; its owner by na
   expect(path).toBe("/app.slice/lt-capture-30761.service");
   expect(ownerOfCgroup(path)).toBe("lt-capture-30761.service");
   // v1 only (no "0::" line): the name=systemd hierarchy.
-  const v1 = read("pid-user-unit-cgroup.txt").split("\n").filter((l) => !l.startsWith("0::")).join("\n");
+  const v1 = read("pid-user-unit-cgroup.txt")
+    .split("\n")
+    .filter((l) => !l.startsWith("0::"))
+    .join("\n");
   expect(parseCgroupPath(v1)).toBe("/app.slice/lt-capture-30761.service");
   expect(ownerOfCgroup(parseCgroupPath(read("pid-shell-cgroup.txt")))).toBe("init.scope");
   expect(ownerOfCgroup("/")).toBeNull();
@@ -42,7 +45,10 @@ test("cgroup: the unit's path from v2 or v1's name=systemd line; its owner by na
 });
 
 test("the real thrashing series parses reading by reading", () => {
-  const readings = read("pressure-memory-thrash-series.txt").trim().split("\n").map((line) => parsePsi(line.replace(" full", "\nfull")));
+  const readings = read("pressure-memory-thrash-series.txt")
+    .trim()
+    .split("\n")
+    .map((line) => parsePsi(line.replace(" full", "\nfull")));
   expect(readings).toHaveLength(20);
   expect(readings[0]?.some.avg10).toBe(0);
   expect(readings[19]?.full?.avg10).toBe(13.01);

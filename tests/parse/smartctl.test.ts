@@ -2,7 +2,14 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SmartSummary } from "../../src/event.ts";
-import { describeExitStatus, describeNvmeCriticalWarning, describeSmartSummary, parseSmartctlReport, parseSmartctlScan, smartChanges } from "../../src/parse/smartctl.ts";
+import {
+  describeExitStatus,
+  describeNvmeCriticalWarning,
+  describeSmartSummary,
+  parseSmartctlReport,
+  parseSmartctlScan,
+  smartChanges,
+} from "../../src/parse/smartctl.ts";
 import { FIXTURES } from "../_fixtures.ts";
 
 const smartctlFixture = (name: string) => readFileSync(join(FIXTURES, "smartctl", name), "utf8");
@@ -15,7 +22,9 @@ function summaryOf(name: string, device = "/dev/x"): SmartSummary {
 
 describe("parseSmartctlScan", () => {
   test("--scan-open of an NVMe machine (smartctl 7.4, Debian 13)", () => {
-    expect(parseSmartctlScan(smartctlFixture("public-scan-open-nvme.json"))).toEqual([{ name: "/dev/nvme0", type: "nvme", openError: null }]);
+    expect(parseSmartctlScan(smartctlFixture("public-scan-open-nvme.json"))).toEqual([
+      { name: "/dev/nvme0", type: "nvme", openError: null },
+    ]);
   });
 
   test("seven SCSI disks keep their order and -d type", () => {
@@ -67,7 +76,14 @@ describe("parseSmartctlReport", () => {
 
   test("healthy NVMe (Intel 660p)", () => {
     const s = summaryOf("public-nvme-intel660p-healthy.json");
-    expect([s.protocol, s.healthPassed, s.nvmeCriticalWarning, s.mediaErrors, s.reallocated, s.pending]).toEqual(["NVMe", true, 0, 0, null, null]);
+    expect([s.protocol, s.healthPassed, s.nvmeCriticalWarning, s.mediaErrors, s.reallocated, s.pending]).toEqual([
+      "NVMe",
+      true,
+      0,
+      0,
+      null,
+      null,
+    ]);
     expect(s.powerOnHours).toBe(2401);
   });
 
@@ -80,7 +96,14 @@ describe("parseSmartctlReport", () => {
 
   test("healthy SAS disk: grown defect list as reallocated, uncorrected errors as media errors", () => {
     const s = summaryOf("public-sas-hgst-healthy.json");
-    expect([s.protocol, s.model, s.reallocated, s.mediaErrors, s.temperatureC, s.powerOnHours]).toEqual(["SCSI", "HGST HUS728T8TAL5204", 0, 0, 34, 48465]);
+    expect([s.protocol, s.model, s.reallocated, s.mediaErrors, s.temperatureC, s.powerOnHours]).toEqual([
+      "SCSI",
+      "HGST HUS728T8TAL5204",
+      0,
+      0,
+      34,
+      48465,
+    ]);
   });
 
   test("this VM's virtio disk, autodetected: unsupported, not an error", () => {
@@ -96,12 +119,20 @@ describe("parseSmartctlReport", () => {
 
   test("not root: Permission denied", () => {
     const r = parseSmartctlReport(smartctlFixture("real-virtio-vda-permission-denied-nobody.json"), "/dev/vda", 2);
-    expect(r).toEqual({ kind: "denied", device: "/dev/vda", message: "Smartctl open device: /dev/vda failed: Permission denied", notPermitted: false });
+    expect(r).toEqual({
+      kind: "denied",
+      device: "/dev/vda",
+      message: "Smartctl open device: /dev/vda failed: Permission denied",
+      notPermitted: false,
+    });
   });
 
   test("a disk in standby answers the -n standby status and is not read", () => {
     // The header smartctl writes before it exits on a sleeping disk, from the real capture with the exit status of -n standby,3.
-    const text = smartctlFixture("real-virtio-vda-unknown-type.json").replace('"messages":[{"string":"/dev/vda: Unable to detect device type","severity":"error"}],"exit_status":1', '"exit_status":3');
+    const text = smartctlFixture("real-virtio-vda-unknown-type.json").replace(
+      '"messages":[{"string":"/dev/vda: Unable to detect device type","severity":"error"}],"exit_status":1',
+      '"exit_status":3',
+    );
     expect(parseSmartctlReport(text, "/dev/sda", 3)).toEqual({ kind: "standby", device: "/dev/sda" });
   });
 
@@ -112,7 +143,12 @@ describe("parseSmartctlReport", () => {
 
 describe("describeExitStatus", () => {
   test("216 = bits 3, 4, 6, 7 (the failing Hitachi)", () => {
-    expect(describeExitStatus(216)).toEqual(["SMART status check returned DISK FAILING", "prefail attributes at or below threshold", "the device error log contains errors", "the self-test log contains errors"]);
+    expect(describeExitStatus(216)).toEqual([
+      "SMART status check returned DISK FAILING",
+      "prefail attributes at or below threshold",
+      "the device error log contains errors",
+      "the self-test log contains errors",
+    ]);
   });
   test("0 → nothing; 2 → open failed", () => {
     expect(describeExitStatus(0)).toEqual([]);
@@ -141,7 +177,11 @@ describe("smartChanges", () => {
   });
 
   test("first sighting of an already failing disk says everything that is wrong", () => {
-    expect(smartChanges(null, summaryOf("public-ata-hitachi-failed-reallocated-pending.json"))).toEqual(["SMART overall health FAILED", "reallocated sectors 1975", "pending sectors 8"]);
+    expect(smartChanges(null, summaryOf("public-ata-hitachi-failed-reallocated-pending.json"))).toEqual([
+      "SMART overall health FAILED",
+      "reallocated sectors 1975",
+      "pending sectors 8",
+    ]);
   });
 
   test("health turning FAILED names what it was", () => {
@@ -152,11 +192,16 @@ describe("smartChanges", () => {
   test("NVMe media errors 0 → 7 and a new critical warning bit", () => {
     const before = summaryOf("public-nvme-intel660p-healthy.json");
     const after = { ...summaryOf("public-nvme-samsung970-media-errors.json"), nvmeCriticalWarning: 0x04 };
-    expect(smartChanges({ ...before, device: after.device }, after)).toEqual(["media errors 0 → 7", "NVMe critical warning: reliability degraded by media or internal errors"]);
+    expect(smartChanges({ ...before, device: after.device }, after)).toEqual([
+      "media errors 0 → 7",
+      "NVMe critical warning: reliability degraded by media or internal errors",
+    ]);
   });
 });
 
 test("describeNvmeCriticalWarning and describeSmartSummary", () => {
   expect(describeNvmeCriticalWarning(0x09)).toEqual(["available spare below threshold", "media placed in read-only mode"]);
-  expect(describeSmartSummary(summaryOf("public-ata-wd-green-healthy.json"))).toBe("PASSED, reallocated 0, pending 0, offline uncorrectable 0, 31 °C, 48115 h on");
+  expect(describeSmartSummary(summaryOf("public-ata-wd-green-healthy.json"))).toBe(
+    "PASSED, reallocated 0, pending 0, offline uncorrectable 0, 31 °C, 48115 h on",
+  );
 });

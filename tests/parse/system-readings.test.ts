@@ -53,7 +53,13 @@ describe("/proc/self/mounts", () => {
   });
 
   test("a device mounted twice is listed once, at its first mount point; escaped spaces are unescaped; zfs without a block device counts", () => {
-    const text = ["/dev/sda1 / ext4 rw 0 0", "/dev/sda2 /srv/my\\040data xfs rw 0 0", "/dev/sda1 /var/lib/docker/x ext4 rw 0 0", "tank/home /home zfs rw 0 0", "overlay /var/lib/docker/overlay2/m overlay rw 0 0"].join("\n");
+    const text = [
+      "/dev/sda1 / ext4 rw 0 0",
+      "/dev/sda2 /srv/my\\040data xfs rw 0 0",
+      "/dev/sda1 /var/lib/docker/x ext4 rw 0 0",
+      "tank/home /home zfs rw 0 0",
+      "overlay /var/lib/docker/overlay2/m overlay rw 0 0",
+    ].join("\n");
     expect(parseRealMounts(text).map((m) => m.mountPoint)).toEqual(["/", "/srv/my data", "/home"]);
   });
 

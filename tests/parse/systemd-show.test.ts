@@ -37,7 +37,13 @@ describe("parseTimerShow", () => {
 
 test("parseServiceShow: the failed run's result, exit status and when it ended", () => {
   const [mono, cal] = parseServiceShow(real("systemctl-show-timer-services.txt"));
-  expect(mono).toEqual({ id: "lt-cap-mono.service", result: "exit-code", execMainCode: 1, execMainStatus: 3, inactiveEnterUs: 1795394315_000_000 });
+  expect(mono).toEqual({
+    id: "lt-cap-mono.service",
+    result: "exit-code",
+    execMainCode: 1,
+    execMainStatus: 3,
+    inactiveEnterUs: 1795394315_000_000,
+  });
   expect(cal).toEqual({ id: "lt-cap-cal.service", result: "success", execMainCode: 0, execMainStatus: 0, inactiveEnterUs: null });
 });
 
@@ -47,7 +53,13 @@ test("parseCalendarIntervals: the gap between the next two elapses, per spec", (
 });
 
 test("parseTimerList: names from list-units", () => {
-  expect(parseTimerList(real("systemctl-list-timers.txt"))).toEqual(["lt-cap-cal.timer", "lt-cap-mono.timer", "lt-capture-backup.timer", "lt-capture-daily.timer", "lt-capture-ok.timer"]);
+  expect(parseTimerList(real("systemctl-list-timers.txt"))).toEqual([
+    "lt-cap-cal.timer",
+    "lt-cap-mono.timer",
+    "lt-capture-backup.timer",
+    "lt-capture-daily.timer",
+    "lt-capture-ok.timer",
+  ]);
   expect(parseTimerList("")).toEqual([]);
 });
 

@@ -5,7 +5,12 @@ import { MAX_KMSG_CONTINUATIONS, newStats, readLogStream } from "../../src/sourc
 // indenting must not grow one record without bound.
 
 test("kmsg continuation lines past the bound are counted as oversized, and the next record still parses", async () => {
-  const text = ["6,1,100,-;first record", ...Array.from({ length: 10_000 }, (_, i) => ` KEY${i}=value`), "6,2,200,-;second record", ""].join("\n");
+  const text = [
+    "6,1,100,-;first record",
+    ...Array.from({ length: 10_000 }, (_, i) => ` KEY${i}=value`),
+    "6,2,200,-;second record",
+    "",
+  ].join("\n");
   const stats = newStats();
   const entries = [];
   for await (const e of readLogStream(new Blob([text]).stream(), { year: 2026 }, stats)) entries.push(e);

@@ -83,7 +83,10 @@ describe("readLogStream: bad input is counted and skipped, never fatal", () => {
 
   test("the segfault survives the garbage around it", async () => {
     const real = await Bun.file(fixturePath("real/segfault-python.jsonl")).text();
-    const noisy = real.split("\n").flatMap((l) => [l, "\u0000\u0001garbage{", "}"]).join("\n");
+    const noisy = real
+      .split("\n")
+      .flatMap((l) => [l, "\u0000\u0001garbage{", "}"])
+      .join("\n");
     const run = await triageText(noisy);
     expect(run.candidates.filter((c) => c.rule === "kernel-segfault").map((c) => c.pid)).toEqual([4516]);
     expect(run.stats.bad["malformed-json"]).toBeGreaterThan(0);

@@ -76,7 +76,13 @@ esac
 chmodSync(cutJournalctl, 0o755);
 
 test("a record cut off by journalctl's death is not counted as read: the restart prints it again", async () => {
-  const source = new JournalSource({ after: "s=0", matches: null, journalctl: cutJournalctl, log: { debug() {}, info() {}, warn() {} }, backoffInitialMs: 20 });
+  const source = new JournalSource({
+    after: "s=0",
+    matches: null,
+    journalctl: cutJournalctl,
+    log: { debug() {}, info() {}, warn() {} },
+    backoffInitialMs: 20,
+  });
   const controller = new AbortController();
   const messages: string[] = [];
   setTimeout(() => controller.abort(), 3_000);
@@ -106,13 +112,28 @@ esac
 chmodSync(busyJournalctl, 0o755);
 
 test("a cursor's realtime is its t= field", () => {
-  expect(cursorRealtimeUs("s=4e46dc0c6ab249479a1a03d859e60c2a;i=ff140;b=2723e04c26bb402aaad6492f0c317071;m=14bcaf814;t=661ee2c32dac9;x=b66b3a1f9d3b7334")).toBe(0x661ee2c32dac9);
+  expect(
+    cursorRealtimeUs(
+      "s=4e46dc0c6ab249479a1a03d859e60c2a;i=ff140;b=2723e04c26bb402aaad6492f0c317071;m=14bcaf814;t=661ee2c32dac9;x=b66b3a1f9d3b7334",
+    ),
+  ).toBe(0x661ee2c32dac9);
   expect(cursorRealtimeUs("s=older")).toBeNull();
 });
 
-async function runWith(after: string, options: { stallCheckMs?: number; restartAfterMs?: number }, until: (source: JournalSource, warnings: string[]) => boolean): Promise<{ source: JournalSource; warnings: string[] }> {
+async function runWith(
+  after: string,
+  options: { stallCheckMs?: number; restartAfterMs?: number },
+  until: (source: JournalSource, warnings: string[]) => boolean,
+): Promise<{ source: JournalSource; warnings: string[] }> {
   const warnings: string[] = [];
-  const source = new JournalSource({ after, matches: null, journalctl: busyJournalctl, log: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) }, ...(options.stallCheckMs === undefined ? {} : { stallCheckMs: options.stallCheckMs }), backoffInitialMs: 50 });
+  const source = new JournalSource({
+    after,
+    matches: null,
+    journalctl: busyJournalctl,
+    log: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) },
+    ...(options.stallCheckMs === undefined ? {} : { stallCheckMs: options.stallCheckMs }),
+    backoffInitialMs: 50,
+  });
   const controller = new AbortController();
   const reading = (async () => {
     for await (const _ of source.batches(controller.signal)) {
@@ -151,7 +172,9 @@ test("on a busy journal, a follower past the newest 5-s-old entry is left alone 
 });
 
 test("after journald came back, the reader is checked within seconds, not after the 10-minute quiet period", async () => {
-  const { source, warnings } = await runWith("s=a;i=8;t=5f5e1000", { restartAfterMs: 0 }, (_s, w) => w.some((line) => line.includes("(stalled)")));
+  const { source, warnings } = await runWith("s=a;i=8;t=5f5e1000", { restartAfterMs: 0 }, (_s, w) =>
+    w.some((line) => line.includes("(stalled)")),
+  );
   expect(warnings[0]).toContain("journald is back (pid 1)");
   expect(warnings.some((line) => line.includes("(stalled)"))).toBe(true);
   expect(source.stats.restarts).toBeGreaterThanOrEqual(1);

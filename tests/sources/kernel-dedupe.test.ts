@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import type { Entry } from "../../src/event.ts";
-import { decideJournalCopy, KernelLedger, parseCoverage, planFastPath, serializeCoverage, withJournalLedger, withKmsgLedger } from "../../src/sources/kernel-dedupe.ts";
+import {
+  decideJournalCopy,
+  KernelLedger,
+  parseCoverage,
+  planFastPath,
+  serializeCoverage,
+  withJournalLedger,
+  withKmsgLedger,
+} from "../../src/sources/kernel-dedupe.ts";
 import { parseKmsgRecord } from "../../src/parse/kmsg.ts";
 import { newSourceStats, type Source, type SourceBatch } from "../../src/sources/source.ts";
 
@@ -12,7 +20,13 @@ function kmsgEntry(seq: number, us: number): Entry {
 }
 
 function journalKernelEntry(us: number, bootId = BOOT_J): Entry {
-  return { ...kmsgEntry(0, us), origin: "journal", cursor: `s=x;i=${us}`, bootId, fields: { _SOURCE_MONOTONIC_TIMESTAMP: String(us), _BOOT_ID: bootId, _TRANSPORT: "kernel" } };
+  return {
+    ...kmsgEntry(0, us),
+    origin: "journal",
+    cursor: `s=x;i=${us}`,
+    bootId,
+    fields: { _SOURCE_MONOTONIC_TIMESTAMP: String(us), _BOOT_ID: bootId, _TRANSPORT: "kernel" },
+  };
 }
 
 function sourceOf(batches: SourceBatch[]): Source {
@@ -98,7 +112,9 @@ describe("the kernel ledger: which path stores a kernel record", () => {
     const kept = await collect(withJournalLedger(journal, ledger, { kmsgRunning: () => false }));
     expect(kept[0]?.entries.length).toBe(1);
     expect(ledger.journalRow()?.position).toBe(`${BOOT_J}:300`);
-    const later = await collect(withKmsgLedger(sourceOf([{ entries: [kmsgEntry(2, 300), kmsgEntry(3, 400)], position: `kmsg:${BOOT}:3` }]), ledger));
+    const later = await collect(
+      withKmsgLedger(sourceOf([{ entries: [kmsgEntry(2, 300), kmsgEntry(3, 400)], position: `kmsg:${BOOT}:3` }]), ledger),
+    );
     expect(later[0]?.entries.map((e) => e.monotonicUs)).toEqual([400]);
     // The skipped record breaks the run, so the journal's copy of it stays the one stored.
     ledger.kmsgCommitted(`kmsg:${BOOT}:3`);
@@ -109,7 +125,9 @@ describe("the kernel ledger: which path stores a kernel record", () => {
   test("a waiting journal entry is released by the kmsg path's commit", async () => {
     const ledger = new KernelLedger({ bootId: BOOT, savedCoverage: null, savedClaim: null });
     await kmsgCommits(ledger, [[1, 100]]);
-    const journal = sourceOf([{ entries: [journalKernelEntry(200), { ...journalKernelEntry(0), transport: "journal" }], position: "s=x;i=200" }]);
+    const journal = sourceOf([
+      { entries: [journalKernelEntry(200), { ...journalKernelEntry(0), transport: "journal" }], position: "s=x;i=200" },
+    ]);
     const reading = collect(withJournalLedger(journal, ledger, { kmsgRunning: () => true, maxWaitMs: 10_000 }));
     await kmsgCommits(ledger, [[2, 200]]);
     const out = await reading;
@@ -122,7 +140,10 @@ describe("the kernel ledger: which path stores a kernel record", () => {
     expect(decideJournalCopy(new Map(), BOOT_J, 5, null)).toBe("keep");
     expect(planFastPath("auto", "journal", null).on).toBe(true);
     expect(planFastPath("journal", "journal", null).on).toBe(false);
-    expect(planFastPath("auto", "journal", "/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal").reason).toContain("dmesg_restrict");
+    expect(
+      planFastPath("auto", "journal", "/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal")
+        .reason,
+    ).toContain("dmesg_restrict");
     expect(planFastPath("auto", "kmsg", null).on).toBe(false);
   });
 });
@@ -130,7 +151,9 @@ describe("the kernel ledger: which path stores a kernel record", () => {
 test("a kmsg path that stops committing costs one wait, not one per record", async () => {
   const ledger = new KernelLedger({ bootId: BOOT, savedCoverage: null, savedClaim: null });
   await kmsgCommits(ledger, [[1, 100]]);
-  const journal = sourceOf([{ entries: [journalKernelEntry(200), journalKernelEntry(300), journalKernelEntry(400)], position: "s=x;i=400" }]);
+  const journal = sourceOf([
+    { entries: [journalKernelEntry(200), journalKernelEntry(300), journalKernelEntry(400)], position: "s=x;i=400" },
+  ]);
   const out = await collect(withJournalLedger(journal, ledger, { kmsgRunning: () => true, maxWaitMs: 200 }));
   expect(out[0]?.entries.length).toBe(3);
   expect(ledger.counters.journalClaimed).toBe(3);

@@ -1,10 +1,33 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { bundleForOtherUsers, copyForOtherUsers } from "../_other-user.ts";
-import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Entry } from "../../src/event.ts";
-import { createKmsgSource, isKmsgReadable, lostBetween, parseBootRealtimeUs, parseKmsgPosition, planKmsgStart, recordSeq, type KmsgSourceOptions } from "../../src/sources/kmsg.ts";
+import {
+  createKmsgSource,
+  isKmsgReadable,
+  lostBetween,
+  parseBootRealtimeUs,
+  parseKmsgPosition,
+  planKmsgStart,
+  recordSeq,
+  type KmsgSourceOptions,
+} from "../../src/sources/kmsg.ts";
 import type { Source, SourceBatch } from "../../src/sources/source.ts";
 
 // These tests read and write the machine's real /dev/kmsg: writing "<3>name[pid]: text\n" to
@@ -16,7 +39,11 @@ const DEVICE = "/dev/kmsg";
 const isRoot = process.getuid?.() === 0;
 const canUseKmsg = isRoot && existsSync(DEVICE);
 // Said once, so a skipped run is not mistaken for a passing one.
-const skipReason = !isRoot ? "not root (only root may write test records to /dev/kmsg)" : !existsSync(DEVICE) ? `${DEVICE} does not exist` : null;
+const skipReason = !isRoot
+  ? "not root (only root may write test records to /dev/kmsg)"
+  : !existsSync(DEVICE)
+    ? `${DEVICE} does not exist`
+    : null;
 if (skipReason !== null) console.warn(`tests/sources/kmsg.test.ts: live /dev/kmsg tests skipped: ${skipReason}`);
 const IDENTIFIER = "lt-kmsg-test";
 const RUN = Math.random().toString(36).slice(2, 10);
@@ -135,7 +162,10 @@ function overwriteThrough(seq: number): number {
 
 describe("kmsg pure helpers", () => {
   test("positions parse; anything else is null", () => {
-    expect(parseKmsgPosition("kmsg:1b4e28ba-2fa1-11d2-883f-0016d3cca427:42")).toEqual({ bootId: "1b4e28ba-2fa1-11d2-883f-0016d3cca427", seq: 42 });
+    expect(parseKmsgPosition("kmsg:1b4e28ba-2fa1-11d2-883f-0016d3cca427:42")).toEqual({
+      bootId: "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+      seq: 42,
+    });
     expect(parseKmsgPosition("kmsg:unknown:0")).toEqual({ bootId: "unknown", seq: 0 });
     expect(parseKmsgPosition("s=abc;i=1")).toBeNull();
     expect(parseKmsgPosition("kmsg:boot:-1")).toBeNull();
@@ -178,7 +208,9 @@ describe("isKmsgReadable", () => {
 
   test("a missing device names the path and the way out", () => {
     const path = join(dir, "no-such-kmsg");
-    expect(isKmsgReadable(path)).toBe(`${path} does not exist (no kernel log device here, e.g. a container without /dev/kmsg): use the journal`);
+    expect(isKmsgReadable(path)).toBe(
+      `${path} does not exist (no kernel log device here, e.g. a container without /dev/kmsg): use the journal`,
+    );
   });
 
   test.skipIf(!canUseKmsg)("/dev/kmsg is readable as root", () => {
@@ -192,7 +224,10 @@ describe("isKmsgReadable", () => {
     // The module and bun itself from a world-readable copy: the clone may be in a 0700 folder.
     const module = await bundleForOtherUsers(join(import.meta.dir, "../../src/sources/kmsg.ts"));
     const script = `import { isKmsgReadable } from ${JSON.stringify(module)}; console.log(JSON.stringify(isKmsgReadable(${JSON.stringify(path)})));`;
-    const p = Bun.spawnSync([setpriv as string, "--reuid=65534", "--regid=65534", "--clear-groups", copyForOtherUsers(process.execPath), "-e", script], { cwd: "/", env: { HOME: dir, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync(
+      [setpriv as string, "--reuid=65534", "--regid=65534", "--clear-groups", copyForOtherUsers(process.execPath), "-e", script],
+      { cwd: "/", env: { HOME: dir, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" },
+    );
     if (p.exitCode !== 0) throw new Error(`probe failed: ${p.stderr.toString()}`);
     return JSON.parse(p.stdout.toString()) as string | null;
   }
@@ -207,7 +242,9 @@ describe("isKmsgReadable", () => {
 
   test.skipIf(!canUseKmsg || setpriv === null)("/dev/kmsg for an unprivileged user follows kernel.dmesg_restrict", async () => {
     const restricted = readFileSync("/proc/sys/kernel/dmesg_restrict", "utf8").trim() === "1";
-    expect(await probeAsNobody(DEVICE)).toBe(restricted ? "/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal" : null);
+    expect(await probeAsNobody(DEVICE)).toBe(
+      restricted ? "/dev/kmsg is not readable by this user (kernel.dmesg_restrict=1): run as root or use the journal" : null,
+    );
   });
 });
 
@@ -282,7 +319,9 @@ describe.skipIf(!canUseKmsg)("kmsg source on the real /dev/kmsg (root)", () => {
     expect(await puller.until((m) => m.includes(later))).toEqual([later]);
     await puller.stop();
     expect(puller.entries.some((e) => e.message === earlier)).toBe(false);
-    expect(logged.warn).toEqual(['kmsg: saved position "s=journal-cursor;i=42" is not kmsg:<boot id>:<seq>; starting at the end of the kernel log']);
+    expect(logged.warn).toEqual([
+      'kmsg: saved position "s=journal-cursor;i=42" is not kmsg:<boot id>:<seq>; starting at the end of the kernel log',
+    ]);
   });
 
   test("abort ends the iterator within a second and closes the device", async () => {
@@ -325,7 +364,9 @@ describe.skipIf(!canUseKmsg)("kmsg source on the real /dev/kmsg (root)", () => {
     expect(Number(puller.entries[0]?.fields["_KMSG_SEQ"])).toBe(oldest);
     expect(s.stats.lost).toBe(oldest - tail.seq - 1);
     expect(s.stats.lost).toBeGreaterThan(0);
-    expect(logged.warn).toEqual([`kmsg: lost ${oldest - tail.seq - 1} kernel log record(s) (seq ${tail.seq + 1}…${oldest - 1}): the ring buffer overwrote them before logtriage read them`]);
+    expect(logged.warn).toEqual([
+      `kmsg: lost ${oldest - tail.seq - 1} kernel log record(s) (seq ${tail.seq + 1}…${oldest - 1}): the ring buffer overwrote them before logtriage read them`,
+    ]);
   });
 
   // A real EPIPE: the source holds the device open at its tail but is not pulled while the
@@ -342,7 +383,9 @@ describe.skipIf(!canUseKmsg)("kmsg source on the real /dev/kmsg (root)", () => {
     expect(firstSeq).toBeGreaterThan(tail.seq + 1);
     expect(s.stats.lost).toBe(firstSeq - tail.seq - 1);
     expect(logged.debug.some((m) => m.startsWith(`kmsg: read() gave EPIPE after seq ${tail.seq}`))).toBe(true);
-    expect(logged.warn).toEqual([`kmsg: lost ${firstSeq - tail.seq - 1} kernel log record(s) (seq ${tail.seq + 1}…${firstSeq - 1}): logtriage fell behind and the ring buffer overwrote them`]);
+    expect(logged.warn).toEqual([
+      `kmsg: lost ${firstSeq - tail.seq - 1} kernel log record(s) (seq ${tail.seq + 1}…${firstSeq - 1}): logtriage fell behind and the ring buffer overwrote them`,
+    ]);
     expect(s.stats.restarts).toBe(0);
   });
 
@@ -354,7 +397,9 @@ describe.skipIf(!canUseKmsg)("kmsg source on the real /dev/kmsg (root)", () => {
       // No batch while the device is missing; the iterator keeps retrying instead of throwing.
       expect(await puller.next(300)).toBeNull();
       expect(s.stats.restarts).toBeGreaterThanOrEqual(2);
-      expect(s.stats.lastError).toBe(`${path} does not exist (no kernel log device here, e.g. a container without /dev/kmsg): use the journal`);
+      expect(s.stats.lastError).toBe(
+        `${path} does not exist (no kernel log device here, e.g. a container without /dev/kmsg): use the journal`,
+      );
       expect(logged.warn.slice(0, 3)).toEqual([10, 20, 40].map((ms) => `kmsg: ${s.stats.lastError}; retrying in ${ms}ms`));
       symlinkSync(DEVICE, path);
       const first = await puller.next();

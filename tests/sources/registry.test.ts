@@ -9,7 +9,13 @@ const no = (reason: string) => ({ usable: false, reason });
 
 test.each([
   ["auto", ok("journald ok"), ok("kmsg ok"), "journal", "journald ok"],
-  ["auto", no("journald is not running"), ok("/dev/kmsg is readable"), "kmsg", "journal unusable (journald is not running); reading the kernel log directly"],
+  [
+    "auto",
+    no("journald is not running"),
+    ok("/dev/kmsg is readable"),
+    "kmsg",
+    "journal unusable (journald is not running); reading the kernel log directly",
+  ],
   ["auto", no("journald is not running"), no("EPERM"), null, "no usable source: journal: journald is not running; /dev/kmsg: EPERM"],
   ["journal", ok("journald ok"), ok("kmsg ok"), "journal", "forced by [sources] use; journald ok"],
   ["journal", no("journald is not running"), ok("kmsg ok"), null, '[sources] use = "journal" but journald is not running'],
@@ -44,7 +50,14 @@ test("isJournaldRunning looks for a live systemd-journal process, not a zombie",
 // prints nothing and exits 0, for every user).
 function runnerAs(user: "nobody" | "root", journal: "this machine's" | "none written yet") {
   const setpriv = user === "nobody" ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-  const fresh = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs /run/log/journal && mount -t tmpfs tmpfs /var/log/journal && exec "$@"', "sh"];
+  const fresh = [
+    "unshare",
+    "-m",
+    "sh",
+    "-c",
+    'mount -t tmpfs tmpfs /run/log/journal && mount -t tmpfs tmpfs /var/log/journal && exec "$@"',
+    "sh",
+  ];
   return {
     async run(argv: string[]) {
       const p = Bun.spawnSync([...(journal === "none written yet" ? fresh : []), ...setpriv, ...argv], { stdout: "pipe", stderr: "pipe" });
@@ -55,23 +68,29 @@ function runnerAs(user: "nobody" | "root", journal: "this machine's" | "none wri
 
 const canMount = process.getuid?.() === 0 && existsSync("/run/log/journal") && existsSync("/var/log/journal");
 
-test.skipIf(!canMount).each(["this machine's", "none written yet"] as const)("probeJournal as a user outside systemd-journal names the group to join (journal: %s)", async (journal) => {
-  const { probeJournal } = await import("../../src/sources/registry.ts");
-  const procRoot = fakeProcWithJournald();
-  try {
-    const probe = await probeJournal({ runner: runnerAs("nobody", journal), procRoot });
-    expect(probe.usable).toBe(false);
-    expect(probe.reason).toContain("systemd-journal group");
-  } finally {
-    rmSync(procRoot, { recursive: true, force: true });
-  }
-});
+test.skipIf(!canMount).each(["this machine's", "none written yet"] as const)(
+  "probeJournal as a user outside systemd-journal names the group to join (journal: %s)",
+  async (journal) => {
+    const { probeJournal } = await import("../../src/sources/registry.ts");
+    const procRoot = fakeProcWithJournald();
+    try {
+      const probe = await probeJournal({ runner: runnerAs("nobody", journal), procRoot });
+      expect(probe.usable).toBe(false);
+      expect(probe.reason).toContain("systemd-journal group");
+    } finally {
+      rmSync(procRoot, { recursive: true, force: true });
+    }
+  },
+);
 
 test.skipIf(!canMount)("probeJournal as root on a machine whose journal is still empty: usable", async () => {
   const { probeJournal } = await import("../../src/sources/registry.ts");
   const procRoot = fakeProcWithJournald();
   try {
-    expect(await probeJournal({ runner: runnerAs("root", "none written yet"), procRoot })).toEqual({ usable: true, reason: "journald is running and the system journal is readable" });
+    expect(await probeJournal({ runner: runnerAs("root", "none written yet"), procRoot })).toEqual({
+      usable: true,
+      reason: "journald is running and the system journal is readable",
+    });
   } finally {
     rmSync(procRoot, { recursive: true, force: true });
   }

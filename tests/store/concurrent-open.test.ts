@@ -26,6 +26,16 @@ test("four processes opening one new database at once, five times over: all succ
       if (v !== SCHEMA_VERSION) throw new Error("schema " + v);`;
     const procs = Array.from({ length: 4 }, () => Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" }));
     const results = await Promise.all(procs.map(async (p) => ({ code: await p.exited, stderr: await new Response(p.stderr).text() })));
-    expect(results.filter((r) => r.code !== 0).map((r) => r.stderr.trim().split("\n").find((l) => /error/i.test(l)) ?? r.stderr)).toEqual([]);
+    expect(
+      results
+        .filter((r) => r.code !== 0)
+        .map(
+          (r) =>
+            r.stderr
+              .trim()
+              .split("\n")
+              .find((l) => /error/i.test(l)) ?? r.stderr,
+        ),
+    ).toEqual([]);
   }
 });

@@ -36,23 +36,26 @@ function asLaterCrash(c: Candidate, pid: number, afterUs: number): Candidate {
 }
 
 describe("one crash, one incident", () => {
-  test.each(["coredump-c-program.jsonl", "coredump-python.jsonl"])("%s: segfault line, coredump entry, unit exit and result are one event", async (fixture) => {
-    const crash = await crashCandidates(fixture);
-    expect(crash.map((c) => c.rule)).toEqual(["kernel-segfault", "coredump", "unit-abnormal-exit", "unit-core-dump-result"]);
-    expect(commitAll(crash)).toEqual(["new", "merged", "merged", "merged"]);
-    const events = queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 });
-    expect(events.length).toBe(1);
-    const only = events[0] as (typeof events)[number];
-    expect(only.occurrences).toBe(1);
-    // The segfault line named no unit: the coredump entry added it.
-    expect(only.unit).toBe(crash[1]?.unit ?? "missing");
-    expect(only.pid).toBe(crash[0]?.pid ?? -1);
-    const stored = getEvent(db, only.id);
-    if (stored.kind !== "found") throw new Error("event not found");
-    expect(stored.event.lines.some((l) => l.includes("dumped core"))).toBe(true);
-    expect(stored.event.lines.some((l) => l.includes("Main process exited"))).toBe(true);
-    expect(stored.event.cursors.length).toBe(crash.reduce((n, c) => n + c.entries.length, 0));
-  });
+  test.each(["coredump-c-program.jsonl", "coredump-python.jsonl"])(
+    "%s: segfault line, coredump entry, unit exit and result are one event",
+    async (fixture) => {
+      const crash = await crashCandidates(fixture);
+      expect(crash.map((c) => c.rule)).toEqual(["kernel-segfault", "coredump", "unit-abnormal-exit", "unit-core-dump-result"]);
+      expect(commitAll(crash)).toEqual(["new", "merged", "merged", "merged"]);
+      const events = queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 });
+      expect(events.length).toBe(1);
+      const only = events[0] as (typeof events)[number];
+      expect(only.occurrences).toBe(1);
+      // The segfault line named no unit: the coredump entry added it.
+      expect(only.unit).toBe(crash[1]?.unit ?? "missing");
+      expect(only.pid).toBe(crash[0]?.pid ?? -1);
+      const stored = getEvent(db, only.id);
+      if (stored.kind !== "found") throw new Error("event not found");
+      expect(stored.event.lines.some((l) => l.includes("dumped core"))).toBe(true);
+      expect(stored.event.lines.some((l) => l.includes("Main process exited"))).toBe(true);
+      expect(stored.event.cursors.length).toBe(crash.reduce((n, c) => n + c.entries.length, 0));
+    },
+  );
 
   test("a second crash of the unit (another pid) is an occurrence, and its lines merge into it", async () => {
     const crash = await crashCandidates("coredump-c-program.jsonl");

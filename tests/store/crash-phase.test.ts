@@ -35,7 +35,10 @@ function crash(timestampUs: number): Candidate {
     pid: 4215,
     unit: UNIT,
     timestampUs,
-    facts: { kind: "crash", crash: { process: "worker", pid: 4215, fault: "segfault", object: "libc.so.6", address: "0", ip: null, code: null } },
+    facts: {
+      kind: "crash",
+      crash: { process: "worker", pid: 4215, fault: "segfault", object: "libc.so.6", address: "0", ip: null, code: null },
+    },
     entries: [],
   };
 }
@@ -56,19 +59,34 @@ function startLimitHit(timestampUs: number): Candidate {
 }
 
 function outboxMessages(eventId: string): string[] {
-  return (db.query("SELECT notification FROM outbox WHERE event_id = ? ORDER BY id").all(eventId) as { notification: string }[]).map((r) => (JSON.parse(r.notification) as { message: string }).message);
+  return (db.query("SELECT notification FROM outbox WHERE event_id = ? ORDER BY id").all(eventId) as { notification: string }[]).map(
+    (r) => (JSON.parse(r.notification) as { message: string }).message,
+  );
 }
 
 test("the start limit after a crash turns its phase into gave_up and re-sends its alert", () => {
   const writer = new EventWriter({
     db,
     policy: { instanceId: "box", cooldownMs: 600_000, aggregateThreshold: 3 },
-    alerts: { tiers: new Set(["T1", "T2"]), toNotification: (e) => ({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }) },
+    alerts: {
+      tiers: new Set(["T1", "T2"]),
+      toNotification: (e) => ({ title: e.summary, message: e.detail, priority: 4, tags: [], click: null }),
+    },
   });
   const t0 = Date.now() * 1000;
   writer.commit([crash(t0)], null);
   const crashId = (db.query("SELECT id FROM events WHERE tier = 'T2'").get() as { id: string }).id;
-  saveEnrichment(db, crashId, { completedUs: t0, sections: [{ enricher: "crash", lines: ["Phase: running (42.0 s after the unit started)"], evidence: { phase: "running" }, missing: [] }] }, null);
+  saveEnrichment(
+    db,
+    crashId,
+    {
+      completedUs: t0,
+      sections: [
+        { enricher: "crash", lines: ["Phase: running (42.0 s after the unit started)"], evidence: { phase: "running" }, missing: [] },
+      ],
+    },
+    null,
+  );
 
   writer.commit([startLimitHit(t0 + 5_000_000)], null);
 
@@ -76,7 +94,9 @@ test("the start limit after a crash turns its phase into gave_up and re-sends it
   if (after.kind !== "found") throw new Error("crash event gone");
   expect(after.event.detail).toContain("Phase: gave_up (systemd stopped restarting the unit: start limit hit)");
   expect(after.event.detail).not.toContain("Phase: running");
-  const record = JSON.parse((db.query("SELECT enrichment_json FROM events WHERE id = ?").get(crashId) as { enrichment_json: string }).enrichment_json) as { sections: { evidence: { phase: string } }[] };
+  const record = JSON.parse(
+    (db.query("SELECT enrichment_json FROM events WHERE id = ?").get(crashId) as { enrichment_json: string }).enrichment_json,
+  ) as { sections: { evidence: { phase: string } }[] };
   expect(record.sections[0]?.evidence.phase).toBe("gave_up");
   const messages = outboxMessages(crashId);
   expect(messages).toHaveLength(2);
@@ -92,7 +112,17 @@ test("no crash of that unit within the window: nothing changes", () => {
   const t0 = Date.now() * 1000;
   writer.commit([crash(t0)], null);
   const crashId = (db.query("SELECT id FROM events WHERE tier = 'T2'").get() as { id: string }).id;
-  saveEnrichment(db, crashId, { completedUs: t0, sections: [{ enricher: "crash", lines: ["Phase: running (42.0 s after the unit started)"], evidence: { phase: "running" }, missing: [] }] }, null);
+  saveEnrichment(
+    db,
+    crashId,
+    {
+      completedUs: t0,
+      sections: [
+        { enricher: "crash", lines: ["Phase: running (42.0 s after the unit started)"], evidence: { phase: "running" }, missing: [] },
+      ],
+    },
+    null,
+  );
   writer.commit([startLimitHit(t0 + 11 * 60 * 1_000_000)], null);
   const after = getEvent(db, crashId);
   expect(after.kind === "found" && after.event.detail).toContain("Phase: running");

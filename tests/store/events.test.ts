@@ -101,13 +101,29 @@ describe("commitEvent: cooldown and aggregation", () => {
   test("a repeating kernel error is 'Repeated', not a crash loop; repeated OOM kills say so", () => {
     const db = openStore(":memory:");
     const t0 = 1_800_000_000_000_000;
-    const xid = candidate({ tier: "T4", severity: "high", rule: "nvidia-xid", unit: null, summary: "GPU error (NVIDIA Xid 13)", facts: { kind: "kernel", device: "0000:01:00", lines: [] } });
-    const oom = candidate({ tier: "T1", severity: "critical", rule: "kernel-oom-kill", unit: null, process: "java", summary: "OOM kill: java" });
+    const xid = candidate({
+      tier: "T4",
+      severity: "high",
+      rule: "nvidia-xid",
+      unit: null,
+      summary: "GPU error (NVIDIA Xid 13)",
+      facts: { kind: "kernel", device: "0000:01:00", lines: [] },
+    });
+    const oom = candidate({
+      tier: "T1",
+      severity: "critical",
+      rule: "kernel-oom-kill",
+      unit: null,
+      process: "java",
+      summary: "OOM kill: java",
+    });
     for (let i = 0; i < 3; i++) {
       commitEvent(db, { ...xid, timestampUs: t0 + i }, policy);
       commitEvent(db, { ...oom, timestampUs: t0 + i }, policy);
     }
-    const summaries = queryEvents(db, { sinceUs: 0, limit: 10 }).map((e) => e.summary).sort();
+    const summaries = queryEvents(db, { sinceUs: 0, limit: 10 })
+      .map((e) => e.summary)
+      .sort();
     expect(summaries[0]).toStartWith("Repeated OOM kills: java — 3× OOM kill");
     expect(summaries[1]).toStartWith("Repeated: nvidia-xid — 3× kernel/hardware error");
     db.close();
@@ -116,9 +132,19 @@ describe("commitEvent: cooldown and aggregation", () => {
   test("SMART events of two disks are two events, whatever the cooldown", () => {
     const db = openStore(":memory:");
     const disk = (device: string) => {
-      const report = parseSmartctlReport(readFileSync(join(FIXTURES, "smartctl", "public-ata-hitachi-failed-reallocated-pending.json"), "utf8"), device);
+      const report = parseSmartctlReport(
+        readFileSync(join(FIXTURES, "smartctl", "public-ata-hitachi-failed-reallocated-pending.json"), "utf8"),
+        device,
+      );
       if (report?.kind !== "summary") throw new Error("fixture did not parse");
-      return candidate({ tier: "T4", severity: "critical", rule: "smart-health", unit: null, summary: `SMART: ${device} FAILED`, facts: { kind: "smart", disk: report.summary, changes: ["health FAILED"] } });
+      return candidate({
+        tier: "T4",
+        severity: "critical",
+        rule: "smart-health",
+        unit: null,
+        summary: `SMART: ${device} FAILED`,
+        facts: { kind: "smart", disk: report.summary, changes: ["health FAILED"] },
+      });
     };
     commitEvent(db, disk("/dev/sda"), policy);
     expect(commitEvent(db, disk("/dev/sdb"), policy).outcome).toBe("new");

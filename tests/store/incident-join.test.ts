@@ -35,7 +35,9 @@ function classify(lines: readonly Line[]): Candidate[] {
       __REALTIME_TIMESTAMP: String(T0 + l.atS * 1_000_000),
       __MONOTONIC_TIMESTAMP: String(1_000_000_000 + l.atS * 1_000_000),
       MESSAGE: l.message,
-      ...(l.kernel ? { _TRANSPORT: "kernel", PRIORITY: "3" } : { _TRANSPORT: "journal", SYSLOG_IDENTIFIER: "systemd", _PID: "1", PRIORITY: "4" }),
+      ...(l.kernel
+        ? { _TRANSPORT: "kernel", PRIORITY: "3" }
+        : { _TRANSPORT: "journal", SYSLOG_IDENTIFIER: "systemd", _PID: "1", PRIORITY: "4" }),
       ...l.fields,
     };
     const entry = journalRecordToEntry(record);
@@ -48,11 +50,33 @@ function classify(lines: readonly Line[]): Candidate[] {
 
 const outcomes = (cs: readonly Candidate[]) => cs.map((c) => commitEvent(db, c, policy).outcome);
 
-const SUMMARY = { message: "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/stress.service,task_memcg=/system.slice/stress.service,task=stress,pid=4215,uid=0", kernel: true, atS: 0 };
-const KILLED = { message: "Memory cgroup out of memory: Killed process 4215 (stress) total-vm:80000kB, anon-rss:63000kB, file-rss:4000kB, shmem-rss:0kB, UID:0 pgtables:180kB oom_score_adj:0", kernel: true, atS: 0 };
-const REAPED = { message: "oom_reaper: reaped process 4215 (stress), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB", kernel: true, atS: 0.2 };
-const NOTICE = { message: "stress.service: A process of this unit has been killed by the OOM killer.", fields: { MESSAGE_ID: MESSAGE_ID.unitOutOfMemory, UNIT: "stress.service" }, atS: 0.3 };
-const RESULT = { message: "stress.service: Failed with result 'oom-kill'.", fields: { MESSAGE_ID: MESSAGE_ID.unitFailureResult, UNIT: "stress.service", UNIT_RESULT: "oom-kill" }, atS: 0.3 };
+const SUMMARY = {
+  message:
+    "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/stress.service,task_memcg=/system.slice/stress.service,task=stress,pid=4215,uid=0",
+  kernel: true,
+  atS: 0,
+};
+const KILLED = {
+  message:
+    "Memory cgroup out of memory: Killed process 4215 (stress) total-vm:80000kB, anon-rss:63000kB, file-rss:4000kB, shmem-rss:0kB, UID:0 pgtables:180kB oom_score_adj:0",
+  kernel: true,
+  atS: 0,
+};
+const REAPED = {
+  message: "oom_reaper: reaped process 4215 (stress), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+  kernel: true,
+  atS: 0.2,
+};
+const NOTICE = {
+  message: "stress.service: A process of this unit has been killed by the OOM killer.",
+  fields: { MESSAGE_ID: MESSAGE_ID.unitOutOfMemory, UNIT: "stress.service" },
+  atS: 0.3,
+};
+const RESULT = {
+  message: "stress.service: Failed with result 'oom-kill'.",
+  fields: { MESSAGE_ID: MESSAGE_ID.unitFailureResult, UNIT: "stress.service", UNIT_RESULT: "oom-kill" },
+  atS: 0.3,
+};
 
 describe("an OOM kill's lines", () => {
   test.each([
@@ -87,9 +111,21 @@ describe("an OOM kill's lines", () => {
   });
 });
 
-const EXITED = { message: "web.service: Main process exited, code=exited, status=203/EXEC", fields: { MESSAGE_ID: MESSAGE_ID.unitProcessExit, UNIT: "web.service", EXIT_CODE: "exited", EXIT_STATUS: "203" }, atS: 0 };
-const FAILED = { message: "web.service: Failed with result 'exit-code'.", fields: { MESSAGE_ID: MESSAGE_ID.unitFailureResult, UNIT: "web.service", UNIT_RESULT: "exit-code" }, atS: 0.01 };
-const START_FAILED = { message: "Failed to start web.service - Web.", fields: { MESSAGE_ID: MESSAGE_ID.unitStartFailed, UNIT: "web.service", JOB_RESULT: "failed" }, atS: 0.02 };
+const EXITED = {
+  message: "web.service: Main process exited, code=exited, status=203/EXEC",
+  fields: { MESSAGE_ID: MESSAGE_ID.unitProcessExit, UNIT: "web.service", EXIT_CODE: "exited", EXIT_STATUS: "203" },
+  atS: 0,
+};
+const FAILED = {
+  message: "web.service: Failed with result 'exit-code'.",
+  fields: { MESSAGE_ID: MESSAGE_ID.unitFailureResult, UNIT: "web.service", UNIT_RESULT: "exit-code" },
+  atS: 0.01,
+};
+const START_FAILED = {
+  message: "Failed to start web.service - Web.",
+  fields: { MESSAGE_ID: MESSAGE_ID.unitStartFailed, UNIT: "web.service", JOB_RESULT: "failed" },
+  atS: 0.02,
+};
 
 describe("a unit failure's lines", () => {
   test("the exit alone is one T3 event that says the status in words", () => {
@@ -109,8 +145,16 @@ describe("a unit failure's lines", () => {
     const cs = classify([
       { message: "web.service: start operation timed out. Terminating.", fields: { UNIT: "web.service" }, atS: 0 },
       { message: "web.service: State 'stop-sigterm' timed out. Killing.", fields: { UNIT: "web.service" }, atS: 90 },
-      { message: "web.service: Main process exited, code=killed, status=9/KILL", fields: { MESSAGE_ID: MESSAGE_ID.unitProcessExit, UNIT: "web.service", EXIT_CODE: "killed", EXIT_STATUS: "9" }, atS: 90 },
-      { message: "web.service: Failed with result 'timeout'.", fields: { MESSAGE_ID: MESSAGE_ID.unitFailureResult, UNIT: "web.service", UNIT_RESULT: "timeout" }, atS: 90 },
+      {
+        message: "web.service: Main process exited, code=killed, status=9/KILL",
+        fields: { MESSAGE_ID: MESSAGE_ID.unitProcessExit, UNIT: "web.service", EXIT_CODE: "killed", EXIT_STATUS: "9" },
+        atS: 90,
+      },
+      {
+        message: "web.service: Failed with result 'timeout'.",
+        fields: { MESSAGE_ID: MESSAGE_ID.unitFailureResult, UNIT: "web.service", UNIT_RESULT: "timeout" },
+        atS: 90,
+      },
     ]);
     expect(cs.map((c) => c.rule)).toEqual(["unit-timeout", "unit-timeout", "unit-exit-failed", "unit-failed"]);
     expect(outcomes(cs)).toEqual(["new", "merged", "merged", "merged"]);
@@ -119,8 +163,16 @@ describe("a unit failure's lines", () => {
 
   test("RHEL 7 (systemd 219) text: lowercase exit, failed start, entered failed state, 'X failed.' are one event", () => {
     const cs = classify([
-      { message: "httpd.service: main process exited, code=exited, status=1/FAILURE", fields: { UNIT: "httpd.service", EXIT_CODE: "exited", EXIT_STATUS: "1" }, atS: 0 },
-      { message: "Failed to start The Apache HTTP Server.", fields: { MESSAGE_ID: MESSAGE_ID.unitStartFailed, UNIT: "httpd.service", RESULT: "failed" }, atS: 0.1 },
+      {
+        message: "httpd.service: main process exited, code=exited, status=1/FAILURE",
+        fields: { UNIT: "httpd.service", EXIT_CODE: "exited", EXIT_STATUS: "1" },
+        atS: 0,
+      },
+      {
+        message: "Failed to start The Apache HTTP Server.",
+        fields: { MESSAGE_ID: MESSAGE_ID.unitStartFailed, UNIT: "httpd.service", RESULT: "failed" },
+        atS: 0.1,
+      },
       { message: "Unit httpd.service entered failed state.", fields: { UNIT: "httpd.service" }, atS: 0.1 },
       { message: "httpd.service failed.", fields: { UNIT: "httpd.service" }, atS: 0.1 },
     ]);

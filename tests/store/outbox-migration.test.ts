@@ -38,7 +38,9 @@ test("the outbox of a version 6 database keeps its rows, ids and order", () => {
     expect(head?.state === "pending" && head.notification.title).toBe("Crash: python3");
     // The sequence went on from the deleted row: a new alert never takes an old id.
     expect(enqueueAlert(db, "c", { title: "new", message: "m", priority: 4, tags: [], click: null }, 3)).toBe(10);
-    const nullable = (db.query("PRAGMA table_info(outbox)").all() as { name: string; notnull: number }[]).find((c) => c.name === "notification");
+    const nullable = (db.query("PRAGMA table_info(outbox)").all() as { name: string; notnull: number }[]).find(
+      (c) => c.name === "notification",
+    );
     expect(nullable?.notnull).toBe(0);
   } finally {
     db.close();

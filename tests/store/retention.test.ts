@@ -78,5 +78,8 @@ test("resolved incidents past the window go; open ones stay however old", () => 
   row("new-resolved", "resolved", 10);
   row("old-open", "open", 100);
   expect(applyRetention(db, now, 90 * 86_400_000).incidents).toBe(1);
-  expect((db.query("SELECT id FROM incidents ORDER BY id").all() as { id: string }[]).map((r) => r.id)).toEqual(["new-resolved", "old-open"]);
+  expect((db.query("SELECT id FROM incidents ORDER BY id").all() as { id: string }[]).map((r) => r.id)).toEqual([
+    "new-resolved",
+    "old-open",
+  ]);
 });

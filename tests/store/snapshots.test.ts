@@ -2,7 +2,17 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listSnapshots, listSnapshotServices, readLatestSnapshot, readSnapshot, snapshotsDir, snapshotTimestamp, timestampToUs, trimSnapshots, writeSnapshot } from "../../src/store/snapshots.ts";
+import {
+  listSnapshots,
+  listSnapshotServices,
+  readLatestSnapshot,
+  readSnapshot,
+  snapshotsDir,
+  snapshotTimestamp,
+  timestampToUs,
+  trimSnapshots,
+  writeSnapshot,
+} from "../../src/store/snapshots.ts";
 import { failureSnapshot as snapshot } from "../_builders.ts";
 
 let dir: string;

@@ -106,7 +106,8 @@ test("a damaged database names the file and says to move it aside", () => {
   const dbPath = join(box.home, "damaged.db");
   const db = openStore(dbPath);
   db.run("PRAGMA journal_mode = DELETE");
-  for (let i = 0; i < 200; i++) db.query("INSERT INTO source_cursors (source, cursor, updated_us) VALUES (?, ?, 0)").run(`s${i}`, "c".repeat(500));
+  for (let i = 0; i < 200; i++)
+    db.query("INSERT INTO source_cursors (source, cursor, updated_us) VALUES (?, ?, 0)").run(`s${i}`, "c".repeat(500));
   db.close();
   // Overwrite the pages after the header: the file still opens, its tables do not read.
   const fd = openSync(dbPath, "r+");

@@ -26,7 +26,9 @@ test("nothing to explain", () => {
 test("real captures: a unit whose executable is missing, a unit killed by SIGSEGV", async () => {
   const missing = (await triageFixture("real/unit-exec-missing.jsonl")).candidates.find((c) => c.rule === "unit-failed");
   expect(missing && describeCandidate(missing)).toContain("Main process exited: status=203/EXEC — the executable could not be run");
-  const segv = (await triageFixture("real/unit-sigsegv.jsonl")).candidates.find((c) => c.rule === "unit-failed" && c.unit === "lt-segv.service");
+  const segv = (await triageFixture("real/unit-sigsegv.jsonl")).candidates.find(
+    (c) => c.rule === "unit-failed" && c.unit === "lt-segv.service",
+  );
   expect(segv && describeCandidate(segv)).toContain("Main process killed: SIGSEGV — a segmentation fault");
 });
 

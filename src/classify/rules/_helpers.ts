@@ -26,8 +26,14 @@ export function oomSummary(report: OomReport): Match {
   const v = report.victim;
   const memcg = report.constraint === "CONSTRAINT_MEMCG";
   if (!v) {
-    const who = report.trigger ? `${report.trigger.name}${report.trigger.pid === null ? "" : ` (pid ${report.trigger.pid})`}` : "unknown task";
-    return { summary: `OOM killer invoked by ${who}; report cut off before the kill`, process: report.trigger?.name ?? null, pid: report.trigger?.pid ?? null };
+    const who = report.trigger
+      ? `${report.trigger.name}${report.trigger.pid === null ? "" : ` (pid ${report.trigger.pid})`}`
+      : "unknown task";
+    return {
+      summary: `OOM killer invoked by ${who}; report cut off before the kill`,
+      process: report.trigger?.name ?? null,
+      pid: report.trigger?.pid ?? null,
+    };
   }
   const rss = victimRssKb(v);
   const limit = report.memcgLimitKb === null ? "" : ` of ${formatKb(report.memcgLimitKb)}`;

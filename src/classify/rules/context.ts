@@ -1,4 +1,12 @@
-import { MASS_RESTART_MIN, MASS_RESTART_RULE, MASS_RESTART_WINDOW_US, RESTART_LOOP_MAX, RESTART_LOOP_WINDOW_US, type RuleSpec, type UnitHistory } from "../rule-spec.ts";
+import {
+  MASS_RESTART_MIN,
+  MASS_RESTART_RULE,
+  MASS_RESTART_WINDOW_US,
+  RESTART_LOOP_MAX,
+  RESTART_LOOP_WINDOW_US,
+  type RuleSpec,
+  type UnitHistory,
+} from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import { field } from "./_helpers.ts";
 
@@ -35,7 +43,14 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
       return {
         summary: `Restart loop: ${unit} restarted ${restarts} times within 5 min${counter ? ` (restart counter at ${counter})` : ""}`,
         unit,
-        facts: { kind: "unit", unit, result: "restart-loop", exitCode: null, exitStatus: null, restartCount: counter === null ? restarts : Number(counter) },
+        facts: {
+          kind: "unit",
+          unit,
+          result: "restart-loop",
+          exitCode: null,
+          exitStatus: null,
+          restartCount: counter === null ? restarts : Number(counter),
+        },
       };
     },
   },
@@ -54,7 +69,12 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
       if (!unit?.endsWith(".service") || field(entry, "JOB_RESULT") !== "done") return null;
       const starts = history.startsWithin(unit, RESTART_LOOP_WINDOW_US);
       // Restarts systemd scheduled itself are unit-restart-loop's; failures make it a crash loop.
-      if (starts <= RESTART_LOOP_MAX || history.failedWithin(unit, RESTART_LOOP_WINDOW_US) || history.restartsWithin(unit, RESTART_LOOP_WINDOW_US) > 0) return null;
+      if (
+        starts <= RESTART_LOOP_MAX ||
+        history.failedWithin(unit, RESTART_LOOP_WINDOW_US) ||
+        history.restartsWithin(unit, RESTART_LOOP_WINDOW_US) > 0
+      )
+        return null;
       return {
         summary: `Restart loop: ${unit} started ${starts} times within 5 min with no failure logged (restarted from outside: systemctl restart, a cron job or a script?)`,
         unit,

@@ -55,7 +55,8 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       const name = field(entry, "COREDUMP_COMM") ?? /\((.*)\)/.exec(entry.message)?.[1] ?? "unknown";
       const pidText = field(entry, "COREDUMP_PID");
       const pid = pidText === null ? null : Number(pidText);
-      const signal = field(entry, "COREDUMP_SIGNAL_NAME") ?? (field(entry, "COREDUMP_SIGNAL") ? `signal ${field(entry, "COREDUMP_SIGNAL")}` : "signal");
+      const signal =
+        field(entry, "COREDUMP_SIGNAL_NAME") ?? (field(entry, "COREDUMP_SIGNAL") ? `signal ${field(entry, "COREDUMP_SIGNAL")}` : "signal");
       const exe = field(entry, "COREDUMP_EXE");
       return {
         summary: `Crash: ${name} (${signal}), core dumped`,
@@ -84,7 +85,10 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
         unit,
         process: entry.comm,
-        facts: { kind: "crash", crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null } },
+        facts: {
+          kind: "crash",
+          crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null },
+        },
       };
     },
   },
@@ -132,7 +136,10 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       return {
         summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
         unit,
-        facts: { kind: "crash", crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null } },
+        facts: {
+          kind: "crash",
+          crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null },
+        },
       };
     },
   },
@@ -155,13 +162,26 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       const name = field(entry, "COREDUMP_COMM") ?? g["comm"] ?? g["exe"]?.split("/").pop() ?? "unknown";
       const pid = Number(g["pid"] ?? g["pid2"]);
       const signum = g["signal"] ?? g["signal2"];
-      const signal = signum ? (signalName(signum) ?? `SIG${g["name"] ?? g["name2"] ?? signum}`) : (field(entry, "COREDUMP_SIGNAL_NAME") ?? "signal");
+      const signal = signum
+        ? (signalName(signum) ?? `SIG${g["name"] ?? g["name2"] ?? signum}`)
+        : (field(entry, "COREDUMP_SIGNAL_NAME") ?? "signal");
       return {
         summary: `Crash: ${name} (${signal})${signum ? "" : ", core dumped"}`,
         process: name,
         pid,
         unit: field(entry, "COREDUMP_UNIT") ?? field(entry, "COREDUMP_USER_UNIT"),
-        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: field(entry, "COREDUMP_EXE") ?? g["exe"] ?? null, address: null, ip: null, code: null } },
+        facts: {
+          kind: "crash",
+          crash: {
+            process: name,
+            pid,
+            fault: signal,
+            object: field(entry, "COREDUMP_EXE") ?? g["exe"] ?? null,
+            address: null,
+            ip: null,
+            code: null,
+          },
+        },
       };
     },
   },
@@ -184,7 +204,10 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${who} caught ${sig}${m?.groups?.["rest"] ?? ""}`,
         process: "systemd",
         pid: entry.pid,
-        facts: { kind: "crash", crash: { process: "systemd", pid: entry.pid, fault: sig, object: null, address: null, ip: null, code: null } },
+        facts: {
+          kind: "crash",
+          crash: { process: "systemd", pid: entry.pid, fault: sig, object: null, address: null, ip: null, code: null },
+        },
       };
     },
   },
@@ -198,7 +221,14 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     group: "coredumps",
     doc: "ABRT: abrt-hook-ccpp 'Process N (x) of user U killed by SIGx - dumping core' / 'Saved core dump of pid N'; abrt-notification 'Process N (x) crashed in …'",
     identifiers: ["abrt-hook-ccpp", "abrt-notification", "abrtd", "abrt-server"],
-    literals: ["killed by SIG", "Saved core dump of pid", "crashed in", " was killed by signal ", "encountered an uncaught", "Display server "],
+    literals: [
+      "killed by SIG",
+      "Saved core dump of pid",
+      "crashed in",
+      " was killed by signal ",
+      "encountered an uncaught",
+      "Display server ",
+    ],
     // abrt-notification also says "Process N (x) of user U encountered an uncaught Python3
     // exception" (the python/java hooks) and "Display server Xorg crash in …" (node-problem-
     // detector's abrt-adaptor: CCPPCrash, UncaughtException, XorgCrash).
@@ -206,16 +236,26 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       /^(?:Process (?<pid>\d+) \((?<comm>.*?)\) of user \d+ killed by (?<sig>SIG[A-Z0-9]+)|Saved core dump of pid (?<pid2>\d+) \((?<exe>[^)]*)\)|Process (?<pid3>\d+) \((?<comm3>.*?)\) (?:crashed in (?<fn>.+)|of user \d+ encountered an uncaught (?<exc>\S+) exception)|(?<comm4>\S+) was killed by signal (?<sig4>\d+)|Display server (?<comm5>\S+) crash in (?<fn5>\S+))/,
     describe: ({ m }) => {
       const g = m?.groups ?? {};
-      const name = g["comm"] ?? (g["exe"] ? (g["exe"].split("/").pop() ?? g["exe"]) : undefined) ?? g["comm3"] ?? g["comm4"] ?? g["comm5"] ?? "unknown";
+      const name =
+        g["comm"] ??
+        (g["exe"] ? (g["exe"].split("/").pop() ?? g["exe"]) : undefined) ??
+        g["comm3"] ??
+        g["comm4"] ??
+        g["comm5"] ??
+        "unknown";
       const pidText = g["pid"] ?? g["pid2"] ?? g["pid3"];
       const pid = pidText === undefined ? null : Number(pidText);
-      const signal = g["sig"] ?? (g["sig4"] ? (signalName(g["sig4"]) ?? `signal ${g["sig4"]}`) : g["exc"] ? `uncaught ${g["exc"]} exception` : "crash");
+      const signal =
+        g["sig"] ?? (g["sig4"] ? (signalName(g["sig4"]) ?? `signal ${g["sig4"]}`) : g["exc"] ? `uncaught ${g["exc"]} exception` : "crash");
       const fn = g["fn"] ?? g["fn5"];
       return {
         summary: `Crash: ${name} (${signal}${fn ? ` in ${fn}` : ""}), caught by ABRT`,
         process: name,
         pid,
-        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null } },
+        facts: {
+          kind: "crash",
+          crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null },
+        },
       };
     },
   },
@@ -278,7 +318,8 @@ export const CRASH_RULES: readonly RuleSpec[] = [
     // record itself ("audit: type=1701 …"). Naming them keeps the journal filtered server-side.
     identifiers: ["audit", "auditd", "audispd", "kernel"],
     literals: ["ANOM_ABEND", "type=1701"],
-    pattern: /(?:ANOM_ABEND|type=1701)\b.*?\bpid=(?<pid>\d+) comm=(?:"(?<comm>[^"]*)"|(?<commhex>[0-9A-F]+))(?: exe=(?:"(?<exe>[^"]*)"|\S+))?.*?\bsig=(?<sig>\d+)/,
+    pattern:
+      /(?:ANOM_ABEND|type=1701)\b.*?\bpid=(?<pid>\d+) comm=(?:"(?<comm>[^"]*)"|(?<commhex>[0-9A-F]+))(?: exe=(?:"(?<exe>[^"]*)"|\S+))?.*?\bsig=(?<sig>\d+)/,
     describe: ({ m }) => {
       const g = m?.groups ?? {};
       const name = g["comm"] ?? (g["commhex"] ? Buffer.from(g["commhex"], "hex").toString("latin1") : "unknown");
@@ -288,7 +329,10 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${name} (${signal}), seen by audit`,
         process: name,
         pid,
-        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null } },
+        facts: {
+          kind: "crash",
+          crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null },
+        },
       };
     },
   },
@@ -316,7 +360,8 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       const process = g["comm"] ?? g["obj4"] ?? "unknown";
       const pid = g["pid"] === undefined ? null : Number(g["pid"]);
       const sig = g["sig"] ?? g["sig2"] ?? g["sig3"] ?? (g["exc"] || g["icode"] ? "11" : "?");
-      const fault = g["exc"] ?? g["fault"] ?? g["fault3"] ?? (g["icode"] ? `interruption code ${g["icode"]}` : (signalName(sig) ?? `signal ${sig}`));
+      const fault =
+        g["exc"] ?? g["fault"] ?? g["fault3"] ?? (g["icode"] ? `interruption code ${g["icode"]}` : (signalName(sig) ?? `signal ${sig}`));
       const object = g["obj"] ?? g["obj2"] ?? g["obj3"] ?? g["obj4"] ?? null;
       return {
         summary: `Crash: ${process} (${fault})${object ? ` in ${object}` : ""}`,
@@ -342,13 +387,15 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       return { summary: `Crash: process killed by ${signal}`, facts: { kind: "plain" } };
     },
   },
-
 ];
 
 function coreDumpResult(unit: string | null): Match {
   return {
     summary: `Crash: ${unit ?? "unit"} main process dumped core`,
     unit,
-    facts: { kind: "crash", crash: { process: unit ?? "unknown", pid: null, fault: "core dumped", object: null, address: null, ip: null, code: null } },
+    facts: {
+      kind: "crash",
+      crash: { process: unit ?? "unknown", pid: null, fault: "core dumped", object: null, address: null, ip: null, code: null },
+    },
   };
 }

@@ -45,7 +45,10 @@ export const GPU_RULES: readonly RuleSpec[] = [
     literals: ["fallen off the bus"],
     pattern: /NVRM: (?:GPU (?:at )?(?:PCI:)?([\w:.]+?):? (?:GPU )?has fallen off the bus|fallen off the bus and is not responding)/,
     unless: /NVRM: Xid/,
-    describe: ({ group, m }) => ({ summary: `GPU error (NVIDIA): GPU${m?.[1] ? ` ${m[1]}` : ""} has fallen off the bus`, facts: kernelFacts(group, m?.[1] ?? null) }),
+    describe: ({ group, m }) => ({
+      summary: `GPU error (NVIDIA): GPU${m?.[1] ? ` ${m[1]}` : ""} has fallen off the bus`,
+      facts: kernelFacts(group, m?.[1] ?? null),
+    }),
   },
   {
     name: "gpu-vram-exhausted",
@@ -55,7 +58,8 @@ export const GPU_RULES: readonly RuleSpec[] = [
     doc: "GPU driver could not fit a job's buffers in video memory (amdgpu `Not enough memory for command submission!`, TTM/driver allocation failures) — VRAM, not system RAM",
     kernel: true,
     literals: ["amdgpu", "radeon", "nouveau", "i915", "NVRM", "TTM"],
-    pattern: /(amdgpu|radeon|nouveau|i915|NVRM|TTM)\b.*(?:Not enough memory for command submission|[Ff]ailed to allocate|[Oo]ut of memory|fail ttm_validate|-ENOMEM|VRAM (?:is )?full)/,
+    pattern:
+      /(amdgpu|radeon|nouveau|i915|NVRM|TTM)\b.*(?:Not enough memory for command submission|[Ff]ailed to allocate|[Oo]ut of memory|fail ttm_validate|-ENOMEM|VRAM (?:is )?full)/,
     describe: ({ group, m }) => ({ summary: `GPU memory (VRAM) exhausted (${m?.[1] as string})`, facts: kernelFacts(group) }),
   },
   {
@@ -89,8 +93,17 @@ export const GPU_RULES: readonly RuleSpec[] = [
     group: "gpu",
     doc: "amdgpu `Ring … reset succeeded/failed` (a full reset follows), MES `failed to respond` / `failed to reset legacy queue`, `GPU reset succeeded`, `GPU reset(N) succeeded!`, `VRAM is lost due to GPU reset!`; xe `Kernel-submitted job timed out` — the progress of a reset whose hang is the event",
     kernel: true,
-    literals: ["reset succeeded", "reset failed", "GPU reset(", "VRAM is lost", "Kernel-submitted job timed out", "reset legacy queue", "MES failed to respond"],
-    pattern: /^amdgpu \S+ (?:amdgpu: )?(?:Ring \S+ reset (?:succeeded|failed)|MES failed to respond to msg=\w+|GPU reset(?:\(\d+\))? succeeded|VRAM is lost due to GPU reset)|^\[drm\] VRAM is lost due to GPU reset|^\[drm:amdgpu_mes_reset_legacy_queue \[amdgpu\]\] \*ERROR\* failed to reset legacy queue|^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?Kernel-submitted job timed out/,
+    literals: [
+      "reset succeeded",
+      "reset failed",
+      "GPU reset(",
+      "VRAM is lost",
+      "Kernel-submitted job timed out",
+      "reset legacy queue",
+      "MES failed to respond",
+    ],
+    pattern:
+      /^amdgpu \S+ (?:amdgpu: )?(?:Ring \S+ reset (?:succeeded|failed)|MES failed to respond to msg=\w+|GPU reset(?:\(\d+\))? succeeded|VRAM is lost due to GPU reset)|^\[drm\] VRAM is lost due to GPU reset|^\[drm:amdgpu_mes_reset_legacy_queue \[amdgpu\]\] \*ERROR\* failed to reset legacy queue|^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?Kernel-submitted job timed out/,
     describe: () => ({ summary: "" }),
   },
   {
@@ -109,7 +122,13 @@ export const GPU_RULES: readonly RuleSpec[] = [
       /(?:\*ERROR\* |^amdgpu \S+ (?:amdgpu: )?)(?:ring (?<ring>\S+) timeout|\[(?<hub>\w+)\] (?:no-)?(?:retry )?page fault|(?<fault>GPU fault detected|VM fault \(0x[0-9a-f]+, vmid \d+(?:, pasid \d+)?\) at page \d+)|(?<reset>GPU reset begin|GPU recovery failed))/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
-      const what = g["ring"] ? `ring ${g["ring"]} timeout (GPU hang)` : g["hub"] ? `GPU page fault (${g["hub"]})` : g["fault"] ? "GPU page fault" : (g["reset"] as string);
+      const what = g["ring"]
+        ? `ring ${g["ring"]} timeout (GPU hang)`
+        : g["hub"]
+          ? `GPU page fault (${g["hub"]})`
+          : g["fault"]
+            ? "GPU page fault"
+            : (g["reset"] as string);
       return { summary: `GPU error (amdgpu): ${what}`, facts: kernelFacts(group) };
     },
   },
@@ -137,7 +156,8 @@ export const GPU_RULES: readonly RuleSpec[] = [
     literals: ["GPU HANG", "Resetting"],
     // The reset lines are only i915's when they carry its device prefix ("i915 0000:00:02.0:
     // [drm] Resetting chip for stopped heartbeat on rcs0"); other drivers reset chips too.
-    pattern: /GPU HANG: ecode ([^,]+), in (.+?) \[(\d+)\]|GPU HANG: ecode ([^,]+)|^i915 \S+ (?:\[drm\] )?(?:GT\d+: )?Resetting (\w+) for (.*)|^drm\/i915: Resetting chip after gpu hang/,
+    pattern:
+      /GPU HANG: ecode ([^,]+), in (.+?) \[(\d+)\]|GPU HANG: ecode ([^,]+)|^i915 \S+ (?:\[drm\] )?(?:GT\d+: )?Resetting (\w+) for (.*)|^drm\/i915: Resetting chip after gpu hang/,
     describe: ({ group, m }) => ({
       summary: m?.[5] ? `GPU error (i915): resetting ${m[5]} for ${m[6] as string}` : `GPU hang (i915)${m?.[2] ? ` in ${m[2]}` : ""}`,
       process: m?.[2] ?? null,
@@ -155,7 +175,8 @@ export const GPU_RULES: readonly RuleSpec[] = [
     literals: ["Timedout job", "Engine reset"],
     // 6.9: "xe 0000:00:02.0: [drm] Timedout job: seqno=…, guc_id=2, flags=0x0"; 6.15+ adds
     // "GT0: " (and "Tile0: ") and " in llama-bench [260404]" ("in no process [-1]" for kernel jobs).
-    pattern: /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (.+?) \[(-?\d+)\])?$|Engine reset: engine_class=(\w+))/m,
+    pattern:
+      /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (.+?) \[(-?\d+)\])?$|Engine reset: engine_class=(\w+))/m,
     describe: ({ group, m }) => {
       const process = m?.[1] && m[1] !== "no process" ? m[1] : null;
       const what = m?.[3] ? `engine reset (${m[3]})` : `job timed out (GPU hang)${process ? ` in ${process}` : ""}`;
@@ -187,5 +208,4 @@ export const GPU_RULES: readonly RuleSpec[] = [
       };
     },
   },
-
 ];

@@ -32,7 +32,9 @@ const AER = new RegExp(
 );
 
 // ras-memory-failure-handler.c: "<ts> pfn=0x… page_type=<type> action_result=<Ignored|Failed|Delayed|Recovered>".
-const MEMORY_FAILURE = new RegExp(String.raw`\bmemory_failure_event${HEAD}pfn=(?<pfn>0x[0-9a-f]+) page_type=(?<page>.+?) action_result=(?<result>\w+)`);
+const MEMORY_FAILURE = new RegExp(
+  String.raw`\bmemory_failure_event${HEAD}pfn=(?<pfn>0x[0-9a-f]+) page_type=(?<page>.+?) action_result=(?<result>\w+)`,
+);
 
 // ras-mce-handler.c report_mce_event(): "<ts> <bank name or bank=N>, status= …[, <error_msg>][, mci=…][, mca=…] …".
 const MCE = new RegExp(String.raw`\bmce_record${HEAD}(?<what>.*)$`);
@@ -85,7 +87,10 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
       const g = m?.groups ?? {};
       const type = g["type"] ?? g["sev"] ?? "";
       if (!/^[Cc]orrected$/.test(type) || g["count"] === "0") return null;
-      return { summary: `Corrected memory error (rasdaemon${g["count"] ? `, ${g["count"]}×` : ""}): ${memoryWhat(g)}`, facts: kernelFacts(group) };
+      return {
+        summary: `Corrected memory error (rasdaemon${g["count"] ? `, ${g["count"]}×` : ""}): ${memoryWhat(g)}`,
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -140,7 +145,10 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       if (g["result"] !== "Failed" && g["result"] !== "Ignored") return null;
-      return { summary: `Memory failure at pfn ${g["pfn"] as string} (${g["page"] as string}): recovery ${(g["result"] as string).toLowerCase()}`, facts: kernelFacts(group) };
+      return {
+        summary: `Memory failure at pfn ${g["pfn"] as string} (${g["page"] as string}): recovery ${(g["result"] as string).toLowerCase()}`,
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -171,7 +179,11 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
       const deferred = /Deferred error/.test(what);
       const level = g["level"] ?? "";
       if (!deferred && !MCE_UNCORRECTED.test(what) && !/^(?:CRIT|ALERT|EMERG)$/.test(level)) return null;
-      return { summary: `${deferred ? "Deferred" : "Uncorrected"} machine check (rasdaemon): ${mceWhat(what)}`, severity: deferred ? "high" : "critical", facts: kernelFacts(group) };
+      return {
+        summary: `${deferred ? "Deferred" : "Uncorrected"} machine check (rasdaemon): ${mceWhat(what)}`,
+        severity: deferred ? "high" : "critical",
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -183,7 +195,10 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     identifiers: ["rasdaemon"],
     literals: ["mce_record"],
     pattern: MCE,
-    describe: ({ group, m }) => ({ summary: `Corrected machine check (rasdaemon): ${mceWhat(m?.groups?.["what"] as string)}`, facts: kernelFacts(group) }),
+    describe: ({ group, m }) => ({
+      summary: `Corrected machine check (rasdaemon): ${mceWhat(m?.groups?.["what"] as string)}`,
+      facts: kernelFacts(group),
+    }),
   },
   {
     // ras-events.c: what it says while starting and at every event type it cannot open (a missing
@@ -195,7 +210,17 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "rasdaemon start-up chatter (`Listening to events for cpus …`, `Enabled event …`, `Can't get traces from …`): not events",
     identifiers: ["rasdaemon"],
-    literals: ["Listening to events", "Enabled event", "event enabled", "tracing from config", "overriding event", "Can't get traces from", "Can't write to set_event", "traces. Perhaps", "wait_access() failed"],
+    literals: [
+      "Listening to events",
+      "Enabled event",
+      "event enabled",
+      "tracing from config",
+      "overriding event",
+      "Can't get traces from",
+      "Can't write to set_event",
+      "traces. Perhaps",
+      "wait_access() failed",
+    ],
     pattern:
       /^(?:rasdaemon: )?(?:Listening to events (?:for cpus|on cpu)|Enabled event \S+|\S+:\S+ event enabled|Disabled \S+ tracing from config|overriding event \(\d+\) \S+ with new print handler|Can't get traces from \S+|Can't write to set_event|Can't get \S+ traces\. Perhaps|wait_access\(\) failed)/,
     describe: () => ({ summary: "" }),

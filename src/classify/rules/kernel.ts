@@ -26,7 +26,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     kernel: true,
     literals: ["temperature above threshold"],
     pattern: /(?:mce: )?(CPU\d+): (Core|Package) temperature above threshold, cpu clock throttled/,
-    describe: ({ group, m }) => ({ summary: `Thermal throttling on ${m?.[1] as string} (${(m?.[2] as string).toLowerCase()} temperature)`, facts: kernelFacts(group) }),
+    describe: ({ group, m }) => ({
+      summary: `Thermal throttling on ${m?.[1] as string} (${(m?.[2] as string).toLowerCase()} temperature)`,
+      facts: kernelFacts(group),
+    }),
   },
   {
     name: "mce",
@@ -38,7 +41,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["Hardware Error", "Machine check", "Machine Check"],
     // arch/x86/kernel/cpu/mce: 3.10 prints "[Hardware Error]: Machine check events logged" without the "mce: " prefix.
     pattern: /mce: \[Hardware Error\]: (?<what>.*)|(?<logged>Machine check events logged)|(?<exc>Machine Check Exception.*)/,
-    describe: ({ group, m }) => ({ summary: `Machine check: ${(m?.groups?.["what"] ?? m?.groups?.["logged"] ?? m?.groups?.["exc"]) as string}`, facts: kernelFacts(group) }),
+    describe: ({ group, m }) => ({
+      summary: `Machine check: ${(m?.groups?.["what"] ?? m?.groups?.["logged"] ?? m?.groups?.["exc"]) as string}`,
+      facts: kernelFacts(group),
+    }),
   },
   {
     name: "edac-uncorrectable",
@@ -54,7 +60,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       if (g["count"] === "0") return null;
-      return { summary: `Uncorrectable memory error (${g["mc"] as string}): ${(g["what"] ?? g["old"]) as string}`, facts: kernelFacts(group) };
+      return {
+        summary: `Uncorrectable memory error (${g["mc"] as string}): ${(g["what"] ?? g["old"]) as string}`,
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -69,7 +78,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       if (g["count"] === "0") return null;
-      return { summary: `Corrected memory error (${g["mc"] as string}${g["count"] ? `, ${g["count"]}×` : ""}): ${(g["what"] ?? g["old"]) as string}`, facts: kernelFacts(group) };
+      return {
+        summary: `Corrected memory error (${g["mc"] as string}${g["count"] ? `, ${g["count"]}×` : ""}): ${(g["what"] ?? g["old"]) as string}`,
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -116,7 +128,11 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     pattern: /Memory failure: (?<pfn>0x[0-9a-f]+): (?<what>.*)/,
     describe: ({ group, m }) => {
       const what = m?.groups?.["what"] as string;
-      return { summary: `Memory failure at page ${m?.groups?.["pfn"] as string}: ${what}`, severity: /: (?:Failed|Ignored)\b/.test(what) ? "critical" : "high", facts: kernelFacts(group) };
+      return {
+        summary: `Memory failure at page ${m?.groups?.["pfn"] as string}: ${what}`,
+        severity: /: (?:Failed|Ignored)\b/.test(what) ? "critical" : "high",
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -129,7 +145,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["Hardware event"],
     // mcelog.c disclaimer(): every record it decodes starts with this line.
     pattern: /^Hardware event\. This is not a software error\./,
-    describe: ({ group }) => ({ summary: "Machine check decoded by mcelog (see mcelog --client or its log for the record)", facts: kernelFacts(group) }),
+    describe: ({ group }) => ({
+      summary: "Machine check decoded by mcelog (see mcelog --client or its log for the record)",
+      facts: kernelFacts(group),
+    }),
   },
   {
     name: "nmi",
@@ -200,10 +219,16 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     // kernel/rcu/tree_stall.h: "INFO: rcu_sched self-detected stall on CPU", "INFO: rcu_preempt detected stalls on
     // CPUs/tasks:", "INFO: rcu_sched detected expedited stalls on CPUs/tasks:", "rcu_preempt kthread starved for 11334
     // jiffies! g15153 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0" (4.x+ add the "rcu: " prefix).
-    pattern: /INFO: (?<flavor>rcu_\w+) (?:self-)?detected (?:expedited )?stall|(?<starved>rcu_\w+) kthread starved for (?<jiffies>\d+) jiffies/,
+    pattern:
+      /INFO: (?<flavor>rcu_\w+) (?:self-)?detected (?:expedited )?stall|(?<starved>rcu_\w+) kthread starved for (?<jiffies>\d+) jiffies/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
-      return { summary: g["starved"] ? `RCU grace-period kthread ${g["starved"]} starved for ${g["jiffies"] as string} jiffies` : `RCU stall (${g["flavor"] as string})`, facts: kernelFacts(group) };
+      return {
+        summary: g["starved"]
+          ? `RCU grace-period kthread ${g["starved"]} starved for ${g["jiffies"] as string} jiffies`
+          : `RCU stall (${g["flavor"] as string})`,
+        facts: kernelFacts(group),
+      };
     },
   },
   {
@@ -224,12 +249,26 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: BUG / Oops / kernel-mode general protection fault",
     kernel: true,
-    literals: ["BUG", "Oops", "general protection fault", "Unable to handle kernel", "divide error", "invalid opcode", "stack segment", "double fault", "Internal error", "Missing ENDBR"],
+    literals: [
+      "BUG",
+      "Oops",
+      "general protection fault",
+      "Unable to handle kernel",
+      "divide error",
+      "invalid opcode",
+      "stack segment",
+      "double fault",
+      "Internal error",
+      "Missing ENDBR",
+    ],
     // arm/arm64 die(): "Internal error: Oops: 96000004 [#1] PREEMPT SMP" (6.x: 16 hex digits);
     // x86 IBT (arch/x86/kernel/traps.c, 5.18+): "traps: Missing ENDBR: foo+0x0/0x30".
     pattern:
       /^(?<what>BUG: .*|Oops.*|kernel BUG at .*|general protection fault.*|(?:divide error|invalid opcode|stack segment|double fault): [0-9a-f]{4} \[#\d+\].*|Unable to handle kernel .*|Internal error: .*\[#\d+\].*|(?:traps: )?Missing ENDBR: .*)$/,
-    describe: ({ group, m }) => ({ summary: `Kernel ${(m?.groups?.["what"] as string).replace(/^traps: /, "")}`, facts: kernelFacts(group) }),
+    describe: ({ group, m }) => ({
+      summary: `Kernel ${(m?.groups?.["what"] as string).replace(/^traps: /, "")}`,
+      facts: kernelFacts(group),
+    }),
   },
   {
     name: "kernel-warning",
@@ -241,7 +280,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["WARNING: "],
     // 3.10 and some vendor 4.4 kernels: "WARNING: at kernel/smp.c:382 smp_call_function_many+0x2d4/0x2e0()"
     pattern: /^WARNING: (?:CPU: \d+ PID: (\d+) )?at (\S+)(?: (\S+))?/,
-    describe: ({ group, m }) => ({ summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`, facts: kernelFacts(group) }),
+    describe: ({ group, m }) => ({
+      summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`,
+      facts: kernelFacts(group),
+    }),
   },
   {
     name: "netdev-watchdog",
@@ -253,11 +295,15 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["NETDEV WATCHDOG"],
     // net/sched/sch_generic.c dev_watchdog(): 2.6 "NETDEV WATCHDOG: eth0: transmit timed out"; 3.x–6.8
     // "NETDEV WATCHDOG: eth0 (igb): transmit queue 4 timed out"; 6.9+ netdev_crit "… eno2: NETDEV WATCHDOG: CPU: 5: transmit queue 0 timed out 10430 ms".
-    pattern: /(?:(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
+    pattern:
+      /(?:(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = g["dev"] ?? g["pre"] ?? null;
-      return { summary: `Network transmit timeout${dev ? ` on ${dev}` : ""}${g["drv"] ? ` (${g["drv"]})` : ""}${g["queue"] ? `, queue ${g["queue"]}` : ""}`, facts: kernelFacts(group, dev) };
+      return {
+        summary: `Network transmit timeout${dev ? ` on ${dev}` : ""}${g["drv"] ? ` (${g["drv"]})` : ""}${g["queue"] ? `, queue ${g["queue"]}` : ""}`,
+        facts: kernelFacts(group, dev),
+      };
     },
   },
   {
@@ -270,7 +316,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["to become free"],
     // net/core/dev.c netdev_wait_allrefs(): pr_emerg("unregister_netdevice: waiting for %s to become free. Usage count = %d\n").
     pattern: /unregister_netdevice: waiting for (?<dev>\S+) to become free\. Usage count = (?<count>-?\d+)/,
-    describe: ({ group, m }) => ({ summary: `unregister_netdevice: ${m?.groups?.["dev"] as string} stuck (usage count ${m?.groups?.["count"] as string})`, facts: kernelFacts(group, m?.groups?.["dev"] ?? null) }),
+    describe: ({ group, m }) => ({
+      summary: `unregister_netdevice: ${m?.groups?.["dev"] as string} stuck (usage count ${m?.groups?.["count"] as string})`,
+      facts: kernelFacts(group, m?.groups?.["dev"] ?? null),
+    }),
   },
   {
     name: "conntrack-table-full",
@@ -283,7 +332,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     // net/netfilter/nf_conntrack_core.c: 3.x "nf_conntrack: table full, dropping packet."; later kernels print the
     // module prefix twice ("nf_conntrack: nf_conntrack: table full, dropping packet").
     pattern: /nf_conntrack: table full, dropping packet/,
-    describe: ({ group }) => ({ summary: "Connection tracking table full: packets are being dropped (raise net.netfilter.nf_conntrack_max)", facts: kernelFacts(group) }),
+    describe: ({ group }) => ({
+      summary: "Connection tracking table full: packets are being dropped (raise net.netfilter.nf_conntrack_max)",
+      facts: kernelFacts(group),
+    }),
   },
   {
     name: "nfs-not-responding",
@@ -307,7 +359,6 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     pattern: /^CIFS: (?:VFS: )?(.*(?:error|[Ff]ailed|reconnect|not responding).*)$/,
     describe: ({ group, m }) => ({ summary: `CIFS: ${m?.[1] as string}`, facts: kernelFacts(group) }),
   },
-
 ];
 
 // The backstop, last in the table: a kernel message at priority err or worse (kmsg prio, journal
@@ -315,8 +366,14 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
 // A new wording of a known failure then still reaches the event log, marked as unrecognized,
 // instead of being dropped. Messages without a priority (plain dmesg text) never reach it.
 const SUBSYSTEMS: readonly (readonly [string, RegExp])[] = [
-  ["storage", /^(?:sd|sr|st|ses|scsi) \d+:\d+:\d+:\d+: |^scsi(?:\d+)?[: ]|^ata\d+(?:\.\d+)?: |^nvme\S*[: ]|^blk_\w+: |^(?:print_req_error|end_request): |^Buffer I\/O |^(?:ahci|mpt[23]sas|megaraid_sas|aacraid|hpsa|smartpqi|mpi3mr|isci|virtio_blk|xen_blkfront|mmc\d+|mmcblk\d+\S*|nbd\d*|loop\d*|dm-\d+|device-mapper|md|md\/\w+|md\d+|raid\d+|bcache|zram\d*)[: ]/],
-  ["filesystem", /^(?:EXT[234]-fs|XFS|BTRFS|F2FS-fs|FAT-fs|exFAT-fs|NTFS(?:-fs)?|ntfs3|JBD2?|ZFS|SPL|zfs|overlayfs|SQUASHFS|squashfs|ISOFS|UDF-fs|NFS\w*|nfs\w*|CIFS|ceph|libceph|fuse|ocfs2|gfs2|VFS|Quota error)\b/],
+  [
+    "storage",
+    /^(?:sd|sr|st|ses|scsi) \d+:\d+:\d+:\d+: |^scsi(?:\d+)?[: ]|^ata\d+(?:\.\d+)?: |^nvme\S*[: ]|^blk_\w+: |^(?:print_req_error|end_request): |^Buffer I\/O |^(?:ahci|mpt[23]sas|megaraid_sas|aacraid|hpsa|smartpqi|mpi3mr|isci|virtio_blk|xen_blkfront|mmc\d+|mmcblk\d+\S*|nbd\d*|loop\d*|dm-\d+|device-mapper|md|md\/\w+|md\d+|raid\d+|bcache|zram\d*)[: ]/,
+  ],
+  [
+    "filesystem",
+    /^(?:EXT[234]-fs|XFS|BTRFS|F2FS-fs|FAT-fs|exFAT-fs|NTFS(?:-fs)?|ntfs3|JBD2?|ZFS|SPL|zfs|overlayfs|SQUASHFS|squashfs|ISOFS|UDF-fs|NFS\w*|nfs\w*|CIFS|ceph|libceph|fuse|ocfs2|gfs2|VFS|Quota error)\b/,
+  ],
   ["memory", /^(?:EDAC\b|mce\b|Memory failure|(?:\{\d+\})?\[Hardware Error\]|RAS\b|GHES\b|APEI\b|ERST\b|HEST\b|BERT\b)/],
   ["PCI", /^(?:pci|pcieport) [0-9a-f]{4}:|^(?:PCI|AER|DPC)\b/],
   ["GPU", /^(?:amdgpu|radeon|i915|xe|nouveau|nvidia|ast|mgag200) [0-9a-f]{4}:|^(?:NVRM|nvidia|amdgpu|i915|nouveau)\b|^\[drm\b/],
@@ -334,7 +391,8 @@ export const BACKSTOP_RULES: readonly RuleSpec[] = [
     doc: "PCI DOE mailbox setup failures at boot (`DOE: [2c8] failed to create mailbox`): firmware noise on healthy servers",
     kernel: true,
     literals: ["DOE: ["],
-    pattern: /^pci \S+: DOE: \[[0-9a-f]+\] (?:ABORT timed out|failed to reset mailbox|failed to create mailbox|failed to cache (?:protocols|features))/,
+    pattern:
+      /^pci \S+: DOE: \[[0-9a-f]+\] (?:ABORT timed out|failed to reset mailbox|failed to create mailbox|failed to cache (?:protocols|features))/,
     describe: () => ({ summary: "" }),
   },
   {
@@ -345,7 +403,87 @@ export const BACKSTOP_RULES: readonly RuleSpec[] = [
     doc: "backstop: a kernel message at priority err or worse from a storage, filesystem, memory, PCI or GPU subsystem that no rule above names",
     kernel: true,
     maxPriority: 3,
-    literals: ["sd ", "sr ", "st ", "ses ", "scsi", "ata", "nvme", "blk_", "print_req_error", "end_request", "Buffer I/O", "ahci", "mpt", "megaraid", "aacraid", "hpsa", "smartpqi", "mpi3mr", "isci", "virtio_blk", "blkfront", "mmc", "nbd", "loop", "dm-", "device-mapper", "md", "raid", "bcache", "zram", "EXT", "XFS", "BTRFS", "F2FS", "FAT-fs", "NTFS", "ntfs3", "JBD", "ZFS", "SPL", "zfs", "overlayfs", "SQUASHFS", "squashfs", "ISOFS", "UDF-fs", "NFS", "nfs", "CIFS", "ceph", "fuse", "ocfs2", "gfs2", "VFS", "Quota error", "EDAC", "mce", "Memory failure", "[Hardware Error]", "RAS", "GHES", "APEI", "ERST", "HEST", "BERT", "pci", "PCI", "AER", "DPC", "amdgpu", "radeon", "i915", "xe ", "nouveau", "nvidia", "ast ", "mgag200", "NVRM", "[drm"],
+    literals: [
+      "sd ",
+      "sr ",
+      "st ",
+      "ses ",
+      "scsi",
+      "ata",
+      "nvme",
+      "blk_",
+      "print_req_error",
+      "end_request",
+      "Buffer I/O",
+      "ahci",
+      "mpt",
+      "megaraid",
+      "aacraid",
+      "hpsa",
+      "smartpqi",
+      "mpi3mr",
+      "isci",
+      "virtio_blk",
+      "blkfront",
+      "mmc",
+      "nbd",
+      "loop",
+      "dm-",
+      "device-mapper",
+      "md",
+      "raid",
+      "bcache",
+      "zram",
+      "EXT",
+      "XFS",
+      "BTRFS",
+      "F2FS",
+      "FAT-fs",
+      "NTFS",
+      "ntfs3",
+      "JBD",
+      "ZFS",
+      "SPL",
+      "zfs",
+      "overlayfs",
+      "SQUASHFS",
+      "squashfs",
+      "ISOFS",
+      "UDF-fs",
+      "NFS",
+      "nfs",
+      "CIFS",
+      "ceph",
+      "fuse",
+      "ocfs2",
+      "gfs2",
+      "VFS",
+      "Quota error",
+      "EDAC",
+      "mce",
+      "Memory failure",
+      "[Hardware Error]",
+      "RAS",
+      "GHES",
+      "APEI",
+      "ERST",
+      "HEST",
+      "BERT",
+      "pci",
+      "PCI",
+      "AER",
+      "DPC",
+      "amdgpu",
+      "radeon",
+      "i915",
+      "xe ",
+      "nouveau",
+      "nvidia",
+      "ast ",
+      "mgag200",
+      "NVRM",
+      "[drm",
+    ],
     describe: ({ entry, group }) => {
       const found = SUBSYSTEMS.find(([, re]) => re.test(entry.message));
       if (!found) return null;

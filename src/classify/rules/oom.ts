@@ -77,12 +77,17 @@ export const OOM_RULES: readonly RuleSpec[] = [
     doc: "kernel (3.x/4.x): a lone 'Out of memory: Kill process N (x) score N or sacrifice child'",
     kernel: true,
     literals: ["or sacrifice child"],
-    pattern: /^(?:(?<scope>[^:]*[Oo]ut of memory[^:]*): )?Kill process (?<pid>\d+) \((?<task>.*)\) score (?<score>-?\d+) or sacrifice child/,
+    pattern:
+      /^(?:(?<scope>[^:]*[Oo]ut of memory[^:]*): )?Kill process (?<pid>\d+) \((?<task>.*)\) score (?<score>-?\d+) or sacrifice child/,
     describe: ({ entry, m }) => {
       const report = parseOomReport([entry.message], 4);
       const memcg = /memory cgroup/i.test(m?.groups?.["scope"] ?? "");
       const match = loneOom(report, m?.groups?.["task"] ?? "unknown", Number(m?.groups?.["pid"]), "chosen to be killed");
-      return { ...match, summary: memcg ? `${match.summary}, a memory cgroup hit its limit` : match.summary, facts: { kind: "oom-kill", oom: report } };
+      return {
+        ...match,
+        summary: memcg ? `${match.summary}, a memory cgroup hit its limit` : match.summary,
+        facts: { kind: "oom-kill", oom: report },
+      };
     },
   },
   {
@@ -133,7 +138,10 @@ export const OOM_RULES: readonly RuleSpec[] = [
     pattern: /^oom_reaper: reaped process (?<pid>\d+) \((?<task>.*)\)/,
     describe: ({ entry, m }) => {
       const report = parseOomReport([entry.message], 4);
-      return { ...loneOom(report, m?.groups?.["task"] ?? "unknown", Number(m?.groups?.["pid"]), "killed"), facts: { kind: "oom-kill", oom: report } };
+      return {
+        ...loneOom(report, m?.groups?.["task"] ?? "unknown", Number(m?.groups?.["pid"]), "killed"),
+        facts: { kind: "oom-kill", oom: report },
+      };
     },
   },
   {
@@ -262,7 +270,8 @@ export const OOM_RULES: readonly RuleSpec[] = [
     identifiers: ["nohang", "nohang-desktop"],
     literals: ["kill -", "Send SIG", "Sending SIG"],
     // v0.1: "  Run the command: kill -TERM 12297"; v0.2: "  Send SIGTERM to the victim" / "Sending SIGKILL to <name>"
-    pattern: /Run the command: kill -(?<cmdsig>[A-Z]+|\d+) (?<pid>\d+)|Send(?:ing)? (?<sig>SIG[A-Z0-9]+) to (?:the victim|(?<name>\S+?),?(?: Pid: (?<pid2>\d+))?(?:$|[ ;,]))/,
+    pattern:
+      /Run the command: kill -(?<cmdsig>[A-Z]+|\d+) (?<pid>\d+)|Send(?:ing)? (?<sig>SIG[A-Z0-9]+) to (?:the victim|(?<name>\S+?),?(?: Pid: (?<pid2>\d+))?(?:$|[ ;,]))/,
     describe: ({ m }) => {
       const g = m?.groups ?? {};
       const pidText = g["pid"] ?? g["pid2"];
@@ -278,7 +287,6 @@ export const OOM_RULES: readonly RuleSpec[] = [
       };
     },
   },
-
 ];
 
 /** A kill known from one line: the victim's name and pid, and its cgroup when the line names it. */
@@ -297,7 +305,12 @@ function unitOom(unit: string | null, what: string): Match {
   return {
     summary: `OOM kill: ${name} — ${what}`,
     unit,
-    facts: { kind: "userspace-oom-kill", killer: "the kernel OOM killer", victim: unit ? appNameFromCgroup(unit) : null, pid: null, cgroup: unit },
+    facts: {
+      kind: "userspace-oom-kill",
+      killer: "the kernel OOM killer",
+      victim: unit ? appNameFromCgroup(unit) : null,
+      pid: null,
+      cgroup: unit,
+    },
   };
 }
-

@@ -13,7 +13,10 @@ export const PRESSURE_RULES: readonly RuleSpec[] = [
     kernel: true,
     literals: ["page allocation failure"],
     pattern: /^(.+?): page allocation failure: order:(\d+)/,
-    describe: ({ m }) => ({ summary: `Memory pressure: page allocation failure in ${m?.[1] as string} (order ${m?.[2] as string})`, process: m?.[1] ?? null }),
+    describe: ({ m }) => ({
+      summary: `Memory pressure: page allocation failure in ${m?.[1] as string} (order ${m?.[2] as string})`,
+      process: m?.[1] ?? null,
+    }),
   },
   {
     name: "journald-memory-pressure",

@@ -141,7 +141,13 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     pattern: /^(?<unit>\S+): (?<which>[Mm]ain|[Cc]ontrol) process exited, code=(?<code>\w+),? status=(?<status>\d+)/,
     describe: ({ entry, m }) => {
       const which = /^[Mm]/.test(m?.groups?.["which"] ?? "") ? "Main" : "Control";
-      return unitExit(entry.unit ?? m?.groups?.["unit"] ?? null, which, m?.groups?.["code"] ?? null, m?.groups?.["status"] ?? null, entry.priority);
+      return unitExit(
+        entry.unit ?? m?.groups?.["unit"] ?? null,
+        which,
+        m?.groups?.["code"] ?? null,
+        m?.groups?.["status"] ?? null,
+        entry.priority,
+      );
     },
   },
   {
@@ -154,7 +160,8 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     doc: "systemd before v236: 'Unit X entered failed state.', 'X: Unit entered failed state.', 'X failed.'",
     identifiers: ["systemd"],
     literals: ["entered failed state", " failed."],
-    pattern: /^(?:Unit (?<unit>\S+) entered failed state|(?<unit230>\S+): Unit entered failed state|(?<unit219>[\w@:.\\-]+\.(?:service|socket|mount|swap|timer|path|automount|scope|target)) failed)\.$/,
+    pattern:
+      /^(?:Unit (?<unit>\S+) entered failed state|(?<unit230>\S+): Unit entered failed state|(?<unit219>[\w@:.\\-]+\.(?:service|socket|mount|swap|timer|path|automount|scope|target)) failed)\.$/,
     describe: ({ entry, m }) => {
       const unit = entry.unit ?? m?.groups?.["unit"] ?? m?.groups?.["unit230"] ?? m?.groups?.["unit219"] ?? "unknown unit";
       return {
@@ -181,7 +188,15 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       /^(?:(?<unit>[^\s:]+):? (?<op>start|stop|reload|start-pre|start-post|stop-pre|stop-post|clean|cleaning) operation timed out\. (?<action>\w+)|(?<unit2>[^\s:]+):? (?:State '(?<state>[\w-]+)'|(?<state219>stop-sigterm|stop-final-sigterm|stop-sigkill|stop-final-sigkill|final-sigterm|final-sigkill|stop-watchdog|stop-sigabrt)) timed out\. (?<action2>[\w ]+)|(?:(?<unit3>[^\s:]+): )?Job (?<job>[^\s/]+)\/(?<type>[\w-]+) timed out|Timed out waiting for device (?<device>.+?)\.?$|(?<unit4>[^\s:]+):? [Ww]atchdog timeout(?: \(limit (?<limit>[^)]+)\))?!)/,
     describe: ({ entry, m }) => {
       const g = m?.groups ?? {};
-      const unit = entry.unit ?? g["unit"] ?? g["unit2"] ?? g["unit3"] ?? g["job"] ?? (g["device"] ? g["device"] : null) ?? g["unit4"] ?? "unknown unit";
+      const unit =
+        entry.unit ??
+        g["unit"] ??
+        g["unit2"] ??
+        g["unit3"] ??
+        g["job"] ??
+        (g["device"] ? g["device"] : null) ??
+        g["unit4"] ??
+        "unknown unit";
       const what = g["op"]
         ? `${g["op"]} timed out`
         : g["state"] || g["state219"]
@@ -231,7 +246,13 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "cron / anacron / cronie job failed, logrotate 'ALERT exited abnormally'",
     identifiers: ["cron", "CRON", "crond", "CROND", "anacron", "logrotate", "/USR/SBIN/CRON", "/usr/sbin/cron"],
-    literals: ["failed with exit status", "terminated (exit status", "terminated due to signal", "terminated abnormally", "exited abnormally"],
+    literals: [
+      "failed with exit status",
+      "terminated (exit status",
+      "terminated due to signal",
+      "terminated abnormally",
+      "exited abnormally",
+    ],
     pattern:
       /(?:\(CRON\) error \(grandchild #(?<pid>\d+) failed with exit status (?<status>\d+)\)|^Job `?(?<job>.+?)'? terminated (?:\(exit status: (?<status2>\d+)\)|due to signal (?<sig>\d+)|abnormally)|ALERT exited abnormally with \[(?<status3>\d+)\])/,
     describe: ({ entry, m }) => {
@@ -243,7 +264,14 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Scheduled job failed: ${job}${g["pid"] ? ` (pid ${g["pid"]})` : ""} — ${how ?? "failed"}`,
         process: job,
-        facts: { kind: "unit", unit, result: g["sig"] ? "signal" : "exit-code", exitCode: g["sig"] ? "killed" : "exited", exitStatus: g["sig"] ?? status, restartCount: null },
+        facts: {
+          kind: "unit",
+          unit,
+          result: g["sig"] ? "signal" : "exit-code",
+          exitCode: g["sig"] ? "killed" : "exited",
+          exitStatus: g["sig"] ?? status,
+          restartCount: null,
+        },
       };
     },
   },
@@ -256,7 +284,11 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     identifiers: ["dockerd", "containerd", "podman", "crio"],
     literals: ["level=fatal", "level=panic"],
     pattern: /level=(?:fatal|panic) msg="(?<msg>[^"]*)"/,
-    describe: ({ entry, m }) => ({ summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.groups?.["msg"] ?? ""}`, process: entry.identifier, unit: entry.unit }),
+    describe: ({ entry, m }) => ({
+      summary: `Container runtime ${entry.identifier ?? ""} fatal: ${m?.groups?.["msg"] ?? ""}`,
+      process: entry.identifier,
+      unit: entry.unit,
+    }),
   },
   {
     // dockerd's storage errors that node-problem-detector's docker-monitor names: a layer
@@ -269,11 +301,14 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     doc: "dockerd: corrupt image layer ('failed to register layer: rename … directory not empty') or overlay2 ('readlink /var/lib/docker/overlay2…: invalid argument')",
     identifiers: ["dockerd", "docker"],
     literals: ["failed to register layer", "readlink /var/lib/docker/overlay2"],
-    pattern: /failed to register layer: rename (?<from>\/var\/lib\/docker\/image\/\S+) \S+: directory not empty|readlink (?<overlay>\/var\/lib\/docker\/overlay2\S*): invalid argument/,
+    pattern:
+      /failed to register layer: rename (?<from>\/var\/lib\/docker\/image\/\S+) \S+: directory not empty|readlink (?<overlay>\/var\/lib\/docker\/overlay2\S*): invalid argument/,
     describe: ({ entry, m }) => {
       const overlay = m?.groups?.["overlay"];
       return {
-        summary: overlay ? `Container storage corrupt: ${overlay} (docker overlay2)` : `Container image corrupt: layer ${m?.groups?.["from"] ?? ""} could not be registered`,
+        summary: overlay
+          ? `Container storage corrupt: ${overlay} (docker overlay2)`
+          : `Container image corrupt: layer ${m?.groups?.["from"] ?? ""} could not be registered`,
         process: entry.identifier,
         unit: entry.unit,
       };
@@ -288,16 +323,25 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
     identifiers: ["smbd", "nmbd", "winbindd", "samba"],
     literals: ["PANIC"],
     pattern: /PANIC(?: \(pid (?<pid>\d+)\))?: ?(?<what>.*)/,
-    describe: ({ entry, m }) => ({ summary: `Samba ${entry.identifier ?? ""} panic: ${m?.groups?.["what"] ?? ""}`, process: entry.identifier, unit: entry.unit }),
+    describe: ({ entry, m }) => ({
+      summary: `Samba ${entry.identifier ?? ""} panic: ${m?.groups?.["what"] ?? ""}`,
+      process: entry.identifier,
+      unit: entry.unit,
+    }),
   },
-
 ];
 
 /** Signals a daemon may die of cleanly (systemd's is_clean_exit for services). */
 const CLEAN_SIGNALS = new Set(["HUP", "INT", "TERM", "PIPE", "1", "2", "15", "13"]);
 
 /** A main or control process exit as a failure, or null when it was clean. */
-function unitExit(unit: string | null, which: "Main" | "Control", code: string | null, status: string | null, priority: number | null): Match | null {
+function unitExit(
+  unit: string | null,
+  which: "Main" | "Control",
+  code: string | null,
+  status: string | null,
+  priority: number | null,
+): Match | null {
   if (code === "exited" && (status === "0" || status === "SUCCESS")) return null;
   // A signal systemd counts as clean is logged at debug level (priority 7) only.
   if (code === "killed" && status !== null && CLEAN_SIGNALS.has(status.replace(/^SIG/, "")) && priority === 7) return null;
@@ -306,6 +350,13 @@ function unitExit(unit: string | null, which: "Main" | "Control", code: string |
   return {
     summary: `Service failed: ${name} (${which.toLowerCase()} process ${code === "exited" ? "exited" : "killed"}: ${why})`,
     unit,
-    facts: { kind: "unit", unit: name, result: code === "exited" ? "exit-code" : "signal", exitCode: code, exitStatus: status, restartCount: null },
+    facts: {
+      kind: "unit",
+      unit: name,
+      result: code === "exited" ? "exit-code" : "signal",
+      exitCode: code,
+      exitStatus: status,
+      restartCount: null,
+    },
   };
 }

@@ -10,7 +10,8 @@ import { kernelFacts } from "./_helpers.ts";
 // block/blk-core.c: blk_errors[] names (3.10–4.12 spell them in blk_update_request's switch)
 // that mean the device failed the request. "operation not supported", "nonblocking retry",
 // "kernel resource", "device resource" and "dm internal retry" are not device failures.
-const BLK_FAILURES = "I\\/O|critical medium|critical target|critical nexus|critical space allocation|recoverable transport|timeout|protection|device offline|reservation conflict|duration limit exceeded";
+const BLK_FAILURES =
+  "I\\/O|critical medium|critical target|critical nexus|critical space allocation|recoverable transport|timeout|protection|device offline|reservation conflict|duration limit exceeded";
 
 export const STORAGE_RULES: readonly RuleSpec[] = [
   {
@@ -24,7 +25,9 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     // 3.10: "end_request: I/O error, dev sda, sector 1234"; 4.x: "blk_update_request: critical medium error, dev sda, sector 1234";
     // 4.19–5.x: "print_req_error: …" / "blk_update_request: … op 0x0:(READ) flags …"; 6.x: "I/O error, dev sda, sector 1234 op …";
     // fs/iomap (5.x+): "vdd: writeback error on inode 562692, offset 0, sector 578584".
-    pattern: new RegExp(`(?:^|: )(?<kind>${BLK_FAILURES}) error, dev (?<device>[^,\\s]+), sector (?<sector>\\d+)|Buffer I\\/O error on dev(?:ice)? (?<bdevice>[^,\\s]+)|^(?<wdevice>[\\w-]+): writeback error on inode \\d+`),
+    pattern: new RegExp(
+      `(?:^|: )(?<kind>${BLK_FAILURES}) error, dev (?<device>[^,\\s]+), sector (?<sector>\\d+)|Buffer I\\/O error on dev(?:ice)? (?<bdevice>[^,\\s]+)|^(?<wdevice>[\\w-]+): writeback error on inode \\d+`,
+    ),
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = g["device"] ?? g["bdevice"] ?? g["wdevice"] ?? "?";
@@ -111,7 +114,14 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     group: "core",
     doc: "kernel: SCSI command failures (`FAILED Result: hostbyte=… driverbyte=…`, `Unhandled sense code`), devices taken offline (`rejecting I/O to offline device`, `Device offlined`)",
     kernel: true,
-    literals: ["Result: hostbyte", "offline device", "Device offlined", "Unhandled sense code", "Unhandled error code", "SCSI error: return code"],
+    literals: [
+      "Result: hostbyte",
+      "offline device",
+      "Device offlined",
+      "Unhandled sense code",
+      "Unhandled error code",
+      "SCSI error: return code",
+    ],
     // drivers/scsi/scsi_logging.c scsi_print_result() ("[sda] tag#3 FAILED Result: hostbyte=DID_OK
     // driverbyte=DRIVER_SENSE cmd_age=0s"; 3.10 "[sda]  Result: …" after "Unhandled sense code");
     // scsi_lib.c "rejecting I/O to offline device"; scsi_error.c "Device offlined - not ready after error recovery".
@@ -151,11 +161,15 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     literals: ["EXT3-fs", "EXT2-fs"],
     // fs/ext3/super.c (3.10) and fs/ext2/super.c: "EXT3-fs error (device sda1): ext3_lookup: …",
     // "EXT3-fs (sda1): error: remounting filesystem read-only", "EXT2-fs (sdb1): error: ext2_check_page: …".
-    pattern: /^(?<fs>EXT[23])-fs error \(device (?<edev>[^)]+)\): (?<error>.*)|^(?<fs2>EXT[23])-fs \((?<dev>[^)]+)\): (?<what>error: .*|.*I\/O error.*|warning: mounting fs with errors.*)$/,
+    pattern:
+      /^(?<fs>EXT[23])-fs error \(device (?<edev>[^)]+)\): (?<error>.*)|^(?<fs2>EXT[23])-fs \((?<dev>[^)]+)\): (?<what>error: .*|.*I\/O error.*|warning: mounting fs with errors.*)$/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = (g["edev"] ?? g["dev"]) as string;
-      return { summary: `${(g["fs"] ?? g["fs2"]) as string} error on ${dev}: ${(g["error"] ?? g["what"]) as string}`, facts: kernelFacts(group, dev) };
+      return {
+        summary: `${(g["fs"] ?? g["fs2"]) as string} error on ${dev}: ${(g["error"] ?? g["what"]) as string}`,
+        facts: kernelFacts(group, dev),
+      };
     },
   },
   {
@@ -173,7 +187,10 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = g["dev"] ?? /(?:for|on) (\S+?)\.?$/.exec(g["what"] ?? "")?.[1] ?? null;
-      return { summary: g["dev"] ? `Filesystem journal aborted on ${g["dev"]}` : `${g["jbd"] as string}: ${g["what"] as string}`, facts: kernelFacts(group, dev) };
+      return {
+        summary: g["dev"] ? `Filesystem journal aborted on ${g["dev"]}` : `${g["jbd"] as string}: ${g["what"] as string}`,
+        facts: kernelFacts(group, dev),
+      };
     },
   },
   {
@@ -194,7 +211,10 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
       const g = m?.groups ?? {};
       if (g["wr"] !== undefined && [g["wr"], g["rd"], g["fl"], g["co"], g["ge"]].every((n) => n === "0")) return null;
       const dev = g["sdev"] ?? g["dev"] ?? null;
-      return { summary: `BTRFS error${dev ? ` on ${dev}` : ""}: ${(g["aborted"] ?? g["state"] ?? g["what"]) as string}`, facts: kernelFacts(group, dev) };
+      return {
+        summary: `BTRFS error${dev ? ` on ${dev}` : ""}: ${(g["aborted"] ?? g["state"] ?? g["what"]) as string}`,
+        facts: kernelFacts(group, dev),
+      };
     },
   },
   {
@@ -207,7 +227,10 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     literals: ["XFS ("],
     pattern:
       /^XFS \((?<dev>[^)]+)\): (?<what>.*(?:[Cc]orrupt|CRC error|I\/O [Ee]rror|[Ss]hut(?:ting)? down|shutdown|xfs_repair|Internal error|writeback error|[Ff]ailing async write|log error|rectify the problem|recovery failed|mount failed).*)$/,
-    describe: ({ group, m }) => ({ summary: `XFS error on ${m?.groups?.["dev"] as string}: ${m?.groups?.["what"] as string}`, facts: kernelFacts(group, m?.groups?.["dev"] ?? null) }),
+    describe: ({ group, m }) => ({
+      summary: `XFS error on ${m?.groups?.["dev"] as string}: ${m?.groups?.["what"] as string}`,
+      facts: kernelFacts(group, m?.groups?.["dev"] ?? null),
+    }),
   },
   {
     name: "zfs-error",
@@ -227,7 +250,13 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const pool = (g["zpool"] ?? g["cpool"] ?? g["spool"] ?? g["suspended"]) as string;
-      const what = g["errno"] ? `I/O error ${g["errno"]} on ${g["vdev"] as string}` : g["cls"] ? `${g["cls"]} error` : g["state"] ? `vdev ${g["state"]}` : "pool suspended (uncorrectable I/O failure)";
+      const what = g["errno"]
+        ? `I/O error ${g["errno"]} on ${g["vdev"] as string}`
+        : g["cls"]
+          ? `${g["cls"]} error`
+          : g["state"]
+            ? `vdev ${g["state"]}`
+            : "pool suspended (uncorrectable I/O failure)";
       return { summary: `ZFS pool ${pool}: ${what}`, facts: kernelFacts(group, pool) };
     },
   },
@@ -257,6 +286,9 @@ export const STORAGE_RULES: readonly RuleSpec[] = [
     identifiers: ["mdadm"],
     literals: ["event detected"],
     pattern: /(?<event>DegradedArray|Fail|FailSpare|DeviceDisappeared|SparesMissing) event detected on md device (?<md>\S+)/,
-    describe: ({ group, m }) => ({ summary: `RAID ${m?.groups?.["md"] as string}: ${m?.groups?.["event"] as string}`, facts: kernelFacts(group, m?.groups?.["md"] ?? null) }),
+    describe: ({ group, m }) => ({
+      summary: `RAID ${m?.groups?.["md"] as string}: ${m?.groups?.["event"] as string}`,
+      facts: kernelFacts(group, m?.groups?.["md"] ?? null),
+    }),
   },
 ];
