@@ -120,6 +120,9 @@ export function dedupKey(c: Candidate): string {
   if (c.facts.kind === "probe") return `probe:${c.facts.probe.service}:${c.facts.probe.state}`;
   // Likewise logtriage's own blindness and its end, per subject.
   if (c.facts.kind === "blindness") return `blind:${c.facts.blindness.subject}:${c.facts.blindness.state}`;
+  // A timer that stopped firing and a timer whose service failed are two problems of one
+  // timer (one incident): the failure must not fold into the staleness as an occurrence.
+  if (c.rule === "timer-stale" || c.rule === "timer-failed") return `timer:${c.unit ?? ""}:${c.rule}`;
   // Each disk is its own subject: two disks failing together are two events.
   if (c.facts.kind === "smart") return `smart:${c.facts.disk.device}`;
   if (c.unit) return `unit:${c.unit}`;

@@ -74,7 +74,7 @@ export async function ensureJournald(options: { rateLimitOff?: boolean } = {}): 
   if (isJournaldRunning())
     return { ours: false, restart: async () => {}, stop: async () => {}, pid: () => null, kill: async () => {}, start: async () => {} };
   mkdirSync(DROP_IN_DIR, { recursive: true });
-  writeFileSync(DROP_IN, `[Journal]\nRuntimeMaxFiles=8\nRuntimeMaxUse=256M\n${options.rateLimitOff ? "RateLimitBurst=0\n" : ""}`);
+  writeFileSync(DROP_IN, `[Journal]\nRuntimeMaxFiles=8\n${options.rateLimitOff ? "RateLimitBurst=0\n" : ""}`);
   let proc = await spawnJournald();
   let killed = false;
   return {

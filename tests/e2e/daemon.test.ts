@@ -417,6 +417,10 @@ describe.skipIf(!isRoot)("daemon end to end (root: real journald, systemd --user
   });
 
   test("status while running; SIGTERM stops within 2 s with exit 0; status then says stopped", async () => {
+    // The restarts above are news of their own (journald restarted: the blindness watch alerts
+    // it); wait until the sender has delivered what is queued.
+    const pending = () => (JSON.parse(cli(daemon.box, ["status", "--json"]).stdout) as { outbox: { pending: number } }).outbox.pending;
+    await until("the outbox to drain", () => pending() === 0, 20_000, 250);
     const running = cli(daemon.box, ["status", "--json"]);
     const state = JSON.parse(running.stdout) as {
       daemon: { state: string; pid: number };
