@@ -1,4 +1,4 @@
-// The live daemon's figures (issue #3), on the real system — root, a real journald, real cgroup
+// The live daemon's figures, on the real system — root, a real journald, real cgroup
 // OOM kills, the ntfy stand-in. Run by `bun run bench` after the replay/query figures, or alone:
 // `bun scripts/bench-daemon.ts`. Environment: BENCH_KILLS (default 20), BENCH_IDLE_S (60),
 // BENCH_STORM_LINES (200000).

@@ -1,4 +1,4 @@
-// `bun run bench` (after `npm run build`): the figures issues #2 and #3 ask for, measured in one
+// `bun run bench` (after `npm run build`): the project's performance figures, measured in one
 // run, medians of several runs each, on the compiled binary.
 //   1. replay throughput over a generated 1,000,000-entry journal vs `grep -E -c` with the
 //      same literal pattern set, and the ratio;
