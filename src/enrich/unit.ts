@@ -15,8 +15,10 @@ import { formatUtcClock } from "../text/format.ts";
 
 const JOURNALCTL_TIMEOUT_MS = 5_000;
 const EMPTY_RETRIES = 3;
+/** How much further past the failure each retry looks. */
+const EMPTY_RETRY_SLACK_US = 2_000_000;
 const UNTIL_SLACK_US = 1_000_000;
-const EMPTY_RETRY_MS = 500;
+const EMPTY_RETRY_MS = 1_000;
 const LAST_LINES = 10;
 /** An OOM kill this close before the failure is taken as its cause: systemd logs the failure within moments of the kill. */
 const OOM_WINDOW_US = 30_000_000;
@@ -155,11 +157,13 @@ export function createUnitEnricher(): Enricher {
       let own = await ask(unitJournalArgv(facts.unit, manager, untilUs));
       let entries = own === null ? [] : ownUnitEntries(own);
       // A unit's output reaches journald through its stdout stream, another socket than the
-      // manager's "Failed" message: on a busy or just-started journald it can land a moment
-      // after the failure we are enriching. Ask again briefly before saying it wrote nothing.
+      // manager's "Failed" message, and is stamped when journald takes it: on a busy or
+      // just-started journald it can land seconds after the failure we are enriching. Ask again
+      // before saying it wrote nothing, each time a little further past the failure (found
+      // nothing so far, so there is no later run's output to mix in yet).
       for (let retry = 0; own !== null && entries.length === 0 && retry < EMPTY_RETRIES && !ctx.signal.aborted; retry++) {
         await sleep(EMPTY_RETRY_MS, ctx.signal);
-        own = await ask(unitJournalArgv(facts.unit, manager, untilUs));
+        own = await ask(unitJournalArgv(facts.unit, manager, untilUs + (retry + 1) * EMPTY_RETRY_SLACK_US));
         entries = own === null ? [] : ownUnitEntries(own);
       }
       if (entries.length) {

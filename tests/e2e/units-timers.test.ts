@@ -67,7 +67,10 @@ poll_interval = "1s"
         `--unit=${service}`,
         "/bin/sh",
         "-c",
-        "echo starting backup; echo copying /srv/data; echo 'error: disk full' >&2; exit 3",
+        // The short pause before exiting is journald's due: it names a stdout line's unit from
+        // the writer's cgroup, which it cannot read once a very short-lived process is gone
+        // (the lines then carry no _SYSTEMD_USER_UNIT, seen on systemd 252 under load).
+        "echo starting backup; echo copying /srv/data; echo 'error: disk full' >&2; sleep 0.5; exit 3",
       ],
       { env: manager.env, stdout: "pipe", stderr: "pipe" },
     );
