@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import { ntfyTestConfig } from "../_builders.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Candidate } from "../../src/event.ts";
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
@@ -22,22 +22,7 @@ import { triageFixture } from "../_fixtures.ts";
 // place through one ntfy sequence id).
 
 const S = 1_000_000;
-const ntfy: Config["ntfy"] = {
-  url: "https://ntfy.example/t",
-  priorityMap: { ...DEFAULT_PRIORITY_MAP },
-  alertTiers: ["T1", "T2", "T3", "T4"],
-  token: null,
-  tokenFile: null,
-  user: null,
-  password: null,
-  click: null,
-  timeoutMs: 5000,
-  maxAgeMs: 7 * 86_400_000,
-  minSeverity: { T4: "high" },
-  onResolve: "update",
-  controlTopic: null,
-  updateIntervalMs: 60_000,
-};
+const ntfy = ntfyTestConfig("https://ntfy.example/t", { alertTiers: ["T1", "T2", "T3", "T4"], minSeverity: { T4: "high" } });
 const incidentsConfig: Config["incidents"] = {
   ignoreUnits: ["ignored.service"],
   quietUnits: ["quiet.service"],

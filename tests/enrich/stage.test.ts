@@ -11,7 +11,7 @@ import { nextPending, releaseAllEnriching, type OutboxRow } from "../../src/stor
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
 import { withSequence } from "../../src/notify/incident-alert.ts";
-import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import { ntfyTestConfig } from "../_builders.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { Notification } from "../../src/text/alert.ts";
 import type { StoredEventWithLines } from "../../src/store/events.ts";
@@ -171,22 +171,7 @@ test("alerts a crashed daemon left waiting for enrichment are written and releas
 });
 
 test("an incident's first alert waits unwritten and is released with the incident's sequence id and mute button", async () => {
-  const ntfy: Config["ntfy"] = {
-    url: "https://ntfy.example/t",
-    priorityMap: { ...DEFAULT_PRIORITY_MAP },
-    alertTiers: ["T1", "T2", "T3", "T4"],
-    token: null,
-    tokenFile: null,
-    user: null,
-    password: null,
-    click: null,
-    timeoutMs: 5000,
-    maxAgeMs: 7 * 86_400_000,
-    minSeverity: {},
-    onResolve: "update",
-    controlTopic: null,
-    updateIntervalMs: 60_000,
-  };
+  const ntfy = ntfyTestConfig("https://ntfy.example/t", { alertTiers: ["T1", "T2", "T3", "T4"], minSeverity: {} });
   const incidentsConfig: Config["incidents"] = {
     ignoreUnits: [],
     quietUnits: [],

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import { ntfyTestConfig } from "../_builders.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { NotifyError, type SendReceipt } from "../../src/notify/notifier.ts";
 import type { Notification } from "../../src/text/alert.ts";
@@ -28,23 +28,7 @@ async function standIn(options: Parameters<typeof startNtfyStandIn>[0] = {}): Pr
 }
 
 function config(url: string, over: Partial<Config["ntfy"]> = {}): Config["ntfy"] {
-  return {
-    url,
-    priorityMap: { ...DEFAULT_PRIORITY_MAP },
-    alertTiers: ["T1", "T2"],
-    token: null,
-    tokenFile: null,
-    user: null,
-    password: null,
-    click: null,
-    timeoutMs: 5000,
-    maxAgeMs: 7 * 86_400_000,
-    minSeverity: {},
-    onResolve: "update",
-    controlTopic: null,
-    updateIntervalMs: 60_000,
-    ...over,
-  };
+  return ntfyTestConfig(url, { minSeverity: {}, ...over });
 }
 
 const note: Notification = {

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { DEFAULT_PRIORITY_MAP } from "../../src/config/defaults.ts";
+import { ntfyTestConfig } from "../_builders.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { NtfyNotifier } from "../../src/notify/ntfy.ts";
 import { OutboxSender } from "../../src/notify/sender.ts";
@@ -21,22 +21,7 @@ afterEach(async () => {
 });
 
 function ntfy(url: string): Config["ntfy"] {
-  return {
-    url,
-    priorityMap: { ...DEFAULT_PRIORITY_MAP },
-    alertTiers: ["T1", "T2"],
-    token: null,
-    tokenFile: null,
-    user: null,
-    password: null,
-    click: null,
-    timeoutMs: 5000,
-    maxAgeMs: 7 * 86_400_000,
-    minSeverity: {},
-    onResolve: "update",
-    controlTopic: null,
-    updateIntervalMs: 60_000,
-  };
+  return ntfyTestConfig(url, { minSeverity: {} });
 }
 
 const alert = (title: string, sequenceId?: string): Notification => ({
