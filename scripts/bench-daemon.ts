@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNtfyStandIn } from "../tests/_ntfy-standin.ts";
+import { startNtfyStandIn, type NtfyStandIn } from "../tests/_ntfy-standin.ts";
 import { events, startDaemon, until, withDb, type DaemonUnderTest } from "../tests/e2e/_daemon.ts";
 import { ensureJournald, memcgOomKill, pythonNamed } from "../tests/e2e/_system.ts";
 
@@ -20,7 +20,7 @@ const IDLE_S = Number(process.env["BENCH_IDLE_S"] ?? 60);
 const STORM_LINES = Number(process.env["BENCH_STORM_LINES"] ?? 200_000);
 const WRITERS = 4;
 
-function percentile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 }
@@ -48,6 +48,37 @@ identifier = "lt-storm"
 pattern = "^end of storm"
 `;
 
+/**
+ * `kills` real cgroup OOM kills, one at a time, each timed from the kernel's own time of the
+ * report (the event's timestamp: the first line as the kernel or journald stamped it) to its
+ * POST arriving at the stand-in, so the figure includes the reader, triage, commit and the POST.
+ * Victims are named `${prefix}-N` (python3 under that name, so each alert can be told apart).
+ */
+export async function oomToPostLatencies(
+  daemon: DaemonUnderTest,
+  ntfy: NtfyStandIn,
+  work: string,
+  kills: number,
+  prefix: string,
+): Promise<number[]> {
+  const latenciesMs: number[] = [];
+  for (let i = 0; i < kills; i++) {
+    const before = ntfy.messages.length;
+    const victim = `${prefix}-${i}`;
+    await memcgOomKill(`${prefix.replaceAll("-", "_")}_${process.pid}_${i}`, pythonNamed(work, victim));
+    await until(`alert ${i}`, () => ntfy.messages.length > before, 10_000, 2);
+    const received = ntfy.messages[before]?.receivedAtMs ?? NaN;
+    const t1 = events(daemon.dbPath).find((e) => e.summary.includes(victim));
+    const eventUs =
+      withDb(
+        daemon.dbPath,
+        (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp,
+      ) ?? NaN;
+    latenciesMs.push(received - eventUs / 1000);
+  }
+  return latenciesMs;
+}
+
 async function benchOomLatency(work: string): Promise<void> {
   const ntfy = await startNtfyStandIn({ rateLimit: null });
   const daemon = await startDaemon(`[ntfy]\nurl = "${ntfy.url}/bench"\n`);
@@ -55,23 +86,7 @@ async function benchOomLatency(work: string): Promise<void> {
     await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
     // Past the start-up trim (2 s after start): measure the daemon as it idles at 3 a.m.
     await Bun.sleep(5_000);
-    const latenciesMs: number[] = [];
-    for (let i = 0; i < KILLS; i++) {
-      const before = ntfy.messages.length;
-      const victim = `lt-bench-${i}`;
-      await memcgOomKill(`lt_bench_${process.pid}_${i}`, pythonNamed(work, victim));
-      await until(`alert ${i}`, () => ntfy.messages.length > before, 10_000, 5);
-      const received = ntfy.messages[before]?.receivedAtMs ?? NaN;
-      // From the kernel's own time of the report (journald's receive time of its first line),
-      // so the figure includes journald, journalctl, triage, commit and the POST.
-      const t1 = events(daemon.dbPath).find((e) => e.summary.includes(victim));
-      const eventUs =
-        withDb(
-          daemon.dbPath,
-          (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp,
-        ) ?? NaN;
-      latenciesMs.push(received - eventUs / 1000);
-    }
+    const latenciesMs = await oomToPostLatencies(daemon, ntfy, work, KILLS, "lt-bench");
     console.log(`\n## OOM kill → ntfy POST latency (${KILLS} real cgroup OOM kills)`);
     console.log(
       `p50 ${fmt(percentile(latenciesMs, 50))} ms   p95 ${fmt(percentile(latenciesMs, 95))} ms   max ${fmt(Math.max(...latenciesMs))} ms   (aim: p95 < 1000 ms)`,

@@ -15,9 +15,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNtfyStandIn } from "../tests/_ntfy-standin.ts";
-import { events, startDaemon, until, withDb } from "../tests/e2e/_daemon.ts";
-import { ensureJournald, memcgOomKill, pythonNamed } from "../tests/e2e/_system.ts";
-import { storm } from "./bench-daemon.ts";
+import { events, startDaemon, until } from "../tests/e2e/_daemon.ts";
+import { ensureJournald } from "../tests/e2e/_system.ts";
+import { oomToPostLatencies, percentile, storm } from "./bench-daemon.ts";
 
 const KILLS = Number(process.env["BENCH_KILLS"] ?? 20);
 const IDLE_S = Number(process.env["BENCH_IDLE_S"] ?? 60);
@@ -30,11 +30,6 @@ const MODES = [
   { label: "journal only", config: `[sources]\nuse = "journal"\n` },
   { label: "fast path", config: "" },
 ] as const;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-}
 
 function mb(kb: number): string {
   return (kb / 1024).toFixed(1);
@@ -58,25 +53,11 @@ function cpuTicks(pid: number): number {
 async function oomLatency(work: string, mode: (typeof MODES)[number]): Promise<number[]> {
   const ntfy = await startNtfyStandIn({ rateLimit: null });
   const daemon = await startDaemon(`${mode.config}[ntfy]\nurl = "${ntfy.url}/bench"\n`);
-  const latenciesMs: number[] = [];
+  let latenciesMs: number[] = [];
   try {
     await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
     await Bun.sleep(3_000);
-    for (let i = 0; i < KILLS; i++) {
-      const before = ntfy.messages.length;
-      const victim = `lt-fp-${mode.label === "fast path" ? "k" : "j"}-${i}`;
-      await memcgOomKill(`lt_fp_${process.pid}_${i}`, pythonNamed(work, victim));
-      await until(`alert ${i}`, () => ntfy.messages.length > before, 10_000, 2);
-      const received = ntfy.messages[before]?.receivedAtMs ?? NaN;
-      // From the kernel's time of the report's first line, as bench-daemon.ts measures it.
-      const t1 = events(daemon.dbPath).find((e) => e.summary.includes(victim));
-      const eventUs =
-        withDb(
-          daemon.dbPath,
-          (db) => (db.query("SELECT timestamp FROM events WHERE id = ?").get(t1?.id ?? "") as { timestamp: number } | null)?.timestamp,
-        ) ?? NaN;
-      latenciesMs.push(received - eventUs / 1000);
-    }
+    latenciesMs = await oomToPostLatencies(daemon, ntfy, work, KILLS, `lt-fp-${mode.label === "fast path" ? "k" : "j"}`);
     const t1 = events(daemon.dbPath).filter((e) => e.tier === "T1").length;
     if (t1 !== KILLS) console.log(`(${mode.label}: ${t1} T1 events for ${KILLS} kills: duplicates or losses)`);
   } finally {
