@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync, writeFileSync, appendFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDaemon, until } from "../tests/e2e/_daemon.ts";
+import { childrenOf, startDaemon, until } from "../tests/e2e/_daemon.ts";
 
 const MINUTES = Number(process.env["SOAK_MINUTES"] ?? 120);
 const OUT = process.env["SOAK_OUT"] ?? join(tmpdir(), `soak-${new Date().toISOString().replace(/[:.]/g, "-")}.csv`);
@@ -27,19 +27,6 @@ function statusKb(pid: number, field: string): number {
   } catch {
     return NaN;
   }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // Gone.
-  }
-  return out;
 }
 
 function fdCount(pid: number): number {

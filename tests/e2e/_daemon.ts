@@ -29,7 +29,8 @@ export interface DaemonUnderTest {
   restart(): Promise<void>;
 }
 
-function childrenOf(pid: number): number[] {
+/** The pids of `pid`'s children (all its threads'), from /proc; [] once it is gone. */
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
