@@ -45,4 +45,6 @@ export interface Notifier {
 
 /** What the sender learned of the server from its replies, in the words of status and doctor. */
 export const NTFY_UPDATES_IN_PLACE = "updates notifications in place (2.16 or newer)";
+export const NTFY_NO_CLEAR =
+  'this ntfy server cannot clear or delete a notification (older than 2.16; [ntfy] on_resolve = "update" works on every server)';
 export const NTFY_OLDER_SERVER = "an older server — each update arrives as a new notification; upgrade to 2.16+";

@@ -14,6 +14,10 @@ import { NotifyError } from "./notifier.ts";
 // - An answer about this one message (413, ntfy's "title/tags too large", "attachments not
 //   allowed", 40024 body refused): that alert alone is set aside as "refused", the queue moves
 //   on, and `logtriage outbox --retry` puts it back.
+// - A clear or delete of a notification (a sequence path) answered 404 or 405: the server is
+//   older than ntfy 2.16 and has no such endpoint; every publish before it went through, so it
+//   is not the URL. That one request is set aside as "unsupported", and the queue moves on:
+//   pausing would hold every later alert for a request this server can never take.
 
 export const PAUSE_RETRY_MS = 60_000;
 
@@ -24,11 +28,13 @@ export const PAUSE_RETRY_MS = 60_000;
  */
 const MESSAGE_CODES = new Set([40007, 40014, 40024, 40057, 40058, 41303]);
 
-export type FailureAction = { action: "retry"; atLeastMs: number } | { action: "pause" } | { action: "refuse" };
+export type FailureAction = { action: "retry"; atLeastMs: number } | { action: "pause" } | { action: "refuse" } | { action: "unsupported" };
 
-export function actionFor(failure: unknown): FailureAction {
+/** `sequenceOp`: the failed request was a clear or delete of a notification, not a publish. */
+export function actionFor(failure: unknown, sequenceOp = false): FailureAction {
   if (!(failure instanceof NotifyError)) return { action: "retry", atLeastMs: 0 };
   if (failure.retryable) return { action: "retry", atLeastMs: failure.retryAfterMs ?? 0 };
+  if (sequenceOp && (failure.status === 404 || failure.status === 405)) return { action: "unsupported" };
   if (failure.status === 413 || (failure.ntfyCode !== null && MESSAGE_CODES.has(failure.ntfyCode))) return { action: "refuse" };
   return { action: "pause" };
 }

@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { explainSqliteError } from "../store/sqlite-errors.ts";
 import { markExpired, markRefused, markSent, nextPending, recordAttempt } from "../store/outbox.ts";
-import { NotifyError, NTFY_OLDER_SERVER, type Notifier, type SendReceipt } from "./notifier.ts";
+import { NotifyError, NTFY_NO_CLEAR, NTFY_OLDER_SERVER, type Notifier, type SendReceipt } from "./notifier.ts";
 import type { Notification } from "../text/alert.ts";
 import { actionFor, PAUSE_RETRY_MS, type OutboxPause } from "./pause.ts";
 import { sleep, Wakeable } from "../sleep.ts";
@@ -77,6 +77,7 @@ export class OutboxSender {
   private readonly options: SenderOptions;
   private notifier: Notifier;
   private readonly waker = new Wakeable();
+  private saidNoClear = false;
 
   constructor(options: SenderOptions) {
     this.options = options;
@@ -160,7 +161,16 @@ export class OutboxSender {
     }
     const reason = failure instanceof Error ? failure.message : String(failure);
     this.counters.lastError = reason;
-    const action = actionFor(failure);
+    const action = actionFor(failure, row.notification.op !== undefined);
+    if (action.action === "unsupported") {
+      markRefused(this.options.db, row, `${NTFY_NO_CLEAR}: ${reason}`, Date.now() * 1000);
+      this.counters.refused++;
+      this.counters.lastError = null;
+      this.counters.updatesInPlace = false;
+      if (!this.saidNoClear) this.options.log.warn(`ntfy: ${NTFY_NO_CLEAR}; the notification stays on the phone`);
+      this.saidNoClear = true;
+      return backoffMs;
+    }
     if (action.action === "refuse") {
       markRefused(this.options.db, row, reason, Date.now() * 1000);
       this.counters.refused++;

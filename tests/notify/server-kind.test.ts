@@ -83,3 +83,42 @@ test("alerts without a sequence id tell nothing about the server", async () => {
   const { sender } = await drain(s, [alert("digest"), alert("another")]);
   expect(sender.counters.updatesInPlace).toBeNull();
 });
+
+test("an older server cannot clear: the clear is set aside once, said once, and the alerts behind it still go", async () => {
+  const s = await startNtfyStandIn({ sequenceIds: false });
+  standIns.push(s);
+  db = openStore(":memory:");
+  const clear: Notification = { ...alert("", "logtriage-inc1"), op: "clear" };
+  const queued = [alert("OOM kill: stress", "logtriage-inc1"), clear, { ...clear, sequenceId: "logtriage-inc2" }, alert("Crash: foo")];
+  for (const [i, n] of queued.entries()) enqueueAlert(db, `ev-${i}`, n, Date.now() * 1000);
+  const warnings: string[] = [];
+  const sender = new OutboxSender({
+    db,
+    notifier: new NtfyNotifier(ntfy(s.topicUrl("alerts"))),
+    log: { info() {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(`error: ${m}`) },
+    idlePollMs: 20,
+  });
+  const stop = new AbortController();
+  const running = sender.run(stop.signal);
+  const deadline = Date.now() + 5_000;
+  while (sender.counters.sent + sender.counters.refused < queued.length && Date.now() < deadline) await Bun.sleep(10);
+  stop.abort();
+  await running;
+  expect(sender.counters.paused).toBeNull();
+  expect(sender.counters.sent).toBe(2);
+  expect(sender.counters.refused).toBe(2);
+  expect(s.notifications("alerts").map((n) => [n.latest.title, n.state])).toEqual([
+    ["OOM kill: stress", "shown"],
+    ["Crash: foo", "shown"],
+  ]);
+  expect(warnings.filter((w) => w.includes("cannot clear"))).toHaveLength(1);
+  expect(warnings.filter((w) => w.startsWith("error:"))).toEqual([]);
+});
+
+test("a 2.16+ server clears: nothing is set aside", async () => {
+  const s = await startNtfyStandIn();
+  standIns.push(s);
+  const { sender } = await drain(s, [alert("OOM kill: stress", "logtriage-inc1"), { ...alert("", "logtriage-inc1"), op: "clear" }]);
+  expect(sender.counters.refused).toBe(0);
+  expect(s.notifications("alerts")[0]?.state).toBe("cleared");
+});
