@@ -153,7 +153,11 @@ const AGGREGATE_WORD: Record<Tier, string> = {
 function aggregateSummary(c: Candidate, occurrences: number, windowMs: number): string {
   const who = c.unit ?? c.process ?? c.rule;
   const minutes = Math.max(1, Math.round(windowMs / 60_000));
-  return `${AGGREGATE_WORD[c.tier]}: ${who} — ${occurrences}× ${TIER_NAMES[c.tier]} within ${minutes} min of each other (latest: ${c.summary})`;
+  // A unit restarted over and over with clean exits has not failed: no "crash" in its words.
+  const restarts = c.facts.kind === "unit" && c.facts.result === "restart-loop";
+  const word = restarts ? "Restart loop" : AGGREGATE_WORD[c.tier];
+  const what = restarts ? "restart loop" : TIER_NAMES[c.tier];
+  return `${word}: ${who} — ${occurrences}× ${what} within ${minutes} min of each other (latest: ${c.summary})`;
 }
 
 interface OpenEventRow {

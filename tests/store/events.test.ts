@@ -98,6 +98,24 @@ describe("commitEvent: cooldown and aggregation", () => {
     db.close();
   });
 
+  test("a unit restarted over and over with clean exits is a 'Restart loop', not a crash loop", () => {
+    const db = openStore(":memory:");
+    const t0 = 1_800_000_000_000_000;
+    const loop = (timestampUs: number) =>
+      candidate({
+        rule: "restart-loop",
+        summary: "Restart loop: smbd.service started 5× within 2 min",
+        timestampUs,
+        facts: { kind: "unit", unit: "smbd.service", result: "restart-loop", exitCode: null, exitStatus: null, restartCount: 5 },
+      });
+    for (let i = 0; i < 3; i++) commitEvent(db, loop(t0 + i * MIN_US), policy);
+    const events = queryEvents(db, { sinceUs: 0, limit: 10 });
+    expect(events).toHaveLength(1);
+    expect(events[0]?.summary).toStartWith("Restart loop: smbd.service — 3× restart loop within");
+    expect(events[0]?.summary).not.toContain("Crash");
+    db.close();
+  });
+
   test("a repeating kernel error is 'Repeated', not a crash loop; repeated OOM kills say so", () => {
     const db = openStore(":memory:");
     const t0 = 1_800_000_000_000_000;
