@@ -19,6 +19,7 @@ import { childrenOf, startDaemon, until } from "../tests/e2e/_daemon.ts";
 const MINUTES = Number(process.env["SOAK_MINUTES"] ?? 120);
 const OUT = process.env["SOAK_OUT"] ?? join(tmpdir(), `soak-${new Date().toISOString().replace(/[:.]/g, "-")}.csv`);
 const WARMUP_MIN = 5;
+const TOKEN = "soak-scrape-token";
 
 function statusKb(pid: number, field: string): number {
   try {
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const config = `
 [http]
 listen = "127.0.0.1:${port}"
+token = "${TOKEN}"
 
 [metrics]
 units = ["ssh.service", "cron.service"]
@@ -95,7 +97,7 @@ interval = "1s"
   let scrapeFailures = 0;
   const scraper = setInterval(async () => {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
       await r.text();
       if (r.ok) scrapes++;
       else scrapeFailures++;
@@ -114,7 +116,14 @@ interval = "1s"
   process.on("SIGTERM", () => (stopping = true));
   try {
     // Generous: on a busy machine (a storm in another test's journald) the start-up can take a while.
-    await until("the daemon's first heartbeat", () => /daemon: instance/.test(daemon.output()), 180_000);
+    await until(
+      "the daemon's first heartbeat",
+      () => {
+        if (daemon.proc.exitCode !== null) throw new Error(`the daemon exited (${daemon.proc.exitCode}):\n${daemon.output().slice(-2000)}`);
+        return /daemon: instance/.test(daemon.output());
+      },
+      180_000,
+    );
     for (let m = 1; m <= MINUTES && !stopping; m++) {
       const due = started + m * 60_000;
       while (Date.now() < due && !stopping && daemon.proc.exitCode === null) await Bun.sleep(Math.min(1000, due - Date.now()));
