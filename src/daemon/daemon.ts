@@ -278,6 +278,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     log: log.withTag("enrich"),
     toNotification,
     onReleased: wakeNotifiers,
+    // A root cause found after the alert went out updates the incident's notification.
+    onLateCause: (database, eventId, nowUs) => incidents.rootCauseFound(database, eventId, nowUs),
   });
   const writer = new EventWriter({
     db,

@@ -5,6 +5,8 @@ import { fingerprintOf, GPU_CRASH_JOIN_US, isOomKill, isPressureEnd, isRecovery,
 import {
   decideAlert,
   joinIncident,
+  markAlerted,
+  muteHolds,
   narrowToUnit,
   openIncident,
   pressureBecomesKill,
@@ -30,7 +32,7 @@ import {
   openIncidents,
   saveIncident,
 } from "../store/incidents.ts";
-import { enqueueAlert } from "../store/outbox.ts";
+import { enqueueAlert, waitsForEnrichment } from "../store/outbox.ts";
 import type { UnitState } from "./unit-state.ts";
 
 // Wiring of the incident step: after each event is stored (inside the writer's transaction),
@@ -189,6 +191,34 @@ export class IncidentStep {
       lead = found.event;
     }
     return { eventId: lead.id, notification: incidentAlert(toNotification({ ...lead, incidentId: inc.id }), inc, update) };
+  }
+
+  /**
+   * A root cause came after the incident's alert was written (an enricher's late answer, now
+   * stored in the event): the notification is updated in place with it, at once. The update
+   * interval is not waited for: it keeps counts from buzzing the phone, while a cause comes at
+   * most once per enricher per event and is what the reader needs to act. Call inside the
+   * transaction that stored the answer; returns how many alerts it queued.
+   */
+  rootCauseFound(db: Database, eventId: string, nowUs: number): number {
+    if (this.options.toNotification === null) return 0;
+    const lookup = getEvent(db, eventId);
+    if (lookup.kind !== "found" || !lookup.event.incidentId) return 0;
+    const found = getIncident(db, lookup.event.incidentId);
+    if (found.kind !== "found") return 0;
+    const inc = found.incident;
+    // Only a notification written from this event shows its cause; one the phone never got on
+    // its own (a flood summary), or a muted or resolved incident, is left as it is.
+    if (inc.state !== "open" || inc.leadEventId !== eventId || inc.alerted === null || inc.alerted.summarised === true) return 0;
+    if (muteHolds(inc, nowUs)) return 0;
+    // Its first alert still waiting to be written will be written from the enriched event.
+    if (waitsForEnrichment(db, eventId)) return 0;
+    const next = markAlerted(inc, nowUs);
+    saveIncident(db, next);
+    const alert = this.alertFor(db, next, "root cause found", lookup.event);
+    if (alert === null) return 0;
+    enqueueAlert(db, alert.eventId, alert.notification, nowUs);
+    return 1;
   }
 
   private resolutionAlerts(inc: Incident): (QueuedIncidentAlert & { notification: Notification })[] {
