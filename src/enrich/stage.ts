@@ -249,7 +249,12 @@ export class EnrichmentStage {
       clearTimeout(hardTimer);
       this.stop.signal.removeEventListener("abort", onStop);
     };
-    const section = (lines: string[], missing: string[]): EnrichmentSection => ({ enricher: enricher.name, lines, evidence: null, missing });
+    const section = (lines: string[], missing: string[]): EnrichmentSection => ({
+      enricher: enricher.name,
+      lines,
+      evidence: null,
+      missing,
+    });
     const failed = (error: unknown): Outcome => {
       // A bug or an unexpected tool: the event keeps what the rule found and says what is missing.
       this.counters.failed++;
