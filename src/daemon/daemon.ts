@@ -40,6 +40,7 @@ import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";
 import { IncidentStep } from "./incident-step.ts";
+import type { UnitStart } from "../classify/unit-history.ts";
 import { unitStateVia } from "./unit-state.ts";
 import { ControlSubscriber, controlKeyPath, loadOrCreateControlKey, muteButton } from "./control.ts";
 import type { Notification } from "../text/alert.ts";
@@ -301,6 +302,21 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       ? "off: the boot id cannot be read, so kernel records of two boots cannot be told apart"
       : selection.fastPath.reason;
   const source = fast?.journal ?? mainSource;
+  // A unit started again ends its incident: one at a time, each after systemctl answered.
+  let unitStarts: Promise<void> = Promise.resolve();
+  const onUnitStarts = (starts: UnitStart[]) => {
+    for (const start of starts)
+      unitStarts = unitStarts
+        .then(() => incidents.unitStarted(db, start, Date.now() * 1000))
+        .then((queued) => {
+          if (queued > 0) sender?.wake();
+          alertmanager?.wake();
+        })
+        .catch((error: unknown) =>
+          // The quiet window still resolves it.
+          log.warn(`incidents: ${start.unit} started again, not looked at: ${error instanceof Error ? error.message : String(error)}`),
+        );
+  };
   const pipeline = source
     ? new Pipeline({
         source,
@@ -312,6 +328,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
           const row = fastPath?.ledger.journalRow();
           return row ? [row] : [];
         },
+        onUnitStarts,
       })
     : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
@@ -475,6 +492,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     ]);
   } finally {
     await enrichment.close();
+    // A start being looked at finishes (its systemctl is bounded); what it resolves is stored.
+    await unitStarts;
     const unstored = writer.close();
     if (unstored > 0) log.error(`stopping with ${unstored} monitor event(s) the database refused; they are lost`);
     await http?.stop();

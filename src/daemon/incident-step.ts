@@ -34,6 +34,7 @@ import {
 } from "../store/incidents.ts";
 import { enqueueAlert, waitsForEnrichment } from "../store/outbox.ts";
 import type { UnitState } from "./unit-state.ts";
+import type { UnitStart } from "../classify/unit-history.ts";
 
 // Wiring of the incident step: after each event is stored (inside the writer's transaction),
 // find or open its incident, let incidents/lifecycle.ts decide, save, and hand back what to
@@ -191,6 +192,37 @@ export class IncidentStep {
       lead = found.event;
     }
     return { eventId: lead.id, notification: incidentAlert(toNotification({ ...lead, incidentId: inc.id }), inc, update) };
+  }
+
+  /**
+   * A unit started again (its "Started" line, read after its failure was stored): its open
+   * incident is resolved at once, when systemd, where it can be asked, does not say the unit
+   * failed again or waits to be restarted. A start Restart= scheduled never comes here (the
+   * classifier tells them apart), nor one older than the incident's last event. Returns how
+   * many alerts it queued.
+   */
+  async unitStarted(db: Database, start: UnitStart, nowUs: number): Promise<number> {
+    const { instanceId, unitState } = this.options;
+    const fingerprint = `unit:${start.unit}`;
+    const before = findOpenIncident(db, instanceId, fingerprint);
+    // A timer's incident ends when the timer fires, not when it is armed ("Started X.timer").
+    if (before === null || before.lastSeenUs > start.atUs || start.unit.endsWith(".timer")) return 0;
+    const state = unitState ? await unitState(start.unit) : null;
+    if (state !== null && (state.failed || state.sub === "auto-restart")) return 0;
+    const why = state === null ? "started again" : "active again";
+    let queued = 0;
+    db.transaction(() => {
+      // Read again: an event may have joined it while systemctl answered.
+      const inc = findOpenIncident(db, instanceId, fingerprint);
+      if (inc === null || inc.id !== before.id || inc.lastSeenUs > start.atUs) return;
+      const resolved = resolveIncident(inc, Math.max(start.atUs, inc.lastSeenUs), why);
+      saveIncident(db, resolved);
+      for (const a of this.resolutionAlerts(resolved)) {
+        enqueueAlert(db, a.eventId, a.notification, nowUs);
+        queued++;
+      }
+    })();
+    return queued;
   }
 
   /**
