@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Candidate, Entry } from "../src/event.ts";
 import { Triage } from "../src/classify/triage.ts";
+import type { UnitStart } from "../src/classify/unit-history.ts";
 import type { RuleGroup } from "../src/classify/rule-spec.ts";
 import { newStats, readLogStream, type FileReadStats } from "../src/sources/file.ts";
 import { parseDmesgLine } from "../src/parse/dmesg.ts";
@@ -39,6 +40,8 @@ export async function fixtureEntries(name: string): Promise<Entry[]> {
 
 export interface TriageRun {
   candidates: Candidate[];
+  /** Units started again (not events): what the incident step is told after each commit. */
+  starts: UnitStart[];
   stats: FileReadStats;
 }
 
@@ -51,11 +54,14 @@ export async function triageStream(
   const triage = new Triage({ pageSizeKb, enabledGroups: groups });
   const stats = newStats();
   const candidates: Candidate[] = [];
+  const starts: UnitStart[] = [];
   for await (const e of readLogStream(stream, { year: 2026, wantsRawLine: (l) => triage.wantsRawLine(l) }, stats)) {
     candidates.push(...triage.push(e, 0));
+    starts.push(...triage.takeUnitStarts());
   }
   candidates.push(...triage.flush(0));
-  return { candidates, stats };
+  starts.push(...triage.takeUnitStarts());
+  return { candidates, starts, stats };
 }
 
 export function triageFixture(name: string, groups: ReadonlySet<RuleGroup> = ALL_GROUPS): Promise<TriageRun> {

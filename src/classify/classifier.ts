@@ -2,7 +2,7 @@ import type { Candidate, Entry, Severity, Tier } from "../event.ts";
 import type { Assembled } from "./assemble.ts";
 import { BUILTIN_RULES } from "./rules.ts";
 import type { Match, RuleGroup, RuleSpec, UnitHistory } from "./rule-spec.ts";
-import { UnitHistoryMemory } from "./unit-history.ts";
+import { UnitHistoryMemory, type UnitStart } from "./unit-history.ts";
 import { MESSAGE_ID } from "./systemd-ids.ts";
 
 /** A rule as the classifier runs it (docs/ARCHITECTURE.md, "Where to add a rule"). */
@@ -75,6 +75,8 @@ export interface RawPrefilter {
 
 const REGEX_META = /[\\^$.*+?()[\]{}|]/;
 const UNIT_EXIT_MEMORY = 1024;
+/** Unit starts kept for the incident step between two commits (a burst of starts at boot). */
+const UNIT_START_MEMORY = 1024;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
@@ -205,6 +207,8 @@ export class Classifier {
   private readonly literalScan: RegExp | null;
   private readonly lastExit = new Map<string, { code: string | null; status: string | null }>();
   private readonly history = new UnitHistoryMemory();
+  /** Units started again, for the incident step (takeUnitStarts); bounded when nobody takes them (replay). */
+  private unitStarts: UnitStart[] = [];
   readonly info: ClassifierInfo;
   /** The cheap raw-line test every rule passes; null when some rule needs every line. */
   readonly rawPrefilter: RawPrefilter | null;
@@ -222,8 +226,14 @@ export class Classifier {
       if (spec.assembled) this.assembledRules.push(compiled);
     }
     const literals = new Set<string>();
-    // Process exits are remembered for the unit failure that follows, so they are wanted too.
-    const messageIds = new Set<string>([MESSAGE_ID.unitProcessExit]);
+    // Process exits are remembered for the unit failure that follows, so they are wanted too;
+    // a unit's starts (and Restart='s scheduled restarts, to tell them apart) end its incident.
+    const messageIds = new Set<string>([
+      MESSAGE_ID.unitProcessExit,
+      MESSAGE_ID.unitStarted,
+      MESSAGE_ID.unitRestartScheduled,
+      MESSAGE_ID.unitStartFailed,
+    ]);
     // identifier → the literals its rules need in MESSAGE; null once a rule needs none
     const identifiers = new Map<string, Set<string> | null>();
     const anyLiterals = new Set<string>();
@@ -284,8 +294,11 @@ export class Classifier {
   classify(group: Assembled, fallbackTimeUs: number): Candidate | null {
     const entry = headline(group);
     if (entry.messageId === MESSAGE_ID.unitProcessExit) this.rememberExit(entry);
-    this.history.observe(entry, fallbackTimeUs);
+    const started = this.history.observe(entry, fallbackTimeUs);
     const found = this.firstMatch(entry, group);
+    // A start is told to the incident step, never stored as an event of its own (unless a rule
+    // makes it one: a restart loop driven from outside).
+    if (started && (!found || found.rule.tier === null)) this.noteStart(started);
     if (!found) return null;
     const { rule, match } = found;
     const tier = rule.tier;
@@ -326,6 +339,18 @@ export class Classifier {
       if (match) return { rule, match };
     }
     return null;
+  }
+
+  /** The unit starts classified since the last call, oldest first. */
+  takeUnitStarts(): UnitStart[] {
+    const starts = this.unitStarts;
+    this.unitStarts = [];
+    return starts;
+  }
+
+  private noteStart(start: UnitStart): void {
+    this.unitStarts.push(start);
+    if (this.unitStarts.length > UNIT_START_MEMORY) this.unitStarts.shift();
   }
 
   private rememberExit(entry: Entry): void {

@@ -2,6 +2,7 @@ import type { Candidate, Entry } from "../event.ts";
 import { KernelReportAssembler, REPORT_OPENER_LITERALS } from "./assemble.ts";
 import { rawStringField } from "../parse/journal-json.ts";
 import { Classifier, type ClassifierOptions, literalScan } from "./classifier.ts";
+import type { UnitStart } from "./unit-history.ts";
 
 // assemble → classify, as one stage: entries in, candidates out. Shared by `replay` and the
 // daemon so both see exactly the same events for the same input.
@@ -81,6 +82,11 @@ export class Triage {
 
   flush(fallbackTimeUs: number): Candidate[] {
     return this.classifyAll(this.assembler.flush(), fallbackTimeUs);
+  }
+
+  /** Units started again since the last call (not events: what may end a unit's incident). */
+  takeUnitStarts(): UnitStart[] {
+    return this.classifier.takeUnitStarts();
   }
 
   private classifyAll(groups: ReturnType<KernelReportAssembler["push"]>, fallbackTimeUs: number): Candidate[] {

@@ -143,6 +143,7 @@ export function resolveConfig(file: ConfigFile, ctx: ResolveContext): Config {
       listen: file.http?.listen ? parseHttpListen(file.http.listen) : null,
       token: file.http?.token || null,
       allowUnauthenticatedLoopback: file.http?.allow_unauthenticated_loopback ?? false,
+      publicUrl: file.http?.public_url ? file.http.public_url.replace(/\/+$/, "") : null,
     },
     metrics: { units: file.metrics?.units ?? [] },
     timers: {

@@ -87,7 +87,13 @@ export interface Config {
   /** `[services.NAME]`: HTTP health probes, by name. */
   services: Record<string, ServiceProbeConfig>;
   /** The local HTTP API and /metrics; `listen` null when off. */
-  http: { listen: HttpListen | null; token: string | null; allowUnauthenticatedLoopback: boolean };
+  http: {
+    listen: HttpListen | null;
+    token: string | null;
+    allowUnauthenticatedLoopback: boolean;
+    /** Where a phone reaches this API (a reverse proxy, a VPN address): alerts then carry a "Details" button. Null: none. */
+    publicUrl: string | null;
+  };
   /** systemd units exported in /metrics (an allowlist: each costs a query per scrape). */
   metrics: { units: string[] };
   /** Timers to watch (`watch`), or every timer on the system and user managers (`all`). */
@@ -162,6 +168,7 @@ function percent() {
 }
 
 /** The topic is the URL's last path segment (1–64 letters, digits, "_", "-"), as ntfy takes it. */
+const PUBLIC_URL_EXPECTED = `the URL a phone reaches this API at, like "https://box.example.net:8485", or "" for none`;
 const NTFY_URL_EXPECTED = `an ntfy topic URL like "https://ntfy.sh/my-topic", or "" for no notifications`;
 
 const PRIORITY_EXPECTED = `${oneOf(NTFY_PRIORITY_NAMES)} or a number 1 to 5`;
@@ -461,6 +468,12 @@ export const ConfigFileSchema = v.strictObject(
             ),
             token: v.optional(text()),
             allow_unauthenticated_loopback: v.optional(flag()),
+            public_url: v.optional(
+              v.pipe(
+                text(PUBLIC_URL_EXPECTED),
+                v.check((s) => s === "" || (/^https?:\/\/[^/]/.test(s) && URL.canParse(s)), expected(PUBLIC_URL_EXPECTED)),
+              ),
+            ),
           },
           TABLE,
         ),

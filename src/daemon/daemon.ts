@@ -40,9 +40,11 @@ import { VERSION } from "../version.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventWriter } from "./writer.ts";
 import { IncidentStep } from "./incident-step.ts";
+import { detailsPath } from "../incidents/details.ts";
+import type { UnitStart } from "../classify/unit-history.ts";
 import { unitStateVia } from "./unit-state.ts";
 import { ControlSubscriber, controlKeyPath, loadOrCreateControlKey, muteButton } from "./control.ts";
-import type { Notification } from "../text/alert.ts";
+import type { Notification, NtfyAction } from "../text/alert.ts";
 import { incidentPolicy } from "../incidents/policy.ts";
 import { withSequence } from "../notify/incident-alert.ts";
 import { EnrichmentStage } from "../enrich/stage.ts";
@@ -228,19 +230,28 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   // The incident's sequence id travels with its lead event's alert, also through the
   // enrichment stage's rewrite, so the phone keeps one notification per incident.
   const controlTopic = notifier ? config.ntfy.controlTopic : null;
+  // "Details" opens the incident's page on this daemon's API, so only where a phone can reach
+  // it ([http] public_url, behind a proxy or a VPN); the link is made with the same key.
+  const detailsBase = notifier && config.http.listen && config.http.publicUrl ? config.http.publicUrl : null;
   let controlKey: Buffer | null = null;
-  if (controlTopic !== null) {
+  if (controlTopic !== null || detailsBase !== null) {
     try {
       controlKey = loadOrCreateControlKey(controlKeyPath(db.filename));
     } catch (error) {
-      log.error(`control topic off: ${error instanceof Error ? error.message : String(error)}`);
+      log.error(
+        `${controlTopic !== null ? "control topic" : "Details buttons"} off: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
   // Without a control topic there is no mute button: nothing would hear it.
-  const withButtons = (n: Notification, incidentId: string | null | undefined): Notification =>
-    controlKey && notifier && controlTopic && incidentId
-      ? { ...n, actions: [muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000)] }
-      : n;
+  const withButtons = (n: Notification, incidentId: string | null | undefined): Notification => {
+    if (!controlKey || !notifier || !incidentId) return n;
+    const actions: NtfyAction[] = [];
+    if (controlTopic) actions.push(muteButton(controlKey, notifier.target, controlTopic, incidentId, Date.now() * 1000));
+    if (detailsBase)
+      actions.push({ action: "view", label: "Details", url: `${detailsBase}${detailsPath(controlKey, incidentId)}`, clear: false });
+    return actions.length > 0 ? { ...n, actions } : n;
+  };
   const toNotification = notifier
     ? (event: StoredEventWithLines) =>
         withButtons(withSequence(alertFor(event, config.ntfy, config.instance.id), event.incidentId), event.incidentId)
@@ -278,6 +289,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     log: log.withTag("enrich"),
     toNotification,
     onReleased: wakeNotifiers,
+    // A root cause found after the alert went out updates the incident's notification.
+    onLateCause: (database, eventId, nowUs) => incidents.rootCauseFound(database, eventId, nowUs),
   });
   const writer = new EventWriter({
     db,
@@ -299,6 +312,21 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
       ? "off: the boot id cannot be read, so kernel records of two boots cannot be told apart"
       : selection.fastPath.reason;
   const source = fast?.journal ?? mainSource;
+  // A unit started again ends its incident: one at a time, each after systemctl answered.
+  let unitStarts: Promise<void> = Promise.resolve();
+  const onUnitStarts = (starts: UnitStart[]) => {
+    for (const start of starts)
+      unitStarts = unitStarts
+        .then(() => incidents.unitStarted(db, start, Date.now() * 1000))
+        .then((queued) => {
+          if (queued > 0) sender?.wake();
+          alertmanager?.wake();
+        })
+        .catch((error: unknown) =>
+          // The quiet window still resolves it.
+          log.warn(`incidents: ${start.unit} started again, not looked at: ${error instanceof Error ? error.message : String(error)}`),
+        );
+  };
   const pipeline = source
     ? new Pipeline({
         source,
@@ -310,6 +338,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
           const row = fastPath?.ledger.journalRow();
           return row ? [row] : [];
         },
+        onUnitStarts,
       })
     : null;
   const monitors = createMonitors({ config, db, memory, runner: processRunner, log });
@@ -452,7 +481,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
   void announceReady(systemd, source, signal);
-  const http = config.http.listen ? startApi(o, state, () => !heartbeatFailing, monitors) : null;
+  const http = config.http.listen ? startApi(o, state, () => !heartbeatFailing, monitors, detailsBase ? controlKey : null) : null;
   const pending = outboxCounts(db).pending;
   if (pending > 0)
     log.info(
@@ -473,6 +502,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     ]);
   } finally {
     await enrichment.close();
+    // A start being looked at finishes (its systemctl is bounded); what it resolves is stored.
+    await unitStarts;
     const unstored = writer.close();
     if (unstored > 0) log.error(`stopping with ${unstored} monitor event(s) the database refused; they are lost`);
     await http?.stop();
@@ -494,7 +525,13 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
 }
 
 /** The local HTTP API and /metrics ([http] listen): the daemon's own state and database handle, read-only. */
-function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => boolean, monitors: Monitor[]): HttpServer | null {
+function startApi(
+  o: DaemonOptions,
+  state: () => DaemonState,
+  dbWritable: () => boolean,
+  monitors: Monitor[],
+  detailsKey: Buffer | null,
+): HttpServer | null {
   const { config, db, log } = o;
   const listen = config.http.listen;
   if (!listen) return null;
@@ -510,6 +547,7 @@ function startApi(o: DaemonOptions, state: () => DaemonState, dbWritable: () => 
     deps: {
       db,
       token: config.http.token,
+      detailsKey,
       redactor: new Redactor(config.redact),
       services: Object.keys(config.services),
       snapshotsDir: snapshotsDir(config.db.path),

@@ -5,6 +5,8 @@ import { fingerprintOf, GPU_CRASH_JOIN_US, isOomKill, isPressureEnd, isRecovery,
 import {
   decideAlert,
   joinIncident,
+  markAlerted,
+  muteHolds,
   narrowToUnit,
   openIncident,
   pressureBecomesKill,
@@ -30,8 +32,9 @@ import {
   openIncidents,
   saveIncident,
 } from "../store/incidents.ts";
-import { enqueueAlert } from "../store/outbox.ts";
+import { enqueueAlert, waitsForEnrichment } from "../store/outbox.ts";
 import type { UnitState } from "./unit-state.ts";
+import type { UnitStart } from "../classify/unit-history.ts";
 
 // Wiring of the incident step: after each event is stored (inside the writer's transaction),
 // find or open its incident, let incidents/lifecycle.ts decide, save, and hand back what to
@@ -189,6 +192,65 @@ export class IncidentStep {
       lead = found.event;
     }
     return { eventId: lead.id, notification: incidentAlert(toNotification({ ...lead, incidentId: inc.id }), inc, update) };
+  }
+
+  /**
+   * A unit started again (its "Started" line, read after its failure was stored): its open
+   * incident is resolved at once, when systemd, where it can be asked, does not say the unit
+   * failed again or waits to be restarted. A start Restart= scheduled never comes here (the
+   * classifier tells them apart), nor one older than the incident's last event. Returns how
+   * many alerts it queued.
+   */
+  async unitStarted(db: Database, start: UnitStart, nowUs: number): Promise<number> {
+    const { instanceId, unitState } = this.options;
+    const fingerprint = `unit:${start.unit}`;
+    const before = findOpenIncident(db, instanceId, fingerprint);
+    // A timer's incident ends when the timer fires, not when it is armed ("Started X.timer").
+    if (before === null || before.lastSeenUs > start.atUs || start.unit.endsWith(".timer")) return 0;
+    const state = unitState ? await unitState(start.unit) : null;
+    if (state !== null && (state.failed || state.sub === "auto-restart")) return 0;
+    const why = state === null ? "started again" : "active again";
+    let queued = 0;
+    db.transaction(() => {
+      // Read again: an event may have joined it while systemctl answered.
+      const inc = findOpenIncident(db, instanceId, fingerprint);
+      if (inc === null || inc.id !== before.id || inc.lastSeenUs > start.atUs) return;
+      const resolved = resolveIncident(inc, Math.max(start.atUs, inc.lastSeenUs), why);
+      saveIncident(db, resolved);
+      for (const a of this.resolutionAlerts(resolved)) {
+        enqueueAlert(db, a.eventId, a.notification, nowUs);
+        queued++;
+      }
+    })();
+    return queued;
+  }
+
+  /**
+   * A root cause came after the incident's alert was written (an enricher's late answer, now
+   * stored in the event): the notification is updated in place with it, at once. The update
+   * interval is not waited for: it keeps counts from buzzing the phone, while a cause comes at
+   * most once per enricher per event and is what the reader needs to act. Call inside the
+   * transaction that stored the answer; returns how many alerts it queued.
+   */
+  rootCauseFound(db: Database, eventId: string, nowUs: number): number {
+    if (this.options.toNotification === null) return 0;
+    const lookup = getEvent(db, eventId);
+    if (lookup.kind !== "found" || !lookup.event.incidentId) return 0;
+    const found = getIncident(db, lookup.event.incidentId);
+    if (found.kind !== "found") return 0;
+    const inc = found.incident;
+    // Only a notification written from this event shows its cause; one the phone never got on
+    // its own (a flood summary), or a muted or resolved incident, is left as it is.
+    if (inc.state !== "open" || inc.leadEventId !== eventId || inc.alerted === null || inc.alerted.summarised === true) return 0;
+    if (muteHolds(inc, nowUs)) return 0;
+    // Its first alert still waiting to be written will be written from the enriched event.
+    if (waitsForEnrichment(db, eventId)) return 0;
+    const next = markAlerted(inc, nowUs);
+    saveIncident(db, next);
+    const alert = this.alertFor(db, next, "root cause found", lookup.event);
+    if (alert === null) return 0;
+    enqueueAlert(db, alert.eventId, alert.notification, nowUs);
+    return 1;
   }
 
   private resolutionAlerts(inc: Incident): (QueuedIncidentAlert & { notification: Notification })[] {

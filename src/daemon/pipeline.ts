@@ -1,6 +1,7 @@
 import type { Candidate } from "../event.ts";
 import { explainSqliteError } from "../store/sqlite-errors.ts";
 import type { Triage } from "../classify/triage.ts";
+import type { UnitStart } from "../classify/unit-history.ts";
 import type { Source, SourceBatch } from "../sources/source.ts";
 import { sleep } from "../sleep.ts";
 import type { EventWriter } from "./writer.ts";
@@ -30,6 +31,8 @@ export interface PipelineOptions {
    */
   sideRows?: (position: string | null) => { name: string; position: string }[];
   onCommitted?: (position: string | null) => void;
+  /** Units started again, read in what was just committed: they may end their incidents. */
+  onUnitStarts?: (starts: UnitStart[]) => void;
 }
 
 export interface PipelineCounters {
@@ -179,6 +182,9 @@ export class Pipeline {
       this.options.sideRows?.(position) ?? [],
     );
     this.options.onCommitted?.(position);
+    // After the commit: the failure a start ends is stored before the start is looked at.
+    const starts = this.options.triage.takeUnitStarts();
+    if (starts.length > 0) this.options.onUnitStarts?.(starts);
     this.counters.commits++;
     this.counters.eventsNew += result.created;
     this.counters.occurrences += result.folded;

@@ -10,11 +10,14 @@ const TIMEOUT_MS = 5_000;
 
 export interface UnitState {
   failed: boolean;
+  /** ActiveState and SubState as systemctl says them ("active"/"running", "activating"/"auto-restart"). */
+  active: string;
+  sub: string;
   /** A timer's last firing, µs since the epoch; null for other units or a timer never fired. */
   lastTriggerUs: number | null;
 }
 
-/** `systemctl show --timestamp=unix -p LoadState,ActiveState,LastTriggerUSec` output → the state; null when this manager does not have the unit. */
+/** `systemctl show --timestamp=unix -p LoadState,ActiveState,SubState,LastTriggerUSec` output → the state; null when this manager does not have the unit. */
 export function parseUnitState(stdout: string): UnitState | null {
   const props = parseShowBlocks(stdout)[0] ?? new Map<string, string>();
   if (props.get("LoadState") !== "loaded") return null;
@@ -22,13 +25,25 @@ export function parseUnitState(stdout: string): UnitState | null {
   if (active === undefined || active === "") return null;
   // Empty when it never fired (or is no timer). LastTriggerUSec ignores --timestamp=unix and
   // comes in the local zone, hence TZ=UTC on the command (as the timers monitor does).
-  return { failed: active === "failed", lastTriggerUs: parseShowTimestamp(props.get("LastTriggerUSec")) };
+  return {
+    failed: active === "failed",
+    active,
+    sub: props.get("SubState") ?? "",
+    lastTriggerUs: parseShowTimestamp(props.get("LastTriggerUSec")),
+  };
 }
 
 export function unitStateVia(runner: Runner): (unit: string) => Promise<UnitState | null> {
   return async (unit) => {
     for (const manager of ["system", "user"] as const) {
-      const argv = systemctlArgv(manager, "show", "--timestamp=unix", "--property=LoadState,ActiveState,LastTriggerUSec", "--", unit);
+      const argv = systemctlArgv(
+        manager,
+        "show",
+        "--timestamp=unix",
+        "--property=LoadState,ActiveState,SubState,LastTriggerUSec",
+        "--",
+        unit,
+      );
       try {
         const r = await runner.run(argv, { timeoutMs: TIMEOUT_MS, maxOutputBytes: 4096 });
         if (r.timedOut || r.exitCode !== 0) continue;

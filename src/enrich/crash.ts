@@ -32,6 +32,8 @@ export const TOP_FRAMES = 5;
 export const STARTUP_PHASE_US = 10 * 1_000_000;
 const DAY_US = 24 * 3600 * 1_000_000;
 const RETRY_MS = 400;
+/** After the alert went out a dump is waited for at a gentler pace: nobody is held up. */
+const LATE_RETRY_MS = 2_000;
 const TOOL_TIMEOUT_MS = 3_000;
 /** Clock skew allowed between the crash line and systemd-coredump's timestamp. */
 const SINCE_SLACK_S = 2;
@@ -157,80 +159,106 @@ export function createCrashEnricher(options: CrashEnricherOptions = {}): Enriche
   const procRoot = options.procRoot ?? "/proc";
   const crashDir = options.crashDir ?? "/var/crash";
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const settings = { procRoot, crashDir, timeoutMs };
   return {
     name: "crash",
     timeoutMs,
     applies: (c) => c.tier === "T2" && c.facts.kind === "crash",
     async enrich(c, ctx): Promise<Enrichment> {
-      const lines: string[] = [];
-      const missing: string[] = [];
-      const evidence: Record<string, unknown> = {};
-      const first = c.entries[0] ?? null;
-      let executable = first?.fields["COREDUMP_EXE"] ?? null;
-      let signal = first?.fields["COREDUMP_SIGNAL_NAME"] ?? null;
-      let frames: StackFrame[] = c.rule === "coredump" && first ? parseStackFrames(first.message) : [];
-      let storage: string | null = first?.fields["COREDUMP_FILENAME"] ?? null;
-      let unit = c.unit;
-
-      if (c.pid !== null && frames.length === 0) {
-        const target = readCorePattern(procRoot);
-        if (target === null) missing.push("core_pattern cannot be read: where the core went is unknown");
-        else if (target.kind !== "systemd-coredump")
-          missing.push(`no backtrace: cores go ${whereCoresGo(target, executable, crashDir)}, not to systemd-coredump`);
-        else {
-          let found: CoredumpInfo | null = null;
-          // Stop asking in time to do the rest (the 24 h count, the unit's phase) before the
-          // stage's timeout: a crash with no dump must still say what else is known.
-          const giveUpAt = Date.now() + Math.max(RETRY_MS, timeoutMs - TOOL_TIMEOUT_MS - 1_000);
-          for (;;) {
-            const r = await coredumpInfo(c.pid, c.timestampUs, ctx);
-            if (r.kind === "no-tool") {
-              missing.push("coredumpctl is not installed (apt install systemd-coredump): no backtrace");
-              break;
-            }
-            if (r.kind === "found") {
-              found = r.info;
-              break;
-            }
-            if (ctx.signal.aborted || Date.now() >= giveUpAt) break;
-            await sleep(RETRY_MS, ctx.signal);
-            if (ctx.signal.aborted) break;
-          }
-          if (found) {
-            executable = found.executable ?? executable;
-            signal = found.signalName ?? signal;
-            frames = found.frames;
-            unit = unit ?? found.unit ?? found.userUnit;
-            storage = found.storagePath
-              ? `${found.storagePath} (${found.storageState ?? "?"}, ${found.sizeOnDisk ?? "size unknown"})`
-              : `not stored: ${found.storageState ?? "no core file"}`;
-          } else if (missing.length === 0) missing.push(`no coredump of pid ${c.pid} found in time: no backtrace`);
-        }
-      }
-
-      if (executable) lines.push(`Executable: ${executable}`);
-      if (signal) lines.push(`Signal: ${signal}`);
-      if (frames.length > 0) {
-        lines.push(`Backtrace (top ${Math.min(TOP_FRAMES, frames.length)} of ${frames.length} frames):`);
-        for (const f of frames.slice(0, TOP_FRAMES)) lines.push(`  ${describeFrame(f)}`);
-      } else if (c.rule === "coredump") missing.push("the coredump entry has no stack trace (elfutils could not unwind the dump)");
-      if (storage) lines.push(`Core dump: ${storage}`);
-
-      const before = earlierCrashes(c, ctx);
-      lines.push(
-        before === 0
-          ? "First crash of this program in 24 h"
-          : `Occurred ${before} time${before === 1 ? "" : "s"} before in 24 h (this is crash ${before + 1})`,
-      );
-
-      if (unit) {
-        const { phase, why } = await unitPhase(unit, c.timestampUs, ctx);
-        if (phase) lines.push(`Phase: ${phase} (${why})`);
-        else missing.push(`phase unknown: ${why}`);
-        evidence["phase"] = phase;
-      }
-      Object.assign(evidence, { executable, signal, frames: frames.slice(0, TOP_FRAMES), storage, earlierCrashes24h: before, unit });
-      return { lines, evidence, missing };
+      const first = await enrichCrash(c, ctx, settings, "in-time");
+      if (first === null) throw new Error("no enrichment"); // "in-time" always answers
+      // A dump still being written (a large core, a busy disk) may be logged after the alert
+      // went out: keep asking, and the alert is updated with the backtrace when it comes.
+      if (first.awaitingDump)
+        first.enrichment.later = async (signal) => (await enrichCrash(c, { ...ctx, signal }, settings, "until-found"))?.enrichment ?? null;
+      return first.enrichment;
     },
   };
+}
+
+/**
+ * "in-time": asks coredumpctl until shortly before the timeout, then says what else is known.
+ * "until-found": asks (less often) until the signal aborts; null when no dump came.
+ */
+async function enrichCrash(
+  c: Candidate,
+  ctx: EnrichContext,
+  settings: { procRoot: string; crashDir: string; timeoutMs: number },
+  patience: "in-time" | "until-found",
+): Promise<{ enrichment: Enrichment; awaitingDump: boolean } | null> {
+  const { procRoot, crashDir, timeoutMs } = settings;
+  const lines: string[] = [];
+  const missing: string[] = [];
+  const evidence: Record<string, unknown> = {};
+  const first = c.entries[0] ?? null;
+  let executable = first?.fields["COREDUMP_EXE"] ?? null;
+  let signal = first?.fields["COREDUMP_SIGNAL_NAME"] ?? null;
+  let frames: StackFrame[] = c.rule === "coredump" && first ? parseStackFrames(first.message) : [];
+  let storage: string | null = first?.fields["COREDUMP_FILENAME"] ?? null;
+  let unit = c.unit;
+  let awaitingDump = false;
+
+  if (c.pid !== null && frames.length === 0) {
+    const target = readCorePattern(procRoot);
+    if (target === null) missing.push("core_pattern cannot be read: where the core went is unknown");
+    else if (target.kind !== "systemd-coredump")
+      missing.push(`no backtrace: cores go ${whereCoresGo(target, executable, crashDir)}, not to systemd-coredump`);
+    else {
+      let found: CoredumpInfo | null = null;
+      // Stop asking in time to do the rest (the 24 h count, the unit's phase) before the
+      // stage's timeout: a crash with no dump must still say what else is known.
+      const giveUpAt = patience === "in-time" ? Date.now() + Math.max(RETRY_MS, timeoutMs - TOOL_TIMEOUT_MS - 1_000) : Infinity;
+      for (;;) {
+        const r = await coredumpInfo(c.pid, c.timestampUs, ctx);
+        if (r.kind === "no-tool") {
+          missing.push("coredumpctl is not installed (apt install systemd-coredump): no backtrace");
+          break;
+        }
+        if (r.kind === "found") {
+          found = r.info;
+          break;
+        }
+        if (ctx.signal.aborted || Date.now() >= giveUpAt) break;
+        await sleep(patience === "in-time" ? RETRY_MS : LATE_RETRY_MS, ctx.signal);
+        if (ctx.signal.aborted) break;
+      }
+      if (found) {
+        executable = found.executable ?? executable;
+        signal = found.signalName ?? signal;
+        frames = found.frames;
+        unit = unit ?? found.unit ?? found.userUnit;
+        storage = found.storagePath
+          ? `${found.storagePath} (${found.storageState ?? "?"}, ${found.sizeOnDisk ?? "size unknown"})`
+          : `not stored: ${found.storageState ?? "no core file"}`;
+      } else if (patience === "until-found") return null;
+      else if (missing.length === 0) {
+        missing.push(`no coredump of pid ${c.pid} found in time: no backtrace yet (the alert is updated if it comes)`);
+        awaitingDump = true;
+      }
+    }
+  }
+
+  if (executable) lines.push(`Executable: ${executable}`);
+  if (signal) lines.push(`Signal: ${signal}`);
+  if (frames.length > 0) {
+    lines.push(`Backtrace (top ${Math.min(TOP_FRAMES, frames.length)} of ${frames.length} frames):`);
+    for (const f of frames.slice(0, TOP_FRAMES)) lines.push(`  ${describeFrame(f)}`);
+  } else if (c.rule === "coredump") missing.push("the coredump entry has no stack trace (elfutils could not unwind the dump)");
+  if (storage) lines.push(`Core dump: ${storage}`);
+
+  const before = earlierCrashes(c, ctx);
+  lines.push(
+    before === 0
+      ? "First crash of this program in 24 h"
+      : `Occurred ${before} time${before === 1 ? "" : "s"} before in 24 h (this is crash ${before + 1})`,
+  );
+
+  if (unit) {
+    const { phase, why } = await unitPhase(unit, c.timestampUs, ctx);
+    if (phase) lines.push(`Phase: ${phase} (${why})`);
+    else missing.push(`phase unknown: ${why}`);
+    evidence["phase"] = phase;
+  }
+  Object.assign(evidence, { executable, signal, frames: frames.slice(0, TOP_FRAMES), storage, earlierCrashes24h: before, unit });
+  return { enrichment: { lines, evidence, missing }, awaitingDump };
 }

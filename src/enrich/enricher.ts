@@ -7,6 +7,8 @@ import type { MemoryHistory } from "../host/memory-history.ts";
 // kill, a crash's backtrace, a failed unit's last lines, a failing disk's SMART state. Each
 // runs under the stage's timeout (enrich/stage.ts); what it could not gather it says in
 // `missing`, so the alert tells the user what is unknown instead of silently leaving it out.
+// An answer that comes after the timeout, within the stage's late window, still counts: the
+// event is completed and the incident's notification updated in place.
 
 export interface EnrichContext {
   /** The only way to run a tool (coredumpctl, journalctl -u, smartctl); aborts with `signal`. */
@@ -33,6 +35,12 @@ export interface Enrichment {
   evidence?: Record<string, unknown>;
   /** What could not be gathered, in words ("coredumpctl is not installed: no backtrace"). */
   missing?: string[];
+  /**
+   * What was not found in time may still come (a large core is still being written): the stage
+   * calls this after the alert went out, for up to its late window, and an answer with lines
+   * replaces this one and updates the alert in place. Null: nothing came.
+   */
+  later?: (signal: AbortSignal) => Promise<Enrichment | null>;
 }
 
 export interface Enricher {

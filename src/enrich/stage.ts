@@ -3,7 +3,7 @@ import type { Candidate } from "../event.ts";
 import type { Notification } from "../text/alert.ts";
 import type { Runner } from "../run.ts";
 import type { MemoryHistory } from "../host/memory-history.ts";
-import { saveEnrichment, type EnrichmentSection } from "../store/enrichment.ts";
+import { replaceEnrichmentSection, saveEnrichment, type EnrichmentSection } from "../store/enrichment.ts";
 import type { StoredEventWithLines } from "../store/events.ts";
 import { releaseAllEnriching, releaseEnrichedAlert } from "../store/outbox.ts";
 import type { Enricher, Enrichment } from "./enricher.ts";
@@ -15,6 +15,12 @@ import type { Enricher, Enrichment } from "./enricher.ts";
 // this; the alert waits at most the slowest applicable enricher's timeout. A queue too long
 // (a burst of new events) skips enrichment for the overflow rather than grow without bound,
 // and says so in the event.
+//
+// The alert never waits past a timeout, but a cause can come later: an enricher cut off by
+// its timeout keeps running for the late window (its tools are killed only then), and one that
+// answered with something still missing may keep looking (`Enrichment.later`). A late answer
+// replaces that enricher's section of the event, and `onLateCause` lets the event's incident
+// update its notification in place with it.
 
 export interface StageLog {
   warn(message: string): void;
@@ -36,6 +42,15 @@ export interface EnrichmentStageOptions {
   maxQueued?: number;
   /** Events enriched at once. Default 4. */
   concurrency?: number;
+  /** How long past its timeout an enricher's answer is still taken, and how long `later` looks. Default 60 s; 0: never. */
+  lateMs?: number;
+  /** Late answers awaited at once; past that an enricher is cut off at its timeout. Default 16. */
+  maxLate?: number;
+  /**
+   * A late answer was stored (called inside that transaction): the event's incident updates
+   * its notification with it. Returns how many alerts it queued.
+   */
+  onLateCause?: (db: Database, eventId: string, nowUs: number) => number;
 }
 
 interface Job {
@@ -49,13 +64,18 @@ export interface StageCounters {
   timedOut: number;
   failed: number;
   skipped: number;
+  /** Answers that came after the alert went out and were stored. */
+  late: number;
 }
 
+type Outcome = { section: EnrichmentSection; summary: string | null; late: Promise<Enrichment | null> | null };
+
 export class EnrichmentStage {
-  readonly counters: StageCounters = { enriched: 0, timedOut: 0, failed: 0, skipped: 0 };
+  readonly counters: StageCounters = { enriched: 0, timedOut: 0, failed: 0, skipped: 0, late: 0 };
   private readonly options: EnrichmentStageOptions;
   private readonly queue: Job[] = [];
   private running = 0;
+  private lateRunning = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stop = new AbortController();
 
@@ -146,9 +166,64 @@ export class EnrichmentStage {
       summary,
     );
     this.counters.enriched++;
+    // Late answers are waited for outside the concurrency slots: they hold no one up.
+    for (const r of results) if (r.late) this.track(this.storeLate(job.eventId, r.section.enricher, r.late));
   }
 
-  private async runOne(enricher: Enricher, job: Job, nowUs: number): Promise<{ section: EnrichmentSection; summary: string | null }> {
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** A late answer with something in it: the event's section replaced, the incident told. */
+  private async storeLate(eventId: string, enricher: string, late: Promise<Enrichment | null>): Promise<void> {
+    const found = await late;
+    if (found === null || found.lines.length === 0) return;
+    const { db } = this.options;
+    let queued = 0;
+    try {
+      db.transaction(() => {
+        const nowUs = Date.now() * 1000;
+        if (!replaceEnrichmentSection(db, eventId, sectionOf(enricher, found), found.summary ?? null, nowUs)) return;
+        this.counters.late++;
+        queued = this.options.onLateCause?.(db, eventId, nowUs) ?? 0;
+      }).immediate();
+    } catch (error) {
+      this.options.log.warn(
+        `could not store the late answer of enricher ${enricher} for event ${eventId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return;
+    }
+    this.options.log.debug(`enricher ${enricher} answered late for event ${eventId}; ${queued} update(s) queued`);
+    if (queued > 0) this.options.onReleased?.();
+  }
+
+  /** Runs `later` for up to the late window (or until the daemon stops); null on no answer or failure. */
+  private lateLook(later: NonNullable<Enrichment["later"]>): Promise<Enrichment | null> | null {
+    const lateMs = this.options.lateMs ?? 60_000;
+    if (lateMs <= 0 || this.stop.signal.aborted || this.lateRunning >= (this.options.maxLate ?? 16)) return null;
+    this.lateRunning++;
+    const controller = new AbortController();
+    const onStop = () => controller.abort();
+    this.stop.signal.addEventListener("abort", onStop, { once: true });
+    const timer = setTimeout(() => controller.abort(), lateMs);
+    const cutOff = new Promise<null>((resolve) => controller.signal.addEventListener("abort", () => resolve(null), { once: true }));
+    let work: Promise<Enrichment | null>;
+    try {
+      work = later(controller.signal);
+    } catch {
+      work = Promise.resolve(null);
+    }
+    return Promise.race([work.catch(() => null), cutOff]).finally(() => {
+      this.lateRunning--;
+      clearTimeout(timer);
+      controller.abort(); // its tools, if it is still running
+      this.stop.signal.removeEventListener("abort", onStop);
+    });
+  }
+
+  private async runOne(enricher: Enricher, job: Job, nowUs: number): Promise<Outcome> {
+    const lateMs = this.options.lateMs ?? 60_000;
     const controller = new AbortController();
     let stopped = false;
     const onStop = () => {
@@ -156,41 +231,91 @@ export class EnrichmentStage {
       controller.abort();
     };
     this.stop.signal.addEventListener("abort", onStop, { once: true });
-    // Time up or daemon stopping: the enricher's promise is abandoned (its tools are killed
-    // through the signal) and its section says why.
+    // Daemon stopping, or the late window over too: the enricher's promise is abandoned (its
+    // tools are killed through the signal) and its section says why.
     const cutOff = new Promise<"cut-off">((resolve) =>
       controller.signal.addEventListener("abort", () => resolve("cut-off"), { once: true }),
     );
-    const timer = setTimeout(() => controller.abort(), enricher.timeoutMs);
-    try {
-      const outcome = await Promise.race([
-        enricher.enrich(job.candidate, {
-          runner: this.options.runner,
-          db: this.options.db,
-          memory: this.options.memory,
-          instanceId: this.options.instanceId,
-          eventId: job.eventId,
-          nowUs,
-          signal: controller.signal,
-        }),
-        cutOff,
-      ]);
-      if (outcome === "cut-off") {
-        if (!stopped) this.counters.timedOut++;
-        const why = stopped ? "not finished, the daemon was stopping" : `no answer within ${enricher.timeoutMs / 1000}s`;
-        return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: ${why}`] }, summary: null };
-      }
-      return { section: sectionOf(enricher.name, outcome), summary: outcome.summary ?? null };
-    } catch (error) {
+    let softTimer: ReturnType<typeof setTimeout> | undefined;
+    const timeUp = new Promise<"time-up">((resolve) => {
+      softTimer = setTimeout(() => resolve("time-up"), enricher.timeoutMs);
+    });
+    const hardTimer = setTimeout(() => controller.abort(), enricher.timeoutMs + Math.max(0, lateMs));
+    let cleaned = false;
+    const cleanUp = () => {
+      if (cleaned) return;
+      cleaned = true;
+      clearTimeout(softTimer);
+      clearTimeout(hardTimer);
+      this.stop.signal.removeEventListener("abort", onStop);
+    };
+    const section = (lines: string[], missing: string[]): EnrichmentSection => ({
+      enricher: enricher.name,
+      lines,
+      evidence: null,
+      missing,
+    });
+    const failed = (error: unknown): Outcome => {
       // A bug or an unexpected tool: the event keeps what the rule found and says what is missing.
       this.counters.failed++;
       const reason = error instanceof Error ? error.message : String(error);
       this.options.log.warn(`enricher ${enricher.name} failed for event ${job.eventId}: ${reason}`);
-      return { section: { enricher: enricher.name, lines: [], evidence: null, missing: [`${enricher.name}: ${reason}`] }, summary: null };
-    } finally {
-      clearTimeout(timer);
-      this.stop.signal.removeEventListener("abort", onStop);
+      return { section: section([], [`${enricher.name}: ${reason}`]), summary: null, late: null };
+    };
+    let work: Promise<Enrichment>;
+    try {
+      work = enricher.enrich(job.candidate, {
+        runner: this.options.runner,
+        db: this.options.db,
+        memory: this.options.memory,
+        instanceId: this.options.instanceId,
+        eventId: job.eventId,
+        nowUs,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      cleanUp();
+      return failed(error);
     }
+    let outcome: Enrichment | "cut-off" | "time-up";
+    try {
+      outcome = await Promise.race([work, cutOff, timeUp]);
+    } catch (error) {
+      cleanUp();
+      return failed(error);
+    }
+    if (outcome === "time-up" && !controller.signal.aborted) {
+      this.counters.timedOut++;
+      const missing = `${enricher.name}: no answer within ${enricher.timeoutMs / 1000}s`;
+      if (lateMs <= 0 || this.lateRunning >= (this.options.maxLate ?? 16)) {
+        controller.abort();
+        cleanUp();
+        return { section: section([], [missing]), summary: null, late: null };
+      }
+      // The alert goes now; the answer is still taken if it comes within the late window.
+      this.lateRunning++;
+      const late = Promise.race([work, cutOff])
+        .then((o) => (o === "cut-off" ? null : o))
+        .catch(() => null)
+        .finally(() => {
+          this.lateRunning--;
+          controller.abort(); // its tools, if it is still running
+          cleanUp();
+        });
+      return { section: section([], [`${missing} (still looking)`]), summary: null, late };
+    }
+    cleanUp();
+    if (outcome === "cut-off" || outcome === "time-up") {
+      controller.abort();
+      if (!stopped) this.counters.timedOut++;
+      const why = stopped ? "not finished, the daemon was stopping" : `no answer within ${enricher.timeoutMs / 1000}s`;
+      return { section: section([], [`${enricher.name}: ${why}`]), summary: null, late: null };
+    }
+    return {
+      section: sectionOf(enricher.name, outcome),
+      summary: outcome.summary ?? null,
+      late: outcome.later ? this.lateLook(outcome.later) : null,
+    };
   }
 
   /** Writes what was found (if anything), then the event's alert from it, and releases that. */

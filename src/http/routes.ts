@@ -6,6 +6,7 @@ import { getEvent, queryEvents } from "../store/events.ts";
 import { getIncident, incidentEventIds, queryIncidents } from "../store/incidents.ts";
 import { silencedIncidents } from "../store/alertmanager-sync.ts";
 import { incidentJson } from "../incidents/json.ts";
+import { verifyDetailsPath } from "../incidents/details.ts";
 import { listSnapshots, readLatestSnapshot, timestampToUs } from "../store/snapshots.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import { isoTime } from "../text/format.ts";
@@ -41,6 +42,11 @@ export interface ApiDeps {
   health: () => ApiHealth;
   metrics: () => Promise<string>;
   nowUs: () => number;
+  /**
+   * The key "Details" links are made with ([http] public_url set): /details/ID/TOKEN is then
+   * served without the bearer token, the link being the permission. Null or absent: no such page.
+   */
+  detailsKey?: Buffer | null;
 }
 
 const DEFAULT_SINCE_MS = 86_400_000;
@@ -157,6 +163,61 @@ function incidentRoute(id: string, deps: ApiDeps): Response {
   return json(200, { ...incidentJson(found.incident, nowUs, ids, silencedIncidents(deps.db).get(found.incident.id) ?? []), events });
 }
 
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+
+// The page a phone opens: no script, nothing loaded from elsewhere, not cached, not indexed,
+// and no Referer carrying the link to a page it links to (it links to none).
+const PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  "referrer-policy": "no-referrer",
+  "x-robots-tag": "noindex",
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+};
+
+/** One incident, read-only, as a small HTML page: the "Details" button's target. */
+function detailsPage(id: string, deps: ApiDeps): Response {
+  const found = getIncident(deps.db, id);
+  // Gone (retention) or never: the same answer as a wrong link.
+  if (found.kind !== "found")
+    return new Response("Not found\n", { status: 404, headers: { ...PAGE_HEADERS, "content-type": "text/plain" } });
+  const inc = found.incident;
+  const events = incidentEventIds(deps.db, inc.id).flatMap((eventId) => {
+    const e = getEvent(deps.db, eventId);
+    return e.kind === "found" ? [e.event] : [];
+  });
+  const view = redacted(deps, {
+    summary: inc.summary,
+    facts: [
+      ["State", inc.state === "open" ? "open" : `resolved: ${inc.resolution ?? "over"}`],
+      ["Host", inc.instanceId],
+      ["Subject", `${inc.kind} ${inc.subject}`],
+      ["Severity", `${inc.severity} (${inc.tier})${inc.loop ? ", a loop" : ""}`],
+      ["Occurrences", String(inc.occurrences)],
+      ["First seen", isoTime(inc.firstSeenUs)],
+      ["Last seen", isoTime(inc.lastSeenUs)],
+      ...(inc.resolvedUs === null ? [] : [["Resolved", isoTime(inc.resolvedUs)]]),
+    ] as [string, string][],
+    events: events.map((e) => ({ head: `${isoTime(e.timestampUs)} ${e.tier} ${e.severity}: ${e.summary}`, detail: e.detail, id: e.id })),
+  });
+  const html = [
+    "<!doctype html>",
+    '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(view.summary)}</title>`,
+    "<style>body{font-family:sans-serif;margin:1em;max-width:60em}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5em}th{text-align:left;padding-right:1em}</style>",
+    "</head><body>",
+    `<h1>${escapeHtml(view.summary)}</h1>`,
+    `<table>${view.facts.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")}</table>`,
+    `<h2>Events (${view.events.length})</h2>`,
+    ...view.events.map((e) => `<h3>${escapeHtml(e.head)}</h3><pre>${escapeHtml(e.detail)}</pre><p>logtriage show ${escapeHtml(e.id)}</p>`),
+    `<p>Incident ${escapeHtml(inc.id)}: logtriage incidents --last 7d</p>`,
+    "</body></html>",
+  ].join("\n");
+  return new Response(html, { headers: PAGE_HEADERS });
+}
+
 function failureContextRoute(service: string, view: string, deps: ApiDeps): Response {
   if (!deps.services.includes(service)) {
     const names = deps.services.length
@@ -181,6 +242,17 @@ function failureContextRoute(service: string, view: string, deps: ApiDeps): Resp
 
 /** One request → its answer. Throws only on a bug or an unreadable store; the server turns that into 500. */
 export async function route(request: Request, deps: ApiDeps): Promise<Response> {
+  // A "Details" link carries its own permission (a phone's ntfy button sends no header): it is
+  // answered before the bearer check, and a wrong or unknown link gets the same 404.
+  const detailsKey = deps.detailsKey ?? null;
+  if (detailsKey !== null && (request.method === "GET" || request.method === "HEAD")) {
+    const path = new URL(request.url).pathname;
+    if (path.startsWith("/details/")) {
+      const id = verifyDetailsPath(detailsKey, path);
+      if (id !== null) return detailsPage(id, deps);
+      return new Response("Not found\n", { status: 404, headers: { ...PAGE_HEADERS, "content-type": "text/plain" } });
+    }
+  }
   if (deps.token !== null && !authorized(request, deps.token)) {
     return error(401, 'this API needs "Authorization: Bearer TOKEN" with the [http] token from the config', {
       "www-authenticate": 'Bearer realm="logtriage"',

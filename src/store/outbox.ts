@@ -93,6 +93,11 @@ export function releaseEnrichedAlert(db: Database, eventId: string, render: Rend
   return rows.length;
 }
 
+/** Whether an alert of this event is still waiting to be written from its enrichment. */
+export function waitsForEnrichment(db: Database, eventId: string): boolean {
+  return db.query("SELECT 1 FROM outbox WHERE event_id = ? AND state = 'enriching' LIMIT 1").get(eventId) !== null;
+}
+
 /**
  * Alerts left waiting for an enrichment that will never finish (a daemon stopped or crashed):
  * written from the event as it is, and sent.

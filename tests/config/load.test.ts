@@ -527,7 +527,7 @@ failures_before_alert = 3
         failuresBeforeAlert: 3,
       },
     });
-    expect(config.http).toEqual({ listen: null, token: null, allowUnauthenticatedLoopback: false });
+    expect(config.http).toEqual({ listen: null, token: null, allowUnauthenticatedLoopback: false, publicUrl: null });
     expect(config.metrics).toEqual({ units: [] });
   });
 
@@ -550,11 +550,13 @@ failures_before_alert = 3
       listen: { host: "127.0.0.1", port: 9876 },
       token: "s3cret",
       allowUnauthenticatedLoopback: false,
+      publicUrl: null,
     });
     expect(parse(`[http]\nlisten = "127.0.0.1:9876"\nallow_unauthenticated_loopback = true\n`).http).toEqual({
       listen: { host: "127.0.0.1", port: 9876 },
       token: null,
       allowUnauthenticatedLoopback: true,
+      publicUrl: null,
     });
     expect(parse(`[http]\nlisten = "[::1]:9876"\nallow_unauthenticated_loopback = true\n`).http.listen).toEqual({
       host: "::1",
@@ -570,7 +572,13 @@ failures_before_alert = 3
       listen: { host: "0.0.0.0", port: 9876 },
       token: "s3cret",
       allowUnauthenticatedLoopback: false,
+      publicUrl: null,
     });
+    // Where a phone reaches the API, for the alerts' "Details" button: a URL, its trailing slash dropped.
+    expect(
+      parse(`[http]\nlisten = "127.0.0.1:9876"\ntoken = "s3cret"\npublic_url = "https://box.example.net:8485/"\n`).http.publicUrl,
+    ).toBe("https://box.example.net:8485");
+    expect(configError(`[http]\npublic_url = "box.example.net"\n`).message).toContain("the URL a phone reaches this API at");
     const error = configError(`[http]\nlisten = "0.0.0.0:9876"\n`);
     expect(error.message).toContain("http.listen");
     expect(error.message).toContain("set [http] token too");

@@ -37,9 +37,11 @@ const incidentsConfig: Config["incidents"] = {
 let db: Database;
 let unitFailed: boolean | null;
 let timerFiredUs: number | null;
+let unitSub: string | null;
 beforeEach(() => {
   db = openStore(":memory:");
   unitFailed = null;
+  unitSub = null;
   timerFiredUs = null;
 });
 afterEach(() => db.close());
@@ -59,7 +61,15 @@ function setup(over: { onResolve?: Config["ntfy"]["onResolve"] } = {}): { writer
     onResolve: over.onResolve ?? "update",
     toNotification,
     click: null,
-    unitState: async () => (unitFailed === null ? null : { failed: unitFailed, lastTriggerUs: timerFiredUs }),
+    unitState: async () =>
+      unitFailed === null
+        ? null
+        : {
+            failed: unitFailed,
+            active: unitFailed ? "failed" : "active",
+            sub: unitSub ?? (unitFailed ? "failed" : "running"),
+            lastTriggerUs: timerFiredUs,
+          },
   });
   const writer = new EventWriter({
     db,
@@ -256,14 +266,74 @@ describe("one incident per thing going wrong", () => {
   });
 });
 
+describe("a unit started again ends its incident at once", () => {
+  async function failedUnit() {
+    const { writer, step } = setup();
+    const { candidates } = await triageFixture("real/timer-service-fails.jsonl");
+    const failure = candidates.find((c) => c.rule === "unit-failed") as Candidate;
+    const t0 = Date.now() * 1000;
+    writer.commit([{ ...failure, timestampUs: t0 }], null);
+    const [inc] = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    return { step, unit: failure.unit as string, t0, inc: inc! };
+  }
+
+  test("active per systemctl: resolved from the start's time, the phone's notification replaced in place", async () => {
+    const { step, unit, t0, inc } = await failedUnit();
+    unitFailed = false;
+    expect(await step.unitStarted(db, { unit, atUs: t0 + 90 * S }, t0 + 91 * S)).toBe(1);
+    const [after] = queryIncidents(db, { sinceUs: 0, limit: 10 });
+    expect([after!.state, after!.resolution, after!.resolvedUs]).toEqual(["resolved", "active again", t0 + 90 * S]);
+    const sent = outbox();
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.sequenceId).toBe(`logtriage-${inc.id}`);
+    expect(sent[1]!.message).toStartWith("Resolved after 1 min 30 s: active again");
+    // A second start of the same unit finds nothing open: nothing more is sent.
+    expect(await step.unitStarted(db, { unit, atUs: t0 + 95 * S }, t0 + 96 * S)).toBe(0);
+    expect(outbox()).toHaveLength(2);
+  });
+
+  test("systemctl cannot be asked: the journal's start alone resolves it, said so", async () => {
+    const { step, unit, t0 } = await failedUnit();
+    unitFailed = null;
+    expect(await step.unitStarted(db, { unit, atUs: t0 + 5 * S }, t0 + 6 * S)).toBe(1);
+    expect(queryIncidents(db, { sinceUs: 0, limit: 10 })[0]!.resolution).toBe("started again");
+  });
+
+  test("failed again, or waiting for Restart=, per systemctl: stays open", async () => {
+    const { step, unit, t0 } = await failedUnit();
+    unitFailed = true;
+    expect(await step.unitStarted(db, { unit, atUs: t0 + 5 * S }, t0 + 6 * S)).toBe(0);
+    unitFailed = false;
+    unitSub = "auto-restart";
+    expect(await step.unitStarted(db, { unit, atUs: t0 + 5 * S }, t0 + 6 * S)).toBe(0);
+    expect(queryIncidents(db, { sinceUs: 0, limit: 10 })[0]!.state).toBe("open");
+    expect(outbox()).toHaveLength(1);
+  });
+
+  test("a start older than the incident's last event, another unit's start, or a timer armed: nothing", async () => {
+    const { step, unit, t0 } = await failedUnit();
+    unitFailed = false;
+    expect(await step.unitStarted(db, { unit, atUs: t0 - 1 * S }, t0 + 6 * S)).toBe(0);
+    expect(await step.unitStarted(db, { unit: "other.service", atUs: t0 + 5 * S }, t0 + 6 * S)).toBe(0);
+    expect(await step.unitStarted(db, { unit: unit.replace(/\.service$/, ".timer"), atUs: t0 + 5 * S }, t0 + 6 * S)).toBe(0);
+    expect(queryIncidents(db, { sinceUs: 0, limit: 10 })[0]!.state).toBe("open");
+  });
+});
+
 describe("what systemd says of a unit", () => {
   test("a real `systemctl show` of two timers: loaded and active, one fired (its time read in UTC), one never", async () => {
     const text = await Bun.file(new URL("../fixtures/real/systemctl-show-timers.txt", import.meta.url)).text();
     const blocks = text.split(/\n{2,}/).filter((b) => b.includes("LoadState="));
     const states = blocks.map(parseUnitState);
-    expect(states[0]).toEqual({ failed: false, lastTriggerUs: Date.parse("2026-11-23T00:38:35Z") * 1000 });
-    expect(states[1]).toEqual({ failed: false, lastTriggerUs: null });
-    expect(parseUnitState("LoadState=loaded\nActiveState=failed\n")).toEqual({ failed: true, lastTriggerUs: null });
+    expect(states[0]).toEqual({ failed: false, active: "active", sub: "", lastTriggerUs: Date.parse("2026-11-23T00:38:35Z") * 1000 });
+    expect(states[1]).toEqual({ failed: false, active: "active", sub: "", lastTriggerUs: null });
+    expect(parseUnitState("LoadState=loaded\nActiveState=failed\nSubState=failed\n")).toEqual({
+      failed: true,
+      active: "failed",
+      sub: "failed",
+      lastTriggerUs: null,
+    });
+    expect(parseUnitState("LoadState=loaded\nActiveState=activating\nSubState=auto-restart\n")?.sub).toBe("auto-restart");
     expect(parseUnitState("LoadState=not-found\nActiveState=inactive\n")).toBeNull();
   });
 

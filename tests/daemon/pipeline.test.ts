@@ -214,3 +214,25 @@ test("a failing commit is retried and nothing is lost", async () => {
   expect(storedLines().filter((l) => l.startsWith("T2")).length).toBeGreaterThanOrEqual(1);
   expect(loadCursor(db, "journal")).toBe(entries.at(-1)?.cursor ?? "missing");
 });
+
+test("a unit's start is handed on only after the commit that covers its entry, and is stored as no event", async () => {
+  const entries = await fixtureEntries("real/unit-sigsegv.jsonl");
+  const seen: { unit: string; storedBefore: string[]; cursor: string | null }[] = [];
+  const pipeline = new Pipeline({
+    source: new ScriptedSource(chunk(entries, 5)),
+    triage: new Triage({ pageSizeKb: 4, enabledGroups: ALL_GROUPS }),
+    writer: new EventWriter({ db, policy, alerts: null }),
+    log: silentLog,
+    quietFlushMs: 50,
+    onUnitStarts: (starts) => {
+      for (const s of starts) seen.push({ unit: s.unit, storedBefore: storedLines(), cursor: loadCursor(db, "journal") });
+    },
+  });
+  await pipeline.run(new AbortController().signal);
+  expect(seen.map((s) => s.unit)).toEqual(["lt-segv.service"]);
+  // The start's own entry is committed (its cursor saved) before it is handed on.
+  const startedAt = entries.findIndex((e) => e.unit === "lt-segv.service" && e.message.startsWith("Started "));
+  const committedAt = entries.findIndex((e) => e.cursor === seen[0]!.cursor);
+  expect(committedAt).toBeGreaterThanOrEqual(startedAt);
+  expect(storedLines().some((l) => l.includes("Started "))).toBe(false);
+});

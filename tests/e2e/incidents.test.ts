@@ -13,6 +13,14 @@ import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserMana
 // one notification.
 
 const RUNTIME_UNITS = "/run/user/0/systemd/user";
+const API_TOKEN = "e2e-incidents-token";
+
+function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
 
 interface IncidentRow {
   id: string;
@@ -50,6 +58,7 @@ describe.skipIf(!isRoot)("incidents end to end (root: real journald, real system
     Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
   const postsAbout = (unit: string): ReceivedMessage[] => ntfy.messages.filter((m) => m.tags.includes(unit) || m.title.includes(unit));
 
+  const apiPort = freePort();
   beforeAll(async () => {
     journald = await ensureJournald();
     manager = await ensureUserManager();
@@ -73,6 +82,11 @@ control_topic = "lt-incidents-control"
 
 [incidents]
 resolve_unit = "6s"
+
+[http]
+listen = "127.0.0.1:${apiPort}"
+token = "${API_TOKEN}"
+public_url = "http://127.0.0.1:${apiPort}"
 `);
     await daemon.waitForOutput(/source journal/);
   });
@@ -182,5 +196,22 @@ resolve_unit = "6s"
     // The same message again is a replay: refused, and said once.
     await fetch(button.url, { method: button.method, body: button.body });
     await daemon.waitForOutput(/refused a message \(replayed\)/);
+  }, 30_000);
+
+  test("the alert's 'Details' button opens the incident's page on the daemon's API without the API token", async () => {
+    const post = postsAbout(hog)[0]!;
+    const button = post.actions.find((a) => a["label"] === "Details") as { action: string; url: string } | undefined;
+    const [inc] = incidents(daemon.dbPath).filter((i) => i.fingerprint === `unit:${hog}`);
+    expect(button?.action).toBe("view");
+    expect(button!.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${apiPort}/details/${inc!.id}/[0-9a-f]{32}$`));
+    // Opened as a phone's browser would: no Authorization header.
+    const page = await fetch(button!.url);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(hog);
+    expect(html).toContain("OOM kill");
+    // The rest of the API still wants the token; a link with another token is nothing.
+    expect((await fetch(`http://127.0.0.1:${apiPort}/incidents/${inc!.id}`)).status).toBe(401);
+    expect((await fetch(button!.url.replace(/[0-9a-f]{32}$/, "0".repeat(32)))).status).toBe(404);
   }, 30_000);
 });

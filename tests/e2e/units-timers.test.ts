@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
+import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
+import { events, startDaemon, until, withDb, type DaemonUnderTest } from "./_daemon.ts";
 import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
 
 // Failed units and timers end to end, on a real journald and a real `systemd --user` with the
@@ -9,8 +10,11 @@ import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserMana
 // detail holds those lines, read back from the real journal by the unit enricher; (b) a real
 // timer (unit files in the user manager's runtime dir) whose service fails → one "timer failed"
 // T3 event from the timers monitor, polled every second; (c) a user service killed by a real
-// memcg OOM kill → its failure event names the stored OOM event. The daemon is started without
-// XDG_RUNTIME_DIR, as a system service would be: the monitor must still find the user manager.
+// memcg OOM kill → its failure event names the stored OOM event; (d) a user service that fails,
+// then is started by hand and runs → its incident is resolved from the journal's "Started"
+// line (checked with `systemctl --user`), and the ntfy stand-in receives the resolved update
+// under the alert's sequence id. The daemon is started without XDG_RUNTIME_DIR, as a system
+// service would be: the monitor and the incident step must still find the user manager.
 
 const RUNTIME_UNITS = "/run/user/0/systemd/user";
 
@@ -21,6 +25,9 @@ describe.skipIf(!isRoot)("failed units and timers end to end (root: real journal
   const service = `lt-e2e-lines-${process.pid}.service`;
   const tick = `lt-e2e-tick-${process.pid}`;
   const hog = `lt-e2e-oomsvc-${process.pid}.service`;
+  const recovers = `lt-e2e-recover-${process.pid}.service`;
+  const recoverFlag = `/tmp/lt-e2e-recover-${process.pid}.ok`;
+  let ntfy: NtfyStandIn;
   const systemctl = (...args: string[]) =>
     Bun.spawnSync(["systemctl", "--user", ...args], { env: manager.env, stdout: "pipe", stderr: "pipe" });
 
@@ -34,6 +41,13 @@ describe.skipIf(!isRoot)("failed units and timers end to end (root: real journal
     );
     // Fires once, 1 s after it is started, and then every hour (not again during the test).
     writeFileSync(join(RUNTIME_UNITS, `${tick}.timer`), "[Timer]\nOnActiveSec=1s\nOnUnitActiveSec=1h\nAccuracySec=1ms\n");
+    // Fails (no Restart=) until its flag file exists, then stays up.
+    rmSync(recoverFlag, { force: true });
+    writeFileSync(
+      join(RUNTIME_UNITS, recovers),
+      `[Unit]\nDescription=logtriage test service that recovers\n[Service]\nExecStart=/bin/sh -c '[ -e ${recoverFlag} ] && exec sleep 3600; echo "config missing" >&2; sleep 0.5; exit 2'\n`,
+    );
+    ntfy = await startNtfyStandIn({ rateLimit: null });
     expect(systemctl("daemon-reload").exitCode).toBe(0);
     daemon = await startDaemon(`
 [instance]
@@ -42,15 +56,21 @@ id = "e2e-units"
 [timers]
 watch = ["${tick}.timer"]
 poll_interval = "1s"
+
+[ntfy]
+url = "${ntfy.url}/lt-units"
 `);
     await daemon.waitForOutput(/source journal/);
   });
 
   afterAll(async () => {
     if (daemon && daemon.proc.exitCode === null) await daemon.stop();
+    await ntfy?.stop();
     if (!manager) return;
-    systemctl("stop", service, hog, `${tick}.timer`, `${tick}.service`);
-    systemctl("reset-failed", service, hog, `${tick}.timer`, `${tick}.service`);
+    systemctl("stop", service, hog, recovers, `${tick}.timer`, `${tick}.service`);
+    systemctl("reset-failed", service, hog, recovers, `${tick}.timer`, `${tick}.service`);
+    rmSync(join(RUNTIME_UNITS, recovers), { force: true });
+    rmSync(recoverFlag, { force: true });
     rmSync(join(RUNTIME_UNITS, `${tick}.service`), { force: true });
     rmSync(join(RUNTIME_UNITS, `${tick}.timer`), { force: true });
     systemctl("daemon-reload");
@@ -133,4 +153,39 @@ poll_interval = "1s"
     expect(failed?.summary).toBe(`Service failed: ${hog} — killed by the OOM killer`);
     expect(failed?.detail).toMatch(/\n  \d\d:\d\d:\d\d allocating\n/);
   }, 40_000);
+
+  test("a user service that failed, started again by hand and running: its incident resolves at once, the phone's notification updated in place", async () => {
+    const incidentOf = () =>
+      withDb(
+        daemon.dbPath,
+        (db) =>
+          db.query("SELECT id, state, resolution FROM incidents WHERE fingerprint = ?").get(`unit:${recovers}`) as {
+            id: string;
+            state: string;
+            resolution: string | null;
+          } | null,
+      ) ?? null;
+    const posts = () => ntfy.messages.filter((m) => m.tags.includes(recovers) || m.title.includes(recovers));
+    // A simple service's start job is done once it is forked: the failure follows.
+    expect(systemctl("start", recovers).exitCode).toBe(0);
+    await until("the failure's alert", () => posts().length > 0, 30_000);
+    const inc = incidentOf();
+    expect(inc?.state).toBe("open");
+    const eventsBefore = events(daemon.dbPath).filter((e) => e.unit === recovers).length;
+
+    writeFileSync(recoverFlag, "");
+    const startedMs = Date.now();
+    expect(systemctl("start", recovers).exitCode).toBe(0);
+    await until("the resolved post", () => posts().some((m) => m.title.includes("Resolved")), 20_000).catch((error: Error) => {
+      throw new Error(`${error.message}; posts: ${JSON.stringify(posts().map((m) => m.title))}; incident: ${JSON.stringify(incidentOf())}`);
+    });
+    console.log(`FIGURE unit started again → resolved post received: ${Date.now() - startedMs} ms`);
+    const resolved = posts().at(-1)!;
+    expect(resolved.sequenceId).toBe(`logtriage-${inc!.id}`);
+    expect(posts().every((m) => m.sequenceId === `logtriage-${inc!.id}`)).toBe(true);
+    expect(resolved.message).toMatch(/^Resolved after \d+ s: active again\n/);
+    expect(incidentOf()).toEqual({ id: inc!.id, state: "resolved", resolution: "active again" });
+    // The Started line told the incident step; it is no event of its own.
+    expect(events(daemon.dbPath).filter((e) => e.unit === recovers)).toHaveLength(eventsBefore);
+  }, 60_000);
 });

@@ -69,6 +69,8 @@ async function enrich(c: Candidate, runner: Runner) {
     instanceId: "vm",
     log: quiet,
     toNotification: null,
+    // A dump that never comes is looked for a little past the timeout, not the daemon's minute.
+    lateMs: 300,
   });
   const { id } = commitEvent(db, c, policy);
   stage.enqueue(id, c);
@@ -80,6 +82,51 @@ async function enrich(c: Candidate, runner: Runner) {
 }
 
 describe("crash enricher", () => {
+  test("a dump logged after the enricher gave up: the event gets its backtrace late", async () => {
+    corePattern("|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h %d");
+    // systemd-coredump still writing a large core: no entry until the test says so.
+    let dumped = false;
+    const argvs: string[][] = [];
+    const runner: Runner = {
+      run: (argv) => {
+        argvs.push(argv);
+        if (argv[0] !== "coredumpctl") return Promise.resolve(noUnit);
+        if (!dumped) return Promise.resolve({ exitCode: 1, stdout: "", stderr: "No coredumps found.\n", timedOut: false });
+        return Promise.resolve(ok(cInfo));
+      },
+    };
+    const c = await segfaultOfC();
+    const stage = new EnrichmentStage({
+      db,
+      enrichers: [createCrashEnricher({ procRoot: proc, crashDir: join(proc, "crash"), timeoutMs: 5_000 })],
+      runner,
+      memory: null,
+      instanceId: "vm",
+      log: quiet,
+      toNotification: null,
+      lateMs: 60_000,
+    });
+    const { id } = commitEvent(db, c, policy);
+    stage.enqueue(id, c);
+    const detail = () => {
+      const found = getEvent(db, id);
+      if (found.kind !== "found") throw new Error("event missing");
+      return found.event.detail;
+    };
+    // The first pass gives up in time and says the backtrace may still come.
+    while (!detail().includes("no backtrace yet")) await Bun.sleep(20);
+    expect(detail()).toContain("First crash of this program in 24 h");
+    const asked = argvs.filter((a) => a[0] === "coredumpctl").length;
+    dumped = true;
+    await stage.idle();
+    expect(stage.counters.late).toBe(1);
+    expect(argvs.filter((a) => a[0] === "coredumpctl").length).toBeGreaterThan(asked);
+    expect(detail()).toContain("#0 main (crashme + 0x1218)");
+    expect(detail()).toContain("Signal: SIGSEGV");
+    expect(detail()).not.toContain("no backtrace yet");
+    await stage.close();
+  });
+
   test("no dump ever comes: it stops asking in time, and the rest (24 h count, no-dump reason) is still said", async () => {
     corePattern("|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h %d");
     const runner = coredumpctlAfter(Number.POSITIVE_INFINITY);

@@ -7,7 +7,8 @@ import type { Candidate } from "../../src/event.ts";
 import { processRunner } from "../../src/run.ts";
 import { openStore } from "../../src/store/db.ts";
 import { getEvent } from "../../src/store/events.ts";
-import { nextPending, releaseAllEnriching, type OutboxRow } from "../../src/store/outbox.ts";
+import { getIncident, setMute } from "../../src/store/incidents.ts";
+import { markSent, nextPending, releaseAllEnriching, type OutboxRow } from "../../src/store/outbox.ts";
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
 import { withSequence } from "../../src/notify/incident-alert.ts";
@@ -51,7 +52,7 @@ function render(e: StoredEventWithLines): Notification {
     : n;
 }
 
-function wire(enrichers: Enricher[], maxQueued?: number, incidents: IncidentStep | null = null) {
+function wire(enrichers: Enricher[], maxQueued?: number, incidents: IncidentStep | null = null, lateMs?: number) {
   renders = [];
   const released: string[] = [];
   const stage = new EnrichmentStage({
@@ -64,6 +65,8 @@ function wire(enrichers: Enricher[], maxQueued?: number, incidents: IncidentStep
     toNotification: render,
     onReleased: () => released.push("x"),
     ...(maxQueued === undefined ? {} : { maxQueued }),
+    ...(lateMs === undefined ? {} : { lateMs }),
+    ...(incidents ? { onLateCause: (d: Database, id: string, nowUs: number) => incidents.rootCauseFound(d, id, nowUs) } : {}),
   });
   const writer = new EventWriter({ db, policy, alerts: { tiers: new Set(["T2"]), toNotification: render }, enrichment: stage, incidents });
   return { stage, writer, released };
@@ -112,10 +115,15 @@ test("the event is stored at once; its alert waits, then goes out with the enric
 
 test("an enricher that does not answer in time is cut off; the alert goes out saying what is missing", async () => {
   let aborted = false;
-  const { stage, writer } = wire([
-    enricher("slow", 50, (signal) => new Promise(() => signal.addEventListener("abort", () => (aborted = true)))),
-    enricher("fast", 1_000, async () => ({ lines: ["fast context"] })),
-  ]);
+  const { stage, writer } = wire(
+    [
+      enricher("slow", 50, (signal) => new Promise(() => signal.addEventListener("abort", () => (aborted = true)))),
+      enricher("fast", 1_000, async () => ({ lines: ["fast context"] })),
+    ],
+    undefined,
+    null,
+    50,
+  );
   writer.commit([crash], null);
   await stage.idle();
 
@@ -125,6 +133,9 @@ test("an enricher that does not answer in time is cut off; the alert goes out sa
   expect(row.notification.message).toContain("fast context");
   expect(row.notification.message).toContain("Not gathered:");
   expect(row.notification.message).toContain("slow: no answer within 0.05s");
+  // No answer in the late window either: nothing more was stored or queued.
+  expect(stage.counters.late).toBe(0);
+  expect(nextPending(db)?.id).toBe(row.id);
 });
 
 test("an enricher that throws costs only its own context", async () => {
@@ -170,7 +181,7 @@ test("alerts a crashed daemon left waiting for enrichment are written and releas
   expect(renders).toEqual([onlyEventId()]);
 });
 
-test("an incident's first alert waits unwritten and is released with the incident's sequence id and mute button", async () => {
+function incidentStep(): IncidentStep {
   const ntfy = ntfyTestConfig("https://ntfy.example/t", { alertTiers: ["T1", "T2", "T3", "T4"], minSeverity: {} });
   const incidentsConfig: Config["incidents"] = {
     ignoreUnits: [],
@@ -182,7 +193,7 @@ test("an incident's first alert waits unwritten and is released with the inciden
     resolveDiskMs: 86_400_000,
     resolveOtherMs: 3_600_000,
   };
-  const step = new IncidentStep({
+  return new IncidentStep({
     instanceId: "box",
     policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),
     rules: { updateIntervalMs: ntfy.updateIntervalMs },
@@ -191,6 +202,10 @@ test("an incident's first alert waits unwritten and is released with the inciden
     toNotification: render,
     click: null,
   });
+}
+
+test("an incident's first alert waits unwritten and is released with the incident's sequence id and mute button", async () => {
+  const step = incidentStep();
   let finish: (e: Enrichment) => void = () => {};
   const { stage, writer } = wire([enricher("crash", 5_000, () => new Promise((resolve) => (finish = resolve)))], undefined, step);
   writer.commit([crash], null);
@@ -229,4 +244,98 @@ test("the runner kills a tool when the enricher's signal aborts", async () => {
   expect(result.timedOut).toBe(true);
   expect(result.exitCode).toBeNull();
   expect(Date.now() - started).toBeLessThan(9_000);
+});
+
+/** Waits until the first alert is written and released (the enricher's timeout passed), then marks it sent. */
+async function firstAlertSent(): Promise<Extract<OutboxRow, { state: "pending" }>> {
+  while (nextPending(db)?.state !== "pending") await Bun.sleep(5);
+  const row = released();
+  markSent(db, row, Date.now() * 1000);
+  return row;
+}
+
+test("an answer after the timeout: the alert goes without it, then the event and the incident's notification are updated in place", async () => {
+  let finish: (e: Enrichment) => void = () => {};
+  const { stage, writer } = wire(
+    [enricher("crash", 30, () => new Promise((resolve) => (finish = resolve)))],
+    undefined,
+    incidentStep(),
+    60_000,
+  );
+  writer.commit([crash], null);
+  const first = await firstAlertSent();
+  expect(first.notification.message).toContain("crash: no answer within 0.03s (still looking)");
+  expect(stage.counters.timedOut).toBe(1);
+
+  finish({ lines: ["Backtrace:", "  #0 strlen (libc.so.6)"], summary: "Crash: python3 (SIGSEGV) in strlen" });
+  await stage.idle();
+
+  expect(stage.counters.late).toBe(1);
+  const update = released();
+  expect(update.id).not.toBe(first.id);
+  expect(update.notification.sequenceId).toBe(first.notification.sequenceId as string);
+  expect(update.notification.title).toBe("Crash: python3 (SIGSEGV) in strlen");
+  expect(update.notification.message).toContain("Update (root cause found)");
+  expect(update.notification.message).toContain("#0 strlen (libc.so.6)");
+  expect(update.notification.message).not.toContain("no answer within");
+  // The event says it too, once: the late section replaced the cut-off one.
+  const lookup = getEvent(db, onlyEventId());
+  if (lookup.kind !== "found") throw new Error("event missing");
+  expect(lookup.event.detail.match(/Backtrace:/g)?.length).toBe(1);
+  expect(lookup.event.detail).not.toContain("still looking");
+  expect(lookup.event.enrichment?.sections.map((x) => x.enricher)).toEqual(["crash"]);
+  // The update is the incident's last alert: a count escalation now waits a full interval from it.
+  const inc = getIncident(db, (db.query("SELECT id FROM incidents").get() as { id: string }).id);
+  if (inc.kind !== "found") throw new Error("incident missing");
+  expect(inc.incident.alerted?.atUs).toBeGreaterThan(first.createdUs);
+  expect(inc.incident.updateDue).toBe(false);
+});
+
+test("an enricher still looking after it answered (`later`) completes the event and updates the notification", async () => {
+  let found: (e: Enrichment | null) => void = () => {};
+  const { stage, writer } = wire(
+    [
+      enricher("crash", 5_000, async () => ({
+        lines: ["First crash of this program in 24 h"],
+        missing: ["no backtrace yet"],
+        later: () => new Promise<Enrichment | null>((resolve) => (found = resolve)),
+      })),
+    ],
+    undefined,
+    incidentStep(),
+    60_000,
+  );
+  writer.commit([crash], null);
+  const first = await firstAlertSent();
+  expect(first.notification.message).toContain("no backtrace yet");
+
+  found({ lines: ["Backtrace:", "  #0 strlen (libc.so.6)", "First crash of this program in 24 h"] });
+  await stage.idle();
+
+  const update = released();
+  expect(update.notification.sequenceId).toBe(first.notification.sequenceId as string);
+  expect(update.notification.message).toContain("#0 strlen (libc.so.6)");
+  expect(update.notification.message).not.toContain("no backtrace yet");
+});
+
+test("nothing found late, or a muted incident: no update is queued", async () => {
+  let found: (e: Enrichment | null) => void = () => {};
+  const step = incidentStep();
+  const { stage, writer } = wire(
+    [enricher("crash", 5_000, async () => ({ lines: ["x"], later: () => new Promise<Enrichment | null>((resolve) => (found = resolve)) }))],
+    undefined,
+    step,
+    60_000,
+  );
+  writer.commit([crash], null);
+  await firstAlertSent();
+  found(null);
+  await stage.idle();
+  expect(nextPending(db)).toBeNull();
+  expect(stage.counters.late).toBe(0);
+
+  // The same cause arriving for a muted incident is stored, and the phone left alone.
+  const incidentId = (db.query("SELECT id FROM incidents").get() as { id: string }).id;
+  setMute(db, incidentId, { untilUs: null, severity: "critical", loop: false });
+  expect(step.rootCauseFound(db, onlyEventId(), Date.now() * 1000)).toBe(0);
 });

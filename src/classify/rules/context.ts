@@ -8,6 +8,7 @@ import {
   type UnitHistory,
 } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
+import { startJobDone } from "../unit-history.ts";
 import { field } from "./_helpers.ts";
 
 // Look-alikes and context: lines we know and deliberately do not tier, so no later rule mis-tiers them.
@@ -66,7 +67,7 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
     messageId: MESSAGE_ID.unitStarted,
     describe: ({ entry, history }) => {
       const unit = entry.unit;
-      if (!unit?.endsWith(".service") || field(entry, "JOB_RESULT") !== "done") return null;
+      if (!unit?.endsWith(".service") || !startJobDone(entry)) return null;
       const starts = history.startsWithin(unit, RESTART_LOOP_WINDOW_US);
       // Restarts systemd scheduled itself are unit-restart-loop's; failures make it a crash loop.
       if (
