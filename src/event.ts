@@ -250,6 +250,16 @@ export interface StoredEvent extends Omit<Candidate, "entries"> {
   notified: boolean;
 }
 
+/**
+ * The program a crash is about, where its unit does not name one: a scope holds whatever was
+ * started in it (`session-3.scope` is a login session, `init.scope` PID 1's, a terminal's
+ * scope every command typed in it), so two programs crashing in one scope are two subjects.
+ * A service is its program. Null where the unit is the subject (or there is no program).
+ */
+export function crashProgramInScope(c: Pick<Candidate, "tier" | "unit" | "process">): string | null {
+  return c.tier === "T2" && c.process !== null && c.unit !== null && c.unit.endsWith(".scope") ? c.process : null;
+}
+
 export function isTier(value: string): value is Tier {
   return (TIERS as readonly string[]).includes(value);
 }

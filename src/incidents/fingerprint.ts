@@ -1,5 +1,5 @@
 import { MASS_RESTART_RULE } from "../classify/rule-spec.ts";
-import type { Candidate } from "../event.ts";
+import { crashProgramInScope, type Candidate } from "../event.ts";
 
 // What an incident is about. Events that share a fingerprint while its incident is open are
 // one incident, whatever their tier or source: the kernel's OOM report names the victim's
@@ -56,6 +56,8 @@ export function fingerprintOf(c: Candidate): Fingerprint {
   if (c.tier === "T4" && GPU_RULE.test(c.rule)) return make("gpu", c.facts.kind === "kernel" && c.facts.device ? c.facts.device : "gpu");
   if (c.tier === "T4" && c.facts.kind === "kernel" && c.facts.device && DISK_RULE.test(c.rule))
     return make("disk", diskName(c.facts.device));
+  const scopedProgram = crashProgramInScope(c);
+  if (scopedProgram !== null) return make("program", scopedProgram);
   if (c.unit) return make("unit", c.unit);
   if (c.facts.kind === "oom-kill" && c.facts.oom.taskMemcg) return make("cgroup", c.facts.oom.taskMemcg);
   if (c.facts.kind === "userspace-oom-kill" && c.facts.cgroup) return make("cgroup", c.facts.cgroup);

@@ -129,6 +129,9 @@ export function joinIncident(inc: Incident, ev: IncidentEvent): Incident {
  */
 export function narrowToUnit(inc: Incident, unit: string | null): Incident {
   if (unit === null || (inc.kind !== "program" && inc.kind !== "cgroup")) return inc;
+  // A scope is a session, not the program's own unit: the program stays the subject
+  // (crashProgramInScope in event.ts).
+  if (inc.kind === "program" && unit.endsWith(".scope")) return inc;
   return { ...inc, kind: "unit", subject: unit, fingerprint: `unit:${unit}` };
 }
 

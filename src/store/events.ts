@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Candidate, Facts, StoredEvent, Tier } from "../event.ts";
-import { TIER_NAMES } from "../event.ts";
+import { crashProgramInScope, TIER_NAMES } from "../event.ts";
 import { describeCandidate } from "../text/describe.ts";
 import type { EnrichmentRecord } from "./enrichment.ts";
 
@@ -125,7 +125,8 @@ export function dedupKey(c: Candidate): string {
   if (c.rule === "timer-stale" || c.rule === "timer-failed") return `timer:${c.unit ?? ""}:${c.rule}`;
   // Each disk is its own subject: two disks failing together are two events.
   if (c.facts.kind === "smart") return `smart:${c.facts.disk.device}`;
-  if (c.unit) return `unit:${c.unit}`;
+  // A crash in a scope is its program's: the scope is a session, not a subject.
+  if (c.unit && crashProgramInScope(c) === null) return `unit:${c.unit}`;
   if (c.process) return `process:${c.process}`;
   if (c.facts.kind === "kernel" && c.facts.device) return `rule:${c.rule}:${c.facts.device}`;
   // No subject to tell occurrences apart (an MCE burst logs several lines): the rule is it.
@@ -193,10 +194,19 @@ function findIncident(
       `SELECT id, occurrences, aggregated, cursors_json, pid, unit, lines_json, incident_json FROM events
         WHERE instance_id = ?1 AND incident_json IS NOT NULL AND last_seen >= ?2
           AND coalesce(json_extract(incident_json, '$.kind'), 'crash') = ?5
-          AND ((?3 IS NOT NULL AND (json_extract(incident_json, '$.pid') = ?3 OR pid = ?3)) OR (?4 IS NOT NULL AND unit = ?4))
+          AND ((?3 IS NOT NULL AND (json_extract(incident_json, '$.pid') = ?3 OR pid = ?3))
+               OR (?4 IS NOT NULL AND unit = ?4 AND (?6 IS NULL OR process = ?6)))
         ORDER BY last_seen DESC LIMIT 1`,
     )
-    .get(instanceId, c.timestampUs - INCIDENT_WINDOW_US[wanted.kind], c.pid, c.unit, wanted.kind) as OpenIncidentRow | null;
+    .get(
+      instanceId,
+      c.timestampUs - INCIDENT_WINDOW_US[wanted.kind],
+      c.pid,
+      c.unit,
+      wanted.kind,
+      // A crash in a scope meets another crash there only when it is the same program.
+      wanted.kind === "crash" ? crashProgramInScope(c) : null,
+    ) as OpenIncidentRow | null;
   if (!row) return null;
   const incident = JSON.parse(row.incident_json) as Incident;
   const pidsAgree = c.pid === null || incident.pid === null || c.pid === incident.pid;

@@ -92,6 +92,17 @@ describe("fingerprint", () => {
       fingerprintOf(candidate({ tier: "T4", rule: "i915-gpu-hang", facts: { kind: "kernel", device: "0000:00:02.0", lines: [] } })).key,
     ).toBe("gpu:0000:00:02.0");
     expect(fingerprintOf(candidate({ tier: "T2", rule: "kernel-segfault", process: "crashme" })).key).toBe("program:crashme");
+    // A crash in a scope is its program's (two programs in one session are two incidents); an
+    // OOM kill there stays the scope's, where the kernel's report and systemd's notice meet.
+    expect(fingerprintOf(candidate({ tier: "T2", rule: "coredump", process: "firefox", unit: "session-3.scope" })).key).toBe(
+      "program:firefox",
+    );
+    expect(fingerprintOf(candidate({ tier: "T2", rule: "coredump", process: "crashme", unit: "crashme.service" })).key).toBe(
+      "unit:crashme.service",
+    );
+    expect(fingerprintOf(candidate({ tier: "T1", rule: "oom-kill", process: "firefox", unit: "session-3.scope" })).key).toBe(
+      "unit:session-3.scope",
+    );
     expect(fingerprintOf(candidate({ tier: "T5", facts: { kind: "memory-pressure", pressure: {} as never } })).key).toBe("pressure:memory");
     expect(mayJoinGpuIncident(candidate({ tier: "T2", process: "gnome-shell" }))).toBe(true);
     expect(mayJoinGpuIncident(candidate({ tier: "T2", process: "crashme" }))).toBe(false);
@@ -175,6 +186,8 @@ describe("lifecycle", () => {
     const inc = openIncident("i1", "vm", { kind: "program", subject: "crashme", key: "program:crashme" }, ev());
     expect(narrowToUnit(inc, "lt-crash.service").fingerprint).toBe("unit:lt-crash.service");
     expect(narrowToUnit(inc, null)).toBe(inc);
+    // A login session's or terminal's scope is not the program's unit.
+    expect(narrowToUnit(inc, "session-3.scope")).toBe(inc);
   });
 
   test.each([

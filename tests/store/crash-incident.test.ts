@@ -95,3 +95,30 @@ describe("one crash, one incident", () => {
     expect(queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 }).length).toBe(2);
   });
 });
+
+describe("crashes in a scope (a login session, a terminal): each program is its own subject", () => {
+  /** The real crash's segfault line and coredump entry, as if the program had run in `scope` under another name. */
+  async function inScope(scope: string, process: string, pid: number, afterUs: number): Promise<Candidate[]> {
+    const crash = (await crashCandidates("coredump-c-program.jsonl")).filter((c) => c.rule === "kernel-segfault" || c.rule === "coredump");
+    return crash.map((c) => ({
+      ...asLaterCrash(c, pid, afterUs),
+      pid,
+      process,
+      unit: c.unit === null ? null : scope,
+    }));
+  }
+
+  test("two programs crashing in one session are two events; each one's lines join its own", async () => {
+    expect(commitAll(await inScope("session-3.scope", "firefox", 7001, 0))).toEqual(["new", "merged"]);
+    expect(commitAll(await inScope("session-3.scope", "thunderbird", 7002, 1_000_000))).toEqual(["new", "merged"]);
+    const events = queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 });
+    expect(events.map((e) => e.process).sort()).toEqual(["firefox", "thunderbird"]);
+    expect(events.map((e) => e.occurrences)).toEqual([1, 1]);
+  });
+
+  test("the same program crashing again in the session is an occurrence, as in a service", async () => {
+    commitAll(await inScope("session-3.scope", "firefox", 7001, 0));
+    expect(commitAll(await inScope("session-3.scope", "firefox", 7003, 2_000_000))).toEqual(["occurrence", "merged"]);
+    expect(queryEvents(db, { sinceUs: 0, tiers: ["T2"], limit: 10 }).map((e) => e.occurrences)).toEqual([2]);
+  });
+});
