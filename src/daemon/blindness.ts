@@ -191,7 +191,7 @@ export interface BlindnessWatchOptions {
   /** Whether the last heartbeat write went through. */
   dbWritable: () => boolean;
   emit: (candidate: Candidate) => void;
-  /** journald is back (or was restarted): a follower of its old files may see nothing new. */
+  /** journald is back (or was restarted) or its active file replaced: restart the reader, to be safe. */
   onJournaldBack?: (why: string) => void;
   log: { warn(message: string): void; info(message: string): void };
   procRoot?: string;
@@ -304,8 +304,9 @@ export class BlindnessWatch {
 
   /**
    * journald replaces system.journal when it starts after an unclean stop (the old file is
-   * renamed *.journal~) and when it rotates. A reader started before the replacement was seen
-   * to print nothing from the new file (systemd 252), so a replaced file restarts the reader.
+   * renamed *.journal~) and when it rotates. A replaced file restarts the reader from its cursor:
+   * a safeguard (a running follower picked the new file up in every run on systemd 252), cheap
+   * and exactly-once.
    */
   private sampleJournalFiles(): void {
     const files = this.options.journalFiles ?? defaultJournalFiles();

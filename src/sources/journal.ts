@@ -254,8 +254,8 @@ export class JournalSource implements Source {
     const timer = setInterval(
       async () => {
         if (probing || signal.aborted || child.exitCode !== null) return;
-        // Just after journald came back, a follower started from the cursor was seen to print
-        // nothing more (systemd 252) while the journal held newer entries: look sooner then.
+        // Just after journald came back the reader is the least proven (new files, a restart
+        // from the cursor): for a while, look after a short silence rather than a long one.
         const quiet = Date.now() < this.verifyUntilMs ? VERIFY_QUIET_MS : quietMs;
         if (Date.now() - this.quietSinceMs < quiet) return;
         probing = true;
@@ -299,10 +299,11 @@ export class JournalSource implements Source {
   }
 
   /**
-   * Restart the reader from the last entry read. A `journalctl --follow` that was running when
-   * journald was killed and started again printed nothing more here (systemd 252: the new
-   * journald opens a new journal file after an unclean stop), so the daemon calls this when it
-   * sees journald come back.
+   * Restart the reader from the last entry read; the daemon calls this when it sees journald
+   * come back or its active file replaced. A safeguard: a follower left running across a
+   * journald kill and restart kept reading the new journald's file on systemd 252 (sd-journal
+   * watches the journal directory and opens a new file when it appears), and a restart from the
+   * cursor costs one spawn and reads nothing twice.
    */
   restartReader(why: string): void {
     this.verifyUntilMs = Date.now() + VERIFY_WINDOW_MS;

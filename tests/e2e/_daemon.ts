@@ -137,6 +137,15 @@ export interface EventRow {
   facts_json: string;
 }
 
+/**
+ * How many stored events hold the journal entry `cursor`, as their first line or as an
+ * occurrence folded into them: 1 once the daemon has read and stored it (exactly once).
+ */
+export function eventsHoldingCursor(dbPath: string, cursor: string): number {
+  const rows = withDb(dbPath, (db) => db.query("SELECT cursors_json FROM events").all() as { cursors_json: string }[]) ?? [];
+  return rows.reduce((n, r) => n + (JSON.parse(r.cursors_json) as string[]).filter((c) => c === cursor).length, 0);
+}
+
 export function events(dbPath: string): EventRow[] {
   return (
     withDb(

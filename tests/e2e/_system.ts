@@ -204,6 +204,33 @@ export async function awaitJournal(cursor: string, pattern: RegExp): Promise<str
   return text;
 }
 
+/**
+ * Log `message` under `identifier` (systemd-cat) and return the cursor journald gave that
+ * entry, once the journal holds it. A test that waits for the daemon to store a marker waits on
+ * this cursor (eventHoldsCursor): the marker's own summary may never appear, because two lines
+ * of one rule from one unit within the cooldown are one event (the second an occurrence).
+ */
+export async function logLine(identifier: string, message: string, priority = "info"): Promise<string> {
+  const before = journalCursor();
+  const p = run(["systemd-cat", "-t", identifier, "-p", priority], `${message}\n`);
+  if (p.code !== 0) throw new Error(`systemd-cat: ${p.stderr}`);
+  let cursor: string | undefined;
+  await until(
+    `the journal to hold "${message}" from ${identifier}`,
+    () => {
+      for (const line of journalAfter(before).split("\n")) {
+        if (!line.trim()) continue;
+        const entry = JSON.parse(line) as { __CURSOR?: string; MESSAGE?: unknown; SYSLOG_IDENTIFIER?: unknown };
+        if (entry.MESSAGE === message && entry.SYSLOG_IDENTIFIER === identifier) cursor = entry.__CURSOR;
+      }
+      return cursor !== undefined;
+    },
+    15_000,
+    100,
+  );
+  return cursor as string;
+}
+
 const MEMCG_ROOT = "/sys/fs/cgroup/memory";
 
 /**
