@@ -12,10 +12,10 @@ export const PRESSURE_RULES: readonly RuleSpec[] = [
     doc: "kernel: page allocation failure (memory too fragmented or exhausted)",
     kernel: true,
     literals: ["page allocation failure"],
-    pattern: /^(.+?): page allocation failure: order:(\d+)/,
+    pattern: /^(?<comm>.+?): page allocation failure: order:(?<order>\d+)/,
     describe: ({ m }) => ({
-      summary: `Memory pressure: page allocation failure in ${m?.[1] as string} (order ${m?.[2] as string})`,
-      process: m?.[1] ?? null,
+      summary: `Memory pressure: page allocation failure in ${m?.groups?.["comm"] as string} (order ${m?.groups?.["order"] as string})`,
+      process: m?.groups?.["comm"] ?? null,
     }),
   },
   {
