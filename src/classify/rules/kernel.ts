@@ -300,8 +300,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["NETDEV WATCHDOG"],
     // net/sched/sch_generic.c dev_watchdog(): 2.6 "NETDEV WATCHDOG: eth0: transmit timed out"; 3.x–6.8
     // "NETDEV WATCHDOG: eth0 (igb): transmit queue 4 timed out"; 6.9+ netdev_crit "… eno2: NETDEV WATCHDOG: CPU: 5: transmit queue 0 timed out 10430 ms".
+    // The prefix is tried only where a word starts (the lookbehind): the same matches, without
+    // trying every tail of every word of a line that reaches the rule.
     pattern:
-      /(?:(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
+      /(?:(?<![^\s:])(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = g["dev"] ?? g["pre"] ?? null;
