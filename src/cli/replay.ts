@@ -6,7 +6,7 @@ import { Triage } from "../classify/triage.ts";
 import { readLogStream, newStats, type BadLineKind, type FileReadStats } from "../sources/file.ts";
 import { readBootClock, type BootClock } from "../sources/boot-clock.ts";
 import { openStore } from "../store/db.ts";
-import { commitEvent, type CommitPolicy, UNIT_INCIDENT_WINDOW_US } from "../store/events.ts";
+import { commitEvent, type CommitPolicy, tierJoinsIncidents, UNIT_INCIDENT_WINDOW_US } from "../store/events.ts";
 import { applyRetention } from "../store/retention.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
 import { candidateLine, dim } from "./_render.ts";
@@ -47,6 +47,17 @@ function replayJson(c: Candidate, instanceId: string): Record<string, unknown> {
 }
 
 /**
+ * What the throwaway database needs of a candidate to join and fold it as the real one would:
+ * all but its lines and cursors (the headline's message names a timeout's wording). Without
+ * them its rows stay small; with them every fold re-read and rewrote up to 200 cursors and
+ * 1,000 lines, most of a dense replay's time.
+ */
+function headlineOnly(c: Candidate): Candidate {
+  const headline = c.entries[0];
+  return { ...c, entries: headline ? [{ ...headline, cursor: null }] : [] };
+}
+
+/**
  * Candidates go through commitEvent, into the database with --store and into a throwaway one in
  * memory without, so both show the same events: a line of an incident already shown (a unit's
  * exit, then its "Failed with result") joins that event, as the daemon stores it, instead of
@@ -78,7 +89,14 @@ class EventSink {
     const batch = this.pending;
     this.pending = [];
     const db = this.db;
-    const outcomes = db.transaction(() => batch.map((c) => commitEvent(db, c, this.policy).outcome)).immediate();
+    const outcomes = db
+      .transaction(() =>
+        batch.map((c) => {
+          if (this.stored) return commitEvent(db, c, this.policy).outcome;
+          return tierJoinsIncidents(c.tier) ? commitEvent(db, headlineOnly(c), this.policy).outcome : "new";
+        }),
+      )
+      .immediate();
     // The throwaway database only needs the events a later line could still join or fold into.
     if (!this.stored) applyRetention(db, Math.min(...batch.map((c) => c.timestampUs)), this.keepMs);
     let out = "";

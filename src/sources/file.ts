@@ -44,11 +44,11 @@ export interface FileReadOptions {
 export const DEFAULT_MAX_LINE_CHARS = 1_000_000;
 
 /**
- * A full collection every this many characters read. Without any, JSC's lazy collector let a
- * replay's peak RSS grow with its input (~116 MB for 1,000,000 entries). One every ~32 MB kept
- * it at ~95 MB but took a third of the replay's time: a full collection costs tens of ms however
- * little is garbage, so their number is what counts. One every 128 MB: ~100-105 MB for 100,000
- * and for 1,000,000 entries (it still streams), at a few percent of the time (`bun run bench`).
+ * A full collection every this many characters read. Without any, JSC's lazy collector lets a
+ * replay's peak RSS grow with its input. One every ~32 MB kept it at ~95 MB for 1,000,000
+ * entries but was a fifth to a third of the replay's CPU time: a full collection costs tens of
+ * ms however little is garbage, so their number is what counts. Every 128 MB: a quarter of the
+ * collections for a peak ~30 MB higher, which still does not grow with the input (`bun run bench`).
  */
 const FILE_GC: GcPacing = { chars: 128 * 1024 * 1024 };
 
