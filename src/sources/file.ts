@@ -107,12 +107,12 @@ export async function* readLogStream(
   for await (const batch of splitLines(stream, maxChars, FILE_GC)) {
     for (const item of batch) {
       stats.lines++;
-      if (item.kind === "oversized") {
+      if (typeof item !== "string" && item.kind === "oversized") {
         stats.bytes += item.chars + 1;
         bad("oversized", `${item.chars} characters`);
         continue;
       }
-      const line = item.text;
+      const line = typeof item === "string" ? item : item.text;
       stats.bytes += line.length + 1;
       if (stats.format === null) {
         if (line.trim() === "") continue;

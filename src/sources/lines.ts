@@ -18,10 +18,12 @@ export type GcPacing = { chunks: number } | { chars: number };
 const DEFAULT_GC: GcPacing = { chunks: 64 };
 
 /**
- * `unterminated`: the input ended without a newline after this text. A file may end that way;
- * a journalctl killed mid-write leaves a cut record there, which must not count as read.
+ * A line is its text, no wrapper: an object per line was a few percent of a replay (JSC collects
+ * them like everything else). `unterminated`: the input ended without a newline after this text.
+ * A file may end that way; a journalctl killed mid-write leaves a cut record there, which must
+ * not count as read.
  */
-export type LineItem = { kind: "line"; text: string; unterminated?: true } | { kind: "oversized"; chars: number };
+export type LineItem = string | { kind: "unterminated"; text: string } | { kind: "oversized"; chars: number };
 
 /** Yields the lines of each chunk read, as one array per chunk. */
 export async function* splitLines(
@@ -56,7 +58,7 @@ export async function* splitLines(
           const text = carry.length ? carry + chunk.slice(start, nl) : chunk.slice(start, nl);
           carry = "";
           if (text.length > maxChars) batch.push({ kind: "oversized", chars: text.length });
-          else batch.push({ kind: "line", text });
+          else batch.push(text);
         }
         start = nl + 1;
       }
@@ -70,7 +72,7 @@ export async function* splitLines(
       if (done) break;
     }
     if (dropping > 0) yield [{ kind: "oversized", chars: dropping }];
-    else if (carry.length) yield [{ kind: "line", text: carry, unterminated: true }];
+    else if (carry.length) yield [{ kind: "unterminated", text: carry }];
   } finally {
     reader.releaseLock();
   }
