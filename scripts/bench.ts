@@ -13,7 +13,9 @@
 //   7. the parser fuzzer (scripts/fuzz-parsers.ts), a long run with a new seed each time.
 //   8. the kernel fast path and the footprint (scripts/bench-footprint.ts): OOM → ntfy latency
 //      journal only vs fast path, idle RSS beside bare Bun, idle CPU, RSS after a storm.
-// Environment: BENCH_ENTRIES (default 1000000), BENCH_RUNS (default 5), BENCH_DIR, and
+// Environment: BENCH_ONLY=replay (sections 1 and 2 only), BENCH_BIN (another build to measure,
+// e.g. an older revision's, for a side-by-side figure), BENCH_ENTRIES (default 1000000),
+// BENCH_RUNS (default 5), BENCH_DIR, and
 // bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES, bench-probes.ts's
 // BENCH_PROBE_SERVICES, BENCH_PROBE_INTERVAL_S, BENCH_PROBE_S, bench-psi.ts's BENCH_PSI_S.
 
@@ -33,7 +35,7 @@ import { fuzzParsers } from "./fuzz-parsers.ts";
 import { generateJournal } from "./gen-journal.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const BIN = join(ROOT, "dist", "logtriage");
+const BIN = process.env["BENCH_BIN"] ?? join(ROOT, "dist", "logtriage");
 const ENTRIES = Number(process.env["BENCH_ENTRIES"] ?? 1_000_000);
 const RUNS = Number(process.env["BENCH_RUNS"] ?? 5);
 const DIR = process.env["BENCH_DIR"] ?? join(ROOT, "bench-data");
@@ -202,12 +204,14 @@ const home = mkdtempSync(join(tmpdir(), "logtriage-bench-"));
 try {
   console.log(`logtriage bench: ${new Date().toISOString()}, ${process.arch}, bun ${Bun.version}`);
   await benchReplay(home);
-  benchQuery(home);
-  await benchDaemon();
-  await benchFootprint();
-  await benchProbes();
-  await benchPsi();
-  await benchFuzz();
+  if (process.env["BENCH_ONLY"] !== "replay") {
+    benchQuery(home);
+    await benchDaemon();
+    await benchFootprint();
+    await benchProbes();
+    await benchPsi();
+    await benchFuzz();
+  }
 } finally {
   rmSync(home, { recursive: true, force: true });
 }

@@ -6,7 +6,8 @@ import { Triage } from "../classify/triage.ts";
 import { readLogStream, newStats, type BadLineKind, type FileReadStats } from "../sources/file.ts";
 import { readBootClock, type BootClock } from "../sources/boot-clock.ts";
 import { openStore } from "../store/db.ts";
-import { commitEvent, type CommitPolicy } from "../store/events.ts";
+import { commitEvent, type CommitPolicy, tierJoinsIncidents, UNIT_INCIDENT_WINDOW_US } from "../store/events.ts";
+import { applyRetention } from "../store/retention.ts";
 import { commonArgs, loadCommandEnv, triageOptions, UsageError, type CommandEnv } from "./_context.ts";
 import { candidateLine, dim } from "./_render.ts";
 import { describeCandidate } from "../text/describe.ts";
@@ -27,6 +28,8 @@ interface ReplayTotals {
   events: number;
   byTier: Record<Tier, number>;
   stored: { new: number; folded: number };
+  /** Lines of an incident already shown (a unit's exit and its "Failed with result"): joined into its event. */
+  joined: number;
   badShown: number;
 }
 
@@ -43,40 +46,75 @@ function replayJson(c: Candidate, instanceId: string): Record<string, unknown> {
   return { ...eventJson(event), cursors: entries.map((e) => e.cursor).filter((x) => x !== null) };
 }
 
+/**
+ * What the throwaway database needs of a candidate to join and fold it as the real one would:
+ * all but its lines and cursors (the headline's message names a timeout's wording). Without
+ * them its rows stay small; with them every fold re-read and rewrote up to 200 cursors and
+ * 1,000 lines, most of a dense replay's time.
+ */
+function headlineOnly(c: Candidate): Candidate {
+  const headline = c.entries[0];
+  return { ...c, entries: headline ? [{ ...headline, cursor: null }] : [] };
+}
+
+/**
+ * Candidates go through commitEvent, into the database with --store and into a throwaway one in
+ * memory without, so both show the same events: a line of an incident already shown (a unit's
+ * exit, then its "Failed with result") joins that event, as the daemon stores it, instead of
+ * being printed as an event of its own. Printed a batch at a time, once its outcomes are known.
+ */
 class EventSink {
   private pending: Candidate[] = [];
   constructor(
     private readonly env: CommandEnv,
     private readonly totals: ReplayTotals,
     private readonly json: boolean,
-    private readonly db: Database | null,
+    private readonly db: Database,
+    private readonly stored: boolean,
     private readonly policy: CommitPolicy,
-  ) {}
+  ) {
+    this.keepMs = 2 * Math.max(policy.cooldownMs, UNIT_INCIDENT_WINDOW_US / 1000);
+  }
+
+  /** How long an event can still take a line: its cooldown window or the longest incident window, twice over. */
+  private readonly keepMs: number;
 
   add(c: Candidate): void {
-    this.totals.events++;
-    this.totals.byTier[c.tier]++;
-    process.stdout.write(
-      `${this.json ? JSON.stringify(replayJson(c, this.env.config.instance.id)) : candidateLine(c, this.env.config.instance.id)}\n`,
-    );
-    if (this.db) {
-      this.pending.push(c);
-      if (this.pending.length >= STORE_BATCH) this.commit();
-    }
+    this.pending.push(c);
+    if (this.pending.length >= STORE_BATCH) this.commit();
   }
 
   commit(): void {
-    if (!this.db || this.pending.length === 0) return;
+    if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     const db = this.db;
-    db.transaction(() => {
-      for (const c of batch) {
-        const { outcome } = commitEvent(db, c, this.policy);
+    const outcomes = db
+      .transaction(() =>
+        batch.map((c) => {
+          if (this.stored) return commitEvent(db, c, this.policy).outcome;
+          return tierJoinsIncidents(c.tier) ? commitEvent(db, headlineOnly(c), this.policy).outcome : "new";
+        }),
+      )
+      .immediate();
+    // The throwaway database only needs the events a later line could still join or fold into.
+    if (!this.stored) applyRetention(db, Math.min(...batch.map((c) => c.timestampUs)), this.keepMs);
+    let out = "";
+    batch.forEach((c, i) => {
+      const outcome = outcomes[i];
+      if (this.stored) {
         if (outcome === "new") this.totals.stored.new++;
         else this.totals.stored.folded++;
       }
-    }).immediate();
+      if (outcome === "merged") {
+        this.totals.joined++;
+        return;
+      }
+      this.totals.events++;
+      this.totals.byTier[c.tier]++;
+      out += `${this.json ? JSON.stringify(replayJson(c, this.env.config.instance.id)) : candidateLine(c, this.env.config.instance.id)}\n`;
+    });
+    process.stdout.write(out);
   }
 }
 
@@ -134,14 +172,20 @@ export const replayCommand = defineCommand({
     for (const name of triage.classifier.info.unknownDisabled)
       env.log.warn(`rules.disable: no rule named "${name}" (the built-in rules are listed in docs/rules.md)`);
 
-    const db = args.store ? openStore(env.dbPath) : null;
-    const totals: ReplayTotals = { events: 0, byTier: { T1: 0, T2: 0, T3: 0, T4: 0, T5: 0 }, stored: { new: 0, folded: 0 }, badShown: 0 };
+    const db = openStore(args.store ? env.dbPath : ":memory:");
+    const totals: ReplayTotals = {
+      events: 0,
+      byTier: { T1: 0, T2: 0, T3: 0, T4: 0, T5: 0 },
+      stored: { new: 0, folded: 0 },
+      joined: 0,
+      badShown: 0,
+    };
     const policy: CommitPolicy = {
       instanceId: env.config.instance.id,
       cooldownMs: env.config.cooldown.windowMs,
       aggregateThreshold: env.config.cooldown.aggregateThreshold,
     };
-    const sink = new EventSink(env, totals, Boolean(args.json), db, policy);
+    const sink = new EventSink(env, totals, Boolean(args.json), db, Boolean(args.store), policy);
     const showProgress = Boolean(process.stderr.isTTY);
     const nowUs = Date.now() * 1000;
     // Read the running kernel's ring buffer once, and only if a dmesg or kmsg input asks.
@@ -201,14 +245,15 @@ export const replayCommand = defineCommand({
       try {
         sink.commit();
       } finally {
-        db?.close();
+        db.close();
       }
     }
     if (!readAny) throw new UsageError(`nothing to replay: ${inputs.join(", ")} could not be read`);
     const tiers = (Object.entries(totals.byTier) as [Tier, number][]).filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`);
-    const stored = db
+    const joined = totals.joined ? `; ${totals.joined} more lines joined into the events they belong to` : "";
+    const stored = args.store
       ? `; stored ${totals.stored.new} new, ${totals.stored.folded} folded into existing events (cooldown) in ${env.dbPath}`
       : "";
-    process.stderr.write(`${dim(`${totals.events} events${tiers.length ? ` (${tiers.join(", ")})` : ""}${stored}`)}\n`);
+    process.stderr.write(`${dim(`${totals.events} events${tiers.length ? ` (${tiers.join(", ")})` : ""}${joined}${stored}`)}\n`);
   },
 });

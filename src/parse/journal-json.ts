@@ -114,6 +114,12 @@ export function parseJournalLine(line: string): Entry | null {
 }
 
 /**
+ * `"KEY":` per key, built once: built per call, the search string was a new rope that indexOf
+ * first had to flatten, several per line, and that was two thirds of the prefilter's time.
+ */
+const FIELD_MARKERS = new Map<string, string>();
+
+/**
  * The value of a string field in a raw journal JSON line, still JSON-escaped, found without
  * parsing the line: "" when the field is absent, null when it is not a plain string (a byte
  * array, several values, null) or the line is cut off — callers must then parse the line.
@@ -121,7 +127,8 @@ export function parseJournalLine(line: string): Entry | null {
  * first match is the field.
  */
 export function rawStringField(line: string, key: string): string | null {
-  const marker = `"${key}":`;
+  let marker = FIELD_MARKERS.get(key);
+  if (marker === undefined) FIELD_MARKERS.set(key, (marker = `"${key}":`));
   const at = line.indexOf(marker);
   if (at < 0) return "";
   const start = at + marker.length;

@@ -23,9 +23,11 @@ import type { OomReport, OomTask, OomVictim } from "../event.ts";
 //   after: "oom_reaper: reaped process 4215 (python3), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
 
 export const OOM_OPENER = /^(.+?) invoked oom-killer: (.*)$/;
-// 4.4 and older print no shmem-rss; CentOS 7's 3.10 puts ", UID N," before total-vm.
+// 4.4 and older print no shmem-rss; CentOS 7's 3.10 puts ", UID N," before total-vm. Older
+// mm/oom_kill.c: 2.6.32-2.6.35 "Killed process %d (%s) vsz:%lukB, anon-rss:%lukB, file-rss:%lukB";
+// RHEL 6's 2.6.32 "Killed process %d, UID %d, (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB".
 export const OOM_KILLED =
-  /^(?:([^:]*out of memory(?: \([^)]*\))?): )?Killed process (\d+) \((.*)\)(?:, UID (\d+),)? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(.*)$/i;
+  /^(?:(?<scope>[^:]*out of memory(?: \([^)]*\))?): )?Killed process (?<pid>\d+)(?:, UID (?<uidFirst>\d+),)? \((?<name>.*)\)(?:, UID (?<uid>\d+),)? (?:total-vm|vsz):(?<totalVm>\d+)kB, anon-rss:(?<anon>\d+)kB, file-rss:(?<file>\d+)kB(?:, shmem-rss:(?<shmem>\d+)kB)?(?<tail>.*)$/i;
 
 const CPU_LINE = /^CPU: \d+ (?:UID: \d+ )?PID: (\d+) Comm: (.*?)(?: (?:Not tainted|Tainted: )|$)/;
 const MEMCG_USAGE = /^memory: usage (\d+)kB, limit (\d+)kB/;
@@ -35,8 +37,9 @@ const FREE_PAGES = /(?:^|\s)free:(\d+)(?:\s|$)/;
 const TABLE_HEADER = /^\[\s*pid\s*\]\s+(.*)$/;
 const TABLE_ROW = /^\[\s*(\d+)\]\s+(.*)$/;
 const OOM_KILL_LINE = /^oom-kill:(.*)$/;
-// 4.x: "Memory cgroup out of memory: Kill process 4215 (python3) score 1000 or sacrifice child"
-const OLD_KILL_CHOICE = /^(Memory cgroup out of memory|Out of memory[^:]*): Kill process (\d+) \((.*)\) score/;
+// 4.x: "Memory cgroup out of memory: Kill process 4215 (python3) score 1000 or sacrifice child";
+// 2.6.24-2.6.35: "Out of memory: kill process 2594 (java) score 1044185 or a child".
+const OLD_KILL_CHOICE = /^(Memory cgroup out of memory|Out of memory[^:]*): [Kk]ill process (\d+) \((.*)\) score/;
 
 function parseOpener(match: RegExpExecArray): OomReport["trigger"] {
   const args = match[2] as string;
@@ -71,21 +74,21 @@ export function parseOomKillPairs(text: string): Record<string, string> {
 
 /** Parse a `Killed process` line into the victim. */
 export function parseKilledProcess(line: string): (OomVictim & { memcgKill: boolean }) | null {
-  const m = OOM_KILLED.exec(line);
-  if (!m) return null;
-  const tail = m[9] as string;
-  const uid = m[4] ?? /UID:(\d+)/.exec(tail)?.[1];
+  const g = OOM_KILLED.exec(line)?.groups;
+  if (!g) return null;
+  const tail = g["tail"] as string;
+  const uid = g["uidFirst"] ?? g["uid"] ?? /UID:(\d+)/.exec(tail)?.[1];
   const adj = /oom_score_adj:(-?\d+)/.exec(tail);
   return {
-    name: m[3] as string,
-    pid: Number(m[2]),
+    name: g["name"] as string,
+    pid: Number(g["pid"]),
     uid: uid === undefined ? null : Number(uid),
-    totalVmKb: Number(m[5]),
-    anonRssKb: Number(m[6]),
-    fileRssKb: Number(m[7]),
-    shmemRssKb: m[8] === undefined ? null : Number(m[8]),
+    totalVmKb: Number(g["totalVm"]),
+    anonRssKb: Number(g["anon"]),
+    fileRssKb: Number(g["file"]),
+    shmemRssKb: g["shmem"] === undefined ? null : Number(g["shmem"]),
     oomScoreAdj: adj ? Number(adj[1]) : null,
-    memcgKill: /memory cgroup/i.test(m[1] ?? ""),
+    memcgKill: /memory cgroup/i.test(g["scope"] ?? ""),
   };
 }
 

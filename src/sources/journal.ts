@@ -193,17 +193,17 @@ export class JournalSource implements Source {
         for (const item of items) {
           // journalctl died in the middle of printing this record: its cursor may be there
           // complete while the rest is cut off. Not read — the restart prints it again.
-          if (item.kind === "line" && item.unterminated) continue;
+          if (typeof item !== "string" && item.kind === "unterminated") continue;
           this.stats.recordsRead++;
           this.stats.lastReadUs = now;
           this.quietSinceMs = now / 1000;
-          if (item.kind === "oversized") {
+          if (typeof item !== "string") {
             // Its cursor is lost with it; the next line's cursor covers it.
             this.stats.malformed++;
             continue;
           }
 
-          const cursor = rawStringField(item.text, "__CURSOR");
+          const cursor = rawStringField(item, "__CURSOR");
           const alreadyRead = resumedFrom !== null && cursor === resumedFrom;
           resumedFrom = null;
           if (alreadyRead) continue;
@@ -211,8 +211,8 @@ export class JournalSource implements Source {
             this.position = cursor;
             this.firstStartUs = null;
           }
-          if (this.options.keepLine && !this.options.keepLine(item.text)) continue;
-          const entry = parseJournalLine(item.text);
+          if (this.options.keepLine && !this.options.keepLine(item)) continue;
+          const entry = parseJournalLine(item);
           if (entry === null) this.stats.malformed++;
           else entries.push(entry);
         }

@@ -4,29 +4,48 @@
 // next newline, so one runaway line (a 1 MB blob, a binary file) cannot grow memory or stop
 // the lines after it.
 
-const GC_EVERY_CHUNKS = 64;
+/**
+ * When splitLines runs a full collection: every so many chunks, or every so many characters
+ * read. JSC collects lazily, so a long read's RSS climbs with its input unless something asks.
+ */
+export type GcPacing = { chunks: number } | { chars: number };
 
 /**
- * `unterminated`: the input ended without a newline after this text. A file may end that way;
- * a journalctl killed mid-write leaves a cut record there, which must not count as read.
+ * A live reader's chunks are small and few (a pipe read per burst), so a count of them paces it.
+ * A file's chunks are ~512 kB each: at 64 of them (~32 MB) the full collections took a third of
+ * a 1,000,000-entry replay's time; see FILE_GC in file.ts.
  */
-export type LineItem = { kind: "line"; text: string; unterminated?: true } | { kind: "oversized"; chars: number };
+const DEFAULT_GC: GcPacing = { chunks: 64 };
+
+/**
+ * A line is its text, no wrapper: an object per line was a few percent of a replay (JSC collects
+ * them like everything else). `unterminated`: the input ended without a newline after this text.
+ * A file may end that way; a journalctl killed mid-write leaves a cut record there, which must
+ * not count as read.
+ */
+export type LineItem = string | { kind: "unterminated"; text: string } | { kind: "oversized"; chars: number };
 
 /** Yields the lines of each chunk read, as one array per chunk. */
-export async function* splitLines(stream: ReadableStream<Uint8Array>, maxChars: number): AsyncGenerator<LineItem[]> {
+export async function* splitLines(
+  stream: ReadableStream<Uint8Array>,
+  maxChars: number,
+  gc: GcPacing = DEFAULT_GC,
+): AsyncGenerator<LineItem[]> {
   const decoder = new TextDecoder("utf-8", { fatal: false });
   let carry = "";
   let dropping = 0; // > 0 while skipping the rest of an oversized line: chars seen so far
   const reader = stream.getReader();
   let chunks = 0;
+  let charsSinceGc = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      // JSC collects lazily, so a long replay's RSS climbed with input size (55 MB for 1k
-      // lines, 97 MB for 100k, 113 MB for 1M). A full collection every 64 chunks (~32 MB read)
-      // keeps the peak flat (~92 MB for both 100k and 1M) for a few percent of throughput.
-      if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(true);
       const chunk = done ? decoder.decode() : decoder.decode(value, { stream: true });
+      charsSinceGc += chunk.length;
+      if ("chunks" in gc ? ++chunks % gc.chunks === 0 : charsSinceGc >= gc.chars) {
+        Bun.gc(true);
+        charsSinceGc = 0;
+      }
       const batch: LineItem[] = [];
       let start = 0;
       for (;;) {
@@ -39,7 +58,7 @@ export async function* splitLines(stream: ReadableStream<Uint8Array>, maxChars: 
           const text = carry.length ? carry + chunk.slice(start, nl) : chunk.slice(start, nl);
           carry = "";
           if (text.length > maxChars) batch.push({ kind: "oversized", chars: text.length });
-          else batch.push({ kind: "line", text });
+          else batch.push(text);
         }
         start = nl + 1;
       }
@@ -53,7 +72,7 @@ export async function* splitLines(stream: ReadableStream<Uint8Array>, maxChars: 
       if (done) break;
     }
     if (dropping > 0) yield [{ kind: "oversized", chars: dropping }];
-    else if (carry.length) yield [{ kind: "line", text: carry, unterminated: true }];
+    else if (carry.length) yield [{ kind: "unterminated", text: carry }];
   } finally {
     reader.releaseLock();
   }

@@ -60,6 +60,14 @@ interface IncidentPart {
 
 const OWN_INCIDENT: Record<Tier, IncidentKind | null> = { T1: "oom", T2: "crash", T3: "unit", T4: null, T5: null };
 
+/**
+ * Whether candidates of this tier can be lines of one incident. Others are never joined into an
+ * event nor joined to, so a caller that only wants the joins (replay without --store) may skip them.
+ */
+export function tierJoinsIncidents(tier: Tier): boolean {
+  return OWN_INCIDENT[tier] !== null;
+}
+
 function unitResultOf(c: Candidate): string | null {
   return c.facts.kind === "unit" ? c.facts.result : null;
 }

@@ -15,6 +15,16 @@ describe("sourced corpus", () => {
     expect(records.filter((r) => r.rule !== null && !names.has(r.rule)).map((r) => `${r.at}: ${r.rule}`)).toEqual([]);
   });
 
+  // Memory pressure is mostly the PSI monitor's (no log line), but the rules that read log lines
+  // are held to real lines like every other tier.
+  test("every memory-pressure (T5) rule that reads log lines has sourced records", () => {
+    const covered = new Set(records.map((r) => r.rule));
+    const t5 = BUILTIN_RULES.filter((r) => r.tier === "T5" && r.pattern !== undefined).map((r) => r.name);
+    expect(t5.length).toBeGreaterThan(0);
+    expect(t5.filter((name) => !covered.has(name))).toEqual([]);
+    expect(figures(results).perTier.find((t) => t.tier === "T5")?.count).toBeGreaterThan(0);
+  });
+
   test("every record is classified as it says, known misses aside", () => {
     console.log(formatFigures(figures(results)));
     expect(results.filter((x) => !x.pass && x.knownMiss === null).map(describeResult)).toEqual([]);

@@ -31,6 +31,31 @@ describe("logtriage replay", () => {
     expect(r.stderr).toContain("(journal-json)");
   });
 
+  // A failed unit logs its main process's exit, then "Failed with result": the daemon and
+  // replay --store keep them as one event; replay without --store must show that same event once.
+  test("a unit's exit and its failure line are one event with or without --store, as stored", () => {
+    const files = ["unit-failed-user-service", "unit-fail-restart-limit", "unit-sigsegv", "timer-service-fails"].map((f) =>
+      fixturePath(`real/${f}.jsonl`),
+    );
+    const shown = cli(box, ["replay", "--json", ...files]);
+    expect(shown.code).toBe(0);
+    const dbPath = join(box.home, "joined.db");
+    const stored = cli(box, ["replay", "--store", "--db", dbPath, "--json", ...files]);
+    expect(stored.code).toBe(0);
+    const queried = jsonLines(cli(box, ["query", "--db", dbPath, "--last", "3650d", "--json"]).stdout);
+    // Each event shown is a stored event or one more occurrence of one (the cooldown folds repeats
+    // when storing); none is a line the store joined into another event.
+    expect(stored.stdout).toBe(shown.stdout);
+    const key = (e: Record<string, unknown>) => `${e["time"]} ${e["rule"]} ${e["unit"]}`;
+    const shownKeys = new Set(jsonLines(shown.stdout).map(key));
+    expect(queried.map(key).filter((k) => !shownKeys.has(k))).toEqual([]);
+    expect(jsonLines(shown.stdout).length).toBe(queried.reduce((n, e) => n + (e["occurrences"] as number), 0));
+
+    const one = jsonLines(cli(box, ["replay", "--json", fixturePath("real/unit-failed-user-service.jsonl")]).stdout);
+    expect(one.map((e) => [e["rule"], e["unit"]])).toEqual([["unit-exit-failed", "lt-cap-fail.service"]]);
+    expect(shown.stderr).toMatch(/\d+ more lines joined into the events they belong to/);
+  });
+
   test("reads standard input with '-' and detects dmesg text", async () => {
     const text = await Bun.file(fixturePath("real/oom-memcg-v1-kernel6.dmesg.txt")).text();
     const r = cli(box, ["replay", "-", "--json"], text);

@@ -78,6 +78,22 @@ describe("line parsers", () => {
     expect(v).toMatchObject({ pid: 2281, name: "stress", uid: null, oomScoreAdj: null, anonRssKb: 1048488, memcgKill: false });
   });
 
+  // mm/oom_kill.c before 2.6.36 said vsz for total-vm; RHEL 6's 2.6.32 prints the UID before the name.
+  test("2.6.32 Killed process lines: vsz, and RHEL 6's UID first", () => {
+    expect(parseKilledProcess("Killed process 2594 (java) vsz:4318704kB, anon-rss:1043192kB, file-rss:212kB")).toMatchObject({
+      pid: 2594,
+      name: "java",
+      uid: null,
+      totalVmKb: 4318704,
+      anonRssKb: 1043192,
+      fileRssKb: 212,
+      shmemRssKb: null,
+    });
+    expect(
+      parseKilledProcess("Killed process 11726, UID 498, (mysqld) total-vm:7823732kB, anon-rss:2539268kB, file-rss:768kB"),
+    ).toMatchObject({ pid: 11726, name: "mysqld", uid: 498, totalVmKb: 7823732, anonRssKb: 2539268, fileRssKb: 768 });
+  });
+
   test("oom-kill: pairs keep mems_allowed lists with commas", () => {
     const p = parseOomKillPairs(
       "constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0-1,3,global_oom,task_memcg=/user.slice,task=chrome,pid=42,uid=1000",

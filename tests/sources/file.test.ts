@@ -30,24 +30,24 @@ describe("splitLines", () => {
       },
     });
     expect(await lines(stream)).toEqual([
-      { kind: "line", text: "héllo" },
-      { kind: "line", text: "wörld" },
-      { kind: "line", text: "last", unterminated: true },
+      "héllo",
+      "wörld",
+      { kind: "unterminated", text: "last" },
     ]);
   });
 
   test("an oversized line is reported by size and skipped; the lines around it survive", async () => {
     const huge = "x".repeat(250);
     expect(await lines(chunked(["before\n", huge.slice(0, 120), huge.slice(120), "\nafter\n"]))).toEqual([
-      { kind: "line", text: "before" },
+      "before",
       { kind: "oversized", chars: 250 },
-      { kind: "line", text: "after" },
+      "after",
     ]);
   });
 
   test("an oversized line at the very end without a newline", async () => {
     expect(await lines(chunked(["ok\n", "y".repeat(300)]))).toEqual([
-      { kind: "line", text: "ok" },
+      "ok",
       { kind: "oversized", chars: 300 },
     ]);
   });

@@ -19,18 +19,19 @@ export const GPU_RULES: readonly RuleSpec[] = [
     kernel: true,
     literals: ["NVRM: Xid"],
     // "name=<unknown>" and "pid='<unknown>'": the fault came from no live process (driver 550+).
-    pattern: /NVRM: Xid \((?:PCI:)?([^)]*)\): (\d+)(?:, pid=(\d+|'<unknown>'))?(?:, name=([^,]+))?/,
+    pattern: /NVRM: Xid \((?:PCI:)?(?<dev>[^)]*)\): (?<code>\d+)(?:, pid=(?<pid>\d+|'<unknown>'))?(?:, name=(?<name>[^,]+))?/,
     describe: ({ group, m }) => {
-      const code = Number(m?.[2]);
+      const g = m?.groups ?? {};
+      const code = Number(g["code"]);
       const meaning = xidMeaning(code);
-      const pid = m?.[3] && /^\d+$/.test(m[3]) ? Number(m[3]) : null;
-      const name = m?.[4] && m[4] !== "<unknown>" ? m[4] : null;
+      const pid = g["pid"] && /^\d+$/.test(g["pid"]) ? Number(g["pid"]) : null;
+      const name = g["name"] && g["name"] !== "<unknown>" ? g["name"] : null;
       return {
         summary: `GPU error (NVIDIA Xid ${code}): ${meaning.meaning}${name ? ` [${name}]` : ""}`,
         severity: meaning.severity,
         process: name,
         pid,
-        facts: kernelFacts(group, m?.[1] ?? null),
+        facts: kernelFacts(group, g["dev"] ?? null),
       };
     },
   },
@@ -43,11 +44,11 @@ export const GPU_RULES: readonly RuleSpec[] = [
     doc: "NVIDIA driver: `GPU at … has fallen off the bus` / `…fallen off the bus and is not responding` without an Xid line",
     kernel: true,
     literals: ["fallen off the bus"],
-    pattern: /NVRM: (?:GPU (?:at )?(?:PCI:)?([\w:.]+?):? (?:GPU )?has fallen off the bus|fallen off the bus and is not responding)/,
+    pattern: /NVRM: (?:GPU (?:at )?(?:PCI:)?(?<dev>[\w:.]+?):? (?:GPU )?has fallen off the bus|fallen off the bus and is not responding)/,
     unless: /NVRM: Xid/,
     describe: ({ group, m }) => ({
-      summary: `GPU error (NVIDIA): GPU${m?.[1] ? ` ${m[1]}` : ""} has fallen off the bus`,
-      facts: kernelFacts(group, m?.[1] ?? null),
+      summary: `GPU error (NVIDIA): GPU${m?.groups?.["dev"] ? ` ${m.groups["dev"]}` : ""} has fallen off the bus`,
+      facts: kernelFacts(group, m?.groups?.["dev"] ?? null),
     }),
   },
   {
@@ -59,8 +60,11 @@ export const GPU_RULES: readonly RuleSpec[] = [
     kernel: true,
     literals: ["amdgpu", "radeon", "nouveau", "i915", "NVRM", "TTM"],
     pattern:
-      /(amdgpu|radeon|nouveau|i915|NVRM|TTM)\b.*(?:Not enough memory for command submission|[Ff]ailed to allocate|[Oo]ut of memory|fail ttm_validate|-ENOMEM|VRAM (?:is )?full)/,
-    describe: ({ group, m }) => ({ summary: `GPU memory (VRAM) exhausted (${m?.[1] as string})`, facts: kernelFacts(group) }),
+      /(?<driver>amdgpu|radeon|nouveau|i915|NVRM|TTM)\b.*(?:Not enough memory for command submission|[Ff]ailed to allocate|[Oo]ut of memory|fail ttm_validate|-ENOMEM|VRAM (?:is )?full)/,
+    describe: ({ group, m }) => ({
+      summary: `GPU memory (VRAM) exhausted (${m?.groups?.["driver"] as string})`,
+      facts: kernelFacts(group),
+    }),
   },
   {
     // A full reset that did not work is news beyond the hang that caused it (the GPU may now be
@@ -157,13 +161,18 @@ export const GPU_RULES: readonly RuleSpec[] = [
     // The reset lines are only i915's when they carry its device prefix ("i915 0000:00:02.0:
     // [drm] Resetting chip for stopped heartbeat on rcs0"); other drivers reset chips too.
     pattern:
-      /GPU HANG: ecode ([^,]+), in (.+?) \[(\d+)\]|GPU HANG: ecode ([^,]+)|^i915 \S+ (?:\[drm\] )?(?:GT\d+: )?Resetting (\w+) for (.*)|^drm\/i915: Resetting chip after gpu hang/,
-    describe: ({ group, m }) => ({
-      summary: m?.[5] ? `GPU error (i915): resetting ${m[5]} for ${m[6] as string}` : `GPU hang (i915)${m?.[2] ? ` in ${m[2]}` : ""}`,
-      process: m?.[2] ?? null,
-      pid: m?.[3] ? Number(m[3]) : null,
-      facts: kernelFacts(group),
-    }),
+      /GPU HANG: ecode [^,]+, in (?<comm>.+?) \[(?<pid>\d+)\]|GPU HANG: ecode [^,]+|^i915 \S+ (?:\[drm\] )?(?:GT\d+: )?Resetting (?<engine>\w+) for (?<reason>.*)|^drm\/i915: Resetting chip after gpu hang/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return {
+        summary: g["engine"]
+          ? `GPU error (i915): resetting ${g["engine"]} for ${g["reason"] as string}`
+          : `GPU hang (i915)${g["comm"] ? ` in ${g["comm"]}` : ""}`,
+        process: g["comm"] ?? null,
+        pid: g["pid"] ? Number(g["pid"]) : null,
+        facts: kernelFacts(group),
+      };
+    },
   },
   {
     name: "xe-gpu-hang",
@@ -176,11 +185,12 @@ export const GPU_RULES: readonly RuleSpec[] = [
     // 6.9: "xe 0000:00:02.0: [drm] Timedout job: seqno=…, guc_id=2, flags=0x0"; 6.15+ adds
     // "GT0: " (and "Tile0: ") and " in llama-bench [260404]" ("in no process [-1]" for kernel jobs).
     pattern:
-      /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (.+?) \[(-?\d+)\])?$|Engine reset: engine_class=(\w+))/m,
+      /^xe \S+ \[drm\] (?:Tile\d+: )?(?:GT\d+: )?(?:Timedout job: [^\n]*?(?: in (?<comm>.+?) \[(?<pid>-?\d+)\])?$|Engine reset: engine_class=(?<engine>\w+))/m,
     describe: ({ group, m }) => {
-      const process = m?.[1] && m[1] !== "no process" ? m[1] : null;
-      const what = m?.[3] ? `engine reset (${m[3]})` : `job timed out (GPU hang)${process ? ` in ${process}` : ""}`;
-      return { summary: `GPU error (xe): ${what}`, process, pid: process && m?.[2] ? Number(m[2]) : null, facts: kernelFacts(group) };
+      const g = m?.groups ?? {};
+      const process = g["comm"] && g["comm"] !== "no process" ? g["comm"] : null;
+      const what = g["engine"] ? `engine reset (${g["engine"]})` : `job timed out (GPU hang)${process ? ` in ${process}` : ""}`;
+      return { summary: `GPU error (xe): ${what}`, process, pid: process && g["pid"] ? Number(g["pid"]) : null, facts: kernelFacts(group) };
     },
   },
   {

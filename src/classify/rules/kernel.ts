@@ -14,8 +14,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: critical temperature reached / thermal shutdown",
     kernel: true,
     literals: ["critical temperature", "Critical temperature"],
-    pattern: /(.*[Cc]ritical temperature reached.*)/,
-    describe: ({ group, m }) => ({ summary: `Thermal: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    // The whole line that says so. Anchored at line starts: the unanchored `(.*…)` was tried from
+    // every position of every kernel line that reached the rule, the costliest pattern in replay.
+    pattern: /^(?<text>.*[Cc]ritical temperature reached.*)$/m,
+    describe: ({ group, m }) => ({ summary: `Thermal: ${m?.groups?.["text"] as string}`, facts: kernelFacts(group) }),
   },
   {
     name: "thermal-throttle",
@@ -25,9 +27,9 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: CPU core/package temperature above threshold, clock throttled",
     kernel: true,
     literals: ["temperature above threshold"],
-    pattern: /(?:mce: )?(CPU\d+): (Core|Package) temperature above threshold, cpu clock throttled/,
+    pattern: /(?:mce: )?(?<cpu>CPU\d+): (?<where>Core|Package) temperature above threshold, cpu clock throttled/,
     describe: ({ group, m }) => ({
-      summary: `Thermal throttling on ${m?.[1] as string} (${(m?.[2] as string).toLowerCase()} temperature)`,
+      summary: `Thermal throttling on ${m?.groups?.["cpu"] as string} (${(m?.groups?.["where"] as string).toLowerCase()} temperature)`,
       facts: kernelFacts(group),
     }),
   },
@@ -158,8 +160,8 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: unknown NMI, PCI SERR / IOCHK NMI",
     kernel: true,
     literals: ["NMI"],
-    pattern: /(Uhhuh\. NMI received for unknown reason .*|NMI: PCI system error.*|NMI: IOCK error.*)/,
-    describe: ({ group, m }) => ({ summary: `NMI: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    pattern: /(?<what>Uhhuh\. NMI received for unknown reason .*|NMI: PCI system error.*|NMI: IOCK error.*)/,
+    describe: ({ group, m }) => ({ summary: `NMI: ${m?.groups?.["what"] as string}`, facts: kernelFacts(group) }),
   },
   {
     name: "hard-lockup",
@@ -169,8 +171,8 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: NMI watchdog detected a hard lockup",
     kernel: true,
     literals: ["hard LOCKUP"],
-    pattern: /Watchdog detected hard LOCKUP on cpu (\d+)/,
-    describe: ({ group, m }) => ({ summary: `Hard lockup on CPU ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    pattern: /Watchdog detected hard LOCKUP on cpu (?<cpu>\d+)/,
+    describe: ({ group, m }) => ({ summary: `Hard lockup on CPU ${m?.groups?.["cpu"] as string}`, facts: kernelFacts(group) }),
   },
   {
     name: "soft-lockup",
@@ -200,13 +202,16 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: a task blocked in uninterruptible sleep (hung_task_timeout_secs)",
     kernel: true,
     literals: ["blocked for more than"],
-    pattern: /INFO: task (.+):(\d+) blocked for more than (\d+) seconds/,
-    describe: ({ group, m }) => ({
-      summary: `Hung task: ${m?.[1] as string} (pid ${m?.[2] as string}) blocked for more than ${m?.[3] as string}s`,
-      process: m?.[1] ?? null,
-      pid: Number(m?.[2]),
-      facts: kernelFacts(group),
-    }),
+    pattern: /INFO: task (?<comm>.+):(?<pid>\d+) blocked for more than (?<secs>\d+) seconds/,
+    describe: ({ group, m }) => {
+      const g = m?.groups ?? {};
+      return {
+        summary: `Hung task: ${g["comm"] as string} (pid ${g["pid"] as string}) blocked for more than ${g["secs"] as string}s`,
+        process: g["comm"] ?? null,
+        pid: Number(g["pid"]),
+        facts: kernelFacts(group),
+      };
+    },
   },
   {
     name: "rcu-stall",
@@ -239,8 +244,8 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: panic",
     kernel: true,
     literals: ["Kernel panic"],
-    pattern: /Kernel panic - not syncing: ?(.*)/,
-    describe: ({ group, m }) => ({ summary: `Kernel panic: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    pattern: /Kernel panic - not syncing: ?(?<why>.*)/,
+    describe: ({ group, m }) => ({ summary: `Kernel panic: ${m?.groups?.["why"] as string}`, facts: kernelFacts(group) }),
   },
   {
     name: "kernel-oops",
@@ -279,9 +284,9 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     kernel: true,
     literals: ["WARNING: "],
     // 3.10 and some vendor 4.4 kernels: "WARNING: at kernel/smp.c:382 smp_call_function_many+0x2d4/0x2e0()"
-    pattern: /^WARNING: (?:CPU: \d+ PID: (\d+) )?at (\S+)(?: (\S+))?/,
+    pattern: /^WARNING: (?:CPU: \d+ PID: \d+ )?at (?<where>\S+)(?: (?<fn>\S+))?/,
     describe: ({ group, m }) => ({
-      summary: `Kernel warning at ${m?.[2] as string}${m?.[3] ? ` ${m[3]}` : ""}`,
+      summary: `Kernel warning at ${m?.groups?.["where"] as string}${m?.groups?.["fn"] ? ` ${m.groups["fn"]}` : ""}`,
       facts: kernelFacts(group),
     }),
   },
@@ -295,8 +300,10 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     literals: ["NETDEV WATCHDOG"],
     // net/sched/sch_generic.c dev_watchdog(): 2.6 "NETDEV WATCHDOG: eth0: transmit timed out"; 3.x–6.8
     // "NETDEV WATCHDOG: eth0 (igb): transmit queue 4 timed out"; 6.9+ netdev_crit "… eno2: NETDEV WATCHDOG: CPU: 5: transmit queue 0 timed out 10430 ms".
+    // The prefix is tried only where a word starts (the lookbehind): the same matches, without
+    // trying every tail of every word of a line that reaches the rule.
     pattern:
-      /(?:(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
+      /(?:(?<![^\s:])(?<pre>[^\s:]+): )?NETDEV WATCHDOG: (?:(?<dev>[^\s:(]+)(?: \((?<drv>[^)]+)\))?: |CPU: \d+: )?transmit (?:queue (?<queue>\d+) )?timed out/,
     describe: ({ group, m }) => {
       const g = m?.groups ?? {};
       const dev = g["dev"] ?? g["pre"] ?? null;
@@ -345,8 +352,8 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: NFS server not responding",
     kernel: true,
     literals: ["not responding"],
-    pattern: /^nfs: server (\S+) not responding/,
-    describe: ({ group, m }) => ({ summary: `NFS server ${m?.[1] as string} not responding`, facts: kernelFacts(group) }),
+    pattern: /^nfs: server (?<server>\S+) not responding/,
+    describe: ({ group, m }) => ({ summary: `NFS server ${m?.groups?.["server"] as string} not responding`, facts: kernelFacts(group) }),
   },
   {
     name: "cifs-error",
@@ -356,8 +363,8 @@ export const KERNEL_RULES: readonly RuleSpec[] = [
     doc: "kernel: CIFS/SMB client errors",
     kernel: true,
     literals: ["CIFS"],
-    pattern: /^CIFS: (?:VFS: )?(.*(?:error|[Ff]ailed|reconnect|not responding).*)$/,
-    describe: ({ group, m }) => ({ summary: `CIFS: ${m?.[1] as string}`, facts: kernelFacts(group) }),
+    pattern: /^CIFS: (?:VFS: )?(?<what>.*(?:error|[Ff]ailed|reconnect|not responding).*)$/,
+    describe: ({ group, m }) => ({ summary: `CIFS: ${m?.groups?.["what"] as string}`, facts: kernelFacts(group) }),
   },
 ];
 

@@ -74,11 +74,12 @@ export const OOM_RULES: readonly RuleSpec[] = [
     tier: "T1",
     severity: "critical",
     group: "core",
-    doc: "kernel (3.x/4.x): a lone 'Out of memory: Kill process N (x) score N or sacrifice child'",
+    doc: "kernel (2.6–4.x): a lone 'Out of memory: Kill process N (x) score N or sacrifice child' (2.6.24–2.6.35: 'kill process … or a child')",
     kernel: true,
-    literals: ["or sacrifice child"],
+    literals: ["or sacrifice child", "or a child"],
+    // mm/oom_kill.c oom_kill_process(): "%s: kill process %d (%s) score %li or a child" until 2.6.35.
     pattern:
-      /^(?:(?<scope>[^:]*[Oo]ut of memory[^:]*): )?Kill process (?<pid>\d+) \((?<task>.*)\) score (?<score>-?\d+) or sacrifice child/,
+      /^(?:(?<scope>[^:]*[Oo]ut of memory[^:]*): )?[Kk]ill process (?<pid>\d+) \((?<task>.*)\) score (?<score>-?\d+) or (?:sacrifice|a) child/,
     describe: ({ entry, m }) => {
       const report = parseOomReport([entry.message], 4);
       const memcg = /memory cgroup/i.test(m?.groups?.["scope"] ?? "");
