@@ -29,11 +29,7 @@ describe("splitLines", () => {
         c.close();
       },
     });
-    expect(await lines(stream)).toEqual([
-      "héllo",
-      "wörld",
-      { kind: "unterminated", text: "last" },
-    ]);
+    expect(await lines(stream)).toEqual(["héllo", "wörld", { kind: "unterminated", text: "last" }]);
   });
 
   test("an oversized line is reported by size and skipped; the lines around it survive", async () => {
@@ -46,10 +42,7 @@ describe("splitLines", () => {
   });
 
   test("an oversized line at the very end without a newline", async () => {
-    expect(await lines(chunked(["ok\n", "y".repeat(300)]))).toEqual([
-      "ok",
-      { kind: "oversized", chars: 300 },
-    ]);
+    expect(await lines(chunked(["ok\n", "y".repeat(300)]))).toEqual(["ok", { kind: "oversized", chars: 300 }]);
   });
 });
 
