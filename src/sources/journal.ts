@@ -92,6 +92,8 @@ export class JournalSource implements Source {
   private quietSinceMs = Date.now();
   /** Until then (wall clock, ms), the stall probe looks after VERIFY_QUIET_MS of silence: journald just came back. */
   private verifyUntilMs = 0;
+  /** Set while the consumer holds a batch: the reader is not waiting on journalctl then. */
+  private consumerBusy = false;
   /** Why the reader is being restarted on purpose (restartReader), for lastError. */
   private pendingError: string | null = null;
   /**
@@ -177,6 +179,9 @@ export class JournalSource implements Source {
     }
     this.child = child;
     this.stats.running = true;
+    // A new reader gets its whole quiet period: seeking its cursor in a large journal through
+    // many matches can take seconds before the first line, and that is not a stall.
+    this.quietSinceMs = Date.now();
     const stderr = tail(child.stderr);
     const kill = () => child.kill("SIGTERM");
     signal.addEventListener("abort", kill, { once: true });
@@ -216,7 +221,15 @@ export class JournalSource implements Source {
           if (entry === null) this.stats.malformed++;
           else entries.push(entry);
         }
-        yield { entries, position: this.position };
+        // While the pipeline works on what was read (a commit, a storm's backlog) nothing is
+        // asked of journalctl: that time is not its silence.
+        this.consumerBusy = true;
+        try {
+          yield { entries, position: this.position };
+        } finally {
+          this.consumerBusy = false;
+          this.quietSinceMs = Date.now();
+        }
         if (signal.aborted) break;
       }
     } catch (error) {
@@ -253,7 +266,7 @@ export class JournalSource implements Source {
     let probing = false;
     const timer = setInterval(
       async () => {
-        if (probing || signal.aborted || child.exitCode !== null) return;
+        if (probing || signal.aborted || child.exitCode !== null || this.consumerBusy) return;
         // Just after journald came back the reader is the least proven (new files, a restart
         // from the cursor): for a while, look after a short silence rather than a long one.
         const quiet = Date.now() < this.verifyUntilMs ? VERIFY_QUIET_MS : quietMs;

@@ -179,3 +179,56 @@ test("after journald came back, the reader is checked within seconds, not after 
   expect(warnings.some((line) => line.includes("(stalled)"))).toBe(true);
   expect(source.stats.restarts).toBeGreaterThanOrEqual(1);
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A follower that delivers one entry and then nothing, while the journal holds a newer one.
+const oneThenWedged = join(dir, "journalctl-one");
+writeFileSync(
+  oneThenWedged,
+  `#!/bin/sh
+case " $* " in
+  *" --follow "*) echo '{"__CURSOR":"s=first","__REALTIME_TIMESTAMP":"500000","MESSAGE":"x"}'; exec sleep 1000 ;;
+  *) echo '{"__CURSOR":"s=newer","__REALTIME_TIMESTAMP":"1000000","MESSAGE":"x"}' ;;
+esac
+`,
+);
+chmodSync(oneThenWedged, 0o755);
+
+test("while the pipeline works on a batch, journalctl is not silent: no stall is seen until it asks for more", async () => {
+  const source = new JournalSource({
+    after: "s=older",
+    matches: null,
+    journalctl: oneThenWedged,
+    log: { debug() {}, info() {}, warn() {} },
+    stallCheckMs: 200,
+    backoffInitialMs: 50,
+  });
+  const controller = new AbortController();
+  const aliveAfterBusy: boolean[] = [];
+  let batches = 0;
+  for await (const _ of source.batches(controller.signal)) {
+    batches++;
+    if (batches === 1) {
+      const follower = source.childPid as number;
+      // A slow commit: ten stall periods long. The follower must not be killed meanwhile.
+      await Bun.sleep(2_000);
+      aliveAfterBusy.push(isAlive(follower));
+      // Asking for more now: the wedged follower is a stall after its own quiet period.
+      const deadline = Date.now() + 5_000;
+      void (async () => {
+        while (source.stats.restarts === 0 && Date.now() < deadline) await Bun.sleep(20);
+        controller.abort();
+      })();
+    }
+  }
+  expect(aliveAfterBusy).toEqual([true]);
+  expect(source.stats.restarts).toBeGreaterThanOrEqual(1);
+});
