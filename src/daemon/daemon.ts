@@ -52,7 +52,7 @@ import { createMonitors } from "../monitors/monitors.ts";
 import type { Monitor } from "../monitors/monitor.ts";
 import { processRunner } from "../run.ts";
 import { trimStartupMemory } from "./trim.ts";
-import { settleAfterBursts } from "./settle.ts";
+import { memoryNote, settleAfterBursts } from "./settle.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
 import { sleep } from "../sleep.ts";
@@ -407,6 +407,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     if (trim.error) log.debug(`start-up memory not trimmed: ${trim.error}`);
     const lock = lockMemory();
     if (!lock.locked) log.info(lock.reason);
+    void memoryNote().then((note) => log.debug(`start-up memory trimmed, ${lock.locked ? `${lock.what} locked` : "not locked"}; ${note}`));
   }, 2_000).unref();
   const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
   // [db] retention, ten minutes after start and then daily. Its code is not needed again until
@@ -446,8 +447,14 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)),
   );
   const settle = settleAfterBursts({
+    // A storm fills SQLite's page cache (up to 2 MB a connection by default); read again from
+    // the OS's file cache when next needed.
+    release: () => db.run("PRAGMA shrink_memory"),
     entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
-    onTrim: (r, entries) => log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}`),
+    onTrim: (r, entries) =>
+      void memoryNote().then((note) =>
+        log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}; ${note}`),
+      ),
   });
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
