@@ -90,8 +90,8 @@ export interface SettleOptions {
   /**
    * And at least this often regardless (default 30 min): JSC collects lazily, so an idle
    * daemon's heap creeps up between its rare full collections (measured: ~0.4 MB/min for the
-   * first quarter hour with nothing but the heartbeat), and with the memory locked nothing freed
-   * is given back without this.
+   * first quarter hour with nothing but the heartbeat), and where all memory is locked (swap on)
+   * nothing freed is given back without this.
    */
   everyMs?: number;
   /** Where all memory is locked (swap on), how long it stays unlocked after a trim. Default 5 s. */
