@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Log } from "../log.ts";
+import { LogLevels } from "consola/core";
 import { Triage } from "../classify/triage.ts";
 import type { Config } from "../config/schema.ts";
 import type { Tier } from "../event.ts";
@@ -400,6 +401,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   blindness.start();
   beat();
   const heartbeat = setInterval(beat, HEARTBEAT_MS);
+  // The memory figures (bun:jsc, loaded for them) only when they would be written.
+  const debugLog = log.level >= LogLevels.debug;
   // Once everything has started: the start-up code and garbage need not stay resident, and
   // what stays (the working set) is locked, so a thrashing machine does not page us out.
   setTimeout(() => {
@@ -407,7 +410,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     if (trim.error) log.debug(`start-up memory not trimmed: ${trim.error}`);
     const lock = lockMemory();
     if (!lock.locked) log.info(lock.reason);
-    void memoryNote().then((note) => log.debug(`start-up memory trimmed, ${lock.locked ? `${lock.what} locked` : "not locked"}; ${note}`));
+    if (debugLog)
+      debugLog &&
+      void memoryNote().then((note) => log.debug(`start-up memory trimmed, ${lock.locked ? `${lock.what} locked` : "not locked"}; ${note}`));
   }, 2_000).unref();
   const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
   // [db] retention, ten minutes after start and then daily. Its code is not needed again until
@@ -451,10 +456,12 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     // the OS's file cache when next needed.
     release: () => db.run("PRAGMA shrink_memory"),
     entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
-    onTrim: (r, entries) =>
+    onTrim: (r, entries) => {
+      if (!debugLog) return;
       void memoryNote().then((note) =>
         log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}; ${note}`),
-      ),
+      );
+    },
   });
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);
