@@ -12,6 +12,8 @@ import { memoryLibc } from "./libc.ts";
 //   MADV_DONTNEED fails with EINVAL on locked mappings, mm/madvise.c), and with the whole
 //   process locked RSS stayed near its peak after a log storm (bun scripts/bench-footprint.ts:
 //   +58 % over idle 60 s after, against +12–26 % with the files alone locked).
+//   Dropping MCL_FUTURE alone would not do: a storm's heap grows inside the runtime's 1 GB
+//   reservation made at start-up (seen in /proc/PID/smaps), which MCL_CURRENT already covers.
 // - With swap, anonymous pages can be swapped out too, so everything is locked:
 //   mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT), and settle.ts unlocks around its trim.
 // MLOCK_ONFAULT / MCL_ONFAULT matter: without them the whole mapped range is faulted in — the
