@@ -2,12 +2,14 @@
 // cgroup OOM kills). Run by `bun run bench`, or alone: `bun scripts/bench-footprint.ts`.
 // Environment: BENCH_KILLS (20), BENCH_IDLE_S (60: RSS is read after it), BENCH_CPU_S (300:
 // the idle CPU window, after the idle wait), BENCH_STORM_LINES (200000), BENCH_FOOTPRINT (which
-// parts: "latency,idle,storm", the default).
+// parts: "latency,idle,storm", the default), BENCH_TIMELINE (set: RSS every 5 s after a storm).
 //   1. real cgroup OOM kill → ntfy stand-in POST: p50/p95/max with [sources] use = "journal"
 //      (journal only) and with the fast path (auto: /dev/kmsg beside the journal);
 //   2. idle, for both: the daemon's RSS after BENCH_IDLE_S, its journalctl child's, the total,
-//      beside a bare compiled Bun program idling as long, and CPU over BENCH_CPU_S;
-//   3. a storm through journald, then RSS 60 s after it, against the idle figure.
+//      beside a bare compiled Bun program idling as long, and CPU over BENCH_CPU_S; each RSS
+//      also split into anonymous and file-backed (and locked) from /proc/PID/status;
+//   3. a storm through journald, then RSS 60 s after it, against the idle figure, and when in
+//      those 60 s the daemon's settle trim ran (its debug log line, with its memory figures).
 // Daemons run one at a time (they map the same binary; see bench-daemon.ts). The machine may
 // be shared: CPU figures are noisy, compare within one run only.
 
@@ -71,7 +73,7 @@ async function oomLatency(work: string, mode: (typeof MODES)[number]): Promise<n
 async function idle(
   mode: (typeof MODES)[number],
   barePid: number,
-): Promise<{ daemonKb: number; childKb: number; bareKb: number; cpuPct: number; bareCpuPct: number }> {
+): Promise<{ daemonKb: number; childKb: number; bareKb: number; cpuPct: number; bareCpuPct: number; split: string }> {
   const daemon = await startDaemon(mode.config);
   try {
     await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
@@ -79,20 +81,51 @@ async function idle(
     const daemonKb = rssKb(daemon.proc.pid);
     const childKb = rssKb(daemon.journalctlPid());
     const bareKb = rssKb(barePid);
+    const split = `daemon ${splitText(memSplit(daemon.proc.pid))}, journalctl ${splitText(memSplit(daemon.journalctlPid()))}, bare Bun ${splitText(memSplit(barePid))}`;
     const d0 = cpuTicks(daemon.proc.pid);
     const b0 = cpuTicks(barePid);
     await Bun.sleep(CPU_S * 1000);
     const cpuPct = ((cpuTicks(daemon.proc.pid) - d0) / TICKS_PER_S / CPU_S) * 100;
     const bareCpuPct = ((cpuTicks(barePid) - b0) / TICKS_PER_S / CPU_S) * 100;
-    return { daemonKb, childKb, bareKb, cpuPct, bareCpuPct };
+    return { daemonKb, childKb, bareKb, cpuPct, bareCpuPct, split };
   } finally {
     await daemon.stop();
     rmSync(daemon.box.home, { recursive: true, force: true });
   }
 }
 
-async function stormRecovery(): Promise<{ idleKb: number; peakKb: number; afterKb: number }> {
+/** RSS split from /proc/PID/status: anonymous (heap, malloc) vs file-backed (the binary, mapped journal files), and locked. */
+interface MemSplit {
+  rssKb: number;
+  anonKb: number;
+  fileKb: number;
+  lockedKb: number;
+}
+
+function memSplit(pid: number | null): MemSplit {
+  const none = { rssKb: NaN, anonKb: NaN, fileKb: NaN, lockedKb: NaN };
+  if (pid === null) return none;
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN);
+    return { rssKb: kb("VmRSS"), anonKb: kb("RssAnon"), fileKb: kb("RssFile") + kb("RssShmem"), lockedKb: kb("VmLck") };
+  } catch {
+    return none;
+  }
+}
+
+function splitText(m: MemSplit): string {
+  return `${mb(m.rssKb)} MB (anon ${mb(m.anonKb)} + file ${mb(m.fileKb)}, locked ${mb(m.lockedKb)})`;
+}
+
+const TRIMMED = /after a burst of (\d+) entries: memory trimmed/g;
+
+async function stormRecovery(): Promise<{ idle: MemSplit; peakKb: number; after: MemSplit; trimsAtS: number[]; timeline: string[]; notes: string[] }> {
+  // Debug level: the settle trim says when it ran, so the figure can be read against it.
   const daemon = await startDaemon(`
+[log]
+level = "debug"
+
 [[rules.custom]]
 name = "lt-storm-hit"
 tier = "T2"
@@ -108,7 +141,7 @@ pattern = "^end of storm"
   try {
     await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
     await Bun.sleep(IDLE_S * 1000);
-    const idleKb = rssKb(daemon.proc.pid);
+    const idle = memSplit(daemon.proc.pid);
     await storm(STORM_LINES, 4);
     await until(
       "the storm's end",
@@ -120,8 +153,18 @@ pattern = "^end of storm"
       50,
     );
     const peakKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, "utf8"))?.[1] ?? NaN);
-    await Bun.sleep(60_000);
-    return { idleKb, peakKb, afterKb: rssKb(daemon.proc.pid) };
+    const trimsBefore = [...daemon.output().matchAll(TRIMMED)].length;
+    const trimsAtS: number[] = [];
+    const timeline: string[] = [];
+    const t0 = performance.now();
+    for (let s = 0; s <= 60; s += 1) {
+      await Bun.sleep(Math.max(0, t0 + s * 1000 - performance.now()));
+      const trims = [...daemon.output().matchAll(TRIMMED)].length;
+      while (trimsBefore + trimsAtS.length < trims) trimsAtS.push(s);
+      if (s % 5 === 0) timeline.push(`  +${String(s).padStart(2)} s  ${splitText(memSplit(daemon.proc.pid))}`);
+    }
+    const notes = daemon.output().split("\n").filter((l) => /memory trimmed/.test(l));
+    return { idle, peakKb, after: memSplit(daemon.proc.pid), trimsAtS, timeline, notes };
   } finally {
     await daemon.stop();
     rmSync(daemon.box.home, { recursive: true, force: true });
@@ -158,6 +201,7 @@ export async function benchFootprint(): Promise<void> {
       console.log(
         `${mode.label.padEnd(13)} daemon ${mb(r.daemonKb)} MB + journalctl ${mb(r.childKb)} MB = ${mb(total)} MB; bare Bun ${mb(r.bareKb)} MB (daemon ${(r.daemonKb / r.bareKb).toFixed(2)}×, total ${(total / r.bareKb).toFixed(2)}×); CPU daemon ${r.cpuPct.toFixed(3)} %, bare Bun ${r.bareCpuPct.toFixed(3)} % of a core`,
       );
+      console.log(`${"".padEnd(13)} ${r.split}`);
     }
     if (!PARTS.has("storm")) return;
     console.log(
@@ -165,8 +209,14 @@ export async function benchFootprint(): Promise<void> {
     );
     const s = await stormRecovery();
     console.log(
-      `idle ${mb(s.idleKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.afterKb)} MB (${((s.afterKb / s.idleKb - 1) * 100).toFixed(0)} % over idle)`,
+      `idle ${mb(s.idle.rssKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.after.rssKb)} MB (${((s.after.rssKb / s.idle.rssKb - 1) * 100).toFixed(0)} % over idle)`,
     );
+    console.log(`idle          ${splitText(s.idle)}\n60 s after    ${splitText(s.after)}`);
+    console.log(
+      s.trimsAtS.length ? `settle trim ran ${s.trimsAtS.map((t) => `${t} s`).join(", ")} after the daemon caught up` : "settle trim did not run within the 60 s",
+    );
+    if (process.env["BENCH_TIMELINE"]) console.log(s.timeline.join("\n"));
+    for (const line of s.notes) console.log(`daemon: ${line}`);
   } finally {
     bare.kill();
     await journald.stop();

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Log } from "../log.ts";
+import { LogLevels } from "consola/core";
 import { Triage } from "../classify/triage.ts";
 import type { Config } from "../config/schema.ts";
 import type { Tier } from "../event.ts";
@@ -54,7 +55,7 @@ import { createMonitors } from "../monitors/monitors.ts";
 import type { Monitor } from "../monitors/monitor.ts";
 import { processRunner } from "../run.ts";
 import { trimStartupMemory } from "./trim.ts";
-import { settleAfterBursts } from "./settle.ts";
+import { memoryNote, settleAfterBursts } from "./settle.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
 import { sleep } from "../sleep.ts";
@@ -429,6 +430,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   blindness.start();
   beat();
   const heartbeat = setInterval(beat, HEARTBEAT_MS);
+  // The memory figures (bun:jsc, loaded for them) only when they would be written.
+  const debugLog = log.level >= LogLevels.debug;
   // Once everything has started: the start-up code and garbage need not stay resident, and
   // what stays (the working set) is locked, so a thrashing machine does not page us out.
   setTimeout(() => {
@@ -436,6 +439,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     if (trim.error) log.debug(`start-up memory not trimmed: ${trim.error}`);
     const lock = lockMemory();
     if (!lock.locked) log.info(lock.reason);
+    if (debugLog)
+      debugLog &&
+      void memoryNote().then((note) => log.debug(`start-up memory trimmed, ${lock.locked ? `${lock.what} locked` : "not locked"}; ${note}`));
   }, 2_000).unref();
   const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
   // [db] retention, ten minutes after start and then daily. Its code is not needed again until
@@ -475,8 +481,16 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)),
   );
   const settle = settleAfterBursts({
+    // A storm fills SQLite's page cache (up to 2 MB a connection by default); read again from
+    // the OS's file cache when next needed.
+    release: () => db.run("PRAGMA shrink_memory"),
     entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
-    onTrim: (r, entries) => log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}`),
+    onTrim: (r, entries) => {
+      if (!debugLog) return;
+      void memoryNote().then((note) =>
+        log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}; ${note}`),
+      );
+    },
   });
   const firstRetention = setTimeout(retain, 600_000);
   const retention = setInterval(retain, 86_400_000);

@@ -7,6 +7,7 @@ function open() {
   return dlopen("libc.so.6", {
     madvise: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     mlockall: { args: [FFIType.i32], returns: FFIType.i32 },
+    mlock2: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     munlockall: { args: [], returns: FFIType.i32 },
     malloc_trim: { args: [FFIType.u64], returns: FFIType.i32 },
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { memoryLibc } from "./libc.ts";
-import { lockMemory } from "./mlock.ts";
+import { lockMemory, readSwaps, swapActive } from "./mlock.ts";
 import { trimStartupMemory, type TrimResult } from "./trim.ts";
 
 // Back to idle after a storm. Under Bun, RSS behaves like a high-water mark: a burst of
@@ -11,19 +11,25 @@ import { trimStartupMemory, type TrimResult } from "./trim.ts";
 // heap pages) and MADV_PAGEOUT on the binary's clean pages (daemon/trim.ts). Cheap, and at
 // most once per burst.
 // Where the daemon locked its memory (mlock.ts, root), the allocator cannot give freed pages
-// back at all: madvise(MADV_DONTNEED) fails with EINVAL on locked mappings (mm/madvise.c), so
-// after a storm RSS stayed at its peak. Measured on a bare Bun 1.4.5 process that parsed 200k
-// journal-like JSON lines: unlocked 77 → 36 MB after Bun.gc(true), locked 80 → 82 MB, locked
-// with munlockall() around the collection 80 → 37 MB. So the lock is dropped for the trim and
-// taken again after it (only the pages still in use are locked again: MCL_ONFAULT).
+// back from a locked mapping: madvise(MADV_DONTNEED) fails with EINVAL there (mm/madvise.c),
+// and MADV_PAGEOUT too. Measured on a bare Bun 1.4.5 process that parsed 200k journal-like JSON
+// lines: unlocked 77 → 36 MB after Bun.gc(true), locked 80 → 82 MB, locked with munlockall()
+// around the collection 80 → 37 MB. Without swap only the file mappings are locked, so the heap
+// gives pages back by itself as the storm ends (measured: anon 36 → 19 MB in the 10 s before
+// the trim); the lock is still lifted around the trim for MADV_PAGEOUT on the binary, and taken
+// again after it (only the pages still resident are locked again: ONFAULT).
 
 /**
- * The trim, with a memory lock lifted around it. The lock is taken again only after
+ * The trim, with a memory lock lifted around it: MADV_PAGEOUT refuses locked mappings as
+ * madvise(MADV_DONTNEED) does. `release` runs first: it drops caches the daemon keeps (SQLite's
+ * page cache), whose memory malloc_trim(0) then hands back with the other C allocations.
+ * Where only the file-backed mappings are locked (no swap, mlock.ts), the lock is taken again at
+ * once: the pages just paged out are not resident, so they are not pinned again, and the
+ * heap is not locked at all. Where everything is locked (swap on), it is taken again only after
  * `relockAfterMs`: the heap's freed pages go back to the kernel from the allocator's scavenger
- * thread a moment after the collection, and locking at once would pin them again. SQLite's
- * page cache and other C allocations go back through malloc_trim(0).
+ * thread a moment after the collection, and locking at once would pin them again.
  */
-export async function trimAfterBurst(relockAfterMs = 5_000): Promise<TrimResult> {
+export async function trimAfterBurst(relockAfterMs = 5_000, release?: () => void): Promise<TrimResult> {
   let locked = false;
   let libc: ReturnType<typeof memoryLibc> | null = null;
   try {
@@ -33,15 +39,40 @@ export async function trimAfterBurst(relockAfterMs = 5_000): Promise<TrimResult>
   } catch {
     // No /proc or no libc: trim what can be trimmed.
   }
-  const result = trimStartupMemory();
+  let releaseError: string | null = null;
+  try {
+    release?.();
+  } catch (error) {
+    releaseError = `caches not released: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const trimmed = trimStartupMemory();
+  const result = releaseError ? { ...trimmed, error: [trimmed.error, releaseError].filter(Boolean).join("; ") } : trimmed;
   libc?.malloc_trim(0);
   if (locked) {
     // Unref'd: a daemon stopping meanwhile exits without waiting for it.
-    if (relockAfterMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, relockAfterMs).unref());
+    if (relockAfterMs > 0 && swapActive(readSwaps()))
+      await new Promise<void>((resolve) => setTimeout(resolve, relockAfterMs).unref());
     const relock = lockMemory();
     if (!relock.locked) return { ...result, error: `memory not locked again after the trim: ${relock.reason}` };
   }
   return result;
+}
+
+/**
+ * One line on where the memory is, for the debug log after a trim: RSS split into anonymous
+ * (JS heap, malloc) and file-backed (the binary), what is locked, and JSC's own heap figures.
+ */
+export async function memoryNote(): Promise<string> {
+  const kb = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN);
+  const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    const { heapStats } = await import("bun:jsc");
+    const heap = heapStats();
+    return `RSS anon ${mb(kb(status, "RssAnon") * 1024)}, file ${mb(kb(status, "RssFile") * 1024)}, locked ${mb(kb(status, "VmLck") * 1024)}; JS heap ${mb(heap.heapSize)} of ${mb(heap.heapCapacity)}, extra ${mb(heap.extraMemorySize)}, ${heap.objectCount} objects`;
+  } catch (error) {
+    return `memory figures unavailable: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 export interface SettleOptions {
@@ -53,19 +84,26 @@ export interface SettleOptions {
   quietMs?: number;
   /**
    * Entries per second still counted as quiet. Default 50: a busy machine's journal never
-   * falls silent, and the storm is what matters. Trims are at least a minute apart anyway.
+   * falls silent, and the storm is what matters. Trims are at least 30 s apart anyway.
    */
   trickleRate?: number;
   /**
    * And at least this often regardless (default 30 min): JSC collects lazily, so an idle
    * daemon's heap creeps up between its rare full collections (measured: ~0.4 MB/min for the
-   * first quarter hour with nothing but the heartbeat), and with the memory locked nothing freed
-   * is given back without this.
+   * first quarter hour with nothing but the heartbeat), and where all memory is locked (swap on)
+   * nothing freed is given back without this.
    */
   everyMs?: number;
-  /** Where the memory is locked, how long it stays unlocked after a trim. Default 5 s. */
+  /** Where all memory is locked (swap on), how long it stays unlocked after a trim. Default 5 s. */
   relockAfterMs?: number;
-  /** Trims at least this far apart. Default 1 min. */
+  /** Drops the daemon's caches before each trim (SQLite's page cache); its error is reported, not thrown. */
+  release?: () => void;
+  /**
+   * Trims at least this far apart. Default 30 s: a trim is a full collection of a heap of a few
+   * MB and a few madvise calls, but a reader that pauses mid-storm (a restarted journalctl) looks
+   * quiet for a moment, and with a minute's gap the trim after the storm's real end came up to a
+   * minute late (measured in bun scripts/bench-footprint.ts).
+   */
   minGapMs?: number;
   onTrim?: (result: TrimResult, entries: number) => void;
 }
@@ -76,7 +114,7 @@ export function settleAfterBursts(options: SettleOptions): ReturnType<typeof set
   const quietMs = options.quietMs ?? 10_000;
   const trickle = (options.trickleRate ?? 50) * (quietMs / 1000);
   const everyMs = options.everyMs ?? 1_800_000;
-  const minGapMs = options.minGapMs ?? 60_000;
+  const minGapMs = options.minGapMs ?? 30_000;
   let atLastTrim = options.entriesRead();
   let lastTrimMs = Date.now();
   let atLastLook = atLastTrim;
@@ -91,7 +129,7 @@ export function settleAfterBursts(options: SettleOptions): ReturnType<typeof set
     trimming = true;
     atLastTrim = now;
     lastTrimMs = Date.now();
-    void trimAfterBurst(options.relockAfterMs).then((result) => {
+    void trimAfterBurst(options.relockAfterMs, options.release).then((result) => {
       trimming = false;
       options.onTrim?.(result, now - before);
     });
