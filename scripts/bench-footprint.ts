@@ -120,7 +120,14 @@ function splitText(m: MemSplit): string {
 
 const TRIMMED = /after a burst of (\d+) entries: memory trimmed/g;
 
-async function stormRecovery(): Promise<{ idle: MemSplit; peakKb: number; after: MemSplit; trimsAtS: number[]; timeline: string[]; notes: string[] }> {
+async function stormRecovery(): Promise<{
+  idle: MemSplit;
+  peakKb: number;
+  after: MemSplit;
+  trimsAtS: number[];
+  timeline: string[];
+  notes: string[];
+}> {
   // Debug level: the settle trim says when it ran, so the figure can be read against it.
   const daemon = await startDaemon(`
 [log]
@@ -163,7 +170,10 @@ pattern = "^end of storm"
       while (trimsBefore + trimsAtS.length < trims) trimsAtS.push(s);
       if (s % 5 === 0) timeline.push(`  +${String(s).padStart(2)} s  ${splitText(memSplit(daemon.proc.pid))}`);
     }
-    const notes = daemon.output().split("\n").filter((l) => /memory trimmed/.test(l));
+    const notes = daemon
+      .output()
+      .split("\n")
+      .filter((l) => /memory trimmed/.test(l));
     return { idle, peakKb, after: memSplit(daemon.proc.pid), trimsAtS, timeline, notes };
   } finally {
     await daemon.stop();
@@ -213,7 +223,9 @@ export async function benchFootprint(): Promise<void> {
     );
     console.log(`idle          ${splitText(s.idle)}\n60 s after    ${splitText(s.after)}`);
     console.log(
-      s.trimsAtS.length ? `settle trim ran ${s.trimsAtS.map((t) => `${t} s`).join(", ")} after the daemon caught up` : "settle trim did not run within the 60 s",
+      s.trimsAtS.length
+        ? `settle trim ran ${s.trimsAtS.map((t) => `${t} s`).join(", ")} after the daemon caught up`
+        : "settle trim did not run within the 60 s",
     );
     if (process.env["BENCH_TIMELINE"]) console.log(s.timeline.join("\n"));
     for (const line of s.notes) console.log(`daemon: ${line}`);

@@ -47,7 +47,10 @@ export function memlockLimit(limitsText: string): number | "unlimited" | null {
 
 /** Whether any swap area is active, from /proc/swaps text (a header line, then one per area). Pure. */
 export function swapActive(swapsText: string): boolean {
-  return swapsText.split("\n").slice(1).some((line) => line.trim() !== "");
+  return swapsText
+    .split("\n")
+    .slice(1)
+    .some((line) => line.trim() !== "");
 }
 
 /**

@@ -50,8 +50,7 @@ export async function trimAfterBurst(relockAfterMs = 5_000, release?: () => void
   libc?.malloc_trim(0);
   if (locked) {
     // Unref'd: a daemon stopping meanwhile exits without waiting for it.
-    if (relockAfterMs > 0 && swapActive(readSwaps()))
-      await new Promise<void>((resolve) => setTimeout(resolve, relockAfterMs).unref());
+    if (relockAfterMs > 0 && swapActive(readSwaps())) await new Promise<void>((resolve) => setTimeout(resolve, relockAfterMs).unref());
     const relock = lockMemory();
     if (!relock.locked) return { ...result, error: `memory not locked again after the trim: ${relock.reason}` };
   }
