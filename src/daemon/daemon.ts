@@ -486,7 +486,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     // A storm fills SQLite's page cache (up to 2 MB a connection by default); read again from
     // the OS's file cache when next needed.
     release: () => db.run("PRAGMA shrink_memory"),
-    entriesRead: () => (pipeline?.counters.entries ?? 0) + (fastPath?.pipeline.counters.entries ?? 0) + (source?.stats.recordsRead ?? 0),
+    // Every record the main source read (its pipeline sees only those its prefilter kept, so
+    // adding both counted each kept record twice), plus the fast path's kernel records.
+    entriesRead: () => (source?.stats.recordsRead ?? 0) + (fastPath?.pipeline.counters.entries ?? 0),
     onTrim: (r, entries) => {
       if (!debugLog) return;
       void memoryNote().then((note) =>
