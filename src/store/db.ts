@@ -150,6 +150,10 @@ const MIGRATIONS: readonly string[] = [
    DROP TABLE outbox;
    ALTER TABLE outbox_v7 RENAME TO outbox;
    CREATE INDEX idx_outbox_state ON outbox(state, id);`,
+  // 8: every commit looks for the recent event a line joins (same pid or unit, last seen within
+  // the incident window). Without an index on last_seen that scanned every event of the
+  // instance: 8.3 ms a commit with 10,000 events stored, 0.17 ms with it.
+  `CREATE INDEX idx_events_seen ON events(instance_id, last_seen);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

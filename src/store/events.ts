@@ -183,6 +183,14 @@ interface OpenIncidentRow extends OpenEventRow {
   incident_json: string;
 }
 
+/** The recent event a line may join; exported so a test can check its plan (idx_events_seen). */
+export const OPEN_INCIDENT_SQL = `SELECT id, occurrences, aggregated, cursors_json, pid, unit, lines_json, incident_json FROM events
+  WHERE instance_id = ?1 AND incident_json IS NOT NULL AND last_seen >= ?2
+    AND coalesce(json_extract(incident_json, '$.kind'), 'crash') = ?5
+    AND ((?3 IS NOT NULL AND (json_extract(incident_json, '$.pid') = ?3 OR pid = ?3))
+         OR (?4 IS NOT NULL AND unit = ?4 AND (?6 IS NULL OR process = ?6)))
+  ORDER BY last_seen DESC LIMIT 1`;
+
 /**
  * The open event of incident kind `kind` that `c` is about, if any: the same pid (segfault
  * line ↔ coredump entry, OOM report ↔ reaper) or the same unit (coredump ↔ the unit's exit,
@@ -197,24 +205,15 @@ function findIncident(
   instanceId: string,
 ): { row: OpenIncidentRow; incident: Incident; sameIncident: boolean } | null {
   if (c.pid === null && c.unit === null) return null;
-  const row = db
-    .query(
-      `SELECT id, occurrences, aggregated, cursors_json, pid, unit, lines_json, incident_json FROM events
-        WHERE instance_id = ?1 AND incident_json IS NOT NULL AND last_seen >= ?2
-          AND coalesce(json_extract(incident_json, '$.kind'), 'crash') = ?5
-          AND ((?3 IS NOT NULL AND (json_extract(incident_json, '$.pid') = ?3 OR pid = ?3))
-               OR (?4 IS NOT NULL AND unit = ?4 AND (?6 IS NULL OR process = ?6)))
-        ORDER BY last_seen DESC LIMIT 1`,
-    )
-    .get(
-      instanceId,
-      c.timestampUs - INCIDENT_WINDOW_US[wanted.kind],
-      c.pid,
-      c.unit,
-      wanted.kind,
-      // A crash in a scope meets another crash there only when it is the same program.
-      wanted.kind === "crash" ? crashProgramInScope(c) : null,
-    ) as OpenIncidentRow | null;
+  const row = db.query(OPEN_INCIDENT_SQL).get(
+    instanceId,
+    c.timestampUs - INCIDENT_WINDOW_US[wanted.kind],
+    c.pid,
+    c.unit,
+    wanted.kind,
+    // A crash in a scope meets another crash there only when it is the same program.
+    wanted.kind === "crash" ? crashProgramInScope(c) : null,
+  ) as OpenIncidentRow | null;
   if (!row) return null;
   const incident = JSON.parse(row.incident_json) as Incident;
   const pidsAgree = c.pid === null || incident.pid === null || c.pid === incident.pid;

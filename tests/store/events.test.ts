@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { parseSmartctlReport } from "../../src/parse/smartctl.ts";
 import { FIXTURES } from "../_fixtures.ts";
 import { openStore, SCHEMA_VERSION, StoreError } from "../../src/store/db.ts";
-import { commitEvent, countEvents, getEvent, queryEvents, type CommitPolicy } from "../../src/store/events.ts";
+import { commitEvent, countEvents, getEvent, OPEN_INCIDENT_SQL, queryEvents, type CommitPolicy } from "../../src/store/events.ts";
 import { unitFailure as candidate } from "../_builders.ts";
 
 let dir: string;
@@ -80,6 +80,15 @@ describe("openStore", () => {
   test("readonly open of a missing database says who creates it", () => {
     expect(() => openStore(join(dir, "none.db"), { readonly: true })).toThrow(/daemon/);
   });
+});
+
+test("the lookup of the event a line joins reads recent events through the index, not every stored event", () => {
+  const db = openStore(":memory:");
+  const plan = db.query(`EXPLAIN QUERY PLAN ${OPEN_INCIDENT_SQL}`).all(...Array(6).fill(null)) as { detail: string }[];
+  db.close();
+  const details = plan.map((p) => p.detail).join("; ");
+  expect(details).toContain("USING INDEX idx_events_seen");
+  expect(details).not.toMatch(/SCAN events(?! USING)/);
 });
 
 describe("commitEvent: cooldown and aggregation", () => {
