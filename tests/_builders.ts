@@ -113,3 +113,17 @@ export function ntfyTestConfig(url: string, over: Partial<Config["ntfy"]> = {}):
   const defaults = parseConfig("", "config.toml", { env: { HOME: "/nonexistent" }, hostname: "test" }).ntfy;
   return { ...defaults, url, alertTiers: ["T1", "T2"], timeoutMs: 5000, ...over };
 }
+
+/** [incidents] on defaults: no ignore or quiet lists, the documented resolution windows. */
+export function incidentsTestConfig(): Config["incidents"] {
+  return {
+    ignoreUnits: [],
+    quietUnits: [],
+    ignorePrograms: [],
+    quietPrograms: [],
+    resolveUnitMs: 300_000,
+    resolveProgramMs: 86_400_000,
+    resolveDiskMs: 86_400_000,
+    resolveOtherMs: 3_600_000,
+  };
+}

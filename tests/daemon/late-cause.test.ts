@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "bun:sqlite";
-import type { Config } from "../../src/config/schema.ts";
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
 import { EventWriter } from "../../src/daemon/writer.ts";
 import { createCrashEnricher } from "../../src/enrich/crash.ts";
@@ -17,7 +16,7 @@ import { OutboxSender } from "../../src/notify/sender.ts";
 import type { RunResult, Runner } from "../../src/run.ts";
 import { openStore } from "../../src/store/db.ts";
 import type { StoredEventWithLines } from "../../src/store/events.ts";
-import { ntfyTestConfig } from "../_builders.ts";
+import { ntfyTestConfig, incidentsTestConfig } from "../_builders.ts";
 import { fixturePath, triageFixture } from "../_fixtures.ts";
 import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
 
@@ -31,16 +30,7 @@ import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
 
 const quiet = { warn() {}, debug() {}, info() {}, error() {} };
 const cInfo = readFileSync(fixturePath("real/coredumpctl-info.txt"), "utf8").split(/\n\n(?=\s*PID: )/)[0] as string;
-const incidentsConfig: Config["incidents"] = {
-  ignoreUnits: [],
-  quietUnits: [],
-  ignorePrograms: [],
-  quietPrograms: [],
-  resolveUnitMs: 300_000,
-  resolveProgramMs: 86_400_000,
-  resolveDiskMs: 86_400_000,
-  resolveOtherMs: 3_600_000,
-};
+const incidentsConfig = incidentsTestConfig();
 
 let db: Database;
 let proc: string;

@@ -12,8 +12,7 @@ import { markSent, nextPending, releaseAllEnriching, type OutboxRow } from "../.
 import { IncidentStep } from "../../src/daemon/incident-step.ts";
 import { incidentPolicy } from "../../src/incidents/policy.ts";
 import { withSequence } from "../../src/notify/incident-alert.ts";
-import { ntfyTestConfig } from "../_builders.ts";
-import type { Config } from "../../src/config/schema.ts";
+import { ntfyTestConfig, incidentsTestConfig } from "../_builders.ts";
 import type { Notification } from "../../src/text/alert.ts";
 import type { StoredEventWithLines } from "../../src/store/events.ts";
 import { triageFixture } from "../_fixtures.ts";
@@ -183,16 +182,7 @@ test("alerts a crashed daemon left waiting for enrichment are written and releas
 
 function incidentStep(): IncidentStep {
   const ntfy = ntfyTestConfig("https://ntfy.example/t", { alertTiers: ["T1", "T2", "T3", "T4"], minSeverity: {} });
-  const incidentsConfig: Config["incidents"] = {
-    ignoreUnits: [],
-    quietUnits: [],
-    ignorePrograms: [],
-    quietPrograms: [],
-    resolveUnitMs: 300_000,
-    resolveProgramMs: 86_400_000,
-    resolveDiskMs: 86_400_000,
-    resolveOtherMs: 3_600_000,
-  };
+  const incidentsConfig = incidentsTestConfig();
   return new IncidentStep({
     instanceId: "box",
     policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),
