@@ -13,7 +13,9 @@
 //   7. the parser fuzzer (scripts/fuzz-parsers.ts), a long run with a new seed each time.
 //   8. the kernel fast path and the footprint (scripts/bench-footprint.ts): OOM → ntfy latency
 //      journal only vs fast path, idle RSS beside bare Bun, idle CPU, RSS after a storm.
-// Environment: BENCH_ONLY=replay (sections 1 and 2 only), BENCH_BIN (another build to measure,
+//   3b. storing one event into a database holding BENCH_STORED_EVENTS (default 10,000) events,
+//      with and without the index the lookup of a line's event uses.
+// Environment: BENCH_ONLY=replay (sections 1 and 2 only) or store (3b only), BENCH_BIN (another build to measure,
 // e.g. an older revision's, for a side-by-side figure), BENCH_ENTRIES (default 1000000),
 // BENCH_RUNS (default 5), BENCH_DIR, and
 // bench-daemon.ts's BENCH_KILLS, BENCH_IDLE_S, BENCH_STORM_LINES, bench-probes.ts's
@@ -182,6 +184,53 @@ function benchQuery(home: string): void {
   console.log(`the query itself, in-process          : ${fmt(median(inProcess), 2)} ms`);
 }
 
+/**
+ * 3b. Storing one event into a database that already holds many: every commit looks for the
+ * recent event a line joins (same pid or unit within the incident window). Side by side in one
+ * run: with the index on (instance_id, last_seen) and with it dropped, as before migration 8.
+ */
+function benchCommit(): void {
+  const stored = Number(process.env["BENCH_STORED_EVENTS"] ?? 10_000);
+  const dir = mkdtempSync(join(tmpdir(), "logtriage-bench-commit-"));
+  try {
+    const db = openStore(join(dir, "events.db"));
+    const policy = { instanceId: "bench", cooldownMs: 300_000, aggregateThreshold: 3 };
+    const t0 = 1_800_000_000_000_000;
+    const failure = (unit: string, pid: number, timestampUs: number): Candidate => ({
+      tier: "T3",
+      severity: "medium",
+      rule: "unit-failed",
+      summary: `Service failed: ${unit} (exit-code)`,
+      process: null,
+      pid,
+      unit,
+      timestampUs,
+      facts: { kind: "unit", unit, result: "exit-code", exitCode: "exited", exitStatus: "1", restartCount: null },
+      entries: [],
+    });
+    db.transaction(() => {
+      for (let i = 0; i < stored; i++) commitEvent(db, failure(`u${i}.service`, 1000 + i, t0 + i * 60_000_000), policy);
+    })();
+    let next = stored;
+    const commits = (): number[] =>
+      Array.from({ length: 200 }, () => {
+        const i = next++;
+        const start = performance.now();
+        commitEvent(db, failure(`new${i}.service`, 5_000_000 + i, t0 + i * 60_000_000), policy);
+        return performance.now() - start;
+      });
+    const indexed = commits();
+    db.run("DROP INDEX idx_events_seen");
+    const scanned = commits();
+    db.close();
+    console.log(`\n## storing one event with ${fmt(stored)} stored (200 commits each way, medians)`);
+    console.log(`with the (instance_id, last_seen) index: ${fmt(median(indexed), 3)} ms`);
+    console.log(`without it (before migration 8)        : ${fmt(median(scanned), 3)} ms  (×${fmt(median(scanned) / median(indexed), 1)})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (!existsSync(BIN)) {
   console.error(`${BIN} is missing: run 'npm run build' first (bun run bench does).`);
   process.exit(2);
@@ -203,9 +252,11 @@ async function benchFuzz(): Promise<void> {
 const home = mkdtempSync(join(tmpdir(), "logtriage-bench-"));
 try {
   console.log(`logtriage bench: ${new Date().toISOString()}, ${process.arch}, bun ${Bun.version}`);
-  await benchReplay(home);
-  if (process.env["BENCH_ONLY"] !== "replay") {
+  if (process.env["BENCH_ONLY"] === "store") benchCommit();
+  else await benchReplay(home);
+  if (process.env["BENCH_ONLY"] === undefined) {
     benchQuery(home);
+    benchCommit();
     await benchDaemon();
     await benchFootprint();
     await benchProbes();
