@@ -173,7 +173,9 @@ pattern = "^end of storm"
     const notes = daemon
       .output()
       .split("\n")
-      .filter((l) => /memory trimmed/.test(l));
+      // The trims, and any restart of the journal reader during the storm (a stall taken for
+      // one would show here).
+      .filter((l) => /memory trimmed|restarting journalctl|stalled/.test(l));
     return { idle, peakKb, after: memSplit(daemon.proc.pid), trimsAtS, timeline, notes };
   } finally {
     await daemon.stop();
