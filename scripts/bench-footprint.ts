@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNtfyStandIn } from "../tests/_ntfy-standin.ts";
+import { BIN } from "../tests/cli/_run.ts";
 import { events, startDaemon, until } from "../tests/e2e/_daemon.ts";
 import { ensureJournald } from "../tests/e2e/_system.ts";
 import { oomToPostLatencies, percentile, storm } from "./bench-daemon.ts";
@@ -158,7 +159,15 @@ pattern = "^end of storm"
           .reduce((n, e) => n + e.occurrences, 0) >= 4,
       600_000,
       50,
-    );
+    ).catch((error) => {
+      // Say what the daemon saw, so that a storm it did not get through can be looked into.
+      const status = Bun.spawnSync([BIN, "status", "--json"], { env: daemon.box.env }).stdout.toString();
+      const stored = events(daemon.dbPath).filter((e) => e.rule.startsWith("lt-storm"));
+      throw new Error(
+        `${(error as Error).message}\nstored: ${JSON.stringify(stored.map((e) => [e.rule, e.occurrences]))}\nstatus: ${status}\n` +
+          `daemon output (last 30 lines):\n${daemon.output().split("\n").slice(-30).join("\n")}`,
+      );
+    });
     const peakKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, "utf8"))?.[1] ?? NaN);
     const trimsBefore = [...daemon.output().matchAll(TRIMMED)].length;
     const trimsAtS: number[] = [];
