@@ -122,9 +122,12 @@ export class JournalSource implements Source {
     // before v255 with --after-cursor and matches skips the first *matching* entry when the
     // cursor's entry does not match (systemd#30288, fixed by #30336) — the journal's tail
     // rarely matches, so a first start lost the first event after it.
-    if (this.firstStartUs !== null) args.push(`--since=@${(this.firstStartUs / 1e6).toFixed(6)}`);
-    else if (this.position !== null) args.push(`--cursor=${this.position}`);
-    else if (this.options.sinceUs != null) args.push(`--since=@${(this.options.sinceUs / 1e6).toFixed(6)}`);
+    // --lines=all with either: --follow implies --lines=10, and from a cursor journalctl prints
+    // ten entries, then waits for the journal to change before printing the rest (systemd#4739,
+    // seen on 252 after a 200,000-line storm: the backlog sat unread until the next write).
+    if (this.firstStartUs !== null) args.push(`--since=@${(this.firstStartUs / 1e6).toFixed(6)}`, "--lines=all");
+    else if (this.position !== null) args.push(`--cursor=${this.position}`, "--lines=all");
+    else if (this.options.sinceUs != null) args.push(`--since=@${(this.options.sinceUs / 1e6).toFixed(6)}`, "--lines=all");
     else args.push("--lines=0");
     if (this.options.matches) args.push(...this.options.matches);
     return args;

@@ -123,6 +123,32 @@ describe.skipIf(!isRoot)("journal source (root: real journald)", () => {
     expect(fromOwn.got).toEqual(["third"]);
   });
 
+  test("resuming with more than ten entries waiting reads them all while the journal stays quiet (journalctl -f showed ten: systemd#4739)", async () => {
+    const id = `lt-src-${process.pid}-e`;
+    const position = await new JournalSource({ after: null, matches: null, log: quiet }).tailCursor();
+    expect(position).toMatch(/^s=/);
+    const lines = Array.from({ length: 40 }, (_, i) => `waiting ${i}`);
+    logLines(id, lines);
+    await until(() =>
+      Bun.spawnSync(["journalctl", "--quiet", "-o", "cat", `SYSLOG_IDENTIFIER=${id}`])
+        .stdout.toString()
+        .includes("waiting 39"),
+    );
+    // journald tells readers of a write up to 250 ms after it (POST_CHANGE_TIMER_INTERVAL_USEC);
+    // once that has passed and nothing more is logged, a reader that waits for the journal to
+    // change before printing past the tenth entry stops there. (A later write would only hide it.)
+    await Bun.sleep(1_000);
+    const run = await collect(
+      new JournalSource({ after: position, matches: [`SYSLOG_IDENTIFIER=${id}`], log: quiet }),
+      id,
+      (got) => got.length >= 40,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    expect(run.got).toEqual(lines);
+  }, 20_000);
+
   test("with no position, --backfill's time reads back history instead of starting at the end", async () => {
     const id = `lt-src-${process.pid}-c`;
     logLines(id, ["from before the start"]);
