@@ -440,10 +440,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     const lock = lockMemory();
     if (!lock.locked) log.info(lock.reason);
     if (debugLog)
-      debugLog &&
-        void memoryNote().then((note) =>
-          log.debug(`start-up memory trimmed, ${lock.locked ? `${lock.what} locked` : "not locked"}; ${note}`),
-        );
+      void memoryNote().then((note) =>
+        log.debug(`start-up memory trimmed, ${lock.locked ? `${lock.what} locked` : "not locked"}; ${note}`),
+      );
   }, 2_000).unref();
   const watchdog = systemd ? startWatchdog(systemd, source, beat, log) : null;
   // [db] retention, ten minutes after start and then daily. Its code is not needed again until
