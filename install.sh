@@ -384,6 +384,9 @@ Type=notify
 NotifyAccess=main
 WatchdogSec=60
 ExecStart=%h/.local/bin/logtriage daemon
+# Reload: the daemon stops cleanly and starts again in place (same pid), reading the
+# configuration anew; a configuration that does not load is refused and the old one kept.
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
 # Exit 2 is a configuration or usage error: restarting every 5 s will not fix it.
@@ -437,6 +440,9 @@ NotifyAccess=main
 WatchdogSec=60
 User=root
 ExecStart=/usr/local/bin/logtriage daemon
+# Reload: the daemon stops cleanly and starts again in place (same pid), reading the
+# configuration anew; a configuration that does not load is refused and the old one kept.
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
 # Exit 2 is a configuration or usage error: restarting every 5 s will not fix it.

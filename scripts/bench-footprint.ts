@@ -184,7 +184,7 @@ pattern = "^end of storm"
       .split("\n")
       // The trims, and any restart of the journal reader during the storm (a stall taken for
       // one would show here).
-      .filter((l) => /memory trimmed|restarting journalctl|stalled/.test(l));
+      .filter((l) => /memory trimmed|restarting journalctl|stalled|in place/.test(l));
     return { idle, peakKb, after: memSplit(daemon.proc.pid), trimsAtS, timeline, notes };
   } finally {
     await daemon.stop();

@@ -55,7 +55,8 @@ import { createMonitors } from "../monitors/monitors.ts";
 import type { Monitor } from "../monitors/monitor.ts";
 import { processRunner } from "../run.ts";
 import { trimStartupMemory } from "./trim.ts";
-import { memoryNote, settleAfterBursts } from "./settle.ts";
+import { IdleFloor, memoryNote, readMemory, settleAfterBursts, stormLeftMemory } from "./settle.ts";
+import { RESTARTED_ENV, RestartInPlace, restartedFrom } from "./restart.ts";
 import { lockMemory } from "./mlock.ts";
 import { openSystemdNotifier, watchdogPingMs, type SystemdNotifier } from "./sd-notify.ts";
 import { sleep } from "../sleep.ts";
@@ -87,9 +88,20 @@ export interface DaemonOptions {
    * assembler). Without it the fast path stays off.
    */
   newTriage?: () => Triage;
+  /**
+   * Asks the caller to stop the daemon cleanly and restart it in place (restart.ts): the
+   * daemon calls it when a storm left memory the runtime keeps. Without it, it never does.
+   */
+  requestRestart?: (why: string) => void;
 }
 
 const HEARTBEAT_MS = 5_000;
+/** Start-up (its trim, the first collections) is over by then: the idle floor is measured from here. */
+const FLOOR_AFTER_START_MS = 10_000;
+/** A burst this large is a storm; smaller ones leave too little behind to restart for. */
+const STORM_ENTRIES = 20_000;
+/** Restarts in place for memory at least this far apart. */
+const RESTART_GAP_MS = 600_000;
 
 /** Where the local API answers, for links in alerts; null when it is off or on a Unix socket (no URL reaches it). */
 function apiBaseUrl(listen: Config["http"]["listen"]): string | null {
@@ -366,6 +378,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   log.info(
     `logtriage ${VERSION} daemon: instance ${config.instance.id} (${config.instance.role}), source ${selection.name ?? "none"} — ${selection.reason}; db ${db.filename}; ${notificationTarget(config)}`,
   );
+  const restarted = restartedFrom(process.env[RESTARTED_ENV]);
+  // Not passed on to journalctl and the tools the daemon runs.
+  delete process.env[RESTARTED_ENV];
+  if (restarted) log.info(`restarted in place: ${restarted.why}`);
   if (!source) log.error(`no log source can be read, so nothing will be detected: ${selection.reason}`);
   if (selection.name === "journal") log.info(`kernel fast path ${fastPath ? "on" : "off"}: ${fastPathReason}`);
 
@@ -409,7 +425,10 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   });
   const systemd = openSystemdNotifier();
   /** Writes the heartbeat row (and systemd's STATUS=); false when the database refused it. */
+  // The idle floor a storm is measured against: from when start-up has settled.
+  const idleFloor = new IdleFloor();
   const beat = (): boolean => {
+    if (Date.now() - startedUs / 1000 >= FLOOR_AFTER_START_MS) idleFloor.observe(readMemory());
     try {
       const s = state();
       writeHeartbeat(db, process.pid, startedUs, Date.now() * 1000, s);
@@ -481,6 +500,20 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     },
     Math.max(250, Math.min(5_000, config.ntfy.updateIntervalMs / 4)),
   );
+  // A storm's heap the runtime keeps after the trim's full collection: given back by a restart
+  // in place, once the storm is over and no enrichment would be cut short, at most every
+  // RESTART_GAP_MS (a fresh image's own storm waits, so no loop).
+  const restartIfStormLeftMemory = (entries: number) => {
+    const idle = idleFloor.get();
+    const now = readMemory();
+    const lastMs = restarted?.atMs ?? 0;
+    if (!o.requestRestart || entries < STORM_ENTRIES || !idle || !now || !enrichment.quiet) return;
+    if (Date.now() - lastMs < RESTART_GAP_MS || !stormLeftMemory(idle, now)) return;
+    const mb = (kb: number) => (kb / 1024).toFixed(1);
+    o.requestRestart(
+      `a burst of ${entries} entries left the heap at ${mb(now.anonKb)} MB against ${mb(idle.anonKb)} MB idle, memory the runtime keeps`,
+    );
+  };
   const settle = settleAfterBursts({
     // A storm fills SQLite's page cache (up to 2 MB a connection by default); read again from
     // the OS's file cache when next needed.
@@ -489,10 +522,11 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     // adding both counted each kept record twice), plus the fast path's kernel records.
     entriesRead: () => (source?.stats.recordsRead ?? 0) + (fastPath?.pipeline.counters.entries ?? 0),
     onTrim: (r, entries) => {
-      if (!debugLog) return;
-      void memoryNote().then((note) =>
-        log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}; ${note}`),
-      );
+      if (debugLog)
+        void memoryNote().then((note) =>
+          log.debug(`after a burst of ${entries} entries: memory trimmed${r.error ? ` (${r.error})` : ""}; ${note}`),
+        );
+      restartIfStormLeftMemory(entries);
     },
   });
   const firstRetention = setTimeout(retain, 600_000);
@@ -524,7 +558,8 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     const unstored = writer.close();
     if (unstored > 0) log.error(`stopping with ${unstored} monitor event(s) the database refused; they are lost`);
     await http?.stop();
-    systemd?.send("STOPPING=1");
+    // Restarting in place: the same pid comes back and says READY=1 again, as after a reload.
+    systemd?.send(signal.reason instanceof RestartInPlace ? "RELOADING=1" : "STOPPING=1");
     clearInterval(heartbeat);
     blindness.stop();
     if (watchdog) clearInterval(watchdog);

@@ -136,3 +136,53 @@ export function settleAfterBursts(options: SettleOptions): ReturnType<typeof set
   timer.unref();
   return timer;
 }
+
+/** Resident memory from /proc/self/status, kB: all of it, and the anonymous part. */
+export interface MemoryReading {
+  rssKb: number;
+  anonKb: number;
+}
+
+/** Pure: VmRSS and RssAnon of a /proc/PID/status text; null when either is missing. */
+export function parseMemoryReading(statusText: string): MemoryReading | null {
+  const kb = (field: string) => new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(statusText)?.[1];
+  const rss = kb("VmRSS");
+  const anon = kb("RssAnon");
+  return rss === undefined || anon === undefined ? null : { rssKb: Number(rss), anonKb: Number(anon) };
+}
+
+export function readMemory(): MemoryReading | null {
+  try {
+    return parseMemoryReading(readFileSync("/proc/self/status", "utf8"));
+  } catch {
+    // No /proc: nothing to compare, so no restart for memory.
+    return null;
+  }
+}
+
+/** What a storm may leave behind before the daemon restarts in place to give it back. */
+const LEFT_FRACTION = 0.1;
+const LEFT_MIN_KB = 2048;
+
+/**
+ * Pure: whether a storm left memory behind that the runtime will not give back: after the
+ * settle trim's full collection, anonymous memory (the heap; file pages are the binary's and
+ * come and go) is still above its idle floor by more than a tenth of the idle RSS, and at least
+ * 2 MB. The daemon then restarts in place (restart.ts).
+ */
+export function stormLeftMemory(idle: MemoryReading, now: MemoryReading): boolean {
+  return now.anonKb - idle.anonKb > Math.max(LEFT_MIN_KB, idle.rssKb * LEFT_FRACTION);
+}
+
+/** The idle floor: the reading with the least anonymous memory seen, once start-up has settled. */
+export class IdleFloor {
+  private floor: MemoryReading | null = null;
+
+  observe(reading: MemoryReading | null): void {
+    if (reading && (this.floor === null || reading.anonKb < this.floor.anonKb)) this.floor = reading;
+  }
+
+  get(): MemoryReading | null {
+    return this.floor;
+  }
+}

@@ -92,6 +92,11 @@ export class EnrichmentStage {
     return this.queue.length + this.running;
   }
 
+  /** Nothing queued, running or still looking late: a stop now cuts no enrichment short. */
+  get quiet(): boolean {
+    return this.pending === 0 && this.lateRunning === 0;
+  }
+
   /** Call after the event's transaction committed. */
   enqueue(eventId: string, candidate: Candidate): void {
     const enrichers = this.options.enrichers.filter((e) => e.applies(candidate));

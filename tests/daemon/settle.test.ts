@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { settleAfterBursts, trimAfterBurst } from "../../src/daemon/settle.ts";
+import { IdleFloor, parseMemoryReading, readMemory, settleAfterBursts, stormLeftMemory, trimAfterBurst } from "../../src/daemon/settle.ts";
 
 test("after a burst and a quiet spell the memory is trimmed once; no burst trims nothing", async () => {
   let entries = 0;
@@ -45,4 +45,34 @@ test("the caches are released before the trim; a release that fails is reported,
   });
   expect(failed.error).toBe("caches not released: database is locked");
   expect(failed.ranges).toBeGreaterThan(0);
+});
+
+test("parseMemoryReading takes VmRSS and RssAnon from /proc/PID/status; null when either is missing", () => {
+  const status = "Name:\tlogtriage\nVmHWM:\t   70000 kB\nVmRSS:\t   35600 kB\nRssAnon:\t    9800 kB\nRssFile:\t   25800 kB\n";
+  expect(parseMemoryReading(status)).toEqual({ rssKb: 35600, anonKb: 9800 });
+  expect(parseMemoryReading("VmRSS:\t 100 kB\n")).toBeNull();
+  expect(readMemory()?.rssKb).toBeGreaterThan(0);
+});
+
+test("a storm left memory when the heap stays above its idle floor by more than a tenth of idle RSS, and 2 MB", () => {
+  const idle = { rssKb: 35_600, anonKb: 9_800 };
+  // Measured after a 200,000-line storm and the trim's full collection: +6.3 MB of heap.
+  expect(stormLeftMemory(idle, { rssKb: 38_000, anonKb: 16_100 })).toBe(true);
+  // Within a tenth of idle RSS (3.56 MB): what a smaller burst leaves.
+  expect(stormLeftMemory(idle, { rssKb: 45_000, anonKb: 13_000 })).toBe(false);
+  // File pages (the binary's) do not count: they come and go on their own.
+  expect(stormLeftMemory(idle, { rssKb: 60_000, anonKb: 10_000 })).toBe(false);
+  // On a tiny idle figure, at least 2 MB.
+  expect(stormLeftMemory({ rssKb: 10_000, anonKb: 2_000 }, { rssKb: 12_000, anonKb: 3_900 })).toBe(false);
+  expect(stormLeftMemory({ rssKb: 10_000, anonKb: 2_000 }, { rssKb: 12_000, anonKb: 4_100 })).toBe(true);
+});
+
+test("the idle floor is the reading with the least heap", () => {
+  const floor = new IdleFloor();
+  expect(floor.get()).toBeNull();
+  floor.observe({ rssKb: 36_000, anonKb: 10_000 });
+  floor.observe(null);
+  floor.observe({ rssKb: 70_000, anonKb: 31_000 });
+  floor.observe({ rssKb: 35_000, anonKb: 9_500 });
+  expect(floor.get()).toEqual({ rssKb: 35_000, anonKb: 9_500 });
 });

@@ -495,6 +495,23 @@ describe.skipIf(!isRoot)("install.sh as an unprivileged user with a real systemd
     expect(await show("logtriage-digest.timer", "ActiveState")).toBe("active");
     expect(await show("logtriage-digest.timer", "TimersCalendar")).toContain("OnCalendar=Sun *-*-* 09:00:00");
 
+    // Reload: the daemon restarts in place (RELOADING=1, exec, READY=1): a fresh start (its
+    // heartbeat row says when) in the same main pid, active again, not counted as a restart.
+    const daemonRow = async () =>
+      (JSON.parse((await asUser([binPath(), "status", "--json"])).stdout) as { daemon: { pid: number; started: string | null } }).daemon;
+    const before = await daemonRow();
+    expect((await systemctl("reload", "logtriage.service")).code).toBe(0);
+    await until("the fresh image's heartbeat", async () => (await daemonRow()).started !== before.started, 15_000, 100);
+    await until(
+      "the reloaded service active again",
+      async () => (await show("logtriage.service", "ActiveState")) === "active",
+      15_000,
+      100,
+    );
+    expect((await daemonRow()).pid).toBe(before.pid);
+    expect(await show("logtriage.service", "MainPID")).toBe(String(before.pid));
+    expect(await show("logtriage.service", "NRestarts")).toBe("0");
+
     const verify = await asUser(["systemd-analyze", "--user", "verify", ...UNITS.map((u) => join(unitDir(), u))]);
     expect(verify.stdout + verify.stderr).toBe("");
     expect(verify.code).toBe(0);
