@@ -12,7 +12,7 @@ import { resolveConfig } from "../src/config/defaults.ts";
 import { IncidentStep } from "../src/daemon/incident-step.ts";
 import { EventWriter } from "../src/daemon/writer.ts";
 import type { Candidate } from "../src/event.ts";
-import { incidentPolicy } from "../src/incidents/policy.ts";
+import { incidentPolicy, resolveWindows } from "../src/incidents/policy.ts";
 import { alertFor } from "../src/notify/alert.ts";
 import { withSequence } from "../src/notify/incident-alert.ts";
 import { openStore } from "../src/store/db.ts";
@@ -51,12 +51,7 @@ function run(candidates: readonly Candidate[], withIncidents: boolean): number[]
         instanceId: "bench",
         policy: incidentPolicy(config),
         rules: { updateIntervalMs: config.ntfy.updateIntervalMs },
-        windows: {
-          unitMs: config.incidents.resolveUnitMs,
-          programMs: config.incidents.resolveProgramMs,
-          diskMs: config.incidents.resolveDiskMs,
-          otherMs: config.incidents.resolveOtherMs,
-        },
+        windows: resolveWindows(config.incidents),
         onResolve: "update",
         toNotification,
         click: null,

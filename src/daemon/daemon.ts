@@ -46,7 +46,7 @@ import type { UnitStart } from "../classify/unit-history.ts";
 import { unitStateVia } from "./unit-state.ts";
 import { ControlSubscriber, controlKeyPath, loadOrCreateControlKey, muteButton } from "./control.ts";
 import type { Notification, NtfyAction } from "../text/alert.ts";
-import { incidentPolicy } from "../incidents/policy.ts";
+import { incidentPolicy, resolveWindows } from "../incidents/policy.ts";
 import { withSequence } from "../notify/incident-alert.ts";
 import { EnrichmentStage } from "../enrich/stage.ts";
 import { createEnrichers } from "../enrich/registry.ts";
@@ -277,12 +277,7 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     instanceId: config.instance.id,
     policy: incidentPolicy(config),
     rules: { updateIntervalMs: config.ntfy.updateIntervalMs },
-    windows: {
-      unitMs: config.incidents.resolveUnitMs,
-      programMs: config.incidents.resolveProgramMs,
-      diskMs: config.incidents.resolveDiskMs,
-      otherMs: config.incidents.resolveOtherMs,
-    },
+    windows: resolveWindows(config.incidents),
     onResolve: config.ntfy.onResolve,
     toNotification,
     click: config.ntfy.click,

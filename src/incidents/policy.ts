@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Candidate, Severity, Tier } from "../event.ts";
 import { BLIND_RULE, PRESSURE_RISING_RULE } from "./fingerprint.ts";
-import { severityRank } from "./lifecycle.ts";
+import { severityRank, type ResolveWindows } from "./lifecycle.ts";
 
 // The alert policy: which events are never stored (ignore), which are stored but never alert
 // (quiet), and which tiers and severities reach the phone. Pure; built once from the config.
@@ -29,6 +29,16 @@ function matcher(patterns: readonly string[]): (name: string | null) => boolean 
         ),
     );
   return (name) => name !== null && (exact.has(name) || globs.some((g) => g.test(name)));
+}
+
+/** The quiet windows after which an incident of each kind is over, from `[incidents] resolve_*`. */
+export function resolveWindows(incidents: Config["incidents"]): ResolveWindows {
+  return {
+    unitMs: incidents.resolveUnitMs,
+    programMs: incidents.resolveProgramMs,
+    diskMs: incidents.resolveDiskMs,
+    otherMs: incidents.resolveOtherMs,
+  };
 }
 
 export function incidentPolicy(config: Pick<Config, "ntfy" | "incidents">): IncidentPolicy {

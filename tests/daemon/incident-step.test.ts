@@ -8,7 +8,7 @@ import { parseUnitState } from "../../src/daemon/unit-state.ts";
 import { staleCandidate } from "../../src/monitors/timers.ts";
 import { pressureCandidate, risingPressureCandidate } from "../../src/monitors/psi.ts";
 import { EventWriter } from "../../src/daemon/writer.ts";
-import { incidentPolicy } from "../../src/incidents/policy.ts";
+import { incidentPolicy, resolveWindows } from "../../src/incidents/policy.ts";
 import { alertFor } from "../../src/notify/alert.ts";
 import { withSequence } from "../../src/notify/incident-alert.ts";
 import type { Notification } from "../../src/text/alert.ts";
@@ -52,12 +52,7 @@ function setup(over: { onResolve?: Config["ntfy"]["onResolve"] } = {}): { writer
     instanceId: "vm",
     policy: incidentPolicy({ ntfy, incidents: incidentsConfig }),
     rules: { updateIntervalMs: ntfy.updateIntervalMs },
-    windows: {
-      unitMs: incidentsConfig.resolveUnitMs,
-      programMs: incidentsConfig.resolveProgramMs,
-      diskMs: incidentsConfig.resolveDiskMs,
-      otherMs: incidentsConfig.resolveOtherMs,
-    },
+    windows: resolveWindows(incidentsConfig),
     onResolve: over.onResolve ?? "update",
     toNotification,
     click: null,

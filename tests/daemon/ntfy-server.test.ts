@@ -1,62 +1,25 @@
 import { afterEach, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { openStore } from "../../src/store/db.ts";
-import { enqueueAlert } from "../../src/store/outbox.ts";
-import { BIN, cli, sandbox, type Sandbox } from "../cli/_run.ts";
-import { startNtfyStandIn, type NtfyStandIn } from "../_ntfy-standin.ts";
+import { until as waitUntil } from "../_builders.ts";
+import { cli } from "../cli/_run.ts";
+import { boxWithQueuedAlert, startDaemonOn, stopDaemonsAndStandIns } from "./_ntfy-daemon.ts";
 
 // The compiled daemon against a local ntfy playing a 2.16+ server, then an older one: after
 // one alert with a sequence id, status and doctor say which it is, from the daemon's heartbeat.
 
-const boxes: Sandbox[] = [];
-const standIns: NtfyStandIn[] = [];
-const daemons: ReturnType<typeof Bun.spawn>[] = [];
-afterEach(async () => {
-  for (const d of daemons.splice(0)) {
-    if (d.exitCode === null) d.kill("SIGKILL");
-    await d.exited;
-  }
-  for (const s of standIns.splice(0)) await s.stop();
-  for (const b of boxes.splice(0)) rmSync(b.home, { recursive: true, force: true });
-});
+afterEach(stopDaemonsAndStandIns);
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
+const until = (what: string, check: () => boolean) => waitUntil(what, check, 30_000, 100);
 
 async function daemonAgainst(sequenceIds: boolean): Promise<{
   status: () => string;
   statusJson: () => { outbox: { updates_in_place: boolean | null } };
   doctor: () => { name: string; status: string; detail: string; fix?: string }[];
 }> {
-  const box = sandbox();
-  boxes.push(box);
-  const ntfy = await startNtfyStandIn({ sequenceIds });
-  standIns.push(ntfy);
-  const config = join(box.configDir, "config.toml");
-  writeFileSync(
-    config,
-    `[instance]\nid = "server-box"\n[ntfy]\nurl = "${ntfy.topicUrl("alerts")}"\n[sources]\nuse = "kmsg"\n[psi]\nenabled = false\n`,
-  );
-  const dbPath = join(box.home, "events.db");
-  const db = openStore(dbPath);
-  enqueueAlert(
-    db,
-    "ev-1",
-    { title: "OOM kill: stress", message: "m", priority: 5, tags: [], click: null, sequenceId: "logtriage-inc1" },
-    Date.now() * 1000,
-  );
-  db.close();
-  const args = ["--config", config, "--db", dbPath];
+  const { box, args } = await boxWithQueuedAlert({ instanceId: "server-box", ntfy: { sequenceIds }, sequenceId: "logtriage-inc1" });
   const before = cli(box, ["status", ...args]).stdout;
   // Nothing known before the daemon sent anything.
   expect(before).not.toContain("ntfy:  ");
-  daemons.push(Bun.spawn([BIN, "daemon", ...args], { env: box.env, stdout: "ignore", stderr: "ignore" }));
+  startDaemonOn({ box, args });
   return {
     status: () => cli(box, ["status", ...args]).stdout,
     statusJson: () => JSON.parse(cli(box, ["status", "--json", ...args]).stdout),

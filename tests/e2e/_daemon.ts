@@ -1,8 +1,9 @@
 import { Database } from "bun:sqlite";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, sandbox, type Sandbox } from "../cli/_run.ts";
 import { until as waitUntil } from "../_builders.ts";
+import { ensureJournald, ensureUserManager, type Journald, type UserManager } from "./_system.ts";
 
 /** The shared wait, with the 15 s these end-to-end checks have always allowed by default. */
 export function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 25): Promise<void> {
@@ -106,6 +107,61 @@ export async function startDaemon(configToml: string, args: string[] = [], wrap:
     },
   };
   return d;
+}
+
+/**
+ * A config with one custom rule for `marker <word>` lines logged under the identifier
+ * `lt-<name>-e2e`, stored as "<name> marker <word>": a test logs one after what it caused and
+ * waits for it, so that everything before it has been read.
+ */
+export function markerConfig(name: string): string {
+  return `
+[instance]
+id = "e2e-${name}"
+
+[[rules.custom]]
+name = "lt-${name}-marker"
+tier = "T5"
+identifier = "lt-${name}-e2e"
+pattern = "marker (?<process>\\\\w+)"
+summary = "${name} marker {process}"
+`;
+}
+
+export interface DaemonOnSystem {
+  readonly manager: UserManager;
+  readonly daemon: DaemonUnderTest;
+  /** Stops the daemon, the user manager and journald, and removes the daemon's HOME. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Real journald and a real `systemd --user` manager, then the compiled daemon, returned once
+ * the daemon follows the journal (its journalctl child runs). What it started before a failure
+ * it stops again, so a failed start leaves no manager or journald behind.
+ */
+export async function startDaemonOnSystem(configToml: string): Promise<DaemonOnSystem> {
+  let journald: Journald | undefined;
+  let manager: UserManager | undefined;
+  let daemon: DaemonUnderTest | undefined;
+  const stop = async () => {
+    if (daemon && daemon.proc.exitCode === null) await daemon.stop();
+    await manager?.stop();
+    await journald?.stop();
+    if (daemon) rmSync(daemon.box.home, { recursive: true, force: true });
+  };
+  try {
+    journald = await ensureJournald();
+    manager = await ensureUserManager();
+    daemon = await startDaemon(configToml);
+    await daemon.waitForOutput(/source journal/);
+    const started = daemon;
+    await until("the daemon's journalctl", () => started.journalctlPid() !== null);
+    return { manager, daemon, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** A read-only look at the daemon's database (WAL: readable while the daemon writes). */

@@ -1,29 +1,23 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { events, eventsHoldingCursor, startDaemon, until, withDb, type DaemonUnderTest } from "./_daemon.ts";
-import { ensureJournald, ensureUserManager, isRoot, logLine, type Journald, type UserManager } from "./_system.ts";
+import {
+  events,
+  eventsHoldingCursor,
+  markerConfig,
+  startDaemonOnSystem,
+  until,
+  withDb,
+  type DaemonOnSystem,
+  type DaemonUnderTest,
+} from "./_daemon.ts";
+import { isRoot, logLine, type UserManager } from "./_system.ts";
 
 // Many services restarted at once on the real system: four real user units restarted by one
 // `systemctl --user restart` (as a package upgrade or a watchdog script does), then a manager
 // reexec and a stop of the same units. The compiled daemon must store one mass-restart event in
 // one incident of its own, nothing per unit, and nothing for the reexec or the stop.
 
-function config(): string {
-  return `
-[instance]
-id = "e2e-mass"
-
-[[rules.custom]]
-name = "lt-mass-marker"
-tier = "T5"
-identifier = "lt-mass-e2e"
-pattern = "marker (?<process>\\\\w+)"
-summary = "mass marker {process}"
-`;
-}
-
 describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user)", () => {
-  let journald: Journald;
+  let system: DaemonOnSystem | undefined;
   let manager: UserManager;
   let daemon: DaemonUnderTest;
   const units = ["a", "b", "c", "d"].map((n) => `lt-e2e-mass-${n}-${process.pid}.service`);
@@ -47,19 +41,13 @@ describe.skipIf(!isRoot)("mass restart (root: real journald, real systemd --user
   }
 
   beforeAll(async () => {
-    journald = await ensureJournald();
-    manager = await ensureUserManager();
-    daemon = await startDaemon(config());
-    await daemon.waitForOutput(/source journal/);
-    await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
+    system = await startDaemonOnSystem(markerConfig("mass"));
+    ({ manager, daemon } = system);
   });
 
   afterAll(async () => {
-    if (manager) for (const unit of units) systemctl("stop", unit);
-    if (daemon && daemon.proc.exitCode === null) await daemon.stop();
-    await manager?.stop();
-    await journald?.stop();
-    if (daemon) rmSync(daemon.box.home, { recursive: true, force: true });
+    if (system) for (const unit of units) systemctl("stop", unit);
+    await system?.stop();
   });
 
   test("four units restarted by one systemctl restart: one mass-restart event and incident; a reexec and stopping them add nothing", async () => {

@@ -1,48 +1,29 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { events, startDaemon, until, type DaemonUnderTest } from "./_daemon.ts";
-import { ensureJournald, ensureUserManager, isRoot, type Journald, type UserManager } from "./_system.ts";
+import { events, markerConfig, startDaemonOnSystem, until, type DaemonOnSystem, type DaemonUnderTest } from "./_daemon.ts";
+import { isRoot, type UserManager } from "./_system.ts";
 
 // A restart loop driven from outside, on the real system: a script restarts a real user unit
 // with `systemctl --user restart` 10 times, each exit clean (SIGTERM on stop). systemd writes
 // no "Scheduled restart job" and NRestarts stays 0 (systemd#29348); the compiled daemon must
 // still raise one T3 event for it.
 
-function config(): string {
-  return `
-[instance]
-id = "e2e-loop"
-
-[[rules.custom]]
-name = "lt-loop-marker"
-tier = "T5"
-identifier = "lt-loop-e2e"
-pattern = "marker (?<process>\\\\w+)"
-summary = "loop marker {process}"
-`;
-}
-
 describe.skipIf(!isRoot)("restart loop driven by a script (root: real journald, real systemd --user)", () => {
-  let journald: Journald;
+  let system: DaemonOnSystem | undefined;
   let manager: UserManager;
   let daemon: DaemonUnderTest;
   const unit = `lt-e2e-extloop-${process.pid}.service`;
 
   beforeAll(async () => {
-    journald = await ensureJournald();
-    manager = await ensureUserManager();
-    daemon = await startDaemon(config());
-    await daemon.waitForOutput(/source journal/);
-    await until("the daemon's journalctl", () => daemon.journalctlPid() !== null);
+    system = await startDaemonOnSystem(markerConfig("loop"));
+    ({ manager, daemon } = system);
   });
 
   afterAll(async () => {
-    Bun.spawnSync(["systemctl", "--user", "stop", unit], { env: manager.env });
-    Bun.spawnSync(["systemctl", "--user", "reset-failed", unit], { env: manager.env });
-    if (daemon && daemon.proc.exitCode === null) await daemon.stop();
-    await manager?.stop();
-    await journald?.stop();
-    if (daemon) rmSync(daemon.box.home, { recursive: true, force: true });
+    if (system) {
+      Bun.spawnSync(["systemctl", "--user", "stop", unit], { env: manager.env });
+      Bun.spawnSync(["systemctl", "--user", "reset-failed", unit], { env: manager.env });
+    }
+    await system?.stop();
   });
 
   test("10 restarts by systemctl within 2 minutes, clean exits: one unit-start-loop event", async () => {

@@ -1,15 +1,9 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Database } from "bun:sqlite";
 import { detailsPath, detailsToken, verifyDetailsPath } from "../../src/incidents/details.ts";
-import { startHttpServer, type HttpServer } from "../../src/http/server.ts";
-import { createLog } from "../../src/log.ts";
-import { openStore } from "../../src/store/db.ts";
 import { Redactor } from "../../src/text/redact.ts";
 import { storedUnitIncident } from "../_builders.ts";
+import { useServedStore } from "./_server.ts";
 
 // The "Details" button's page on the real Bun.serve, from a real store: a phone's ntfy `view`
 // action sends no Authorization header, so /details/ID/TOKEN is served without the API's
@@ -19,40 +13,12 @@ import { storedUnitIncident } from "../_builders.ts";
 
 const NOW_US = Date.UTC(2026, 10, 23, 9, 0, 0) * 1000;
 const TOKEN = "api-s3cret";
-let dir: string;
-let db: Database;
-let server: HttpServer | null = null;
 const key = randomBytes(32);
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "logtriage-http-details-"));
-  db = openStore(join(dir, "events.db"));
-});
-afterEach(async () => {
-  await server?.stop();
-  server = null;
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const served = useServedStore("details", NOW_US);
 
 async function get(path: string, headers: Record<string, string> = {}, detailsKey: Buffer | null = key) {
-  server ??= startHttpServer({
-    listen: { host: "127.0.0.1", port: 0 },
-    deps: {
-      db,
-      token: TOKEN,
-      detailsKey,
-      redactor: new Redactor({ enabled: true, patterns: [] }),
-      services: [],
-      snapshotsDir: join(dir, "snapshots"),
-      health: () => ({ sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true }),
-      metrics: async () => "",
-      nowUs: () => NOW_US,
-    },
-    log: createLog("error"),
-  });
-  if (!server) throw new Error("the test server did not start");
-  const r = await fetch(new URL(path, server.url), { headers });
+  const url = served.url({ token: TOKEN, detailsKey, redactor: new Redactor({ enabled: true, patterns: [] }) });
+  const r = await fetch(new URL(path, url), { headers });
   return { status: r.status, text: await r.text(), headers: r.headers };
 }
 
@@ -70,7 +36,7 @@ describe("details links", () => {
 
 describe("/details/ID/TOKEN", () => {
   test("the right link shows the incident and its events without the bearer token; the page is inert", async () => {
-    const inc = storedUnitIncident(db, "aa".padEnd(32, "0"), "backup<script>.service", NOW_US - 60_000_000);
+    const inc = storedUnitIncident(served.db, "aa".padEnd(32, "0"), "backup<script>.service", NOW_US - 60_000_000);
     const r = await get(detailsPath(key, inc.id));
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toContain("text/html");
@@ -85,8 +51,8 @@ describe("/details/ID/TOKEN", () => {
   });
 
   test("a wrong token, another incident's token, an unknown incident: the same 404, and the rest of the API still needs the token", async () => {
-    const a = storedUnitIncident(db, "aa".padEnd(32, "0"), "a.service", NOW_US);
-    const b = storedUnitIncident(db, "bb".padEnd(32, "0"), "b.service", NOW_US);
+    const a = storedUnitIncident(served.db, "aa".padEnd(32, "0"), "a.service", NOW_US);
+    const b = storedUnitIncident(served.db, "bb".padEnd(32, "0"), "b.service", NOW_US);
     const wrong = [
       `/details/${a.id}/${"0".repeat(32)}`,
       `/details/${a.id}/${detailsToken(key, b.id)}`,
@@ -102,7 +68,7 @@ describe("/details/ID/TOKEN", () => {
   });
 
   test("without a details key ([http] public_url unset) there is no such page: the bearer token is asked for", async () => {
-    const a = storedUnitIncident(db, "aa".padEnd(32, "0"), "a.service", NOW_US);
+    const a = storedUnitIncident(served.db, "aa".padEnd(32, "0"), "a.service", NOW_US);
     expect((await get(detailsPath(key, a.id), {}, null)).status).toBe(401);
   });
 });

@@ -1,13 +1,7 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Database } from "bun:sqlite";
-import { startHttpServer, type HttpServer } from "../../src/http/server.ts";
-import { createLog } from "../../src/log.ts";
+import { describe, expect, test } from "bun:test";
 import { recordPosted, recordSilences } from "../../src/store/alertmanager-sync.ts";
-import { openStore } from "../../src/store/db.ts";
 import { storedUnitIncident } from "../_builders.ts";
+import { useServedStore } from "./_server.ts";
 
 // /incidents and /incidents/ID on the real Bun.serve, from a real SQLite store: the list in the
 // incidents JSON shape, one incident with its events in full, Alertmanager's silences shown as
@@ -15,42 +9,14 @@ import { storedUnitIncident } from "../_builders.ts";
 
 const NOW_US = Date.UTC(2026, 10, 23, 9, 0, 0) * 1000;
 const S = 1_000_000;
-let dir: string;
-let db: Database;
-let server: HttpServer | null = null;
+const served = useServedStore("incidents", NOW_US);
 
 function seed(unit: string, atUs: number, resolved: boolean): string {
-  return storedUnitIncident(db, `${unit.startsWith("a") ? "aa" : "bb"}${"0".repeat(30)}`, unit, atUs, { resolved }).id;
+  return storedUnitIncident(served.db, `${unit.startsWith("a") ? "aa" : "bb"}${"0".repeat(30)}`, unit, atUs, { resolved }).id;
 }
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "logtriage-http-incidents-"));
-  db = openStore(join(dir, "events.db"));
-});
-afterEach(async () => {
-  await server?.stop();
-  server = null;
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  server ??= startHttpServer({
-    listen: { host: "127.0.0.1", port: 0 },
-    openLoopback: true,
-    deps: {
-      db,
-      token: null,
-      services: [],
-      snapshotsDir: join(dir, "snapshots"),
-      health: () => ({ sourceName: "journal", sourceRunning: true, sourceError: null, dbWritable: true }),
-      metrics: async () => "",
-      nowUs: () => NOW_US,
-    },
-    log: createLog("error"),
-  });
-  if (!server) throw new Error("the test server did not start");
-  const r = await fetch(new URL(path, server.url));
+  const r = await fetch(new URL(path, served.url()));
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
@@ -58,8 +24,8 @@ describe("/incidents", () => {
   test("lists incidents, open ones with ?open; an Alertmanager silence shows as muted", async () => {
     const open = seed("app.service", NOW_US - 3600 * S, false);
     seed("backup.service", NOW_US - 7200 * S, true);
-    recordPosted(db, open, { alertname: "unit-failed", instance: "nas" }, "firing", NOW_US);
-    recordSilences(db, open, ["5f9ad3c1-0000-4000-8000-000000000001"]);
+    recordPosted(served.db, open, { alertname: "unit-failed", instance: "nas" }, "firing", NOW_US);
+    recordSilences(served.db, open, ["5f9ad3c1-0000-4000-8000-000000000001"]);
     const all = await get("/incidents");
     expect(all.status).toBe(200);
     const incidents = all.body["incidents"] as { id: string; state: string; muted: boolean; silencedBy: string[]; events: string[] }[];

@@ -22,6 +22,11 @@ export function kernelFacts(group: Assembled, device: string | null = null): Fac
   return { kind: "kernel", device, lines: kernelLines(group) };
 }
 
+/** A unit's facts when the line names no exit code or status (a job result, a restart loop, a start limit). */
+export function unitFacts(unit: string, result: string | null, restartCount: number | null = null): Facts {
+  return { kind: "unit", unit, result, exitCode: null, exitStatus: null, restartCount };
+}
+
 export function oomSummary(report: OomReport): Match {
   const v = report.victim;
   const memcg = report.constraint === "CONSTRAINT_MEMCG";

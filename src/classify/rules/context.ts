@@ -9,7 +9,7 @@ import {
 } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import { startJobDone } from "../unit-history.ts";
-import { field } from "./_helpers.ts";
+import { field, unitFacts } from "./_helpers.ts";
 
 // Look-alikes and context: lines we know and deliberately do not tier, so no later rule mis-tiers them.
 
@@ -44,14 +44,7 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
       return {
         summary: `Restart loop: ${unit} restarted ${restarts} times within 5 min${counter ? ` (restart counter at ${counter})` : ""}`,
         unit,
-        facts: {
-          kind: "unit",
-          unit,
-          result: "restart-loop",
-          exitCode: null,
-          exitStatus: null,
-          restartCount: counter === null ? restarts : Number(counter),
-        },
+        facts: unitFacts(unit, "restart-loop", counter === null ? restarts : Number(counter)),
       };
     },
   },
@@ -79,7 +72,7 @@ export const CONTEXT_RULES: readonly RuleSpec[] = [
       return {
         summary: `Restart loop: ${unit} started ${starts} times within 5 min with no failure logged (restarted from outside: systemctl restart, a cron job or a script?)`,
         unit,
-        facts: { kind: "unit", unit, result: "restart-loop", exitCode: null, exitStatus: null, restartCount: starts },
+        facts: unitFacts(unit, "restart-loop", starts),
       };
     },
   },

@@ -1,9 +1,21 @@
 import { signalName } from "../../text/exit-status.ts";
+import type { Facts } from "../../event.ts";
 import type { Match, RuleSpec } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import { CRASH_SIGNALS, field, unitPrefix } from "./_helpers.ts";
 
 // T2: process crashes (kernel segfault/trap lines, coredumps, units killed by a signal).
+
+/** A crash as a journal line or coredump record tells it: no instruction pointer or code bytes, which only the kernel's own report has. */
+function crashFacts(
+  process: string,
+  pid: number | null,
+  fault: string,
+  object: string | null = null,
+  address: string | null = null,
+): Facts {
+  return { kind: "crash", crash: { process, pid, fault, object, address, ip: null, code: null } };
+}
 
 export const CRASH_RULES: readonly RuleSpec[] = [
   // ── T2: process crashes ─────────────────────────────────────────────────────────────
@@ -63,7 +75,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         process: name,
         pid,
         unit: field(entry, "COREDUMP_UNIT") ?? field(entry, "COREDUMP_USER_UNIT"),
-        facts: { kind: "crash", crash: { process: name, pid, fault: signal, object: exe, address: null, ip: null, code: null } },
+        facts: crashFacts(name, pid, signal, exe),
       };
     },
   },
@@ -85,10 +97,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
         unit,
         process: entry.comm,
-        facts: {
-          kind: "crash",
-          crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null },
-        },
+        facts: crashFacts(unit ?? "unknown", null, signal),
       };
     },
   },
@@ -136,10 +145,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       return {
         summary: `Crash: ${unit ?? "unit"} main process (${signal}${code === "dumped" ? ", core dumped" : ""})`,
         unit,
-        facts: {
-          kind: "crash",
-          crash: { process: unit ?? "unknown", pid: null, fault: signal, object: null, address: null, ip: null, code: null },
-        },
+        facts: crashFacts(unit ?? "unknown", null, signal),
       };
     },
   },
@@ -170,18 +176,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         process: name,
         pid,
         unit: field(entry, "COREDUMP_UNIT") ?? field(entry, "COREDUMP_USER_UNIT"),
-        facts: {
-          kind: "crash",
-          crash: {
-            process: name,
-            pid,
-            fault: signal,
-            object: field(entry, "COREDUMP_EXE") ?? g["exe"] ?? null,
-            address: null,
-            ip: null,
-            code: null,
-          },
-        },
+        facts: crashFacts(name, pid, signal, field(entry, "COREDUMP_EXE") ?? g["exe"] ?? null),
       };
     },
   },
@@ -204,10 +199,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${who} caught ${sig}${m?.groups?.["rest"] ?? ""}`,
         process: "systemd",
         pid: entry.pid,
-        facts: {
-          kind: "crash",
-          crash: { process: "systemd", pid: entry.pid, fault: sig, object: null, address: null, ip: null, code: null },
-        },
+        facts: crashFacts("systemd", entry.pid, sig),
       };
     },
   },
@@ -252,10 +244,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${name} (${signal}${fn ? ` in ${fn}` : ""}), caught by ABRT`,
         process: name,
         pid,
-        facts: {
-          kind: "crash",
-          crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null },
-        },
+        facts: crashFacts(name, pid, signal, g["exe"] ?? null),
       };
     },
   },
@@ -299,7 +288,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
       return {
         summary: `Crash: pid ${pid} (${signal}), caught by apport`,
         pid,
-        facts: { kind: "crash", crash: { process: `pid ${pid}`, pid, fault: signal, object: null, address: null, ip: null, code: null } },
+        facts: crashFacts(`pid ${pid}`, pid, signal),
       };
     },
   },
@@ -329,10 +318,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${name} (${signal}), seen by audit`,
         process: name,
         pid,
-        facts: {
-          kind: "crash",
-          crash: { process: name, pid, fault: signal, object: g["exe"] ?? null, address: null, ip: null, code: null },
-        },
+        facts: crashFacts(name, pid, signal, g["exe"] ?? null),
       };
     },
   },
@@ -367,7 +353,7 @@ export const CRASH_RULES: readonly RuleSpec[] = [
         summary: `Crash: ${process} (${fault})${object ? ` in ${object}` : ""}`,
         process,
         pid,
-        facts: { kind: "crash", crash: { process, pid, fault, object, address: g["addr"] ?? g["addr3"] ?? null, ip: null, code: null } },
+        facts: crashFacts(process, pid, fault, object, g["addr"] ?? g["addr3"] ?? null),
       };
     },
   },
@@ -393,9 +379,6 @@ function coreDumpResult(unit: string | null): Match {
   return {
     summary: `Crash: ${unit ?? "unit"} main process dumped core`,
     unit,
-    facts: {
-      kind: "crash",
-      crash: { process: unit ?? "unknown", pid: null, fault: "core dumped", object: null, address: null, ip: null, code: null },
-    },
+    facts: crashFacts(unit ?? "unknown", null, "core dumped"),
   };
 }

@@ -48,8 +48,27 @@ function mceWhat(what: string): string {
   return m.groups["msg"] ? `${m.groups["bank"] as string}: ${m.groups["msg"]}` : (m.groups["bank"] as string);
 }
 
-function memoryWhat(g: Record<string, string | undefined>): string {
-  return ((g["what"] ?? g["xwhat"] ?? "").trim().replace(/^on /, "") || "no detail").replace(/\s+/g, " ");
+/**
+ * What both memory-error rules read from a MEMORY match: the severity word (mc_event's type or
+ * extlog's sev) and the summary's tail "(rasdaemon, 3×): <what>". Null for mc_event's "0 … errors",
+ * a record that reports nothing.
+ */
+function readMemoryEvent(m: RegExpExecArray | null): { type: string; detail: string } | null {
+  const g = m?.groups ?? {};
+  if (g["count"] === "0") return null;
+  const what = ((g["what"] ?? g["xwhat"] ?? "").trim().replace(/^on /, "") || "no detail").replace(/\s+/g, " ");
+  return { type: g["type"] ?? g["sev"] ?? "", detail: `(rasdaemon${g["count"] ? `, ${g["count"]}×` : ""}): ${what}` };
+}
+
+/** What both AER rules read from an AER match: the device (bus:dev.fn) and the summary's tail " on <dev> (<name>): <status bits>". */
+function readAerEvent(m: RegExpExecArray | null): { type: string; dev: string | null; detail: string } {
+  const g = m?.groups ?? {};
+  const dev = g["dev"] ?? null;
+  return {
+    type: g["type"] as string,
+    dev,
+    detail: `${dev ? ` on ${dev}` : ""}${g["name"] ? ` (${g["name"]})` : ""}: ${(g["msg"] ?? "").trim() || "no status bits"}`,
+  };
 }
 
 export const HARDWARE_RULES: readonly RuleSpec[] = [
@@ -63,12 +82,11 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     literals: ["mc_event", "extlog_mem_event"],
     pattern: MEMORY,
     describe: ({ group, m }) => {
-      const g = m?.groups ?? {};
-      const type = g["type"] ?? g["sev"] ?? "";
-      if (!/^(?:Uncorrected|Fatal|Deferred|fatal|recoverable)$/.test(type) || g["count"] === "0") return null;
-      const deferred = type === "Deferred";
+      const ev = readMemoryEvent(m);
+      if (!ev || !/^(?:Uncorrected|Fatal|Deferred|fatal|recoverable)$/.test(ev.type)) return null;
+      const deferred = ev.type === "Deferred";
       return {
-        summary: `${deferred ? "Deferred" : "Uncorrected"} memory error (rasdaemon${g["count"] ? `, ${g["count"]}×` : ""}): ${memoryWhat(g)}`,
+        summary: `${deferred ? "Deferred" : "Uncorrected"} memory error ${ev.detail}`,
         severity: deferred ? "high" : "critical",
         facts: kernelFacts(group),
       };
@@ -84,11 +102,10 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     literals: ["mc_event", "extlog_mem_event"],
     pattern: MEMORY,
     describe: ({ group, m }) => {
-      const g = m?.groups ?? {};
-      const type = g["type"] ?? g["sev"] ?? "";
-      if (!/^[Cc]orrected$/.test(type) || g["count"] === "0") return null;
+      const ev = readMemoryEvent(m);
+      if (!ev || !/^[Cc]orrected$/.test(ev.type)) return null;
       return {
-        summary: `Corrected memory error (rasdaemon${g["count"] ? `, ${g["count"]}×` : ""}): ${memoryWhat(g)}`,
+        summary: `Corrected memory error ${ev.detail}`,
         facts: kernelFacts(group),
       };
     },
@@ -103,14 +120,12 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     literals: ["aer_event"],
     pattern: AER,
     describe: ({ group, m }) => {
-      const g = m?.groups ?? {};
-      const type = g["type"] as string;
-      if (!/^(?:Uncorrected|Fatal)/.test(type)) return null;
-      const dev = g["dev"] ?? null;
+      const ev = readAerEvent(m);
+      if (!/^(?:Uncorrected|Fatal)/.test(ev.type)) return null;
       return {
-        summary: `PCIe AER ${type.toLowerCase()} error${dev ? ` on ${dev}` : ""}${g["name"] ? ` (${g["name"]})` : ""}: ${(g["msg"] ?? "").trim() || "no status bits"}`,
-        severity: /Fatal\)?$/.test(type) && !/Non-Fatal/.test(type) ? "critical" : "high",
-        facts: kernelFacts(group, dev),
+        summary: `PCIe AER ${ev.type.toLowerCase()} error${ev.detail}`,
+        severity: /Fatal\)?$/.test(ev.type) && !/Non-Fatal/.test(ev.type) ? "critical" : "high",
+        facts: kernelFacts(group, ev.dev),
       };
     },
   },
@@ -124,12 +139,11 @@ export const HARDWARE_RULES: readonly RuleSpec[] = [
     literals: ["aer_event"],
     pattern: AER,
     describe: ({ group, m }) => {
-      const g = m?.groups ?? {};
-      if (g["type"] !== "Corrected") return null;
-      const dev = g["dev"] ?? null;
+      const ev = readAerEvent(m);
+      if (ev.type !== "Corrected") return null;
       return {
-        summary: `PCIe AER corrected error${dev ? ` on ${dev}` : ""}${g["name"] ? ` (${g["name"]})` : ""}: ${(g["msg"] ?? "").trim() || "no status bits"}`,
-        facts: kernelFacts(group, dev),
+        summary: `PCIe AER corrected error${ev.detail}`,
+        facts: kernelFacts(group, ev.dev),
       };
     },
   },

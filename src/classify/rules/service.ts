@@ -3,7 +3,7 @@ import type { RuleSpec } from "../rule-spec.ts";
 import { MESSAGE_ID } from "../systemd-ids.ts";
 import { explainExit } from "../../text/exit-status.ts";
 import type { Match } from "../rule-spec.ts";
-import { field, unitPrefix } from "./_helpers.ts";
+import { field, unitFacts, unitPrefix } from "./_helpers.ts";
 
 // T3: service failures (systemd units, container runtimes, file-sharing daemons).
 
@@ -22,7 +22,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service failed: ${unit} (${result ?? "failed"})`,
         unit,
-        facts: { kind: "unit", unit, result, exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, result),
       };
     },
   },
@@ -38,7 +38,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service failed to start: ${unit}`,
         unit,
-        facts: { kind: "unit", unit, result: field(entry, "JOB_RESULT"), exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, field(entry, "JOB_RESULT")),
       };
     },
   },
@@ -54,7 +54,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service could not start: ${entry.message}`,
         unit,
-        facts: { kind: "unit", unit, result: "spawn", exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, "spawn"),
       };
     },
   },
@@ -73,7 +73,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service failed: ${unit} (${result ?? "failed"})`,
         unit,
-        facts: { kind: "unit", unit, result, exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, result),
       };
     },
   },
@@ -111,7 +111,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service gave up restarting: ${unit} (start limit hit)`,
         unit,
-        facts: { kind: "unit", unit, result: "start-limit-hit", exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, "start-limit-hit"),
       };
     },
   },
@@ -167,7 +167,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service failed: ${unit}`,
         unit,
-        facts: { kind: "unit", unit, result: "failed", exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, "failed"),
       };
     },
   },
@@ -209,7 +209,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
       return {
         summary: `Service timed out: ${unit} (${what})`,
         unit,
-        facts: { kind: "unit", unit, result: "timeout", exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit, "timeout"),
       };
     },
   },
@@ -231,7 +231,7 @@ export const SERVICE_RULES: readonly RuleSpec[] = [
         summary: `Service failed to start: ${unit ?? what}`,
         unit,
         process: unit ? null : what,
-        facts: { kind: "unit", unit: unit ?? what, result: "failed", exitCode: null, exitStatus: null, restartCount: null },
+        facts: unitFacts(unit ?? what, "failed"),
       };
     },
   },
