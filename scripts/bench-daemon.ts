@@ -48,6 +48,8 @@ identifier = "lt-storm"
 pattern = "^end of storm"
 `;
 
+const KILL_SPACING_MS = 6_500;
+
 /**
  * `kills` real cgroup OOM kills, one at a time, each timed from the kernel's own time of the
  * report (the event's timestamp: the first line as the kernel or journald stamped it) to its
@@ -62,7 +64,12 @@ export async function oomToPostLatencies(
   prefix: string,
 ): Promise<number[]> {
   const latenciesMs: number[] = [];
+  let lastKillMs = -Infinity;
   for (let i = 0; i < kills; i++) {
+    // The daemon gives at most 10 incidents a minute their own notification (the rest go into
+    // one summary: incidents/flood.ts), so kills come at most 10 to any minute.
+    await Bun.sleep(Math.max(0, lastKillMs + KILL_SPACING_MS - Date.now()));
+    lastKillMs = Date.now();
     const before = ntfy.messages.length;
     const victim = `${prefix}-${i}`;
     await memcgOomKill(`${prefix.replaceAll("-", "_")}_${process.pid}_${i}`, pythonNamed(work, victim));
