@@ -419,9 +419,9 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
     blind: blindness.current(),
   });
   const systemd = openSystemdNotifier();
-  /** Writes the heartbeat row (and systemd's STATUS=); false when the database refused it. */
   // The idle floor a storm is measured against: from when start-up has settled.
   const idleFloor = new IdleFloor();
+  /** Writes the heartbeat row (and systemd's STATUS=); false when the database refused it. */
   const beat = (): boolean => {
     if (Date.now() - startedUs / 1000 >= FLOOR_AFTER_START_MS) idleFloor.observe(readMemory());
     try {
