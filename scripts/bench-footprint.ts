@@ -115,6 +115,10 @@ function memSplit(pid: number | null): MemSplit {
   }
 }
 
+function formatSigned(n: number): string {
+  return `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(0)}`;
+}
+
 function splitText(m: MemSplit): string {
   return `${mb(m.rssKb)} MB (anon ${mb(m.anonKb)} + file ${mb(m.fileKb)}, locked ${mb(m.lockedKb)})`;
 }
@@ -230,7 +234,7 @@ export async function benchFootprint(): Promise<void> {
     );
     const s = await stormRecovery();
     console.log(
-      `idle ${mb(s.idle.rssKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.after.rssKb)} MB (${((s.after.rssKb / s.idle.rssKb - 1) * 100).toFixed(0)} % over idle)`,
+      `idle ${mb(s.idle.rssKb)} MB → peak ${mb(s.peakKb)} MB → 60 s after ${mb(s.after.rssKb)} MB (${formatSigned((s.after.rssKb / s.idle.rssKb - 1) * 100)} % against idle)`,
     );
     console.log(`idle          ${splitText(s.idle)}\n60 s after    ${splitText(s.after)}`);
     console.log(
