@@ -500,10 +500,11 @@ export async function runDaemon(o: DaemonOptions, signal: AbortSignal): Promise<
   // RESTART_GAP_MS (a fresh image's own storm waits, so no loop).
   const restartIfStormLeftMemory = (entries: number) => {
     const idle = idleFloor.get();
-    const now = readMemory();
     const lastMs = restarted?.atMs ?? 0;
-    if (!o.requestRestart || entries < STORM_ENTRIES || !idle || !now || !enrichment.quiet) return;
-    if (Date.now() - lastMs < RESTART_GAP_MS || !stormLeftMemory(idle, now)) return;
+    if (!o.requestRestart || entries < STORM_ENTRIES || !idle || !enrichment.quiet || Date.now() - lastMs < RESTART_GAP_MS) return;
+    // Read only once a storm could call for it.
+    const now = readMemory();
+    if (!now || !stormLeftMemory(idle, now)) return;
     const mb = (kb: number) => (kb / 1024).toFixed(1);
     o.requestRestart(
       `a burst of ${entries} entries left the heap at ${mb(now.anonKb)} MB against ${mb(idle.anonKb)} MB idle, memory the runtime keeps`,

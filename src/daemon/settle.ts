@@ -62,7 +62,7 @@ export async function trimAfterBurst(relockAfterMs = 5_000, release?: () => void
  * (JS heap, malloc) and file-backed (the binary), what is locked, and JSC's own heap figures.
  */
 export async function memoryNote(): Promise<string> {
-  const kb = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN);
+  const kb = (text: string, field: string) => statusKb(text, field) ?? NaN;
   const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
   try {
     const status = readFileSync("/proc/self/status", "utf8");
@@ -143,12 +143,17 @@ export interface MemoryReading {
   anonKb: number;
 }
 
+/** Pure: one "<field>:   <n> kB" line of a /proc/PID/status text, in kB; null when it is missing. */
+function statusKb(statusText: string, field: string): number | null {
+  const value = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(statusText)?.[1];
+  return value === undefined ? null : Number(value);
+}
+
 /** Pure: VmRSS and RssAnon of a /proc/PID/status text; null when either is missing. */
 export function parseMemoryReading(statusText: string): MemoryReading | null {
-  const kb = (field: string) => new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(statusText)?.[1];
-  const rss = kb("VmRSS");
-  const anon = kb("RssAnon");
-  return rss === undefined || anon === undefined ? null : { rssKb: Number(rss), anonKb: Number(anon) };
+  const rssKb = statusKb(statusText, "VmRSS");
+  const anonKb = statusKb(statusText, "RssAnon");
+  return rssKb === null || anonKb === null ? null : { rssKb, anonKb };
 }
 
 export function readMemory(): MemoryReading | null {
